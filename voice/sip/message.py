@@ -1,0 +1,448 @@
+"""SIP messages (RFC 3261 §7): parse from bytes, serialize with `bytes()`.
+
+The parser is strict where a wrong guess would mis-route a call (start line, Via, CSeq,
+Content-Length, the mandatory headers) and lenient where peers differ harmlessly (header name
+case, compact forms, folded lines, spaces around colons). Every failure raises
+`SipParseError` with a reason short enough to send back as the reason phrase of a 400.
+
+Header values are kept as text; the structured views (`Via`, `NameAddress`, `SipUri`,
+`CSeq`) live in `voice.sip.headers` and are parsed on demand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from voice.sip.errors import SipParseError
+
+SIP_VERSION = "SIP/2.0"
+MAX_MESSAGE_SIZE = 65_535
+MAX_HEADERS = 128
+
+COMPACT_FORMS: dict[str, str] = {
+    "a": "Accept-Contact",
+    "b": "Referred-By",
+    "c": "Content-Type",
+    "d": "Request-Disposition",
+    "e": "Content-Encoding",
+    "f": "From",
+    "i": "Call-ID",
+    "j": "Reject-Contact",
+    "k": "Supported",
+    "l": "Content-Length",
+    "m": "Contact",
+    "n": "Identity-Info",
+    "o": "Event",
+    "r": "Refer-To",
+    "s": "Subject",
+    "t": "To",
+    "u": "Allow-Events",
+    "v": "Via",
+    "x": "Session-Expires",
+    "y": "Identity",
+}
+
+# Canonical spellings for names whose capitalisation is not plain Title-Case.
+_SPECIAL_NAMES = {
+    "call-id": "Call-ID",
+    "cseq": "CSeq",
+    "www-authenticate": "WWW-Authenticate",
+    "mime-version": "MIME-Version",
+    "rack": "RAck",
+    "rseq": "RSeq",
+    "sip-etag": "SIP-ETag",
+    "sip-if-match": "SIP-If-Match",
+}
+
+# Headers whose value may be a comma-separated list (RFC 3261 §7.3.1). Authorization-type
+# headers are deliberately absent: their params contain commas.
+_LIST_HEADERS = frozenset(
+    {
+        "via",
+        "route",
+        "record-route",
+        "contact",
+        "allow",
+        "supported",
+        "require",
+        "proxy-require",
+        "unsupported",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "allow-events",
+        "content-encoding",
+        "in-reply-to",
+    }
+)
+
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
+_STATUS_RE = re.compile(r"^SIP/2\.0 ([1-6][0-9][0-9]) ?(.*)$")
+_REQUEST_RE = re.compile(r"^([A-Za-z0-9\-.!%*_+`'~]+) (\S+) SIP/2\.0$")
+
+MANDATORY_REQUEST_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
+
+
+def canonical_name(name: str) -> str:
+    """The canonical spelling of a header name; compact forms are expanded."""
+    lower = name.strip().lower()
+    if len(lower) == 1 and lower in COMPACT_FORMS:
+        return COMPACT_FORMS[lower]
+    special = _SPECIAL_NAMES.get(lower)
+    if special is not None:
+        return special
+    return "-".join(part.capitalize() for part in lower.split("-"))
+
+
+def split_list(value: str) -> list[str]:
+    """Split a header value on commas that are outside quotes and angle brackets."""
+    items: list[str] = []
+    depth = 0
+    quoted = False
+    escaped = False
+    start = 0
+    for i, ch in enumerate(value):
+        if escaped:
+            escaped = False
+        elif quoted:
+            if ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            items.append(value[start:i].strip())
+            start = i + 1
+    items.append(value[start:].strip())
+    return [item for item in items if item]
+
+
+class Headers:
+    """Ordered, case-insensitive SIP headers; names are stored in canonical form.
+
+    A header that appears on several lines keeps every line, in order. `get_all()` also splits
+    comma-separated values of list headers (Via, Route, Contact...), so
+    `Via: a, b` and two `Via:` lines read the same.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
+        self._items: list[tuple[str, str]] = []
+        for name, value in items or []:
+            self.add(name, value)
+
+    def add(self, name: str, value: str) -> None:
+        """Append a header line (after any existing ones of the same name)."""
+        self._items.append((canonical_name(name), value.strip()))
+
+    def prepend(self, name: str, value: str) -> None:
+        """Insert a header line before the first line of the same name (e.g. a new top Via)."""
+        cname = canonical_name(name)
+        for i, (n, _) in enumerate(self._items):
+            if n == cname:
+                self._items.insert(i, (cname, value.strip()))
+                return
+        self._items.insert(0, (cname, value.strip()))
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every line of `name` with a single one, keeping the first's position."""
+        cname = canonical_name(name)
+        for i, (n, _) in enumerate(self._items):
+            if n == cname:
+                self._items[i] = (cname, value.strip())
+                self._items = [
+                    item for j, item in enumerate(self._items) if j <= i or item[0] != cname
+                ]
+                return
+        self._items.append((cname, value.strip()))
+
+    def remove(self, name: str) -> None:
+        cname = canonical_name(name)
+        self._items = [item for item in self._items if item[0] != cname]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first line's value (the whole line, not split on commas)."""
+        cname = canonical_name(name)
+        for n, v in self._items:
+            if n == cname:
+                return v
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of `name`, list headers split on top-level commas."""
+        cname = canonical_name(name)
+        values = [v for n, v in self._items if n == cname]
+        if cname.lower() in _LIST_HEADERS:
+            return [item for v in values for item in split_list(v)]
+        return values
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        cname = canonical_name(name)
+        return any(n == cname for n, _ in self._items)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(list(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def copy(self) -> Headers:
+        h = Headers()
+        h._items = list(self._items)
+        return h
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Headers) and self._items == other._items
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+@dataclass
+class _Message:
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    # -- convenience views over mandatory headers --------------------------------------------
+    @property
+    def call_id(self) -> str:
+        return self.headers.get("Call-ID") or ""
+
+    @property
+    def cseq(self) -> tuple[int, str]:
+        """(sequence number, method) from CSeq."""
+        return parse_cseq(self.headers.get("CSeq") or "")
+
+    @property
+    def top_via(self) -> str:
+        vias = self.headers.get_all("Via")
+        if not vias:
+            raise SipParseError("missing Via")
+        return vias[0]
+
+    @property
+    def from_tag(self) -> str | None:
+        return header_param(self.headers.get("From") or "", "tag")
+
+    @property
+    def to_tag(self) -> str | None:
+        return header_param(self.headers.get("To") or "", "tag")
+
+    def _head_bytes(self, start_line: str) -> bytes:
+        lines = [start_line]
+        for name, value in self.headers:
+            if name == "Content-Length":
+                continue
+            lines.append(f"{name}: {value}")
+        lines.append(f"Content-Length: {len(self.body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+@dataclass
+class SipRequest(_Message):
+    """A SIP request. `uri` is the Request-URI as text."""
+
+    method: str = ""
+    uri: str = ""
+
+    def __bytes__(self) -> bytes:
+        return self._head_bytes(f"{self.method} {self.uri} {SIP_VERSION}") + self.body
+
+    def __repr__(self) -> str:
+        return f"<SipRequest {self.method} {self.uri} call-id={self.call_id!r}>"
+
+
+@dataclass
+class SipResponse(_Message):
+    """A SIP response."""
+
+    status: int = 0
+    reason: str = ""
+
+    def __bytes__(self) -> bytes:
+        return self._head_bytes(f"{SIP_VERSION} {self.status} {self.reason}") + self.body
+
+    def __repr__(self) -> str:
+        return f"<SipResponse {self.status} {self.reason} call-id={self.call_id!r}>"
+
+
+SipMessage = SipRequest | SipResponse
+
+
+# --- small header helpers used everywhere ---------------------------------------------------
+
+
+def parse_cseq(value: str) -> tuple[int, str]:
+    parts = value.split()
+    if len(parts) != 2 or not parts[0].isdigit() or not _TOKEN_RE.match(parts[1]):
+        raise SipParseError("bad CSeq")
+    number = int(parts[0])
+    if number >= 2**31:
+        raise SipParseError("CSeq number out of range")
+    return number, parts[1].upper()
+
+
+def header_param(value: str, name: str) -> str | None:
+    """A `;name=value` parameter of a From/To/Contact-style value (outside `<...>`)."""
+    tail = value
+    if ">" in value:
+        tail = value[value.rfind(">") + 1 :]
+    elif "<" not in value and ";" in value:
+        # addr-spec form: parameters after the URI belong to the header.
+        tail = value[value.find(";") :]
+    for part in tail.split(";")[1:]:
+        key, _, val = part.partition("=")
+        if key.strip().lower() == name.lower():
+            return val.strip().strip('"')
+    return None
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def _split_head(data: bytes) -> tuple[bytes, bytes]:
+    idx = data.find(b"\r\n\r\n")
+    if idx >= 0:
+        return data[:idx], data[idx + 4 :]
+    idx = data.find(b"\n\n")  # tolerate bare LF peers
+    if idx >= 0:
+        return data[:idx], data[idx + 2 :]
+    raise SipParseError("no end of headers")
+
+
+def _unfold(head: str) -> list[str]:
+    lines: list[str] = []
+    for raw in re.split(r"\r?\n", head):
+        if raw[:1] in (" ", "\t") and lines:
+            lines[-1] = lines[-1].rstrip() + " " + raw.strip()
+        else:
+            lines.append(raw)
+    return lines
+
+
+def parse_message(data: bytes, *, stream: bool = False) -> SipMessage:
+    """Parse one SIP message.
+
+    For a datagram (`stream=False`) a missing Content-Length means "the rest of the datagram";
+    a Content-Length larger than what arrived is an error, extra bytes are dropped
+    (RFC 3261 §18.3). For a stream the caller has already framed the message.
+    """
+    if len(data) > MAX_MESSAGE_SIZE:
+        raise SipParseError("message too large")
+    data = data.lstrip(b"\r\n")
+    if not data:
+        raise SipParseError("empty message")
+    head_b, body = _split_head(data)
+    try:
+        head = head_b.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SipParseError("headers are not UTF-8") from exc
+    if "\x00" in head:
+        raise SipParseError("NUL in headers")
+    lines = _unfold(head)
+    start = lines[0].strip()
+    headers = Headers()
+    if len(lines) - 1 > MAX_HEADERS:
+        raise SipParseError("too many headers")
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        name = name.strip()
+        if not sep or not name or not _TOKEN_RE.match(name):
+            raise SipParseError("malformed header line")
+        headers.add(name, value)
+
+    msg: SipMessage
+    m = _STATUS_RE.match(start)
+    if m:
+        msg = SipResponse(headers=headers, status=int(m.group(1)), reason=m.group(2).strip())
+    else:
+        m = _REQUEST_RE.match(start)
+        if not m:
+            if start.upper().startswith("SIP/") or start.upper().endswith(("SIP/1.0", "SIP/3.0")):
+                raise SipParseError("unsupported SIP version")
+            raise SipParseError("malformed start line")
+        method, uri = m.group(1), m.group(2)
+        if ":" not in uri:
+            raise SipParseError("malformed Request-URI")
+        msg = SipRequest(headers=headers, method=method.upper(), uri=uri)
+
+    length_text = headers.get("Content-Length")
+    if length_text is not None:
+        if not length_text.isdigit():
+            raise SipParseError("bad Content-Length")
+        length = int(length_text)
+        if length > len(body):
+            raise SipParseError("Content-Length exceeds body")
+        body = body[:length]
+    elif stream:
+        raise SipParseError("missing Content-Length on a stream transport")
+    msg.body = bytes(body)
+    _validate(msg)
+    return msg
+
+
+def _validate(msg: SipMessage) -> None:
+    h = msg.headers
+    for name in MANDATORY_REQUEST_HEADERS:
+        if name not in h:
+            raise SipParseError(f"missing {name}")
+    if not h.get("Call-ID"):
+        raise SipParseError("empty Call-ID")
+    _, method = parse_cseq(h.get("CSeq") or "")
+    if isinstance(msg, SipRequest):
+        if method != msg.method and not (msg.method == "ACK" and method == "ACK"):
+            raise SipParseError("CSeq method does not match request")
+        mf = h.get("Max-Forwards")
+        if mf is not None and (not mf.isdigit() or int(mf) > 255):
+            raise SipParseError("bad Max-Forwards")
+    via = h.get_all("Via")[0] if h.get_all("Via") else ""
+    if not via.upper().startswith("SIP/2.0/"):
+        raise SipParseError("bad Via")
+
+
+class StreamFramer:
+    """Cut a TCP/TLS byte stream into SIP messages by Content-Length (RFC 3261 §18.3).
+
+    `feed()` returns the complete messages' bytes; keep-alive CRLFs between messages are
+    skipped. Raises `SipParseError` when the stream can't be framed any more (the transport
+    should then close the connection).
+    """
+
+    def __init__(self, max_size: int = MAX_MESSAGE_SIZE) -> None:
+        self._buf = bytearray()
+        self._max = max_size
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        out: list[bytes] = []
+        while True:
+            while self._buf[:2] == b"\r\n":
+                del self._buf[:2]
+            end = self._buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buf) > self._max:
+                    raise SipParseError("headers too large")
+                return out
+            head = bytes(self._buf[:end])
+            m = re.search(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$", head)
+            if m is None:
+                raise SipParseError("missing Content-Length on a stream transport")
+            total = end + 4 + int(m.group(1))
+            if total > self._max:
+                raise SipParseError("message too large")
+            if len(self._buf) < total:
+                return out
+            out.append(bytes(self._buf[:total]))
+            del self._buf[:total]
