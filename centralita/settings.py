@@ -1,0 +1,142 @@
+"""Server settings: defaults, a YAML config file, then command-line overrides.
+
+A wrong config file is reported as `ConfigError` naming the file and the key, before anything
+starts listening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(Exception):
+    """The config file or a command-line value is wrong; the message says which and where."""
+
+
+@dataclass(frozen=True)
+class HostPort:
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str, what: str) -> HostPort:
+        host, sep, port = text.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ConfigError(f"{what}: expected HOST:PORT, got {text!r}")
+        return cls(host, int(port))
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass
+class RegistrarSettings:
+    realm: str = "centralita"
+    users: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Settings:
+    sip_listen: HostPort = field(default_factory=lambda: HostPort("127.0.0.1", 5060))
+    # TLS listens on its own port; None means "SIP port + 1".
+    sip_tls_listen: HostPort | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    http_listen: HostPort = field(default_factory=lambda: HostPort("127.0.0.1", 8080))
+    data_dir: Path = Path("data")
+    public_host: str | None = None
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 30000
+    demo_prompt: Path | None = None
+    demo_hangup_after: float = 30.0
+    debug_api: bool = False
+    registrar: RegistrarSettings = field(default_factory=RegistrarSettings)
+
+    @property
+    def tls_listen(self) -> HostPort:
+        return self.sip_tls_listen or HostPort(self.sip_listen.host, self.sip_listen.port + 1)
+
+    @property
+    def contact_host(self) -> str:
+        return self.public_host or self.sip_listen.host
+
+
+_HOSTPORT_KEYS = {"sip_listen", "sip_tls_listen", "http_listen"}
+_PATH_KEYS = {"tls_cert", "tls_key", "data_dir", "demo_prompt"}
+
+
+def _coerce(key: str, value: Any, where: str) -> Any:
+    if key in _HOSTPORT_KEYS:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {key} must be 'HOST:PORT'")
+        return HostPort.parse(value, f"{where}: {key}")
+    if key in _PATH_KEYS:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {key} must be a path")
+        return Path(value)
+    if key in ("rtp_port_min", "rtp_port_max"):
+        if not isinstance(value, int) or not 1024 <= value <= 65534:
+            raise ConfigError(f"{where}: {key} must be a port number 1024-65534")
+        return value
+    if key == "demo_hangup_after":
+        if not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"{where}: {key} must be a positive number of seconds")
+        return float(value)
+    if key == "debug_api":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be true or false")
+        return value
+    if key == "public_host":
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {key} must be a host name")
+        return value
+    if key == "registrar":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: registrar must be a mapping")
+        realm = value.get("realm", "centralita")
+        users = value.get("users", {})
+        unknown = set(value) - {"realm", "users"}
+        if unknown:
+            raise ConfigError(f"{where}: registrar: unknown key {sorted(unknown)[0]!r}")
+        if not isinstance(realm, str) or not isinstance(users, dict):
+            raise ConfigError(f"{where}: registrar: realm is text, users a mapping")
+        for user, password in users.items():
+            if not isinstance(user, str) or not isinstance(password, str | int):
+                raise ConfigError(f"{where}: registrar.users.{user}: password must be text")
+        return RegistrarSettings(realm, {u: str(p) for u, p in users.items()})
+    raise ConfigError(f"{where}: unknown key {key!r}")
+
+
+def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
+    """Defaults, then the YAML file, then non-None overrides (already typed or text)."""
+    settings = Settings()
+    known = {f.name for f in fields(Settings)}
+    if config is not None:
+        try:
+            raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ConfigError(f"{config}: cannot read: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+            raise ConfigError(f"{config}{at}: not valid YAML") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{config}: the top level must be a mapping")
+        for key, value in raw.items():
+            if key not in known:
+                raise ConfigError(f"{config}: unknown key {key!r}")
+            setattr(settings, key, _coerce(key, value, str(config)))
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if isinstance(value, str) and key in _HOSTPORT_KEYS | _PATH_KEYS:
+            value = _coerce(key, value, f"--{key.replace('_', '-')}")
+        setattr(settings, key, value)
+    if settings.rtp_port_min >= settings.rtp_port_max:
+        raise ConfigError("rtp_port_min must be below rtp_port_max")
+    return settings

@@ -1,0 +1,99 @@
+"""One 20 ms media clock for every leg in the process.
+
+A timer per call would cost 50 wake-ups a second per call; one ticker walks every registered
+leg on each tick instead, on an absolute schedule (tick N is due at start + N*20 ms, so
+lateness never accumulates). If a tick starts more than one period late, the missed ticks are
+skipped and counted rather than run back to back: stale audio is worse than lost audio
+(STYLE.md §6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+PERIOD = 0.020
+# Enough samples for stable p99 figures over ~80 s of ticks without unbounded growth.
+LATENESS_WINDOW = 4096
+
+
+class Tickable(Protocol):
+    def tick(self) -> None:
+        """Move 20 ms of audio in and out. Must not block or await."""
+        ...
+
+
+class MediaTicker:
+    """Calls `tick()` on every registered participant every 20 ms."""
+
+    def __init__(self, period: float = PERIOD, now: Callable[[], float] | None = None) -> None:
+        self._period = period
+        self._now = now
+        self._members: dict[int, Tickable] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.lateness: deque[float] = deque(maxlen=LATENESS_WINDOW)
+        self.skipped_ticks = 0
+        self.ticks = 0
+        self.errors = 0
+
+    def add(self, member: Tickable) -> None:
+        self._members[id(member)] = member
+
+    def discard(self, member: Tickable) -> None:
+        self._members.pop(id(member), None)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="media-ticker")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    def lateness_percentile(self, q: float) -> float:
+        """Tick lateness in seconds at quantile q (0..1) over the recent window."""
+        if not self.lateness:
+            return 0.0
+        ordered = sorted(self.lateness)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = self._now or loop.time
+        start = now()
+        n = 0
+        while True:
+            n += 1
+            due = start + n * self._period
+            delay = due - now()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            late = now() - due
+            if late > self._period:
+                missed = int(late / self._period)
+                self.skipped_ticks += missed
+                n += missed
+                late -= missed * self._period
+            self.lateness.append(max(0.0, late))
+            self.ticks += 1
+            for member in list(self._members.values()):
+                try:
+                    member.tick()
+                except Exception:
+                    # One broken leg must not silence every other call in the process.
+                    self.errors += 1
+                    self._members.pop(id(member), None)
+                    log.exception("media tick failed; leg removed from the clock")

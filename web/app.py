@@ -1,0 +1,39 @@
+"""The HTTP side of the server (aiohttp): health and, when enabled, the debug call list.
+
+Handlers stay thin (STYLE.md §13): they read from services put under typed `AppKey`s by the
+composition root and serialise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+HealthCheck = Callable[[], dict[str, bool]]
+CallsView = Callable[[], list[dict[str, Any]]]
+
+HEALTH = web.AppKey("health", HealthCheck)
+DEBUG_CALLS = web.AppKey("debug_calls", CallsView)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    parts = request.app[HEALTH]()
+    ok = all(parts.values())
+    return web.json_response({"ok": ok, **parts}, status=200 if ok else 503)
+
+
+async def debug_calls(request: web.Request) -> web.Response:
+    return web.json_response(request.app[DEBUG_CALLS]())
+
+
+def build_app(health: HealthCheck, calls: CallsView | None) -> web.Application:
+    """The aiohttp application; `calls` is None unless the debug API was asked for."""
+    app = web.Application(client_max_size=1 << 20)
+    app[HEALTH] = health
+    app.router.add_get("/healthz", healthz)
+    if calls is not None:
+        app[DEBUG_CALLS] = calls
+        app.router.add_get("/api/debug/calls", debug_calls)
+    return app
