@@ -1,0 +1,1 @@
+"""Audio codecs: G.711 here; Opus comes through aiortc/PyAV."""
