@@ -176,13 +176,17 @@ class Registrar:
             for uri, _, _, _ in updates:
                 if uri in current:
                     self._check_order(current[uri], call_id, cseq)
+            # Build the result aside so a refused request changes nothing (all or nothing).
+            result = dict(current)
             for uri, raw, expires, q in updates:
                 if expires == 0:
-                    current.pop(uri, None)
-                    continue
-                if uri not in current and len(current) >= self.config.max_contacts:
-                    raise _Reject(403, "Forbidden (too many contacts)")
-                current[uri] = Binding(aor, uri, now + expires, call_id, cseq, source, q, raw)
+                    result.pop(uri, None)
+                else:
+                    result[uri] = Binding(aor, uri, now + expires, call_id, cseq, source, q, raw)
+            if len(result) > self.config.max_contacts:
+                raise _Reject(403, "Forbidden (too many contacts)")
+            current.clear()
+            current.update(result)
         if not current:
             del self._bindings[aor]
         log.debug("REGISTER ok for %s from %s: %d binding(s)", username, source, len(current))
