@@ -249,7 +249,7 @@ class RtpSession(asyncio.DatagramProtocol):
             return
         # Keep the audio clock coherent: if nobody called send() meanwhile, jump it forward by
         # the time the event took, so the next audio packet is not "in the past".
-        elapsed = int((self.clock.now() - self._dtmf_started_at) * self._rate)
+        elapsed = round((self.clock.now() - self._dtmf_started_at) * self._rate)
         floor = (self._dtmf_timestamp + elapsed) & _M32
         if ((floor - self._timestamp) & _M32) < 0x80000000:
             self._timestamp = floor
