@@ -46,9 +46,10 @@ async def collector() -> tuple[Collector, int]:
     return proto, proto.transport.get_extra_info("sockname")[1]
 
 
-async def until(cond: Callable[[], bool], timeout: float = 3.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():
+async def until(cond: Callable[[], bool], limit: float = 3.0) -> None:
+    """Wait for a condition on session counters (plain ints: there is no event to await)."""
+    async with asyncio.timeout(limit):
+        while not cond():  # noqa: ASYNC110
             await asyncio.sleep(0.005)
 
 
