@@ -114,9 +114,9 @@ def test_contact_expires_param_overrides_header() -> None:
 
 def test_expires_capped_at_max_and_default_when_absent() -> None:
     _, reg = _registrar(max_expires=1800, default_expires=900)
-    assert _register(reg, expires=99999).headers.get("Contact", "").endswith("expires=1800")
+    assert (_register(reg, expires=99999).headers.get("Contact", "") or "").endswith("expires=1800")
     _, reg = _registrar(max_expires=1800, default_expires=900)
-    assert _register(reg, expires=None).headers.get("Contact", "").endswith("expires=900")
+    assert (_register(reg, expires=None).headers.get("Contact", "") or "").endswith("expires=900")
 
 
 def test_too_brief_gets_423_with_min_expires() -> None:
@@ -230,7 +230,7 @@ def test_expired_nonce_gets_stale_401() -> None:
     )
     clock.advance(301)
     resp = reg.on_register(_request(authorization=header), SOURCE)
-    assert resp.status == 401 and "stale=true" in resp.headers.get("WWW-Authenticate", "")
+    assert resp.status == 401 and "stale=true" in (resp.headers.get("WWW-Authenticate") or "")
 
 
 @pytest.mark.parametrize(
