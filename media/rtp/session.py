@@ -192,6 +192,9 @@ class RtpSession(asyncio.DatagramProtocol):
     def send(self, payload: bytes, payload_type: int, samples: int, marker: bool = False) -> None:
         """Send one media packet and advance the timestamp by `samples`.
 
+        Before `open()` and `set_remote()` the packet is dropped (the clock still advances),
+        so a player may start ticking before the answer SDP arrives.
+
         While a DTMF event is being sent the audio is withheld (the timestamp still advances)
         so the far end does not hear the tone in-band and detect the digit twice.
         """
