@@ -6,6 +6,7 @@
     ├── TransactionError      an operation a transaction's current state does not allow
     │   └── TransactionTimeout    Timer B / F / H fired
     ├── DialogError           an in-dialog operation in the wrong dialog state
+    ├── CallFailed            an INVITE (or re-INVITE) got a final error response; carries status
     ├── TransportError        a message could not be sent (no route, connection lost)
     └── AuthError             digest credentials missing, stale or wrong
 """
@@ -38,6 +39,15 @@ class TransactionTimeout(TransactionError):
 
 class DialogError(SipError):
     """An in-dialog operation that the dialog's state does not allow."""
+
+
+class CallFailed(SipError):
+    """An INVITE or re-INVITE was answered with a final error response (3xx-6xx)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+        self.reason = reason
 
 
 class TransportError(SipError):

@@ -1,0 +1,140 @@
+"""Small builders shared by the transaction, dialog and UA layers.
+
+Identifiers (branch, tag, Call-ID) come from a per-process random prefix plus a counter: unique
+enough for RFC 3261 §8.1.1 and far cheaper than asking the OS for entropy on every message.
+`salvage_response()` answers a message the strict parser refused, when enough of it is
+readable to address a 400 back (RFC 3261 §8.2: a UAS answers bad requests, never responses).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+
+from voice.sip.message import SipRequest, SipResponse, canonical_name
+
+MAGIC_COOKIE = "z9hG4bK"
+
+_PREFIX = os.urandom(5).hex()
+_counter = itertools.count(1)
+
+REASONS: dict[int, str] = {
+    100: "Trying",
+    180: "Ringing",
+    181: "Call Is Being Forwarded",
+    183: "Session Progress",
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    415: "Unsupported Media Type",
+    420: "Bad Extension",
+    480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist",
+    483: "Too Many Hops",
+    486: "Busy Here",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    491: "Request Pending",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    603: "Decline",
+}
+
+# Headers a response copies from its request (RFC 3261 §8.2.6.2).
+_COPIED = ("Via", "From", "To", "Call-ID", "CSeq")
+
+
+def new_branch() -> str:
+    """A fresh RFC 3261 branch (magic cookie + unique suffix)."""
+    return f"{MAGIC_COOKIE}{_PREFIX}{next(_counter):x}"
+
+
+def new_tag() -> str:
+    """A fresh From/To tag."""
+    return f"{_PREFIX}{next(_counter):x}"
+
+
+def new_call_id(host: str) -> str:
+    """A fresh Call-ID scoped by host."""
+    return f"{_PREFIX}{next(_counter):x}@{host}"
+
+
+def reason_for(status: int) -> str:
+    """The standard reason phrase for `status` (a generic one if unknown)."""
+    return REASONS.get(status) or REASONS.get(status // 100 * 100, "Unknown")
+
+
+def make_response(
+    request: SipRequest,
+    status: int,
+    reason: str | None = None,
+    *,
+    to_tag: str | None = None,
+    body: bytes = b"",
+) -> SipResponse:
+    """A response to `request` with Via/From/To/Call-ID/CSeq copied and the To tag added.
+
+    The tag is only added when the To header has none (a retransmission or an in-dialog
+    request already carries it).
+    """
+    resp = SipResponse(status=status, reason=reason if reason is not None else reason_for(status))
+    h = resp.headers
+    for name, value in request.headers:
+        if name in _COPIED:
+            if name == "To" and to_tag and status != 100 and request.to_tag is None:
+                value = f"{value};tag={to_tag}"
+            h.add(name, value)
+    if status == 100 and "Timestamp" in request.headers:
+        h.add("Timestamp", request.headers.get("Timestamp") or "")
+    resp.body = body
+    return resp
+
+
+_LINE_SPLIT = re.compile(rb"\r?\n")
+_REQUEST_START = re.compile(r"^([A-Za-z]+) \S+ SIP/2\.0$")
+_NO_RESPONSE = frozenset({"ACK"})
+
+
+def salvage_response(data: bytes, reason: str) -> bytes | None:
+    """A 400 for a request the parser rejected, or None when it can't be addressed.
+
+    Needs a request start line (not ACK) and the five headers a response copies; anything
+    else is dropped by the caller and counted.
+    """
+    head = data.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    lines = _LINE_SPLIT.split(head.lstrip(b"\r\n"))
+    if not lines:
+        return None
+    start = lines[0].decode("utf-8", "replace").strip()
+    m = _REQUEST_START.match(start)
+    if m is None or m.group(1).upper() in _NO_RESPONSE:
+        return None
+    found: dict[str, list[str]] = {}
+    for raw in lines[1:]:
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip() or "\x00" in line:
+            continue
+        cname = canonical_name(name)
+        if cname in _COPIED:
+            found.setdefault(cname, []).append(value.strip())
+    if any(name not in found for name in _COPIED) or not found["Via"][0]:
+        return None
+    # A reason phrase must be printable text on one line.
+    safe_reason = "".join(ch for ch in reason if ch.isprintable())[:80] or "Bad Request"
+    out = [f"SIP/2.0 400 {safe_reason}"]
+    for name in _COPIED:
+        out.extend(f"{name}: {value}" for value in found[name])
+    out.append("Content-Length: 0")
+    return ("\r\n".join(out) + "\r\n\r\n").encode("utf-8")
