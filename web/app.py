@@ -14,8 +14,8 @@ from aiohttp import web
 HealthCheck = Callable[[], dict[str, bool]]
 CallsView = Callable[[], list[dict[str, Any]]]
 
-HEALTH = web.AppKey("health", HealthCheck)
-DEBUG_CALLS = web.AppKey("debug_calls", CallsView)
+HEALTH: web.AppKey[HealthCheck] = web.AppKey("health")
+DEBUG_CALLS: web.AppKey[CallsView] = web.AppKey("debug_calls")
 
 
 async def healthz(request: web.Request) -> web.Response:

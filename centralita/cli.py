@@ -1,0 +1,90 @@
+"""The `centralita` command: `serve` runs the server, `call` dials it with pjsua2."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from centralita.settings import ConfigError, HostPort, load_settings
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="centralita", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server (SIP + RTP + HTTP)")
+    serve.add_argument("--config", type=Path, help="YAML config file")
+    serve.add_argument("--sip-listen", metavar="HOST:PORT", help="SIP UDP+TCP (default 127.0.0.1:5060)")
+    serve.add_argument("--sip-tls-listen", metavar="HOST:PORT", help="SIP TLS (default SIP port + 1)")
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate for SIP TLS")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key for SIP TLS")
+    serve.add_argument("--http-listen", metavar="HOST:PORT", help="HTTP (default 127.0.0.1:8080)")
+    serve.add_argument("--data-dir", type=Path, help="where recordings and the database live")
+    serve.add_argument("--rtp-ports", metavar="MIN-MAX", help="RTP port range (default 20000-30000)")
+    serve.add_argument("--demo-hangup-after", type=float, metavar="S",
+                       help="the demo handler hangs up after S seconds (default 30)")
+    serve.add_argument("--debug-api", action="store_true", default=None,
+                       help="expose GET /api/debug/calls (decoded audio, digits, RTP stats)")
+
+    try:
+        from voice.pjsua.client import add_call_parser
+    except ImportError:  # pragma: no cover - pjsua2 is a hard dependency; keep serve usable
+        pass
+    else:
+        add_call_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "call":
+        from voice.pjsua.client import run_call_command
+
+        return run_call_command(args)
+    return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from centralita.server import run_server
+
+    overrides: dict[str, object] = {
+        "sip_listen": args.sip_listen,
+        "sip_tls_listen": args.sip_tls_listen,
+        "tls_cert": args.tls_cert,
+        "tls_key": args.tls_key,
+        "http_listen": args.http_listen,
+        "data_dir": args.data_dir,
+        "demo_hangup_after": args.demo_hangup_after,
+        "debug_api": args.debug_api,
+    }
+    try:
+        if args.rtp_ports:
+            lo, sep, hi = args.rtp_ports.partition("-")
+            if not sep or not lo.isdigit() or not hi.isdigit():
+                raise ConfigError(f"--rtp-ports: expected MIN-MAX, got {args.rtp_ports!r}")
+            overrides["rtp_port_min"], overrides["rtp_port_max"] = int(lo), int(hi)
+        settings = load_settings(args.config, overrides)
+    except ConfigError as exc:
+        print(f"centralita: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(run_server(settings))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"centralita: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+__all__ = ["main", "HostPort"]

@@ -1,0 +1,139 @@
+"""The composition root of `centralita serve`: builds every service and runs until a signal.
+
+Only this module knows all the packages (DESIGN.md). Start order: media clock, SIP UA (UDP,
+TCP, TLS), HTTP last, so `/healthz` answering means calls can be taken. Stop order is the
+reverse, and every owned task is cancelled and awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from centralita.settings import Settings
+from centralita.tls import server_context
+from media.clock import LoopClock
+from media.rtp.ports import PortAllocator
+from media.ticker import MediaTicker
+from voice.calls import CallManager
+from voice.demo import DemoHandler
+from voice.sip.errors import SipError
+from voice.sip.registrar import Registrar, RegistrarConfig
+from voice.sip.ua import SipUserAgent, UaConfig
+from web.app import build_app
+
+log = logging.getLogger("centralita")
+
+
+def default_prompt() -> Path:
+    return Path(str(resources.files("media") / "prompts" / "welcome.wav"))
+
+
+class Server:
+    """Everything `centralita serve` runs, startable and stoppable from tests too."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock = LoopClock()
+        self.ticker = MediaTicker()
+        self.ua: SipUserAgent | None = None
+        self.calls: CallManager | None = None
+        self._runner: web.AppRunner | None = None
+        self.started = False
+
+    async def start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        tls = server_context(s.tls_cert, s.tls_key, s.data_dir)
+        registrar = Registrar(RegistrarConfig(realm=s.registrar.realm, users=s.registrar.users), self.clock)
+        if s.tls_listen.host != s.sip_listen.host:
+            log.warning("TLS host differs from SIP host; TLS listens on %s", s.sip_listen.host)
+        self.ua = SipUserAgent(
+            self.clock,
+            UaConfig(
+                hosts=(s.sip_listen.host,),
+                udp_port=s.sip_listen.port,
+                tcp_port=s.sip_listen.port,
+                tls_port=s.tls_listen.port,
+                tls_server_context=tls,
+                public_host=s.public_host,
+            ),
+            on_register=registrar.on_register,
+        )
+        handler = DemoHandler(s.demo_prompt or default_prompt(), s.demo_hangup_after)
+        self.calls = CallManager(
+            self.ua, self.clock, self.ticker, PortAllocator(s.rtp_port_min, s.rtp_port_max),
+            s.sip_listen.host if s.public_host is None else s.public_host, handler,
+            debug_dir=s.data_dir / "debug" if s.debug_api else None,
+        )
+        await self.ticker.start()
+        await self.ua.start()
+        app = build_app(self.health, self.calls.debug_view if s.debug_api else None)
+        if s.debug_api:
+            app.router.add_post("/api/debug/dial", self._debug_dial)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, s.http_listen.host, s.http_listen.port)
+        await site.start()
+        self.started = True
+        log.info(
+            "centralita up: SIP udp/tcp %s tls %s, HTTP %s",
+            s.sip_listen, s.tls_listen, s.http_listen,
+        )
+
+    def health(self) -> dict[str, bool]:
+        return {"sip": self.ua is not None and self.started, "http": self.started}
+
+    async def _debug_dial(self, request: web.Request) -> web.Response:
+        """POST {"uri": ..., "from": ..., "hangup_after": S}: the demo handler on an outbound call."""
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            return web.json_response({"error": "body must be JSON"}, status=400)
+        if not isinstance(body, dict) or not isinstance(body.get("uri"), str):
+            return web.json_response({"error": "'uri' (a SIP URI) is required"}, status=400)
+        hangup_after = body.get("hangup_after", self.settings.demo_hangup_after)
+        if not isinstance(hangup_after, int | float) or hangup_after <= 0:
+            return web.json_response({"error": "'hangup_after' must be > 0 seconds"}, status=400)
+        from_uri = body.get("from", f"sip:centralita@{self.settings.sip_listen}")
+        if not isinstance(from_uri, str):
+            return web.json_response({"error": "'from' must be a SIP URI"}, status=400)
+        assert self.calls is not None
+        handler = DemoHandler(self.settings.demo_prompt or default_prompt(), float(hangup_after))
+        try:
+            call = await self.calls.dial(body["uri"], from_uri=from_uri, handler=handler.play_only)
+        except SipError as exc:
+            return web.json_response({"error": f"call failed: {exc}"}, status=502)
+        except (OSError, ValueError) as exc:
+            return web.json_response({"error": f"cannot dial: {exc}"}, status=400)
+        return web.json_response({"call_id": call.id})
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.calls is not None:
+            await self.calls.close()
+        if self.ua is not None:
+            await self.ua.close()
+        await self.ticker.stop()
+
+
+async def run_server(settings: Settings) -> None:
+    server = Server(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await server.start()
+        await stop.wait()
+    finally:
+        await server.stop()

@@ -1,0 +1,212 @@
+"""One call, as the rest of the server sees it: an explicit state machine over its legs.
+
+    NEW ──ring──▶ RINGING ──answer──▶ ACTIVE ◀──unhold/hold──▶ HELD
+     │               │                  │                        │
+     └───────────────┴──── hangup / remote end / failure ────────┴──▶ ENDED
+
+Every move goes through `_set_state()`, which checks it against `_MOVES`, logs `old -> new`
+and emits a `CallEvent`. An operation the current state doesn't allow raises `CallStateError`
+naming that state (STYLE.md §4). The signalling and media of the caller's leg belong to a
+`CallLeg` (SIP today; WebRTC and Twilio legs implement the same protocol).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from voice.sip_leg import AudioSource
+
+log = logging.getLogger(__name__)
+
+# Control events are few per call; 256 is far above any real burst, and a consumer that stops
+# reading must not grow memory without bound: the oldest events give way and are counted.
+EVENT_QUEUE_SIZE = 256
+
+
+class CallState(enum.Enum):
+    NEW = "new"
+    RINGING = "ringing"
+    ACTIVE = "active"
+    HELD = "held"
+    ENDED = "ended"
+
+
+_S = CallState
+_MOVES: dict[CallState, frozenset[CallState]] = {
+    _S.NEW: frozenset({_S.RINGING, _S.ACTIVE, _S.ENDED}),
+    _S.RINGING: frozenset({_S.ACTIVE, _S.ENDED}),
+    _S.ACTIVE: frozenset({_S.HELD, _S.ENDED}),
+    _S.HELD: frozenset({_S.ACTIVE, _S.ENDED}),
+    _S.ENDED: frozenset(),
+}
+
+
+class Direction(enum.Enum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class CallStateError(Exception):
+    """An operation that the call's current state does not allow."""
+
+    def __init__(self, action: str, state: CallState) -> None:
+        super().__init__(f"cannot {action} a call in state {state.name}")
+        self.action = action
+        self.state = state
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """Something that happened on a call: `kind` is state/dtmf/hold/unhold/played/ended."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # DTMF digits are personal data: keep them out of reprs that reach logs.
+        shown = {k: ("***" if k == "digit" else v) for k, v in self.data.items()}
+        return f"CallEvent({self.kind!r}, {shown!r})"
+
+
+class CallLeg(Protocol):
+    """What a Call needs from the leg that carries its caller (signalling + media)."""
+
+    def ring(self) -> None: ...
+
+    async def answer(self) -> None: ...
+
+    async def hold(self) -> None: ...
+
+    async def unhold(self) -> None: ...
+
+    def hangup(self) -> None: ...
+
+    def play(self, source: AudioSource | None, on_done: Any = None) -> None: ...
+
+    def send_dtmf(self, digits: str) -> None: ...
+
+
+class Call:
+    """One call through the server."""
+
+    def __init__(self, call_id: str, direction: Direction, leg: CallLeg) -> None:
+        self.id = call_id
+        self.direction = direction
+        self.leg = leg
+        self._state = CallState.NEW
+        self.end_cause: str | None = None
+        self.digits: list[str] = []
+        self._events: deque[CallEvent] = deque(maxlen=EVENT_QUEUE_SIZE)
+        self._event_ready = asyncio.Event()
+        self.dropped_events = 0
+        self._ended = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"<Call {self.id} {self._state.name}>"
+
+    @property
+    def state(self) -> CallState:
+        return self._state
+
+    def _set_state(self, new: CallState, **data: Any) -> None:
+        old = self._state
+        if new not in _MOVES[old]:
+            raise CallStateError(f"move to {new.name}", old)
+        self._state = new
+        log.debug("call %s: %s -> %s", self.id, old.name, new.name)
+        self._emit(CallEvent("state", {"old": old.value, "new": new.value, **data}))
+        if new is CallState.ENDED:
+            self._ended.set()
+
+    def _emit(self, event: CallEvent) -> None:
+        if len(self._events) == self._events.maxlen:
+            self.dropped_events += 1
+        self._events.append(event)
+        self._event_ready.set()
+
+    async def next_event(self) -> CallEvent:
+        """Wait for the next event (consumed once; one consumer per call)."""
+        while not self._events:
+            self._event_ready.clear()
+            await self._event_ready.wait()
+        return self._events.popleft()
+
+    # -- operations -----------------------------------------------------------------------------
+    def ring(self) -> None:
+        if self._state is not CallState.NEW:
+            raise CallStateError("ring", self._state)
+        self.leg.ring()
+        self._set_state(CallState.RINGING)
+
+    async def answer(self) -> None:
+        if self._state not in (CallState.NEW, CallState.RINGING):
+            raise CallStateError("answer", self._state)
+        await self.leg.answer()
+        # The caller may have hung up while we answered: ended() ran during the await.
+        if self._state in (CallState.NEW, CallState.RINGING):
+            self._set_state(CallState.ACTIVE)
+
+    def connected(self) -> None:
+        """An outbound call was answered by the far end."""
+        if self._state not in (CallState.NEW, CallState.RINGING):
+            raise CallStateError("connect", self._state)
+        self._set_state(CallState.ACTIVE)
+
+    async def hold(self) -> None:
+        if self._state is not CallState.ACTIVE:
+            raise CallStateError("hold", self._state)
+        await self.leg.hold()
+        self._set_state(CallState.HELD, by="local")
+
+    async def unhold(self) -> None:
+        if self._state is not CallState.HELD:
+            raise CallStateError("unhold", self._state)
+        await self.leg.unhold()
+        self._set_state(CallState.ACTIVE, by="local")
+
+    def play(self, source: AudioSource | None) -> asyncio.Future[None]:
+        """Play `source` to the caller; the future resolves when it has been played."""
+        if self._state is CallState.ENDED:
+            raise CallStateError("play to", self._state)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def finished() -> None:
+            if not done.done():
+                done.set_result(None)
+            self._emit(CallEvent("played"))
+
+        self.leg.play(source, finished)
+        return done
+
+    def hangup(self, cause: str = "local") -> None:
+        """End the call from our side (reject, cancel or BYE: whatever the state calls for)."""
+        if self._state is CallState.ENDED:
+            return
+        self.leg.hangup()
+        self.ended(cause)
+
+    async def wait_ended(self) -> None:
+        await self._ended.wait()
+
+    # -- what the leg reports -------------------------------------------------------------------
+    def digit(self, digit: str, duration_ms: int, source: str) -> None:
+        self.digits.append(digit)
+        self._emit(CallEvent("dtmf", {"digit": digit, "duration_ms": duration_ms, "source": source}))
+
+    def remote_hold(self, held: bool) -> None:
+        """The far end put us on hold (or resumed) with a re-INVITE."""
+        if held and self._state is CallState.ACTIVE:
+            self._set_state(CallState.HELD, by="remote")
+        elif not held and self._state is CallState.HELD:
+            self._set_state(CallState.ACTIVE, by="remote")
+
+    def ended(self, cause: str) -> None:
+        if self._state is CallState.ENDED:
+            return
+        self.end_cause = cause
+        self._set_state(CallState.ENDED, cause=cause)

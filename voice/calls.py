@@ -1,0 +1,238 @@
+"""`CallManager`: turns INVITE sessions into Calls with media, and places outbound calls.
+
+For each inbound INVITE it negotiates SDP, opens an RTP session, puts the leg on the media
+ticker, builds the `Call`, and runs the call handler (the IVR; the demo until the IVR lands)
+as a task the UA owns. When the call ends, media is torn down and a `CallRecord` remains for
+the debug API. Outbound calls (`dial`) go the other way: RTP first, offer, INVITE, answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import wave
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from media.clock import Clock
+from media.frames import AudioFrame
+from media.rtp.ports import PortAllocator
+from media.rtp.session import RtpSession
+from media.ticker import MediaTicker
+from voice.call import Call, Direction
+from voice.sdp import SdpError, SessionDescription, accept_answer, answer_offer, build_offer
+from voice.sip.errors import SipError
+from voice.sip.session import EndCause, InviteSession
+from voice.sip.ua import SipUserAgent
+from voice.sip_call_leg import SipCallLeg
+from voice.sip_leg import SipLeg
+
+log = logging.getLogger(__name__)
+
+CallHandler = Callable[[Call], Awaitable[None]]
+
+# The debug capture keeps at most this much of a caller's decoded audio (8 kHz int16):
+# enough for any test clip, bounded so a forgotten call cannot eat memory.
+DEBUG_CAPTURE_SECONDS = 120
+RECENT_CALLS = 500
+
+
+@dataclass
+class CallRecord:
+    """What the debug API shows of a call (only with --debug-api: it holds digits)."""
+
+    call_id: str
+    direction: str
+    state: str = "new"
+    end_cause: str | None = None
+    digits: str = ""
+    digit_sources: list[str] = field(default_factory=list)
+    decoded_audio_wav: str | None = None
+    rtp_stats: dict[str, Any] = field(default_factory=dict)
+    codec: str = ""
+
+
+class _Capture:
+    """Keeps a call's decoded inbound audio for the debug API, bounded."""
+
+    def __init__(self) -> None:
+        self.chunks: list[np.ndarray[Any, np.dtype[np.int16]]] = []
+        self._limit = DEBUG_CAPTURE_SECONDS * 50
+
+    def __call__(self, frame: AudioFrame) -> None:
+        if len(self.chunks) < self._limit:
+            self.chunks.append(frame.samples)
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pcm = np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(8000)
+            out.writeframes(pcm.astype("<i2").tobytes())
+
+
+class CallManager:
+    """Owns every live call's media; the UA owns the handler tasks."""
+
+    def __init__(
+        self,
+        ua: SipUserAgent,
+        clock: Clock,
+        ticker: MediaTicker,
+        ports: PortAllocator,
+        media_host: str,
+        handler: CallHandler,
+        debug_dir: Path | None = None,
+    ) -> None:
+        self.ua = ua
+        self.clock = clock
+        self.ticker = ticker
+        self.ports = ports
+        self.media_host = media_host
+        self.handler = handler
+        self.debug_dir = debug_dir
+        self.calls: dict[str, Call] = {}
+        self.records: deque[CallRecord] = deque(maxlen=RECENT_CALLS)
+        self._live_records: dict[str, CallRecord] = {}
+        self._outbound_tasks: set[asyncio.Task[None]] = set()
+        ua.on_invite = self.on_invite
+
+    def on_invite(self, session: InviteSession) -> Awaitable[None] | None:
+        return self._inbound(session)
+
+    async def _open_rtp(self) -> RtpSession:
+        rtp = RtpSession(self.clock, self.ports, bind_host=self.media_host)
+        await rtp.open()
+        return rtp
+
+    async def _inbound(self, session: InviteSession) -> None:
+        call_id = session.call_id
+        if not session.remote_sdp:
+            # Late offer (INVITE without SDP) is legal but not supported yet: say so clearly.
+            session.reject(488, "SDP offer required")
+            return
+        try:
+            offer = SessionDescription.parse(session.remote_sdp)
+        except SdpError as exc:
+            session.reject(488, f"bad SDP: {exc}"[:80])
+            return
+        try:
+            rtp = await self._open_rtp()
+        except (OSError, RuntimeError) as exc:
+            log.error("call %s: no RTP port: %s", call_id, exc)
+            session.reject(503, "no media ports")
+            return
+        try:
+            assert rtp.local_port is not None
+            local, params = answer_offer(
+                offer, self.media_host, rtp.local_port, session_id=secrets.randbits(31)
+            )
+        except SdpError as exc:
+            rtp.close()
+            session.reject(488, str(exc)[:80])
+            return
+        media = SipLeg(rtp, params)
+        call = Call(call_id, Direction.INBOUND, SipCallLeg(session, media, local, self.media_host))
+        await self._run(call, session, media)
+
+    async def dial(
+        self, target: str, *, from_uri: str, handler: CallHandler,
+        credentials: tuple[str, str] | None = None,
+    ) -> Call:
+        """Place an outbound call; returns once answered, the handler runs as a task we own.
+
+        Raises `voice.sip.errors.CallFailed` / `TransactionTimeout` when it isn't answered.
+        """
+        rtp = await self._open_rtp()
+        assert rtp.local_port is not None
+        offer = build_offer(self.media_host, rtp.local_port, session_id=secrets.randbits(31))
+        try:
+            session = await self.ua.invite(
+                target, bytes(offer), from_uri=from_uri, credentials=credentials
+            )
+            params = accept_answer(offer, SessionDescription.parse(session.remote_sdp))
+        except (SipError, SdpError, OSError):
+            rtp.close()
+            raise
+        media = SipLeg(rtp, params)
+        call = Call(session.call_id, Direction.OUTBOUND, SipCallLeg(session, media, offer, self.media_host))
+        call.connected()
+        task = asyncio.get_running_loop().create_task(self._run(call, session, media, handler))
+        self._outbound_tasks.add(task)
+        task.add_done_callback(self._outbound_tasks.discard)
+        return call
+
+    async def _run(
+        self, call: Call, session: InviteSession, media: SipLeg,
+        handler: CallHandler | None = None,
+    ) -> None:
+        record = CallRecord(call.id, call.direction.value, codec=media.codec.name)
+        self._live_records[call.id] = record
+        self.records.append(record)
+        capture: _Capture | None = None
+        if self.debug_dir is not None:
+            capture = _Capture()
+            media.add_listener(capture)
+        media.on_digit(call.digit)
+        leg = call.leg
+        assert isinstance(leg, SipCallLeg)
+        leg._on_remote_hold = call.remote_hold
+        session.on_terminated = lambda cause: call.ended(_cause_name(cause))
+        self.calls[call.id] = call
+        self.ticker.add(media)
+        try:
+            await (handler or self.handler)(call)
+        except asyncio.CancelledError:
+            call.hangup("shutdown")
+            raise
+        except Exception:
+            log.exception("call %s: handler failed; hanging up", call.id)
+            call.hangup("handler-error")
+        finally:
+            if call.state.value != "ended":
+                call.hangup("handler-done")
+            self.ticker.discard(media)
+            record.state = call.state.value
+            record.end_cause = call.end_cause
+            record.digits = "".join(call.digits)
+            record.rtp_stats = asdict(media.stats())
+            media.close()
+            self.calls.pop(call.id, None)
+            self._live_records.pop(call.id, None)
+            if capture is not None and self.debug_dir is not None:
+                path = self.debug_dir / f"{_safe(call.id)}.wav"
+                capture.write(path)
+                record.decoded_audio_wav = str(path)
+
+    def debug_view(self) -> list[dict[str, Any]]:
+        out = []
+        for record in self.records:
+            live = self.calls.get(record.call_id)
+            if live is not None:
+                record.state = live.state.value
+                record.digits = "".join(live.digits)
+            out.append(asdict(record))
+        return out
+
+    async def close(self) -> None:
+        tasks = list(self._outbound_tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _cause_name(cause: EndCause) -> str:
+    return cause.value
+
+
+def _safe(call_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in call_id)[:100]

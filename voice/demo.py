@@ -1,0 +1,43 @@
+"""The built-in demo call handler, until an IVR flow is bound to the dialed number.
+
+It rings, answers, plays the welcome prompt, listens for DTMF (reported on the call, never
+logged) and hangs up after a timeout unless the caller hangs up first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from media.player import WavPlayer
+
+from voice.call import Call, CallStateError
+
+log = logging.getLogger(__name__)
+
+
+class DemoHandler:
+    def __init__(self, prompt: Path, hangup_after: float) -> None:
+        self.prompt = prompt
+        self.hangup_after = hangup_after
+
+    async def __call__(self, call: Call) -> None:
+        try:
+            call.ring()
+            await call.answer()
+        except CallStateError:
+            return  # the caller hung up (CANCEL) before we got there
+        await self.play_only(call)
+
+    async def play_only(self, call: Call) -> None:
+        """On an answered call: play the prompt, then wait for a hangup or the timeout."""
+        try:
+            call.play(WavPlayer(self.prompt, sample_rate=8000))
+        except CallStateError:
+            return
+        try:
+            await asyncio.wait_for(call.wait_ended(), self.hangup_after)
+        except TimeoutError:
+            log.info("call %s: demo timeout, hanging up (%d digits)", call.id, len(call.digits))
+            call.hangup("timeout")

@@ -1,0 +1,133 @@
+"""The media side of one SIP call leg: an RTP session, a G.711 codec, DTMF, and what it plays.
+
+Every 20 ms the process-wide `MediaTicker` calls `tick()`: one packet is taken from the jitter
+buffer, decoded and handed to the leg's listeners (in-band DTMF, recorder, bridge, speech), and
+one frame of what the leg is playing is encoded and sent. Nothing here awaits: the tick is a
+plain function so one ticker can carry hundreds of legs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from media.codecs.g711 import PCMA, PCMU, G711Codec
+from media.dtmf_inband import DtmfDetector
+from media.frames import AudioFrame, samples_per_frame
+from media.rtp.session import RtpSession
+from media.rtp.stats import RtpStats
+from voice.sdp import Direction, MediaParams
+
+log = logging.getLogger(__name__)
+
+FRAME_SAMPLES = samples_per_frame(8000)
+
+AudioListener = Callable[[AudioFrame], None]
+DigitListener = Callable[[str, int, str], None]
+
+
+class AudioSource(Protocol):
+    """Something a leg plays: a prompt, music on hold, the other side of a bridge."""
+
+    def read(self) -> AudioFrame | None:
+        """The next 20 ms at 8 kHz, or None when finished."""
+        ...
+
+
+class SipLeg:
+    """RTP in and out for one negotiated SIP media stream."""
+
+    def __init__(self, rtp: RtpSession, params: MediaParams) -> None:
+        self.rtp = rtp
+        self.params = params
+        self.codec: G711Codec = PCMU
+        self._silence = b""
+        self.apply(params)
+        self._source: AudioSource | None = None
+        self._on_source_done: Callable[[], None] | None = None
+        self._listeners: list[AudioListener] = []
+        self._digit_listeners: list[DigitListener] = []
+        self._inband = DtmfDetector()
+        self.rtp.on_dtmf = self._rfc4733_digit
+        self.frames_in = 0
+        self.frames_out = 0
+        self.decode_errors = 0
+
+    # -- negotiation ----------------------------------------------------------------------------
+    def apply(self, params: MediaParams) -> None:
+        """(Re)apply negotiated parameters: codec, remote address, direction."""
+        self.params = params
+        self.codec = G711Codec(
+            "PCMU" if params.codec.upper() == "PCMU" else "PCMA", params.payload_type
+        ) if params.codec.upper() in ("PCMU", "PCMA") else PCMU
+        base = PCMU if self.codec.name == "PCMU" else PCMA
+        self._silence = base.encode(AudioFrame(np.zeros(FRAME_SAMPLES, np.int16), 8000))
+        if params.remote_port and not params.on_hold:
+            self.rtp.set_remote(params.remote_address, params.remote_port, params.rtcp_port)
+
+    @property
+    def sending(self) -> bool:
+        """Whether the negotiated direction lets us send audio to this party."""
+        return self.params.direction in (Direction.SENDRECV, Direction.SENDONLY)
+
+    # -- what the leg plays ---------------------------------------------------------------------
+    def play(self, source: AudioSource | None, on_done: Callable[[], None] | None = None) -> None:
+        """Replace what this party hears; `on_done` runs when the source runs dry."""
+        self._source = source
+        self._on_source_done = on_done
+
+    def add_listener(self, listener: AudioListener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: AudioListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def on_digit(self, listener: DigitListener) -> None:
+        """`listener(digit, duration_ms, source)` for RFC 4733 and in-band digits."""
+        self._digit_listeners.append(listener)
+
+    def send_dtmf(self, digits: str) -> None:
+        for digit in digits:
+            self.rtp.send_dtmf(digit)
+
+    # -- the 20 ms tick -------------------------------------------------------------------------
+    def tick(self) -> None:
+        packet = self.rtp.pop_audio()
+        if packet is not None and packet.payload_type == self.codec.payload_type:
+            frame = self.codec.decode(packet.payload, packet.timestamp)
+            self.frames_in += 1
+            for event in self._inband.feed(frame.samples):
+                self._emit_digit(event.digit, event.duration_ms, "inband")
+            for listener in self._listeners:
+                listener(frame)
+        out: AudioFrame | None = None
+        if self._source is not None:
+            out = self._source.read()
+            if out is None:
+                done, self._source, self._on_source_done = self._on_source_done, None, None
+                if done is not None:
+                    done()
+        if not self.sending or self.rtp.remote is None:
+            return
+        payload = self.codec.encode(out) if out is not None else self._silence
+        self.rtp.send(payload, self.codec.payload_type, FRAME_SAMPLES)
+        self.frames_out += 1
+
+    def _rfc4733_digit(self, digit: str, duration_ms: int) -> None:
+        self._emit_digit(digit, duration_ms, "rfc4733")
+
+    def _emit_digit(self, digit: str, duration_ms: int, source: str) -> None:
+        for listener in self._digit_listeners:
+            listener(digit, duration_ms, source)
+
+    def stats(self) -> RtpStats:
+        return self.rtp.stats
+
+    def close(self) -> None:
+        self._source = None
+        self._listeners.clear()
+        self.rtp.close()
