@@ -209,7 +209,9 @@ class InviteClientTransaction(ClientTransaction):
         state = self.state
         if state in (State.CALLING, State.PROCEEDING):
             if status < 200:
+                # Timer B only guards Calling; a ringing call waits for the TU (§17.1.1.2).
                 self._stop("A")
+                self._stop("B")
                 if state is State.CALLING:
                     self._set_state(State.PROCEEDING)
                 self.on_response(response)
