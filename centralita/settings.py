@@ -134,8 +134,10 @@ def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
     for key, value in overrides.items():
         if value is None:
             continue
-        if isinstance(value, str) and key in _HOSTPORT_KEYS | _PATH_KEYS:
-            value = _coerce(key, value, f"--{key.replace('_', '-')}")
+        if isinstance(value, str) and key in _HOSTPORT_KEYS:
+            value = HostPort.parse(value, f"--{key.replace('_', '-')}")
+        elif isinstance(value, str) and key in _PATH_KEYS:
+            value = Path(value)
         setattr(settings, key, value)
     if settings.rtp_port_min >= settings.rtp_port_max:
         raise ConfigError("rtp_port_min must be below rtp_port_max")
