@@ -1,0 +1,279 @@
+"""Start and stop a real `python -m centralita serve` on free loopback ports.
+
+`ServerProcess` is an async context manager: entering it starts the server in a fresh data
+directory and waits for `GET /healthz` to answer 200; leaving it sends SIGTERM, waits, then
+SIGKILLs. The server's stdout/stderr go to files in the log directory (the test's tmp dir),
+so nothing blocks on a full pipe and the logs survive a failed test. If the server does not
+come up in time, `ServerStartError` carries the tail of its stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOOPBACK = "127.0.0.1"
+
+
+class ServerStartError(RuntimeError):
+    """The server exited or did not report healthy in time; the message holds its stderr."""
+
+
+def free_port(kind: int = socket.SOCK_DGRAM, *, also_tcp: bool = True) -> int:
+    """A loopback port free for UDP (and TCP when `also_tcp`) at the time of the call."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, kind) as first:
+            first.bind((LOOPBACK, 0))
+            port: int = first.getsockname()[1]
+            if not also_tcp:
+                return port
+            other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
+            with socket.socket(socket.AF_INET, other) as second:
+                try:
+                    second.bind((LOOPBACK, port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free loopback port found")
+
+
+def free_sip_port() -> int:
+    """A port P with P free for UDP and TCP and P+1 free for TCP (SIP TLS listens there)."""
+    for _ in range(200):
+        port = free_port()
+        if port >= 65535:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tls:
+            try:
+                tls.bind((LOOPBACK, port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free SIP port pair found")
+
+
+def make_self_signed_cert(directory: Path, host: str = LOOPBACK) -> tuple[Path, Path]:
+    """Write a self-signed certificate and key for `host` (PEM) into `directory`."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(host)), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = directory / "tls-cert.pem"
+    key_path = directory / "tls-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@dataclass
+class ServerOptions:
+    """What the test wants from the server beyond free ports and a fresh data dir."""
+
+    config: dict[str, Any] = field(default_factory=dict)
+    demo_hangup_after: float | None = None
+    debug_api: bool = True
+    tls: bool = True
+    extra_args: list[str] = field(default_factory=list)
+    startup_timeout: float = 20.0
+
+
+class ServerProcess:
+    """One running `centralita serve`; use `async with ServerProcess(tmp, opts) as srv:`."""
+
+    def __init__(self, workdir: Path, options: ServerOptions | None = None) -> None:
+        self.workdir = workdir
+        self.options = options or ServerOptions()
+        self.sip_port = free_sip_port()
+        self.tls_port = self.sip_port + 1
+        self.http_port = free_port(socket.SOCK_STREAM, also_tcp=False)
+        self.data_dir = workdir / "server-data"
+        self.stdout_path = workdir / "server.stdout.log"
+        self.stderr_path = workdir / "server.stderr.log"
+        self.cert_path: Path | None = None
+        self.key_path: Path | None = None
+        self.proc: asyncio.subprocess.Process | None = None
+        self.argv: list[str] = []
+
+    @property
+    def sip_target(self) -> str:
+        return f"{LOOPBACK}:{self.sip_port}"
+
+    @property
+    def http_base(self) -> str:
+        return f"http://{LOOPBACK}:{self.http_port}"
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise RuntimeError("the server is not running")
+        return self.proc.pid
+
+    def stderr_tail(self, limit: int = 6000) -> str:
+        try:
+            text = self.stderr_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no stderr file)"
+        return text[-limit:] if text else "(stderr empty)"
+
+    def _build_argv(self) -> list[str]:
+        argv = [
+            sys.executable, "-m", "centralita", "serve",
+            "--sip-listen", self.sip_target,
+            "--http-listen", f"{LOOPBACK}:{self.http_port}",
+            "--data-dir", str(self.data_dir),
+        ]
+        config = dict(self.options.config)
+        if self.options.tls:
+            self.cert_path, self.key_path = make_self_signed_cert(self.workdir)
+            argv += ["--tls-cert", str(self.cert_path), "--tls-key", str(self.key_path)]
+        if config:
+            config_path = self.workdir / "centralita.yaml"
+            config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+            argv += ["--config", str(config_path)]
+        if self.options.demo_hangup_after is not None:
+            argv += ["--demo-hangup-after", f"{self.options.demo_hangup_after:g}"]
+        if self.options.debug_api:
+            argv.append("--debug-api")
+        return argv + self.options.extra_args
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.argv = self._build_argv()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
+        )
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err,
+                cwd=str(self.workdir), env=env, start_new_session=True,
+            )
+        try:
+            await self._wait_healthy()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _wait_healthy(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + self.options.startup_timeout
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            if self.proc.returncode is not None:
+                raise ServerStartError(
+                    f"server exited with {self.proc.returncode} before /healthz answered\n"
+                    f"argv: {' '.join(self.argv)}\n--- stderr ---\n{self.stderr_tail()}"
+                )
+            status, body = await http_get(self.http_base + "/healthz", limit=1.0)
+            if status == 200:
+                return
+            last = f"HTTP {status}: {body[:200]!r}" if status else body
+            await asyncio.sleep(0.1)
+        raise ServerStartError(
+            f"server not healthy after {self.options.startup_timeout:g}s (last: {last})\n"
+            f"argv: {' '.join(self.argv)}\n--- stderr ---\n{self.stderr_tail()}"
+        )
+
+    async def stop(self, term_timeout: float = 5.0) -> int | None:
+        """SIGTERM, wait up to `term_timeout`, then SIGKILL; always reaps the process."""
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), term_timeout)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+        return proc.returncode
+
+    async def __aenter__(self) -> ServerProcess:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def debug_calls(self) -> list[dict[str, Any]]:
+        """`GET /api/debug/calls` (the server must run with --debug-api)."""
+        status, body = await http_get(self.http_base + "/api/debug/calls", limit=5.0)
+        if status != 200:
+            raise AssertionError(f"/api/debug/calls answered {status}: {body[:500]}")
+        calls = json.loads(body)
+        if not isinstance(calls, list):
+            raise AssertionError(f"/api/debug/calls is not a list: {body[:500]}")
+        return calls
+
+    def cpu_seconds(self) -> float:
+        """utime + stime of the server process, from /proc/PID/stat."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _blocking_get(url: str, timeout: float) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback
+            return int(resp.status), resp.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", errors="replace")
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, f"{type(exc).__name__}: {exc}"
+
+
+async def http_get(url: str, limit: float = 5.0) -> tuple[int, str]:
+    """GET on loopback without blocking the loop: (status, body); status 0 = no connection."""
+    return await asyncio.to_thread(_blocking_get, url, limit)

@@ -1,0 +1,78 @@
+"""The harness checks itself without Centralita: SIPp's uac against SIPp's uas.
+
+These prove the runner's counting, its failure report, and that every scenario file loads,
+so a failing server test is about the server, not the harness.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.server import free_port
+from tests.helpers.sipp import SCENARIO_DIR, SippError, run_sipp, scenario, sipp_uas
+from tests.sipp.conftest import Sipp, SpeechAudio
+
+
+async def test_uac_against_sipp_uas_udp(sipp: Sipp, tmp_path: Path) -> None:
+    port = free_port()
+    async with sipp_uas(port, tmp_path):
+        result = await sipp.run(
+            ["-m", "300", "-r", "300", "-timeout", "20s"],
+            target=f"127.0.0.1:{port}", builtin="uac",
+        )
+    result.assert_calls(successful=300)
+
+
+async def test_uac_against_sipp_uas_tcp(sipp: Sipp, tmp_path: Path) -> None:
+    port = free_port()
+    async with sipp_uas(port, tmp_path, ["-t", "t1"]):
+        result = await sipp.run(
+            ["-t", "t1", "-m", "100", "-r", "100", "-timeout", "20s"],
+            target=f"127.0.0.1:{port}", builtin="uac",
+        )
+    result.assert_calls(successful=100)
+
+
+async def test_failures_are_counted_and_reported(sipp: Sipp) -> None:
+    # Nobody listens: every INVITE times out on receive.
+    port = free_port()
+    result = await sipp.run(
+        ["-m", "2", "-r", "10", "-recv_timeout", "300", "-timeout", "15s"],
+        target=f"127.0.0.1:{port}", builtin="uac",
+    )
+    assert result.failed == 2, result.report()
+    assert result.successful == 0
+    assert result.returncode == 1
+    with pytest.raises(SippError) as info:
+        result.assert_calls(successful=2)
+    assert "failed=2" in str(info.value)
+    assert "argv:" in str(info.value)
+
+
+def _all_scenarios(sipp: Sipp, speech: SpeechAudio) -> list[Path]:
+    files = sorted(SCENARIO_DIR.glob("*.xml"))
+    files.append(sipp.render("uac_rtp_stream", AUDIO_FILE=str(speech.ulaw_raw), PLAY_MS="100"))
+    files.append(sipp.render("uac_rtp_echo", LISTEN_MS="100"))
+    return files
+
+
+async def test_every_scenario_loads(sipp: Sipp, speech_audio: SpeechAudio) -> None:
+    """SIPp parses each scenario (a parse error is exit 255 before any message is sent)."""
+    port = free_port()
+    for path in _all_scenarios(sipp, speech_audio):
+        result = await run_sipp(
+            ["-m", "1", "-recv_timeout", "300", "-timeout", "1s", "-au", "alice", "-ap", "x", "-key", "x", "y"],
+            target=f"127.0.0.1:{port}", workdir=sipp.workdir, scenario_file=path,
+            name=path.stem, kill_after=20,
+        )
+        assert result.returncode != 255, f"{path.name} does not load:\n{result.report()}"
+        assert result.created == 1, f"{path.name} placed no call:\n{result.report()}"
+        assert "Unable to" not in result.stderr, result.report()
+
+
+def test_scenario_lookup() -> None:
+    assert scenario("options").name == "options.xml"
+    with pytest.raises(FileNotFoundError):
+        scenario("no-such-scenario")
