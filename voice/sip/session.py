@@ -155,13 +155,19 @@ class InviteSession:
         self._set_state(_S.ANSWERED)
         self._retransmit_ok(bytes(resp), self.request.cseq[0])
 
-    def reject(self, status: int = 486, reason: str | None = None) -> None:
-        """Refuse the call with a final error response (3xx-6xx)."""
+    def reject(
+        self, status: int = 486, reason: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """Refuse the call with a final error response (3xx-6xx), e.g. a 401 challenge."""
         if not 300 <= status < 700:
             raise ValueError(f"reject needs a 3xx-6xx status, not {status}")
         self._require(_S.INCOMING, _S.EARLY, action="reject")
         assert self.ist is not None
-        self.ist.respond(self._respond(status, reason))
+        resp = self._respond(status, reason)
+        for name, value in headers or []:
+            resp.headers.add(name, value)
+        self.ist.respond(resp)
         self._end(EndCause.REJECTED)
 
     def _retransmit_ok(self, wire: bytes, seq: int) -> None:

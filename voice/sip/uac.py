@@ -97,6 +97,9 @@ class OutgoingCall(InviteSession):
                 self.on_progress(response)
         elif status < 300:
             self._on_2xx(response)
+        elif self._final is None or self._final.done():
+            # Nobody awaits run() any more (its task was cancelled): finish the call here.
+            self._end(EndCause.CANCELLED if status == 487 else EndCause.REJECTED)
         else:
             self._resolve(response)
 
