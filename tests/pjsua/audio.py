@@ -16,9 +16,26 @@ Samples = npt.NDArray[np.float64]
 def make_tone(path: Path, freq: float, seconds: float, volume: float = 0.5) -> Path:
     """Write an 8 kHz mono 16-bit sine tone with sox."""
     subprocess.run(
-        ["sox", "-n", "-r", str(RATE), "-c", "1", "-b", "16", str(path),
-         "synth", str(seconds), "sine", str(freq), "vol", str(volume)],
-        check=True, capture_output=True, timeout=20,
+        [
+            "sox",
+            "-n",
+            "-r",
+            str(RATE),
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "synth",
+            str(seconds),
+            "sine",
+            str(freq),
+            "vol",
+            str(volume),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=20,
     )
     return path
 
@@ -26,10 +43,13 @@ def make_tone(path: Path, freq: float, seconds: float, volume: float = 0.5) -> P
 def make_speech(path: Path, text: str) -> Path:
     """Write ``text`` spoken by espeak-ng, resampled by sox to 8 kHz mono 16-bit."""
     raw = path.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-w", str(raw), text], check=True, capture_output=True,
-                   timeout=20)
-    subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(path)],
-                   check=True, capture_output=True, timeout=20)
+    subprocess.run(["espeak-ng", "-w", str(raw), text], check=True, capture_output=True, timeout=20)
+    subprocess.run(
+        ["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(path)],
+        check=True,
+        capture_output=True,
+        timeout=20,
+    )
     return path
 
 

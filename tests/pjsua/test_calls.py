@@ -20,7 +20,7 @@ from tests.pjsua.audio import (
     read_wav,
     rms,
 )
-from voice.pjsua.client import PjsuaListener, place_call
+from voice.pjsua.client import PjsuaListener, PjsuaTimeoutError, place_call
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(30)]
 
@@ -30,8 +30,9 @@ async def test_tone_and_dtmf_reach_listener(tmp_path: Path) -> None:
     heard = tmp_path / "heard.wav"
     async with PjsuaListener(record=heard) as listener:
         # DTMF after the tone: RFC 4733 events replace the audio while they last.
-        result = await place_call(listener.uri, play=tone, dtmf="159#", dtmf_delay=1.8,
-                                  duration=3.0)
+        result = await place_call(
+            listener.uri, play=tone, dtmf="159#", dtmf_delay=1.8, duration=3.0
+        )
         ended = await listener.next_call(timeout=10)
 
     assert result.connected, result
@@ -57,8 +58,7 @@ async def test_speech_survives_the_call(tmp_path: Path) -> None:
     reference = read_wav(speech)
     heard = tmp_path / "heard.wav"
     async with PjsuaListener(record=heard) as listener:
-        result = await place_call(listener.uri, play=speech,
-                                  duration=len(reference) / 8000 + 1.0)
+        result = await place_call(listener.uri, play=speech, duration=len(reference) / 8000 + 1.0)
         await listener.next_call(timeout=10)
     assert result.connected, result
     correlation, lag = aligned_correlation(reference, read_wav(heard))
@@ -137,3 +137,21 @@ async def test_listener_exit_hangs_up_and_reports(tmp_path: Path) -> None:
     assert result.connected and result.remote_hangup, result
     assert [e.recorded for e in listener.events] == [str(tmp_path / "call1.wav")]
     assert read_wav(tmp_path / "call1.wav").size > 0
+
+
+async def test_listener_exits_cleanly_after_max_calls(tmp_path: Path) -> None:
+    async with PjsuaListener(max_calls=1, record=tmp_path / "heard.wav") as listener:
+        result = await place_call(listener.uri, duration=1.0)
+        await listener.next_call(timeout=10)
+        # The worker exits on its own; its teardown must not crash PJSIP.
+        await asyncio.sleep(0.5)
+    assert result.connected, result
+    assert listener.returncode == 0
+
+
+async def test_place_call_timeout_kills_worker(tmp_path: Path) -> None:
+    async with PjsuaListener(answer_after=20.0) as listener:
+        with pytest.raises(PjsuaTimeoutError, match="still running"):
+            await place_call(listener.uri, answer_timeout=20.0, timeout=1.5)
+        ended = await listener.next_call(timeout=10)
+    assert ended.remote_hangup  # the SIGTERMed caller cancelled its INVITE

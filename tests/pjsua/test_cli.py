@@ -31,21 +31,51 @@ def test_worker_rejects_missing_wav(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_call_args_match_worker_parser(tmp_path: Path) -> None:
     wav = tmp_path / "a.wav"
     wav.write_bytes(b"")
-    args = call_args("sip:ivr@127.0.0.1:5060", play=wav, record=tmp_path / "r.wav",
-                     dtmf="12#", dtmf_delay=0.5, duration=3, transport="tcp")
+    args = call_args(
+        "sip:ivr@127.0.0.1:5060",
+        play=wav,
+        record=tmp_path / "r.wav",
+        dtmf="12#",
+        dtmf_delay=0.5,
+        duration=3,
+        transport="tcp",
+    )
     ns = build_parser().parse_args(args)
     assert (ns.uri, ns.play, ns.dtmf, ns.dtmf_delay, ns.duration, ns.transport) == (
-        "sip:ivr@127.0.0.1:5060", str(wav), "12#", 0.5, 3.0, "tcp")
+        "sip:ivr@127.0.0.1:5060",
+        str(wav),
+        "12#",
+        0.5,
+        3.0,
+        "tcp",
+    )
 
 
 def test_add_call_parser_wires_run_call_command() -> None:
     parser = argparse.ArgumentParser(prog="centralita")
     add_call_parser(parser.add_subparsers(dest="command"))
-    ns = parser.parse_args(["call", "sip:100@127.0.0.1", "--play", "p.wav", "--record",
-                            "r.wav", "--dtmf", "1#", "--duration", "4"])
+    ns = parser.parse_args(
+        [
+            "call",
+            "sip:100@127.0.0.1",
+            "--play",
+            "p.wav",
+            "--record",
+            "r.wav",
+            "--dtmf",
+            "1#",
+            "--duration",
+            "4",
+        ]
+    )
     assert ns.func is run_call_command
     assert (ns.uri, ns.play, ns.record, ns.dtmf, ns.duration) == (
-        "sip:100@127.0.0.1", "p.wav", "r.wav", "1#", 4.0)
+        "sip:100@127.0.0.1",
+        "p.wav",
+        "r.wav",
+        "1#",
+        4.0,
+    )
 
 
 def test_recording_path_numbers_calls() -> None:

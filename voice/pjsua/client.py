@@ -13,7 +13,6 @@ import contextlib
 import os
 import sys
 from collections import deque
-from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -155,9 +154,14 @@ async def place_call(
     if not lines:
         raise PjsuaError(f"pjsua worker exited {proc.returncode} without a result", stderr_tail)
     try:
-        return CallResult.parse(lines[-1])
+        result = CallResult.parse(lines[-1])
     except ProtocolError as exc:
         raise PjsuaError(f"pjsua worker printed a bad result: {exc}", stderr_tail) from exc
+    # 0 and 1 are the worker's answers; anything else (an abort in PJSIP's
+    # teardown, a signal) is a broken peer even if it printed a result first.
+    if proc.returncode not in (0, 1):
+        raise PjsuaError(f"pjsua worker exited {proc.returncode} after {result}", stderr_tail)
+    return result
 
 
 def _tail(text: str) -> str:
@@ -171,7 +175,8 @@ class PjsuaListener:
     ``listen``, waits for its ready line, and sets :attr:`port` / :attr:`uri`;
     :meth:`next_call` returns each :class:`CallEnded` as it is printed.  On exit
     the worker is terminated and awaited; calls it ended while shutting down
-    are appended to :attr:`events`.  ``record`` may contain ``{n}`` for the call
+    are appended to :attr:`events`, and a worker that did not exit cleanly
+    raises :class:`PjsuaError` (unless the block already raised).  ``record`` may contain ``{n}`` for the call
     number (see :func:`voice.pjsua.uas.recording_path`).
     """
 
@@ -212,6 +217,8 @@ class PjsuaListener:
         self.port = port
         self.transport = transport
         self.events: list[CallEnded] = []
+        self.returncode: int | None = None
+        """The worker's exit status once the context has exited (0: clean)."""
         self._ready_timeout = ready_timeout
         self._proc: asyncio.subprocess.Process | None = None
         self._stderr: deque[str] = deque(maxlen=_STDERR_TAIL_LINES)
@@ -251,6 +258,8 @@ class PjsuaListener:
         tb: TracebackType | None,
     ) -> None:
         await self._close()
+        if exc_type is None and self.returncode != 0:
+            raise PjsuaError(f"pjsua listener exited {self.returncode}", self.stderr)
 
     async def next_call(self, timeout: float = 30.0) -> CallEnded:  # noqa: ASYNC109
         """Wait for the next ``call_ended`` line; it is also appended to :attr:`events`."""
@@ -283,6 +292,7 @@ class PjsuaListener:
             return
         try:
             await _stop(proc)
+            self.returncode = proc.returncode
             assert proc.stdout is not None
             for line in (await proc.stdout.read()).splitlines():
                 event = parse_event(line)
@@ -364,16 +374,3 @@ def run_call_command(args: argparse.Namespace) -> int:
         return 2
     print(result.to_json())
     return 0 if result.connected else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry: ``python -m voice.pjsua.client call SIP_URI ...``."""
-    parser = argparse.ArgumentParser(prog="python -m voice.pjsua.client")
-    add_call_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -89,6 +89,17 @@ class _Listener(pj.Account):  # type: ignore[misc]
         except pj.Error as exc:
             call.error = f"answer failed: {exc.info()}"
 
+    def hangup_all(self) -> None:
+        """Hang up every call still in progress."""
+        for pending in self.calls:
+            pending.call.hangup_now()
+
+    def drop_calls(self) -> None:
+        """Close media files and let go of every call object."""
+        for pending in self.calls:
+            pending.call.release_media()
+        self.calls.clear()
+
 
 def run_listen(
     opts: ListenOptions,
@@ -111,17 +122,9 @@ def run_listen(
             now = clock()
             if stop.is_set() and stop_at is None:
                 stop_at = now
-                for pending in account.calls:
-                    pending.call.hangup_now()
-            for pending in list(account.calls):
-                call = pending.call
-                if call.ended:
-                    account.calls.remove(pending)
-                    emit(_ended(pending).to_json())
-                    ended += 1
-                elif stop_at is None and not call.hangup_sent:
-                    _advance(pending, now, opts)
-            if opts.max_calls and ended >= opts.max_calls and stop_at is None:
+                account.hangup_all()
+            ended += _tick(account, now, stopping=stop_at is not None, emit=emit)
+            if opts.max_calls and ended >= opts.max_calls:
                 stop.set()
             if stop_at is not None and (not account.calls or now - stop_at > _SHUTDOWN_GRACE_S):
                 break
@@ -129,12 +132,26 @@ def run_listen(
             emit(_ended(pending).to_json())
         return 0
     finally:
-        for pending in account.calls:
-            pending.call.release_media()
-        account.calls.clear()
+        # No MediaCall may outlive libDestroy(): its SWIG destructor would call
+        # into a torn-down pjsua and abort the process.  Hence no loop variable
+        # in this function ever holds one (see _tick).
+        account.drop_calls()
         account.shutdown()
-        del account  # the SWIG destructor must run before libDestroy()
+        del account
         endpoint.close()
+
+
+def _tick(account: _Listener, now: float, *, stopping: bool, emit: Callable[[str], None]) -> int:
+    """Report and forget ended calls, answer or hang up live ones; return how many ended."""
+    ended = 0
+    for pending in list(account.calls):
+        if pending.call.ended:
+            account.calls.remove(pending)
+            emit(_ended(pending).to_json())
+            ended += 1
+        elif not stopping and not pending.call.hangup_sent:
+            _advance(pending, now, account.opts)
+    return ended
 
 
 def _advance(pending: _Pending, now: float, opts: ListenOptions) -> None:
