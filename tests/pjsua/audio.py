@@ -72,7 +72,8 @@ def loud_part(x: Samples, threshold: float = 1000.0, frame: int = 160) -> Sample
     """The 20 ms frames whose RMS is above ``threshold``, concatenated."""
     frames = x[: len(x) // frame * frame].reshape(-1, frame)
     keep = np.sqrt(np.mean(frames**2, axis=1)) > threshold
-    return frames[keep].reshape(-1)
+    loud: Samples = frames[keep].reshape(-1)
+    return loud
 
 
 def dominant_frequency(x: Samples) -> float:

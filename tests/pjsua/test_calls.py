@@ -155,3 +155,21 @@ async def test_place_call_timeout_kills_worker(tmp_path: Path) -> None:
             await place_call(listener.uri, answer_timeout=20.0, timeout=1.5)
         ended = await listener.next_call(timeout=10)
     assert ended.remote_hangup  # the SIGTERMed caller cancelled its INVITE
+
+
+async def test_concurrent_calls_record_separately(tmp_path: Path) -> None:
+    low = make_tone(tmp_path / "low.wav", 600, 1.0)
+    high = make_tone(tmp_path / "high.wav", 1400, 1.0)
+    async with PjsuaListener(record=tmp_path / "call{n}.wav") as listener:
+        results = await asyncio.gather(
+            place_call(listener.uri, play=low, duration=2.0, from_user="low"),
+            place_call(listener.uri, play=high, duration=2.0, from_user="high"),
+        )
+        ended = [await listener.next_call(timeout=10) for _ in results]
+    assert all(r.connected for r in results), results
+    heard = {}
+    for event in ended:
+        assert event.recorded is not None
+        heard[event.from_] = dominant_frequency(loud_part(read_wav(Path(event.recorded))))
+    assert abs(heard["<sip:low@127.0.0.1>"] - 600) < 10, heard
+    assert abs(heard["<sip:high@127.0.0.1>"] - 1400) < 10, heard
