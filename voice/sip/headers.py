@@ -14,9 +14,43 @@ from voice.sip.errors import SipParseError
 _HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?::(\d{1,5}))?$")
 
 
+def split_unquoted(text: str, sep: str) -> list[str]:
+    """Split on `sep` outside double quotes (a quoted `;` or `<` is data, not syntax)."""
+    parts: list[str] = []
+    quoted = escaped = False
+    start = 0
+    for i, ch in enumerate(text):
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == sep and not quoted:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _find_unquoted(text: str, ch: str, start: int = 0) -> int:
+    quoted = escaped = False
+    for i in range(start, len(text)):
+        c = text[i]
+        if escaped:
+            escaped = False
+        elif c == "\\" and quoted:
+            escaped = True
+        elif c == '"':
+            quoted = not quoted
+        elif c == ch and not quoted:
+            return i
+    return -1
+
+
 def _parse_params(text: str) -> dict[str, str | None]:
     params: dict[str, str | None] = {}
-    for part in text.split(";"):
+    for part in split_unquoted(text, ";"):
         part = part.strip()
         if not part:
             continue
@@ -109,7 +143,7 @@ class NameAddress:
             raise SipParseError("empty address")
         if text == "*":
             return cls(uri="*")
-        lt = text.find("<")
+        lt = _find_unquoted(text, "<")
         if lt >= 0:
             gt = text.find(">", lt)
             if gt < 0:

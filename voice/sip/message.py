@@ -293,14 +293,20 @@ def parse_cseq(value: str) -> tuple[int, str]:
 
 
 def header_param(value: str, name: str) -> str | None:
-    """A `;name=value` parameter of a From/To/Contact-style value (outside `<...>`)."""
-    tail = value
-    if ">" in value:
-        tail = value[value.rfind(">") + 1 :]
-    elif "<" not in value and ";" in value:
+    """A `;name=value` parameter of a From/To/Contact-style value (outside `<...>` and quotes)."""
+    from voice.sip.headers import split_unquoted
+
+    parts = split_unquoted(value, "<")
+    if len(parts) > 1:
+        # name-addr form: parameters follow the closing '>' of the URI.
+        tail = "<".join(parts[1:])
+        gt = tail.find(">")
+        tail = tail[gt + 1 :] if gt >= 0 else ""
+        params = split_unquoted(tail, ";")[1:]
+    else:
         # addr-spec form: parameters after the URI belong to the header.
-        tail = value[value.find(";") :]
-    for part in tail.split(";")[1:]:
+        params = split_unquoted(value, ";")[1:]
+    for part in params:
         key, _, val = part.partition("=")
         if key.strip().lower() == name.lower():
             return val.strip().strip('"')
