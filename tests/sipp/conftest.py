@@ -14,7 +14,8 @@ from tests.conftest import ServerFactory
 from tests.helpers.server import ServerOptions, ServerProcess
 from tests.helpers.sipp import SCENARIO_DIR, SippResult, run_sipp, scenario
 
-REGISTRAR = {"realm": "centralita.test", "users": {"alice": "secret", "bob": "hunter2"}}
+USERS: dict[str, str] = {"alice": "secret", "bob": "hunter2"}
+REGISTRAR: dict[str, object] = {"realm": "centralita.test", "users": USERS}
 
 
 def sipp_server_options(**overrides: object) -> ServerOptions:
