@@ -6,12 +6,21 @@ so a failing server test is about the server, not the harness.
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.server import free_port
-from tests.helpers.sipp import SCENARIO_DIR, SippError, run_sipp, scenario, sipp_uas
+from tests.helpers.server import free_port, make_self_signed_cert
+from tests.helpers.sipp import (
+    SCENARIO_DIR,
+    SippError,
+    TlsBridge,
+    run_sipp,
+    scenario,
+    sipp_uas,
+)
 from tests.sipp.conftest import Sipp, SpeechAudio
 
 
@@ -76,3 +85,53 @@ def test_scenario_lookup() -> None:
     assert scenario("options").name == "options.xml"
     with pytest.raises(FileNotFoundError):
         scenario("no-such-scenario")
+
+
+async def test_tls_bridge_carries_sip_both_ways(sipp: Sipp, tmp_path: Path) -> None:
+    """sipp uac -(TCP)-> TlsBridge -(TLS)-> a TLS terminator -(TCP)-> sipp uas."""
+    cert, key = make_self_signed_cert(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    uas_port = free_port()
+    relays: set[asyncio.Task[None]] = set()
+
+    async def terminate(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        relays.add(task)
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", uas_port)
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(_copy(reader, up_writer))
+                group.create_task(_copy(up_reader, writer))
+        except* (OSError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+            up_writer.close()
+            relays.discard(task)
+
+    terminator = await asyncio.start_server(terminate, "127.0.0.1", 0, ssl=context)
+    tls_port = terminator.sockets[0].getsockname()[1]
+    try:
+        async with sipp_uas(uas_port, tmp_path, ["-t", "t1"]), TlsBridge(
+            "127.0.0.1", tls_port
+        ) as bridge:
+            result = await sipp.run(
+                ["-t", "t1", "-m", "50", "-r", "50", "-timeout", "20s"],
+                target=f"127.0.0.1:{bridge.port}", builtin="uac",
+            )
+    finally:
+        terminator.close()
+        for task in list(relays):
+            task.cancel()
+        await asyncio.gather(*relays, return_exceptions=True)
+        await terminator.wait_closed()
+    result.assert_calls(successful=50)
+    assert bridge.connections == 1
+
+
+async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while data := await reader.read(65536):
+        writer.write(data)
+        await writer.drain()
