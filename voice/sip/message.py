@@ -11,6 +11,7 @@ Header values are kept as text; the structured views (`Via`, `NameAddress`, `Sip
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -85,8 +86,12 @@ _REQUEST_RE = re.compile(r"^([A-Za-z0-9\-.!%*_+`'~]+) (\S+) SIP/2\.0$")
 MANDATORY_REQUEST_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
 
 
+@functools.lru_cache(maxsize=512)
 def canonical_name(name: str) -> str:
-    """The canonical spelling of a header name; compact forms are expanded."""
+    """The canonical spelling of a header name; compact forms are expanded.
+
+    Cached: every header add/get goes through here, and the set of names seen is small
+    (the bound keeps a peer inventing names from growing it)."""
     lower = name.strip().lower()
     if len(lower) == 1 and lower in COMPACT_FORMS:
         return COMPACT_FORMS[lower]
