@@ -10,6 +10,7 @@ skipped and counted rather than run back to back: stale audio is worse than lost
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -58,10 +59,8 @@ class MediaTicker:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
 
     def lateness_percentile(self, q: float) -> float:
         """Tick lateness in seconds at quantile q (0..1) over the recent window."""

@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from voice.sip_leg import AudioSource
+from media.player import AudioSource
 
 log = logging.getLogger(__name__)
 

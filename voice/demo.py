@@ -10,8 +10,7 @@ import asyncio
 import logging
 from pathlib import Path
 
-from media.player import WavPlayer
-
+from media.player import Player
 from voice.call import Call, CallStateError
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,7 @@ class DemoHandler:
     async def play_only(self, call: Call) -> None:
         """On an answered call: play the prompt, then wait for a hangup or the timeout."""
         try:
-            call.play(WavPlayer(self.prompt, sample_rate=8000))
+            call.play(Player.from_wav(self.prompt, 8000))
         except CallStateError:
             return
         try:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from media.player import AudioSource
 from voice.sdp import (
     Direction,
     SdpError,
@@ -21,7 +22,7 @@ from voice.sdp import (
 )
 from voice.sip.errors import SipParseError
 from voice.sip.session import InviteSession
-from voice.sip_leg import AudioSource, SipLeg
+from voice.sip_leg import SipLeg
 
 log = logging.getLogger(__name__)
 

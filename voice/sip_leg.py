@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
 
 import numpy as np
 
 from media.codecs.g711 import PCMA, PCMU, G711Codec
 from media.dtmf_inband import DtmfDetector
 from media.frames import AudioFrame, samples_per_frame
+from media.player import AudioSource
 from media.rtp.session import RtpSession
 from media.rtp.stats import RtpStats
 from voice.sdp import Direction, MediaParams
@@ -27,14 +27,6 @@ FRAME_SAMPLES = samples_per_frame(8000)
 
 AudioListener = Callable[[AudioFrame], None]
 DigitListener = Callable[[str, int, str], None]
-
-
-class AudioSource(Protocol):
-    """Something a leg plays: a prompt, music on hold, the other side of a bridge."""
-
-    def read(self) -> AudioFrame | None:
-        """The next 20 ms at 8 kHz, or None when finished."""
-        ...
 
 
 class SipLeg:
@@ -106,7 +98,7 @@ class SipLeg:
                 listener(frame)
         out: AudioFrame | None = None
         if self._source is not None:
-            out = self._source.read()
+            out = self._source.next_frame()
             if out is None:
                 done, self._source, self._on_source_done = self._on_source_done, None, None
                 if done is not None:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from media.player import AudioSource
 from voice.call import Call, CallState, CallStateError, Direction
-from voice.sip_leg import AudioSource
 
 
 class FakeLeg:
