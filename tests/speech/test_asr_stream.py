@@ -1,0 +1,168 @@
+"""The engine-independent stream: ordering, errors re-raised, backpressure, ownership."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from media.asr.base import (
+    MAX_PENDING_RESULTS,
+    ModelNotFoundError,
+    RecognitionError,
+    Recognizer,
+    RecognizerEngine,
+    TranscriptResult,
+)
+from media.frames import AudioFrame, Pcm
+
+RATE = 8000
+
+
+def frame(i: int = 0) -> AudioFrame:
+    return AudioFrame(np.full(160, i % 100, np.int16), RATE, i * 160)
+
+
+class FakeRecognizer:
+    """A partial after every chunk (if wanted), a final on flush; optional delay/failure."""
+
+    def __init__(self, delay: float = 0.0, fail_after: int | None = None) -> None:
+        self.samples = 0
+        self.delay = delay
+        self.fail_after = fail_after
+        self.calls = 0
+        self.closed = False
+        self.busy = threading.Lock()
+
+    def accept(self, pcm: Pcm, want_partial: bool) -> list[TranscriptResult]:
+        with self.busy:
+            self.calls += 1
+            if self.fail_after is not None and self.calls > self.fail_after:
+                raise OSError("decoder exploded")
+            time.sleep(self.delay)
+            self.samples += len(pcm)
+            if not want_partial:
+                return []
+            return [TranscriptResult("partial", False, 0.0, self.samples / RATE, None, "fake")]
+
+    def flush(self) -> list[TranscriptResult]:
+        return [TranscriptResult("final", True, 0.0, self.samples / RATE, 1.0, "fake")]
+
+    def close(self) -> None:
+        assert self.busy.acquire(blocking=False), "close() while accept() runs"
+        self.busy.release()
+        self.closed = True
+
+
+class FakeEngine(RecognizerEngine):
+    name = "fake"
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(workers=2)
+        self.kw = kw
+        self.made: list[FakeRecognizer] = []
+
+    def make_recognizer(self, sample_rate: int) -> Recognizer:
+        if self.kw.get("missing"):
+            raise ModelNotFoundError("no model here")
+        rec = FakeRecognizer(**self.kw)  # type: ignore[arg-type]
+        self.made.append(rec)
+        return rec
+
+
+async def test_results_in_order_and_iteration_ends() -> None:
+    engine = FakeEngine()
+    stream = engine.stream(RATE)
+    stream.push_frame(frame(0))
+    stream.flush()
+    stream.push_frame(frame(1))
+    stream.end_input()
+    results = [r async for r in stream]
+    assert [(r.text, r.end) for r in results] == [
+        ("partial", 0.02), ("final", 0.02), ("partial", 0.04), ("final", 0.04),
+    ]
+    assert stream.finished and engine.made[0].closed
+    with pytest.raises(RuntimeError):
+        stream.push_frame(frame(2))
+    engine.close()
+
+
+async def test_worker_failure_is_reraised_after_earlier_results() -> None:
+    engine = FakeEngine(fail_after=1)
+    stream = engine.stream(RATE)
+    stream.push_frame(frame(0))
+    stream.flush()
+    await asyncio.sleep(0.05)  # let the first chunk go through on its own
+    stream.push_frame(frame(1))
+    got: list[str] = []
+    with pytest.raises(RecognitionError) as info:
+        async for r in stream:
+            got.append(r.text)
+    assert got == ["partial", "final"]
+    assert isinstance(info.value.__cause__, OSError)
+    assert "decoder exploded" not in str(info.value)  # the cause carries it, not our message
+    assert engine.made[0].closed
+    engine.close()
+
+
+async def test_missing_model_surfaces_on_first_read() -> None:
+    engine = FakeEngine(missing=True)
+    stream = engine.stream(RATE)
+    with pytest.raises(RecognitionError) as info:
+        await stream.__anext__()
+    assert isinstance(info.value.__cause__, ModelNotFoundError)
+    engine.close()
+
+
+async def test_behind_worker_skips_partials_and_counts_them() -> None:
+    engine = FakeEngine(delay=0.05)
+    stream = engine.stream(RATE)
+    for i in range(200):  # 4 s of audio at once: the worker is behind from the start
+        stream.push_frame(frame(i))
+    stream.end_input()
+    results = [r async for r in stream]
+    assert results[-1].is_final and results[-1].end == pytest.approx(4.0)
+    assert stream.dropped_partials >= 1
+    assert engine.made[0].calls < 200
+    engine.close()
+
+
+async def test_full_output_drops_partials_before_finals() -> None:
+    engine = FakeEngine()
+    stream = engine.stream(RATE)
+    n = MAX_PENDING_RESULTS  # as many partials and finals each: twice what fits
+    for i in range(n):
+        stream.push_frame(frame(i))
+        stream.flush()
+        await asyncio.sleep(0.005)  # keep the worker caught up so it makes partials
+    stream.end_input()
+    await asyncio.wait_for(stream.join(), 5)
+    results = [r async for r in stream]
+    # n + 1 finals (end_input flushes once more) and up to n partials met a buffer of n:
+    # every partial went first, then the oldest final.
+    assert len(results) == MAX_PENDING_RESULTS
+    assert all(r.is_final for r in results)
+    assert results[-1].end == pytest.approx(n * 0.02)
+    assert stream.dropped_partials >= n - 1 and stream.dropped_finals == 1
+    engine.close()
+
+
+async def test_aclose_cancels_and_waits_for_the_busy_call() -> None:
+    engine = FakeEngine(delay=0.2)
+    async with engine.stream(RATE) as stream:
+        stream.push_frame(frame(0))
+        await asyncio.sleep(0.05)
+    assert stream.finished and engine.made[0].closed
+    engine.close()
+
+
+async def test_rate_mismatch_is_refused() -> None:
+    engine = FakeEngine()
+    stream = engine.stream(16000)
+    with pytest.raises(ValueError):
+        stream.push_frame(frame(0))
+    await stream.aclose()
+    engine.close()
