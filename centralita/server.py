@@ -78,6 +78,7 @@ class Server:
         app = build_app(self.health, self.calls.debug_view if s.debug_api else None)
         if s.debug_api:
             app.router.add_post("/api/debug/dial", self._debug_dial)
+            app.router.add_get("/api/debug/media", self._debug_media)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.http_listen.host, s.http_listen.port)
@@ -114,6 +115,22 @@ class Server:
         except (OSError, ValueError) as exc:
             return web.json_response({"error": f"cannot dial: {exc}"}, status=400)
         return web.json_response({"call_id": call.id})
+
+    async def _debug_media(self, request: web.Request) -> web.Response:
+        """The media clock's health: legs, lateness percentiles, skipped ticks; SIP counters."""
+        t = self.ticker
+        return web.json_response({
+            "legs": len(t),
+            "ticks": t.ticks,
+            "skipped_ticks": t.skipped_ticks,
+            "tick_errors": t.errors,
+            "lateness_ms": {
+                "p50": 1000 * t.lateness_percentile(0.50),
+                "p99": 1000 * t.lateness_percentile(0.99),
+                "max": 1000 * t.lateness_percentile(1.0),
+            },
+            "sip": self.ua.metrics if self.ua is not None else {},
+        })
 
     async def stop(self) -> None:
         if self._runner is not None:

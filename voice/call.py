@@ -101,6 +101,7 @@ class Call:
         self._state = CallState.NEW
         self.end_cause: str | None = None
         self.digits: list[str] = []
+        self.digit_sources: list[str] = []
         self._events: deque[CallEvent] = deque(maxlen=EVENT_QUEUE_SIZE)
         self._event_ready = asyncio.Event()
         self.dropped_events = 0
@@ -196,6 +197,7 @@ class Call:
     # -- what the leg reports -------------------------------------------------------------------
     def digit(self, digit: str, duration_ms: int, source: str) -> None:
         self.digits.append(digit)
+        self.digit_sources.append(source)
         self._emit(CallEvent("dtmf", {"digit": digit, "duration_ms": duration_ms, "source": source}))
 
     def remote_hold(self, held: bool) -> None:

@@ -203,6 +203,7 @@ class CallManager:
             record.state = call.state.value
             record.end_cause = call.end_cause
             record.digits = "".join(call.digits)
+            record.digit_sources = list(call.digit_sources)
             record.rtp_stats = asdict(media.stats())
             media.close()
             self.calls.pop(call.id, None)
@@ -219,6 +220,7 @@ class CallManager:
             if live is not None:
                 record.state = live.state.value
                 record.digits = "".join(live.digits)
+                record.digit_sources = list(live.digit_sources)
             out.append(asdict(record))
         return out
 

@@ -57,6 +57,7 @@ class SipLeg:
         ) if params.codec.upper() in ("PCMU", "PCMA") else PCMU
         base = PCMU if self.codec.name == "PCMU" else PCMA
         self._silence = base.encode(AudioFrame(np.zeros(FRAME_SAMPLES, np.int16), 8000))
+        self.rtp.dtmf_payload_type = params.telephone_event_pt
         if params.remote_port and not params.on_hold:
             self.rtp.set_remote(params.remote_address, params.remote_port, params.rtcp_port)
 
@@ -83,6 +84,8 @@ class SipLeg:
         self._digit_listeners.append(listener)
 
     def send_dtmf(self, digits: str) -> None:
+        if self.rtp.dtmf_payload_type is None:
+            raise ValueError("the far end did not negotiate telephone-event (RFC 4733)")
         for digit in digits:
             self.rtp.send_dtmf(digit)
 

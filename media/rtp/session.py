@@ -163,6 +163,15 @@ class RtpSession(asyncio.DatagramProtocol):
         self._candidate = None
 
     @property
+    def dtmf_payload_type(self) -> int | None:
+        """The telephone-event payload type, as negotiated in SDP (None: not negotiated)."""
+        return self._dtmf_pt
+
+    @dtmf_payload_type.setter
+    def dtmf_payload_type(self, payload_type: int | None) -> None:
+        self._dtmf_pt = payload_type
+
+    @property
     def remote(self) -> Address | None:
         """The address RTP is sent to (after latching, where the peer really is)."""
         return self._remote
