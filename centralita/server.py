@@ -24,7 +24,8 @@ from media.rtp.ports import PortAllocator
 from media.ticker import MediaTicker
 from voice.calls import CallManager
 from voice.demo import DemoHandler
-from voice.sip.errors import SipError
+from voice.sip.errors import SipError, SipParseError
+from voice.sip.headers import SipUri
 from voice.sip.registrar import Registrar, RegistrarConfig
 from voice.sip.ua import SipUserAgent, UaConfig
 from web.app import build_app
@@ -106,6 +107,11 @@ class Server:
         from_uri = body.get("from", f"sip:centralita@{self.settings.sip_listen}")
         if not isinstance(from_uri, str):
             return web.json_response({"error": "'from' must be a SIP URI"}, status=400)
+        try:
+            SipUri.parse(body["uri"])
+            SipUri.parse(from_uri)
+        except SipParseError as exc:
+            return web.json_response({"error": f"bad SIP URI: {exc.reason}"}, status=400)
         assert self.calls is not None
         handler = DemoHandler(self.settings.demo_prompt or default_prompt(), float(hangup_after))
         try:
