@@ -313,9 +313,12 @@ class AsrStream:
         except Exception as exc:  # re-raised to the reader by __anext__
             self._error = exc
         finally:
-            self._done = True
-            self._output_ready.set()
-            await self._close_recognizer(recognizer)
+            # The reader sees the end only once the recogniser is closed.
+            try:
+                await self._close_recognizer(recognizer)
+            finally:
+                self._done = True
+                self._output_ready.set()
 
     async def _close_recognizer(self, recognizer: Recognizer | None) -> None:
         # After a cancel the recogniser may still be busy in its thread: let that call end
