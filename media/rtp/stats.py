@@ -119,3 +119,5 @@ class RtpStats:
     remote_cumulative_lost: int
     remote_jitter_ms: float
     rtt_ms: float | None
+    # Packets the kernel would not take (EAGAIN) or that hit a socket error: never sent.
+    send_dropped: int = 0
