@@ -14,6 +14,7 @@ import contextlib
 import datetime
 import json
 import os
+import random
 import signal
 import socket
 import sys
@@ -119,6 +120,10 @@ class ServerOptions:
     tls: bool = True
     extra_args: list[str] = field(default_factory=list)
     startup_timeout: float = 20.0
+    # None: a random block of 2,000 ports outside the default 20000-30000, so servers that
+    # other suites or a developer run at the same time do not take each other's RTP ports
+    # (seen: 503 "no media ports" when two loaded servers walked the same range in step).
+    rtp_ports: tuple[int, int] | None = None
 
 
 class ServerProcess:
@@ -178,6 +183,8 @@ class ServerProcess:
             argv += ["--demo-hangup-after", f"{self.options.demo_hangup_after:g}"]
         if self.options.debug_api:
             argv.append("--debug-api")
+        low, high = self.options.rtp_ports or _random_rtp_block()
+        argv += ["--rtp-ports", f"{low}-{high}"]
         return argv + self.options.extra_args
 
     async def start(self) -> None:
@@ -262,6 +269,11 @@ class ServerProcess:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
         return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _random_rtp_block(size: int = 2000) -> tuple[int, int]:
+    low = random.randrange(34000, 62000 - size, 2)
+    return low, low + size
 
 
 def _blocking_get(url: str, timeout: float) -> tuple[int, str]:

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from tests.helpers.server import free_port
+
 LOOPBACK = "127.0.0.1"
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "sipp" / "scenarios"
 _run_ids = itertools.count(1)
@@ -170,6 +172,10 @@ async def run_sipp(
     if target is not None:
         argv.append(target)
     argv += ["-i", LOOPBACK, "-nostdin"]
+    if "-p" not in args:
+        # Left to itself SIPp takes 5060 when it is free, the port another SIPp (or a
+        # developer's server) on the machine may be using: pick a free one.
+        argv += ["-p", str(free_port())]
     if "-mi" not in args:
         argv += ["-mi", LOOPBACK]
     argv += [
@@ -287,6 +293,7 @@ class TlsBridge:
         self.connections = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
         self._context = ssl.create_default_context()
         # The test server's certificate is self-signed and made per test run.
         self._context.check_hostname = False
@@ -305,11 +312,12 @@ class TlsBridge:
     ) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, OSError):
-                await task
+        # Closing both ends ends the relays by themselves; cancelling a handler task that
+        # asyncio.start_server made would make asyncio log the CancelledError.
+        for writer in list(self._writers):
+            writer.close()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5.0)
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -317,24 +325,24 @@ class TlsBridge:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self._writers.add(writer)
         self.connections += 1
+        up_writer: asyncio.StreamWriter | None = None
         try:
             up_reader, up_writer = await asyncio.open_connection(
                 self.tls_host, self.tls_port, ssl=self._context, server_hostname=self.tls_host
             )
-        except OSError:
-            writer.close()
-            self._tasks.discard(task)
-            return
-        try:
+            self._writers.add(up_writer)
             async with asyncio.TaskGroup() as group:
                 group.create_task(_pipe(reader, up_writer))
                 group.create_task(_pipe(up_reader, writer))
         except* (OSError, ssl.SSLError):
-            pass
+            pass  # either side went away: the relay ends, SIPp reports what it missed
         finally:
             for w in (writer, up_writer):
-                w.close()
+                if w is not None:
+                    w.close()
+                    self._writers.discard(w)
             self._tasks.discard(task)
 
 

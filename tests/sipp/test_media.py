@@ -47,15 +47,16 @@ async def test_caller_speech_decoded_by_server(
 
 @pytest.mark.slow
 async def test_prompt_reaches_the_caller_rtp_echo(server: ServerProcess, sipp: Sipp) -> None:
-    """The demo prompt (speech ~2-3 s, then silence) reaches the caller's RTP port.
+    """The demo prompt (speech, then silence) reaches the caller's RTP port.
 
     SIPp cannot record what it receives; with `-rtp_echo` it sends every packet back to
     where it came from, so the server's own decoded caller audio carries its prompt: loud
     for a while near the start, quiet at the end. (That the prompt is the *right* audio is
-    checked by the pjsua2 tests, which record it.)
+    checked by the pjsua2 tests, which record it.) The call lasts 8 s: the shipped welcome
+    prompt is 5.7 s long, and the last half second must be silence after it.
     """
     media_port = free_port(also_tcp=False)
-    scenario_file = sipp.render("uac_rtp_echo", LISTEN_MS="5000")
+    scenario_file = sipp.render("uac_rtp_echo", LISTEN_MS="8000")
     result = await sipp.run(
         ["-m", "1", "-rtp_echo", "-mp", str(media_port), "-timeout", "30s",
          "-recv_timeout", "8000", "-cid_str", "echo-%u-%p@%s"],
