@@ -27,6 +27,8 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--rtp-ports", metavar="MIN-MAX", help="RTP port range (default 20000-30000)")
     serve.add_argument("--demo-hangup-after", type=float, metavar="S",
                        help="the demo handler hangs up after S seconds (default 30)")
+    serve.add_argument("--demo-answer-after", type=float, metavar="S",
+                       help="the demo handler rings S seconds before answering (default 0.5)")
     serve.add_argument("--debug-api", action="store_true", default=None,
                        help="expose GET /api/debug/calls (decoded audio, digits, RTP stats)")
 
@@ -65,6 +67,7 @@ def _serve(args: argparse.Namespace) -> int:
         "http_listen": args.http_listen,
         "data_dir": args.data_dir,
         "demo_hangup_after": args.demo_hangup_after,
+        "demo_answer_after": args.demo_answer_after,
         "debug_api": args.debug_api,
     }
     try:
@@ -73,6 +76,10 @@ def _serve(args: argparse.Namespace) -> int:
             if not sep or not lo.isdigit() or not hi.isdigit():
                 raise ConfigError(f"--rtp-ports: expected MIN-MAX, got {args.rtp_ports!r}")
             overrides["rtp_port_min"], overrides["rtp_port_max"] = int(lo), int(hi)
+        if args.demo_answer_after is not None and args.demo_answer_after < 0:
+            raise ConfigError("--demo-answer-after: must be zero or more seconds")
+        if args.demo_hangup_after is not None and args.demo_hangup_after <= 0:
+            raise ConfigError("--demo-hangup-after: must be a positive number of seconds")
         settings = load_settings(args.config, overrides)
     except ConfigError as exc:
         print(f"centralita: {exc}", file=sys.stderr)

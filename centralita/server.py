@@ -24,6 +24,7 @@ from media.rtp.ports import PortAllocator
 from media.ticker import MediaTicker
 from voice.calls import CallManager
 from voice.demo import DemoHandler
+from voice.sip.auth import AuthPolicy
 from voice.sip.errors import SipError, SipParseError
 from voice.sip.headers import SipUri
 from voice.sip.registrar import Registrar, RegistrarConfig
@@ -53,7 +54,14 @@ class Server:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         tls = server_context(s.tls_cert, s.tls_key, s.data_dir)
-        registrar = Registrar(RegistrarConfig(realm=s.registrar.realm, users=s.registrar.users), self.clock)
+        registrar = Registrar(
+            RegistrarConfig(
+                realm=s.registrar.realm,
+                users=s.registrar.users,
+                policy=AuthPolicy(algorithms=s.registrar.algorithms),
+            ),
+            self.clock,
+        )
         if s.tls_listen.host != s.sip_listen.host:
             log.warning("TLS host differs from SIP host; TLS listens on %s", s.sip_listen.host)
         self.ua = SipUserAgent(
@@ -68,7 +76,9 @@ class Server:
             ),
             on_register=registrar.on_register,
         )
-        handler = DemoHandler(s.demo_prompt or default_prompt(), s.demo_hangup_after)
+        handler = DemoHandler(
+            s.demo_prompt or default_prompt(), s.demo_hangup_after, s.demo_answer_after
+        )
         self.calls = CallManager(
             self.ua, self.clock, self.ticker, PortAllocator(s.rtp_port_min, s.rtp_port_max),
             s.sip_listen.host if s.public_host is None else s.public_host, handler,

@@ -38,6 +38,8 @@ class HostPort:
 class RegistrarSettings:
     realm: str = "centralita"
     users: dict[str, str] = field(default_factory=dict)
+    # Most preferred first; phones that read only the first challenge may need ["MD5"].
+    algorithms: tuple[str, ...] = ("SHA-256", "MD5")
 
 
 @dataclass
@@ -54,6 +56,8 @@ class Settings:
     rtp_port_max: int = 30000
     demo_prompt: Path | None = None
     demo_hangup_after: float = 30.0
+    # Ring briefly before answering, as a real line does (and so a caller can CANCEL).
+    demo_answer_after: float = 0.5
     debug_api: bool = False
     registrar: RegistrarSettings = field(default_factory=RegistrarSettings)
 
@@ -87,6 +91,10 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         if not isinstance(value, int | float) or value <= 0:
             raise ConfigError(f"{where}: {key} must be a positive number of seconds")
         return float(value)
+    if key == "demo_answer_after":
+        if not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{where}: {key} must be zero or more seconds")
+        return float(value)
     if key == "debug_api":
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: {key} must be true or false")
@@ -100,7 +108,8 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: registrar must be a mapping")
         realm = value.get("realm", "centralita")
         users = value.get("users", {})
-        unknown = set(value) - {"realm", "users"}
+        algorithms = value.get("algorithms", ["SHA-256", "MD5"])
+        unknown = set(value) - {"realm", "users", "algorithms"}
         if unknown:
             raise ConfigError(f"{where}: registrar: unknown key {sorted(unknown)[0]!r}")
         if not isinstance(realm, str) or not isinstance(users, dict):
@@ -108,7 +117,15 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         for user, password in users.items():
             if not isinstance(user, str) or not isinstance(password, str | int):
                 raise ConfigError(f"{where}: registrar.users.{user}: password must be text")
-        return RegistrarSettings(realm, {u: str(p) for u, p in users.items()})
+        if (
+            not isinstance(algorithms, list)
+            or not algorithms
+            or any(a not in ("SHA-256", "MD5") for a in algorithms)
+        ):
+            raise ConfigError(f"{where}: registrar.algorithms: a list of SHA-256 and/or MD5")
+        return RegistrarSettings(
+            realm, {u: str(p) for u, p in users.items()}, tuple(algorithms)
+        )
     raise ConfigError(f"{where}: unknown key {key!r}")
 
 

@@ -17,13 +17,16 @@ log = logging.getLogger(__name__)
 
 
 class DemoHandler:
-    def __init__(self, prompt: Path, hangup_after: float) -> None:
+    def __init__(self, prompt: Path, hangup_after: float, answer_after: float = 0.0) -> None:
         self.prompt = prompt
         self.hangup_after = hangup_after
+        self.answer_after = answer_after
 
     async def __call__(self, call: Call) -> None:
         try:
             call.ring()
+            if self.answer_after > 0 and await _ends_within(call, self.answer_after):
+                return  # CANCEL while ringing
             await call.answer()
         except CallStateError:
             return  # the caller hung up (CANCEL) before we got there
@@ -40,3 +43,12 @@ class DemoHandler:
         except TimeoutError:
             log.info("call %s: demo timeout, hanging up (%d digits)", call.id, len(call.digits))
             call.hangup("timeout")
+
+
+async def _ends_within(call: Call, seconds: float) -> bool:
+    """Wait up to `seconds`; True if the call ended meanwhile."""
+    try:
+        await asyncio.wait_for(call.wait_ended(), seconds)
+    except TimeoutError:
+        return False
+    return True

@@ -170,7 +170,16 @@ def test_lockout_is_403_with_retry_after_even_for_the_right_password() -> None:
     _, reg = _registrar(policy=AuthPolicy(max_failures=5, lockout=300))
     for _ in range(5):
         assert _register(reg, password="guess").status == 403
-    # Locked source: refused before any challenge.
+    # The user is locked: the right password is refused too, with when to retry.
+    resp = _register(reg, password="s3cret")
+    assert resp.status == 403 and "locked out" in resp.reason
+    assert resp.headers.get("Retry-After") == "300"
+
+
+def test_source_lockout_refuses_before_any_challenge() -> None:
+    _, reg = _registrar(policy=AuthPolicy(max_failures=50, source_max_failures=5, lockout=300))
+    for _ in range(5):
+        assert _register(reg, password="guess").status == 403
     resp = reg.on_register(_request(), SOURCE)
     assert resp.status == 403 and "locked" in resp.reason
     assert resp.headers.get("Retry-After") == "300"

@@ -315,10 +315,17 @@ class AuthPolicy:
 
     nonce_ttl: float = 300.0
     max_failures: int = 5
+    #: Failures from one source address before it is locked out. Higher than the per-user
+    #: limit: one office behind a NAT shares an address, and one misconfigured phone there
+    #: must not lock out every colleague; a password-spraying source still gets stopped.
+    source_max_failures: int = 20
     failure_window: float = 60.0
     lockout: float = 300.0
     #: Bound on per-key failure records, so a flood of invented usernames can't grow memory.
     max_tracked: int = 10_000
+    #: Challenge algorithms, most preferred first (RFC 8760 §2.4). Some phones (and SIPp) read
+    #: only the first challenge and know only MD5: such sites configure ("MD5",).
+    algorithms: tuple[str, ...] = OFFERED_ALGORITHMS
 
 
 class _FailureTracker:
@@ -340,8 +347,8 @@ class _FailureTracker:
             return None
         return remaining
 
-    def fail(self, key: str) -> bool:
-        """Record a failure; return True when it starts a lockout."""
+    def fail(self, key: str, limit: int) -> bool:
+        """Record a failure; return True when it reaches `limit` and starts a lockout."""
         now = self._clock.now()
         window = self._failures.get(key)
         if window is None:
@@ -351,7 +358,7 @@ class _FailureTracker:
         window.append(now)
         while window and window[0] <= now - self._policy.failure_window:
             window.popleft()
-        if len(window) >= self._policy.max_failures:
+        if len(window) >= limit:
             self._locked_until[key] = now + self._policy.lockout
             del self._failures[key]
             return True
@@ -432,7 +439,7 @@ class DigestAuthenticator:
         """`WWW-Authenticate` values, one per algorithm, SHA-256 first (RFC 8760 §2.4)."""
         nonce = self.make_nonce()
         out = []
-        for algorithm in OFFERED_ALGORITHMS:
+        for algorithm in self.policy.algorithms:
             params = {"realm": self.realm, "nonce": nonce, "opaque": self._opaque}
             params["algorithm"] = algorithm
             params["qop"] = "auth"
@@ -485,7 +492,8 @@ class DigestAuthenticator:
         if locked is not None:
             return AuthResult(Verdict.LOCKED, username, "too many failed attempts", locked)
         algorithm = p.get("algorithm", "MD5")
-        if algorithm.upper() not in OFFERED_ALGORITHMS:
+        if algorithm.upper() not in self.policy.algorithms:
+            # Only what we offered: accepting MD5 where a site chose SHA-256 is a downgrade.
             return AuthResult(Verdict.MALFORMED, username, "unsupported algorithm")
         if p.get("qop") != "auth":
             # We offered qop=auth only; accepting none would be a downgrade without nc.
@@ -526,8 +534,8 @@ class DigestAuthenticator:
         return AuthResult(Verdict.OK, username)
 
     def _record_failure(self, username: str, source_ip: str) -> AuthResult:
-        locked_user = self._failures.fail(f"user:{username}")
-        locked_ip = self._failures.fail(f"ip:{source_ip}")
+        locked_user = self._failures.fail(f"user:{username}", self.policy.max_failures)
+        locked_ip = self._failures.fail(f"ip:{source_ip}", self.policy.source_max_failures)
         if locked_user or locked_ip:
             # The username is personal data: DEBUG only. The source IP is what ops act on.
             log.warning("digest lockout started for source %s", source_ip)

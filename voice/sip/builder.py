@@ -106,8 +106,9 @@ _NO_RESPONSE = frozenset({"ACK"})
 def salvage_response(data: bytes, reason: str) -> bytes | None:
     """A 400 for a request the parser rejected, or None when it can't be addressed.
 
-    Needs a request start line (not ACK) and the five headers a response copies; anything
-    else is dropped by the caller and counted.
+    Needs a request start line (not ACK) and a Via; the other headers a response copies are
+    copied when present, so even a request missing its Call-ID learns why it was refused.
+    Anything else is dropped by the caller and counted.
     """
     head = data.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
     lines = _LINE_SPLIT.split(head.lstrip(b"\r\n"))
@@ -129,12 +130,12 @@ def salvage_response(data: bytes, reason: str) -> bytes | None:
         cname = canonical_name(name)
         if cname in _COPIED:
             found.setdefault(cname, []).append(value.strip())
-    if any(name not in found for name in _COPIED) or not found["Via"][0]:
+    if "Via" not in found or not found["Via"][0]:
         return None
     # A reason phrase must be printable text on one line.
     safe_reason = "".join(ch for ch in reason if ch.isprintable())[:80] or "Bad Request"
     out = [f"SIP/2.0 400 {safe_reason}"]
     for name in _COPIED:
-        out.extend(f"{name}: {value}" for value in found[name])
+        out.extend(f"{name}: {value}" for value in found.get(name, []))
     out.append("Content-Length: 0")
     return ("\r\n".join(out) + "\r\n\r\n").encode("utf-8")
