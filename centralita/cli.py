@@ -32,6 +32,9 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--debug-api", action="store_true", default=None,
                        help="expose GET /api/debug/calls (decoded audio, digits, RTP stats)")
 
+    from media.asr.transcribe import add_transcribe_parser
+
+    add_transcribe_parser(sub)
     try:
         from voice.pjsua.client import add_call_parser
     except ImportError:  # pragma: no cover - pjsua2 is a hard dependency; keep serve usable
@@ -53,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         from voice.pjsua.client import run_call_command
 
         return run_call_command(args)
+    if args.command == "transcribe":
+        from media.asr.transcribe import run_transcribe_command
+
+        return run_transcribe_command(args)
     return 2
 
 

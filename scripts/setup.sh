@@ -20,8 +20,11 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
 fi
 
 stamp=".setup-stamp"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! python3 -c "import centralita, pjsua2" 2>/dev/null; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! python3 -c "import centralita, pjsua2, silero_vad" 2>/dev/null; then
     echo "setup: pip install -e .[test]"
     python3 -m pip install -q -e ".[test]"
+    # Silero's VAD wheel declares torch as a requirement although only its ONNX file is used
+    # (run with onnxruntime): install it without dependencies, pinned.
+    python3 -m pip install -q --no-deps "silero-vad==6.2.3"
     touch "$stamp"
 fi
