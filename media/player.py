@@ -8,6 +8,7 @@ so a prompt can never run ahead of the clock or pile up in a queue, and stopping
 from __future__ import annotations
 
 import wave
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -15,6 +16,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from media.codecs.g711 import ALAW_ENCODE, ULAW_ENCODE, G711Codec
 from media.frames import FRAME_MS, SAMPLE_RATES, AudioFrame, Pcm, samples_per_frame
 from media.resample import resample
 
@@ -61,6 +63,28 @@ def load_prompt(path: str | Path, sample_rate: int) -> Pcm:
     return pcm
 
 
+# Encoded prompts kept per (array, law). G.711 codes each sample on its own, so slicing the
+# encoded prompt gives exactly the bytes per-frame encoding would, at no cost per frame.
+# Bounded like `load_prompt`; each entry holds its array so the id cannot be reused meanwhile.
+_ENCODED_MAX = 64
+_encoded: OrderedDict[tuple[int, str], tuple[Pcm, bytes]] = OrderedDict()
+
+
+def encoded_prompt(samples: Pcm, law: str) -> bytes:
+    """The whole of a read-only 8 kHz prompt as G.711 code bytes ("PCMU" or "PCMA"), cached."""
+    key = (id(samples), law)
+    hit = _encoded.get(key)
+    if hit is not None and hit[0] is samples:
+        _encoded.move_to_end(key)
+        return hit[1]
+    table = ULAW_ENCODE if law == "PCMU" else ALAW_ENCODE
+    data = table[samples.view(np.uint16)].tobytes()
+    _encoded[key] = (samples, data)
+    if len(_encoded) > _ENCODED_MAX:
+        _encoded.popitem(last=False)
+    return data
+
+
 class Player:
     """Plays samples as 20 ms `AudioFrame`s: once (last frame zero-padded) or looping.
 
@@ -93,6 +117,34 @@ class Player:
     def interrupt(self) -> None:
         """Stop now: the next `next_frame()` returns None."""
         self._stopped = True
+
+    def can_encode(self, codec: G711Codec) -> bool:
+        """Whether `next_encoded(codec)` may be used: a shared read-only prompt at its rate.
+
+        A writable array may change under the player, so it is encoded frame by frame.
+        """
+        return not self.samples.flags.writeable and self.sample_rate == codec.sample_rate
+
+    def next_encoded(self, codec: G711Codec) -> bytes | None:
+        """The next 20 ms already encoded for `codec`; the same bytes as encoding
+        `next_frame()`, advancing the same position. None once finished or interrupted."""
+        if self.done:
+            return None
+        data = encoded_prompt(self.samples, codec.name)
+        n, total, pos = self._n, len(data), self._pos
+        end = pos + n
+        if end <= total:
+            out = data[pos:end]
+            self._pos = end % total if self.loop else end
+        elif self.loop:
+            out = (data[pos:] + data * (n // total + 1))[:n]
+            self._pos = end % total
+        else:
+            silent = (ULAW_ENCODE if codec.name == "PCMU" else ALAW_ENCODE)[0]
+            out = data[pos:] + bytes([int(silent)]) * (end - total)
+            self._pos = total
+        self._timestamp += n
+        return out
 
     def next_frame(self) -> AudioFrame | None:
         """The next 20 ms, or None once finished or interrupted."""

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 
 from media.codecs.g711 import PCMA, PCMU, G711Codec
 from media.dtmf_inband import DtmfDetector
 from media.frames import AudioFrame, samples_per_frame
-from media.player import AudioSource
+from media.player import AudioSource, Player
 from media.rtp.session import RtpSession
 from media.rtp.stats import RtpStats
 from voice.sdp import Direction, MediaParams
@@ -27,22 +28,33 @@ FRAME_SAMPLES = samples_per_frame(8000)
 
 AudioListener = Callable[[AudioFrame], None]
 DigitListener = Callable[[str, int, str], None]
+# In-band DTMF detection: "on" always (the default: phones that negotiate telephone-event
+# may still send tones in the audio, and those digits must be heard), "auto" only when the
+# far end did not negotiate telephone-event, "off" never. The detector is the largest
+# per-frame cost of a leg (~5 µs a quiet frame, ~14 µs a loud one), so trunks known to send
+# RFC 4733 can opt out.
+InbandDtmfMode = Literal["on", "auto", "off"]
 
 
 class SipLeg:
     """RTP in and out for one negotiated SIP media stream."""
 
-    def __init__(self, rtp: RtpSession, params: MediaParams) -> None:
+    def __init__(
+        self, rtp: RtpSession, params: MediaParams, inband_dtmf: InbandDtmfMode = "on"
+    ) -> None:
         self.rtp = rtp
         self.params = params
         self.codec: G711Codec = PCMU
         self._silence = b""
+        self._sending = False
+        self._inband_mode = inband_dtmf
+        self._inband: DtmfDetector | None = None
         self.apply(params)
         self._source: AudioSource | None = None
+        self._player: Player | None = None  # the source, when it can hand out encoded bytes
         self._on_source_done: Callable[[], None] | None = None
         self._listeners: list[AudioListener] = []
         self._digit_listeners: list[DigitListener] = []
-        self._inband = DtmfDetector()
         self.rtp.on_dtmf = self._rfc4733_digit
         self.frames_in = 0
         self.frames_out = 0
@@ -60,16 +72,27 @@ class SipLeg:
         self.rtp.dtmf_payload_type = params.telephone_event_pt
         if params.remote_port and not params.on_hold:
             self.rtp.set_remote(params.remote_address, params.remote_port, params.rtcp_port)
+        # Read once per tick per leg: kept as a plain attribute rather than a property.
+        self._sending = params.direction in (Direction.SENDRECV, Direction.SENDONLY)
+        mode = self._inband_mode
+        wanted = mode == "on" or (mode == "auto" and params.telephone_event_pt is None)
+        if not wanted:
+            self._inband = None
+        elif self._inband is None:
+            self._inband = DtmfDetector()
 
     @property
     def sending(self) -> bool:
         """Whether the negotiated direction lets us send audio to this party."""
-        return self.params.direction in (Direction.SENDRECV, Direction.SENDONLY)
+        return self._sending
 
     # -- what the leg plays ---------------------------------------------------------------------
     def play(self, source: AudioSource | None, on_done: Callable[[], None] | None = None) -> None:
         """Replace what this party hears; `on_done` runs when the source runs dry."""
         self._source = source
+        self._player = (
+            source if isinstance(source, Player) and source.can_encode(self.codec) else None
+        )
         self._on_source_done = on_done
 
     def add_listener(self, listener: AudioListener) -> None:
@@ -92,24 +115,34 @@ class SipLeg:
     # -- the 20 ms tick -------------------------------------------------------------------------
     def tick(self) -> None:
         packet = self.rtp.pop_audio()
-        if packet is not None and packet.payload_type == self.codec.payload_type:
-            frame = self.codec.decode(packet.payload, packet.timestamp)
+        codec = self.codec
+        if packet is not None and packet.payload_type == codec.payload_type:
+            frame = codec.decode(packet.payload, packet.timestamp)
             self.frames_in += 1
-            for event in self._inband.feed(frame.samples):
-                self._emit_digit(event.digit, event.duration_ms, "inband")
+            if self._inband is not None:
+                for event in self._inband.feed(frame.samples):
+                    self._emit_digit(event.digit, event.duration_ms, "inband")
             for listener in self._listeners:
                 listener(frame)
-        out: AudioFrame | None = None
-        if self._source is not None:
-            out = self._source.next_frame()
-            if out is None:
-                done, self._source, self._on_source_done = self._on_source_done, None, None
+        payload: bytes | None = None
+        source = self._source
+        if source is not None:
+            # A shared prompt is encoded once per process (see media.player.encoded_prompt);
+            # anything else (tones, mixes) is encoded frame by frame.
+            player = self._player
+            if player is not None:
+                payload = player.next_encoded(codec)
+            else:
+                out = source.next_frame()
+                payload = codec.encode(out) if out is not None else None
+            if payload is None:
+                done, self._on_source_done = self._on_source_done, None
+                self._source = self._player = None
                 if done is not None:
                     done()
-        if not self.sending or self.rtp.remote is None:
+        if not self._sending or self.rtp.remote is None:
             return
-        payload = self.codec.encode(out) if out is not None else self._silence
-        self.rtp.send(payload, self.codec.payload_type, FRAME_SAMPLES)
+        self.rtp.send(payload or self._silence, codec.payload_type, FRAME_SAMPLES)
         self.frames_out += 1
 
     def _rfc4733_digit(self, digit: str, duration_ms: int) -> None:
@@ -123,6 +156,6 @@ class SipLeg:
         return self.rtp.stats
 
     def close(self) -> None:
-        self._source = None
+        self._source = self._player = None
         self._listeners.clear()
         self.rtp.close()
