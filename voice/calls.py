@@ -28,7 +28,7 @@ from media.ticker import MediaTicker
 from voice.call import Call, Direction
 from voice.sdp import SdpError, SessionDescription, accept_answer, answer_offer, build_offer
 from voice.sip.errors import SipError
-from voice.sip.session import EndCause, InviteSession
+from voice.sip.session import EndCause, InviteSession, SessionState
 from voice.sip.ua import SipUserAgent
 from voice.sip_call_leg import SipCallLeg
 from voice.sip_leg import SipLeg
@@ -187,7 +187,17 @@ class CallManager:
         leg._on_remote_hold = call.remote_hold
         session.on_terminated = lambda cause: call.ended(_cause_name(cause))
         self.calls[call.id] = call
-        self.ticker.add(media)
+        if session.state is SessionState.CONFIRMED:
+            self.ticker.add(media)
+        else:
+            # Media starts with the ACK, not the 200: nothing is sent to a caller who may never
+            # confirm, a prompt does not start early, and a call torn down before its ACK costs
+            # no ticks. The check keeps a late ACK from reviving a leg already closed.
+            def start_media() -> None:
+                if self.calls.get(call.id) is call:
+                    self.ticker.add(media)
+
+            session.on_ack = start_media
         try:
             await (handler or self.handler)(call)
         except asyncio.CancelledError:
