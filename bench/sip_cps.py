@@ -7,7 +7,7 @@ stime from /proc/PID/stat, before and after each step). Stops at the first rate 
 calls. Always exits 0 once figures are printed (it measures, it does not judge); exits 1 only
 if the server cannot start.
 
-    python bench/sip_cps.py [--rates 500,1000,1500,2000,2500] [--seconds 4]
+    python bench/sip_cps.py [--rates 500,1000,1500,2000,2500] [--seconds 4] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.helpers.server import ServerOptions, ServerProcess, ServerStartError  # noqa: E402
+from tests.helpers.server import (  # noqa: E402
+    ServerOptions,
+    ServerProcess,
+    ServerStartError,
+    random_rtp_block,
+)
 from tests.helpers.sipp import run_sipp  # noqa: E402
 
 
@@ -77,10 +82,14 @@ def print_table(steps: list[Step]) -> None:
               f"{s.server_cpu_ms_per_call:>11.3f}  {s.failures or ''}")
 
 
-async def main(rates: list[int], seconds: float) -> int:
+async def main(rates: list[int], seconds: float, keep: Path | None) -> int:
     with tempfile.TemporaryDirectory(prefix="sip-cps-") as tmp:
-        workdir = Path(tmp)
-        server = ServerProcess(workdir, ServerOptions(debug_api=False, tls=False))
+        workdir = keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        # 5,000 RTP port pairs, as many as the default range: calls that pile up when the server
+        # falls behind should fail on SIP, not on a test-sized port block.
+        options = ServerOptions(debug_api=False, tls=False, rtp_ports=random_rtp_block(10000))
+        server = ServerProcess(workdir, options)
         try:
             await server.start()
         except ServerStartError as exc:
@@ -117,9 +126,11 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--rates", default="500,1000,1500,2000,2500",
                         help="comma-separated call rates (calls/s)")
     parser.add_argument("--seconds", type=float, default=4.0, help="seconds per rate")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep SIPp's and the server's logs in DIR")
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     args = _parse()
-    sys.exit(asyncio.run(main([int(r) for r in args.rates.split(",")], args.seconds)))
+    sys.exit(asyncio.run(main([int(r) for r in args.rates.split(",")], args.seconds, args.keep)))
