@@ -13,6 +13,7 @@ Stream connections are cut into messages with `StreamFramer`, kept in a table by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -31,6 +32,8 @@ MessageHandler = Callable[[bytes, "Flow", Address], None]
 # A pause before TCP writes back-pressure: asyncio buffers writes; past this much unsent data a
 # peer is not reading and we drop it rather than grow memory without bound.
 MAX_WRITE_BUFFER = 1_048_576
+# SIP UDP socket buffers: ~4,000 loopback datagrams, a second of traffic at 1,500 calls/s.
+UDP_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 class Flow(Protocol):
@@ -69,6 +72,13 @@ class UdpFlow(asyncio.DatagramProtocol):
         sock = transport.get_extra_info("socket")
         self.family = sock.family
         self.local = _addr(transport.get_extra_info("sockname"))
+        # The default receive buffer (~200 KB, ~150 loopback datagrams) overflows when a
+        # burst of INVITE/ACK/BYE lands while the loop is busy for a few ms (measured: 7% of
+        # messages lost at 700 calls/s). A lost ACK keeps a call, its RTP ports and its 200
+        # retransmissions alive for 32 s. The kernel caps this at net.core.rmem_max.
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, option, UDP_BUFFER_BYTES)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
         self._layer.deliver(data, self, _addr(addr))
