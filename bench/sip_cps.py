@@ -116,6 +116,15 @@ async def main(rates: list[int], seconds: float, keep: Path | None) -> int:
         print(f"highest rate with 0 failed calls: {best.rate} calls/s "
               f"({best.achieved_cps:.0f} completed/s), "
               f"server CPU {best.server_cpu_ms_per_call:.3f} ms per call")
+        if best.achieved_cps < 0.8 * best.rate:
+            print("  (the server fell behind the offered rate there: calls completed late, "
+                  "kept alive by retransmissions)")
+        kept_up = [s for s in clean if s.achieved_cps >= 0.8 * s.rate]
+        if kept_up and kept_up[-1] is not best:
+            k = kept_up[-1]
+            print(f"highest rate it kept up with: {k.rate} calls/s "
+                  f"({k.achieved_cps:.0f} completed/s, {k.server_cpu_ms_per_call:.3f} ms CPU "
+                  "per call)")
     else:
         print("no rate completed without failed calls")
     return 0

@@ -183,7 +183,7 @@ class ServerProcess:
             argv += ["--demo-hangup-after", f"{self.options.demo_hangup_after:g}"]
         if self.options.debug_api:
             argv.append("--debug-api")
-        low, high = self.options.rtp_ports or _random_rtp_block()
+        low, high = self.options.rtp_ports or random_rtp_block()
         argv += ["--rtp-ports", f"{low}-{high}"]
         return argv + self.options.extra_args
 
@@ -271,7 +271,7 @@ class ServerProcess:
         return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _random_rtp_block(size: int = 2000) -> tuple[int, int]:
+def random_rtp_block(size: int = 2000) -> tuple[int, int]:
     low = random.randrange(34000, 62000 - size, 2)
     return low, low + size
 
