@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from voice.sip.errors import SipParseError
@@ -14,11 +15,9 @@ from voice.sip.errors import SipParseError
 _HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?::(\d{1,5}))?$")
 
 
-def split_unquoted(text: str, sep: str) -> list[str]:
-    """Split on `sep` outside double quotes (a quoted `;` or `<` is data, not syntax)."""
-    parts: list[str] = []
+def _unquoted(text: str) -> Iterator[tuple[int, str]]:
+    """(index, char) of every character outside double quotes (escapes honoured)."""
     quoted = escaped = False
-    start = 0
     for i, ch in enumerate(text):
         if escaped:
             escaped = False
@@ -26,26 +25,19 @@ def split_unquoted(text: str, sep: str) -> list[str]:
             escaped = True
         elif ch == '"':
             quoted = not quoted
-        elif ch == sep and not quoted:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return parts
+        elif not quoted:
+            yield i, ch
 
 
-def _find_unquoted(text: str, ch: str, start: int = 0) -> int:
-    quoted = escaped = False
-    for i in range(start, len(text)):
-        c = text[i]
-        if escaped:
-            escaped = False
-        elif c == "\\" and quoted:
-            escaped = True
-        elif c == '"':
-            quoted = not quoted
-        elif c == ch and not quoted:
-            return i
-    return -1
+def split_unquoted(text: str, sep: str) -> list[str]:
+    """Split on `sep` outside double quotes (a quoted `;` or `<` is data, not syntax)."""
+    cuts = [i for i, ch in _unquoted(text) if ch == sep]
+    bounds = zip([-1, *cuts], [*cuts, len(text)], strict=True)
+    return [text[a + 1 : b] for a, b in bounds]
+
+
+def _find_unquoted(text: str, ch: str) -> int:
+    return next((i for i, c in _unquoted(text) if c == ch), -1)
 
 
 def _parse_params(text: str) -> dict[str, str | None]:
