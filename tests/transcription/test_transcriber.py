@@ -1,0 +1,252 @@
+"""CallTranscriber and TranscriptionService logic, with a scripted engine and a memory store."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from media.clock import FakeClock
+from media.frames import Pcm
+from tests.transcription.fakes import (
+    LOUD,
+    QUIET,
+    FakeEngine,
+    FakeLeg,
+    FakeStream,
+    Interaction,
+    MemoryStore,
+)
+from voice.transcription import CallTranscriber, SegmentEvent
+from voice.transcription_service import TranscriptionService
+
+
+class Feeder:
+    """Plays frames into a leg on a fake clock, 20 ms apart, letting the loop run."""
+
+    def __init__(self, clock: FakeClock, leg: FakeLeg) -> None:
+        self.clock = clock
+        self.leg = leg
+
+    async def play(self, frame: Pcm, count: int) -> None:
+        for _ in range(count):
+            self.clock.advance(0.02)
+            self.leg.emit(frame)
+            await asyncio.sleep(0)
+
+
+async def settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+def make(
+    engine: FakeEngine, store: MemoryStore, clock: FakeClock, **kw: object
+) -> CallTranscriber:
+    return CallTranscriber("call-1", 7, store, engine.stream, clock, clock.now(), **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    store = MemoryStore()
+    store.interactions[7] = Interaction("+15550100", "call-1", "inbound", None)
+    return store
+
+
+async def test_finals_stored_in_order_with_speaker_and_call_times(store: MemoryStore) -> None:
+    clock = FakeClock(100.0)
+    engine, leg = FakeEngine(), FakeLeg()
+    partials: list[SegmentEvent] = []
+    finals: list[SegmentEvent] = []
+    tx = make(engine, store, clock, on_partial=partials.append, on_final=finals.append)
+    tx.attach(leg, "caller")
+    feed = Feeder(clock, leg)
+    await feed.play(QUIET, 10)
+    await feed.play(LOUD, 25)
+    await feed.play(QUIET, 10)
+    await feed.play(LOUD, 15)
+    await feed.play(QUIET, 5)
+    await settle()
+    segs = store.interactions[7].segments
+    assert [s.text for s in segs] == ["u1", "u2"]
+    assert all(s.speaker == "caller" and s.engine == "fake" for s in segs)
+    assert segs[0].start == pytest.approx(0.2) and segs[0].end == pytest.approx(0.7)
+    assert segs[1].start == pytest.approx(0.9) and segs[1].end == pytest.approx(1.2)
+    # Partials were published, never stored; finals published with their segment ids.
+    assert len(partials) == 40 and all(not p.is_final for p in partials)
+    assert [f.segment_id for f in finals] == [1, 2]
+    assert "u1" not in repr(finals[0])
+    await tx.close()
+    assert tx.segments_stored == 2 and tx.dropped_frames == 0
+
+
+async def test_audio_gap_keeps_later_segments_at_their_call_time(store: MemoryStore) -> None:
+    clock = FakeClock()
+    engine, leg = FakeEngine(), FakeLeg()
+    tx = make(engine, store, clock)
+    tx.attach(leg, "caller")
+    feed = Feeder(clock, leg)
+    await feed.play(LOUD, 10)
+    await feed.play(QUIET, 5)
+    clock.advance(5.0)  # on hold: no packets, no frames
+    await feed.play(LOUD, 10)
+    await feed.play(QUIET, 1)
+    await settle()
+    segs = store.interactions[7].segments
+    assert segs[0].start == pytest.approx(0.0) and segs[0].end == pytest.approx(0.2)
+    assert segs[1].start == pytest.approx(5.3) and segs[1].end == pytest.approx(5.5)
+    await tx.close()
+
+
+async def test_ring_overflow_drops_oldest_and_counts(store: MemoryStore) -> None:
+    clock = FakeClock()
+    engine, leg = FakeEngine(), FakeLeg()
+    tx = make(engine, store, clock, ring_frames=10)
+    tx.attach(leg, "caller")
+    # 30 ticks with no chance for the feeder to run (a stalled loop).
+    for i in range(30):
+        clock.advance(0.02)
+        leg.emit(np.full(160, i, dtype=np.int16))
+    assert tx.dropped_frames == 20
+    await settle()
+    stream = engine.streams[0]
+    assert stream.frames == 10  # only the newest ten reached the recogniser
+    await tx.close()
+
+
+async def test_engine_failure_is_counted_and_the_call_goes_on(store: MemoryStore) -> None:
+    clock = FakeClock()
+    engine = FakeEngine(lambda rate, n: FakeStream(rate, fail_on=1 if n == 0 else None))
+    leg = FakeLeg()
+    tx = make(engine, store, clock)
+    tx.attach(leg, "caller")
+    feed = Feeder(clock, leg)
+    await feed.play(LOUD, 10)
+    await feed.play(QUIET, 10)  # first final: the engine fails
+    await settle()
+    assert tx.engine_errors == 1 and len(engine.streams) == 2
+    assert engine.streams[0].closed
+    await feed.play(LOUD, 10)
+    await feed.play(QUIET, 2)
+    await settle()
+    segs = store.interactions[7].segments
+    assert [s.text for s in segs] == ["u1"]  # from the fresh stream
+    # Times still count from the answer, not from the fresh stream's first sample.
+    assert segs[0].start == pytest.approx(0.4) and segs[0].end == pytest.approx(0.6)
+    await tx.close()
+
+
+async def test_store_failure_loses_one_segment_only() -> None:
+    store = MemoryStore(fail_segments=1)
+    ref = await store.start_voice_interaction(caller="+15550100", call_id="call-1")
+    clock = FakeClock()
+    engine, leg = FakeEngine(), FakeLeg()
+    tx = CallTranscriber("call-1", ref.interaction_id, store, engine.stream, clock, 0.0)
+    tx.attach(leg, "caller")
+    feed = Feeder(clock, leg)
+    for _ in range(2):
+        await feed.play(LOUD, 5)
+        await feed.play(QUIET, 5)
+    await tx.close()
+    assert tx.store_errors == 1
+    assert [s.text for s in store.interactions[ref.interaction_id].segments] == ["u2"]
+
+
+async def test_close_flushes_the_open_utterance_and_ends_tasks(store: MemoryStore) -> None:
+    clock = FakeClock()
+    engine, leg = FakeEngine(), FakeLeg()
+    tx = make(engine, store, clock)
+    tx.attach(leg, "caller")
+    feed = Feeder(clock, leg)
+    await feed.play(LOUD, 10)  # still talking at hangup
+    await tx.close()
+    assert [s.text for s in store.interactions[7].segments] == ["u1"]
+    assert leg.listeners == []
+    assert engine.streams[0].ended and engine.streams[0].closed
+    with pytest.raises(RuntimeError):
+        tx.attach(leg, "agent")
+
+
+async def test_close_waits_for_last_finals_only_so_long(store: MemoryStore) -> None:
+    clock = FakeClock()
+    engine = FakeEngine(lambda rate, n: FakeStream(rate, final_delay=30.0))
+    leg = FakeLeg()
+    tx = make(engine, store, clock, close_timeout=0.05)
+    tx.attach(leg, "caller")
+    await Feeder(clock, leg).play(LOUD, 5)
+    await asyncio.wait_for(tx.close(), 2.0)
+    assert tx.close_timeouts == 1 and store.interactions[7].segments == []
+
+
+async def test_both_parties_each_with_their_own_stream(store: MemoryStore) -> None:
+    clock = FakeClock()
+    engine = FakeEngine()
+    caller, agent = FakeLeg(), FakeLeg()
+    tx = make(engine, store, clock)
+    tx.attach(caller, "caller")
+    tx.attach(agent, "agent")
+    with pytest.raises(ValueError):
+        tx.attach(agent, "agent")
+    for leg_a, leg_b in ((caller, agent), (agent, caller)):
+        for _ in range(10):
+            clock.advance(0.02)
+            leg_a.emit(LOUD)
+            leg_b.emit(QUIET)
+            await asyncio.sleep(0)
+    await tx.close()
+    segs = store.interactions[7].segments
+    assert sorted((s.speaker, round(s.start, 2)) for s in segs) == [
+        ("agent", 0.2), ("caller", 0.0)
+    ]
+    assert len(engine.streams) == 2
+
+
+class FakeCall:
+    def __init__(self, call_id: str) -> None:
+        self.id = call_id
+        self.end_cause: str | None = None
+        self._ended = asyncio.Event()
+
+    async def wait_ended(self) -> None:
+        await self._ended.wait()
+
+    def end(self, cause: str) -> None:
+        self.end_cause = cause
+        self._ended.set()
+
+
+async def test_service_hook_runs_for_the_life_of_the_call() -> None:
+    store = MemoryStore()
+    clock = FakeClock()
+    engine, leg = FakeEngine(), FakeLeg()
+    service = TranscriptionService(store, engine.stream, clock)
+    call = FakeCall("abc")
+    task = asyncio.create_task(service.hook()(call, leg, "+15550100"))
+    await settle()
+    assert service.get("abc") is not None
+    await Feeder(clock, leg).play(LOUD, 5)
+    call.end("remote-bye")
+    await task
+    (interaction,) = store.interactions.values()
+    assert interaction.caller == "+15550100" and interaction.call_id == "abc"
+    assert interaction.outcome == "remote-bye"
+    assert [s.text for s in interaction.segments] == ["u1"]
+    stats = service.stats()
+    assert stats.calls == 1 and stats.live_calls == 0 and stats.segments_stored == 1
+
+
+async def test_service_close_ends_every_live_call() -> None:
+    store = MemoryStore()
+    clock = FakeClock()
+    engine = FakeEngine()
+    service = TranscriptionService(store, engine.stream, clock)
+    legs = [FakeLeg() for _ in range(3)]
+    for i, leg in enumerate(legs):
+        await service.start_call(f"c{i}", "+15550100", leg)
+    with pytest.raises(ValueError):
+        await service.start_call("c0", "+15550100", legs[0])
+    await service.close()
+    assert [i.outcome for i in store.interactions.values()] == ["shutdown"] * 3
+    assert all(not leg.listeners for leg in legs)
+    assert service.stats().live_calls == 0

@@ -1,0 +1,378 @@
+"""Per-call transcription: each party's audio → ASR stream → final segments on the case.
+
+    tx = CallTranscriber(call_id, interaction_id, store, engine.stream, clock, answered_at)
+    tx.attach(sip_leg, "caller")       # later: tx.attach(agent_leg, "agent")
+    ...
+    await tx.close()                   # flush, last finals (bounded), tasks cancelled+awaited
+
+One party, three stages, each with its own bound (STYLE.md §6):
+
+* **The tick.** A listener on the leg copies each 20 ms frame, with its arrival time, into a
+  fixed ring. It never waits: when the ring is full the oldest frame gives way and is counted
+  in `dropped_frames`. Stale audio is worse than lost audio.
+* **The feeder task** drains the ring into the party's ASR stream (which bounds its own
+  backlog: partials give way before finals, see media/asr/base.py). It also keeps the map from
+  stream samples to call time: frames only exist for packets that arrived, so a hold or a
+  burst of loss would otherwise pull every later segment earlier than it was said.
+* **The reader task** iterates results. A final is written to the store at once, as a segment
+  timed from the call's answer; a partial is only published (`on_partial`). A failed engine is
+  logged (never the text), counted, and replaced by a fresh stream: the call goes on.
+
+Transcripts and caller numbers are personal data: no log line here carries either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from media.asr.base import TranscriptResult
+from media.clock import Clock
+from media.frames import AudioFrame, Pcm
+
+log = logging.getLogger(__name__)
+
+# 5 s of 20 ms frames. The feeder runs on the same loop as the tick and normally empties the
+# ring every tick; the ring only fills if the loop itself stalls, and past 5 s the audio is
+# too stale to be worth recognising late.
+RING_FRAMES = 250
+# Arrival later than this beyond the audio already counted means audio that never came
+# (hold, a loss burst): re-anchor stream time to the clock. Below it, jitter is tolerated.
+GAP_S = 0.5
+# A party whose engine keeps failing stops being transcribed rather than spin.
+MAX_RESTARTS = 3
+# close() waits this long for the last finals (a last utterance takes ~0.5 s of CPU).
+CLOSE_TIMEOUT_S = 10.0
+
+
+class InteractionRef(Protocol):
+    """What `start_voice_interaction` returns (cases/store.py)."""
+
+    @property
+    def customer_id(self) -> int: ...
+
+    @property
+    def case_id(self) -> int: ...
+
+    @property
+    def interaction_id(self) -> int: ...
+
+
+class TranscriptStore(Protocol):
+    """The part of the case store (cases/store.py) transcription writes to."""
+
+    async def start_voice_interaction(
+        self, *, caller: str, call_id: str, direction: str = "inbound", dialed: str | None = None
+    ) -> InteractionRef: ...
+
+    async def add_segment(
+        self, interaction_id: int, *, speaker: str, start: float, end: float, text: str,
+        confidence: float | None, engine: str,
+    ) -> int: ...
+
+    async def end_interaction(
+        self, interaction_id: int, *, outcome: str, summary: str | None = None
+    ) -> None: ...
+
+
+class TranscriptStream(Protocol):
+    """An ASR stream (media.asr.base.AsrStream has this shape)."""
+
+    def push_frame(self, frame: AudioFrame) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def end_input(self) -> None: ...
+
+    def __aiter__(self) -> AsyncIterator[TranscriptResult]: ...
+
+    async def aclose(self) -> None: ...
+
+
+StreamFactory = Callable[[int], TranscriptStream]
+"""`engine.stream`: a new stream for audio at the given sample rate."""
+
+
+class ListenableLeg(Protocol):
+    """A leg whose decoded inbound audio can be tapped (voice.sip_leg.SipLeg)."""
+
+    def add_listener(self, listener: Callable[[AudioFrame], None]) -> None: ...
+
+    def remove_listener(self, listener: Callable[[AudioFrame], None]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentEvent:
+    """A transcript piece for live subscribers. `segment_id` is None for partials.
+
+    Times are seconds from the call's answer. The text is personal data: kept out of repr.
+    """
+
+    call_id: str
+    interaction_id: int
+    speaker: str
+    start: float
+    end: float
+    text: str
+    is_final: bool
+    confidence: float | None
+    engine: str
+    segment_id: int | None = None
+
+    def __repr__(self) -> str:
+        kind = "final" if self.is_final else "partial"
+        return (
+            f"SegmentEvent({kind}, {self.call_id!r}, {self.speaker}, "
+            f"{self.start:.2f}-{self.end:.2f}s, chars={len(self.text)})"
+        )
+
+
+SegmentCallback = Callable[[SegmentEvent], None]
+
+
+class _Timeline:
+    """Maps a party's pushed-sample index to seconds from the call's answer.
+
+    Anchors are (sample index, call time) pairs; between anchors audio is contiguous.
+    """
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._samples: list[int] = []
+        self._times: list[float] = []
+
+    def observe(self, sample: int, call_time: float) -> None:
+        """Audio starting at `sample` began arriving at `call_time`."""
+        if self._samples:
+            expected = self.at(sample)
+            if call_time - expected <= GAP_S:
+                return
+        self._samples.append(sample)
+        self._times.append(call_time)
+
+    def at(self, sample: float) -> float:
+        i = bisect.bisect_right(self._samples, sample) - 1
+        if i < 0:
+            return sample / self.rate
+        return self._times[i] + (sample - self._samples[i]) / self.rate
+
+
+class _Party:
+    """One speaker's tap, ring, stream and tasks."""
+
+    def __init__(self, owner: CallTranscriber, leg: ListenableLeg, speaker: str) -> None:
+        self.owner = owner
+        self.leg = leg
+        self.speaker = speaker
+        self.ring: deque[tuple[float, Pcm]] = deque(maxlen=owner.ring_frames)
+        self.ready = asyncio.Event()
+        self.timeline = _Timeline(owner.sample_rate)
+        self.pushed = 0  # samples handed to streams so far
+        self.stream_base = 0  # `pushed` when the current stream began
+        self.stream = owner.stream_factory(owner.sample_rate)
+        self.restarts = 0
+        self.closing = False
+        self.feeder = asyncio.create_task(self._feed(), name=f"tx-feed-{speaker}")
+        self.reader = asyncio.create_task(self._read(), name=f"tx-read-{speaker}")
+        leg.add_listener(self.on_frame)
+
+    # -- on the 20 ms tick: O(µs), never waits ---------------------------------------------------
+    def on_frame(self, frame: AudioFrame) -> None:
+        ring = self.ring
+        if len(ring) == ring.maxlen:
+            self.owner.dropped_frames += 1
+        # Copied: the tick's buffers are not ours to keep.
+        ring.append((self.owner.clock.now(), frame.samples.copy()))
+        self.ready.set()
+
+    # -- feeder ----------------------------------------------------------------------------------
+    def drain(self) -> None:
+        """Move everything in the ring into the current stream."""
+        rate = self.owner.sample_rate
+        answered = self.owner.answered_at
+        while self.ring:
+            arrived, pcm = self.ring.popleft()
+            # The frame's first sample was captured a frame's length before it arrived.
+            self.timeline.observe(self.pushed, arrived - answered - len(pcm) / rate)
+            self.stream.push_frame(AudioFrame(pcm, rate))
+            self.pushed += len(pcm)
+
+    async def _feed(self) -> None:
+        while True:
+            await self.ready.wait()
+            self.ready.clear()
+            self.drain()
+
+    # -- reader ----------------------------------------------------------------------------------
+    async def _read(self) -> None:
+        owner = self.owner
+        while True:
+            try:
+                async for result in self.stream:
+                    await self._result(result)
+                return  # the stream ended after end_input(): every final is in
+            except Exception as exc:  # an engine failure must not end the call
+                owner.engine_errors += 1
+                log.warning(
+                    "call %s %s: recognition failed (%s); %s", owner.call_id, self.speaker,
+                    type(exc).__name__,
+                    "restarting the stream" if self._may_restart() else "giving up",
+                )
+                with contextlib.suppress(Exception):
+                    await self.stream.aclose()
+                if not self._may_restart():
+                    return
+                self.restarts += 1
+                self.stream_base = self.pushed
+                self.stream = owner.stream_factory(owner.sample_rate)
+
+    def _may_restart(self) -> bool:
+        return not self.closing and self.restarts < MAX_RESTARTS
+
+    async def _result(self, result: TranscriptResult) -> None:
+        owner = self.owner
+        rate = owner.sample_rate
+        start = self.timeline.at(self.stream_base + result.start * rate)
+        end = self.timeline.at(self.stream_base + result.end * rate)
+        if not result.is_final:
+            owner.publish(self.speaker, result, start, end, None)
+            return
+        try:
+            seg_id = await owner.store.add_segment(
+                owner.interaction_id, speaker=self.speaker, start=round(start, 3),
+                end=round(end, 3), text=result.text, confidence=result.confidence,
+                engine=result.engine,
+            )
+        except Exception as exc:  # a store hiccup loses one segment, not the call
+            owner.store_errors += 1
+            log.warning("call %s %s: segment not stored (%s)", owner.call_id, self.speaker,
+                        type(exc).__name__)
+            return
+        owner.segments_stored += 1
+        owner.publish(self.speaker, result, start, end, seg_id)
+
+    # -- closing ---------------------------------------------------------------------------------
+    async def close(self, wait_s: float) -> None:
+        """Stop tapping, recognise what is left (up to `wait_s`), end the tasks."""
+        self.leg.remove_listener(self.on_frame)
+        self.closing = True
+        await _cancel_and_wait(self.feeder)
+        try:
+            self.drain()
+            self.stream.end_input()
+        except Exception as exc:  # a stream that already failed refuses input; nothing to add
+            log.debug("call %s %s: end of input refused (%s)", self.owner.call_id,
+                      self.speaker, type(exc).__name__)
+        done, _ = await asyncio.wait([self.reader], timeout=wait_s)
+        if not done:
+            self.owner.close_timeouts += 1
+            log.warning("call %s %s: last finals not ready after %.1f s; dropped",
+                        self.owner.call_id, self.speaker, wait_s)
+        await _cancel_and_wait(self.reader)
+        with contextlib.suppress(Exception):
+            await self.stream.aclose()
+
+
+async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
+    if not task.done():
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+class CallTranscriber:
+    """Transcribes the parties of one call onto one interaction of the case store.
+
+    `answered_at` is the `clock.now()` of the call's answer: segment times count from it.
+    `on_partial` / `on_final` are called on the event loop for live subscribers; they must
+    not block. Counters: `dropped_frames` (ring overflow), `engine_errors`, `store_errors`,
+    `segments_stored`, `close_timeouts`.
+    """
+
+    def __init__(
+        self,
+        call_id: str,
+        interaction_id: int,
+        store: TranscriptStore,
+        stream_factory: StreamFactory,
+        clock: Clock,
+        answered_at: float,
+        *,
+        sample_rate: int = 8000,
+        ring_frames: int = RING_FRAMES,
+        on_partial: SegmentCallback | None = None,
+        on_final: SegmentCallback | None = None,
+        close_timeout: float = CLOSE_TIMEOUT_S,
+    ) -> None:
+        self.call_id = call_id
+        self.interaction_id = interaction_id
+        self.store = store
+        self.stream_factory = stream_factory
+        self.clock = clock
+        self.answered_at = answered_at
+        self.sample_rate = sample_rate
+        self.ring_frames = ring_frames
+        self.on_partial = on_partial
+        self.on_final = on_final
+        self.close_timeout = close_timeout
+        self._parties: dict[str, _Party] = {}
+        self._closed = False
+        self.dropped_frames = 0
+        self.engine_errors = 0
+        self.store_errors = 0
+        self.segments_stored = 0
+        self.close_timeouts = 0
+
+    @property
+    def speakers(self) -> list[str]:
+        return list(self._parties)
+
+    def attach(self, leg: ListenableLeg, speaker: str) -> None:
+        """Start transcribing `leg`'s inbound audio as `speaker` ("caller", "agent")."""
+        if self._closed:
+            raise RuntimeError("attach() after close()")
+        if speaker in self._parties:
+            raise ValueError(f"speaker {speaker!r} is already attached")
+        self._parties[speaker] = _Party(self, leg, speaker)
+
+    async def detach(self, speaker: str) -> None:
+        """Stop transcribing one party (an agent leaves on transfer); its last finals land."""
+        party = self._parties.pop(speaker, None)
+        if party is not None:
+            await party.close(self.close_timeout)
+
+    def flush(self, speaker: str) -> None:
+        """End `speaker`'s current utterance now (their turn ended, e.g. the other spoke)."""
+        party = self._parties.get(speaker)
+        if party is not None and not party.closing:
+            party.drain()
+            party.stream.flush()
+
+    async def close(self) -> None:
+        """Flush every party, wait (bounded) for their last finals, end all tasks."""
+        self._closed = True
+        parties, self._parties = list(self._parties.values()), {}
+        # In parallel: the parties' last utterances are recognised concurrently.
+        await asyncio.gather(*(p.close(self.close_timeout) for p in parties))
+
+    def publish(
+        self, speaker: str, result: TranscriptResult, start: float, end: float,
+        segment_id: int | None,
+    ) -> None:
+        callback = self.on_final if result.is_final else self.on_partial
+        if callback is None:
+            return
+        event = SegmentEvent(
+            self.call_id, self.interaction_id, speaker, start, end, result.text,
+            result.is_final, result.confidence, result.engine, segment_id,
+        )
+        try:
+            callback(event)
+        except Exception:  # a subscriber's bug must not stop transcription
+            log.exception("call %s: transcript subscriber failed", self.call_id)
