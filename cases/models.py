@@ -1,0 +1,213 @@
+"""The shared case, as SQLAlchemy 2 declarative models.
+
+    Customer 1─* Identity          (phone / email / chat handle, normalised, unique per kind)
+    Customer 1─* Case 1─* Interaction 1─* TranscriptSegment
+                 Case 1─* Note
+
+The schema is created by the Alembic migrations in `cases/migrations`, never by `create_all`;
+a test checks the two agree on SQLite and PostgreSQL. Times are timezone-aware UTC and always
+come from the store's injected clock, so the models carry no time defaults.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints: the same names on every database, so later migrations can drop them.
+NAMING = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CASE_STATUSES = ("open", "closed")
+CHANNELS = ("voice", "chat", "sms", "email")
+DIRECTIONS = ("inbound", "outbound")
+SPEAKERS = ("caller", "agent")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    SQLite has no time zone type and hands back naive values; PostgreSQL hands back the
+    session's zone. Both come out as UTC-aware here, and naive values are refused going in
+    (a naive time is a bug in the clock that produced it).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the shared naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Customer(Base):
+    """A person or company we talk to, whatever the channel."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    identities: Mapped[list[Identity]] = relationship(
+        back_populates="customer", order_by="Identity.id"
+    )
+    cases: Mapped[list[Case]] = relationship(back_populates="customer", order_by="Case.id")
+
+
+class Identity(Base):
+    """How a customer reaches us: a normalised phone number, email address or chat handle."""
+
+    __tablename__ = "identities"
+    __table_args__ = (
+        UniqueConstraint("kind", "value"),
+        CheckConstraint(_one_of("kind", ("phone", "email", "chat")), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    customer: Mapped[Customer] = relationship(back_populates="identities")
+
+
+class Case(Base):
+    """One ongoing matter with a customer; every channel's interactions land on it.
+
+    At most one case per customer is open: a partial unique index enforces it, so two
+    concurrent first calls cannot open two cases.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", CASE_STATUSES), name="status"),
+        Index(
+            "uq_cases_one_open_per_customer",
+            "customer_id",
+            unique=True,
+            sqlite_where="status = 'open'",
+            postgresql_where="status = 'open'",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    customer: Mapped[Customer] = relationship(back_populates="cases")
+    interactions: Mapped[list[Interaction]] = relationship(
+        back_populates="case", order_by="(Interaction.started_at, Interaction.id)"
+    )
+    notes: Mapped[list[Note]] = relationship(
+        back_populates="case", order_by="(Note.created_at, Note.id)"
+    )
+
+
+class Interaction(Base):
+    """One call, chat session, SMS thread or email exchange on a case."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
+        CheckConstraint(_one_of("direction", DIRECTIONS), name="direction"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    dialed: Mapped[str | None] = mapped_column(String(255))
+    queue: Mapped[str | None] = mapped_column(String(100))
+    agent: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str | None] = mapped_column(String(100))
+    call_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    summary: Mapped[str | None] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship(back_populates="interactions")
+    segments: Mapped[list[TranscriptSegment]] = relationship(
+        back_populates="interaction",
+        order_by="(TranscriptSegment.start, TranscriptSegment.id)",
+    )
+
+
+class TranscriptSegment(Base):
+    """A final piece of transcript: who said `text`, from `start` to `end` seconds into the call."""
+
+    __tablename__ = "transcript_segments"
+    __table_args__ = (
+        CheckConstraint(_one_of("speaker", SPEAKERS), name="speaker"),
+        Index("ix_transcript_segments_interaction_start", "interaction_id", "start"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"))
+    speaker: Mapped[str] = mapped_column(String(16))
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    engine: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    interaction: Mapped[Interaction] = relationship(back_populates="segments")
+
+
+class Note(Base):
+    """Free text an agent or supervisor left on a case."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    author: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    case: Mapped[Case] = relationship(back_populates="notes")

@@ -1,0 +1,372 @@
+"""The case store: the one interface the server uses to read and write the shared case.
+
+Runs the synchronous SQLAlchemy engine on a small thread pool it owns, so the event loop
+never waits on the database. Every write is committed before its coroutine returns (on
+SQLite with WAL and `synchronous=FULL`, see `cases.db`), and only then published on the
+event bus as `case:{case_id}`: a viewer never sees a segment that a crash could take back.
+
+Transcript text and phone numbers are personal data: they go to the database and the bus,
+never into log messages (STYLE.md §12).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload
+
+from cases import validate
+from cases.db import make_engine, upgrade
+from cases.errors import CaseError, InvalidInput, NotFound, StorageError
+from cases.events import EventBus
+from cases.identity import is_anonymous_caller, normalize_phone
+from cases.models import (
+    DIRECTIONS,
+    SPEAKERS,
+    Case,
+    Customer,
+    Identity,
+    Interaction,
+    Note,
+    TranscriptSegment,
+)
+from cases.timeline import interaction_view, note_view, segment_view, timeline_view
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+# Two first calls from one new number can race to create the customer or open the case; the
+# loser hits a unique constraint and simply resolves again, finding the winner's rows.
+_RESOLVE_ATTEMPTS = 3
+
+
+def system_clock() -> datetime:
+    """The wall clock, in UTC: the default for `CaseStore.open(now=...)`."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class InteractionRef:
+    """Where a new interaction landed."""
+
+    customer_id: int
+    case_id: int
+    interaction_id: int
+
+
+class CaseStore:
+    """Customers, cases, interactions, transcript segments and notes (async API).
+
+    Create with `await CaseStore.open(url)`; `await store.close()` when done.
+    """
+
+    def __init__(self, engine: Engine, pool: ThreadPoolExecutor, now: Clock, bus: EventBus | None):
+        self._engine = engine
+        self._pool = pool
+        self._now = now
+        self._bus = bus
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls, url: str, *, now: Clock = system_clock, bus: EventBus | None = None
+    ) -> CaseStore:
+        """Connect to `url` (`sqlite:///path` or `postgresql://...`) and migrate to head."""
+        engine = make_engine(url)
+        # SQLite takes one writer at a time anyway: one thread avoids lock waits entirely.
+        workers = 1 if engine.dialect.name == "sqlite" else 4
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cases-db")
+        store = cls(engine, pool, now, bus)
+        try:
+            await store._run(upgrade, engine)
+        except BaseException:
+            await store.close()
+            raise
+        log.info("case store open (%s, schema at head)", engine.dialect.name)
+        return store
+
+    async def close(self) -> None:
+        """Finish queued database work, then release connections. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.to_thread(self._shutdown)
+
+    def _shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._engine.dispose()
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise StorageError("the case store is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+        except CaseError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database error: {type(exc).__name__}") from exc
+
+    def _session(self) -> Session:
+        return Session(self._engine, expire_on_commit=False)
+
+    async def _publish(self, case_id: int, payload: dict[str, Any]) -> None:
+        if self._bus is not None:
+            await self._bus.publish(f"case:{case_id}", payload)
+
+    # -- voice ---------------------------------------------------------------------------
+
+    async def start_voice_interaction(
+        self,
+        *,
+        caller: str,
+        call_id: str,
+        direction: str = "inbound",
+        dialed: str | None = None,
+    ) -> InteractionRef:
+        """Record a new call on the customer's open case.
+
+        The customer is found by phone number: the caller for an inbound call, the dialed
+        number for an outbound one (a callback joins the case it was promised on). A new
+        number makes a new customer; a customer without an open case gets a new one. A
+        withheld number ("anonymous", empty) gets a new customer and case every time.
+        """
+        direction = validate.choice(direction, DIRECTIONS, "direction")
+        call_id = validate.text(call_id, "call_id", max_len=255)
+        dialed = validate.optional_text(dialed, "dialed", max_len=255)
+        party, where = (caller, "caller") if direction == "inbound" else (dialed, "dialed")
+        if party is None:
+            raise InvalidInput("an outbound call needs the dialed number", "dialed")
+        validate.text(party, where, blank=True)
+        number = None if is_anonymous_caller(party) else normalize_phone(party, where=where)
+        ref, new_case = await self._run(self._start_voice, number, call_id, direction, dialed)
+        log.info(
+            "call interaction %d on case %d (%s case)",
+            ref.interaction_id,
+            ref.case_id,
+            "new" if new_case else "existing",
+        )
+        await self._publish(
+            ref.case_id,
+            {"type": "interaction_started", "case_id": ref.case_id, "interaction_id": ref.interaction_id},
+        )
+        return ref
+
+    def _start_voice(
+        self, number: str | None, call_id: str, direction: str, dialed: str | None
+    ) -> tuple[InteractionRef, bool]:
+        for attempt in range(_RESOLVE_ATTEMPTS):
+            try:
+                with self._session() as session, session.begin():
+                    if session.scalar(select(Interaction.id).where(Interaction.call_id == call_id)):
+                        raise InvalidInput("this call already has an interaction", "call_id")
+                    now = self._now()
+                    customer_id = self._customer_for(session, number, now)
+                    case, new_case = self._open_case_for(session, customer_id, now)
+                    interaction = Interaction(
+                        case_id=case.id,
+                        channel="voice",
+                        direction=direction,
+                        started_at=now,
+                        dialed=dialed,
+                        call_id=call_id,
+                    )
+                    case.updated_at = now
+                    session.add(interaction)
+                    session.flush()
+                    return InteractionRef(customer_id, case.id, interaction.id), new_case
+            except IntegrityError:
+                if attempt == _RESOLVE_ATTEMPTS - 1:
+                    raise
+                log.debug("concurrent resolution of a caller; retrying")
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _customer_for(session: Session, number: str | None, now: datetime) -> int:
+        if number is not None:
+            found = session.scalar(
+                select(Identity.customer_id).where(
+                    Identity.kind == "phone", Identity.value == number
+                )
+            )
+            if found is not None:
+                return found
+        customer = Customer(created_at=now)
+        session.add(customer)
+        session.flush()
+        if number is not None:
+            session.add(Identity(customer_id=customer.id, kind="phone", value=number, created_at=now))
+            session.flush()
+        return customer.id
+
+    @staticmethod
+    def _open_case_for(session: Session, customer_id: int, now: datetime) -> tuple[Case, bool]:
+        case = session.scalar(
+            select(Case).where(Case.customer_id == customer_id, Case.status == "open")
+        )
+        if case is not None:
+            return case, False
+        case = Case(customer_id=customer_id, status="open", created_at=now, updated_at=now)
+        session.add(case)
+        session.flush()
+        return case, True
+
+    async def add_segment(
+        self,
+        interaction_id: int,
+        *,
+        speaker: str,
+        start: float,
+        end: float,
+        text: str,
+        confidence: float | None,
+        engine: str,
+    ) -> int:
+        """Store a final transcript segment; returns its id once it is committed.
+
+        `start`/`end` are seconds from the interaction's start. Segments may still arrive
+        after `end_interaction` (the recogniser flushing at hangup) and are kept.
+        """
+        interaction_id = validate.row_id(interaction_id, "interaction")
+        speaker = validate.choice(speaker, SPEAKERS, "speaker")
+        start = validate.seconds(start, "start")
+        end = validate.seconds(end, "end")
+        if end < start:
+            raise InvalidInput(f"end ({end}) is before start ({start})", "end")
+        text = validate.text(text, "text")
+        conf = validate.confidence(confidence)
+        engine = validate.text(engine, "engine", max_len=64)
+        seg = TranscriptSegment(
+            interaction_id=interaction_id,
+            speaker=speaker,
+            start=start,
+            end=end,
+            text=text,
+            confidence=conf,
+            engine=engine,
+        )
+        case_id, view = await self._run(self._add_segment, seg)
+        await self._publish(case_id, {"type": "segment", "case_id": case_id, "segment": view})
+        return int(view["id"])
+
+    def _add_segment(self, seg: TranscriptSegment) -> tuple[int, dict[str, Any]]:
+        with self._session() as session, session.begin():
+            case_id = session.scalar(
+                select(Interaction.case_id).where(Interaction.id == seg.interaction_id)
+            )
+            if case_id is None:
+                raise NotFound("interaction", seg.interaction_id)
+            seg.created_at = self._now()
+            session.add(seg)
+            session.flush()
+            view = segment_view(seg)
+        return case_id, view
+
+    async def end_interaction(
+        self, interaction_id: int, *, outcome: str, summary: str | None = None
+    ) -> None:
+        """Close an interaction with its outcome (e.g. "completed", "abandoned") and summary."""
+        interaction_id = validate.row_id(interaction_id, "interaction")
+        outcome = validate.text(outcome, "outcome", max_len=100)
+        summary = validate.optional_text(summary, "summary")
+        view = await self._run(self._end_interaction, interaction_id, outcome, summary)
+        await self._publish(
+            view["case_id"],
+            {"type": "interaction_ended", "case_id": view["case_id"], "interaction": view},
+        )
+
+    def _end_interaction(
+        self, interaction_id: int, outcome: str, summary: str | None
+    ) -> dict[str, Any]:
+        with self._session() as session, session.begin():
+            interaction = session.get(Interaction, interaction_id)
+            if interaction is None:
+                raise NotFound("interaction", interaction_id)
+            if interaction.ended_at is not None:
+                # Overwriting would lose the first outcome; a second end is a caller's bug.
+                raise InvalidInput("the interaction has already ended", "interaction_id")
+            now = self._now()
+            interaction.ended_at = now
+            interaction.outcome = outcome
+            interaction.summary = summary
+            interaction.case.updated_at = now
+            session.flush()
+            return interaction_view(interaction, with_segments=False)
+
+    # -- cases -----------------------------------------------------------------------------
+
+    async def add_note(self, case_id: int, *, author: str, text: str) -> int:
+        """Leave a note on a case; returns the note's id."""
+        case_id = validate.row_id(case_id, "case")
+        author = validate.text(author, "author", max_len=100)
+        text = validate.text(text, "text")
+        view = await self._run(self._add_note, case_id, author, text)
+        await self._publish(case_id, {"type": "note", "case_id": case_id, "note": view})
+        return int(view["id"])
+
+    def _add_note(self, case_id: int, author: str, text: str) -> dict[str, Any]:
+        with self._session() as session, session.begin():
+            case = session.get(Case, case_id)
+            if case is None:
+                raise NotFound("case", case_id)
+            now = self._now()
+            note = Note(case_id=case_id, author=author, text=text, created_at=now)
+            case.updated_at = now
+            session.add(note)
+            session.flush()
+            return note_view(note)
+
+    async def close_case(self, case_id: int) -> None:
+        """Mark a case closed; the customer's next contact opens a new one. Idempotent."""
+        case_id = validate.row_id(case_id, "case")
+        await self._run(self._close_case, case_id)
+        await self._publish(case_id, {"type": "case_closed", "case_id": case_id})
+
+    def _close_case(self, case_id: int) -> None:
+        with self._session() as session, session.begin():
+            case = session.get(Case, case_id)
+            if case is None:
+                raise NotFound("case", case_id)
+            if case.status != "closed":
+                case.status = "closed"
+                case.updated_at = self._now()
+
+    async def timeline(self, case_id: int) -> dict[str, Any]:
+        """The case as JSON-ready data (see `cases.timeline.timeline_view`)."""
+        case_id = validate.row_id(case_id, "case")
+        return await self._run(self._timeline, case_id)
+
+    def _timeline(self, case_id: int) -> dict[str, Any]:
+        with self._session() as session:
+            case = session.scalar(
+                select(Case)
+                .where(Case.id == case_id)
+                .options(
+                    selectinload(Case.customer).selectinload(Customer.identities),
+                    selectinload(Case.interactions).selectinload(Interaction.segments),
+                    selectinload(Case.notes),
+                )
+            )
+            if case is None:
+                raise NotFound("case", case_id)
+            return timeline_view(case)
+
+    async def find_case_by_call(self, call_id: str) -> int | None:
+        """The case holding the interaction of `call_id`, or None."""
+        call_id = validate.text(call_id, "call_id", max_len=255)
+        return await self._run(self._find_case_by_call, call_id)
+
+    def _find_case_by_call(self, call_id: str) -> int | None:
+        with self._session() as session:
+            return session.scalar(select(Interaction.case_id).where(Interaction.call_id == call_id))

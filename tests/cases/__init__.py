@@ -1,0 +1,1 @@
+"""Tests of the shared case: store, migrations, event bus, web API."""
