@@ -1,0 +1,66 @@
+"""Normalisation of phone numbers, emails and chat handles."""
+
+from __future__ import annotations
+
+import pytest
+
+from cases.errors import InvalidInput
+from cases.identity import is_anonymous_caller, normalize_identity, normalize_phone
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "+15550100199",
+        "+1 (555) 010-0199",
+        "+1.555.010.0199",
+        "0015550100199",
+        "15550100199",
+        "sip:+15550100199@trunk.example.com",
+        "<sip:+15550100199@trunk.example.com;user=phone>",
+        "sips:+15550100199@10.0.0.1:5061",
+        "tel:+1-555-010-0199",
+        "tel:+15550100199;phone-context=example.com",
+        "  +1 555 010 0199  ",
+    ],
+)
+def test_phone_forms_agree(raw: str) -> None:
+    assert normalize_phone(raw) == "+15550100199"
+
+
+@pytest.mark.parametrize("raw", ["sip:alice@pbx", "+1 555 CALL NOW", "12", "+1234567890123456", "+", "٣٤٥٦٧"])
+def test_bad_phone_numbers(raw: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        normalize_phone(raw, where="caller")
+    assert info.value.where == "caller"
+
+
+@pytest.mark.parametrize(
+    "raw", ["anonymous", "Anonymous", "sip:anonymous@anonymous.invalid", "", "  ", "restricted"]
+)
+def test_withheld_numbers(raw: str) -> None:
+    assert is_anonymous_caller(raw)
+
+
+def test_not_withheld() -> None:
+    assert not is_anonymous_caller("+15550100199")
+
+
+def test_email_is_lower_cased_and_trimmed() -> None:
+    assert normalize_identity("email", "  Ana.Perez@Example.COM ") == "ana.perez@example.com"
+    assert normalize_identity("email", "mailto:ana@example.com") == "ana@example.com"
+    for bad in ["ana", "ana@", "@example.com", "a b@example.com", "ana@example"]:
+        with pytest.raises(InvalidInput):
+            normalize_identity("email", bad)
+
+
+def test_chat_handle_is_kept_as_issued() -> None:
+    assert normalize_identity("chat", " Visitor-AbC123 ") == "Visitor-AbC123"
+    with pytest.raises(InvalidInput):
+        normalize_identity("chat", "   ")
+
+
+def test_unknown_kind() -> None:
+    with pytest.raises(InvalidInput) as info:
+        normalize_identity("fax", "123")
+    assert info.value.where == "kind"
