@@ -216,6 +216,9 @@ class CallManager:
             record.digit_sources = list(call.digit_sources)
             record.rtp_stats = asdict(media.stats())
             media.close()
+            # Break the call <-> leg cycle so the call's objects are freed by refcount now,
+            # not by a GC pass (at 1,500 calls/s the collector was ~30% of the CPU).
+            leg._on_remote_hold = None
             self.calls.pop(call.id, None)
             self._live_records.pop(call.id, None)
             if capture is not None and self.debug_dir is not None:

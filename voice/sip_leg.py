@@ -157,5 +157,9 @@ class SipLeg:
 
     def close(self) -> None:
         self._source = self._player = None
+        self._on_source_done = None
+        # Break the leg <-> session <-> call cycles so refcounting frees them at once.
         self._listeners.clear()
+        self._digit_listeners.clear()
+        self.rtp.on_dtmf = None
         self.rtp.close()

@@ -348,8 +348,15 @@ class InviteSession:
         self._ua.session_ended(self)
         if self._ended is not None and not self._ended.done():
             self._ended.set_result(cause)
-        if self.on_terminated is not None:
-            self.on_terminated(cause)
+        on_terminated = self.on_terminated
+        # A terminated session calls nobody again. Its INVITE transaction keeps it (as `tu`)
+        # for 64*T1 to absorb retransmissions; dropping the callbacks lets the Call, its legs
+        # and RTP state be freed now instead of surviving 32 s into the GC's oldest
+        # generation (at 1,500 calls/s that was ~50,000 calls' objects per full collection).
+        self.on_cancelled = self.on_bye = self.on_ack = self.on_terminated = None
+        self.on_reinvite = None
+        if on_terminated is not None:
+            on_terminated(cause)
 
     def shutdown(self) -> None:
         """End without signalling more than a courtesy BYE (UA shutdown)."""
