@@ -18,7 +18,9 @@ from media.resample import resample
 from tests.speech.audio import LIBRIVOX, librivox_recordings, read_wav, silence
 from tests.speech.feed import require_package
 from tests.transcription.fakes import MemoryStore
+from voice.transcription import StreamFactory
 from voice.transcription_service import TranscriptionService
+from voice.utterance_pool import UtterancePool
 
 pytestmark = [
     pytest.mark.slow,
@@ -62,10 +64,23 @@ def ulaw_payloads(pcm8k: Pcm) -> list[bytes]:
     ]
 
 
-async def test_recorded_speech_lands_on_the_case_with_low_wer(engine: WhisperEngine) -> None:
+@pytest.fixture(scope="module")
+def pool(engine: WhisperEngine) -> Iterator[UtterancePool]:
+    p = UtterancePool(engine)
+    p.load()
+    yield p
+    p.close()
+
+
+@pytest.mark.parametrize("path", ["engine", "pool"])
+async def test_recorded_speech_lands_on_the_case_with_low_wer(
+    path: str, request: pytest.FixtureRequest
+) -> None:
+    """`engine`: the stock whisper stream per party; `pool`: the shared utterance pool."""
+    factory: StreamFactory = request.getfixturevalue(path).stream
     clock = FakeClock(1000.0)
     store = MemoryStore()
-    service = TranscriptionService(store, engine.stream, clock)
+    service = TranscriptionService(store, factory, clock)
     leg = UlawLeg()
     # Answered; the caller then reads the five clips with pauses between them.
     tx = await service.start_call("whisper-call", "+15550100", leg)
@@ -98,6 +113,6 @@ async def test_recorded_speech_lands_on_the_case_with_low_wer(engine: WhisperEng
         assert any(abs(s.start - start) < 0.6 for s in segs), (start, [s.start for s in segs])
     hyp = " ".join(s.text for s in segs)
     error = wer([" ".join(refs)], [hyp])
-    print(f"whisper tiny.en via transcriber, 8 kHz PCMU: WER {error:.1%}, {len(segs)} segments")
+    print(f"whisper tiny.en ({path}) via transcriber, 8 kHz PCMU: WER {error:.1%}, {len(segs)} segments")
     assert error <= 0.10
     assert tx.dropped_frames == 0 and tx.engine_errors == 0
