@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -186,3 +187,17 @@ async def test_data_survives_reopening(db_url: str, clock: FakeClock) -> None:
         assert again.case_id == ref.case_id
     finally:
         await reopened.close()
+
+
+async def test_concurrent_first_calls_from_one_number_share_one_case(store: CaseStore) -> None:
+    # On PostgreSQL these run on parallel connections and race to create the customer and
+    # the case; the unique constraints pick a winner and the others resolve again.
+    refs = await asyncio.gather(
+        *(
+            store.start_voice_interaction(caller="+15550100777", call_id=f"race-{n}")
+            for n in range(8)
+        )
+    )
+    assert len({r.customer_id for r in refs}) == 1
+    assert len({r.case_id for r in refs}) == 1
+    assert len({r.interaction_id for r in refs}) == 8
