@@ -140,7 +140,9 @@ class CaseStore:
         The customer is found by phone number: the caller for an inbound call, the dialed
         number for an outbound one (a callback joins the case it was promised on). A new
         number makes a new customer; a customer without an open case gets a new one. A
-        withheld number ("anonymous", empty) gets a new customer and case every time.
+        withheld number ("anonymous", empty) or one that is not a phone number at all
+        (`sip:alice@pbx`) gets a new customer, with no phone identity, and a new case.
+        Raises InvalidInput for a bad direction or call id, or a call id already stored.
         """
         direction = validate.choice(direction, DIRECTIONS, "direction")
         call_id = validate.text(call_id, "call_id", max_len=255)
@@ -149,7 +151,14 @@ class CaseStore:
         if party is None:
             raise InvalidInput("an outbound call needs the dialed number", "dialed")
         validate.text(party, where, blank=True)
-        number = None if is_anonymous_caller(party) else normalize_phone(party, where=where)
+        number: str | None = None
+        if not is_anonymous_caller(party):
+            try:
+                number = normalize_phone(party, where=where)
+            except InvalidInput:
+                # The number comes off the network (a SIP From such as sip:alice@pbx); a form
+                # we cannot read must not cost the call its transcript. Treat it as withheld.
+                log.debug("%s is not a phone number; unidentified customer", where)
         ref, new_case = await self._run(self._start_voice, number, call_id, direction, dialed)
         log.info(
             "call interaction %d on case %d (%s case)",

@@ -45,8 +45,12 @@ async def test_other_number_is_another_customer(store: CaseStore) -> None:
 async def test_anonymous_callers_are_never_merged(store: CaseStore) -> None:
     a = await store.start_voice_interaction(caller="anonymous", call_id="a")
     b = await store.start_voice_interaction(caller="sip:anonymous@anonymous.invalid", call_id="b")
-    assert a.customer_id != b.customer_id
+    # Not a number at all (a desk phone's SIP user): the call still gets its interaction.
+    c = await store.start_voice_interaction(caller="sip:alice@pbx", call_id="c")
+    d = await store.start_voice_interaction(caller="sip:alice@pbx", call_id="d")
+    assert len({a.customer_id, b.customer_id, c.customer_id, d.customer_id}) == 4
     assert (await store.timeline(a.case_id))["identities"] == []
+    assert (await store.timeline(c.case_id))["identities"] == []
 
 
 async def test_outbound_call_resolves_the_dialed_number(store: CaseStore) -> None:
@@ -160,8 +164,11 @@ async def test_unknown_ids_are_not_found(store: CaseStore) -> None:
 
 async def test_bad_caller_and_duplicate_call_id(store: CaseStore) -> None:
     with pytest.raises(InvalidInput) as info:
-        await store.start_voice_interaction(caller="sip:alice@pbx", call_id="c1")
-    assert info.value.where == "caller"
+        await store.start_voice_interaction(caller="+15550100199", call_id="c0", direction="outbound")
+    assert info.value.where == "dialed"
+    with pytest.raises(InvalidInput) as info:
+        await store.start_voice_interaction(caller="+15550100199", call_id="a\x00b")
+    assert info.value.where == "call_id"
     with pytest.raises(InvalidInput) as info:
         await store.start_voice_interaction(caller="+15550100199", call_id="c1", direction="up")
     assert info.value.where == "direction"
