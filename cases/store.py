@@ -116,6 +116,8 @@ class CaseStore:
         except CaseError:
             raise
         except SQLAlchemyError as exc:
+            # Only the class name: SQLAlchemy's message quotes the statement's parameters,
+            # which are transcript text and phone numbers. The cause stays chained.
             raise StorageError(f"database error: {type(exc).__name__}") from exc
 
     def _session(self) -> Session:
