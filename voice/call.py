@@ -94,10 +94,16 @@ class CallLeg(Protocol):
 class Call:
     """One call through the server."""
 
-    def __init__(self, call_id: str, direction: Direction, leg: CallLeg) -> None:
+    def __init__(
+        self, call_id: str, direction: Direction, leg: CallLeg, *,
+        caller: str = "", dialed: str = "",
+    ) -> None:
         self.id = call_id
         self.direction = direction
         self.leg = leg
+        # Who called and what they dialed (user parts): personal data, never logged.
+        self.caller = caller
+        self.dialed = dialed
         self._state = CallState.NEW
         self.end_cause: str | None = None
         self.digits: list[str] = []
@@ -106,6 +112,7 @@ class Call:
         self._event_ready = asyncio.Event()
         self.dropped_events = 0
         self._ended = asyncio.Event()
+        self._answered = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"<Call {self.id} {self._state.name}>"
@@ -121,6 +128,8 @@ class Call:
         self._state = new
         log.debug("call %s: %s -> %s", self.id, old.name, new.name)
         self._emit(CallEvent("state", {"old": old.value, "new": new.value, **data}))
+        if new is CallState.ACTIVE:
+            self._answered.set()
         if new is CallState.ENDED:
             self._ended.set()
 
@@ -193,6 +202,19 @@ class Call:
 
     async def wait_ended(self) -> None:
         await self._ended.wait()
+
+    async def wait_answered(self) -> bool:
+        """Wait until the call is answered (True) or ends unanswered (False)."""
+        if not self._answered.is_set() and not self._ended.is_set():
+            answered = asyncio.ensure_future(self._answered.wait())
+            ended = asyncio.ensure_future(self._ended.wait())
+            try:
+                await asyncio.wait({answered, ended}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in (answered, ended):
+                    waiter.cancel()
+                await asyncio.gather(answered, ended, return_exceptions=True)
+        return self._answered.is_set()
 
     # -- what the leg reports -------------------------------------------------------------------
     def digit(self, digit: str, duration_ms: int, source: str) -> None:

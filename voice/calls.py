@@ -27,7 +27,8 @@ from media.rtp.session import RtpSession
 from media.ticker import MediaTicker
 from voice.call import Call, Direction
 from voice.sdp import SdpError, SessionDescription, accept_answer, answer_offer, build_offer
-from voice.sip.errors import SipError
+from voice.sip.errors import SipError, SipParseError
+from voice.sip.headers import NameAddress
 from voice.sip.session import EndCause, InviteSession, SessionState
 from voice.sip.ua import SipUserAgent
 from voice.sip_call_leg import SipCallLeg
@@ -140,7 +141,11 @@ class CallManager:
             session.reject(488, str(exc)[:80])
             return
         media = SipLeg(rtp, params)
-        call = Call(call_id, Direction.INBOUND, SipCallLeg(session, media, local, self.media_host))
+        caller, dialed = _parties(session)
+        call = Call(
+            call_id, Direction.INBOUND, SipCallLeg(session, media, local, self.media_host),
+            caller=caller, dialed=dialed,
+        )
         await self._run(call, session, media)
 
     async def dial(
@@ -163,7 +168,13 @@ class CallManager:
             rtp.close()
             raise
         media = SipLeg(rtp, params)
-        call = Call(session.call_id, Direction.OUTBOUND, SipCallLeg(session, media, offer, self.media_host))
+        ours, theirs = _parties(session)
+        call = Call(
+            session.call_id, Direction.OUTBOUND,
+            SipCallLeg(session, media, offer, self.media_host),
+            # Outbound, the customer is the one we dialed: the case is theirs.
+            caller=ours, dialed=theirs,
+        )
         call.connected()
         task = asyncio.get_running_loop().create_task(self._run(call, session, media, handler))
         self._outbound_tasks.add(task)
@@ -243,6 +254,19 @@ class CallManager:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _parties(session: InviteSession) -> tuple[str, str]:
+    """(From user, To user) of the INVITE: who called and what was dialed."""
+    out = []
+    for name in ("From", "To"):
+        try:
+            uri = NameAddress.parse(session.request.headers.get(name) or "").sip_uri
+        except SipParseError:
+            out.append("")
+            continue
+        out.append(uri.user or "")
+    return out[0], out[1]
 
 
 def _cause_name(cause: EndCause) -> str:
