@@ -29,6 +29,17 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="the demo handler hangs up after S seconds (default 30)")
     serve.add_argument("--demo-answer-after", type=float, metavar="S",
                        help="the demo handler rings S seconds before answering (default 0.5)")
+    serve.add_argument("--inband-dtmf", choices=("on", "auto", "off"),
+                       help="detect DTMF tones in the audio: always, only without "
+                       "telephone-event, or never (default on)")
+    serve.add_argument("--cases-url", metavar="URL",
+                       help="case database (default sqlite:///DATA_DIR/cases.db; postgresql://...)")
+    serve.add_argument("--transcription", choices=("whisper", "vosk", "pocketsphinx", "off"),
+                       help="speech engine for live transcripts (default whisper)")
+    serve.add_argument("--transcription-model", metavar="PATH",
+                       help="model for the engine (vosk: a model directory; whisper: base)")
+    serve.add_argument("--vad", choices=("webrtc", "silero"),
+                       help="voice activity detector (silero for noisy lines)")
     serve.add_argument("--debug-api", action="store_true", default=None,
                        help="expose GET /api/debug/calls (decoded audio, digits, RTP stats)")
 
@@ -76,6 +87,11 @@ def _serve(args: argparse.Namespace) -> int:
         "demo_hangup_after": args.demo_hangup_after,
         "demo_answer_after": args.demo_answer_after,
         "debug_api": args.debug_api,
+        "cases_url": args.cases_url,
+        "transcription": args.transcription,
+        "transcription_model": args.transcription_model,
+        "vad": args.vad,
+        "inband_dtmf": args.inband_dtmf,
     }
     try:
         if args.rtp_ports:

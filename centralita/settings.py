@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -59,11 +59,25 @@ class Settings:
     # Ring briefly before answering, as a real line does (and so a caller can CANCEL).
     demo_answer_after: float = 0.5
     debug_api: bool = False
+    # Where cases live; None means SQLite in the data dir (the embedded default).
+    cases_url: str | None = None
+    # Speech on every call: whisper (default), vosk (needs transcription_model), pocketsphinx,
+    # or off.
+    transcription: str = "whisper"
+    transcription_model: str | None = None
+    vad: str = "webrtc"
+    # In-band (Goertzel) DTMF: "on" always, "auto" only when the far end did not negotiate
+    # telephone-event, "off" never (see voice.sip_leg.InbandDtmfMode).
+    inband_dtmf: Literal["on", "auto", "off"] = "on"
     registrar: RegistrarSettings = field(default_factory=RegistrarSettings)
 
     @property
     def tls_listen(self) -> HostPort:
         return self.sip_tls_listen or HostPort(self.sip_listen.host, self.sip_listen.port + 1)
+
+    @property
+    def database_url(self) -> str:
+        return self.cases_url or f"sqlite:///{self.data_dir.resolve() / 'cases.db'}"
 
     @property
     def contact_host(self) -> str:
@@ -98,6 +112,25 @@ def _coerce(key: str, value: Any, where: str) -> Any:
     if key == "debug_api":
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: {key} must be true or false")
+        return value
+    if key == "inband_dtmf":
+        # YAML 1.1 reads a bare on/off as a boolean.
+        if isinstance(value, bool):
+            value = "on" if value else "off"
+        if value not in ("on", "auto", "off"):
+            raise ConfigError(f"{where}: {key} must be on, auto or off")
+        return value
+    if key == "transcription":
+        if value not in ("whisper", "vosk", "pocketsphinx", "off"):
+            raise ConfigError(f"{where}: transcription must be whisper, vosk, pocketsphinx or off")
+        return value
+    if key == "vad":
+        if value not in ("webrtc", "silero"):
+            raise ConfigError(f"{where}: vad must be webrtc or silero")
+        return value
+    if key in ("cases_url", "transcription_model"):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}: {key} must be text")
         return value
     if key == "public_host":
         if not isinstance(value, str):
@@ -156,6 +189,8 @@ def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
         elif isinstance(value, str) and key in _PATH_KEYS:
             value = Path(value)
         setattr(settings, key, value)
+    if settings.transcription == "vosk" and not settings.transcription_model:
+        raise ConfigError("transcription: vosk needs transcription_model (a model directory)")
     if settings.rtp_port_min >= settings.rtp_port_max:
         raise ConfigError("rtp_port_min must be below rtp_port_max")
     return settings

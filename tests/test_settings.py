@@ -45,3 +45,19 @@ def test_bad_config_names_file_and_problem(tmp_path: Path, text: str, message: s
 def test_bad_flag_is_named() -> None:
     with pytest.raises(ConfigError, match="--sip-listen: expected HOST:PORT"):
         load_settings(None, {"sip_listen": "5060"})
+
+
+@pytest.mark.parametrize(("text", "mode"), [("off", "off"), ("on", "on"), ("auto", "auto")])
+def test_inband_dtmf_from_yaml(tmp_path: Path, text: str, mode: str) -> None:
+    # A bare on/off is a YAML boolean; it still means the mode of that name.
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"inband_dtmf: {text}\n")
+    assert load_settings(cfg, {}).inband_dtmf == mode
+    assert load_settings(None, {}).inband_dtmf == "on"
+
+
+def test_bad_inband_dtmf_is_named(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("inband_dtmf: maybe\n")
+    with pytest.raises(ConfigError, match="inband_dtmf must be on, auto or off"):
+        load_settings(cfg, {})

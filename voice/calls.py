@@ -32,7 +32,7 @@ from voice.sip.headers import NameAddress
 from voice.sip.session import EndCause, InviteSession, SessionState
 from voice.sip.ua import SipUserAgent
 from voice.sip_call_leg import SipCallLeg
-from voice.sip_leg import SipLeg
+from voice.sip_leg import InbandDtmfMode, SipLeg
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,10 @@ class CallManager:
         media_host: str,
         handler: CallHandler,
         debug_dir: Path | None = None,
+        inband_dtmf: InbandDtmfMode = "on",
     ) -> None:
         self.ua = ua
+        self.inband_dtmf: InbandDtmfMode = inband_dtmf
         self.clock = clock
         self.ticker = ticker
         self.ports = ports
@@ -140,7 +142,7 @@ class CallManager:
             rtp.close()
             session.reject(488, str(exc)[:80])
             return
-        media = SipLeg(rtp, params)
+        media = SipLeg(rtp, params, self.inband_dtmf)
         caller, dialed = _parties(session)
         call = Call(
             call_id, Direction.INBOUND, SipCallLeg(session, media, local, self.media_host),
@@ -167,7 +169,7 @@ class CallManager:
         except (SipError, SdpError, OSError):
             rtp.close()
             raise
-        media = SipLeg(rtp, params)
+        media = SipLeg(rtp, params, self.inband_dtmf)
         ours, theirs = _parties(session)
         call = Call(
             session.call_id, Direction.OUTBOUND,
