@@ -18,12 +18,15 @@ from typing import Any
 
 from aiohttp import web
 
+from cases.events import InProcessBus
+from cases.store import CaseStore
 from centralita.settings import Settings
+from centralita.speech import SpeechStack, TranscribedCalls, build_speech
 from centralita.tls import server_context
 from media.clock import LoopClock
 from media.rtp.ports import PortAllocator
 from media.ticker import MediaTicker
-from voice.calls import CallManager
+from voice.calls import CallHandler, CallManager
 from voice.demo import DemoHandler
 from voice.sip.auth import AuthPolicy
 from voice.sip.errors import SipError, SipParseError
@@ -31,6 +34,7 @@ from voice.sip.headers import SipUri
 from voice.sip.registrar import Registrar, RegistrarConfig
 from voice.sip.ua import SipUserAgent, UaConfig
 from web.app import build_app
+from web.cases_api import add_case_routes
 
 log = logging.getLogger("centralita")
 
@@ -49,6 +53,8 @@ class Server:
         self.ua: SipUserAgent | None = None
         self.calls: CallManager | None = None
         self._runner: web.AppRunner | None = None
+        self.store: CaseStore | None = None
+        self.speech: SpeechStack | None = None
         self.started = False
 
     async def start(self) -> None:
@@ -77,9 +83,16 @@ class Server:
             ),
             on_register=registrar.on_register,
         )
-        handler = DemoHandler(
+        bus = InProcessBus()
+        self.store = await CaseStore.open(s.database_url, bus=bus)
+        handler: CallHandler = DemoHandler(
             s.demo_prompt or default_prompt(), s.demo_hangup_after, s.demo_answer_after
         )
+        if s.transcription != "off":
+            self.speech = await build_speech(
+                s.transcription, s.transcription_model, s.vad, s.data_dir, self.store, self.clock
+            )
+            handler = TranscribedCalls(handler, self.speech.service)
         self.calls = CallManager(
             self.ua, self.clock, self.ticker, PortAllocator(s.rtp_port_min, s.rtp_port_max),
             s.sip_listen.host if s.public_host is None else s.public_host, handler,
@@ -88,6 +101,7 @@ class Server:
         await self.ticker.start()
         await self.ua.start()
         app = build_app(self.health, self.calls.debug_view if s.debug_api else None)
+        add_case_routes(app, self.store, bus)
         if s.debug_api:
             app.router.add_post("/api/debug/dial", self._debug_dial)
             app.router.add_get("/api/debug/media", self._debug_media)
@@ -156,6 +170,10 @@ class Server:
             await self.calls.close()
         if self.ua is not None:
             await self.ua.close()
+        if self.speech is not None:
+            await self.speech.close()
+        if self.store is not None:
+            await self.store.close()
         await self.ticker.stop()
 
 

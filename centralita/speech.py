@@ -1,0 +1,115 @@
+"""Speech on every call, put together: engine, shared utterance pool, transcription service,
+and the call-handler wrapper that transcribes each answered call onto the caller's case.
+
+Whisper (the default) runs through one `UtterancePool` for the whole process, so concurrent
+calls share two decoding threads and one loaded model; vosk and pocketsphinx stream per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from media.asr.base import RecognizerEngine
+from media.asr.factory import create_engine
+from media.clock import Clock
+from voice.call import Call
+from voice.sip_call_leg import SipCallLeg
+from voice.transcription import StreamFactory, TranscriptStore
+from voice.transcription_service import TranscriptionService
+from voice.utterance_pool import UtterancePool
+
+log = logging.getLogger(__name__)
+
+CallHandler = Callable[[Call], Awaitable[None]]
+ENGINES = ("whisper", "vosk", "pocketsphinx", "off")
+
+
+@dataclass
+class SpeechStack:
+    service: TranscriptionService
+    engine: RecognizerEngine
+    pool: UtterancePool | None
+
+    async def close(self) -> None:
+        await self.service.close()
+        loop = asyncio.get_running_loop()
+        if self.pool is not None:
+            await loop.run_in_executor(None, self.pool.close)
+        close = getattr(self.engine, "close", None)
+        if callable(close):
+            result = close()
+            if asyncio.iscoroutine(result):
+                await result
+
+
+async def build_speech(
+    engine_name: str, model: str | None, vad: str, data_dir: Path,
+    store: TranscriptStore, clock: Clock,
+) -> SpeechStack:
+    """Load the engine (off the event loop) and the service around it.
+
+    Segments reach live viewers through the case store, which publishes each one on the
+    event bus once it is committed.
+    """
+    engine = create_engine(engine_name, model=model, data_dir=data_dir, vad=vad)
+    pool: UtterancePool | None = None
+    factory: StreamFactory
+    if engine_name == "whisper":
+        from media.asr.whisper import WhisperEngine
+
+        assert isinstance(engine, WhisperEngine)
+        pool = UtterancePool(engine)
+        await asyncio.get_running_loop().run_in_executor(None, pool.load)
+        factory = pool.stream
+    else:
+        factory = engine.stream
+    return SpeechStack(TranscriptionService(store, factory, clock), engine, pool)
+
+
+class TranscribedCalls:
+    """Wraps a call handler: once the call is answered, its caller's audio is transcribed
+    onto the case of the caller's number until the call ends."""
+
+    def __init__(self, inner: CallHandler, service: TranscriptionService) -> None:
+        self.inner = inner
+        self.service = service
+
+    async def __call__(self, call: Call) -> None:
+        leg = call.leg
+        if not isinstance(leg, SipCallLeg):
+            await self.inner(call)
+            return
+        transcribe = asyncio.ensure_future(self._transcribe(call, leg))
+        try:
+            await self.inner(call)
+        finally:
+            # The handler is done (the call has ended or is being torn down): let the
+            # transcript finish its last finals, bounded by the service's close timeout.
+            if call.state.value != "ended":
+                call.hangup("handler-done")
+            try:
+                await transcribe
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("call %s: transcription failed", call.id)
+
+    async def _transcribe(self, call: Call, leg: SipCallLeg) -> None:
+        if not await call.wait_answered():
+            return
+        outbound = call.direction.value == "outbound"
+        tx = await self.service.start_call(
+            call.id, call.caller, leg.media,
+            direction=call.direction.value,
+            dialed=call.dialed if outbound else (call.dialed or None),
+        )
+        try:
+            await call.wait_ended()
+        finally:
+            with contextlib.suppress(Exception):
+                await self.service.end_call(tx, outcome=call.end_cause or "completed")
