@@ -1,0 +1,122 @@
+"""What IVR verbs reach outside the flow, as small Protocols with safe defaults.
+
+`Services` is built once by the composition root (`centralita/`) and shared by every call.
+Every field is optional: a verb whose service is absent says so and follows its fallback
+label (`on_unavailable:`/`on_error:`) instead of failing the call.
+
+Routing's ACD is a later issue: `Router` is the interface the `queue` and `callback` verbs hand
+the call to; `Transferer` carries `transfer` to a SIP URI or number (voice's outbound dial +
+bridge). Media services (`tts`, `asr`, `store`...) are typed `Any` here and owned by the media
+verbs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from media.clock import Clock
+    from voice.call import Call
+
+
+class ServiceUnavailable(Exception):
+    """A service the flow needs is not available on this server (yet)."""
+
+
+@dataclass(frozen=True)
+class QueueRequest:
+    """A call handed to routing: which queue, with what priority and skills."""
+
+    queue: str
+    priority: int = 0
+    skills: tuple[str, ...] = ()
+    vars: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueOutcome:
+    """How the queue ended for the call: `answered`, `callback`, `abandoned`, `timeout`..."""
+
+    result: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Router(Protocol):
+    """Routing's side of `queue` and `callback` (the ACD issue implements it)."""
+
+    async def enqueue(self, call: Call, request: QueueRequest) -> QueueOutcome:
+        """Hold the call in `request.queue` until it is answered or leaves the queue."""
+        ...
+
+    async def request_callback(self, call: Call, request: QueueRequest, number: str) -> str:
+        """Store a callback that keeps the caller's place; returns its id."""
+        ...
+
+
+class Transferer(Protocol):
+    """Voice's outbound dial + bridge, for `transfer`."""
+
+    async def transfer(self, call: Call, target: str, *, ring_timeout: float) -> bool:
+        """Dial `target` (SIP URI or number) and bridge; False if it was not answered."""
+        ...
+
+
+class UnavailableRouter:
+    """The default until routing's ACD exists: every request is refused, clearly."""
+
+    async def enqueue(self, call: Call, request: QueueRequest) -> QueueOutcome:
+        raise ServiceUnavailable("queues are not available: routing (ACD) is not wired yet")
+
+    async def request_callback(self, call: Call, request: QueueRequest, number: str) -> str:
+        raise ServiceUnavailable("callbacks are not available: routing (ACD) is not wired yet")
+
+
+class WallClock(Protocol):
+    """Calendar time (aware, UTC): `hours` needs the date, the monotonic Clock can't give it."""
+
+    def wall_now(self) -> dt.datetime: ...
+
+
+class SystemWallClock:
+    """Production calendar time from the system."""
+
+    def wall_now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+
+class ClockWall:
+    """Calendar time driven by an injected monotonic clock: `epoch` + `clock.now()`.
+
+    With a `FakeClock` this lets tests move `hours` across opening time with `advance()`.
+    """
+
+    def __init__(self, clock: Clock, epoch: dt.datetime) -> None:
+        if epoch.tzinfo is None:
+            raise ValueError("epoch must be timezone-aware")
+        self._clock = clock
+        self._epoch = epoch.astimezone(dt.UTC)
+        self._start = clock.now()
+
+    def wall_now(self) -> dt.datetime:
+        return self._epoch + dt.timedelta(seconds=self._clock.now() - self._start)
+
+
+@dataclass
+class Services:
+    """Everything verbs use beyond the call itself; None means "not on this server"."""
+
+    router: Router = field(default_factory=UnavailableRouter)
+    transferer: Transferer | None = None
+    http: aiohttp.ClientSession | None = None
+    wall_clock: WallClock = field(default_factory=SystemWallClock)
+    # Media verbs' services (text to speech, speech recognition, case store, recorder).
+    tts: Any = None
+    asr: Any = None
+    store: Any = None
+    recorder: Any = None
+    # Anything else a later verb needs before it earns a typed field.
+    extra: dict[str, Any] = field(default_factory=dict)

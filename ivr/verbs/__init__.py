@@ -1,0 +1,1 @@
+"""IVR verbs, one module each; importing `ivr.verbs.all` registers every verb."""
