@@ -2,6 +2,7 @@
 
     Customer 1─* Identity          (phone / email / chat handle, normalised, unique per kind)
     Customer 1─* Case 1─* Interaction 1─* TranscriptSegment
+                                      1─* IvrEvent   (what the caller pressed/said in the IVR)
                  Case 1─* Note
 
 The schema is created by the Alembic migrations in `cases/migrations`, never by `create_all`;
@@ -12,8 +13,11 @@ come from the store's injected clock, so the models carry no time defaults.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -42,6 +46,7 @@ CASE_STATUSES = ("open", "closed")
 CHANNELS = ("voice", "chat", "sms", "email")
 DIRECTIONS = ("inbound", "outbound")
 SPEAKERS = ("caller", "agent")
+IVR_EVENT_KINDS = ("digits", "speech", "variable", "path", "voicemail")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -175,6 +180,9 @@ class Interaction(Base):
         back_populates="interaction",
         order_by="(TranscriptSegment.start, TranscriptSegment.id)",
     )
+    ivr_events: Mapped[list[IvrEvent]] = relationship(
+        back_populates="interaction", order_by="(IvrEvent.at, IvrEvent.id)"
+    )
 
 
 class TranscriptSegment(Base):
@@ -197,6 +205,32 @@ class TranscriptSegment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     interaction: Mapped[Interaction] = relationship(back_populates="segments")
+
+
+class IvrEvent(Base):
+    """One input the IVR took from the caller on an interaction, or a step it took.
+
+    `kind` is digits, speech, variable, path or voicemail; `value` is JSON whose shape depends
+    on the kind. Values of `sensitive` steps arrive here already masked: the store never sees
+    the digits of a card number.
+    """
+
+    __tablename__ = "ivr_events"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", IVR_EVENT_KINDS), name="kind"),
+        Index("ix_ivr_events_interaction_at", "interaction_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(16))
+    step: Mapped[str | None] = mapped_column(String(100))
+    step_index: Mapped[int | None] = mapped_column(Integer)
+    value: Mapped[Any] = mapped_column(JSON)
+    sensitive: Mapped[bool] = mapped_column(Boolean)
+
+    interaction: Mapped[Interaction] = relationship(back_populates="ivr_events")
 
 
 class Note(Base):

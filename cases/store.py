@@ -31,15 +31,23 @@ from cases.events import EventBus
 from cases.identity import is_anonymous_caller, normalize_phone
 from cases.models import (
     DIRECTIONS,
+    IVR_EVENT_KINDS,
     SPEAKERS,
     Case,
     Customer,
     Identity,
     Interaction,
+    IvrEvent,
     Note,
     TranscriptSegment,
 )
-from cases.timeline import interaction_view, note_view, segment_view, timeline_view
+from cases.timeline import (
+    interaction_view,
+    ivr_event_view,
+    note_view,
+    segment_view,
+    timeline_view,
+)
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +292,53 @@ class CaseStore:
             view = segment_view(seg)
         return case_id, view
 
+    async def add_ivr_event(
+        self,
+        interaction_id: int,
+        *,
+        kind: str,
+        value: Any,
+        step: str | None = None,
+        step_index: int | None = None,
+        sensitive: bool = False,
+    ) -> int:
+        """Store one IVR input (digits, speech, variable, path, voicemail); returns its id
+        once committed.
+
+        `value` is any JSON value (at most `validate.MAX_JSON_CHARS` serialised). Values of
+        sensitive steps must be masked by the caller: the store keeps what it is given.
+        """
+        interaction_id = validate.row_id(interaction_id, "interaction")
+        kind = validate.choice(kind, IVR_EVENT_KINDS, "kind")
+        value = validate.json_value(value, "value")
+        step = validate.optional_text(step, "step", max_len=100)
+        if step_index is not None and (
+            isinstance(step_index, bool) or not isinstance(step_index, int) or step_index < 0
+        ):
+            raise InvalidInput("must be a non-negative integer or None", "step_index")
+        if not isinstance(sensitive, bool):
+            raise InvalidInput("must be true or false", "sensitive")
+        event = IvrEvent(
+            interaction_id=interaction_id, kind=kind, value=value, step=step,
+            step_index=step_index, sensitive=sensitive,
+        )
+        case_id, view = await self._run(self._add_ivr_event, event)
+        await self._publish(case_id, {"type": "ivr_event", "case_id": case_id, "ivr_event": view})
+        return int(view["id"])
+
+    def _add_ivr_event(self, event: IvrEvent) -> tuple[int, dict[str, Any]]:
+        with self._session() as session, session.begin():
+            case_id = session.scalar(
+                select(Interaction.case_id).where(Interaction.id == event.interaction_id)
+            )
+            if case_id is None:
+                raise NotFound("interaction", event.interaction_id)
+            event.at = self._now()
+            session.add(event)
+            session.flush()
+            view = ivr_event_view(event)
+        return case_id, view
+
     async def end_interaction(
         self, interaction_id: int, *, outcome: str, summary: str | None = None
     ) -> None:
@@ -366,6 +421,7 @@ class CaseStore:
                 .options(
                     selectinload(Case.customer).selectinload(Customer.identities),
                     selectinload(Case.interactions).selectinload(Interaction.segments),
+                    selectinload(Case.interactions).selectinload(Interaction.ivr_events),
                     selectinload(Case.notes),
                 )
             )

@@ -9,7 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cases.models import Case, Customer, Identity, Interaction, Note, TranscriptSegment
+from cases.models import (
+    Case,
+    Customer,
+    Identity,
+    Interaction,
+    IvrEvent,
+    Note,
+    TranscriptSegment,
+)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -31,10 +39,25 @@ def segment_view(seg: TranscriptSegment) -> dict[str, Any]:
     }
 
 
+def ivr_event_view(event: IvrEvent) -> dict[str, Any]:
+    """One IVR input or step; `value` is as stored (already masked for sensitive steps)."""
+    return {
+        "id": event.id,
+        "interaction_id": event.interaction_id,
+        "at": _time(event.at),
+        "kind": event.kind,
+        "step": event.step,
+        "step_index": event.step_index,
+        "value": event.value,
+        "sensitive": event.sensitive,
+    }
+
+
 def interaction_view(
     interaction: Interaction, *, with_segments: bool = True
 ) -> dict[str, Any]:
-    """An interaction, with its segments ordered by start time unless told otherwise."""
+    """An interaction, with its segments (by start time) and IVR events (by time) unless
+    told otherwise."""
     view: dict[str, Any] = {
         "id": interaction.id,
         "case_id": interaction.case_id,
@@ -51,6 +74,7 @@ def interaction_view(
     }
     if with_segments:
         view["segments"] = [segment_view(s) for s in interaction.segments]
+        view["ivr_events"] = [ivr_event_view(e) for e in interaction.ivr_events]
     return view
 
 
@@ -94,7 +118,8 @@ def case_view(case: Case) -> dict[str, Any]:
 def timeline_view(case: Case) -> dict[str, Any]:
     """Everything an agent needs on screen: customer, identities, case, interactions, notes.
 
-    Interactions come oldest first (newest last), each with its segments by start time.
+    Interactions come oldest first (newest last), each with its segments by start time and
+    the IVR events (digits, speech, variables, path, voicemail) in the order they happened.
     """
     return {
         "customer": customer_view(case.customer),

@@ -6,13 +6,18 @@ checked for NUL, which PostgreSQL refuses and SQLite stores: the two backends mu
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Collection
+from typing import Any
 
 from cases.errors import InvalidInput, NotFound
 
 # Ids are 32-bit integers on both backends; anything outside cannot name a stored row.
 MAX_ID = 2**31 - 1
+# An IVR event value is a few digits, a phrase or a path; 16 KiB is far above any of them
+# and keeps one webhook's runaway response from bloating every timeline that shows it.
+MAX_JSON_CHARS = 16_384
 
 
 def row_id(value: object, what: str) -> int:
@@ -73,3 +78,18 @@ def confidence(value: object, where: str = "confidence") -> float | None:
     if not (math.isfinite(result) and 0.0 <= result <= 1.0):
         raise InvalidInput(f"must be from 0 to 1, got {result!r}", where)
     return result
+
+
+def json_value(value: object, where: str) -> Any:
+    """A JSON value (dicts with string keys, lists, strings, finite numbers, booleans, None),
+    without NUL in any string (PostgreSQL's JSON refuses it), at most `MAX_JSON_CHARS`
+    serialised. Returns it as it will read back (tuples become lists)."""
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"must be JSON ({type(exc).__name__})", where) from exc
+    if len(encoded) > MAX_JSON_CHARS:
+        raise InvalidInput(f"at most {MAX_JSON_CHARS} characters as JSON", where)
+    if "\\u0000" in encoded:
+        raise InvalidInput("must not contain NUL characters", where)
+    return json.loads(encoded)
