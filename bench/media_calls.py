@@ -163,7 +163,9 @@ async def media_view(server: ServerProcess) -> dict[str, Any]:
     return view
 
 
-async def run_step(workdir: Path, audio: Path, n: int, measure_s: float) -> Row | None:
+async def run_step(
+    workdir: Path, audio: Path, n: int, measure_s: float, transcription: str
+) -> Row | None:
     step_dir = workdir / f"n{n}"
     step_dir.mkdir()
     ramp_s = n / RAMP_RATE
@@ -171,7 +173,8 @@ async def run_step(workdir: Path, audio: Path, n: int, measure_s: float) -> Row 
     scenario = step_dir / "caller.xml"
     scenario.write_text(SCENARIO.substitute(AUDIO=str(audio), HOLD_MS=str(hold_ms)))
     server = ServerProcess(
-        step_dir, ServerOptions(debug_api=True, tls=False, demo_hangup_after=3600.0)
+        step_dir, ServerOptions(debug_api=True, tls=False, demo_hangup_after=3600.0,
+                      extra_args=["--transcription", transcription])
     )
     try:
         await server.start()
@@ -252,7 +255,7 @@ def print_table(rows: list[Row]) -> None:
               f"{r.send_dropped:>6}")
 
 
-async def main(counts: list[int], measure_s: float) -> int:
+async def main(counts: list[int], measure_s: float, transcription: str) -> int:
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
             print(f"media_calls: {tool} is not installed", file=sys.stderr)
@@ -262,7 +265,7 @@ async def main(counts: list[int], measure_s: float) -> int:
         workdir = Path(tmp)
         audio = make_audio(workdir)
         for n in counts:
-            row = await run_step(workdir, audio, n, measure_s)
+            row = await run_step(workdir, audio, n, measure_s, transcription)
             if row is None:
                 return 1
             rows.append(row)
@@ -282,9 +285,12 @@ def _parse() -> argparse.Namespace:
                         help="comma-separated numbers of concurrent calls")
     parser.add_argument("--measure", type=float, default=10.0,
                         help="seconds of sampling once all calls are up")
+    # The media spine is measured on its own by default; bench/transcribe.py measures speech.
+    parser.add_argument("--transcription", default="off",
+                        help="the server's --transcription engine (default off)")
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     args = _parse()
-    sys.exit(asyncio.run(main([int(c) for c in args.calls.split(",")], args.measure)))
+    sys.exit(asyncio.run(main([int(c) for c in args.calls.split(",")], args.measure, args.transcription)))

@@ -82,13 +82,18 @@ def print_table(steps: list[Step]) -> None:
               f"{s.server_cpu_ms_per_call:>11.3f}  {s.failures or ''}")
 
 
-async def main(rates: list[int], seconds: float, keep: Path | None) -> int:
+async def main(
+    rates: list[int], seconds: float, keep: Path | None, transcription: str
+) -> int:
     with tempfile.TemporaryDirectory(prefix="sip-cps-") as tmp:
         workdir = keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         # 5,000 RTP port pairs, as many as the default range: calls that pile up when the server
         # falls behind should fail on SIP, not on a test-sized port block.
-        options = ServerOptions(debug_api=False, tls=False, rtp_ports=random_rtp_block(10000))
+        options = ServerOptions(
+            debug_api=False, tls=False, rtp_ports=random_rtp_block(10000),
+            extra_args=["--transcription", transcription],
+        )
         server = ServerProcess(workdir, options)
         try:
             await server.start()
@@ -137,9 +142,13 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=4.0, help="seconds per rate")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep SIPp's and the server's logs in DIR")
+    # The answer path is measured on its own by default; bench/transcribe.py measures speech.
+    parser.add_argument("--transcription", default="off",
+                        help="the server's --transcription engine (default off)")
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     args = _parse()
-    sys.exit(asyncio.run(main([int(r) for r in args.rates.split(",")], args.seconds, args.keep)))
+    rates = [int(r) for r in args.rates.split(",")]
+    sys.exit(asyncio.run(main(rates, args.seconds, args.keep, args.transcription)))

@@ -31,6 +31,7 @@ harmonics better than a tapered window of the same length.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -162,36 +163,35 @@ class DtmfDetector:
         # Best of the three bins per tone, then the strongest row and column: (m, 2).
         peaks = power[:, :24].reshape(m, 3, 2, 4).max(axis=(1, 3)).tolist()
         keys: list[str | None] = [None] * m
-        t = self.t
         for i, ((rp, cp), total) in enumerate(zip(peaks, totals, strict=True)):
             if min(rp, cp) < self._min_power:
                 continue
-            if (rp + cp) * _ENERGY_SCALE < t.min_tone_fraction * total:
+            if (rp + cp) * _ENERGY_SCALE < self.t.min_tone_fraction * total:
                 continue
-            bins = power[i].tolist()
-            tones = [max(bins[j], bins[8 + j], bins[16 + j]) for j in range(8)]
-            rows, cols = tones[:4], tones[4:]
-            r, c = rows.index(rp), cols.index(cp)
-            if not self._min_twist <= rp / cp <= self._max_twist:
-                continue
-            if sorted(rows)[2] * self._peak_ratio > rp or sorted(cols)[2] * self._peak_ratio > cp:
-                continue
-            if bins[28 + c] > cp * self._harmonic_ratio:
-                continue
-            # A row's second harmonic lies 58-71 Hz from the next column up, inside that
-            # column's main lobe, so it is only judged when that column is not the one pressed.
-            if (
-                abs(2 * ROWS[r] - COLS[c]) > 1.5 * _BIN_HZ
-                and bins[24 + r] > rp * self._harmonic_ratio
-            ):
-                continue
-            start = i * HOP
-            if abs(_deviation(x, start, r)) > t.max_deviation:
-                continue
-            if abs(_deviation(x, start, 4 + c)) > t.max_deviation:
-                continue
-            keys[i] = KEYS[r][c]
+            keys[i] = self._check(power[i].tolist(), rp, cp, x, i * HOP)
         return keys
+
+    def _check(self, bins: list[float], rp: float, cp: float, x: _F, start: int) -> str | None:
+        """The remaining tests for a window that passed level and purity (rare: plain Python)."""
+        t = self.t
+        tones = [max(bins[j], bins[8 + j], bins[16 + j]) for j in range(8)]
+        rows, cols = tones[:4], tones[4:]
+        r, c = rows.index(rp), cols.index(cp)
+        if not self._min_twist <= rp / cp <= self._max_twist:
+            return None
+        if sorted(rows)[2] * self._peak_ratio > rp or sorted(cols)[2] * self._peak_ratio > cp:
+            return None
+        if bins[28 + c] > cp * self._harmonic_ratio:
+            return None
+        # A row's second harmonic lies 58-71 Hz from the next column up, inside that
+        # column's main lobe, so it is only judged when that column is not the one pressed.
+        if abs(2 * ROWS[r] - COLS[c]) > 1.5 * _BIN_HZ and bins[24 + r] > rp * self._harmonic_ratio:
+            return None
+        if abs(_deviation(x, start, r)) > t.max_deviation:
+            return None
+        if abs(_deviation(x, start, 4 + c)) > t.max_deviation:
+            return None
+        return KEYS[r][c]
 
     def feed(self, pcm: Pcm) -> list[DtmfEvent]:
         """Analyse the next chunk; returns presses that ended within it."""
@@ -254,6 +254,97 @@ class DtmfDetector:
         ev = DtmfEvent(self._digit, (self._on - 1) * HOP * 1000 // RATE + WINDOW * 1000 // RATE)
         self._digit, self._off = None, 0
         return ev
+
+
+EventSink = Callable[[list[DtmfEvent]], None]
+_BASIS32 = _BASIS.astype(np.float32)
+_ROWS_PER_PRODUCT = 8
+
+
+class InbandDtmfBank:
+    """Runs the detectors of every leg as one batch per media tick.
+
+    Per leg and frame, `DtmfDetector.feed` costs ~5 µs quiet and ~13 µs loud, nearly all numpy
+    call overhead on 160 samples; at 400 calls that was a third of the server's CPU. Legs
+    `push()` their frame during the tick and the ticker calls `flush()` once after all legs:
+    one energy pass, one float32 projection of every loud window, the level and purity tests
+    as array operations, and only the rare window that passes them goes through the same
+    plain-Python tests as `feed`. Decisions equal `feed`'s on 20 ms frames (float32 changes
+    bin powers by ~1e-6 relative). A detector with other thresholds, a frame of another size or
+    a detector holding a partial block goes through `feed` directly.
+    """
+
+    def __init__(self, thresholds: DtmfThresholds | None = None) -> None:
+        self.t = thresholds or DtmfThresholds()
+        self._limits = DtmfDetector(self.t)
+        self._pending: list[tuple[DtmfDetector, Pcm, EventSink]] = []
+
+    def detector(self) -> DtmfDetector:
+        """A detector this bank batches (it shares the bank's thresholds)."""
+        return DtmfDetector(self.t)
+
+    def push(self, detector: DtmfDetector, pcm: Pcm, sink: EventSink) -> None:
+        """Queue one 20 ms frame; `sink(events)` runs in `flush()` when presses end."""
+        if detector.t is not self.t or len(pcm) != WINDOW or len(detector._pending):
+            events = detector.feed(pcm)
+            if events:
+                sink(events)
+            return
+        self._pending.append((detector, pcm, sink))
+
+    def flush(self) -> None:
+        """Analyse every queued frame (two windows each) and step each detector."""
+        pending, self._pending = self._pending, []
+        n = len(pending)
+        if n == 0:
+            return
+        lim = self._limits
+        x = np.empty((n, HOP + WINDOW))
+        x[:, :HOP] = np.stack([d._last_block for d, _, _ in pending])
+        x[:, HOP:] = np.stack([pcm for _, pcm, _ in pending])
+        blocks = x.reshape(n, 3, HOP)
+        energy = np.einsum("ijk,ijk->ij", blocks, blocks)
+        totals = energy[:, :2] + energy[:, 1:]  # (n, 2): the frame's two windows
+        keys: dict[int, list[str | None]] = {}
+        loud = np.flatnonzero(totals.max(axis=1) >= lim._quiet)
+        if len(loud):
+            xl = x[loud]
+            windows = np.stack((xl[:, :WINDOW], xl[:, HOP:]), axis=1).reshape(-1, WINDOW)
+            w32 = windows.astype(np.float32)
+            proj = np.empty((len(w32), 2 * _NF), np.float32)
+            # Small products on purpose: above ~64k multiply-adds OpenBLAS hands a product to
+            # its worker threads, which then spin between ticks; that doubled the server's
+            # CPU at 400 calls. Eight windows at a time stay on this thread (measured: same
+            # CPU as one big product's wall time, ~0.3 ms per 800 windows).
+            for i in range(0, len(w32), _ROWS_PER_PRODUCT):
+                np.matmul(
+                    w32[i : i + _ROWS_PER_PRODUCT], _BASIS32,
+                    out=proj[i : i + _ROWS_PER_PRODUCT],
+                )
+            power = proj[:, :_NF] ** 2 + proj[:, _NF:] ** 2
+            peaks = power[:, :24].reshape(-1, 3, 2, 4).max(axis=(1, 3))
+            tot = totals[loud].reshape(-1)
+            passed = (peaks.min(axis=1) >= lim._min_power) & (
+                peaks.sum(axis=1) * _ENERGY_SCALE >= self.t.min_tone_fraction * tot
+            )
+            for k in np.flatnonzero(passed).tolist():
+                row, half = int(loud[k // 2]), k % 2
+                rp, cp = peaks[k].tolist()
+                key = lim._check(power[k].tolist(), rp, cp, x[row], half * HOP)
+                keys.setdefault(row, [None, None])[half] = key
+        idle = (None, None)
+        for i, (det, _, sink) in enumerate(pending):
+            det._last_block = x[i, WINDOW:]
+            pair = keys.get(i, idle)
+            if det._digit is None and det._candidate is None and pair is idle:
+                continue  # stepping None from idle changes nothing
+            events: list[DtmfEvent] = []
+            for key in pair:
+                ev = det._step(key)
+                if ev is not None:
+                    events.append(ev)
+            if events:
+                sink(events)
 
 
 class InbandDtmfProcessor(FrameProcessor):

@@ -36,6 +36,7 @@ class MediaTicker:
         self._period = period
         self._now = now
         self._members: dict[int, Tickable] = {}
+        self._after: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self.lateness: deque[float] = deque(maxlen=LATENESS_WINDOW)
         self.skipped_ticks = 0
@@ -44,6 +45,11 @@ class MediaTicker:
 
     def add(self, member: Tickable) -> None:
         self._members[id(member)] = member
+
+    def after_tick(self, callback: Callable[[], None]) -> None:
+        """Run `callback` after every member's tick, each tick: work the members queued for
+        a whole batch (in-band DTMF of every leg) runs once instead of once per leg."""
+        self._after.append(callback)
 
     def discard(self, member: Tickable) -> None:
         self._members.pop(id(member), None)
@@ -96,3 +102,9 @@ class MediaTicker:
                     self.errors += 1
                     self._members.pop(id(member), None)
                     log.exception("media tick failed; leg removed from the clock")
+            for callback in self._after:
+                try:
+                    callback()
+                except Exception:
+                    self.errors += 1
+                    log.exception("media after-tick callback failed")

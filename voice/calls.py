@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from media.clock import Clock
+from media.dtmf_inband import InbandDtmfBank
 from media.frames import AudioFrame
 from media.rtp.ports import PortAllocator
 from media.rtp.session import RtpSession
@@ -96,6 +97,8 @@ class CallManager:
     ) -> None:
         self.ua = ua
         self.inband_dtmf: InbandDtmfMode = inband_dtmf
+        self.inband_bank = InbandDtmfBank()
+        ticker.after_tick(self.inband_bank.flush)
         self.clock = clock
         self.ticker = ticker
         self.ports = ports
@@ -142,7 +145,7 @@ class CallManager:
             rtp.close()
             session.reject(488, str(exc)[:80])
             return
-        media = SipLeg(rtp, params, self.inband_dtmf)
+        media = SipLeg(rtp, params, self.inband_dtmf, self.inband_bank)
         caller, dialed = _parties(session)
         call = Call(
             call_id, Direction.INBOUND, SipCallLeg(session, media, local, self.media_host),
@@ -169,7 +172,7 @@ class CallManager:
         except (SipError, SdpError, OSError):
             rtp.close()
             raise
-        media = SipLeg(rtp, params, self.inband_dtmf)
+        media = SipLeg(rtp, params, self.inband_dtmf, self.inband_bank)
         ours, theirs = _parties(session)
         call = Call(
             session.call_id, Direction.OUTBOUND,

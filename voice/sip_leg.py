@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from media.codecs.g711 import PCMA, PCMU, G711Codec
-from media.dtmf_inband import DtmfDetector
+from media.dtmf_inband import DtmfDetector, DtmfEvent, InbandDtmfBank
 from media.frames import AudioFrame, samples_per_frame
 from media.player import AudioSource, Player
 from media.rtp.session import RtpSession
@@ -40,9 +40,13 @@ class SipLeg:
     """RTP in and out for one negotiated SIP media stream."""
 
     def __init__(
-        self, rtp: RtpSession, params: MediaParams, inband_dtmf: InbandDtmfMode = "on"
+        self, rtp: RtpSession, params: MediaParams, inband_dtmf: InbandDtmfMode = "on",
+        inband_bank: InbandDtmfBank | None = None,
     ) -> None:
         self.rtp = rtp
+        # With a bank (the ticker flushes it after every leg), detection runs batched across
+        # legs; without one each frame goes through this leg's detector on its own.
+        self._bank = inband_bank
         self.params = params
         self.codec: G711Codec = PCMU
         self._silence = b""
@@ -79,7 +83,7 @@ class SipLeg:
         if not wanted:
             self._inband = None
         elif self._inband is None:
-            self._inband = DtmfDetector()
+            self._inband = DtmfDetector() if self._bank is None else self._bank.detector()
 
     @property
     def sending(self) -> bool:
@@ -120,8 +124,10 @@ class SipLeg:
             frame = codec.decode(packet.payload, packet.timestamp)
             self.frames_in += 1
             if self._inband is not None:
-                for event in self._inband.feed(frame.samples):
-                    self._emit_digit(event.digit, event.duration_ms, "inband")
+                if self._bank is not None:
+                    self._bank.push(self._inband, frame.samples, self._inband_events)
+                else:
+                    self._inband_events(self._inband.feed(frame.samples))
             for listener in self._listeners:
                 listener(frame)
         payload: bytes | None = None
@@ -144,6 +150,10 @@ class SipLeg:
             return
         self.rtp.send(payload or self._silence, codec.payload_type, FRAME_SAMPLES)
         self.frames_out += 1
+
+    def _inband_events(self, events: list[DtmfEvent]) -> None:
+        for event in events:
+            self._emit_digit(event.digit, event.duration_ms, "inband")
 
     def _rfc4733_digit(self, digit: str, duration_ms: int) -> None:
         self._emit_digit(digit, duration_ms, "rfc4733")

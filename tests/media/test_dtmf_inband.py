@@ -173,3 +173,35 @@ async def test_processor_flushes_a_press_held_at_end_and_handles_16k() -> None:
     dtmf = [f for f in out if isinstance(f, DtmfFrame)]
     assert [d.digit for d in dtmf] == ["4"]
     assert out.index(dtmf[0]) < out.index(frames[-1])
+
+
+def test_bank_batches_many_streams_like_feed() -> None:
+    """The per-tick batch reports what each stream's own `feed` reports, press by press."""
+    from media.dtmf_inband import DtmfEvent, InbandDtmfBank
+
+    rng = np.random.default_rng(7)
+    with wave.open(str(PROMPT)) as w:
+        speech = np.frombuffer(w.readframes(RATE * 2), dtype=np.int16)
+    streams = [
+        channel(dial("1234567890*#ABCD", rng), 15, rng),
+        channel(dial("5", rng, on=40, off=40, deviation=0.02), 20, rng, law="alaw"),
+        channel(dial("73", rng, dbfs=-30.0, twist_db=4.0), 25, rng),
+        speech,
+        np.zeros(RATE, np.int16),
+    ]
+    frames = max(len(s) for s in streams) // 160 + 10
+    streams = [np.concatenate((s, np.zeros(frames * 160 - len(s), np.int16))) for s in streams]
+    bank = InbandDtmfBank()
+    dets = [bank.detector() for _ in streams]
+    got: list[list[DtmfEvent]] = [[] for _ in streams]
+    for f in range(frames):
+        for i, s in enumerate(streams):
+            bank.push(dets[i], s[f * 160 : (f + 1) * 160], got[i].extend)
+        bank.flush()
+    for i, s in enumerate(streams):
+        ref = DtmfDetector()
+        want = [ev for f in range(frames) for ev in ref.feed(s[f * 160 : (f + 1) * 160])]
+        assert got[i] == want
+    assert "".join(e.digit for e in got[0]) == "1234567890*#ABCD"
+    assert [e.digit for e in got[1]] == ["5"]
+    assert got[3] == [] and got[4] == []
