@@ -26,6 +26,7 @@ class FlowDoc:
     pos: Pos
     number_pos: dict[str, Pos] = field(default_factory=dict)
     max_steps: int | None = None
+    answer: bool = True
 
     @property
     def dir(self) -> pathlib.Path:

@@ -1,0 +1,5 @@
+"""`python -m ivr.schema` regenerates flow.schema.json."""
+
+from ivr.schema import main
+
+main()
