@@ -75,6 +75,31 @@ class UnavailableRouter:
         raise ServiceUnavailable("callbacks are not available: routing (ACD) is not wired yet")
 
 
+@dataclass(frozen=True)
+class IvrInput:
+    """One thing kept from an IVR run: digits, speech, a variable, the path taken...
+
+    `value` is already masked when `sensitive` (the raw value never leaves the session).
+    `at` is the injected clock's time.
+    """
+
+    kind: str
+    value: Any
+    step: int
+    verb: str
+    label: str | None
+    sensitive: bool
+    at: float
+    flow: str
+    flow_version: str
+
+
+class InputSink(Protocol):
+    """Where IVR inputs are stored (the interaction on the case): the media verbs' side."""
+
+    async def record_input(self, call: Call, item: IvrInput) -> None: ...
+
+
 class WallClock(Protocol):
     """Calendar time (aware, UTC): `hours` needs the date, the monotonic Clock can't give it."""
 
@@ -113,6 +138,7 @@ class Services:
     transferer: Transferer | None = None
     http: aiohttp.ClientSession | None = None
     wall_clock: WallClock = field(default_factory=SystemWallClock)
+    inputs: InputSink | None = None
     # Media verbs' services (text to speech, speech recognition, case store, recorder).
     tts: Any = None
     asr: Any = None
