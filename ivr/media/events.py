@@ -89,7 +89,7 @@ class CallInput:
             self._getter = asyncio.ensure_future(self.call.next_event())
         getter = self._getter
         expired: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        handle = None if within is None else clock.call_later(within, _settle, expired)
+        handle = None if within is None else clock.call_later(within, settle, expired)
         try:
             # asyncio.wait never cancels what it waits on: a cancelled verb leaves the read
             # pending for the next one.
@@ -120,7 +120,7 @@ def _as_input(event: CallEvent) -> Input | None:
     return None
 
 
-def _settle(fut: asyncio.Future[None]) -> None:
+def settle(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
 
@@ -128,7 +128,7 @@ def _settle(fut: asyncio.Future[None]) -> None:
 async def sleep(clock: Clock, seconds: float) -> None:
     """Sleep on the injected clock."""
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    handle = clock.call_later(seconds, _settle, done)
+    handle = clock.call_later(seconds, settle, done)
     try:
         await done
     finally:
