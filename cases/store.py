@@ -429,6 +429,18 @@ class CaseStore:
                 raise NotFound("case", case_id)
             return timeline_view(case)
 
+    async def find_interaction_by_call(self, call_id: str) -> tuple[int, datetime] | None:
+        """The id and start time of the interaction of `call_id`, or None."""
+        call_id = validate.text(call_id, "call_id", max_len=255)
+        return await self._run(self._find_interaction_by_call, call_id)
+
+    def _find_interaction_by_call(self, call_id: str) -> tuple[int, datetime] | None:
+        with self._session() as session:
+            row = session.execute(
+                select(Interaction.id, Interaction.started_at).where(Interaction.call_id == call_id)
+            ).first()
+            return None if row is None else (row[0], row[1])
+
     async def find_case_by_call(self, call_id: str) -> int | None:
         """The case holding the interaction of `call_id`, or None."""
         call_id = validate.text(call_id, "call_id", max_len=255)

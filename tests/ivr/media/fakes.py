@@ -14,7 +14,7 @@ import numpy as np
 from ivr.services import Services
 from ivr.verbs.base import Pos, Step
 from media.asr.base import TranscriptResult
-from media.clock import LoopClock
+from media.clock import Clock, LoopClock
 from media.frames import AudioFrame
 from media.player import AudioSource
 from voice.call import Call, Direction
@@ -85,7 +85,7 @@ class FakeSession:
                  interaction_id: int | None = None) -> None:
         self.call = call
         self.vars: dict[str, Any] = {}
-        self.clock = LoopClock()
+        self.clock: Clock = LoopClock()
         self.flow_dir = flow_dir
         self.services = services
         self.inputs: list[tuple[str, Any, bool]] = []
