@@ -80,8 +80,13 @@ class Interpreter:
         self.max_steps = max_steps
         self.verbs = load_all()
 
-    async def run(self, call: Call, flow: FlowDoc | None = None) -> FlowRun:
-        """Run `flow` (default: the registry's flow for `call.dialed`) on `call` to its end."""
+    async def run(
+        self, call: Call, flow: FlowDoc | None = None, *, variables: dict[str, Any] | None = None
+    ) -> FlowRun:
+        """Run `flow` (default: the registry's flow for `call.dialed`) on `call` to its end.
+
+        `variables` seed the flow's variables (beside `caller` and `dialed`).
+        """
         if flow is None and self.flows is not None:
             flow = self.flows.flow_for(call.dialed)
         if flow is None:
@@ -89,6 +94,7 @@ class Interpreter:
             call.hangup("no_flow")
             return FlowRun(None, EndReason.NO_FLOW)
         session = Session(call, flow, self.services, self.clock)
+        session.vars.update(variables or {})
         run = FlowRun(flow, EndReason.END, session=session)
         log.info("call %s: flow %s (version %s)", call.id, flow.name, flow.version)
         try:

@@ -76,23 +76,29 @@ def _is(value: Any, kind: str) -> bool:
     raise ValueError(f"schema type {kind!r} is not supported")
 
 
-def validate(value: Any, schema: dict[str, Any], path: Path_ = ()) -> Iterator[SchemaError]:
-    """Every way `value` breaks `schema`; messages are prefixed with the dotted path."""
+def validate(
+    value: Any, schema: dict[str, Any], path: Path_ = (), *, noun: str = "parameter"
+) -> Iterator[SchemaError]:
+    """Every way `value` breaks `schema`; messages are prefixed with the dotted path.
+
+    `noun` names what a mapping's entries are in messages ("unknown parameter 'x'").
+    """
     prefix = f"{dotted(path)}: " if path else ""
     kinds = schema.get("type")
     if kinds is not None:
         kinds = [kinds] if isinstance(kinds, str) else kinds
         if not any(_is(value, k) for k in kinds):
-            wanted = " or ".join(_TYPE_NAMES[k] for k in kinds)
+            names = [_TYPE_NAMES[k] for k in kinds]
+            wanted = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
             yield SchemaError(path, f"{prefix}expected {wanted}, got {describe(value)}")
             return
     if "anyOf" in schema:
         options = schema["anyOf"]
-        if not any(next(validate(value, opt, path), None) is None for opt in options):
+        if not any(next(validate(value, opt, path, noun=noun), None) is None for opt in options):
             # One option that fits the value's type explains best; else say none matched.
             typed = [o for o in options if "type" in o and _fits_type(value, o["type"])]
             if len(typed) == 1:
-                yield from validate(value, typed[0], path)
+                yield from validate(value, typed[0], path, noun=noun)
             else:
                 yield SchemaError(path, f"{prefix}{describe(value)} is not allowed here")
             return
@@ -106,13 +112,13 @@ def validate(value: Any, schema: dict[str, Any], path: Path_ = ()) -> Iterator[S
     if isinstance(value, int | float) and not isinstance(value, bool):
         yield from _number(value, schema, path, prefix)
     if isinstance(value, dict):
-        yield from _object(value, schema, path, prefix)
+        yield from _object(value, schema, path, prefix, noun)
     if isinstance(value, list):
         if len(value) < schema.get("minItems", 0):
             yield SchemaError(path, f"{prefix}needs at least {schema['minItems']} item(s)")
         if "items" in schema:
             for index, item in enumerate(value):
-                yield from validate(item, schema["items"], (*path, index))
+                yield from validate(item, schema["items"], (*path, index), noun=noun)
 
 
 def _fits_type(value: Any, kinds: str | list[str]) -> bool:
@@ -141,11 +147,11 @@ def _number(
 
 
 def _object(
-    value: dict[str, Any], schema: dict[str, Any], path: Path_, prefix: str
+    value: dict[str, Any], schema: dict[str, Any], path: Path_, prefix: str, noun: str
 ) -> Iterator[SchemaError]:
     for name in schema.get("required", []):
         if name not in value:
-            yield SchemaError(path, f"{prefix}missing required '{name}'")
+            yield SchemaError(path, f"{prefix}missing required {noun} '{name}'")
     if len(value) < schema.get("minProperties", 0):
         yield SchemaError(path, f"{prefix}needs at least {schema['minProperties']} entries")
     props: dict[str, Any] = schema.get("properties", {})
@@ -157,8 +163,8 @@ def _object(
             for err in validate(key, names, ()):
                 yield SchemaError(sub, f"{prefix}name '{key}': {err.message}", at_key=True)
         if key in props:
-            yield from validate(item, props[key], sub)
+            yield from validate(item, props[key], sub, noun=noun)
         elif extra is False:
-            yield SchemaError(sub, f"{prefix}unknown parameter '{key}'", at_key=True)
+            yield SchemaError(sub, f"{prefix}unknown {noun} '{key}'", at_key=True)
         elif isinstance(extra, dict):
-            yield from validate(item, extra, sub)
+            yield from validate(item, extra, sub, noun=noun)

@@ -49,7 +49,7 @@ def parse_flow(raw: bytes, path: pathlib.Path, problems: Problems, *, file: str)
     if not isinstance(doc.value, dict):
         problems.add(doc.at(()), f"a flow is a mapping (name, numbers, steps), got {describe(doc.value)}")
         return None
-    for err in validate(doc.value, DOCUMENT):
+    for err in validate(doc.value, DOCUMENT, noun="key"):
         problems.add(doc.key_at(err.path) if err.at_key else doc.at(err.path), err.message)
     if len(problems) > before:
         return None
@@ -146,7 +146,9 @@ def _parse_step(
         ok = False
     if not ok:
         return None
-    return Step(index, verb_name, params, label, key_pos[verb_name], param_pos, sensitive)
+    label_pos = doc.at((*here, "label")) if label is not None else None
+    return Step(index, verb_name, params, label, key_pos[verb_name], param_pos, sensitive,
+                label_pos)
 
 
 def _positions(doc: Located, base: Path_) -> dict[str, Pos]:
@@ -162,7 +164,7 @@ def _labels(steps: list[Step], problems: Problems) -> dict[str, int]:
             continue
         if step.label in labels:
             first = steps[labels[step.label]].pos
-            problems.add(step.pos, f"duplicate label '{step.label}' (first at line {first.line})")
+            problems.add(step.label_pos or step.pos, f"duplicate label '{step.label}' (first at line {first.line})")
         else:
             labels[step.label] = step.index
     return labels

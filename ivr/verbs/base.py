@@ -53,6 +53,7 @@ class Step:
     pos: Pos
     param_pos: dict[str, Pos] = field(default_factory=dict)
     sensitive: bool = False
+    label_pos: Pos | None = None
 
     def at(self, param: str) -> Pos:
         """The position of `param`'s value, or of the step when it is absent."""

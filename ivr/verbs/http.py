@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -52,6 +54,14 @@ def pick(document: Any, dotted: str) -> Any:
         else:
             return None
     return node
+
+
+_VAR = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def render_url(template: str, session: IvrSession) -> str:
+    """`template` with each `${name}` percent-encoded: "+34..." must stay a plus in a query."""
+    return _VAR.sub(lambda m: urllib.parse.quote(session.render(m.group(0)), safe=""), template)
 
 
 def _render(value: Any, session: IvrSession) -> Any:
@@ -110,7 +120,7 @@ class HttpVerb:
 
     async def _fetch(self, step: Step, session: IvrSession) -> Any:
         params = step.params
-        url = session.render(params["url"])
+        url = render_url(params["url"], session)
         method = params.get("method", "GET")
         headers = _render(params.get("headers", {}), session)
         body = _render(params["body"], session) if "body" in params else None
