@@ -46,7 +46,10 @@ CASE_STATUSES = ("open", "closed")
 CHANNELS = ("voice", "chat", "sms", "email")
 DIRECTIONS = ("inbound", "outbound")
 SPEAKERS = ("caller", "agent")
-IVR_EVENT_KINDS = ("digits", "speech", "variable", "path", "voicemail")
+IVR_EVENT_KINDS = (
+    "digits", "speech", "variable", "path", "voicemail",
+    "hours", "http", "queue", "callback", "transfer", "unavailable", "hangup",
+)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:

@@ -32,6 +32,8 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--inband-dtmf", choices=("on", "auto", "off"),
                        help="detect DTMF tones in the audio: always, only without "
                        "telephone-event, or never (default on)")
+    serve.add_argument("--flows", type=Path, metavar="DIR",
+                       help="directory of IVR flows (YAML); without it, the demo handler")
     serve.add_argument("--cases-url", metavar="URL",
                        help="case database (default sqlite:///DATA_DIR/cases.db; postgresql://...)")
     serve.add_argument("--transcription", choices=("whisper", "vosk", "pocketsphinx", "off"),
@@ -43,9 +45,11 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--debug-api", action="store_true", default=None,
                        help="expose GET /api/debug/calls (decoded audio, digits, RTP stats)")
 
+    from ivr.cli import add_flows_parser
     from media.asr.transcribe import add_transcribe_parser
 
     add_transcribe_parser(sub)
+    add_flows_parser(sub)
     try:
         from voice.pjsua.client import add_call_parser
     except ImportError:  # pragma: no cover - pjsua2 is a hard dependency; keep serve usable
@@ -67,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         from voice.pjsua.client import run_call_command
 
         return run_call_command(args)
+    if args.command == "flows":
+        from ivr.cli import run_flows_command
+
+        return run_flows_command(args)
     if args.command == "transcribe":
         from media.asr.transcribe import run_transcribe_command
 
@@ -88,6 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
         "demo_answer_after": args.demo_answer_after,
         "debug_api": args.debug_api,
         "cases_url": args.cases_url,
+        "flows_dir": args.flows,
         "transcription": args.transcription,
         "transcription_model": args.transcription_model,
         "vad": args.vad,

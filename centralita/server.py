@@ -12,20 +12,29 @@ import contextlib
 import gc
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from cases.events import InProcessBus
 from cases.store import CaseStore
+from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
 from centralita.settings import Settings
 from centralita.speech import SpeechStack, TranscribedCalls, build_speech
 from centralita.tls import server_context
+from ivr.interpreter import Interpreter
+from ivr.media.recorder import VoicemailBox
+from ivr.media.tts import EspeakTts
+from ivr.registry import FlowRegistry
+from ivr.services import Services
 from media.clock import LoopClock
 from media.rtp.ports import PortAllocator
 from media.ticker import MediaTicker
+from voice.call import Call
 from voice.calls import CallHandler, CallManager
 from voice.demo import DemoHandler
 from voice.sip.auth import AuthPolicy
@@ -55,6 +64,8 @@ class Server:
         self._runner: web.AppRunner | None = None
         self.store: CaseStore | None = None
         self.speech: SpeechStack | None = None
+        self.flows: FlowRegistry | None = None
+        self._http: aiohttp.ClientSession | None = None
         self.started = False
 
     async def start(self) -> None:
@@ -85,14 +96,22 @@ class Server:
         )
         bus = InProcessBus()
         self.store = await CaseStore.open(s.database_url, bus=bus)
-        handler: CallHandler = DemoHandler(
-            s.demo_prompt or default_prompt(), s.demo_hangup_after, s.demo_answer_after
-        )
+        interactions = CallInteractions(self.store)
         if s.transcription != "off":
             self.speech = await build_speech(
-                s.transcription, s.transcription_model, s.vad, s.data_dir, self.store, self.clock
+                s.transcription, s.transcription_model, s.vad, s.data_dir, interactions,
+                self.clock,
             )
+        handler: CallHandler
+        if s.flows_dir is not None:
+            handler = IvrCalls(await self._start_ivr(s.flows_dir, interactions))
+        else:
+            handler = DemoHandler(
+                s.demo_prompt or default_prompt(), s.demo_hangup_after, s.demo_answer_after
+            )
+        if self.speech is not None:
             handler = TranscribedCalls(handler, self.speech.service)
+        handler = CaseCalls(handler, interactions)
         self.calls = CallManager(
             self.ua, self.clock, self.ticker, PortAllocator(s.rtp_port_min, s.rtp_port_max),
             s.sip_listen.host if s.public_host is None else s.public_host, handler,
@@ -115,6 +134,29 @@ class Server:
             "centralita up: SIP udp/tcp %s tls %s, HTTP %s",
             s.sip_listen, s.tls_listen, s.http_listen,
         )
+
+    async def _start_ivr(
+        self, flows_dir: Path, interactions: CallInteractions
+    ) -> Callable[[Call], Awaitable[object]]:
+        """The flow registry (hot reload) and interpreter, with the verbs' services."""
+        self.flows = FlowRegistry(flows_dir, clock=self.clock)
+        self.flows.load()
+        for path, problems in self.flows.errors.items():
+            for line in problems:
+                log.error("flow rejected: %s", line)
+            log.error("flow %s not served until fixed", path)
+        self.flows.start()
+        self._http = aiohttp.ClientSession()
+        data = self.settings.data_dir
+        services = Services(
+            http=self._http,
+            inputs=interactions,
+            tts=EspeakTts(data / "tts"),
+            asr=self.speech.factory if self.speech is not None else None,
+            store=self.store,
+            recorder=VoicemailBox(data / "recordings"),
+        )
+        return Interpreter(self.flows, services, clock=self.clock).run
 
     def health(self) -> dict[str, bool]:
         return {"sip": self.ua is not None and self.started, "http": self.started}
@@ -171,6 +213,10 @@ class Server:
             await self.calls.close()
         if self.ua is not None:
             await self.ua.close()
+        if self.flows is not None:
+            self.flows.stop()
+        if self._http is not None:
+            await self._http.close()
         if self.speech is not None:
             await self.speech.close()
         if self.store is not None:

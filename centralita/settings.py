@@ -59,6 +59,8 @@ class Settings:
     # Ring briefly before answering, as a real line does (and so a caller can CANCEL).
     demo_answer_after: float = 0.5
     debug_api: bool = False
+    # A directory of IVR flows (YAML); None serves the built-in demo handler.
+    flows_dir: Path | None = None
     # Where cases live; None means SQLite in the data dir (the embedded default).
     cases_url: str | None = None
     # Speech on every call: whisper (default), vosk (needs transcription_model), pocketsphinx,
@@ -85,7 +87,7 @@ class Settings:
 
 
 _HOSTPORT_KEYS = {"sip_listen", "sip_tls_listen", "http_listen"}
-_PATH_KEYS = {"tls_cert", "tls_key", "data_dir", "demo_prompt"}
+_PATH_KEYS = {"tls_cert", "tls_key", "data_dir", "demo_prompt", "flows_dir"}
 
 
 def _coerce(key: str, value: Any, where: str) -> Any:

@@ -34,6 +34,7 @@ class SpeechStack:
     service: TranscriptionService
     engine: RecognizerEngine
     pool: UtterancePool | None
+    factory: StreamFactory
 
     async def close(self) -> None:
         await self.service.close()
@@ -68,7 +69,7 @@ async def build_speech(
         factory = pool.stream
     else:
         factory = engine.stream
-    return SpeechStack(TranscriptionService(store, factory, clock), engine, pool)
+    return SpeechStack(TranscriptionService(store, factory, clock), engine, pool, factory)
 
 
 class TranscribedCalls:

@@ -32,7 +32,8 @@ def upgrade() -> None:
         sa.Column("value", sa.JSON(), nullable=False),
         sa.Column("sensitive", sa.Boolean(), nullable=False),
         sa.CheckConstraint(
-            "kind IN ('digits', 'speech', 'variable', 'path', 'voicemail')",
+            "kind IN ('digits', 'speech', 'variable', 'path', 'voicemail', 'hours', 'http', 'queue', "
+            "'callback', 'transfer', 'unavailable', 'hangup')",
             name=op.f("ck_ivr_events_kind"),
         ),
         sa.ForeignKeyConstraint(
