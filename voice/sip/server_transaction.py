@@ -41,6 +41,7 @@ class ServerTransaction(Transaction):
     _interval = 0.0
     last_status = 0
     tu: object | None = None  # the TU object the transaction serves (the session, for INVITE)
+    answered_tag: str | None = None  # an IST in Accepted: the To tag of its 2xx
     on_timeout: Callable[[], None] | None = None
 
     def receive(self, request: SipRequest) -> bool:
@@ -92,6 +93,13 @@ class InviteServerTransaction(ServerTransaction):
             # The TU (session) retransmits the 2xx; we only absorb INVITE copies (Timer L).
             self._start("L", self._timers.timeout, self._end)
             self._transmit(wire)
+            # For the 64*T1 of Accepted nothing here needs the session or the 2xx bytes: a
+            # late CANCEL only needs the To tag. Holding the session kept each call's objects
+            # alive 32 s, into the GC's oldest generation.
+            self.answered_tag = response.to_tag
+            self.tu = None
+            self.on_timeout = None
+            self._last = None
         else:
             self._set_state(State.COMPLETED)
             if not self.reliable:

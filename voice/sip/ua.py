@@ -370,7 +370,11 @@ class SipUserAgent:
         invite_tx = self._server_tx.get(server_key(cancel, via, "INVITE"))
         session = invite_tx.tu if invite_tx is not None else None
         if not isinstance(session, InviteSession):
-            tx.respond(make_response(cancel, 481))
+            if invite_tx is not None and invite_tx.answered_tag is not None:
+                # Already answered: the CANCEL changes nothing (RFC 3261 §9.2) but matched.
+                tx.respond(make_response(cancel, 200, to_tag=invite_tx.answered_tag))
+            else:
+                tx.respond(make_response(cancel, 481))
             return
         tag = session.dialog.local_tag if session.dialog else None
         tx.respond(make_response(cancel, 200, to_tag=tag))
