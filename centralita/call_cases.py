@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from cases.errors import CaseError
 from cases.store import CaseStore, InteractionRef
 from ivr.services import IvrInput
 from voice.call import Call
@@ -28,6 +29,7 @@ class CallInteractions:
         self.store = store
         self._open: dict[str, asyncio.Future[InteractionRef]] = {}
         self._ended: set[int] = set()
+        self.inputs_lost = 0
 
     async def start_voice_interaction(
         self, *, caller: str, call_id: str, direction: str = "inbound",
@@ -63,11 +65,17 @@ class CallInteractions:
 
     async def record_input(self, call: Call, item: IvrInput) -> None:
         """An IVR input (already masked when sensitive) as an event on the call's interaction."""
-        ref = await self.for_call(call)
-        await self.store.add_ivr_event(
-            ref.interaction_id, kind=item.kind, value=item.value, step=item.label,
-            step_index=item.step, sensitive=item.sensitive,
-        )
+        try:
+            ref = await self.for_call(call)
+            await self.store.add_ivr_event(
+                ref.interaction_id, kind=item.kind, value=item.value, step=item.label,
+                step_index=item.step, sensitive=item.sensitive,
+            )
+        except CaseError as exc:
+            # Losing one stored input must not end the caller's call: count it, name the
+            # problem (never the value), and let the flow go on.
+            self.inputs_lost += 1
+            log.error("call %s: IVR input (%s) not stored: %s", call.id, item.kind, exc)
 
     async def for_call(self, call: Call) -> InteractionRef:
         outbound = call.direction.value == "outbound"

@@ -113,7 +113,7 @@ class HttpVerb:
             if value is not None:
                 session.vars[name] = value
                 await session.record_input(
-                    "var", {name: value}, step=step, sensitive=step.sensitive
+                    "variable", {name: value}, step=step, sensitive=step.sensitive
                 )
         await session.record_input("http", {"ok": True}, step=step)
         return None

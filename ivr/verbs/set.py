@@ -34,7 +34,7 @@ class SetVerb:
         for name, value in step.params.items():
             session.vars[name] = session.render(value) if isinstance(value, str) else value
             await session.record_input(
-                "var", {name: session.vars[name]}, step=step, sensitive=step.sensitive
+                "variable", {name: session.vars[name]}, step=step, sensitive=step.sensitive
             )
         return None
 

@@ -213,7 +213,7 @@ async def test_sensitive_step_inputs_are_masked() -> None:
     run = await Interpreter(None, Services(inputs=sink), clock=FakeClock()).run(make_call(), doc)
     assert run.session is not None
     assert run.session.vars["card"] == "4111111111111111"  # the flow can still use it
-    var_items = [i for i in sink.items if i.kind == "var"]
+    var_items = [i for i in sink.items if i.kind == "variable"]
     assert [(i.value, i.sensitive) for i in var_items] == [({"card": "***"}, True)]
     assert "4111" not in repr(sink.items)
 

@@ -151,6 +151,11 @@ class MediaCall(pj.Call):  # type: ignore[misc]
                 self._player = pj.AudioMediaPlayer()
                 self._player.createPlayer(self.play_path, pj.PJMEDIA_FILE_NO_LOOP)
             self._player.startTransmit(audio)
+        else:
+            # Like a phone with a silent microphone: the (null) capture device feeds the call,
+            # so the stream is clocked and sends RTP. Without any port connected PJSIP sends
+            # neither audio nor the RFC 4733 digits, which ride the same stream.
+            pj.Endpoint.instance().audDevManager().getCaptureDevMedia().startTransmit(audio)
 
     def _fail(self, message: str) -> None:
         if self.error is None:

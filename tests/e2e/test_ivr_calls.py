@@ -1,0 +1,115 @@
+"""IVR flows on real calls: pjsua2 dials the server, presses keys, and the path taken, the
+variables and the inputs are read back from the stored interaction on the caller's case."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import ServerFactory
+from tests.helpers.server import ServerOptions, ServerProcess
+from voice.pjsua.client import place_call
+
+pytestmark = pytest.mark.slow
+
+FLOW = """\
+name: e2e
+default: true
+steps:
+  - say: "Hello."
+  - label: menu
+    menu:
+      prompt: "Press 1 for billing or 2 for support."
+      choices:
+        - {digits: "1", goto: billing}
+        - {digits: "2", goto: support}
+      retries: 1
+      timeout: 4
+      invalid_prompt: "Not an option."
+      on_failure: goodbye
+      variable: choice
+  - label: billing
+    set: {team: billing}
+  - goto: pin
+  - label: support
+    set: {team: support}
+  - label: pin
+    gather: {prompt: "Enter your PIN then hash.", variable: pin, terminator: "#",
+             max_digits: 6, timeout: 6, on_timeout: goodbye}
+    sensitive: true
+  - label: goodbye
+    say: "Goodbye."
+  - hangup
+"""
+
+
+async def get_json(server: ServerProcess, path: str) -> Any:
+    async with aiohttp.ClientSession() as http, http.get(server.http_base + path) as resp:
+        assert resp.status == 200, (path, resp.status, await resp.text())
+        return await resp.json()
+
+
+async def interaction_of_last_call(server: ServerProcess, within: float = 15.0) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    while True:
+        calls = await get_json(server, "/api/debug/calls")
+        if calls and calls[-1]["state"] == "ended":
+            case = await get_json(server, f"/api/calls/{calls[-1]['call_id']}/case")
+            timeline = await get_json(server, f"/api/cases/{case['case_id']}")
+            interaction = timeline["interactions"][-1]
+            if interaction["ended_at"]:
+                return dict(interaction)
+        if time.monotonic() > deadline:
+            raise AssertionError("the call's interaction did not end in time")
+        await asyncio.sleep(0.3)
+
+
+async def test_menu_choice_and_masked_pin_are_stored_on_the_interaction(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "e2e.yaml").write_text(FLOW)
+    server = await server_factory(
+        ServerOptions(extra_args=["--flows", str(flows), "--transcription", "off"])
+    )
+    # "2" lands in the menu (barge-in over its prompt); the PIN follows in the gather.
+    result = await place_call(
+        f"sip:100@{server.sip_target}", from_user="+15550100", dtmf="24321#",
+        dtmf_delay=2.0, duration=14.0,
+    )
+    assert result.connected, result
+    interaction = await interaction_of_last_call(server)
+    events = interaction["ivr_events"]
+    path = next(e["value"] for e in events if e["kind"] == "path")
+    labels = [step["label"] for step in path]
+    assert "support" in labels and "billing" not in labels and "pin" in labels
+    assert labels[-1] is None or labels[-2] == "goodbye"
+    stored = str(events)
+    assert "4321" not in stored  # the PIN step is sensitive: masked everywhere it is kept
+    assert any(e["sensitive"] for e in events)
+    assert interaction["outcome"] in ("local-bye", "hangup", "remote-bye")
+    log = server.stderr_path.read_text(encoding="utf-8", errors="replace")
+    assert "4321" not in log
+
+
+async def test_broken_flow_is_refused_at_start_with_its_position(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "good.yaml").write_text(FLOW)
+    (flows / "bad.yaml").write_text("name: bad\nnumbers: ['200']\nsteps:\n  - dance: {}\n")
+    server = await server_factory(
+        ServerOptions(extra_args=["--flows", str(flows), "--transcription", "off"])
+    )
+    log = server.stderr_path.read_text(encoding="utf-8", errors="replace")
+    assert f"{flows / 'bad.yaml'}:4:5:" in log and "dance" in log
+    # The good flow still serves calls.
+    result = await place_call(f"sip:100@{server.sip_target}", duration=2.0)
+    assert result.connected, result
