@@ -247,7 +247,11 @@ class CallManager:
         for record in self.records:
             live = self.calls.get(record.call_id)
             if live is not None:
-                record.state = live.state.value
+                # "ended" is kept for a finished record (audio written, RTP stats in): a call
+                # that has hung up while its handler still finishes (last transcript finals)
+                # shows "ending".
+                state = live.state.value
+                record.state = "ending" if state == "ended" else state
                 record.digits = "".join(live.digits)
                 record.digit_sources = list(live.digit_sources)
             out.append(asdict(record))
