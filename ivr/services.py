@@ -57,11 +57,35 @@ class Router(Protocol):
         ...
 
 
+class TransferOutcome(Protocol):
+    """How a transfer went (voice's `TransferResult` is one).
+
+    `result`: `answered`, `no-answer`, `busy`, `failed`, `unavailable` or `abandoned`;
+    `summary()` is what the verb stores on the interaction.
+    """
+
+    @property
+    def result(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def answered(self) -> bool: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+
 class Transferer(Protocol):
     """Voice's outbound dial + bridge, for `transfer`."""
 
-    async def transfer(self, call: Call, target: str, *, ring_timeout: float) -> bool:
-        """Dial `target` (SIP URI or number) and bridge; False if it was not answered."""
+    async def transfer(
+        self, call: Call, target: str, *, ring_timeout: float
+    ) -> TransferOutcome:
+        """Dial `target` (SIP URI or number), bridge on answer; return when the bridge ends.
+
+        Not answered, busy, unreachable or impossible are outcomes, not exceptions.
+        """
         ...
 
 
