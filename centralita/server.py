@@ -42,6 +42,7 @@ from voice.sip.errors import SipError, SipParseError
 from voice.sip.headers import SipUri
 from voice.sip.registrar import Registrar, RegistrarConfig
 from voice.sip.ua import SipUserAgent, UaConfig
+from voice.transfer import SipTransferer, sip_from_uri
 from web.app import build_app
 from web.cases_api import add_case_routes
 
@@ -155,6 +156,10 @@ class Server:
             asr=self.speech.factory if self.speech is not None else None,
             store=self.store,
             recorder=VoicemailBox(data / "recordings"),
+            # A provider: the CallManager is built after the IVR handler it runs.
+            transferer=SipTransferer(
+                lambda: self.calls, from_uri_for=sip_from_uri(str(self.settings.sip_listen))
+            ),
         )
         return Interpreter(self.flows, services, clock=self.clock).run
 
