@@ -18,18 +18,17 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from media.bridge import Bridge
 from media.clock import Clock
 from media.frame_queue import FrameQueue
 from media.frames import AudioFrame
-from media.player import ringback
+from media.player import AudioSource, ringback
 from voice.call import Call
 from voice.calls import CallHandler
 from voice.sip.errors import CallFailed, SipError
-from voice.sip_call_leg import SipCallLeg
-from voice.sip_leg import SipLeg
+from voice.sip_leg import AudioListener
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +38,30 @@ _BUSY = frozenset({486, 600, 603})
 _RATE = 8000
 
 
+@runtime_checkable
+class BridgeMedia(Protocol):
+    """What the bridge needs of a leg's media (`voice.sip_leg.SipLeg` is one)."""
+
+    def add_listener(self, listener: AudioListener) -> None: ...
+
+    def remove_listener(self, listener: AudioListener) -> None: ...
+
+    def play(
+        self, source: AudioSource | None, on_done: Callable[[], None] | None = None
+    ) -> None: ...
+
+
+def media_of(call: Call) -> BridgeMedia | None:
+    """The media of the call's leg if it can be bridged (SIP legs have `.media`)."""
+    media = getattr(call.leg, "media", None)
+    return media if isinstance(media, BridgeMedia) else None
+
+
 class Dialer(Protocol):
     """What the transferer needs of `voice.calls.CallManager`."""
 
-    clock: Clock
+    @property
+    def clock(self) -> Clock: ...
 
     async def dial(
         self, target: str, *, from_uri: str, handler: CallHandler,
@@ -121,16 +140,15 @@ class SipTransferer:
     async def transfer(self, call: Call, target: str, *, ring_timeout: float) -> TransferResult:
         """Dial `target`, ring back to the caller, bridge on answer; return when it ends."""
         dialer = self._calls()
-        leg = call.leg
+        caller_media = media_of(call)
         if dialer is None:
             return TransferResult("unavailable", "the call manager is not running")
-        if not isinstance(leg, SipCallLeg):
-            return TransferResult("unavailable", "only SIP callers can be transferred")
+        if caller_media is None:
+            return TransferResult("unavailable", "this caller's leg cannot be bridged")
         try:
             uri = target_uri(target, self._trunk_host)
         except TransferUnavailable as exc:
             return TransferResult("unavailable", str(exc))
-        caller_media = leg.media
         caller_media.play(ringback(_RATE))
         try:
             outcome = await self._ring(dialer, call, uri, ring_timeout)
@@ -181,12 +199,13 @@ class SipTransferer:
         return TransferResult("no-answer", f"no answer within {ring_timeout:g} s")
 
     async def _bridge(
-        self, clock: Clock, caller: Call, caller_media: SipLeg, target: Call
+        self, clock: Clock, caller: Call, caller_media: BridgeMedia, target: Call
     ) -> TransferResult:
         """Carry audio both ways until one side hangs up, then hang up the other."""
-        target_leg = target.leg
-        assert isinstance(target_leg, SipCallLeg)  # CallManager.dial makes SIP legs
-        target_media = target_leg.media
+        target_media = media_of(target)
+        if target_media is None:
+            target.hangup("transfer-no-media")
+            return TransferResult("failed", "the answered leg has no media to bridge")
         to_caller = FrameQueue(_RATE, **self._queue_kwargs)
         to_target = FrameQueue(_RATE, **self._queue_kwargs)
         bridge = Bridge("caller", to_caller, "target", to_target)
