@@ -31,12 +31,18 @@ def _unquoted(text: str) -> Iterator[tuple[int, str]]:
 
 def split_unquoted(text: str, sep: str) -> list[str]:
     """Split on `sep` outside double quotes (a quoted `;` or `<` is data, not syntax)."""
+    if '"' not in text:
+        # Escapes only count inside quotes: without a quote this is a plain split, and most
+        # values (every tag, Via and URI SIPp sends) have none. The scanner is ~10x slower.
+        return text.split(sep)
     cuts = [i for i, ch in _unquoted(text) if ch == sep]
     bounds = zip([-1, *cuts], [*cuts, len(text)], strict=True)
     return [text[a + 1 : b] for a, b in bounds]
 
 
 def _find_unquoted(text: str, ch: str) -> int:
+    if '"' not in text:
+        return text.find(ch)  # no quotes, nothing to skip (see split_unquoted)
     return next((i for i, c in _unquoted(text) if c == ch), -1)
 
 

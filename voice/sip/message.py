@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from voice.sip.errors import SipParseError
+from voice.sip.headers import split_unquoted
 
 SIP_VERSION = "SIP/2.0"
 MAX_MESSAGE_SIZE = 65_535
@@ -103,6 +104,10 @@ def canonical_name(name: str) -> str:
 
 def split_list(value: str) -> list[str]:
     """Split a header value on commas that are outside quotes and angle brackets."""
+    if "," not in value:
+        # Nothing to split (the usual case: one Via, one Contact); same result as the scan.
+        value = value.strip()
+        return [value] if value else []
     items: list[str] = []
     depth = 0
     quoted = False
@@ -135,65 +140,94 @@ class Headers:
     A header that appears on several lines keeps every line, in order. `get_all()` also splits
     comma-separated values of list headers (Via, Route, Contact...), so
     `Via: a, b` and two `Via:` lines read the same.
+
+    Lines are kept in order for serialisation and indexed by canonical name (name -> values in
+    order) so `get`/`in` are one dict lookup: a message is queried a dozen times on its way
+    through the stack, and scanning the line list each time was a measured cost.
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_index")
 
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
         self._items: list[tuple[str, str]] = []
+        self._index: dict[str, list[str]] = {}
         for name, value in items or []:
             self.add(name, value)
 
     def add(self, name: str, value: str) -> None:
         """Append a header line (after any existing ones of the same name)."""
-        self._items.append((canonical_name(name), value.strip()))
+        cname = canonical_name(name)
+        value = value.strip()
+        self._items.append((cname, value))
+        values = self._index.get(cname)
+        if values is None:
+            self._index[cname] = [value]
+        else:
+            values.append(value)
+
+    def _reindex(self) -> None:
+        index: dict[str, list[str]] = {}
+        for n, v in self._items:
+            values = index.get(n)
+            if values is None:
+                index[n] = [v]
+            else:
+                values.append(v)
+        self._index = index
 
     def prepend(self, name: str, value: str) -> None:
         """Insert a header line before the first line of the same name (e.g. a new top Via)."""
         cname = canonical_name(name)
+        value = value.strip()
         for i, (n, _) in enumerate(self._items):
             if n == cname:
-                self._items.insert(i, (cname, value.strip()))
-                return
-        self._items.insert(0, (cname, value.strip()))
+                self._items.insert(i, (cname, value))
+                break
+        else:
+            self._items.insert(0, (cname, value))
+        self._index.setdefault(cname, []).insert(0, value)
 
     def set(self, name: str, value: str) -> None:
         """Replace every line of `name` with a single one, keeping the first's position."""
         cname = canonical_name(name)
+        value = value.strip()
+        if cname not in self._index:
+            self._items.append((cname, value))
+            self._index[cname] = [value]
+            return
         for i, (n, _) in enumerate(self._items):
             if n == cname:
-                self._items[i] = (cname, value.strip())
+                self._items[i] = (cname, value)
                 self._items = [
                     item for j, item in enumerate(self._items) if j <= i or item[0] != cname
                 ]
-                return
-        self._items.append((cname, value.strip()))
+                break
+        self._index[cname] = [value]
 
     def remove(self, name: str) -> None:
         cname = canonical_name(name)
-        self._items = [item for item in self._items if item[0] != cname]
+        if self._index.pop(cname, None) is not None:
+            self._items = [item for item in self._items if item[0] != cname]
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first line's value (the whole line, not split on commas)."""
-        cname = canonical_name(name)
-        for n, v in self._items:
-            if n == cname:
-                return v
-        return default
+        values = self._index.get(canonical_name(name))
+        return values[0] if values else default
 
     def get_all(self, name: str) -> list[str]:
         """Every value of `name`, list headers split on top-level commas."""
         cname = canonical_name(name)
-        values = [v for n, v in self._items if n == cname]
+        values = self._index.get(cname)
+        if not values:
+            return []
         if cname.lower() in _LIST_HEADERS:
             return [item for v in values for item in split_list(v)]
-        return values
+        return list(values)
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
-        cname = canonical_name(name)
-        return any(n == cname for n, _ in self._items)
+        return canonical_name(name) in self._index
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(list(self._items))
@@ -204,6 +238,7 @@ class Headers:
     def copy(self) -> Headers:
         h = Headers()
         h._items = list(self._items)
+        h._index = {n: list(vs) for n, vs in self._index.items()}
         return h
 
     def __eq__(self, other: object) -> bool:
@@ -299,8 +334,6 @@ def parse_cseq(value: str) -> tuple[int, str]:
 
 def header_param(value: str, name: str) -> str | None:
     """A `;name=value` parameter of a From/To/Contact-style value (outside `<...>` and quotes)."""
-    from voice.sip.headers import split_unquoted
-
     parts = split_unquoted(value, "<")
     if len(parts) > 1:
         # name-addr form: parameters follow the closing '>' of the URI.
@@ -332,13 +365,27 @@ def _split_head(data: bytes) -> tuple[bytes, bytes]:
 
 
 def _unfold(head: str) -> list[str]:
-    lines: list[str] = []
-    for raw in re.split(r"\r?\n", head):
-        if raw[:1] in (" ", "\t") and lines:
-            lines[-1] = lines[-1].rstrip() + " " + raw.strip()
+    lines = [raw[:-1] if raw.endswith("\r") else raw for raw in head.split("\n")]
+    if "\n " not in head and "\n\t" not in head:
+        return lines  # no folded line (the usual case): skip the join pass
+    out: list[str] = []
+    for raw in lines:
+        if raw[:1] in (" ", "\t") and out:
+            out[-1] = out[-1].rstrip() + " " + raw.strip()
         else:
-            lines.append(raw)
-    return lines
+            out.append(raw)
+    return out
+
+
+@functools.lru_cache(maxsize=512)
+def _header_name(raw: str) -> str | None:
+    """The canonical name of a header line's name part, or None if it is not a token.
+
+    Cached like `canonical_name`: a peer sends the same few names on every message."""
+    name = raw.strip()
+    if not name or not _TOKEN_RE.match(name):
+        return None
+    return canonical_name(name)
 
 
 def parse_message(data: bytes, *, stream: bool = False) -> SipMessage:
@@ -369,10 +416,10 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipMessage:
         if not line.strip():
             continue
         name, sep, value = line.partition(":")
-        name = name.strip()
-        if not sep or not name or not _TOKEN_RE.match(name):
+        cname = _header_name(name) if sep else None
+        if cname is None:
             raise SipParseError("malformed header line")
-        headers.add(name, value)
+        headers.add(cname, value)
 
     msg: SipMessage
     m = _STATUS_RE.match(start)
@@ -418,7 +465,8 @@ def _validate(msg: SipMessage) -> None:
         mf = h.get("Max-Forwards")
         if mf is not None and (not mf.isdigit() or int(mf) > 255):
             raise SipParseError("bad Max-Forwards")
-    via = h.get_all("Via")[0] if h.get_all("Via") else ""
+    vias = h.get_all("Via")
+    via = vias[0] if vias else ""
     if not via.upper().startswith("SIP/2.0/"):
         raise SipParseError("bad Via")
 
