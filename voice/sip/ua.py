@@ -404,9 +404,14 @@ class SipUserAgent:
 
     def _own(self, awaitable: Awaitable[None]) -> None:
         """Run an async handler as a task this UA cancels and awaits in `close()`."""
-        async def run() -> None:
-            await awaitable
-        task = asyncio.get_running_loop().create_task(run())
+        if asyncio.iscoroutine(awaitable):
+            # The usual handler is a coroutine: run it as the task itself, without a wrapper
+            # coroutine around it (one frame less on every step of every call).
+            task = asyncio.get_running_loop().create_task(awaitable)
+        else:
+            async def run() -> None:
+                await awaitable
+            task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
