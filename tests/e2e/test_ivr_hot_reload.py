@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 
 from tests.conftest import ServerFactory
+from tests.e2e.ivr_support import dial
 from tests.helpers.server import ServerOptions, ServerProcess
-from voice.pjsua.client import place_call
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +110,7 @@ async def test_edit_during_a_call_then_a_broken_edit(
     uri = f"sip:100@{server.sip_target}"
 
     # Call A takes version 1; the file changes while A is still in its long prompt.
-    call_a = asyncio.create_task(place_call(uri, from_user="+15550301", duration=30.0))
+    call_a = asyncio.create_task(dial(uri, from_user="+15550301", duration=30.0))
     try:
         (started_a,) = await log_shows(server, STARTED, 1)
         path.write_text(V2)
@@ -126,7 +126,7 @@ async def test_edit_during_a_call_then_a_broken_edit(
     assert await stored_variables(server, started_a[1]) == [{"version": "one"}]
 
     # Call B, after the reload: version 2.
-    result_b = await place_call(uri, from_user="+15550302", duration=15.0)
+    result_b = await dial(uri, from_user="+15550302", duration=15.0)
     assert result_b.connected, result_b
     started_b = (await log_shows(server, STARTED, 2))[1]
     assert started_b[2] != started_a[2]
@@ -137,7 +137,7 @@ async def test_edit_during_a_call_then_a_broken_edit(
     (rejected,) = await log_shows(server, rf"flow rejected: {re.escape(str(path))}:5:5: .*")
     assert "dance" in rejected[0], rejected[0]
     await log_shows(server, rf"flow reload: keeping version {started_b[2]}")
-    result_c = await place_call(uri, from_user="+15550303", duration=15.0)
+    result_c = await dial(uri, from_user="+15550303", duration=15.0)
     assert result_c.connected, result_c
     started_c = (await log_shows(server, STARTED, 3))[2]
     assert started_c[2] == started_b[2]

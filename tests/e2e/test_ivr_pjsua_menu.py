@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 
 from tests.conftest import ServerFactory
+from tests.e2e.ivr_support import dial
 from tests.helpers.server import ServerOptions, ServerProcess
-from voice.pjsua.client import place_call
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +108,7 @@ async def test_menu_invalid_speech_then_timeout_then_key(
     flows.mkdir()
     (flows / "menu.yaml").write_text(FLOW)
     server = await server_factory(ServerOptions(extra_args=["--flows", str(flows)]))
-    result = await place_call(
+    result = await dial(
         f"sip:100@{server.sip_target}", play=invalid_speech, dtmf="2", dtmf_delay=DTMF_AT_S,
         from_user="+15550401", duration=40.0,
     )
