@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 MAX_SDP_SIZE = 65_535
 HOLD_ADDRESS = "0.0.0.0"  # RFC 2543 hold: "don't send to me"
 
-_LINE_RE = re.compile(r"^([a-z])=(.*)$")
 _DIGITS_RE = re.compile(r"^[0-9]{1,20}$")
 
 
@@ -43,9 +42,12 @@ class NoCommonCodec(SdpError):
 
 def _int(text: str, what: str, line: int | None, lo: int = 0, hi: int = 2**64) -> int:
     # A regex, not str.isdigit(): isdigit() accepts "²", which int() then refuses.
-    if not _DIGITS_RE.match(text) or not lo <= int(text) <= hi:
+    if not _DIGITS_RE.match(text):
         raise SdpError(f"bad {what} {text!r}", line)
-    return int(text)
+    value = int(text)
+    if not lo <= value <= hi:
+        raise SdpError(f"bad {what} {text!r}", line)
+    return value
 
 
 class Direction(enum.StrEnum):
@@ -400,12 +402,13 @@ class _Parser:
             line = raw.removesuffix("\r")
             if not line.strip():
                 continue  # blank lines (a trailing one above all) are harmless
-            m = _LINE_RE.match(line)
-            if m is None:
+            # `<letter>=<value>` (letter a-z) by slicing, not a regex match per line.
+            letter = line[0]
+            if line[1:2] != "=" or not "a" <= letter <= "z":
                 raise SdpError("expected '<letter>=<value>'", number)
             if "\r" in line or "\x00" in line:
                 raise SdpError("control character in line", number)
-            self.line(m.group(1), m.group(2), number)
+            self.line(letter, line[2:], number)
         if self.sdp is None:
             raise SdpError("missing o= line")
         if self.name is None:
