@@ -63,13 +63,18 @@ def server_log(server: ServerProcess) -> str:
 
 
 async def log_shows(server: ServerProcess, pattern: str, count: int = 1,
-                    within: float = 15.0) -> list[re.Match[str]]:
-    """Wait until the server log holds `count` matches of `pattern`; return them."""
+                    within: float = 30.0, caller: asyncio.Task[Any] | None = None,
+                    ) -> list[re.Match[str]]:
+    """Wait until the server log holds `count` matches of `pattern`; return them. If the
+    `caller` task ends first, fail with how its call went."""
     deadline = time.monotonic() + within
     while True:
         found = list(re.finditer(pattern, server_log(server)))
         if len(found) >= count:
             return found
+        if caller is not None and caller.done():
+            raise AssertionError(f"the call ended first: {caller.result()}\n"
+                                 f"{server.stderr_tail()}")
         if time.monotonic() > deadline:
             raise AssertionError(
                 f"log never showed {count} x {pattern!r}\n{server.stderr_tail()}"
@@ -112,7 +117,7 @@ async def test_edit_during_a_call_then_a_broken_edit(
     # Call A takes version 1; the file changes while A is still in its long prompt.
     call_a = asyncio.create_task(dial(uri, from_user="+15550301", duration=30.0))
     try:
-        (started_a,) = await log_shows(server, STARTED, 1)
+        (started_a,) = await log_shows(server, STARTED, 1, caller=call_a)
         path.write_text(V2)
         # The registry polls every second; it logs the new version when it takes it.
         await log_shows(server, r"flow reload reloaded: version \w+ -> \w+", 1)
