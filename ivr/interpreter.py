@@ -146,6 +146,9 @@ class Interpreter:
 
     async def _run_step(self, call: Call, step: Step, session: Session) -> str | None:
         """Run one verb; if the call ends meanwhile, cancel the verb and say so."""
+        # In a sensitive step the call itself keeps only masked digits (its debug record,
+        # anything that reads call.digits); the verb still receives the real key events.
+        call.sensitive_input = step.sensitive
         verb_task = asyncio.ensure_future(self.verbs[step.verb].run(step, session))
         ended = asyncio.ensure_future(call.wait_ended())
         try:
@@ -157,6 +160,7 @@ class Interpreter:
             for task in (ended, verb_task):
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.gather(task, return_exceptions=task is ended)
+        call.sensitive_input = False
         if verb_task.cancelled():
             raise _CallEnded
         return verb_task.result()

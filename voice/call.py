@@ -107,6 +107,9 @@ class Call:
         self._state = CallState.NEW
         self.end_cause: str | None = None
         self.digits: list[str] = []
+        # While True (a card number, a PIN), digits are kept here masked; the events that
+        # carry them to the verb collecting them are not.
+        self.sensitive_input = False
         self.digit_sources: list[str] = []
         self._events: deque[CallEvent] = deque(maxlen=EVENT_QUEUE_SIZE)
         self._event_ready = asyncio.Event()
@@ -218,7 +221,7 @@ class Call:
 
     # -- what the leg reports -------------------------------------------------------------------
     def digit(self, digit: str, duration_ms: int, source: str) -> None:
-        self.digits.append(digit)
+        self.digits.append("*" if self.sensitive_input else digit)
         self.digit_sources.append(source)
         self._emit(CallEvent("dtmf", {"digit": digit, "duration_ms": duration_ms, "source": source}))
 

@@ -96,6 +96,9 @@ async def test_menu_choice_and_masked_pin_are_stored_on_the_interaction(
     assert interaction["outcome"] in ("local-bye", "hangup", "remote-bye")
     log = server.stderr_path.read_text(encoding="utf-8", errors="replace")
     assert "4321" not in log
+    # Not even the debug API's digit list shows them: the call keeps them masked.
+    debug = (await get_json(server, "/api/debug/calls"))[-1]
+    assert debug["digits"].startswith("2") and "4321" not in debug["digits"]
 
 
 async def test_broken_flow_is_refused_at_start_with_its_position(
