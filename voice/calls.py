@@ -28,7 +28,7 @@ from media.rtp.session import RtpSession
 from media.ticker import MediaTicker
 from voice.call import Call, Direction
 from voice.sdp import SdpError, SessionDescription, accept_answer, answer_offer, build_offer
-from voice.sip.errors import SipError, SipParseError
+from voice.sip.errors import SipParseError
 from voice.sip.headers import NameAddress
 from voice.sip.session import EndCause, InviteSession, SessionState
 from voice.sip.ua import SipUserAgent
@@ -164,13 +164,19 @@ class CallManager:
         rtp = await self._open_rtp()
         assert rtp.local_port is not None
         offer = build_offer(self.media_host, rtp.local_port, session_id=secrets.randbits(31))
+        session: InviteSession | None = None
         try:
             session = await self.ua.invite(
                 target, bytes(offer), from_uri=from_uri, credentials=credentials
             )
             params = accept_answer(offer, SessionDescription.parse(session.remote_sdp))
-        except (SipError, SdpError, OSError):
+        except BaseException:
+            # Failure, timeout or cancellation (a transfer's ring timeout): the ports go back
+            # either way, or each unanswered dial would leak a pair; an answer we can't use
+            # is hung up rather than left open at the far end.
             rtp.close()
+            if session is not None:
+                session.hangup()
             raise
         media = SipLeg(rtp, params, self.inband_dtmf, self.inband_bank)
         ours, theirs = _parties(session)
