@@ -32,6 +32,8 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--inband-dtmf", choices=("on", "auto", "off"),
                        help="detect DTMF tones in the audio: always, only without "
                        "telephone-event, or never (default on)")
+    serve.add_argument("--trunk", metavar="HOST:PORT",
+                       help="where numbers are dialed (transfers to a number); SIP URIs go direct")
     serve.add_argument("--flows", type=Path, metavar="DIR",
                        help="directory of IVR flows (YAML); without it, the demo handler")
     serve.add_argument("--cases-url", metavar="URL",
@@ -97,6 +99,7 @@ def _serve(args: argparse.Namespace) -> int:
         "debug_api": args.debug_api,
         "cases_url": args.cases_url,
         "flows_dir": args.flows,
+        "trunk": args.trunk,
         "transcription": args.transcription,
         "transcription_model": args.transcription_model,
         "vad": args.vad,

@@ -158,7 +158,8 @@ class Server:
             recorder=VoicemailBox(data / "recordings"),
             # A provider: the CallManager is built after the IVR handler it runs.
             transferer=SipTransferer(
-                lambda: self.calls, from_uri_for=sip_from_uri(str(self.settings.sip_listen))
+                lambda: self.calls, from_uri_for=sip_from_uri(str(self.settings.sip_listen)),
+                trunk_host=str(self.settings.trunk) if self.settings.trunk else None,
             ),
         )
         return Interpreter(self.flows, services, clock=self.clock).run

@@ -59,6 +59,9 @@ class Settings:
     # Ring briefly before answering, as a real line does (and so a caller can CANCEL).
     demo_answer_after: float = 0.5
     debug_api: bool = False
+    # Where numbers (not SIP URIs) are dialed, e.g. a transfer to "+3491...": a carrier trunk
+    # or PBX as HOST:PORT. None: transfers to numbers are unavailable (and say so).
+    trunk: HostPort | None = None
     # A directory of IVR flows (YAML); None serves the built-in demo handler.
     flows_dir: Path | None = None
     # Where cases live; None means SQLite in the data dir (the embedded default).
@@ -86,7 +89,7 @@ class Settings:
         return self.public_host or self.sip_listen.host
 
 
-_HOSTPORT_KEYS = {"sip_listen", "sip_tls_listen", "http_listen"}
+_HOSTPORT_KEYS = {"sip_listen", "sip_tls_listen", "http_listen", "trunk"}
 _PATH_KEYS = {"tls_cert", "tls_key", "data_dir", "demo_prompt", "flows_dir"}
 
 

@@ -14,7 +14,10 @@ def test_defaults_then_file_then_flags(tmp_path: Path) -> None:
     cfg.write_text(
         "sip_listen: 127.0.0.1:5070\nregistrar:\n  realm: r\n  users: {alice: secret, bob: 1234}\n"
     )
-    s = load_settings(cfg, {"http_listen": "127.0.0.1:9000", "data_dir": None})
+    s = load_settings(
+        cfg, {"http_listen": "127.0.0.1:9000", "data_dir": None, "trunk": "127.0.0.1:5080"}
+    )
+    assert s.trunk == HostPort("127.0.0.1", 5080)
     assert s.sip_listen == HostPort("127.0.0.1", 5070)
     assert s.tls_listen == HostPort("127.0.0.1", 5071)
     assert s.http_listen.port == 9000
