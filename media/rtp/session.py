@@ -10,7 +10,8 @@ datagram transports: a transport costs two scheduled callbacks and a protocol ro
 (paid per call at 1,500 calls/s), reads one datagram per wake-up, and wraps every `sendto` in
 buffering checks a 172-byte RTP packet never needs. Here a wake-up drains what is queued and a
 send is one `sock.sendto`; a packet the kernel will not take right now (EAGAIN) is dropped and
-counted, since stale audio is worse than lost audio (STYLE.md §6).
+counted, since stale audio is worse than lost audio (STYLE.md §6). Given an `RtpSocketPool`
+(media/rtp/pool.py), a session borrows an already bound pair whose readers stay registered.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from media.clock import Clock, TimerHandle
 from media.rtp.dtmf import DtmfReceiver, DtmfStep, dtmf_steps
 from media.rtp.jitterbuffer import JitterBuffer
 from media.rtp.packet import HEADER, RtpError, RtpPacket
+from media.rtp.pool import PooledPair, RtpSocketPool, bind_pair
 from media.rtp.ports import PortAllocator
 from media.rtp.rtcp import (
     Bye,
@@ -45,30 +47,12 @@ DtmfCallback = Callable[[str, int], None]
 # Packets from a new address needed before a latched session follows it: enough that one
 # stray or spoofed datagram cannot steal the stream, few enough that a NAT rebinding heals fast.
 RELATCH_PACKETS = 3
-_BIND_ATTEMPTS = 8
 _INTER_DIGIT_S = 0.05
 _M32 = 0xFFFFFFFF
 # Datagrams read per readiness callback: drains a burst in one wake-up, yet a flood on one
 # session cannot starve the 20 ms media clock or the other sessions.
 _RECV_BATCH = 32
 _MAX_DATAGRAM = 2048
-# Linux creates the socket non-blocking in the same syscall (Python then sets its timeout to 0,
-# as setblocking(False) would): one syscall less for each of a call's two sockets.
-_SOCK_NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)
-
-
-def _bind_udp(host: str, port: int) -> socket.socket:
-    """A non-blocking UDP socket bound to (host, port); raises OSError if taken."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM | _SOCK_NONBLOCK)
-    try:
-        if not _SOCK_NONBLOCK:
-            sock.setblocking(False)
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 class RtpSession:
@@ -95,8 +79,13 @@ class RtpSession:
         symmetric: bool = True,
         cname: str | None = None,
         on_dtmf: DtmfCallback | None = None,
+        pool: RtpSocketPool | None = None,
     ) -> None:
         self.clock = clock
+        # With a pool the port pair is taken from it and given back on close (reused by a
+        # later session after its quarantine); without one, bound here and closed on close.
+        self._pool = pool
+        self._pair: PooledPair | None = None
         self.on_dtmf = on_dtmf
         self._ports = ports
         self._bind_host = bind_host
@@ -160,31 +149,20 @@ class RtpSession:
         """Bind an even port and port + 1 (RTCP) from the allocator; return the RTP port."""
         if self._sock is not None or self._closed:
             raise RuntimeError("RtpSession.open() called twice or after close()")
+        if self._pool is not None:
+            pair = self._pool.acquire(self._rtp_readable, self._rtcp_readable)
+            self._pair = pair
+            self._sock, self._rtcp_sock, self.local_port = pair.rtp, pair.rtcp, pair.port
+            return pair.port
         loop = asyncio.get_running_loop()
-        last_error: OSError | None = None
-        for _ in range(_BIND_ATTEMPTS):
-            port = self._ports.allocate()
-            try:
-                rtp = _bind_udp(self._bind_host, port)
-            except OSError as exc:  # taken by another process: give it back, try the next
-                self._ports.release(port)
-                last_error = exc
-                continue
-            try:
-                rtcp = _bind_udp(self._bind_host, port + 1)
-            except OSError as exc:
-                rtp.close()
-                self._ports.release(port)
-                last_error = exc
-                continue
-            self._loop = loop
-            self._sock = rtp
-            self._rtcp_sock = rtcp
-            self.local_port = port
-            loop.add_reader(rtp.fileno(), self._rtp_readable)
-            loop.add_reader(rtcp.fileno(), self._rtcp_readable)
-            return port
-        raise OSError(f"no bindable RTP port pair after {_BIND_ATTEMPTS} attempts") from last_error
+        port, rtp, rtcp = bind_pair(self._ports, self._bind_host)
+        self._loop = loop
+        self._sock = rtp
+        self._rtcp_sock = rtcp
+        self.local_port = port
+        loop.add_reader(rtp.fileno(), self._rtp_readable)
+        loop.add_reader(rtcp.fileno(), self._rtcp_readable)
+        return port
 
     def set_remote(self, host: str, port: int, rtcp_port: int | None = None) -> None:
         """Where to send (from SDP). With symmetric RTP, the first packets received win."""
@@ -219,6 +197,13 @@ class RtpSession:
                 timer.cancel()
         self._dtmf_timers.clear()
         self._dtmf_queue.clear()
+        if self._pair is not None:
+            assert self._pool is not None
+            pair, self._pair = self._pair, None
+            self._sock = self._rtcp_sock = None
+            self.local_port = None
+            self._pool.release(pair)
+            return
         for sock in (self._sock, self._rtcp_sock):
             if sock is not None:
                 if self._loop is not None and not self._loop.is_closed():
