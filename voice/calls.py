@@ -26,6 +26,7 @@ from media.frames import AudioFrame
 from media.rtp.pool import RtpSocketPool
 from media.rtp.ports import PortAllocator
 from media.rtp.session import RtpSession
+from media.rtp.stats import RtpStats
 from media.ticker import MediaTicker
 from voice.call import Call, Direction
 from voice.sdp import SdpError, SessionDescription, accept_answer, answer_offer, build_offer
@@ -57,7 +58,9 @@ class CallRecord:
     digits: str = ""
     digit_sources: list[str] = field(default_factory=list)
     decoded_audio_wav: str | None = None
-    rtp_stats: dict[str, Any] = field(default_factory=dict)
+    # The stats object itself (frozen at hang-up): made a dict only when the debug API is read
+    # (asdict below), not at every hang-up, where asdict's deep copy cost ~10 us a call.
+    rtp_stats: RtpStats | None = None
     codec: str = ""
 
 
@@ -242,7 +245,7 @@ class CallManager:
             record.end_cause = call.end_cause
             record.digits = "".join(call.digits)
             record.digit_sources = list(call.digit_sources)
-            record.rtp_stats = asdict(media.stats())
+            record.rtp_stats = media.stats()
             media.close()
             # Break the call <-> leg cycle so the call's objects are freed by refcount now,
             # not by a GC pass (at 1,500 calls/s the collector was ~30% of the CPU).
@@ -266,7 +269,10 @@ class CallManager:
                 record.state = "ending" if state == "ended" else state
                 record.digits = "".join(live.digits)
                 record.digit_sources = list(live.digit_sources)
-            out.append(asdict(record))
+            view = asdict(record)
+            if view["rtp_stats"] is None:
+                view["rtp_stats"] = {}  # as before: a live call shows no stats yet
+            out.append(view)
         return out
 
     async def close(self) -> None:

@@ -162,6 +162,22 @@ class RtpMap:
 
     @classmethod
     def parse(cls, value: str, line: int | None = None) -> RtpMap:
+        # Each offer's rtpmaps are read three times (checked at parse, then by the codec and
+        # the telephone-event pick), and peers send the same few strings call after call: a
+        # string -> RtpMap memo turns those parses into a dict hit. RtpMap is frozen, so one
+        # instance can be shared. Kept here rather than on the MediaDescription, which is
+        # mutable (build_offer appends attributes) and would need invalidating.
+        known = _RTPMAP_MEMO.get(value)
+        if known is not None:
+            return known
+        parsed = cls._parse(value, line)
+        if len(_RTPMAP_MEMO) >= _RTPMAP_MEMO_MAX:
+            _RTPMAP_MEMO.clear()  # bounded: a peer sending ever new strings can't grow it
+        _RTPMAP_MEMO[value] = parsed
+        return parsed
+
+    @classmethod
+    def _parse(cls, value: str, line: int | None) -> RtpMap:
         pt_text, _, rest = value.strip().partition(" ")
         parts = rest.strip().split("/")
         if len(parts) not in (2, 3) or not parts[0]:
@@ -177,6 +193,10 @@ class RtpMap:
     def __str__(self) -> str:
         tail = f"/{self.channels}" if self.channels is not None else ""
         return f"{self.payload_type} {self.encoding}/{self.clock_rate}{tail}"
+
+
+_RTPMAP_MEMO: dict[str, RtpMap] = {}
+_RTPMAP_MEMO_MAX = 256
 
 
 # Static payload types we may meet without an rtpmap (RFC 3551 table 4, audio).

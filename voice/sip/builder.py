@@ -12,7 +12,7 @@ import itertools
 import os
 import re
 
-from voice.sip.message import SipRequest, SipResponse, canonical_name
+from voice.sip.message import Headers, SipRequest, SipResponse, canonical_name
 
 MAGIC_COOKIE = "z9hG4bK"
 
@@ -86,14 +86,20 @@ def make_response(
     request already carries it).
     """
     resp = SipResponse(status=status, reason=reason if reason is not None else reason_for(status))
-    h = resp.headers
-    for name, value in request.headers:
-        if name in _COPIED:
-            if name == "To" and to_tag and status != 100 and request.to_tag is None:
-                value = f"{value};tag={to_tag}"
-            h.add(name, value)
+    copy = request.response_copy
+    if copy is None:
+        # Taken once per request: an INVITE gets 100, 180 and 200 (and retransmissions), and
+        # walking every header line for each was a measured cost. A request is not edited
+        # once received, so the lines cannot go stale.
+        copy = request.response_copy = (
+            [(n, v) for n, v in request.headers if n in _COPIED], request.to_tag is not None
+        )
+    lines, has_to_tag = copy
+    if to_tag and status != 100 and not has_to_tag:
+        lines = [(n, f"{v};tag={to_tag}" if n == "To" else v) for n, v in lines]
+    resp.headers = Headers.from_lines(lines)
     if status == 100 and "Timestamp" in request.headers:
-        h.add("Timestamp", request.headers.get("Timestamp") or "")
+        resp.headers.add("Timestamp", request.headers.get("Timestamp") or "")
     resp.body = body
     return resp
 

@@ -235,6 +235,21 @@ class Headers:
     def __len__(self) -> int:
         return len(self._items)
 
+    @classmethod
+    def from_lines(cls, items: list[tuple[str, str]]) -> Headers:
+        """Headers from lines taken out of another `Headers` (names canonical, values stripped):
+        skips re-canonicalising and re-stripping each one."""
+        h = cls()
+        h._items = list(items)
+        index = h._index
+        for n, v in items:
+            values = index.get(n)
+            if values is None:
+                index[n] = [v]
+            else:
+                values.append(v)
+        return h
+
     def copy(self) -> Headers:
         h = Headers()
         h._items = list(self._items)
@@ -294,6 +309,11 @@ class SipRequest(_Message):
 
     method: str = ""
     uri: str = ""
+    # The header lines every response copies, and whether To had a tag, taken once: a call's
+    # INVITE is answered 100, 180 and 200 (see voice.sip.builder.make_response).
+    response_copy: tuple[list[tuple[str, str]], bool] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __bytes__(self) -> bytes:
         return self._head_bytes(f"{self.method} {self.uri} {SIP_VERSION}") + self.body

@@ -48,7 +48,8 @@ class ServerTransaction(Transaction):
         """A retransmission or ACK for this transaction; True when it was absorbed."""
         raise NotImplementedError
 
-    def respond(self, response: SipResponse) -> None:
+    def respond(self, response: SipResponse, wire: bytes | None = None) -> None:
+        """Send `response` (`wire`: its bytes, when the caller already serialised it)."""
         raise NotImplementedError
 
     def _resend(self) -> None:
@@ -79,10 +80,11 @@ class InviteServerTransaction(ServerTransaction):
             self._resend()
         return True
 
-    def respond(self, response: SipResponse) -> None:
+    def respond(self, response: SipResponse, wire: bytes | None = None) -> None:
         if self.state is not State.PROCEEDING:
             raise TransactionError(f"ist: cannot respond in state {self.state.name}")
-        wire = bytes(response)
+        if wire is None:
+            wire = bytes(response)
         self._last = wire
         self.last_status = response.status
         status = response.status
@@ -138,10 +140,11 @@ class NonInviteServerTransaction(ServerTransaction):
             self._resend()
         return True  # Trying: absorbed without a response to repeat
 
-    def respond(self, response: SipResponse) -> None:
+    def respond(self, response: SipResponse, wire: bytes | None = None) -> None:
         if self.state not in (State.TRYING, State.PROCEEDING):
             raise TransactionError(f"nist: cannot respond in state {self.state.name}")
-        wire = bytes(response)
+        if wire is None:
+            wire = bytes(response)
         self._last = wire
         self.last_status = response.status
         if response.status < 200:

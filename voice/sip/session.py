@@ -150,10 +150,11 @@ class InviteSession:
         self._require(_S.INCOMING, _S.EARLY, action="answer")
         assert self.ist is not None
         resp = self._respond(200, body=sdp)
+        wire = bytes(resp)  # once: the transaction sends these bytes, we retransmit them
         self.local_sdp = sdp
-        self.ist.respond(resp)
+        self.ist.respond(resp, wire)
         self._set_state(_S.ANSWERED)
-        self._retransmit_ok(bytes(resp), self.request.cseq[0])
+        self._retransmit_ok(wire, self.request.cseq[0])
 
     def reject(
         self, status: int = 486, reason: str | None = None,
