@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from media.clock import LoopClock
+from media.clock import FakeClock, LoopClock
 from tests.sip.rawclient import RawClient, make_request
 from voice.sip.session import EndCause, InviteSession
 from voice.sip.transaction import Timers
@@ -233,3 +233,37 @@ async def test_local_bye(harness: tuple[SipUserAgent, Harness], client: RawClien
     assert bye.method == "BYE" and bye.to_tag == "ftag" and bye.from_tag == ok.to_tag
     assert bye.uri.startswith("sip:caller@")
     assert h.sessions[0].cause is EndCause.LOCAL_BYE
+
+
+async def test_2xx_retransmit_schedule_and_ack_timeout_on_a_fake_clock() -> None:
+    """T1, 2*T1, 4*T1... capped at T2, then the BYE exactly at 64*T1 after the 200."""
+    clock = FakeClock()
+    h = Harness()
+    # Binary fractions, so stepping the fake clock adds up exactly: T1 = 1/16 s, T2 = 1/2 s.
+    timers = Timers(t1=0.0625, t2=0.5, t4=0.5)
+    ua = SipUserAgent(
+        clock, UaConfig(udp_port=0, tcp_port=None, tls_port=None, timers=timers),
+        on_invite=h.on_invite,
+    )
+    await ua.start()
+    client = await RawClient("UDP", ua.local_address("UDP", "127.0.0.1")).open()
+    try:
+        client.send(make_request(client, "INVITE", body=SDP)[0])
+        assert [(await client.recv_response()).status for _ in range(3)] == [100, 180, 200]
+        # In 1/64 s steps: after T1, 2*T1, 4*T1, then every T2 up to 3.9375 s.
+        sent_at = []
+        for step in range(1, 256):
+            clock.advance(1 / 64)
+            sent = ua.metrics["retransmissions"]
+            if sent > len(sent_at):
+                sent_at.append(step)
+        assert sent_at == [4, 12, 28, 60, 92, 124, 156, 188, 220, 252]
+        assert h.sessions[0].cause is None
+        clock.advance(1 / 64)  # 4 s: 64*T1
+        assert h.sessions[0].cause is EndCause.ACK_TIMEOUT
+        for _ in range(10):  # the retransmissions, then the BYE
+            assert (await client.recv_response()).status == 200
+        assert (await client.recv_request()).method == "BYE"
+    finally:
+        await client.close()
+        await ua.close()

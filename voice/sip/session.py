@@ -85,7 +85,7 @@ class InviteSession:
         self._ok_wire: bytes | None = None  # the 2xx we retransmit until ACK
         self._ok_seq = 0
         self._ok_timer: TimerHandle | None = None
-        self._ok_deadline: TimerHandle | None = None
+        self._ok_until = 0.0  # when an unacknowledged 2xx gives up (64*T1 after sending)
         self._ok_interval = 0.0
         self._bye_pending = False
         self._reinvite_busy = False
@@ -172,28 +172,37 @@ class InviteSession:
         self._end(EndCause.REJECTED)
 
     def _retransmit_ok(self, wire: bytes, seq: int) -> None:
+        # One timer handle re-armed, not a retransmit timer plus a deadline timer: the last
+        # retransmit interval is cut short to end at the deadline (one handle less per call).
         self._ok_wire, self._ok_seq = wire, seq
         timers = self._ua.timers
         clock = self._ua.clock
-        if not self.flow.reliable:
+        self._ok_until = clock.now() + timers.timeout
+        if self.flow.reliable:
+            self._ok_timer = clock.call_later(timers.timeout, self._ok_expired)
+        else:
             self._ok_interval = timers.t1
             self._ok_timer = clock.call_later(timers.t1, self._ok_tick)
-        self._ok_deadline = clock.call_later(timers.timeout, self._ok_expired)
 
     def _ok_tick(self) -> None:
+        self._ok_timer = None
         if self._ok_wire is None:
             return
+        clock = self._ua.clock
         self._ua.count("retransmissions")
         self._ua.send(self.flow, self.peer, self._ok_wire)
         self._ok_interval = min(self._ok_interval * 2, self._ua.timers.t2)
-        self._ok_timer = self._ua.clock.call_later(self._ok_interval, self._ok_tick)
+        left = self._ok_until - clock.now()
+        if self._ok_interval < left:
+            self._ok_timer = clock.call_later(self._ok_interval, self._ok_tick)
+        else:
+            self._ok_timer = clock.call_later(left, self._ok_expired)
 
     def _stop_ok(self) -> None:
         self._ok_wire = None
-        for handle in (self._ok_timer, self._ok_deadline):
-            if handle is not None:
-                handle.cancel()
-        self._ok_timer = self._ok_deadline = None
+        if self._ok_timer is not None:
+            self._ok_timer.cancel()
+            self._ok_timer = None
 
     def _ok_expired(self) -> None:
         # §13.3.1.4: no ACK within 64*T1 -> the session is over; tell the peer with a BYE.

@@ -38,6 +38,7 @@ from voice.sip.server_transaction import (
     server_key,
 )
 from voice.sip.session import EndCause, InviteSession, SessionState
+from voice.sip.timer_queue import FixedDelayClock
 from voice.sip.transaction import (
     ClientTransaction,
     InviteClientTransaction,
@@ -96,6 +97,9 @@ class SipUserAgent:
         self.clock = clock
         self.config = config or UaConfig()
         self.timers = self.config.timers
+        # Transactions get their 64*T1 timers (L, J, B, F, H, M) from one FIFO instead of one
+        # asyncio heap entry each: ~100,000 of them are pending at 1,500 calls/s.
+        self._tx_clock = FixedDelayClock(clock, self.timers.timeout)
         self.on_invite = on_invite
         self.on_register = on_register
         self._authenticator = authenticator
@@ -190,7 +194,7 @@ class SipUserAgent:
         branch = Via.parse(request.top_via).branch or ""
         key = (branch, request.method)
         cls = InviteClientTransaction if request.method == "INVITE" else NonInviteClientTransaction
-        tx = cls(key, request, self._sender(flow, dest), self.clock, self.timers, flow.reliable,
+        tx = cls(key, request, self._sender(flow, dest), self._tx_clock, self.timers, flow.reliable,
                  on_response or _ignore, on_timeout or _nothing)
         tx.on_terminated = self._client_done
         self._client_tx[key] = tx
@@ -309,7 +313,7 @@ class SipUserAgent:
             self._on_cancel(request, via, flow, dest)
             return
         tx_cls = InviteServerTransaction if method == "INVITE" else NonInviteServerTransaction
-        tx = tx_cls(key, request, self._sender(flow, dest), self.clock, self.timers, flow.reliable)
+        tx = tx_cls(key, request, self._sender(flow, dest), self._tx_clock, self.timers, flow.reliable)
         tx.on_terminated = self._server_done
         self._server_tx[key] = tx
         error = self._precheck(request)
@@ -362,7 +366,7 @@ class SipUserAgent:
 
     def _on_cancel(self, cancel: SipRequest, via: Via, flow: Flow, dest: Address) -> None:
         tx = NonInviteServerTransaction(
-            server_key(cancel, via), cancel, self._sender(flow, dest), self.clock, self.timers,
+            server_key(cancel, via), cancel, self._sender(flow, dest), self._tx_clock, self.timers,
             flow.reliable,
         )
         tx.on_terminated = self._server_done
