@@ -18,6 +18,28 @@ HERE = pathlib.Path(__file__).parent
 B = "fixtures/broken"
 
 EXPECTED: dict[str, list[str]] = {
+    "say_bad_params": [
+        f"{B}/say_bad_params.yaml:4:17: say: text: must not be empty",
+        f"{B}/say_bad_params.yaml:4:27: say: rate: expected an integer, got a string"],
+    "gather_bad_params": [
+        f"{B}/gather_bad_params.yaml:4:21: gather: input: must be one of dtmf, speech, both, "
+        "got 'telepathy'"],
+    "gather_semantics": [
+        f"{B}/gather_semantics.yaml:4:26: gather: min_digits is more than max_digits",
+        f"{B}/gather_semantics.yaml:4:53: gather: bad regex: missing ), unterminated "
+        "subpattern at position 0",
+        f"{B}/gather_semantics.yaml:4:75: gather: on_timeout: no step has label 'nowhere'"],
+    "menu_bad_choices": [
+        f"{B}/menu_bad_choices.yaml:8:20: menu: choices[1]: digits '1' used twice",
+        f"{B}/menu_bad_choices.yaml:8:31: menu: choices[1].goto: no step has label 'support'",
+        f"{B}/menu_bad_choices.yaml:10:19: menu: on_failure: no step has label 'nowhere'"],
+    "voicemail_bad_params": [
+        f"{B}/voicemail_bad_params.yaml:4:30: voicemail: max_seconds: must be more than 0, "
+        "got 0",
+        f"{B}/voicemail_bad_params.yaml:4:50: voicemail: silence_seconds: expected a number, "
+        "got a string",
+        f"{B}/voicemail_bad_params.yaml:4:62: voicemail: beep: expected true or false, "
+        "got a string"],
     "unknown_verb": [f"{B}/unknown_verb.yaml:4:5: unknown verb 'sett' (did you mean 'set'?)"],
     "goto_missing_label": [
         f"{B}/goto_missing_label.yaml:4:11: goto: label: no step has label 'main_menu'"],
