@@ -275,22 +275,25 @@ class CaseStore:
             confidence=conf,
             engine=engine,
         )
-        case_id, view = await self._run(self._add_segment, seg)
+        case_id, view = await self._run(self._add_to_interaction, seg, "created_at", segment_view)
         await self._publish(case_id, {"type": "segment", "case_id": case_id, "segment": view})
         return int(view["id"])
 
-    def _add_segment(self, seg: TranscriptSegment) -> tuple[int, dict[str, Any]]:
+    def _add_to_interaction(
+        self, row: TranscriptSegment | IvrEvent, stamp: str,
+        view: Callable[[Any], dict[str, Any]],
+    ) -> tuple[int, dict[str, Any]]:
+        """Add `row` under its interaction (stamping `stamp` with now); (case id, its view)."""
         with self._session() as session, session.begin():
             case_id = session.scalar(
-                select(Interaction.case_id).where(Interaction.id == seg.interaction_id)
+                select(Interaction.case_id).where(Interaction.id == row.interaction_id)
             )
             if case_id is None:
-                raise NotFound("interaction", seg.interaction_id)
-            seg.created_at = self._now()
-            session.add(seg)
+                raise NotFound("interaction", row.interaction_id)
+            setattr(row, stamp, self._now())
+            session.add(row)
             session.flush()
-            view = segment_view(seg)
-        return case_id, view
+            return case_id, view(row)
 
     async def add_ivr_event(
         self,
@@ -322,22 +325,11 @@ class CaseStore:
             interaction_id=interaction_id, kind=kind, value=value, step=step,
             step_index=step_index, sensitive=sensitive,
         )
-        case_id, view = await self._run(self._add_ivr_event, event)
+        case_id, view = await self._run(
+            self._add_to_interaction, event, "at", ivr_event_view
+        )
         await self._publish(case_id, {"type": "ivr_event", "case_id": case_id, "ivr_event": view})
         return int(view["id"])
-
-    def _add_ivr_event(self, event: IvrEvent) -> tuple[int, dict[str, Any]]:
-        with self._session() as session, session.begin():
-            case_id = session.scalar(
-                select(Interaction.case_id).where(Interaction.id == event.interaction_id)
-            )
-            if case_id is None:
-                raise NotFound("interaction", event.interaction_id)
-            event.at = self._now()
-            session.add(event)
-            session.flush()
-            view = ivr_event_view(event)
-        return case_id, view
 
     async def end_interaction(
         self, interaction_id: int, *, outcome: str, summary: str | None = None
