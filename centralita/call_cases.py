@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from cases.errors import CaseError
 from cases.store import CaseStore, InteractionRef
 from ivr.services import IvrInput
-from voice.call import Call
+from voice.call import Call, Direction
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class CallInteractions:
             log.error("call %s: IVR input (%s) not stored: %s", call.id, item.kind, exc)
 
     async def for_call(self, call: Call) -> InteractionRef:
-        outbound = call.direction.value == "outbound"
+        outbound = call.direction is Direction.OUTBOUND
         return await self.start_voice_interaction(
             caller=call.caller, call_id=call.id, direction=call.direction.value,
             dialed=call.dialed if outbound or call.dialed else None,

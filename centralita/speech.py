@@ -17,7 +17,7 @@ from pathlib import Path
 from media.asr.base import RecognizerEngine
 from media.asr.factory import create_engine
 from media.clock import Clock
-from voice.call import Call
+from voice.call import Call, CallState, Direction
 from voice.sip_call_leg import SipCallLeg
 from voice.transcription import StreamFactory, TranscriptStore
 from voice.transcription_service import TranscriptionService
@@ -91,7 +91,7 @@ class TranscribedCalls:
         finally:
             # The handler is done (the call has ended or is being torn down): let the
             # transcript finish its last finals, bounded by the service's close timeout.
-            if call.state.value != "ended":
+            if call.state is not CallState.ENDED:
                 call.hangup("handler-done")
             try:
                 await transcribe
@@ -103,7 +103,7 @@ class TranscribedCalls:
     async def _transcribe(self, call: Call, leg: SipCallLeg) -> None:
         if not await call.wait_answered():
             return
-        outbound = call.direction.value == "outbound"
+        outbound = call.direction is Direction.OUTBOUND
         tx = await self.service.start_call(
             call.id, call.caller, leg.media,
             direction=call.direction.value,

@@ -28,7 +28,7 @@ from media.rtp.ports import PortAllocator
 from media.rtp.session import RtpSession
 from media.rtp.stats import RtpStats
 from media.ticker import MediaTicker
-from voice.call import Call, Direction
+from voice.call import Call, CallState, Direction
 from voice.sdp import SdpError, SessionDescription, accept_answer, answer_offer, build_offer
 from voice.sip.errors import SipParseError
 from voice.sip.headers import NameAddress
@@ -238,7 +238,7 @@ class CallManager:
             log.exception("call %s: handler failed; hanging up", call.id)
             call.hangup("handler-error")
         finally:
-            if call.state.value != "ended":
+            if call.state is not CallState.ENDED:
                 call.hangup("handler-done")
             self.ticker.discard(media)
             record.state = call.state.value

@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from media.codecs.g711 import PCMA, PCMU, G711Codec
+from media.codecs.g711 import PCMU, G711Codec
 from media.dtmf_inband import DtmfDetector, DtmfEvent, InbandDtmfBank
 from media.frames import AudioFrame, samples_per_frame
 from media.player import AudioSource, Player
@@ -68,11 +68,10 @@ class SipLeg:
     def apply(self, params: MediaParams) -> None:
         """(Re)apply negotiated parameters: codec, remote address, direction."""
         self.params = params
-        self.codec = G711Codec(
-            "PCMU" if params.codec.upper() == "PCMU" else "PCMA", params.payload_type
-        ) if params.codec.upper() in ("PCMU", "PCMA") else PCMU
-        base = PCMU if self.codec.name == "PCMU" else PCMA
-        self._silence = base.encode(AudioFrame(np.zeros(FRAME_SAMPLES, np.int16), 8000))
+        # SDP negotiation only accepts PCMU and PCMA; the offer's payload type number is kept.
+        law: Literal["PCMU", "PCMA"] = "PCMA" if params.codec.upper() == "PCMA" else "PCMU"
+        self.codec = G711Codec(law, params.payload_type)
+        self._silence = self.codec.encode(AudioFrame(np.zeros(FRAME_SAMPLES, np.int16), 8000))
         self.rtp.dtmf_payload_type = params.telephone_event_pt
         if params.remote_port and not params.on_hold:
             self.rtp.set_remote(params.remote_address, params.remote_port, params.rtcp_port)
