@@ -38,14 +38,11 @@ class SpeechStack:
 
     async def close(self) -> None:
         await self.service.close()
+        # Both join worker threads: off the event loop.
         loop = asyncio.get_running_loop()
         if self.pool is not None:
             await loop.run_in_executor(None, self.pool.close)
-        close = getattr(self.engine, "close", None)
-        if callable(close):
-            result = close()
-            if asyncio.iscoroutine(result):
-                await result
+        await loop.run_in_executor(None, self.engine.close)
 
 
 async def build_speech(
