@@ -215,7 +215,7 @@ class CallManager:
         media.on_digit(call.digit)
         leg = call.leg
         assert isinstance(leg, SipCallLeg)
-        leg._on_remote_hold = call.remote_hold
+        leg.on_remote_hold = call.remote_hold
         session.on_terminated = lambda cause: call.ended(_cause_name(cause))
         self.calls[call.id] = call
         if session.state is SessionState.CONFIRMED:
@@ -249,7 +249,7 @@ class CallManager:
             media.close()
             # Break the call <-> leg cycle so the call's objects are freed by refcount now,
             # not by a GC pass (at 1,500 calls/s the collector was ~30% of the CPU).
-            leg._on_remote_hold = None
+            leg.on_remote_hold = None
             self.calls.pop(call.id, None)
             self._live_records.pop(call.id, None)
             if capture is not None and self.debug_dir is not None:

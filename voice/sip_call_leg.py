@@ -43,7 +43,8 @@ class SipCallLeg:
         self.local_sdp = local_sdp
         self._media_host = media_host
         self._session_id = local_sdp.origin.session_id
-        self._on_remote_hold = on_remote_hold
+        # Told when the far end puts us on hold or resumes (its re-INVITE); the Call sets it.
+        self.on_remote_hold = on_remote_hold
         session.on_reinvite = self._remote_reinvite
 
     # -- CallLeg --------------------------------------------------------------------------------
@@ -102,6 +103,6 @@ class SipCallLeg:
         self.local_sdp = answer
         self.media.apply(params)
         held = params.on_hold or params.direction in (Direction.RECVONLY, Direction.INACTIVE)
-        if self._on_remote_hold is not None:
-            self._on_remote_hold(held)
+        if self.on_remote_hold is not None:
+            self.on_remote_hold(held)
         return bytes(answer)
