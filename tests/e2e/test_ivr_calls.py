@@ -3,16 +3,13 @@ variables and the inputs are read back from the stored interaction on the caller
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.helpers.server import ServerOptions, ServerProcess
+from tests.e2e.api import ended_interaction, get_json
+from tests.helpers.server import ServerOptions
 from voice.pjsua.client import place_call
 
 pytestmark = pytest.mark.slow
@@ -48,27 +45,6 @@ steps:
 """
 
 
-async def get_json(server: ServerProcess, path: str) -> Any:
-    async with aiohttp.ClientSession() as http, http.get(server.http_base + path) as resp:
-        assert resp.status == 200, (path, resp.status, await resp.text())
-        return await resp.json()
-
-
-async def interaction_of_last_call(server: ServerProcess, within: float = 15.0) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while True:
-        calls = await get_json(server, "/api/debug/calls")
-        if calls and calls[-1]["state"] == "ended":
-            case = await get_json(server, f"/api/calls/{calls[-1]['call_id']}/case")
-            timeline = await get_json(server, f"/api/cases/{case['case_id']}")
-            interaction = timeline["interactions"][-1]
-            if interaction["ended_at"]:
-                return dict(interaction)
-        if time.monotonic() > deadline:
-            raise AssertionError("the call's interaction did not end in time")
-        await asyncio.sleep(0.3)
-
-
 async def test_menu_choice_and_masked_pin_are_stored_on_the_interaction(
     server_factory: ServerFactory, tmp_path: Path
 ) -> None:
@@ -84,7 +60,7 @@ async def test_menu_choice_and_masked_pin_are_stored_on_the_interaction(
         dtmf_delay=2.0, duration=14.0,
     )
     assert result.connected, result
-    interaction = await interaction_of_last_call(server)
+    interaction = await ended_interaction(server, within=15.0)
     events = interaction["ivr_events"]
     path = next(e["value"] for e in events if e["kind"] == "path")
     labels = [step["label"] for step in path]

@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.e2e.ivr_support import dial
+from tests.e2e.api import get_json
 from tests.helpers.server import ServerOptions, ServerProcess
+from voice.pjsua.client import place_call
 
 pytestmark = pytest.mark.slow
 
@@ -50,12 +50,6 @@ steps:
   - dance: {version: three}
   - hangup
 """
-
-
-async def get_json(server: ServerProcess, path: str) -> Any:
-    async with aiohttp.ClientSession() as http, http.get(server.http_base + path) as resp:
-        assert resp.status == 200, (path, resp.status, await resp.text())
-        return await resp.json()
 
 
 def server_log(server: ServerProcess) -> str:
@@ -115,7 +109,7 @@ async def test_edit_during_a_call_then_a_broken_edit(
     uri = f"sip:100@{server.sip_target}"
 
     # Call A takes version 1; the file changes while A is still in its long prompt.
-    call_a = asyncio.create_task(dial(uri, from_user="+15550301", duration=30.0))
+    call_a = asyncio.create_task(place_call(uri, from_user="+15550301", duration=30.0))
     try:
         (started_a,) = await log_shows(server, STARTED, 1, caller=call_a)
         path.write_text(V2)
@@ -131,7 +125,7 @@ async def test_edit_during_a_call_then_a_broken_edit(
     assert await stored_variables(server, started_a[1]) == [{"version": "one"}]
 
     # Call B, after the reload: version 2.
-    result_b = await dial(uri, from_user="+15550302", duration=15.0)
+    result_b = await place_call(uri, from_user="+15550302", duration=15.0)
     assert result_b.connected, result_b
     started_b = (await log_shows(server, STARTED, 2))[1]
     assert started_b[2] != started_a[2]
@@ -142,7 +136,7 @@ async def test_edit_during_a_call_then_a_broken_edit(
     (rejected,) = await log_shows(server, rf"flow rejected: {re.escape(str(path))}:5:5: .*")
     assert "dance" in rejected[0], rejected[0]
     await log_shows(server, rf"flow reload: keeping version {started_b[2]}")
-    result_c = await dial(uri, from_user="+15550303", duration=15.0)
+    result_c = await place_call(uri, from_user="+15550303", duration=15.0)
     assert result_c.connected, result_c
     started_c = (await log_shows(server, STARTED, 3))[2]
     assert started_c[2] == started_b[2]

@@ -6,19 +6,16 @@ variables set and the path are read back from the stored interaction on the call
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
-import time
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.e2e.ivr_support import dial
-from tests.helpers.server import ServerOptions, ServerProcess
+from tests.e2e.api import ended_interaction
+from tests.helpers.server import ServerOptions
+from voice.pjsua.client import place_call
 
 pytestmark = pytest.mark.slow
 
@@ -77,30 +74,6 @@ def invalid_speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return wav
 
 
-async def get_json(server: ServerProcess, path: str) -> Any:
-    async with aiohttp.ClientSession() as http, http.get(server.http_base + path) as resp:
-        assert resp.status == 200, (path, resp.status, await resp.text())
-        return await resp.json()
-
-
-async def ended_interaction(server: ServerProcess, within: float = 20.0) -> dict[str, Any]:
-    """The interaction of the server's last call, once its flow recorded the path."""
-    deadline = time.monotonic() + within
-    while True:
-        calls = await get_json(server, "/api/debug/calls")
-        if calls and calls[-1]["state"] == "ended":
-            case = await get_json(server, f"/api/calls/{calls[-1]['call_id']}/case")
-            timeline = await get_json(server, f"/api/cases/{case['case_id']}")
-            interaction = timeline["interactions"][-1]
-            if interaction["ended_at"] and any(
-                e["kind"] == "path" for e in interaction["ivr_events"]
-            ):
-                return dict(interaction)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no ended interaction in time; calls: {calls}")
-        await asyncio.sleep(0.3)
-
-
 async def test_menu_invalid_speech_then_timeout_then_key(
     server_factory: ServerFactory, tmp_path: Path, invalid_speech: Path
 ) -> None:
@@ -108,12 +81,12 @@ async def test_menu_invalid_speech_then_timeout_then_key(
     flows.mkdir()
     (flows / "menu.yaml").write_text(FLOW)
     server = await server_factory(ServerOptions(extra_args=["--flows", str(flows)]))
-    result = await dial(
+    result = await place_call(
         f"sip:100@{server.sip_target}", play=invalid_speech, dtmf="2", dtmf_delay=DTMF_AT_S,
         from_user="+15550401", duration=40.0,
     )
     assert result.connected, result
-    events = (await ended_interaction(server))["ivr_events"]
+    events = (await ended_interaction(server, path_recorded=True))["ivr_events"]
 
     tries = [e for e in events if e["step"] == "menu" and e["kind"] in ("speech", "digits")]
     assert [(t["kind"], t["value"]["outcome"]) for t in tries] == [

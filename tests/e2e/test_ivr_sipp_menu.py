@@ -5,17 +5,14 @@ match) and the variables set are read back from the stored interaction on the ca
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.helpers.server import ServerOptions, ServerProcess
+from tests.e2e.api import ended_interaction
+from tests.helpers.server import ServerOptions
 from tests.helpers.sipp import run_sipp
 
 pytestmark = [
@@ -144,30 +141,6 @@ SCENARIO = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
-async def get_json(server: ServerProcess, path: str) -> Any:
-    async with aiohttp.ClientSession() as http, http.get(server.http_base + path) as resp:
-        assert resp.status == 200, (path, resp.status, await resp.text())
-        return await resp.json()
-
-
-async def ended_interaction(server: ServerProcess, within: float = 20.0) -> dict[str, Any]:
-    """The interaction of the server's one call, once the call and its interaction ended."""
-    deadline = time.monotonic() + within
-    while True:
-        calls = await get_json(server, "/api/debug/calls")
-        if calls and calls[-1]["state"] == "ended":
-            case = await get_json(server, f"/api/calls/{calls[-1]['call_id']}/case")
-            timeline = await get_json(server, f"/api/cases/{case['case_id']}")
-            interaction = timeline["interactions"][-1]
-            if interaction["ended_at"] and any(
-                e["kind"] == "path" for e in interaction["ivr_events"]
-            ):
-                return dict(interaction)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no ended interaction in time; calls: {calls}")
-        await asyncio.sleep(0.3)
-
-
 async def test_menu_invalid_then_timeout_then_valid_key_is_stored(
     server_factory: ServerFactory, tmp_path: Path
 ) -> None:
@@ -186,7 +159,7 @@ async def test_menu_invalid_then_timeout_then_valid_key_is_stored(
     )
     result.assert_calls(successful=1)
 
-    interaction = await ended_interaction(server)
+    interaction = await ended_interaction(server, path_recorded=True)
     events = interaction["ivr_events"]
 
     # Every try of the menu is kept, in order: the invalid key, the silence, the valid key.

@@ -7,19 +7,17 @@ outcome is read back from the stored interaction on the caller's case.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.e2e.ivr_support import dial
+from tests.e2e.api import ended_interaction, get_json
 from tests.helpers.server import ServerOptions, ServerProcess
+from voice.pjsua.client import place_call
 
 pytestmark = pytest.mark.slow
 
@@ -92,36 +90,8 @@ def spoken(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
-async def get_json(server: ServerProcess, path: str) -> Any:
-    async with aiohttp.ClientSession() as http, http.get(server.http_base + path) as resp:
-        assert resp.status == 200, (path, resp.status, await resp.text())
-        return await resp.json()
-
-
 async def call_ids(server: ServerProcess) -> set[str]:
     return {c["call_id"] for c in await get_json(server, "/api/debug/calls")}
-
-
-async def ended_interaction(
-    server: ServerProcess, before: set[str], within: float = 20.0
-) -> dict[str, Any]:
-    """The interaction of the last call not in `before`, once its flow recorded the path
-    (a call refused for want of media ports, and placed again, may come before it)."""
-    deadline = time.monotonic() + within
-    while True:
-        new = [c for c in await get_json(server, "/api/debug/calls")
-               if c["call_id"] not in before]
-        if new and new[-1]["state"] == "ended":
-            case = await get_json(server, f"/api/calls/{new[-1]['call_id']}/case")
-            timeline = await get_json(server, f"/api/cases/{case['case_id']}")
-            interaction = timeline["interactions"][-1]
-            if interaction["ended_at"] and any(
-                e["kind"] == "path" for e in interaction["ivr_events"]
-            ):
-                return dict(interaction)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no ended interaction in time; new calls: {new}")
-        await asyncio.sleep(0.3)
 
 
 def branch_taken(events: list[dict[str, Any]]) -> str | None:
@@ -144,10 +114,10 @@ async def test_speech_gather_tells_billing_from_support_and_falls_back_to_dtmf(
     for name, expected in (("billing", "billing"), ("support", "support"),
                            ("synonym", "billing")):
         before = await call_ids(server)
-        result = await dial(uri, play=spoken[name], from_user=f"+1555020{len(before)}",
+        result = await place_call(uri, play=spoken[name], from_user=f"+1555020{len(before)}",
                                   duration=20.0)
         assert result.connected, result
-        events = (await ended_interaction(server, before))["ivr_events"]
+        events = (await ended_interaction(server, exclude=before, path_recorded=True))["ivr_events"]
         speech = [e for e in events if e["kind"] == "speech"]
         assert len(speech) == 1, (name, events)
         assert speech[0]["value"]["match"] == expected, (name, speech[0]["value"])
@@ -160,10 +130,10 @@ async def test_speech_gather_tells_billing_from_support_and_falls_back_to_dtmf(
 
     # DTMF fallback: silence on the line, then "2" after the prompt.
     before = await call_ids(server)
-    result = await dial(uri, dtmf="2", dtmf_delay=3.0, from_user="+15550299",
+    result = await place_call(uri, dtmf="2", dtmf_delay=3.0, from_user="+15550299",
                               duration=20.0)
     assert result.connected, result
-    events = (await ended_interaction(server, before))["ivr_events"]
+    events = (await ended_interaction(server, exclude=before, path_recorded=True))["ivr_events"]
     assert not [e for e in events if e["kind"] == "speech"], events
     digits = [e["value"] for e in events if e["kind"] == "digits"]
     assert digits == [{"digits": "2", "outcome": "match", "variable": "topic"}], events

@@ -22,6 +22,7 @@ from media.asr.wer import wer as word_error_rate
 from media.player import read_wav
 from media.resample import resample
 from tests.conftest import ServerFactory
+from tests.e2e.api import get_json
 from tests.helpers.postgres import create_database, drop_database, url
 from tests.helpers.server import ServerOptions, ServerProcess
 from voice.pjsua.client import place_call
@@ -70,12 +71,6 @@ def cases_config(request: pytest.FixtureRequest) -> dict[str, Any]:
         pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}")
     request.addfinalizer(lambda: drop_database(name))
     return {"cases_url": url(name)}
-
-
-async def get_json(server: ServerProcess, path: str) -> Any:
-    async with aiohttp.ClientSession() as http, http.get(server.http_base + path) as resp:
-        assert resp.status == 200, (path, resp.status, await resp.text())
-        return await resp.json()
 
 
 async def case_of(server: ServerProcess, caller_hint: str, within: float = 15.0) -> int:

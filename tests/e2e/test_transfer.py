@@ -5,16 +5,14 @@ hears."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.conftest import ServerFactory
+from tests.e2e.api import ended_interaction
 from tests.helpers.server import ServerOptions, ServerProcess
 from tests.pjsua.audio import Samples, dominant_frequency, loud_part, make_tone, read_wav
 from voice.pjsua.client import PjsuaListener, place_call
@@ -38,29 +36,6 @@ steps:
     play: fallback.wav
   - hangup
 """
-
-
-async def get_json(server: ServerProcess, path: str) -> Any:
-    async with aiohttp.ClientSession() as http, http.get(server.http_base + path) as resp:
-        assert resp.status == 200, (path, resp.status, await resp.text())
-        return await resp.json()
-
-
-async def inbound_interaction(server: ServerProcess, within: float = 15.0) -> dict[str, Any]:
-    """The ended interaction of the last inbound call (the transfer's own leg is outbound)."""
-    deadline = time.monotonic() + within
-    while True:
-        calls = [c for c in await get_json(server, "/api/debug/calls")
-                 if c["direction"] == "inbound"]
-        if calls and calls[-1]["state"] == "ended":
-            case = await get_json(server, f"/api/calls/{calls[-1]['call_id']}/case")
-            timeline = await get_json(server, f"/api/cases/{case['case_id']}")
-            interaction = timeline["interactions"][-1]
-            if interaction["ended_at"]:
-                return dict(interaction)
-        if time.monotonic() > deadline:
-            raise AssertionError("the call's interaction did not end in time")
-        await asyncio.sleep(0.3)
 
 
 def transfer_event(interaction: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +88,7 @@ async def test_transfer_bridges_audio_both_ways_and_is_stored(
     assert near(target_side, CALLER_TONE) >= 12, target_side
     assert near(caller_side, TARGET_TONE) >= 12, caller_side
     assert near(target_side, TARGET_TONE) == 0  # no echo of its own audio
-    event = transfer_event(await inbound_interaction(server))
+    event = transfer_event(await ended_interaction(server, within=15.0, direction="inbound"))
     assert event["answered"] is True and event["result"] == "answered"
     assert event["hung_up_by"] == "caller"
     assert 3.0 < event["duration"] < 8.0
@@ -136,5 +111,5 @@ async def test_unreachable_target_falls_back_and_the_caller_hears_it(
     # Ringback while it "rang", then the fallback prompt (2 s: ~10 chunks).
     assert near(freqs, FALLBACK_TONE) >= 7, freqs
     assert near(freqs, 440.0, 25) + near(freqs, 480.0, 25) >= 1, freqs
-    event = transfer_event(await inbound_interaction(server))
+    event = transfer_event(await ended_interaction(server, within=15.0, direction="inbound"))
     assert event["answered"] is False and event["result"] in ("no-answer", "failed")
