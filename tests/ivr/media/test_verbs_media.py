@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -26,20 +25,8 @@ from tests.ivr.media.fakes import (
     FakeLeg,
     FakeSession,
     new_call,
-    run_ticks,
     step,
 )
-
-
-@pytest.fixture
-async def leg() -> AsyncIterator[FakeLeg]:
-    fake = FakeLeg()
-    ticker = asyncio.create_task(run_ticks(fake))
-    try:
-        yield fake
-    finally:
-        ticker.cancel()
-        await asyncio.wait({ticker})
 
 
 @pytest.fixture

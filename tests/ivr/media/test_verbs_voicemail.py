@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import wave
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from cases.store import CaseStore
 from ivr.media.recorder import VoicemailBox
@@ -21,20 +19,8 @@ from tests.ivr.media.fakes import (
     FakeSession,
     feed_audio,
     new_call,
-    run_ticks,
     step,
 )
-
-
-@pytest.fixture
-async def leg() -> AsyncIterator[FakeLeg]:
-    fake = FakeLeg()
-    ticker = asyncio.create_task(run_ticks(fake))
-    try:
-        yield fake
-    finally:
-        ticker.cancel()
-        await asyncio.wait({ticker})
 
 
 async def test_voicemail_recorded_and_transcribed_onto_case(leg: FakeLeg, tmp_path: Path) -> None:
