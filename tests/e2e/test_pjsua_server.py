@@ -41,6 +41,21 @@ def prompt_reference(start_s: float, seconds: float) -> np.ndarray:
     return chunk.astype(np.float64)
 
 
+def assert_prompt_heard(heard: np.ndarray) -> None:
+    """1.5 s of the prompt arrived, in order: each 0.5 s piece correlates >= 0.9.
+
+    Each piece is aligned on its own: a jitter buffer (ours under load, or pjsua2's adaptive
+    one) may slip a 20 ms frame, which is no fault of the audio path but would misalign one
+    long window.
+    """
+    lags = []
+    for start in (0.3, 0.8, 1.3):
+        corr, lag = aligned_correlation(prompt_reference(start, 0.5), heard)
+        assert corr >= 0.9, f"prompt from {start}s: correlation {corr:.3f} at lag {lag}"
+        lags.append(lag)
+    assert lags == sorted(lags), f"prompt pieces out of order: {lags}"
+
+
 def write_inband_digits(path: Path, digits: str, snr_db: float = 20.0) -> Path:
     """8 kHz 16-bit WAV: each digit a 100 ms dual tone, 150 ms gaps, white noise throughout."""
     rate = 8000
@@ -75,8 +90,7 @@ async def test_pjsua_caller_hears_prompt_and_server_reports_rfc4733_digits(
     assert result.dtmf_sent == "159#"
 
     heard = read_float(record)
-    corr, lag = aligned_correlation(prompt_reference(0.3, 1.5), heard)
-    assert corr >= 0.9, f"prompt correlation {corr:.3f} at lag {lag}"
+    assert_prompt_heard(heard)
 
     calls = await server.debug_calls()
     assert len(calls) == 1
@@ -117,8 +131,7 @@ async def test_server_dials_pjsua_listener_and_its_prompt_arrives(
         assert ended.duration > 2.0, ended
         assert ended.from_.startswith("sip:centralita@") or "centralita" in ended.from_
     heard = read_float(record)
-    corr, lag = aligned_correlation(prompt_reference(0.3, 1.5), heard)
-    assert corr >= 0.9, f"prompt correlation {corr:.3f} at lag {lag}"
+    assert_prompt_heard(heard)
     record_ = await wait_for_call(server, body["call_id"], ended=True)
     assert record_["direction"] == "outbound"
     assert record_["end_cause"] in ("local-bye", "timeout")
