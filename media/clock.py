@@ -88,3 +88,19 @@ class FakeClock:
     @property
     def pending(self) -> int:
         return sum(1 for _, _, t in self._heap if not t.cancelled)
+
+
+def settle(fut: asyncio.Future[None]) -> None:
+    """Resolve `fut` unless it already is (a timer callback)."""
+    if not fut.done():
+        fut.set_result(None)
+
+
+async def sleep(clock: Clock, seconds: float) -> None:
+    """Sleep on the injected clock."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    handle = clock.call_later(seconds, settle, done)
+    try:
+        await done
+    finally:
+        handle.cancel()

@@ -14,59 +14,19 @@ those are results the flow branches on (`on_no_answer`, `on_unavailable`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from media.bridge import Bridge
 from media.clock import Clock
-from media.frame_queue import FrameQueue
-from media.frames import AudioFrame
-from media.player import AudioSource, ringback
+from media.player import ringback
+from voice.bridging import RATE, bridge_calls, media_of
 from voice.call import Call
-from voice.calls import CallHandler
-from voice.sip.errors import CallFailed, SipError
-from voice.sip_leg import AudioListener
+from voice.outbound import Dialer, RingFailure, ring
 
 log = logging.getLogger(__name__)
 
-# Final responses that mean "the target is there but won't take the call now".
-_BUSY = frozenset({486, 600, 603})
-# A G.711 SIP leg carries 8 kHz audio on both sides of the bridge.
-_RATE = 8000
-
-
-@runtime_checkable
-class BridgeMedia(Protocol):
-    """What the bridge needs of a leg's media (`voice.sip_leg.SipLeg` is one)."""
-
-    def add_listener(self, listener: AudioListener) -> None: ...
-
-    def remove_listener(self, listener: AudioListener) -> None: ...
-
-    def play(
-        self, source: AudioSource | None, on_done: Callable[[], None] | None = None
-    ) -> None: ...
-
-
-def media_of(call: Call) -> BridgeMedia | None:
-    """The media of the call's leg if it can be bridged (SIP legs have `.media`)."""
-    media = getattr(call.leg, "media", None)
-    return media if isinstance(media, BridgeMedia) else None
-
-
-class Dialer(Protocol):
-    """What the transferer needs of `voice.calls.CallManager`."""
-
-    @property
-    def clock(self) -> Clock: ...
-
-    async def dial(
-        self, target: str, *, from_uri: str, handler: CallHandler,
-        credentials: tuple[str, str] | None = None,
-    ) -> Call: ...
 
 
 @dataclass(frozen=True)
@@ -135,7 +95,7 @@ class SipTransferer:
         self._calls = calls
         self._from_uri_for = from_uri_for
         self._trunk_host = trunk_host
-        self._queue_kwargs = {} if queue_frames is None else {"max_frames": queue_frames}
+        self._queue_frames = queue_frames
 
     async def transfer(self, call: Call, target: str, *, ring_timeout: float) -> TransferResult:
         """Dial `target`, ring back to the caller, bridge on answer; return when it ends."""
@@ -149,7 +109,7 @@ class SipTransferer:
             uri = target_uri(target, self._trunk_host)
         except TransferUnavailable as exc:
             return TransferResult("unavailable", str(exc))
-        caller_media.play(ringback(_RATE))
+        caller_media.play(ringback(RATE))
         try:
             outcome = await self._ring(dialer, call, uri, ring_timeout)
         finally:
@@ -158,111 +118,31 @@ class SipTransferer:
         if isinstance(outcome, TransferResult):
             log.info("call %s: transfer %s", call.id, outcome.result)
             return outcome
-        return await self._bridge(dialer.clock, call, caller_media, outcome)
+        return await self._bridge(dialer.clock, call, outcome)
 
     async def _ring(
         self, dialer: Dialer, call: Call, uri: str, ring_timeout: float
     ) -> Call | TransferResult:
         """The answered outbound call, or why there is none. Cancelling the dial CANCELs."""
-        dial = asyncio.ensure_future(
-            dialer.dial(uri, from_uri=self._from_uri_for(call), handler=_until_ended)
-        )
-        caller_gone = asyncio.ensure_future(call.wait_ended())
-        try:
-            done, _ = await asyncio.wait(
-                {dial, caller_gone}, timeout=ring_timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        except BaseException:
-            await _cancel(dial, caller_gone)
-            # Cancelled just as the target answered: nobody will bridge it, so end it.
-            if not dial.cancelled() and dial.exception() is None:
-                dial.result().hangup("transfer-cancelled")
-            raise
-        await _cancel(dial, caller_gone)
-        if dial in done:
-            exc = dial.exception()
-            if exc is None:
-                outbound = dial.result()
-                if caller_gone in done:
-                    # Both at once: the target answered a caller who just left.
-                    outbound.hangup("caller-gone")
-                    return TransferResult("abandoned", "the caller hung up while it rang")
-                return outbound
-            if isinstance(exc, CallFailed):
-                kind = "busy" if exc.status in _BUSY else "failed"
-                return TransferResult(kind, str(exc), sip_status=exc.status)
-            if isinstance(exc, SipError | OSError | ValueError):
-                return TransferResult("failed", f"{type(exc).__name__}: {exc}")
-            raise exc
-        if caller_gone in done:
-            return TransferResult("abandoned", "the caller hung up while it rang")
-        return TransferResult("no-answer", f"no answer within {ring_timeout:g} s")
+        outcome = await ring(dialer, uri, from_uri=self._from_uri_for(call),
+                             ring_timeout=ring_timeout, for_call=call)
+        if isinstance(outcome, RingFailure):
+            return TransferResult(outcome.result, outcome.reason, sip_status=outcome.sip_status)
+        return outcome
 
-    async def _bridge(
-        self, clock: Clock, caller: Call, caller_media: BridgeMedia, target: Call
-    ) -> TransferResult:
-        """Carry audio both ways until one side hangs up, then hang up the other."""
-        target_media = media_of(target)
-        if target_media is None:
-            target.hangup("transfer-no-media")
-            return TransferResult("failed", "the answered leg has no media to bridge")
-        to_caller = FrameQueue(_RATE, **self._queue_kwargs)
-        to_target = FrameQueue(_RATE, **self._queue_kwargs)
-        bridge = Bridge("caller", to_caller, "target", to_target)
-
-        def from_caller(frame: AudioFrame) -> None:
-            bridge.feed("caller", frame)
-
-        def from_target(frame: AudioFrame) -> None:
-            bridge.feed("target", frame)
-
-        caller_media.add_listener(from_caller)
-        target_media.add_listener(from_target)
-        caller_media.play(to_caller)
-        target_media.play(to_target)
-        started = clock.now()
+    async def _bridge(self, clock: Clock, caller: Call, target: Call) -> TransferResult:
+        """Carry audio both ways until one side hangs up; the caller's flow goes on after."""
         log.info("call %s: transfer answered, bridged to %s", caller.id, target.id)
-        caller_gone = asyncio.ensure_future(caller.wait_ended())
-        target_gone = asyncio.ensure_future(target.wait_ended())
-        hung_up_by = "caller"
         try:
-            await asyncio.wait({caller_gone, target_gone}, return_when=asyncio.FIRST_COMPLETED)
-            hung_up_by = "caller" if caller_gone.done() else "target"
-        finally:
-            for task in (caller_gone, target_gone):
-                task.cancel()
-            await asyncio.gather(caller_gone, target_gone, return_exceptions=True)
-            caller_media.remove_listener(from_caller)
-            target_media.remove_listener(from_target)
-            to_caller.close()
-            to_target.close()
-            # Whoever is left is hung up: on cancellation too (the IVR gave up on the call).
-            target.hangup("transfer-caller-left")
-            caller_media.play(None)
-        stats = {
-            "to_caller_dropped": to_caller.dropped,
-            "to_target_dropped": to_target.dropped,
-            "to_caller_underruns": to_caller.underruns,
-            "to_target_underruns": to_target.underruns,
-            "frames_forwarded": bridge.frames_forwarded,
-        }
-        duration = clock.now() - started
-        log.info("call %s: transfer ended after %.1f s, %s hung up", caller.id, duration,
-                 hung_up_by)
-        return TransferResult("answered", duration=duration, hung_up_by=hung_up_by, stats=stats)
-
-
-async def _cancel(*tasks: asyncio.Future[Any]) -> None:
-    """Cancel what is still running and wait for all of it (results stay on the tasks)."""
-    for task in tasks:
-        if not task.done():
-            task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _until_ended(call: Call) -> None:
-    """The outbound leg's handler: nothing of its own; it lives as long as the call does."""
-    await call.wait_ended()
+            done = await bridge_calls(clock, caller, target, names=("caller", "target"),
+                                      queue_frames=self._queue_frames, keep_a=True)
+        except ValueError as exc:
+            target.hangup("transfer-no-media")
+            return TransferResult("failed", str(exc))
+        log.info("call %s: transfer ended after %.1f s, %s hung up", caller.id, done.duration,
+                 done.hung_up_by)
+        return TransferResult("answered", duration=done.duration,
+                              hung_up_by=done.hung_up_by or "caller", stats=done.stats)
 
 
 def sip_from_uri(host: str) -> Callable[[Call], str]:

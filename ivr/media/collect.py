@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ivr.media.dtmf import Collected, DtmfAggregator, DtmfRules, Outcome
-from ivr.media.events import CallInput, Digit, HungUp, caller_audio, settle
+from ivr.media.events import CallInput, Digit, HungUp, caller_audio
 from ivr.media.phrases import PhraseMatcher
 from ivr.media.prompt import PromptOutcome
 from ivr.media.speak import speak
 from ivr.verbs.base import IvrSession, Step
 from media.asr.base import TranscriptResult
+from media.clock import settle
 from media.frames import AudioFrame
 from voice.transcription import StreamFactory, TranscriptStream
 

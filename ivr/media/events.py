@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from media.clock import Clock
+from media.clock import Clock, settle
 from media.frames import AudioFrame
 from voice.call import Call, CallEvent, CallState
 
@@ -118,21 +118,6 @@ def _as_input(event: CallEvent) -> Input | None:
     if event.kind == "state" and event.data.get("new") == CallState.ENDED.value:
         return HungUp()
     return None
-
-
-def settle(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
-async def sleep(clock: Clock, seconds: float) -> None:
-    """Sleep on the injected clock."""
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    handle = clock.call_later(seconds, settle, done)
-    try:
-        await done
-    finally:
-        handle.cancel()
 
 
 class ListenableLeg(Protocol):

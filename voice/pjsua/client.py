@@ -71,6 +71,7 @@ def call_args(
     record: str | os.PathLike[str] | None = None,
     dtmf: str | None = None,
     dtmf_delay: float = 1.0,
+    dtmf_at: tuple[tuple[float, str], ...] = (),
     duration: float = 5.0,
     answer_timeout: float = 30.0,
     bind: str | None = None,
@@ -96,6 +97,8 @@ def call_args(
         args += ["--record", os.fspath(record)]
     if dtmf:
         args += ["--dtmf", dtmf, "--dtmf-delay", str(dtmf_delay)]
+    for at, digits in dtmf_at:
+        args += ["--dtmf-at", f"{at}:{digits}"]
     if bind is not None:
         args += ["--bind", bind]
     return args
@@ -108,6 +111,7 @@ async def place_call(
     record: str | os.PathLike[str] | None = None,
     dtmf: str | None = None,
     dtmf_delay: float = 1.0,
+    dtmf_at: tuple[tuple[float, str], ...] = (),
     duration: float = 5.0,
     answer_timeout: float = 10.0,
     timeout: float | None = None,  # noqa: ASYNC109 - the brief's API; maps to a typed error
@@ -135,6 +139,7 @@ async def place_call(
         record=record,
         dtmf=dtmf,
         dtmf_delay=dtmf_delay,
+        dtmf_at=dtmf_at,
         duration=duration,
         answer_timeout=answer_timeout,
         bind=bind,

@@ -36,6 +36,8 @@ class CallOptions:
     record: str | None = None
     dtmf: str = ""
     dtmf_delay: float = 1.0
+    # More digits at set times after answer: ((seconds, digits), ...), e.g. to answer a menu.
+    dtmf_at: tuple[tuple[float, str], ...] = ()
     duration: float = 5.0
     timeout: float = 30.0
 
@@ -63,6 +65,7 @@ def run_call(opts: CallOptions, stop: StopFlag, clock: Clock = time.monotonic) -
         call.makeCall(_target_uri(opts.uri, opts.transport), pj.CallOpParam(True))
         started = clock()
         hangup_at: float | None = None
+        planned = sorted(opts.dtmf_at)
         while not call.ended:
             endpoint.poll()
             now = clock()
@@ -83,6 +86,10 @@ def run_call(opts: CallOptions, stop: StopFlag, clock: Clock = time.monotonic) -
                 if opts.dtmf and not dtmf_sent and up >= opts.dtmf_delay:
                     # "-" marks a failed attempt so it is not retried every tick.
                     dtmf_sent = opts.dtmf if call.send_dtmf(opts.dtmf) else "-"
+                while planned and up >= planned[0][0]:
+                    _, digits = planned.pop(0)
+                    if call.send_dtmf(digits):
+                        dtmf_sent = dtmf_sent.strip("-") + digits
                 if up >= opts.duration:
                     call.hangup_now()
                     hangup_at = now

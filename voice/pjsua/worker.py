@@ -51,6 +51,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _timed_digits(text: str) -> tuple[float, str]:
+    at, sep, digits = text.partition(":")
+    if not sep or not digits or any(d not in "0123456789*#ABCD" for d in digits):
+        raise argparse.ArgumentTypeError(f"expected S:DIGITS, got {text!r}")
+    return _seconds(at), digits
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The worker's argument parser (both modes)."""
     parser = argparse.ArgumentParser(prog="python -m voice.pjsua.worker")
@@ -62,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--record", help="WAV to record what the far end sends")
     call.add_argument("--dtmf", default="", help="digits to send as RFC 4733 events")
     call.add_argument("--dtmf-delay", type=_seconds, default=1.0, metavar="S")
+    call.add_argument("--dtmf-at", type=_timed_digits, action="append", default=[],
+                      metavar="S:DIGITS", help="also send DIGITS S seconds after answer")
     call.add_argument("--duration", type=_seconds, default=5.0, metavar="S")
     call.add_argument(
         "--timeout",
@@ -133,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 record=args.record,
                 dtmf=args.dtmf,
                 dtmf_delay=args.dtmf_delay,
+                dtmf_at=tuple(args.dtmf_at),
                 duration=args.duration,
                 timeout=args.timeout,
             ),

@@ -20,13 +20,13 @@ import logging
 import re
 import secrets
 import struct
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from media.clock import Clock
 from voice.sip.errors import AuthError, SipParseError
+from voice.sip.lockout import FailureTracker
 
 log = logging.getLogger(__name__)
 
@@ -328,56 +328,6 @@ class AuthPolicy:
     algorithms: tuple[str, ...] = OFFERED_ALGORITHMS
 
 
-class _FailureTracker:
-    """Failures per key (a username or a source IP) in a sliding window, with lockouts."""
-
-    def __init__(self, clock: Clock, policy: AuthPolicy) -> None:
-        self._clock = clock
-        self._policy = policy
-        self._failures: dict[str, deque[float]] = {}
-        self._locked_until: dict[str, float] = {}
-
-    def locked_for(self, key: str) -> float | None:
-        until = self._locked_until.get(key)
-        if until is None:
-            return None
-        remaining = until - self._clock.now()
-        if remaining <= 0:
-            del self._locked_until[key]
-            return None
-        return remaining
-
-    def fail(self, key: str, limit: int) -> bool:
-        """Record a failure; return True when it reaches `limit` and starts a lockout."""
-        now = self._clock.now()
-        window = self._failures.get(key)
-        if window is None:
-            if len(self._failures) >= self._policy.max_tracked:
-                self._prune(now)
-            window = self._failures[key] = deque()
-        window.append(now)
-        while window and window[0] <= now - self._policy.failure_window:
-            window.popleft()
-        if len(window) >= limit:
-            self._locked_until[key] = now + self._policy.lockout
-            del self._failures[key]
-            return True
-        return False
-
-    def clear(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-    def _prune(self, now: float) -> None:
-        horizon = now - self._policy.failure_window
-        for key in [k for k, w in self._failures.items() if not w or w[-1] <= horizon]:
-            del self._failures[key]
-        if len(self._failures) >= self._policy.max_tracked:
-            # Still full of live entries: drop the oldest half rather than grow without bound.
-            oldest = sorted(self._failures, key=lambda k: self._failures[k][-1])
-            for key in oldest[: len(oldest) // 2]:
-                del self._failures[key]
-
-
 class DigestAuthenticator:
     """Challenge and verify digest credentials for one realm.
 
@@ -402,7 +352,10 @@ class DigestAuthenticator:
         self._clock = clock
         self._secret = secret if secret is not None else secrets.token_bytes(32)
         self.policy = policy or AuthPolicy()
-        self._failures = _FailureTracker(clock, self.policy)
+        self._failures = FailureTracker(
+            clock.now, window=self.policy.failure_window, lockout=self.policy.lockout,
+            max_tracked=self.policy.max_tracked,
+        )
         self._opaque = secrets.token_hex(8)
         # nonce -> (highest nc accepted, nonce issue time); pruned as nonces expire.
         self._nonce_counts: dict[str, tuple[int, float]] = {}

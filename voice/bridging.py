@@ -1,0 +1,171 @@
+"""Two answered calls joined both ways until one hangs up: the IVR's transfer and the ACD's
+caller ⇄ agent connection.
+
+    a's leg ──listener──▶ Bridge ──▶ FrameQueue ──play──▶ b's leg
+    b's leg ──listener──▶ Bridge ──▶ FrameQueue ──play──▶ a's leg
+
+`bridge_calls` returns when either party hangs up (or when it is cancelled) and then hangs up
+the other one: nobody is left holding a silent line. What it returns says who left and carries
+the queues' drop/underrun counters (STYLE.md §6: every dropped frame is counted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from media.bridge import Bridge
+from media.clock import Clock
+from media.frame_queue import FrameQueue
+from media.frames import AudioFrame
+from media.player import AudioSource
+from voice.call import Call, CallState
+from voice.sip_leg import AudioListener
+
+log = logging.getLogger(__name__)
+
+# A G.711 SIP leg carries 8 kHz audio on both sides of the bridge.
+RATE = 8000
+
+
+@runtime_checkable
+class BridgeMedia(Protocol):
+    """What the bridge needs of a leg's media (`voice.sip_leg.SipLeg` is one)."""
+
+    def add_listener(self, listener: AudioListener) -> None: ...
+
+    def remove_listener(self, listener: AudioListener) -> None: ...
+
+    def play(
+        self, source: AudioSource | None, on_done: Callable[[], None] | None = None
+    ) -> None: ...
+
+
+def media_of(call: Call) -> BridgeMedia | None:
+    """The media of the call's leg if it can be bridged (SIP legs have `.media`)."""
+    media = getattr(call.leg, "media", None)
+    return media if isinstance(media, BridgeMedia) else None
+
+
+@dataclass(frozen=True)
+class BridgeResult:
+    """How a bridge ended: how long it carried audio and who hung up first (`a`'s or `b`'s
+    name, or None when the bridge itself was cancelled)."""
+
+    duration: float
+    hung_up_by: str | None
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+class CallBridge:
+    """Two answered calls' audio joined both ways, with hold and mute; no hang-ups of its own.
+
+    `hold(party, music)`: `party` hears `music` (None: silence) instead of the other, and is
+    not heard by them; `resume(party)` joins them again. `set_muted(party)`: the other stops
+    hearing `party` (they still hear the other). `stop()` detaches everything (idempotent).
+    """
+
+    def __init__(
+        self, clock: Clock, a: Call, b: Call, *, names: tuple[str, str] = ("caller", "agent"),
+        queue_frames: int | None = None,
+    ) -> None:
+        self.clock = clock
+        self.names = names
+        self.calls = {names[0]: a, names[1]: b}
+        media = {name: media_of(call) for name, call in self.calls.items()}
+        for name, m in media.items():
+            if m is None:
+                raise ValueError(f"the {name}'s leg has no media to bridge")
+        self.media: dict[str, BridgeMedia] = {k: v for k, v in media.items() if v is not None}
+        kwargs = {} if queue_frames is None else {"max_frames": queue_frames}
+        self.queues = {name: FrameQueue(RATE, **kwargs) for name in names}
+        self.bridge = Bridge(names[0], self.queues[names[0]], names[1], self.queues[names[1]])
+        self._listeners: dict[str, AudioListener] = {}
+        self.held: set[str] = set()
+        self.muted: set[str] = set()
+        self.started = clock.now()
+        self._stopped = False
+
+    def start(self) -> CallBridge:
+        for name in self.names:
+            self._listeners[name] = self._feeder(name)
+            self.media[name].add_listener(self._listeners[name])
+            self.media[name].play(self.queues[name])
+        return self
+
+    def _feeder(self, name: str) -> AudioListener:
+        def feed(frame: AudioFrame) -> None:
+            self.bridge.feed(name, frame)
+
+        return feed
+
+    def _apply_mute(self, name: str) -> None:
+        self.bridge.set_muted(name, name in self.muted or name in self.held)
+
+    def set_muted(self, party: str, muted: bool) -> None:
+        (self.muted.add if muted else self.muted.discard)(party)
+        self._apply_mute(party)
+
+    def hold(self, party: str, music: AudioSource | None) -> None:
+        self.held.add(party)
+        self._apply_mute(party)
+        if self.calls[party].state is not CallState.ENDED:
+            self.media[party].play(music)
+
+    def resume(self, party: str) -> None:
+        self.held.discard(party)
+        self._apply_mute(party)
+        if self.calls[party].state is not CallState.ENDED:
+            self.media[party].play(self.queues[party])
+
+    def stop(self) -> None:
+        """Detach both legs (what they play is stopped); the calls stay up."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for name, listener in self._listeners.items():
+            self.media[name].remove_listener(listener)
+            if self.calls[name].state is not CallState.ENDED:
+                self.media[name].play(None)
+        for queue in self.queues.values():
+            queue.close()
+
+    def stats(self) -> dict[str, int]:
+        out = {"frames_forwarded": self.bridge.frames_forwarded}
+        for name, queue in self.queues.items():
+            out[f"to_{name}_dropped"] = queue.dropped
+            out[f"to_{name}_underruns"] = queue.underruns
+        return out
+
+
+async def bridge_calls(
+    clock: Clock, a: Call, b: Call, *, names: tuple[str, str] = ("caller", "target"),
+    queue_frames: int | None = None, keep_a: bool = False,
+) -> BridgeResult:
+    """Carry audio between `a` and `b` until one hangs up, then hang up the other.
+
+    With `keep_a`, `a` outlives `b` (an IVR caller whose flow goes on after a transfer): only
+    what it was playing is stopped. Both calls must be answered and have bridgeable media
+    (`media_of`); a ValueError says which one does not.
+    """
+    a_name, b_name = names
+    bridge = CallBridge(clock, a, b, names=names, queue_frames=queue_frames).start()
+    a_gone = asyncio.ensure_future(a.wait_ended())
+    b_gone = asyncio.ensure_future(b.wait_ended())
+    hung_up_by: str | None = None
+    try:
+        await asyncio.wait({a_gone, b_gone}, return_when=asyncio.FIRST_COMPLETED)
+        hung_up_by = a_name if a_gone.done() else b_name
+    finally:
+        for task in (a_gone, b_gone):
+            task.cancel()
+        await asyncio.gather(a_gone, b_gone, return_exceptions=True)
+        bridge.stop()
+        # Whoever is left is hung up: on cancellation too (the owner gave up on the bridge).
+        b.hangup(f"{a_name}-left" if hung_up_by == a_name else "bridge-ended")
+        if not keep_a:
+            a.hangup(f"{b_name}-left" if hung_up_by == b_name else "bridge-ended")
+    return BridgeResult(clock.now() - bridge.started, hung_up_by, bridge.stats())
