@@ -4,18 +4,28 @@ SQLite (the embedded default) is opened in WAL mode with `synchronous=FULL`: a c
 only after the WAL is on disk, so an acknowledged write survives `kill -9` and power loss
 alike. Transcript writes are a few per second per call, well within one fsync each.
 PostgreSQL is reached through psycopg 3.
+
+`DbWorker` is what each store (cases, routing, users) opens: an engine migrated to head and
+the thread pool its blocking calls run on, so the event loop never waits on the database.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -77,3 +87,85 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+class DbWorker:
+    """An engine and the thread pool its blocking work runs on, owned by one store.
+
+    Create with `await DbWorker.open_migrated(url, ...)`; `await close()` when done. `run`
+    refuses once closed and turns a SQLAlchemy error into the store's own `error(message)`
+    naming the error's class only: SQLAlchemy's message quotes the statement's parameters
+    (transcript text, phone numbers, password hashes), which stay out of logs (STYLE.md §12).
+    The cause stays chained.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        workers: int,
+        thread_name: str,
+        name: str,
+        error: Callable[[str], Exception],
+    ) -> None:
+        self.engine = engine
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=thread_name)
+        self._name = name
+        self._error = error
+        self._closed = False
+
+    @classmethod
+    async def open_migrated(
+        cls,
+        url: str,
+        *,
+        workers: int,
+        thread_name: str,
+        name: str,
+        error: Callable[[str], Exception],
+        hide_parameters: bool = False,
+    ) -> DbWorker:
+        """Connect to `url` with `workers` connections and threads, and migrate to head.
+
+        On SQLite one thread whatever `workers` says: it takes one writer at a time anyway,
+        and one thread avoids lock waits entirely. `hide_parameters` keeps statement
+        parameters out of the chained SQLAlchemy errors too.
+        """
+        engine = make_engine(url, pool_size=workers)
+        if hide_parameters:
+            engine.hide_parameters = True
+        if engine.dialect.name == "sqlite":
+            workers = 1
+        db = cls(engine, workers=workers, thread_name=thread_name, name=name, error=error)
+        try:
+            await db.run(upgrade, engine)
+        except BaseException:
+            await db.close()
+            raise
+        return db
+
+    @property
+    def closed(self) -> bool:
+        """True once `close()` was called: `run` then refuses."""
+        return self._closed
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` on the pool; raises `error` if closed or if the database failed."""
+        if self._closed:
+            raise self._error(f"{self._name} is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+        except SQLAlchemyError as exc:
+            raise self._error(f"database error: {type(exc).__name__}") from exc
+
+    async def close(self) -> None:
+        """Finish queued work, then release connections. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.to_thread(self._shutdown)
+
+    def _shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.engine.dispose()

@@ -11,22 +11,19 @@ never into log messages (STYLE.md §12).
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from cases import validate
-from cases.db import make_engine, upgrade
-from cases.errors import CaseError, InvalidInput, NotFound, StorageError
+from cases.db import DbWorker
+from cases.errors import InvalidInput, NotFound, StorageError
 from cases.events import EventBus
 from cases.identity import is_anonymous_caller, normalize_phone
 from cases.models import (
@@ -51,7 +48,6 @@ from cases.timeline import (
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Clock = Callable[[], datetime]
 
 # Two first calls from one new number can race to create the customer or open the case; the
@@ -79,54 +75,26 @@ class CaseStore:
     Create with `await CaseStore.open(url)`; `await store.close()` when done.
     """
 
-    def __init__(self, engine: Engine, pool: ThreadPoolExecutor, now: Clock, bus: EventBus | None):
-        self._engine = engine
-        self._pool = pool
+    def __init__(self, db: DbWorker, now: Clock, bus: EventBus | None):
+        self._db = db
+        self._engine = db.engine
         self._now = now
         self._bus = bus
-        self._closed = False
 
     @classmethod
     async def open(
         cls, url: str, *, now: Clock = system_clock, bus: EventBus | None = None
     ) -> CaseStore:
         """Connect to `url` (`sqlite:///path` or `postgresql://...`) and migrate to head."""
-        engine = make_engine(url)
-        # SQLite takes one writer at a time anyway: one thread avoids lock waits entirely.
-        workers = 1 if engine.dialect.name == "sqlite" else 4
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cases-db")
-        store = cls(engine, pool, now, bus)
-        try:
-            await store._run(upgrade, engine)
-        except BaseException:
-            await store.close()
-            raise
-        log.info("case store open (%s, schema at head)", engine.dialect.name)
-        return store
+        db = await DbWorker.open_migrated(
+            url, workers=4, thread_name="cases-db", name="the case store", error=StorageError
+        )
+        log.info("case store open (%s, schema at head)", db.engine.dialect.name)
+        return cls(db, now, bus)
 
     async def close(self) -> None:
         """Finish queued database work, then release connections. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        await asyncio.to_thread(self._shutdown)
-
-    def _shutdown(self) -> None:
-        self._pool.shutdown(wait=True)
-        self._engine.dispose()
-
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._closed:
-            raise StorageError("the case store is closed")
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
-        except CaseError:
-            raise
-        except SQLAlchemyError as exc:
-            # Only the class name: SQLAlchemy's message quotes the statement's parameters,
-            # which are transcript text and phone numbers. The cause stays chained.
-            raise StorageError(f"database error: {type(exc).__name__}") from exc
+        await self._db.close()
 
     def _session(self) -> Session:
         return Session(self._engine, expire_on_commit=False)
@@ -169,7 +137,7 @@ class CaseStore:
                 # The number comes off the network (a SIP From such as sip:alice@pbx); a form
                 # we cannot read must not cost the call its transcript. Treat it as withheld.
                 log.debug("%s is not a phone number; unidentified customer", where)
-        ref, new_case = await self._run(self._start_voice, number, call_id, direction, dialed)
+        ref, new_case = await self._db.run(self._start_voice, number, call_id, direction, dialed)
         log.info(
             "call interaction %d on case %d (%s case)",
             ref.interaction_id,
@@ -275,7 +243,7 @@ class CaseStore:
             confidence=conf,
             engine=engine,
         )
-        case_id, view = await self._run(self._add_to_interaction, seg, "created_at", segment_view)
+        case_id, view = await self._db.run(self._add_to_interaction, seg, "created_at", segment_view)
         await self._publish(case_id, {"type": "segment", "case_id": case_id, "segment": view})
         return int(view["id"])
 
@@ -325,7 +293,7 @@ class CaseStore:
             interaction_id=interaction_id, kind=kind, value=value, step=step,
             step_index=step_index, sensitive=sensitive,
         )
-        case_id, view = await self._run(
+        case_id, view = await self._db.run(
             self._add_to_interaction, event, "at", ivr_event_view
         )
         await self._publish(case_id, {"type": "ivr_event", "case_id": case_id, "ivr_event": view})
@@ -338,7 +306,7 @@ class CaseStore:
         interaction_id = validate.row_id(interaction_id, "interaction")
         outcome = validate.text(outcome, "outcome", max_len=100)
         summary = validate.optional_text(summary, "summary")
-        view = await self._run(self._end_interaction, interaction_id, outcome, summary)
+        view = await self._db.run(self._end_interaction, interaction_id, outcome, summary)
         await self._publish(
             view["case_id"],
             {"type": "interaction_ended", "case_id": view["case_id"], "interaction": view},
@@ -369,7 +337,7 @@ class CaseStore:
         case_id = validate.row_id(case_id, "case")
         author = validate.text(author, "author", max_len=100)
         text = validate.text(text, "text")
-        view = await self._run(self._add_note, case_id, author, text)
+        view = await self._db.run(self._add_note, case_id, author, text)
         await self._publish(case_id, {"type": "note", "case_id": case_id, "note": view})
         return int(view["id"])
 
@@ -388,7 +356,7 @@ class CaseStore:
     async def close_case(self, case_id: int) -> None:
         """Mark a case closed; the customer's next contact opens a new one. Idempotent."""
         case_id = validate.row_id(case_id, "case")
-        await self._run(self._close_case, case_id)
+        await self._db.run(self._close_case, case_id)
         await self._publish(case_id, {"type": "case_closed", "case_id": case_id})
 
     def _close_case(self, case_id: int) -> None:
@@ -403,7 +371,7 @@ class CaseStore:
     async def timeline(self, case_id: int) -> dict[str, Any]:
         """The case as JSON-ready data (see `cases.timeline.timeline_view`)."""
         case_id = validate.row_id(case_id, "case")
-        return await self._run(self._timeline, case_id)
+        return await self._db.run(self._timeline, case_id)
 
     def _timeline(self, case_id: int) -> dict[str, Any]:
         with self._session() as session:
@@ -424,7 +392,7 @@ class CaseStore:
     async def find_interaction_by_call(self, call_id: str) -> tuple[int, datetime] | None:
         """The id and start time of the interaction of `call_id`, or None."""
         call_id = validate.text(call_id, "call_id", max_len=255)
-        return await self._run(self._find_interaction_by_call, call_id)
+        return await self._db.run(self._find_interaction_by_call, call_id)
 
     def _find_interaction_by_call(self, call_id: str) -> tuple[int, datetime] | None:
         with self._session() as session:
@@ -436,7 +404,7 @@ class CaseStore:
     async def find_case_by_call(self, call_id: str) -> int | None:
         """The case holding the interaction of `call_id`, or None."""
         call_id = validate.text(call_id, "call_id", max_len=255)
-        return await self._run(self._find_case_by_call, call_id)
+        return await self._db.run(self._find_case_by_call, call_id)
 
     def _find_case_by_call(self, call_id: str) -> int | None:
         with self._session() as session:

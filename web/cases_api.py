@@ -10,8 +10,9 @@ Errors are JSON `{"error": {"code", "message", "where"?}}`: 400 for a malformed 
 unknown one, 503 when the database fails. Handlers stay thin (STYLE.md §13): they parse, ask
 the `CaseStore`, serialise.
 
-Not yet: login and roles. Anyone who can reach the HTTP port can read every case; the
-agent-desk issue puts these routes behind login (agents see their cases, supervisors all).
+Every route needs the agent role (`web.auth`); the live WebSocket authenticates like the
+rest (session cookie, bearer token, or `?access_token=` on the handshake). Not yet: any
+agent reads every case; limiting agents to their own cases comes with the agent desk.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cases.errors import CaseError, InvalidInput, NotFound
 from cases.events import EventBus, Subscription
 from cases.store import CaseStore
 from cases.validate import MAX_ID
+from web.auth import Role, require
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +182,7 @@ def add_case_routes(
     app[LIVE_HEARTBEAT] = heartbeat
     app[CASE_EVENTS] = bus
     app[LIVE_VIEWERS] = LiveViewers()
-    app.router.add_get("/api/cases/{id}", get_case)
-    app.router.add_get("/api/cases/{id}/live", case_live)
-    app.router.add_get("/api/calls/{call_id}/case", get_call_case)
+    require(app, app.router.add_get("/api/cases/{id}", get_case), Role.AGENT)
+    require(app, app.router.add_get("/api/cases/{id}/live", case_live), Role.AGENT)
+    require(app, app.router.add_get("/api/calls/{call_id}/case", get_call_case), Role.AGENT)
     app.on_shutdown.append(_close_live_sockets)

@@ -1,49 +1,18 @@
-"""Database fixtures: every store test runs on SQLite and on PostgreSQL.
-
-PostgreSQL is the local server (127.0.0.1:5432, trust auth, user postgres). One uniquely
-named database is created per test session and dropped at the end; each test starts from an
-empty `public` schema in it, so migrations run from nothing every time, as on SQLite.
-"""
+"""Database fixtures: every store test runs on SQLite and on PostgreSQL
+(`tests.helpers.databases`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg
 import pytest
 
 from cases.events import InProcessBus
 from cases.store import CaseStore
-from tests.helpers.postgres import (
-    PG_HOST,
-    PG_PORT,
-    create_database,
-    drop_database,
-    empty_schema,
-)
+from tests.helpers.databases import database_fixtures
 
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """The name of this session's PostgreSQL database (skips if the server is unreachable)."""
-    try:
-        name = create_database("centralita_cases")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at {PG_HOST}:{PG_PORT} unreachable: {exc}")
-    try:
-        yield name
-    finally:
-        drop_database(name)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL to an empty database of each kind."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/cases.db"
-    return empty_schema(request.getfixturevalue("pg_database"))
+pg_database, db_url = database_fixtures("centralita_cases", "cases.db")
 
 
 class FakeClock:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from cases.events import InProcessBus
 from cases.store import CaseStore
+from tests.helpers.webapp import start_app
 from web.cases_api import add_case_routes
 
 
@@ -18,13 +19,9 @@ from web.cases_api import add_case_routes
 async def base_url(store: CaseStore, bus: InProcessBus) -> AsyncIterator[str]:
     app = web.Application()
     add_case_routes(app, store, bus, heartbeat=0.2)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
+    runner, base = await start_app(app)
     try:
-        yield f"http://{host}:{port}"
+        yield base
     finally:
         await runner.cleanup()
 
@@ -116,14 +113,10 @@ async def test_shutdown_closes_live_sockets(store: CaseStore, bus: InProcessBus)
     ref = await store.start_voice_interaction(caller="+15550100199", call_id="call-1")
     app = web.Application()
     add_case_routes(app, store, bus)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
+    runner, base = await start_app(app)
     async with (
         aiohttp.ClientSession() as http,
-        http.ws_connect(f"http://{host}:{port}/api/cases/{ref.case_id}/live") as ws,
+        http.ws_connect(f"{base}/api/cases/{ref.case_id}/live") as ws,
     ):
         assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
         await asyncio.wait_for(runner.cleanup(), 10)

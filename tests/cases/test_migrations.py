@@ -7,6 +7,8 @@ from sqlalchemy import inspect
 
 from cases.db import alembic_config, make_engine, upgrade
 from cases.models import Base
+from routing.tables import metadata as routing_metadata
+from web.auth.tables import metadata as auth_metadata
 
 
 def test_upgrade_on_empty_database_matches_models(db_url: str) -> None:
@@ -21,14 +23,26 @@ def test_upgrade_on_empty_database_matches_models(db_url: str) -> None:
             command.check(config)
             inspector = inspect(connection)
             tables = set(inspector.get_table_names())
-            assert tables == set(Base.metadata.tables) | {"alembic_version"}
-            for table in Base.metadata.sorted_tables:
+            assert tables == (
+                set(Base.metadata.tables) | set(routing_metadata.tables)
+                | set(auth_metadata.tables) | {"alembic_version"}
+            )
+            for table in [
+                *Base.metadata.sorted_tables, *routing_metadata.sorted_tables,
+                *auth_metadata.sorted_tables,
+            ]:
                 stored = {c["name"] for c in inspector.get_columns(table.name)}
                 assert stored == set(table.columns.keys()), table.name
             indexes = {i["name"] for i in inspector.get_indexes("transcript_segments")}
             assert "ix_transcript_segments_interaction_start" in indexes
             checks = {c["name"] for c in inspector.get_check_constraints("identities")}
             assert "ck_identities_kind" in checks
+            indexes = {i["name"] for i in inspector.get_indexes("routing_records")}
+            assert {"ix_routing_records_queue_enqueued", "ix_routing_records_agent_id"} <= indexes
+            # The place-in-line counter starts with its one row.
+            assert connection.exec_driver_sql("SELECT id, next_free FROM routing_seq").all() == [
+                (1, 1)
+            ]
     finally:
         engine.dispose()
 
