@@ -1,0 +1,459 @@
+"""Queue and agent definitions: plain dicts (a YAML file, an API body) to configs and back.
+
+A routing file (`centralita serve --routing FILE`) holds both lists; agents name the queues
+they serve, an overflow of kind `queue` names its target:
+
+    queues:
+      - name: support
+        strategy: skills-weighted     # longest-idle (default), round-robin, skills-weighted
+        skills: [english]
+        service_level: 20             # answered within N seconds counts as in service level
+        max_wait: 300                 # then `overflow`; null: wait for ever
+        overflow: {kind: queue, target: sales}   # or voicemail, callback, hangup
+        callback_key: "1"             # a DTMF key (0-9, * or #), or null for no callback offer
+        moh: default                  # default, a .wav path, or null for silence
+    agents:
+      - id: ana
+        name: Ana
+        skills: {english: 8}          # levels 1-10
+        max_concurrent: 1
+        queues: [support]
+
+Every mistake raises `InvalidConfig(message, where)`: `where` is `body.overflow.kind` for an
+API body and `FILE:LINE:COLUMN: queues[1].overflow.kind` for a file. Unknown keys are refused
+(with the closest known key as a hint), so a typo never silently means "the default".
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ivr.verbs.base import Problems
+from ivr.yamlpos import Located, dotted, load_located
+from routing.model import (
+    OVERFLOW_KINDS,
+    STRATEGIES,
+    AgentConfig,
+    CallbackPolicy,
+    InvalidConfig,
+    Overflow,
+    QueueConfig,
+)
+
+Path_ = tuple[str | int, ...]
+
+# Queue names, agent ids and skills appear in URLs, flows, SIP user parts and logs.
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+_NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+DTMF_KEYS = "0123456789*#"
+MAX_REASON = 100
+SKILL_LEVELS = range(1, 11)
+
+_QUEUE_KEYS = (
+    "name", "strategy", "skills", "service_level", "max_wait", "overflow", "announce_every",
+    "announce_position", "announce_wait", "moh", "offer_timeout", "wrapup", "callback_key",
+    "callback", "aging_per_s", "default_handle_time",
+)
+_AGENT_KEYS = ("id", "name", "skills", "max_concurrent", "contact", "queues")
+_OVERFLOW_KEYS = ("kind", "target")
+_CALLBACK_KEYS = ("max_attempts", "retry_after", "ring_timeout")
+_FILE_KEYS = ("queues", "agents")
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    """A routing file's queues and agents, by name, in file order."""
+
+    queues: dict[str, QueueConfig]
+    agents: dict[str, AgentConfig]
+
+
+class _Where:
+    """Names a place in the value being parsed: `body.overflow.kind`."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __call__(self, path: Path_, *, key: bool = False) -> str:
+        inner = dotted(path)
+        if not self.prefix:
+            return inner
+        if not inner:
+            return self.prefix
+        return f"{self.prefix}{inner}" if inner.startswith("[") else f"{self.prefix}.{inner}"
+
+    def error(self, message: str, path: Path_, *, key: bool = False) -> InvalidConfig:
+        return InvalidConfig(message, self(path, key=key))
+
+
+class _FileWhere(_Where):
+    """Names a place in a routing file: `routing.yaml:7:15: queues[1].overflow.kind`."""
+
+    def __init__(self, located: Located) -> None:
+        super().__init__("")
+        self.located = located
+
+    def __call__(self, path: Path_, *, key: bool = False) -> str:
+        pos = self.located.key_at(path) if key else self.located.at(path)
+        return f"{pos}: {dotted(path)}" if path else str(pos)
+
+
+# --- scalar readers: each returns the typed value or raises naming where it was -----------
+
+
+def _show(value: object) -> str:
+    """A value as the user wrote it, short: `"abc"`, `12`, `true`, `null`, `a list`."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str) and len(value) > 40:
+        value = value[:37] + "..."
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return type(value).__name__
+
+
+def _mapping(
+    value: object, path: Path_, where: _Where, keys: tuple[str, ...] | None
+) -> dict[str, Any]:
+    """`value` as a dict whose keys are all in `keys` (any keys when `keys` is None)."""
+    if not isinstance(value, dict):
+        raise where.error(f"must be a mapping, got {_show(value)}", path)
+    if keys is None:
+        return value
+    for key in value:
+        if key not in keys:
+            close = difflib.get_close_matches(str(key), keys, n=1)
+            hint = f" (did you mean \"{close[0]}\"?)" if close else f"; known: {', '.join(keys)}"
+            raise where.error(f"unknown key {_show(str(key))}{hint}", (*path, str(key)), key=True)
+    return value
+
+
+def _name(value: object, path: Path_, where: _Where, what: str) -> str:
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise where.error(f"{what} must be {_NAME_RULE}, got {_show(value)}", path)
+    return value
+
+
+def _names(value: object, path: Path_, where: _Where, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise where.error(f"must be a list of {what}s, got {_show(value)}", path)
+    seen: set[str] = set()
+    for index, item in enumerate(value):
+        name = _name(item, (*path, index), where, what)
+        if name in seen:
+            raise where.error(f"{what} {_show(name)} is listed twice", (*path, index))
+        seen.add(name)
+    return tuple(value)
+
+
+def _seconds(value: object, path: Path_, where: _Where, *, zero_ok: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise where.error(f"must be a number of seconds, got {_show(value)}", path)
+    if value < 0 or (value == 0 and not zero_ok):
+        bound = "0 or more" if zero_ok else "more than 0"
+        raise where.error(f"must be {bound} seconds, got {_show(value)}", path)
+    return float(value)
+
+
+def _int(value: object, path: Path_, where: _Where, lo: int, hi: int | None = None) -> int:
+    in_range = isinstance(value, int) and value >= lo and (hi is None or value <= hi)
+    if isinstance(value, bool) or not in_range:
+        rule = f"{lo}-{hi}" if hi is not None else f"{lo} or more"
+        raise where.error(f"must be an integer {rule}, got {_show(value)}", path)
+    assert isinstance(value, int)
+    return value
+
+
+def _bool(value: object, path: Path_, where: _Where) -> bool:
+    if not isinstance(value, bool):
+        raise where.error(f"must be true or false, got {_show(value)}", path)
+    return value
+
+
+def _choice(value: object, path: Path_, where: _Where, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise where.error(f"must be one of {', '.join(choices)}, got {_show(value)}", path)
+    return value
+
+
+def _dtmf_key(value: object, path: Path_, where: _Where) -> str | None:
+    # YAML reads an unquoted `1` as the integer 1: take a single digit either way.
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9:
+        return str(value)
+    if not isinstance(value, str) or len(value) != 1 or value not in DTMF_KEYS:
+        raise where.error(f"must be one DTMF key (0-9, * or #) or null, got {_show(value)}", path)
+    return value
+
+
+def _moh(value: object, path: Path_, where: _Where) -> str | None:
+    # A path must name a .wav file: "defualt" is a typo, not a file to look for at call time.
+    if value is None or value == "default":
+        return value
+    if not isinstance(value, str) or not value.lower().endswith(".wav") or "\0" in value:
+        raise where.error(f'must be "default", null or a .wav file path, got {_show(value)}', path)
+    return value
+
+
+# --- one queue, one agent ------------------------------------------------------------------
+
+
+def _overflow(value: object, path: Path_, where: _Where, queue: str) -> Overflow | None:
+    if value is None:
+        return None
+    raw = _mapping(value, path, where, _OVERFLOW_KEYS)
+    if "kind" not in raw:
+        raise where.error('missing required key "kind"', path)
+    kind = _choice(raw["kind"], (*path, "kind"), where, OVERFLOW_KINDS)
+    target = raw.get("target")
+    if kind != "queue":
+        if target is not None:
+            raise where.error(f"only kind queue takes a target (kind is {kind})", (*path, "target"))
+        return Overflow(kind)
+    if target is None:
+        raise where.error("kind queue needs a target queue", path)
+    target = _name(target, (*path, "target"), where, "queue name")
+    if target == queue:
+        raise where.error("a queue cannot overflow to itself", (*path, "target"))
+    return Overflow(kind, target)
+
+
+def _callback_policy(value: object, path: Path_, where: _Where) -> CallbackPolicy:
+    raw = _mapping(value, path, where, _CALLBACK_KEYS)
+    default = CallbackPolicy()
+    return CallbackPolicy(
+        max_attempts=_int(raw.get("max_attempts", default.max_attempts),
+                          (*path, "max_attempts"), where, 1, 20),
+        retry_after=_seconds(raw.get("retry_after", default.retry_after),
+                             (*path, "retry_after"), where),
+        ring_timeout=_seconds(raw.get("ring_timeout", default.ring_timeout),
+                              (*path, "ring_timeout"), where),
+    )
+
+
+def _queue(value: object, path: Path_, where: _Where) -> QueueConfig:
+    raw = _mapping(value, path, where, _QUEUE_KEYS)
+    if "name" not in raw:
+        raise where.error('missing required key "name"', path)
+    name = _name(raw["name"], (*path, "name"), where, "queue name")
+    d = QueueConfig(name)
+
+    def get(key: str, default: object) -> tuple[object, Path_]:
+        return raw.get(key, default), (*path, key)
+
+    max_wait, at = get("max_wait", d.max_wait)
+    cfg = QueueConfig(
+        name=name,
+        strategy=_choice(*get("strategy", d.strategy), where, STRATEGIES),
+        skills=_names(*get("skills", list(d.skills)), where, "skill"),
+        service_level=_seconds(*get("service_level", d.service_level), where),
+        max_wait=None if max_wait is None else _seconds(max_wait, at, where),
+        overflow=_overflow(*get("overflow", d.overflow), where, name),
+        announce_every=_seconds(*get("announce_every", d.announce_every), where, zero_ok=True),
+        announce_position=_bool(*get("announce_position", d.announce_position), where),
+        announce_wait=_bool(*get("announce_wait", d.announce_wait), where),
+        moh=_moh(*get("moh", d.moh), where),
+        offer_timeout=_seconds(*get("offer_timeout", d.offer_timeout), where),
+        wrapup=_seconds(*get("wrapup", d.wrapup), where, zero_ok=True),
+        callback_key=_dtmf_key(*get("callback_key", d.callback_key), where),
+        callback=_callback_policy(*get("callback", {}), where),
+        aging_per_s=_seconds(*get("aging_per_s", d.aging_per_s), where, zero_ok=True),
+        default_handle_time=_seconds(*get("default_handle_time", d.default_handle_time), where),
+    )
+    if cfg.overflow is not None and cfg.max_wait is None:
+        # Overflow happens at the maximum wait; without one it would never happen.
+        raise where.error("overflow needs max_wait", (*path, "overflow"))
+    return cfg
+
+
+def _agent(value: object, path: Path_, where: _Where) -> AgentConfig:
+    raw = _mapping(value, path, where, _AGENT_KEYS)
+    if "id" not in raw:
+        raise where.error('missing required key "id"', path)
+    agent_id = _name(raw["id"], (*path, "id"), where, "agent id")
+    name = raw.get("name", "")
+    if not isinstance(name, str) or len(name) > 100:
+        raise where.error(f"must be text of at most 100 characters, got {_show(name)}",
+                          (*path, "name"))
+    skills = _mapping(raw.get("skills", {}), (*path, "skills"), where, None)
+    levels: dict[str, int] = {}
+    for skill, level in skills.items():
+        at = (*path, "skills", str(skill))
+        _name(skill, at, where, "skill")
+        if isinstance(level, bool) or not isinstance(level, int) or level not in SKILL_LEVELS:
+            raise where.error(f"skill level must be an integer 1-10, got {_show(level)}", at)
+        levels[skill] = level
+    contact = raw.get("contact")
+    if contact is not None and (
+        not isinstance(contact, str) or not re.match(r"sips?:[^\s]+\Z", contact)
+    ):
+        raise where.error(f"must be a sip: or sips: URI or null, got {_show(contact)}",
+                          (*path, "contact"))
+    return AgentConfig(
+        id=agent_id,
+        name=name,
+        skills=levels,
+        max_concurrent=_int(raw.get("max_concurrent", 1), (*path, "max_concurrent"), where, 1),
+        contact=contact,
+        queues=_names(raw.get("queues", []), (*path, "queues"), where, "queue name"),
+    )
+
+
+def parse_queue(value: object, where: str = "body") -> QueueConfig:
+    """A `QueueConfig` from a plain dict; `InvalidConfig` names `where.key` on any mistake.
+
+    Absent keys take `QueueConfig`'s defaults. Checks the queue on its own; whether an
+    overflow target exists is `check_queue`'s job (it needs the other queues)."""
+    return _queue(value, (), _Where(where))
+
+
+def parse_agent(value: object, where: str = "body") -> AgentConfig:
+    """An `AgentConfig` from a plain dict (see `parse_queue`; `check_agent` for its queues)."""
+    return _agent(value, (), _Where(where))
+
+
+# --- references between definitions ---------------------------------------------------------
+
+
+def _check_queue(
+    cfg: QueueConfig, queues: Mapping[str, QueueConfig], path: Path_, where: _Where
+) -> None:
+    if cfg.overflow is None or cfg.overflow.target is None:
+        return
+    at = (*path, "overflow", "target")
+    if cfg.overflow.target not in queues:
+        raise where.error(f"unknown queue {_show(cfg.overflow.target)}", at)
+    # Follow the chain from `cfg`: coming back to it would bounce callers for ever. A loop
+    # that does not pass through `cfg` is reported when its own queues are checked.
+    chain = [cfg.name]
+    target: str | None = cfg.overflow.target
+    while target is not None and target not in chain:
+        chain.append(target)
+        nxt = queues.get(target)
+        target = nxt.overflow.target if nxt is not None and nxt.overflow is not None else None
+    if target == cfg.name:
+        raise where.error(f"overflow loop: {' -> '.join([*chain, target])}", at)
+
+
+def _check_agent(
+    cfg: AgentConfig, queues: Mapping[str, object], path: Path_, where: _Where
+) -> None:
+    for index, queue in enumerate(cfg.queues):
+        if queue not in queues:
+            raise where.error(f"agent {_show(cfg.id)} serves unknown queue {_show(queue)}",
+                              (*path, "queues", index))
+
+
+def check_queue(cfg: QueueConfig, queues: Mapping[str, QueueConfig], where: str = "body") -> None:
+    """Refuse an overflow to a queue not in `queues`, or one that loops back to `cfg`."""
+    _check_queue(cfg, queues, (), _Where(where))
+
+
+def check_agent(cfg: AgentConfig, queues: Mapping[str, object], where: str = "body") -> None:
+    """Refuse an agent who serves a queue not in `queues`."""
+    _check_agent(cfg, queues, (), _Where(where))
+
+
+def queue_references(
+    name: str, queues: Mapping[str, QueueConfig], agents: Mapping[str, AgentConfig]
+) -> list[str]:
+    """What would be left pointing at nothing if queue `name` went: `queue "a" overflows to
+    it`, `agent "ana" serves it`, in that order."""
+    found = [f"queue {_show(q.name)} overflows to it" for q in queues.values()
+             if q.overflow is not None and q.overflow.target == name and q.name != name]
+    found += [f"agent {_show(a.id)} serves it" for a in agents.values() if name in a.queues]
+    return found
+
+
+# --- back to plain dicts ------------------------------------------------------------------
+
+
+def queue_to_dict(cfg: QueueConfig) -> dict[str, Any]:
+    """Every field of `cfg` as JSON/YAML values; `parse_queue` reads it back unchanged."""
+    cb = cfg.callback
+    return {
+        "name": cfg.name, "strategy": cfg.strategy, "skills": list(cfg.skills),
+        "service_level": cfg.service_level, "max_wait": cfg.max_wait,
+        "overflow": cfg.overflow.to_dict() if cfg.overflow is not None else None,
+        "announce_every": cfg.announce_every, "announce_position": cfg.announce_position,
+        "announce_wait": cfg.announce_wait, "moh": cfg.moh, "offer_timeout": cfg.offer_timeout,
+        "wrapup": cfg.wrapup, "callback_key": cfg.callback_key,
+        "callback": {"max_attempts": cb.max_attempts, "retry_after": cb.retry_after,
+                     "ring_timeout": cb.ring_timeout},
+        "aging_per_s": cfg.aging_per_s, "default_handle_time": cfg.default_handle_time,
+    }
+
+
+def agent_to_dict(cfg: AgentConfig) -> dict[str, Any]:
+    """Every field of `cfg` as JSON/YAML values; `parse_agent` reads it back unchanged."""
+    return {"id": cfg.id, "name": cfg.name, "skills": dict(cfg.skills),
+            "max_concurrent": cfg.max_concurrent, "contact": cfg.contact,
+            "queues": list(cfg.queues)}
+
+
+# --- the routing file -----------------------------------------------------------------------
+
+
+def load_routing(path: Path) -> RoutingConfig:
+    """Read and check a routing file; `InvalidConfig` with `FILE:LINE:COLUMN: key` otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidConfig(f"cannot read: {exc.strerror}", str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidConfig("not UTF-8 text", str(path)) from exc
+    return parse_routing(text, str(path))
+
+
+def parse_routing(text: str, file: str) -> RoutingConfig:
+    """A routing file's text (named `file` in errors) as a checked `RoutingConfig`."""
+    if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
+        raise InvalidConfig("empty routing file (expected queues: and agents:)", f"{file}:1:1")
+    problems = Problems()
+    located = load_located(text, file, problems)
+    if problems or located is None:
+        pos, message = min(problems.items, key=lambda p: (p[0].line, p[0].column))
+        raise InvalidConfig(message, str(pos))
+    where = _FileWhere(located)
+    raw = _mapping(located.value, (), where, _FILE_KEYS)
+    queues: dict[str, QueueConfig] = {}
+    for index, item in enumerate(_list(raw.get("queues", []), ("queues",), where)):
+        cfg = _queue(item, ("queues", index), where)
+        if cfg.name in queues:
+            first = list(queues).index(cfg.name)
+            raise where.error(f"duplicate queue {_show(cfg.name)} (first at queues[{first}])",
+                              ("queues", index, "name"))
+        queues[cfg.name] = cfg
+    for index, cfg in enumerate(queues.values()):
+        _check_queue(cfg, queues, ("queues", index), where)
+    agents: dict[str, AgentConfig] = {}
+    for index, item in enumerate(_list(raw.get("agents", []), ("agents",), where)):
+        agent = _agent(item, ("agents", index), where)
+        if agent.id in agents:
+            first = list(agents).index(agent.id)
+            raise where.error(f"duplicate agent {_show(agent.id)} (first at agents[{first}])",
+                              ("agents", index, "id"))
+        _check_agent(agent, queues, ("agents", index), where)
+        agents[agent.id] = agent
+    return RoutingConfig(queues, agents)
+
+
+def _list(value: object, path: Path_, where: _Where) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise where.error(f"must be a list, got {_show(value)}", path)
+    return value
