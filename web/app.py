@@ -1,7 +1,9 @@
-"""The HTTP side of the server (aiohttp): health and, when enabled, the debug call list.
+"""The HTTP side of the server (aiohttp): health, login, and when enabled the debug call list.
 
-Handlers stay thin (STYLE.md §13): they read from services put under typed `AppKey`s by the
-composition root and serialise.
+Every route declares the role it needs (`web.auth.require`); the auth middleware refuses the
+rest, so only `/healthz` and the login page and API answer without credentials. Handlers stay
+thin (STYLE.md §13): they read from services put under typed `AppKey`s by the composition root
+and serialise.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+
+from web.auth import AUTH, Auth, Role, add_auth_routes, allow_anonymous, auth_middleware, require
 
 HealthCheck = Callable[[], dict[str, bool]]
 CallsView = Callable[[], list[dict[str, Any]]]
@@ -28,12 +32,14 @@ async def debug_calls(request: web.Request) -> web.Response:
     return web.json_response(request.app[DEBUG_CALLS]())
 
 
-def build_app(health: HealthCheck, calls: CallsView | None) -> web.Application:
-    """The aiohttp application; `calls` is None unless the debug API was asked for."""
-    app = web.Application(client_max_size=1 << 20)
+def build_app(health: HealthCheck, calls: CallsView | None, auth: Auth) -> web.Application:
+    """The aiohttp application behind login; `calls` is None unless the debug API was asked for."""
+    app = web.Application(client_max_size=1 << 20, middlewares=[auth_middleware])
     app[HEALTH] = health
-    app.router.add_get("/healthz", healthz)
+    app[AUTH] = auth
+    allow_anonymous(app, app.router.add_get("/healthz", healthz))
+    add_auth_routes(app)
     if calls is not None:
         app[DEBUG_CALLS] = calls
-        app.router.add_get("/api/debug/calls", debug_calls)
+        require(app, app.router.add_get("/api/debug/calls", debug_calls), Role.ADMIN)
     return app

@@ -1,0 +1,502 @@
+// The agent desk: state control, offers that ring, the softphone, call controls, wrap-up.
+// The server's messages are the truth: a button sends a command and the page changes when
+// the server says the call changed (web/desk/protocol.py lists the messages).
+
+import {$, h, text, show, duration} from "./dom.js";
+import {Ringer} from "./ring.js";
+import {Softphone} from "./softphone.js";
+import {DeskSocket} from "./socket.js";
+import {CasePanel} from "./casepanel.js";
+
+const KEEP = 50;  // messages kept in the test hook, each way
+const STATE_LABELS = {
+  offline: "Offline", available: "Available", reserved: "Ringing", on_call: "On call",
+  wrap_up: "Wrap-up", break: "Break",
+};
+const KIND_LABELS = {call: "call", callback: "callback", transfer: "transfer", consult: "consult"};
+
+const state = {
+  view: "starting",
+  link: "connecting",
+  agent: null,
+  agentState: null,
+  offer: null,           // the offer ringing now
+  offerDeadline: 0,      // ms (performance.now) when it expires
+  accepting: null,       // offer id we answered and await the call for
+  rejoining: null,       // call id whose audio this (reloaded) page is getting back
+  call: null,
+  callSince: 0,
+  wrapup: null,
+  wrapupCaller: null,
+  wrapupDeadline: 0,
+  savingWrapup: false,
+  directory: {agents: [], queues: []},
+  dtmfSent: "",
+  received: [],
+  sent: [],
+  last: {},
+  errors: [],
+  pc: null,
+  ringing: false,
+};
+
+const ringer = new Ringer();
+const phone = new Softphone($("remote"));
+const pop = new CasePanel();
+const socket = new DeskSocket("/api/desk/ws", receive, linkChanged);
+
+// The test hook: the page's state, the softphone's inbound audio figures, the ring tone.
+window.desk = {
+  state,
+  inbound: () => phone.inbound(),
+  ring: () => ({playing: ringer.playing, context: ringer.context ? ringer.context.state : null}),
+  send: command,
+};
+
+function keep(list, item) {
+  list.push(item);
+  if (list.length > KEEP) list.shift();
+}
+
+function command(message) {
+  keep(state.sent, message);
+  if (!socket.send(message)) alertAgent("Not connected to the server; try again in a moment.");
+}
+
+function alertAgent(message) {
+  const node = $("alert");
+  text(node, message);
+  show(node, Boolean(message));
+}
+
+function linkChanged(status) {
+  state.link = status;
+  document.body.dataset.link = status;
+  const labels = {open: "connected", down: "reconnecting…",
+                  replaced: "opened in another window: this one is idle"};
+  text($("link"), labels[status] || status);
+  if (status !== "open") {
+    ringer.stop();
+    state.ringing = false;
+  }
+  render();
+}
+
+// --- messages from the server ---------------------------------------------------------------
+
+const handlers = {
+  hello(msg) {
+    state.agent = msg.agent;
+    state.agentState = msg.state;
+    state.directory = msg.directory || {agents: [], queues: []};
+    state.offer = null;
+    state.accepting = null;
+    setCall(msg.call);
+    if (!state.call && !state.wrapup) pop.hide();
+    // Opened (or reloaded) while on a call: get its audio back on this page.
+    if (state.call && !phone.active && !state.rejoining) rejoin(state.call.call_id);
+    renderDirectory();
+  },
+  state(msg) {
+    state.agentState = msg;
+    if (state.savingWrapup) {
+      state.savingWrapup = false;
+      state.wrapup = null;
+      if (!state.offer && !state.call) pop.hide();
+    }
+  },
+  offer(msg) {
+    state.offer = msg;
+    state.offerDeadline = performance.now() + (Number(msg.timeout) || 0) * 1000;
+    state.accepting = null;
+    alertAgent("");
+    if (!state.call) pop.show(msg.case_id ?? null, msg.call_id, msg.ivr_inputs || []);
+  },
+  offer_withdrawn(msg) {
+    if (!state.offer || state.offer.offer_id !== msg.offer_id) return;
+    if (state.accepting === msg.offer_id) phone.close();
+    state.offer = null;
+    state.accepting = null;
+    alertAgent(`The offer was withdrawn (${msg.reason || "no reason given"}).`);
+    if (!state.call && !state.wrapup) pop.hide();
+  },
+  async answer_sdp(msg) {
+    if (msg.rejoin) {
+      if (state.rejoining !== msg.rejoin) return;
+      state.rejoining = null;
+      try {
+        await phone.answer(msg.sdp);
+      } catch (err) {
+        alertAgent(`The call's audio failed: ${err.message}`);
+      }
+      return;
+    }
+    if (state.accepting !== msg.offer_id) return;
+    try {
+      await phone.answer(msg.sdp);
+    } catch (err) {
+      alertAgent(`The call's audio failed: ${err.message}`);
+    }
+  },
+  call(msg) {
+    setCall(msg);
+  },
+  wrapup(msg) {
+    setCall(null);
+    state.wrapup = msg;
+    state.wrapupDeadline = performance.now() + (Number(msg.seconds) || 0) * 1000;
+    state.savingWrapup = false;
+    // The screen pop stays for the notes (late transcript segments still arrive).
+    pop.show(msg.case_id ?? null, msg.call_id, null);
+    const form = $("wrapup");
+    form.reset();
+    text($("wrapup-status"), "");
+  },
+  wrapup_saved() {
+    state.savingWrapup = false;
+    state.wrapup = null;
+    if (!state.offer && !state.call) pop.hide();
+  },
+  directory(msg) {
+    state.directory = msg;
+    renderDirectory();
+  },
+  error(msg) {
+    keep(state.errors, msg);
+    const where = msg.where ? ` (${msg.where})` : "";
+    alertAgent(`${msg.message}${where}`);
+    if (msg.command === "wrapup") state.savingWrapup = false;
+    if ((msg.command === "accept" || msg.code === "bad_offer") && state.accepting) {
+      phone.close();
+      state.accepting = null;
+    }
+    if ((msg.command === "rejoin" || msg.code === "bad_offer") && state.rejoining) {
+      phone.close();
+      state.rejoining = null;
+    }
+  },
+  pong() {},
+};
+
+async function receive(msg) {
+  keep(state.received, msg);
+  state.last[msg.type] = msg;
+  const handler = handlers[msg.type];
+  if (handler) await handler(msg);
+  render();
+}
+
+// A call message may carry only what changed (phase, muted, held, consult): the caller, the
+// queue and the case come from the earlier messages of the same call, or from its offer.
+function callBase(callId) {
+  if (state.call && state.call.call_id === callId) return state.call;
+  const offer = state.offer;
+  if (offer && offer.call_id === callId) {
+    return {caller: offer.caller, queue: offer.queue, case_id: offer.case_id};
+  }
+  return {};
+}
+
+function setCall(message) {
+  if (message && message.phase !== "ended") {
+    const call = {...callBase(message.call_id), ...message};
+    if (!state.call || state.call.call_id !== call.call_id) {
+      state.callSince = performance.now();
+      state.dtmfSent = "";
+    }
+    if (state.offer && state.offer.call_id === call.call_id) {
+      state.offer = null;
+      state.accepting = null;
+    }
+    state.call = call;
+    phone.setMuted(Boolean(call.muted));
+    pop.show(call.case_id ?? null, call.call_id, null);
+    pop.live();
+    return;
+  }
+  if (state.call) state.wrapupCaller = state.call.caller;
+  state.call = null;
+  state.rejoining = null;
+  phone.close();  // the pop stays until the wrap-up is saved
+}
+
+// --- commands -------------------------------------------------------------------------------
+
+async function answer() {
+  const offer = state.offer;
+  if (!offer || state.accepting) return;
+  ringer.unlock();
+  state.accepting = offer.offer_id;
+  render();
+  try {
+    const sdp = await phone.start();
+    if (state.accepting !== offer.offer_id) {  // withdrawn while we gathered
+      phone.close();
+      return;
+    }
+    command({type: "accept", offer_id: offer.offer_id, sdp});
+  } catch (err) {
+    state.accepting = null;
+    alertAgent(`Cannot answer: ${err.message || err}`);
+  }
+  render();
+}
+
+async function rejoin(callId) {
+  state.rejoining = callId;
+  try {
+    const sdp = await phone.start();
+    if (!state.call || state.call.call_id !== callId) {  // the call ended meanwhile
+      phone.close();
+      state.rejoining = null;
+      return;
+    }
+    phone.setMuted(Boolean(state.call.muted));
+    command({type: "rejoin", call_id: callId, sdp});
+  } catch (err) {
+    state.rejoining = null;
+    alertAgent(`Cannot get the call's audio back: ${err.message || err}`);
+  }
+  render();
+}
+
+function decline() {
+  if (!state.offer || state.accepting) return;
+  command({type: "decline", offer_id: state.offer.offer_id});
+  state.offer = null;
+  if (!state.call && !state.wrapup) pop.hide();
+  render();
+}
+
+function toggle(kind) {
+  if (!state.call) return;
+  const on = kind === "mute" ? !state.call.muted : !state.call.held;
+  command({type: kind, on});
+}
+
+function hangup() {
+  if (state.call) command({type: "hangup"});
+}
+
+function dtmf(digit) {
+  if (!state.call) return;
+  command({type: "dtmf", digits: digit});
+  state.dtmfSent = (state.dtmfSent + digit).slice(-32);
+  text($("dtmf-sent"), state.dtmfSent);
+}
+
+function target(value) {
+  const [kind, ...rest] = value.split(":");
+  const name = rest.join(":");
+  if (!name || (kind !== "agent" && kind !== "queue")) return null;
+  return {[kind]: name};
+}
+
+function transfer() {
+  const to = target($("transfer-to").value);
+  if (state.call && to) command({type: "transfer", to});
+}
+
+function consult() {
+  const to = target($("consult-to").value);
+  if (state.call && to) command({type: "consult", to});
+}
+
+function setAgentState(name) {
+  ringer.unlock();  // a click: the ring tone may play from now on
+  const message = {type: "state", state: name};
+  const reason = $("break-reason").value.trim();
+  if (name === "break" && reason) message.reason = reason;
+  command(message);
+}
+
+function saveWrapup(event) {
+  event.preventDefault();
+  if (!state.wrapup || state.savingWrapup) return;
+  const disposition = $("disposition").value;
+  if (!disposition) {
+    alertAgent("Choose a disposition.");
+    return;
+  }
+  state.savingWrapup = true;
+  command({type: "wrapup", disposition, notes: $("notes").value});
+  render();
+}
+
+// --- keyboard -------------------------------------------------------------------------------
+
+function typing(target) {
+  if (!(target instanceof Element)) return false;
+  return target.closest("input, textarea, select, [contenteditable]") !== null;
+}
+
+const SHORTCUTS = {a: answer, d: decline, h: () => toggle("hold"), m: () => toggle("mute"),
+                   x: hangup};
+
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+  if (typing(event.target)) return;
+  const key = event.key.toLowerCase();
+  if (SHORTCUTS[key]) {
+    event.preventDefault();
+    SHORTCUTS[key]();
+  } else if (/^[0-9*#]$/.test(event.key) && state.call) {
+    event.preventDefault();
+    dtmf(event.key);
+  }
+});
+
+// --- rendering ------------------------------------------------------------------------------
+
+function viewName() {
+  if (state.link === "replaced") return "replaced";
+  if (state.call) return "call";
+  if (state.offer) return state.accepting ? "connecting" : "ringing";
+  if (state.wrapup) return "wrapup";
+  if (state.agent === null) return "starting";
+  return "idle";
+}
+
+function render() {
+  state.view = viewName();
+  state.pc = phone.pc;
+  document.body.dataset.view = state.view;
+
+  const ringing = state.view === "ringing" && state.link === "open";
+  if (ringing) ringer.start();
+  else ringer.stop();
+  state.ringing = ringer.playing;
+
+  text($("agent-name"), state.agent ? state.agent.name || state.agent.id : "");
+  const agentState = state.agentState || {};
+  const badge = $("agent-state");
+  badge.dataset.state = agentState.state || "";
+  text(badge, STATE_LABELS[agentState.state] || agentState.state || "…");
+  text($("agent-reason"), agentState.reason || "");
+  for (const name of ["available", "break", "offline"]) {
+    $(`state-${name}`).setAttribute("aria-pressed", String(agentState.state === name));
+  }
+
+  renderOffer();
+  renderCall();
+  renderWrapup();
+  show($("idle"), state.view === "idle" || state.view === "starting");
+}
+
+function renderOffer() {
+  const offer = state.offer;
+  show($("offer"), Boolean(offer));
+  if (!offer) return;
+  text($("offer-kind"), KIND_LABELS[offer.kind] || offer.kind);
+  text($("offer-caller"), offer.caller);
+  text($("offer-queue"), offer.queue);
+  const from = offer.from_agent;
+  show($("offer-from-label"), Boolean(from));
+  show($("offer-from"), Boolean(from));
+  text($("offer-from"), from || "");
+  text($("offer-status"), state.accepting ? "Connecting…" : "");
+  $("answer").disabled = Boolean(state.accepting);
+  $("decline").disabled = Boolean(state.accepting);
+  tick();
+}
+
+function renderCall() {
+  const call = state.call;
+  show($("call"), Boolean(call));
+  if (!call) return;
+  text($("call-caller"), call.caller);
+  text($("call-queue"), call.queue);
+  const phase = call.reconnecting ? `${call.phase} (reconnecting audio…)` : call.phase;
+  text($("call-phase"), phase);
+  $("call-phase").dataset.phase = call.phase;
+  const mute = $("mute");
+  mute.setAttribute("aria-pressed", String(Boolean(call.muted)));
+  mute.firstChild.textContent = call.muted ? "Unmute " : "Mute ";
+  const hold = $("hold");
+  hold.setAttribute("aria-pressed", String(Boolean(call.held)));
+  hold.firstChild.textContent = call.held ? "Resume " : "Hold ";
+  text($("dtmf-sent"), state.dtmfSent);
+  const consulting = call.consult || null;
+  show($("consult-box"), Boolean(consulting));
+  if (consulting) {
+    text($("consult-agent"), consulting.agent);
+    text($("consult-phase"), consulting.phase);
+  }
+  $("consult").disabled = Boolean(consulting);
+  $("transfer").disabled = Boolean(consulting);
+  tick();
+}
+
+function renderWrapup() {
+  const wrapup = state.wrapup;
+  show($("wrapup"), Boolean(wrapup) && !state.call);
+  if (!wrapup) return;
+  text($("wrapup-caller"), state.wrapupCaller || "the caller");
+  $("wrapup-save").disabled = state.savingWrapup;
+  text($("wrapup-status"), state.savingWrapup ? "Saving…" : "");
+  tick();
+}
+
+function renderDirectory() {
+  const me = state.agent ? state.agent.id : null;
+  const agents = (state.directory.agents || []).filter((a) => a.id !== me);
+  const agentOption = (a) => h("option", {value: `agent:${a.id}`},
+    `${a.name || a.id} (${STATE_LABELS[a.state] || a.state})`);
+  $("transfer-to").replaceChildren(
+    h("option", {value: ""}, "Agent or queue…"),
+    h("optgroup", {label: "Agents"}, agents.map(agentOption)),
+    h("optgroup", {label: "Queues"}, (state.directory.queues || []).map(
+      (q) => h("option", {value: `queue:${q}`}, q))),
+  );
+  $("consult-to").replaceChildren(h("option", {value: ""}, "Agent…"), ...agents.map(agentOption));
+}
+
+// Countdowns and the call timer; the rest of the page changes only on messages.
+function tick() {
+  const now = performance.now();
+  if (state.offer) {
+    const left = Math.max(0, (state.offerDeadline - now) / 1000);
+    text($("offer-countdown"), state.offer.timeout ? `${Math.ceil(left)} s to answer` : "");
+    if (left === 0 && state.offer.timeout && ringer.playing) {
+      ringer.stop();
+      state.ringing = false;
+    }
+  }
+  if (state.call) text($("call-timer"), duration((now - state.callSince) / 1000));
+  if (state.wrapup) {
+    const left = Math.max(0, (state.wrapupDeadline - now) / 1000);
+    text($("wrapup-countdown"), state.wrapup.seconds ? `${Math.ceil(left)} s of wrap-up left` : "");
+  }
+}
+
+// --- wiring ---------------------------------------------------------------------------------
+
+function wire() {
+  $("answer").addEventListener("click", answer);
+  $("decline").addEventListener("click", decline);
+  $("mute").addEventListener("click", () => toggle("mute"));
+  $("hold").addEventListener("click", () => toggle("hold"));
+  $("hangup").addEventListener("click", hangup);
+  $("keypad").addEventListener("click", (event) => {
+    const key = event.target.closest("button[data-digit]");
+    if (key) dtmf(key.dataset.digit);
+  });
+  $("transfer").addEventListener("click", transfer);
+  $("consult").addEventListener("click", consult);
+  $("consult-complete").addEventListener("click", () => command({type: "consult_complete"}));
+  $("consult-cancel").addEventListener("click", () => command({type: "consult_cancel"}));
+  for (const name of ["available", "break", "offline"]) {
+    $(`state-${name}`).addEventListener("click", () => setAgentState(name));
+  }
+  $("state-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    setAgentState("break");
+  });
+  $("wrapup").addEventListener("submit", saveWrapup);
+  setInterval(tick, 250);
+  renderDirectory();
+  render();
+  socket.open();
+}
+
+wire();

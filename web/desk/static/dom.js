@@ -1,0 +1,51 @@
+// DOM helpers: every piece of data reaches the page as text, never as markup.
+
+/** The element with `id` (throws if the page lacks it: a typo should fail loudly). */
+export function $(id) {
+  const node = document.getElementById(id);
+  if (node === null) throw new Error(`no element #${id}`);
+  return node;
+}
+
+/**
+ * A new element: `h("li", {class: "seg", dataset: {speaker: "caller"}}, "text", child)`.
+ * Strings become text nodes; null/undefined/false children are skipped.
+ */
+export function h(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key === "class") node.className = value;
+    else node.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** Set `node`'s text (null shows nothing). */
+export function text(node, value) {
+  node.textContent = value === null || value === undefined ? "" : String(value);
+}
+
+/** Show or hide `node`. */
+export function show(node, visible) {
+  node.hidden = !visible;
+}
+
+/** "hh:mm" of an ISO time, in the agent's time zone. */
+export function clock(iso) {
+  if (!iso) return "";
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return "";
+  return when.toLocaleString([], {dateStyle: "short", timeStyle: "short"});
+}
+
+/** "m:ss" of a number of seconds. */
+export function duration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
