@@ -1,4 +1,5 @@
-"""The `centralita` command: `serve` runs the server, `call` dials it with pjsua2."""
+"""The `centralita` command: `serve` runs the server, `call` dials it with pjsua2, `users` and
+`tokens` manage who may use the HTTP API."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="where numbers are dialed (transfers to a number); SIP URIs go direct")
     serve.add_argument("--flows", type=Path, metavar="DIR",
                        help="directory of IVR flows (YAML); without it, the demo handler")
+    serve.add_argument("--routing", type=Path, metavar="FILE",
+                       help="queues and agents to load at start (YAML, e.g. routing/demo.yaml)")
     serve.add_argument("--cases-url", metavar="URL",
                        help="case database (default sqlite:///DATA_DIR/cases.db; postgresql://...)")
     serve.add_argument("--transcription", choices=("whisper", "vosk", "pocketsphinx", "off"),
@@ -49,9 +52,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
     from ivr.cli import add_flows_parser
     from media.asr.transcribe import add_transcribe_parser
+    from web.auth.cli import add_auth_parsers
 
     add_transcribe_parser(sub)
     add_flows_parser(sub)
+    for auth_parser in add_auth_parsers(sub):
+        auth_parser.add_argument("--config", type=Path, help="YAML config file (as for serve)")
+        auth_parser.add_argument("--data-dir", type=Path, help="the server's data directory")
+        auth_parser.add_argument("--cases-url", metavar="URL", help="the server's database URL")
     try:
         from voice.pjsua.client import add_call_parser
     except ImportError:  # pragma: no cover - pjsua2 is a hard dependency; keep serve usable
@@ -77,11 +85,28 @@ def main(argv: list[str] | None = None) -> int:
         from ivr.cli import run_flows_command
 
         return run_flows_command(args)
+    if args.command in ("users", "tokens"):
+        return _auth_command(args)
     if args.command == "transcribe":
         from media.asr.transcribe import run_transcribe_command
 
         return run_transcribe_command(args)
     return 2
+
+
+def _auth_command(args: argparse.Namespace) -> int:
+    from web.auth.cli import run_auth_command
+
+    try:
+        settings = load_settings(
+            args.config, {"data_dir": args.data_dir, "cases_url": args.cases_url}
+        )
+    except ConfigError as exc:
+        print(f"centralita: {exc}", file=sys.stderr)
+        return 2
+    if settings.cases_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return run_auth_command(args, settings.database_url)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -99,6 +124,7 @@ def _serve(args: argparse.Namespace) -> int:
         "debug_api": args.debug_api,
         "cases_url": args.cases_url,
         "flows_dir": args.flows,
+        "routing_file": args.routing,
         "trunk": args.trunk,
         "transcription": args.transcription,
         "transcription_model": args.transcription_model,

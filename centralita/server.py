@@ -23,6 +23,7 @@ from aiohttp import web
 from cases.events import InProcessBus
 from cases.store import CaseStore
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
+from centralita.routing_setup import RoutingStack, start_routing
 from centralita.settings import Settings
 from centralita.speech import SpeechStack, TranscribedCalls, build_speech
 from centralita.tls import server_context
@@ -30,10 +31,11 @@ from ivr.interpreter import Interpreter
 from ivr.media.recorder import VoicemailBox
 from ivr.media.tts import EspeakTts
 from ivr.registry import FlowRegistry
-from ivr.services import Services
+from ivr.services import Services, UnavailableRouter
 from media.clock import LoopClock
 from media.rtp.ports import PortAllocator
 from media.ticker import MediaTicker
+from voice.bridging import media_of
 from voice.call import Call
 from voice.calls import CallHandler, CallManager
 from voice.demo import DemoHandler
@@ -42,9 +44,17 @@ from voice.sip.errors import SipError, SipParseError
 from voice.sip.headers import SipUri
 from voice.sip.registrar import Registrar, RegistrarConfig
 from voice.sip.ua import SipUserAgent, UaConfig
+from voice.transcription_service import TranscriptionService
 from voice.transfer import SipTransferer, sip_from_uri
 from web.app import build_app
+from web.auth import Auth, ConfigToken, ConfigTokens, Role, require
+from web.auth.bootstrap import ensure_admin
+from web.auth.sessions import SessionStore
+from web.auth.store import UserStore
+from web.auth.throttle import LoginThrottle
 from web.cases_api import add_case_routes
+from web.desk.api import add_desk_routes
+from web.routing_api import add_routing_routes
 
 log = logging.getLogger("centralita")
 
@@ -64,8 +74,11 @@ class Server:
         self.calls: CallManager | None = None
         self._runner: web.AppRunner | None = None
         self.store: CaseStore | None = None
+        self.users: UserStore | None = None
+        self.app: web.Application | None = None
         self.speech: SpeechStack | None = None
         self.flows: FlowRegistry | None = None
+        self.routing: RoutingStack | None = None
         self._http: aiohttp.ClientSession | None = None
         self.started = False
 
@@ -103,6 +116,16 @@ class Server:
                 s.transcription, s.transcription_model, s.vad, s.data_dir, interactions,
                 self.clock,
             )
+        if s.routing_file is not None:
+            self.routing = await start_routing(
+                s.routing_file, database_url=s.database_url, clock=self.clock,
+                calls=lambda: self.calls, sip_host=str(s.sip_listen), registrar=registrar,
+                trunk_host=str(s.trunk) if s.trunk else None, tts=EspeakTts(s.data_dir / "tts"),
+                cases=self.store, interactions=interactions, ticker=self.ticker,
+                webrtc_hosts=_webrtc_hosts(s.http_listen.host),
+            )
+        if self.routing is not None and self.speech is not None:
+            self.routing.acd.on_bridged = agent_transcription(self.speech.service)
         handler: CallHandler
         if s.flows_dir is not None:
             handler = IvrCalls(await self._start_ivr(s.flows_dir, interactions))
@@ -121,11 +144,17 @@ class Server:
         )
         await self.ticker.start()
         await self.ua.start()
-        app = build_app(self.health, self.calls.debug_view if s.debug_api else None)
+        app = build_app(
+            self.health, self.calls.debug_view if s.debug_api else None, await self._auth()
+        )
         add_case_routes(app, self.store, bus)
+        if self.routing is not None:
+            add_routing_routes(app, self.routing.service)
+            add_desk_routes(app, self.routing.desks)
         if s.debug_api:
-            app.router.add_post("/api/debug/dial", self._debug_dial)
-            app.router.add_get("/api/debug/media", self._debug_media)
+            require(app, app.router.add_post("/api/debug/dial", self._debug_dial), Role.ADMIN)
+            require(app, app.router.add_get("/api/debug/media", self._debug_media), Role.ADMIN)
+        self.app = app
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.http_listen.host, s.http_listen.port)
@@ -134,6 +163,21 @@ class Server:
         log.info(
             "centralita up: SIP udp/tcp %s tls %s, HTTP %s",
             s.sip_listen, s.tls_listen, s.http_listen,
+        )
+
+    async def _auth(self) -> Auth:
+        """Users (the first admin made if there are none), sessions, throttling, tokens."""
+        s = self.settings
+        self.users = await UserStore.open(s.database_url)
+        await ensure_admin(self.users, s.data_dir, s.auth.admin_password_file)
+        return Auth(
+            users=self.users,
+            sessions=SessionStore(self.clock.now),
+            throttle=LoginThrottle(self.clock.now),
+            config_tokens=ConfigTokens(
+                ConfigToken(t.name, Role.parse(t.role), t.digest) for t in s.auth.tokens
+            ),
+            cookie_secure=s.auth.cookie_secure,
         )
 
     async def _start_ivr(
@@ -156,6 +200,7 @@ class Server:
             asr=self.speech.factory if self.speech is not None else None,
             store=self.store,
             recorder=VoicemailBox(data / "recordings"),
+            router=self.routing.acd if self.routing is not None else UnavailableRouter(),
             # A provider: the CallManager is built after the IVR handler it runs.
             transferer=SipTransferer(
                 lambda: self.calls, from_uri_for=sip_from_uri(str(self.settings.sip_listen)),
@@ -215,6 +260,8 @@ class Server:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.routing is not None:
+            await self.routing.close()
         if self.calls is not None:
             await self.calls.close()
         if self.ua is not None:
@@ -225,9 +272,37 @@ class Server:
             await self._http.close()
         if self.speech is not None:
             await self.speech.close()
+        if self.users is not None:
+            await self.users.close()
         if self.store is not None:
             await self.store.close()
         await self.ticker.stop()
+
+
+def agent_transcription(
+    service: TranscriptionService,
+) -> Callable[[Call, Call], Awaitable[None]]:
+    """Transcribe the agent's side of a caller's call once they are joined (the caller's
+    side is already being transcribed; a new agent after a transfer replaces the last)."""
+
+    async def attach(caller: Call, agent_call: Call) -> None:
+        tx = service.get(caller.id)
+        media = media_of(agent_call)
+        if tx is None or media is None:
+            return
+        if "agent" in tx.speakers:
+            await tx.detach("agent")
+        tx.attach(media, "agent")
+
+    return attach
+
+
+def _webrtc_hosts(http_host: str) -> tuple[str, ...] | None:
+    """Where browser softphones' media is offered: loopback only when the desk is served on
+    loopback (aioice would otherwise offer every interface), else aioice's choice."""
+    if http_host == "localhost":
+        return ("127.0.0.1",)
+    return (http_host,) if http_host in ("127.0.0.1", "::1") else None
 
 
 def tune_gc() -> None:

@@ -12,6 +12,9 @@ from typing import Any, Literal
 
 import yaml
 
+from web.auth.roles import ROLE_LABELS
+from web.auth.tokens import digest
+
 
 class ConfigError(Exception):
     """The config file or a command-line value is wrong; the message says which and where."""
@@ -42,6 +45,31 @@ class RegistrarSettings:
     algorithms: tuple[str, ...] = ("SHA-256", "MD5")
 
 
+# A bearer token from a file is at least this long: shorter ones can be guessed.
+MIN_CONFIG_TOKEN_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class ConfigTokenSettings:
+    """`auth.tokens[i]`: a bearer token read from `token_file`; only its digest is kept."""
+
+    name: str
+    role: str
+    digest: str
+
+
+@dataclass
+class AuthSettings:
+    """Login for the HTTP API and pages (see web.auth)."""
+
+    # The first admin's password, when the server starts with no users; None: a random one
+    # written to DATA_DIR/admin-password.
+    admin_password_file: Path | None = None
+    tokens: tuple[ConfigTokenSettings, ...] = ()
+    # Mark the session cookie Secure even over plain HTTP: set behind a TLS-terminating proxy.
+    cookie_secure: bool = False
+
+
 @dataclass
 class Settings:
     sip_listen: HostPort = field(default_factory=lambda: HostPort("127.0.0.1", 5060))
@@ -64,6 +92,8 @@ class Settings:
     trunk: HostPort | None = None
     # A directory of IVR flows (YAML); None serves the built-in demo handler.
     flows_dir: Path | None = None
+    # Queues and agents to load at start (YAML, see routing.config and routing/demo.yaml).
+    routing_file: Path | None = None
     # Where cases live; None means SQLite in the data dir (the embedded default).
     cases_url: str | None = None
     # Speech on every call: whisper (default), vosk (needs transcription_model), pocketsphinx,
@@ -75,6 +105,7 @@ class Settings:
     # telephone-event, "off" never (see voice.sip_leg.InbandDtmfMode).
     inband_dtmf: Literal["on", "auto", "off"] = "on"
     registrar: RegistrarSettings = field(default_factory=RegistrarSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @property
     def tls_listen(self) -> HostPort:
@@ -90,7 +121,7 @@ class Settings:
 
 
 _HOSTPORT_KEYS = {"sip_listen", "sip_tls_listen", "http_listen", "trunk"}
-_PATH_KEYS = {"tls_cert", "tls_key", "data_dir", "demo_prompt", "flows_dir"}
+_PATH_KEYS = {"tls_cert", "tls_key", "data_dir", "demo_prompt", "flows_dir", "routing_file"}
 
 
 def _coerce(key: str, value: Any, where: str) -> Any:
@@ -164,7 +195,53 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         return RegistrarSettings(
             realm, {u: str(p) for u, p in users.items()}, tuple(algorithms)
         )
+    if key == "auth":
+        return _auth(value, f"{where}: auth")
     raise ConfigError(f"{where}: unknown key {key!r}")
+
+
+def _auth(value: Any, where: str) -> AuthSettings:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    unknown = set(value) - {"admin_password_file", "tokens", "cookie_secure"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    password_file = value.get("admin_password_file")
+    if password_file is not None and not isinstance(password_file, str):
+        raise ConfigError(f"{where}.admin_password_file must be a path")
+    cookie_secure = value.get("cookie_secure", False)
+    if not isinstance(cookie_secure, bool):
+        raise ConfigError(f"{where}.cookie_secure must be true or false")
+    tokens = value.get("tokens", [])
+    if not isinstance(tokens, list):
+        raise ConfigError(f"{where}.tokens must be a list of {{name, role, token_file}}")
+    return AuthSettings(
+        admin_password_file=Path(password_file) if password_file else None,
+        tokens=tuple(_config_token(t, f"{where}.tokens[{i}]") for i, t in enumerate(tokens)),
+        cookie_secure=cookie_secure,
+    )
+
+
+def _config_token(value: Any, where: str) -> ConfigTokenSettings:
+    if not isinstance(value, dict) or set(value) != {"name", "role", "token_file"}:
+        raise ConfigError(f"{where} must have exactly name, role and token_file")
+    name, role, token_file = value["name"], value["role"], value["token_file"]
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}.name must be text")
+    if role not in ROLE_LABELS:
+        raise ConfigError(f"{where}.role must be one of {', '.join(ROLE_LABELS)}")
+    if not isinstance(token_file, str):
+        raise ConfigError(f"{where}.token_file must be a path")
+    try:
+        text = Path(token_file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{where}.token_file: cannot read {token_file}: {exc.strerror}") from exc
+    token = text.splitlines()[0].strip() if text else ""
+    if len(token) < MIN_CONFIG_TOKEN_LENGTH:
+        raise ConfigError(
+            f"{where}.token_file: the token must have at least {MIN_CONFIG_TOKEN_LENGTH} characters"
+        )
+    return ConfigTokenSettings(name, role, digest(token))
 
 
 def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:

@@ -1,12 +1,14 @@
 """Fixtures shared by every suite: a real `centralita serve` on free loopback ports.
 
 The process management lives in `tests/helpers/server.py`; these fixtures only tie it to a
-test's lifetime. Server logs are kept in the test's tmp dir (`server.stderr.log`).
+test's lifetime. Server logs are kept in the test's tmp dir (`server.stderr.log`); when a test
+fails, the tail of each of its servers' stderr is printed at teardown, so a CI report carries it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,21 @@ from tests.helpers.server import ServerOptions, ServerProcess
 
 ServerFactory = Callable[..., Awaitable[ServerProcess]]
 
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    if report.when == "call" and report.failed:
+        item.stash[_FAILED] = True
+    return report  # type: ignore[return-value]
+
 
 @pytest.fixture
-async def server_factory(tmp_path: Path) -> AsyncIterator[ServerFactory]:
+async def server_factory(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[ServerFactory]:
     """`await server_factory(ServerOptions(...))` starts a server; all are stopped at teardown."""
     started: list[ServerProcess] = []
 
@@ -34,6 +48,10 @@ async def server_factory(tmp_path: Path) -> AsyncIterator[ServerFactory]:
     finally:
         for server in reversed(started):
             await server.stop()
+        if request.node.stash.get(_FAILED, False):
+            for server in started:
+                print(f"--- {server.stderr_path} (tail) ---\n{server.stderr_tail()}",
+                      file=sys.stderr)
 
 
 @pytest.fixture

@@ -5,6 +5,9 @@ directory and waits for `GET /healthz` to answer 200; leaving it sends SIGTERM, 
 SIGKILLs. The server's stdout/stderr go to files in the log directory (the test's tmp dir),
 so nothing blocks on a full pipe and the logs survive a failed test. If the server does not
 come up in time, `ServerStartError` carries the tail of its stderr.
+
+Every HTTP route but `/healthz` needs credentials: each server gets an admin bearer token
+through its config file (`auth.tokens`); send `server.auth_headers` with API requests.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import contextlib
 import json
 import os
 import random
+import secrets
 import signal
 import socket
 import sys
@@ -110,6 +114,12 @@ class ServerProcess:
         self.key_path: Path | None = None
         self.proc: asyncio.subprocess.Process | None = None
         self.argv: list[str] = []
+        self.api_token = "ctk_tests_" + secrets.token_urlsafe(32)
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """`Authorization: Bearer` with this server's admin token (from its config file)."""
+        return {"Authorization": f"Bearer {self.api_token}"}
 
     @property
     def sip_target(self) -> str:
@@ -140,13 +150,20 @@ class ServerProcess:
             "--data-dir", str(self.data_dir),
         ]
         config = dict(self.options.config)
+        token_file = self.workdir / "api-token"
+        token_file.write_text(self.api_token + "\n", encoding="utf-8")
+        auth = dict(config.get("auth", {}))
+        auth["tokens"] = [
+            *auth.get("tokens", []),
+            {"name": "tests", "role": "admin", "token_file": str(token_file)},
+        ]
+        config["auth"] = auth
         if self.options.tls:
             self.cert_path, self.key_path = make_self_signed_cert(self.workdir)
             argv += ["--tls-cert", str(self.cert_path), "--tls-key", str(self.key_path)]
-        if config:
-            config_path = self.workdir / "centralita.yaml"
-            config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
-            argv += ["--config", str(config_path)]
+        config_path = self.workdir / "centralita.yaml"
+        config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        argv += ["--config", str(config_path)]
         if self.options.demo_hangup_after is not None:
             argv += ["--demo-hangup-after", f"{self.options.demo_hangup_after:g}"]
         if self.options.debug_api:
@@ -224,7 +241,9 @@ class ServerProcess:
 
     async def debug_calls(self) -> list[dict[str, Any]]:
         """`GET /api/debug/calls` (the server must run with --debug-api)."""
-        status, body = await http_get(self.http_base + "/api/debug/calls", limit=5.0)
+        status, body = await http_get(
+            self.http_base + "/api/debug/calls", limit=5.0, headers=self.auth_headers
+        )
         if status != 200:
             raise AssertionError(f"/api/debug/calls answered {status}: {body[:500]}")
         calls = json.loads(body)
@@ -246,9 +265,10 @@ def random_rtp_block(size: int = 2000) -> tuple[int, int]:
     return low, low + size
 
 
-def _blocking_get(url: str, timeout: float) -> tuple[int, str]:
+def _blocking_get(url: str, timeout: float, headers: dict[str, str]) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers=headers)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - loopback
             return int(resp.status), resp.read().decode("utf-8", errors="replace")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode("utf-8", errors="replace")
@@ -256,6 +276,8 @@ def _blocking_get(url: str, timeout: float) -> tuple[int, str]:
         return 0, f"{type(exc).__name__}: {exc}"
 
 
-async def http_get(url: str, limit: float = 5.0) -> tuple[int, str]:
+async def http_get(
+    url: str, limit: float = 5.0, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
     """GET on loopback without blocking the loop: (status, body); status 0 = no connection."""
-    return await asyncio.to_thread(_blocking_get, url, limit)
+    return await asyncio.to_thread(_blocking_get, url, limit, headers or {})

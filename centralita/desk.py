@@ -1,0 +1,352 @@
+"""`DeskHub`: the agent desks (browser softphones) as the ACD sees them, and the other way.
+
+It implements `web.desk.protocol.DeskService` (what each desk's WebSocket drives) and the
+browser half of routing's `Connector.ring_agent`: an offer is sent to the agent's desk; on
+Answer the browser posts its WebRTC offer, the server answers it with a `WebRtcLeg`, and the
+agent's `Call` (ACTIVE once media flows) goes back to the ACD, which bridges it to the caller.
+Call controls (mute, hold, DTMF, transfer, consult, hang up) go to the agent's
+`routing.session.AgentSession`; the wrap-up's disposition and notes are a note on the case.
+A page opened (or reloaded) while its agent is on a call rejoins it: its new leg replaces the
+old one in the session's bridge.
+
+It sits in the composition root because it joins three packages (web's protocol, routing's
+engine, voice's WebRTC leg) that don't import each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cases.store import CaseStore
+from media.ticker import MediaTicker
+from routing.acd import Acd
+from routing.admin import AcdService
+from routing.channels import NotConnected, Offer
+from routing.model import AgentConfig, AgentState, AgentStateError, AgentStatus, RoutingError
+from routing.session import SessionError, Target
+from voice.call import Call
+from voice.webrtc.call_leg import answer_browser, until_connected, watch
+from voice.webrtc.errors import WebRtcError
+from web.desk.protocol import (
+    Accept,
+    AgentTarget,
+    Consult,
+    ConsultCancel,
+    ConsultComplete,
+    Decline,
+    DeskCommand,
+    DeskError,
+    DeskLink,
+    Hangup,
+    Hold,
+    Mute,
+    Rejoin,
+    SendDtmf,
+    SetState,
+    Transfer,
+    Wrapup,
+)
+
+log = logging.getLogger(__name__)
+
+_NO_MEDIA = "the browser's media did not connect"
+
+
+@dataclass
+class _Pending:
+    agent_id: str
+    answer: asyncio.Future[str | None]  # the browser's SDP, or None for a decline
+
+
+class DeskHub:
+    """The open desks by agent id, their offers, and their commands."""
+
+    def __init__(
+        self, acd: Acd, service: AcdService, *, ticker: MediaTicker,
+        cases: CaseStore | None, host_addresses: Sequence[str] | None,
+    ) -> None:
+        self.acd = acd
+        self.service = service
+        self.ticker = ticker
+        self.cases = cases
+        self.host_addresses = host_addresses
+        self.links: dict[str, DeskLink] = {}
+        self._offers: dict[str, _Pending] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        acd.listeners.append(self._routing_event)
+        watchers = getattr(acd.store, "state_watchers", None)
+        if isinstance(watchers, list):
+            watchers.append(self._state_changed)
+
+    def online(self, agent_id: str) -> bool:
+        return agent_id in self.links
+
+    # -- pushing to desks -----------------------------------------------------------------------
+    def _push(self, agent_id: str, message: dict[str, Any]) -> None:
+        link = self.links.get(agent_id)
+        if link is not None:
+            self._spawn(link.send(message))
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _routing_event(self, agent_id: str, message: dict[str, Any]) -> None:
+        self._push(agent_id, message)
+
+    def _state_changed(self, status: AgentStatus) -> None:
+        self._push(status.agent_id, {"type": "state", **_state(status, self.acd.clock.now())})
+        self._push_directory()
+
+    def _push_directory(self) -> None:
+        if self.links:
+            self._spawn(self._send_directory())
+
+    async def _send_directory(self) -> None:
+        """The same directory to every open desk: built once per change, not once per desk."""
+        message = {"type": "directory", **await self._directory()}
+        for link in list(self.links.values()):
+            await link.send(message)
+
+    async def _directory(self) -> dict[str, Any]:
+        statuses = await self.acd.store.statuses()
+        agents = [{"id": a.id, "name": a.name or a.id,
+                   "state": statuses[a.id].state.value if a.id in statuses else "offline"}
+                  for a in self.acd.agents.values()]
+        return {"agents": agents, "queues": sorted(self.acd.queues)}
+
+    # -- DeskService ----------------------------------------------------------------------------
+    async def connect(self, link: DeskLink) -> None:
+        old = self.links.get(link.agent_id)
+        self.links[link.agent_id] = link
+        if old is not None and old is not link:
+            log.info("agent %s: desk replaced by a new one", link.agent_id)
+        agent = self.acd.agents.get(link.agent_id)
+        status = await self.acd.store.agent_status(link.agent_id)
+        session = self.acd.sessions.get(link.agent_id)
+        await link.send({
+            "type": "hello",
+            "agent": {"id": link.agent_id, "name": (agent.name or agent.id) if agent else None,
+                      "configured": agent is not None},
+            "state": _state(status, self.acd.clock.now()),
+            "call": None if session is None else {"type": "call", **session.view()},
+            "directory": await self._directory(),
+        })
+
+    async def disconnect(self, link: DeskLink) -> None:
+        if self.links.get(link.agent_id) is not link:
+            return
+        del self.links[link.agent_id]
+        for pending in list(self._offers.values()):
+            if pending.agent_id == link.agent_id and not pending.answer.done():
+                pending.answer.set_result(None)
+        # A closed desk can't take calls: an idle agent goes offline (one on a call stays).
+        status = await self.acd.store.agent_status(link.agent_id)
+        if status.state in (AgentState.AVAILABLE, AgentState.BREAK, AgentState.WRAP_UP):
+            self.acd.cancel_wrapup(link.agent_id)
+            await self.acd.store.transition(link.agent_id, AgentState.OFFLINE,
+                                            now=self.acd.clock.now(),
+                                            expect=frozenset({status.state}))
+
+    async def command(self, link: DeskLink, message: DeskCommand) -> None:
+        agent_id = link.agent_id
+        try:
+            await self._command(agent_id, link, message)
+        except SessionError as exc:
+            raise DeskError("not_now", str(exc)) from exc
+        except AgentStateError as exc:
+            raise DeskError("illegal_state", str(exc), "state") from exc
+        except KeyError as exc:
+            raise DeskError("not_an_agent", f"{agent_id} is not configured as an agent") from exc
+        except RoutingError as exc:
+            raise DeskError("refused", str(exc)) from exc
+
+    async def _command(self, agent_id: str, link: DeskLink, message: DeskCommand) -> None:
+        if isinstance(message, SetState):
+            state = AgentState(message.state)
+            await self.service.set_agent_state(agent_id, state, message.reason)
+        elif isinstance(message, Accept | Decline):
+            pending = self._offers.get(message.offer_id)
+            if pending is None or pending.agent_id != agent_id or pending.answer.done():
+                raise DeskError("no_offer", "that offer is not open any more", "offer_id")
+            pending.answer.set_result(message.sdp if isinstance(message, Accept) else None)
+        elif isinstance(message, Wrapup):
+            await self._wrapup(agent_id, message)
+        elif isinstance(message, Rejoin):
+            await self._rejoin(agent_id, message)
+        else:
+            self._session_command(agent_id, message)
+
+    def _session_command(self, agent_id: str, message: DeskCommand) -> None:
+        session = self.acd.sessions.get(agent_id)
+        if session is None:
+            raise DeskError("no_call", "there is no call to act on")
+        if isinstance(message, Mute):
+            session.mute(message.on)
+        elif isinstance(message, Hold):
+            session.hold(message.on)
+        elif isinstance(message, SendDtmf):
+            session.dtmf(message.digits)
+        elif isinstance(message, Hangup):
+            session.hangup()
+        elif isinstance(message, Transfer):
+            if isinstance(message.to, AgentTarget):
+                self._agent(message.to.agent, "to.agent")
+                session.transfer(Target("agent", message.to.agent))
+            else:
+                if message.to.queue not in self.acd.queues:
+                    raise DeskError("unknown_target", f"no queue {message.to.queue!r}",
+                                    "to.queue")
+                session.transfer(Target("queue", message.to.queue))
+        elif isinstance(message, Consult):
+            session.consult(self._agent(message.to.agent, "to.agent"))
+        elif isinstance(message, ConsultComplete):
+            session.consult_complete()
+        elif isinstance(message, ConsultCancel):
+            session.consult_cancel()
+        else:
+            raise DeskError("unsupported", f"{type(message).__name__} is not handled")
+
+    def _agent(self, agent_id: str, where: str) -> AgentConfig:
+        agent = self.acd.agents.get(agent_id)
+        if agent is None:
+            raise DeskError("unknown_target", f"no agent {agent_id!r}", where)
+        return agent
+
+    async def _wrapup(self, agent_id: str, message: Wrapup) -> None:
+        call_id, case_id = self.acd.last_calls.get(agent_id, ("", None))
+        if case_id is not None and self.cases is not None:
+            text = f"Disposition: {message.disposition}."
+            if message.notes.strip():
+                text += f"\n{message.notes.strip()}"
+            await self.cases.add_note(case_id, author=agent_id, text=text)
+        await self.acd.finish_wrapup(agent_id)
+        await self._send(agent_id, {"type": "wrapup_saved", "call_id": call_id,
+                                    "case_id": case_id})
+
+    async def _send(self, agent_id: str, message: dict[str, Any]) -> None:
+        link = self.links.get(agent_id)
+        if link is not None:
+            await link.send(message)
+
+    # -- offers (routing's Connector, for agents at a desk) -------------------------------------
+    async def ring_agent(
+        self, agent: AgentConfig, offer: Offer, *, ring_timeout: float, for_call: Call | None,
+    ) -> Call | NotConnected:
+        link = self.links.get(agent.id)
+        if link is None:
+            return NotConnected("unavailable", f"agent {agent.id} has no desk open")
+        offer_id = uuid.uuid4().hex
+        pending = _Pending(agent.id, asyncio.get_running_loop().create_future())
+        self._offers[offer_id] = pending
+        try:
+            await link.send({
+                "type": "offer", "offer_id": offer_id, "kind": offer.kind,
+                "call_id": offer.call_id, "queue": offer.queue, "caller": offer.caller,
+                "case_id": offer.case_id, "timeout": ring_timeout,
+                "ivr_inputs": await self._ivr_inputs(offer), "from_agent": offer.from_agent,
+            })
+            sdp = await self._wait_answer(pending, ring_timeout, for_call)
+            if isinstance(sdp, NotConnected):
+                await self._send(agent.id, {"type": "offer_withdrawn", "offer_id": offer_id,
+                                            "reason": sdp.result})
+                return sdp
+            return await self._answer(agent, offer_id, sdp)
+        finally:
+            self._offers.pop(offer_id, None)
+
+    async def _wait_answer(
+        self, pending: _Pending, ring_timeout: float, for_call: Call | None
+    ) -> str | NotConnected:
+        waits: set[asyncio.Future[Any]] = {pending.answer}
+        gone = asyncio.ensure_future(for_call.wait_ended()) if for_call is not None else None
+        if gone is not None:
+            waits.add(gone)
+        try:
+            done, _ = await asyncio.wait(waits, timeout=ring_timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if gone is not None:
+                gone.cancel()
+                await asyncio.gather(gone, return_exceptions=True)
+        if pending.answer in done:
+            sdp = pending.answer.result()
+            return NotConnected("declined", "the agent declined") if sdp is None else sdp
+        if gone is not None and gone in done:
+            return NotConnected("abandoned", "the caller hung up while it rang")
+        return NotConnected("no-answer", f"not answered within {ring_timeout:g} s")
+
+    async def _answer(self, agent: AgentConfig, offer_id: str, sdp: str) -> Call | NotConnected:
+        leg = await self._browser_leg(agent.id, sdp, {"offer_id": offer_id})
+        return NotConnected("failed", leg) if isinstance(leg, str) else leg
+
+    async def _browser_leg(self, agent_id: str, sdp: str, ref: dict[str, str]) -> Call | str:
+        """Answer the browser's WebRTC offer (`ref` says what for, in `answer_sdp`): the
+        agent's connected leg, or why there is none."""
+        try:
+            call, answer_sdp = await answer_browser(
+                sdp, ticker=self.ticker, agent_id=agent_id, host_addresses=self.host_addresses)
+        except (WebRtcError, ValueError) as exc:
+            log.warning("agent %s: the browser's offer was refused: %s", agent_id, exc)
+            await self._send(agent_id, {"type": "error", "code": "bad_offer",
+                                        "message": str(exc), "where": "sdp"})
+            return f"bad WebRTC offer: {exc}"
+        await self._send(agent_id, {"type": "answer_sdp", **ref, "sdp": answer_sdp})
+        if not await until_connected(call):
+            return _NO_MEDIA
+        self._spawn(watch(call))
+        return call
+
+    async def _rejoin(self, agent_id: str, message: Rejoin) -> None:
+        """A new page for an agent on a call: its leg takes the old one's place."""
+        session = self.acd.sessions.get(agent_id)
+        if session is None or session.caller.id != message.call_id:
+            raise DeskError("no_call", "that call is over or not yours", "call_id")
+        if not session.rejoinable:
+            raise DeskError("not_now", f"cannot rejoin a call that is {session.phase.value}")
+        leg = await self._browser_leg(agent_id, message.sdp, {"rejoin": message.call_id})
+        if leg == _NO_MEDIA:
+            raise DeskError("no_media", leg)
+        if isinstance(leg, str):
+            return  # the page was told why (bad_offer)
+        if self.acd.sessions.get(agent_id) is not session or not session.rejoinable:
+            leg.hangup("rejoin-too-late")
+            raise DeskError("no_call", "the call ended while the page reconnected", "call_id")
+        old = session.replace_agent_call(leg)
+        old.hangup("desk-rejoined")
+        self._spawn(self.acd.bridged(session.caller, leg))
+        log.info("agent %s: desk rejoined call %s", agent_id, message.call_id)
+
+    async def _ivr_inputs(self, offer: Offer) -> list[dict[str, Any]]:
+        """What the caller gave the IVR on this call (already masked where sensitive)."""
+        if self.cases is None or offer.case_id is None:
+            return []
+        try:
+            timeline = await self.cases.timeline(offer.case_id)
+        except Exception:
+            log.exception("case %s: timeline for the screen pop", offer.case_id)
+            return []
+        for interaction in timeline.get("interactions", []):
+            if interaction.get("call_id") == offer.call_id:
+                return [{"kind": e.get("kind"), "value": e.get("value"), "step": e.get("step")}
+                        for e in interaction.get("ivr_events", [])]
+        return []
+
+    async def close(self) -> None:
+        for pending in self._offers.values():
+            if not pending.answer.done():
+                pending.answer.set_result(None)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _state(status: AgentStatus, now: float) -> dict[str, Any]:
+    return {"state": status.state.value, "reason": status.reason,
+            "since": round(max(0.0, now - status.since), 1)}

@@ -1,0 +1,99 @@
+"""The ACD as `centralita serve` runs it: the routing file, the store with its database, the
+SIP connector, case notes, and the engine, started and stopped together."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cases.errors import CaseError
+from cases.store import CaseStore
+from centralita.call_cases import CallInteractions
+from centralita.desk import DeskHub
+from centralita.settings import ConfigError
+from centralita.sip_connector import AgentConnector
+from media.clock import Clock
+from media.ticker import MediaTicker
+from routing.acd import Acd
+from routing.admin import AcdService
+from routing.config import load_routing
+from routing.model import InvalidConfig
+from routing.persistence import SqlRoutingPersistence
+from routing.store import MemoryRoutingStore
+from routing.waiting import Tts
+from voice.call import Call
+from voice.outbound import Dialer
+from voice.sip.registrar import Registrar
+
+log = logging.getLogger(__name__)
+
+
+class CaseNotes:
+    """`routing.channels.CaseLog` over the case store: callbacks' attempts on the case."""
+
+    def __init__(self, store: CaseStore, interactions: CallInteractions) -> None:
+        self._store = store
+        self._interactions = interactions
+
+    async def case_of_call(self, call: Call) -> int | None:
+        try:
+            return (await self._interactions.for_call(call)).case_id
+        except CaseError as exc:
+            log.error("call %s: no case for its callback: %s", call.id, exc)
+            return None
+
+    async def note(self, case_id: int, text: str) -> None:
+        await self._store.add_note(case_id, author="routing", text=text)
+
+
+@dataclass
+class RoutingStack:
+    acd: Acd
+    service: AcdService
+    store: MemoryRoutingStore
+    desks: DeskHub
+
+    async def close(self) -> None:
+        await self.desks.close()
+        await self.acd.close()
+        await self.store.close()
+
+
+async def start_routing(
+    routing_file: Path, *, database_url: str, clock: Clock, calls: Callable[[], Dialer | None],
+    sip_host: str, registrar: Registrar, trunk_host: str | None, tts: Tts,
+    cases: CaseStore | None, interactions: CallInteractions | None, ticker: MediaTicker,
+    webrtc_hosts: Sequence[str] | None,
+) -> RoutingStack:
+    """Load the routing file (a `ConfigError` naming the file and key if it is wrong), open
+    the store, and start the engine with its pending callbacks."""
+    try:
+        config = load_routing(routing_file)
+    except InvalidConfig as exc:
+        raise ConfigError(str(exc)) from exc
+    except OSError as exc:
+        raise ConfigError(f"{routing_file}: cannot read the routing file: {exc}") from exc
+    persistence = await SqlRoutingPersistence.open(database_url, now=time.time)
+    store = MemoryRoutingStore(persistence)
+    connector = AgentConnector(
+        calls, host=sip_host,
+        contacts=lambda aor: [b.contact for b in registrar.lookup(aor)],
+        trunk_host=trunk_host,
+    )
+    acd = Acd(store, connector, clock=clock, wall=time.time, tts=tts,
+              cases=CaseNotes(cases, interactions)
+              if cases is not None and interactions is not None else None,
+              queues=config.queues.values(), agents=config.agents.values())
+    service = AcdService(acd)
+    desks = DeskHub(acd, service, ticker=ticker, cases=cases, host_addresses=webrtc_hosts)
+    connector.desks = desks
+    try:
+        await service.load_persisted()
+        await acd.start()
+    except BaseException:
+        await store.close()
+        raise
+    return RoutingStack(acd, service, store, desks)
