@@ -13,8 +13,21 @@ from tests.helpers.server import ServerProcess
 
 
 async def get_json(server: ServerProcess, path: str) -> Any:
-    async with aiohttp.ClientSession() as http, http.get(server.http_base + path) as resp:
+    async with (
+        aiohttp.ClientSession(headers=server.auth_headers) as http,
+        http.get(server.http_base + path) as resp,
+    ):
         assert resp.status == 200, (path, resp.status, await resp.text())
+        return await resp.json()
+
+
+async def send_json(server: ServerProcess, method: str, path: str, body: Any) -> Any:
+    """PUT/POST/DELETE `body` as JSON with the server's admin token; the reply must be 2xx."""
+    async with (
+        aiohttp.ClientSession(headers=server.auth_headers) as http,
+        http.request(method, server.http_base + path, json=body) as resp,
+    ):
+        assert 200 <= resp.status < 300, (method, path, resp.status, await resp.text())
         return await resp.json()
 
 

@@ -120,7 +120,7 @@ async def test_server_dials_pjsua_listener_and_its_prompt_arrives(
     server = await server_factory(ServerOptions(demo_hangup_after=15))
     record = tmp_path / "listener.wav"
     async with PjsuaListener(record=record, max_calls=1) as listener:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers=server.auth_headers) as http:
             resp = await http.post(
                 f"{server.http_base}/api/debug/dial",
                 json={"uri": listener.uri, "hangup_after": 3},
@@ -141,7 +141,7 @@ async def test_debug_dial_rejects_bad_bodies_and_unreachable_targets(
     server_factory: ServerFactory,
 ) -> None:
     server = await server_factory(ServerOptions(demo_hangup_after=15))
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=server.auth_headers) as http:
         url = f"{server.http_base}/api/debug/dial"
         resp = await http.post(url, data=b"not json")
         assert resp.status == 400 and "JSON" in (await resp.json())["error"]

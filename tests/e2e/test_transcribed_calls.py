@@ -79,7 +79,7 @@ async def case_of(server: ServerProcess, caller_hint: str, within: float = 15.0)
     while True:
         calls = await get_json(server, "/api/debug/calls")
         if calls:
-            async with aiohttp.ClientSession() as http:
+            async with aiohttp.ClientSession(headers=server.auth_headers) as http:
                 path = f"/api/calls/{calls[-1]['call_id']}/case"
                 async with http.get(server.http_base + path) as resp:
                     if resp.status == 200:
