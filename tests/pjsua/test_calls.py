@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from tests.pjsua.audio import (
-    aligned_correlation,
     dominant_frequency,
     loud_part,
     make_speech,
@@ -20,6 +19,7 @@ from tests.pjsua.audio import (
     read_wav,
     rms,
 )
+from tests.sipp.debug_api import assert_exact_audio_in_order
 from voice.pjsua.client import PjsuaListener, PjsuaTimeoutError, place_call
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(30)]
@@ -61,10 +61,10 @@ async def test_speech_survives_the_call(tmp_path: Path) -> None:
         result = await place_call(listener.uri, play=speech, duration=len(reference) / 8000 + 1.0)
         await listener.next_call(timeout=10)
     assert result.connected, result
-    correlation, lag = aligned_correlation(reference, read_wav(heard))
-    # G.711 keeps the waveform: a wrong codec, resampler or lost packets would not.
-    assert correlation > 0.9, (correlation, lag)
-    assert lag < 0.5 * 8000
+    # G.711 keeps the waveform: a wrong codec, resampler or lost packets would not. Piece
+    # by piece: PJSIP's adaptive jitter buffer may slip a 20 ms frame under load.
+    lags = assert_exact_audio_in_order(reference, read_wav(heard), exact=0.9)
+    assert max(lags) < 0.5 * 8000, f"the speech arrived late: lags {lags}"
 
 
 async def test_prompt_at_answer_is_recorded_by_caller(tmp_path: Path) -> None:

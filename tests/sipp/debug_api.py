@@ -90,6 +90,49 @@ def best_alignment(reference: Samples, recorded: Samples) -> tuple[float, int]:
     return float(np.corrcoef(reference, segment)[0, 1]), lag
 
 
+def piecewise_alignment(
+    reference: Samples, recorded: Samples, piece_s: float = 0.5, rate: int = 8000
+) -> list[tuple[float, int]]:
+    """`best_alignment` of each voiced `piece_s` piece of `reference` on its own, in order.
+
+    A receiver's adaptive jitter buffer (PJSIP's, under CPU load) may drop or repeat a
+    20 ms frame: the audio is still exact, but one window over the whole stream is then
+    misaligned from that point on. Pieces quieter than a tenth of the loudest are skipped
+    (silence correlates with nothing). Returns (correlation, lag in samples) per piece, the
+    lag relative to where the piece starts in `reference`.
+    """
+    size = int(piece_s * rate)
+    starts = range(0, len(reference) - size + 1, size)
+    levels = {start: float(np.sqrt(np.mean(reference[start: start + size] ** 2))) for start in starts}
+    loudest = max(levels.values(), default=0.0)
+    found = []
+    for start, level in levels.items():
+        if level >= 0.1 * loudest > 0:
+            corr, at = best_alignment(reference[start: start + size], recorded)
+            found.append((corr, at - start))
+    return found
+
+
+def assert_exact_audio_in_order(
+    reference: Samples, recorded: Samples, *, exact: float = 0.99, rate: int = 8000
+) -> None:
+    """`recorded` carries `reference` sample-exact, in order, allowing a few frame slips.
+
+    At least two thirds of the voiced half-second pieces must correlate >= `exact` (a piece
+    straddling a slip correlates less), and the lags of those pieces must drift by less than
+    a quarter second in all: a wrong codec, lost stretches or reordered audio fail.
+    Returns the lags (samples) of the pieces that matched.
+    """
+    found = piecewise_alignment(reference, recorded, rate=rate)
+    assert len(found) >= 3, f"only {len(found)} voiced pieces in the reference"
+    good = [(corr, lag) for corr, lag in found if corr >= exact]
+    summary = ", ".join(f"{corr:.3f}@{lag}" for corr, lag in found)
+    assert len(good) * 3 >= len(found) * 2, f"pieces (correlation@lag): {summary}"
+    lags = [lag for _, lag in good]
+    assert max(lags) - min(lags) < rate // 4, f"pieces drift apart: {summary}"
+    return lags
+
+
 def frame_rms(samples: Samples, frame: int = 160) -> Samples:
     """RMS per 20 ms frame (8 kHz)."""
     count = len(samples) // frame

@@ -10,6 +10,7 @@ import asyncio
 import ssl
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.helpers.server import free_port, make_self_signed_cert
@@ -22,6 +23,7 @@ from tests.helpers.sipp import (
     sipp_uas,
 )
 from tests.sipp.conftest import Sipp, SpeechAudio
+from tests.sipp.debug_api import assert_exact_audio_in_order, read_wav_mono
 
 
 async def test_uac_against_sipp_uas_udp(sipp: Sipp, tmp_path: Path) -> None:
@@ -135,3 +137,27 @@ async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     while data := await reader.read(65536):
         writer.write(data)
         await writer.drain()
+
+
+def test_exact_audio_check_allows_frame_slips_but_not_damage(speech_audio: SpeechAudio) -> None:
+    """The piecewise check behind the PJSIP speech test passes a jitter buffer's slips only."""
+    reference, _ = read_wav_mono(speech_audio.reference_wav)
+    lead = np.zeros(1200)
+    slipped = np.concatenate([
+        lead, reference[:16000], reference[16160:26400],  # one frame dropped at 2 s
+        reference[26240:26400], reference[26400:],  # one frame played twice at 3.3 s
+    ])
+    assert_exact_audio_in_order(reference, slipped)
+
+    half = len(reference) // 2
+    with pytest.raises(AssertionError):  # reordered
+        assert_exact_audio_in_order(reference, np.concatenate([reference[half:], reference[:half]]))
+    with pytest.raises(AssertionError):  # a stretch lost every 100 ms
+        gappy = reference.copy()
+        for start in range(0, len(gappy), 800):
+            gappy[start: start + 160] = 0
+        assert_exact_audio_in_order(reference, gappy)
+    with pytest.raises(AssertionError):  # garbled: a wrong codec or sign
+        assert_exact_audio_in_order(reference, np.abs(reference))
+    with pytest.raises(AssertionError):  # nothing arrived
+        assert_exact_audio_in_order(reference, np.zeros(len(reference)))

@@ -18,7 +18,7 @@ import pytest
 from tests.helpers.server import free_port
 from tests.helpers.sipp import SippResult
 from tests.sipp.conftest import Sipp, SpeechAudio
-from tests.sipp.debug_api import best_alignment, frame_rms, read_wav_mono
+from tests.sipp.debug_api import assert_exact_audio_in_order, frame_rms, read_wav_mono
 
 pjsua_client = pytest.importorskip("voice.pjsua.client")
 pytestmark = pytest.mark.slow
@@ -84,8 +84,8 @@ async def test_rtp_stream_speech_and_alignment(
     reference, _ = read_wav_mono(speech_audio.reference_wav)
     recorded, rate = read_wav_mono(heard)
     assert rate == 8000
-    correlation, _lag = best_alignment(reference, recorded)
-    assert correlation >= 0.99
+    # PJSIP's adaptive jitter buffer may slip a frame under load: piece by piece.
+    assert_exact_audio_in_order(reference, recorded)
 
 
 async def test_rtp_echo_returns_the_callee_prompt(sipp: Sipp, tmp_path: Path) -> None:
