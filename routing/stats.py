@@ -16,6 +16,10 @@ Definitions (T is the service-level threshold in seconds):
   the rates so they do not count against the queue.
 - **ASA** (average speed of answer): the mean wait of the answered calls.
 - **AHT** (average handle time): the mean handle time of the answered calls that have ended.
+- **offered**: every contact that entered the queue. A caller who took a callback has two
+  records, their call's (outcome "callback") and the callback's own; only the callback's
+  counts, so the contact is counted once and the callback's fate (answered, cancelled, ran
+  out of attempts) is its fate.
 - **abandonment rate**: ``(abandoned - short) / (offered - short)``.
 - **service level**: ``answered within T / (answered + abandoned - short + timed out)``: of the
   callers whose wait ended in this queue, the share answered within T (wait <= T). Abandons
@@ -44,10 +48,12 @@ __all__ = ["AgentFigures", "QueueFigures", "agent_figures", "queue_figures"]
 class QueueFigures:
     """One queue's figures over a set of records; see the module docstring for definitions.
 
-    Counts: `offered` (every record), by outcome `answered`, `abandoned` (of which
-    `short_abandoned`), `overflowed`, `callbacks` (callers who took a callback), `timed_out`,
-    and `waiting` (no outcome yet); `answered_within` (wait <= `threshold`). A cancelled
-    callback counts in `offered` only.
+    Counts: `offered` (every contact: a call that turned into a callback is counted once,
+    by the callback's own record), by outcome `answered`, `abandoned` (of which
+    `short_abandoned`), `overflowed`, `callbacks` (callers who took a callback), `timed_out`
+    (callbacks that ran out of attempts among them), and `waiting` (no outcome yet, callbacks
+    in line included); `answered_within` (wait <= `threshold`). A cancelled callback counts
+    in `offered` only.
     """
 
     threshold: float
@@ -133,6 +139,8 @@ def queue_figures(
     Pass one queue's records for that queue's figures (all records give the centre's).
     """
     selected = [r for r in records if _in_window(r, since, until)]
+    # A caller who took a callback is one contact: its callback's own record stands for it.
+    contacts = sum(1 for r in selected if r.outcome != "callback")
     by_outcome: dict[str | None, list[QueueRecord]] = defaultdict(list)
     for record in selected:
         by_outcome[record.outcome].append(record)
@@ -147,7 +155,7 @@ def queue_figures(
     waits = [w for r in selected if (w := _wait(r)) is not None]
     return QueueFigures(
         threshold=threshold,
-        offered=len(selected),
+        offered=contacts,
         answered=len(answered),
         abandoned=len(abandoned),
         short_abandoned=short,
@@ -158,7 +166,7 @@ def queue_figures(
         answered_within=within,
         asa=_mean(answered_waits),
         aht=_mean(handles),
-        abandonment_rate=_ratio(len(abandoned) - short, len(selected) - short),
+        abandonment_rate=_ratio(len(abandoned) - short, contacts - short),
         service_level=_ratio(within, len(answered) + len(abandoned) - short + timed_out),
         max_wait=max(waits, default=None),
     )

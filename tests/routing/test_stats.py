@@ -49,7 +49,16 @@ def day() -> list[QueueRecord]:
         left(8, "abandoned", 45),
         left(9, "overflow", 120),
         left(10, "callback", 25),
+        cancelled_callback(10),  # r10's callback, withdrawn later: r10 is offered once
     ]
+
+
+def cancelled_callback(n: int) -> QueueRecord:
+    t0 = DAY + 600 * (n - 1)
+    return QueueRecord(
+        f"cb{n}", "support", "callback", enqueued_wall=t0, outcome="cancelled",
+        left_wall=t0 + 100,
+    )  # fmt: skip
 
 
 def test_the_day_by_hand() -> None:
@@ -113,13 +122,28 @@ def test_a_callback_entry_is_served_as_its_own_record() -> None:
         left_wall=t0 + 400, answered_wall=t0 + 400, ended_wall=t0 + 460, wrapup_s=5,
         agent_id="bo",
     )  # fmt: skip
-    figures = queue_figures([*day(), callback], threshold=20)
-    # offered 11, answered 7; asa = (140 + 400) / 7; aht = (1070 + 65) / 6
+    records = [r for r in day() if r.id != "cb10"] + [callback]
+    figures = queue_figures(records, threshold=20)
+    # offered 10 (r10 and its callback are one contact), answered 7;
+    # asa = (140 + 400) / 7; aht = (1070 + 65) / 6
     # service level = 4 / (7 + 2): the callback waited longer than T
-    assert (figures.offered, figures.answered, figures.callbacks) == (11, 7, 1)
+    assert (figures.offered, figures.answered, figures.callbacks) == (10, 7, 1)
     assert figures.asa == pytest.approx(540 / 7)
     assert figures.aht == pytest.approx(1135 / 6)
     assert figures.service_level == pytest.approx(4 / 9)
+
+
+def test_a_caller_who_took_a_callback_is_offered_once() -> None:
+    call = left(1, "callback", 30)
+    waiting = QueueRecord("cb1", "support", "callback", enqueued_wall=DAY)
+    figures = queue_figures([call, waiting], threshold=20)
+    assert (figures.offered, figures.callbacks, figures.waiting) == (1, 1, 1)
+    # The callback ran out of attempts: one contact, lost; not an abandon.
+    failed = QueueRecord("cb1", "support", "callback", enqueued_wall=DAY, outcome="timeout",
+                         left_wall=DAY + 900)
+    figures = queue_figures([call, failed], threshold=20)
+    assert (figures.offered, figures.timed_out, figures.abandonment_rate) == (1, 1, 0.0)
+    assert figures.service_level == 0.0
 
 
 def test_agent_figures_by_hand() -> None:
