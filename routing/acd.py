@@ -95,6 +95,7 @@ class Acd:
         self._last: dict[str, str | None] = {}
         self._positions: dict[str, WaitStatus] = {}
         self._wrapups: dict[str, TimerHandle] = {}
+        self._lost_agents: set[str] = set()  # browser gone mid-call: offline when it ends
         self.sessions: dict[str, AgentSession] = {}  # by the agent talking
         self.last_calls: dict[str, tuple[str, int | None]] = {}  # agent -> (call id, case id)
         # Who wants to hear about calls and agents (the agent desks): (agent id, message).
@@ -279,6 +280,8 @@ class Acd:
         self._spawn(self.bridged(caller, agent_call), f"bridged-{caller.id}")
         try:
             end = await session.run()
+            if end.agent_lost:
+                self._lost_agents.add(session.agent.id)
         except Exception:
             # A failing bridge must not leave the agent on a call forever: end it, wrap up.
             log.exception("call %s: the session with agent %s failed", caller.id,
@@ -402,9 +405,16 @@ class Acd:
         return await case_of(self.cases, call)
 
     async def _agent_free(self, queue: QueueConfig, agent: AgentConfig) -> None:
-        """An agent left a call (not the last one on it): wrap up, then available."""
+        """An agent left a call (not the last one on it): wrap up, then available; an agent
+        whose browser went away mid-call and never came back goes offline instead."""
         await self.store.transition(agent.id, _A.WRAP_UP, now=self.clock.now(),
                                     expect=frozenset({_A.ON_CALL}), active_delta=-1)
+        if agent.id in self._lost_agents:
+            self._lost_agents.discard(agent.id)
+            log.info("agent %s: their desk did not come back; offline", agent.id)
+            await self.store.transition(agent.id, _A.OFFLINE, now=self.clock.now(),
+                                        expect=frozenset({_A.WRAP_UP}))
+            return
         self._schedule_wrapup_end(agent.id, queue.wrapup)
         self.notify(agent.id, {"type": "wrapup", "seconds": queue.wrapup,
                                "call_id": self.last_calls.get(agent.id, ("", None))[0],

@@ -25,7 +25,7 @@ import asyncio
 import enum
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from media.clock import Clock, LoopClock, sleep
@@ -88,6 +88,7 @@ class SessionEnd:
     hung_up_by: str | None  # "caller", "agent", or None for a transfer
     transfer: Target | None = None
     duration: float = 0.0
+    agent_lost: bool = False  # the agent's browser went away and did not come back
 
 
 # What the session needs from the engine: bridging, a consulted agent's leg, and wrap-ups.
@@ -350,7 +351,8 @@ class AgentSession:
                 fut.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
         if self.caller.state is CallState.ENDED:
-            return self._end("caller")
+            lost, self.reconnecting = self.reconnecting, False
+            return replace(self._end("caller"), agent_lost=lost)
         if self._hang_up_lost:
             self.reconnecting = False
             return self._end("agent")
@@ -360,12 +362,13 @@ class AgentSession:
         log.info("call %s: agent %s did not come back within %g s; the caller goes %s",
                  self.caller.id, self.agent.id, self._rejoin_grace,
                  f"back to the head of queue {queue}" if queue else "with them")
-        if not isinstance(queue, str) or not queue:
-            return self._end("agent")
         self.reconnecting = False
+        if not isinstance(queue, str) or not queue:
+            return replace(self._end("agent"), agent_lost=True)
         self.phase = Phase.ENDED
         self._on_change(self)
-        return SessionEnd(None, Target("queue", queue, front=True), self._now() - self.started)
+        return SessionEnd(None, Target("queue", queue, front=True), self._now() - self.started,
+                          agent_lost=True)
 
     def _end(self, who: str) -> SessionEnd:
         self._stop_bridges()

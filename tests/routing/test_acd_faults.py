@@ -70,7 +70,8 @@ async def test_a_caller_whose_agent_is_lost_goes_back_to_the_head_of_the_line(
 ) -> None:
     # a1 answers A at 0; B arrives at 5 and waits. At 30 a1's browser goes away; it does not
     # come back within the 20 s grace, so at 50 A goes back to the queue ahead of B (A's
-    # record: answered; a new one from 50). a1 wraps up 10 s and at 60 is offered A, not B.
+    # record: answered; a new one from 50) and a1 goes offline (no desk to offer calls to).
+    # a1 logs in again at 70 and is offered A, not B.
     rig = await make_rig([queue("help", wrapup=10.0)], [agent("a1", "help")],
                          answer={"a1": 0}, step=0.5)
     await rig.login("a1")
@@ -83,8 +84,13 @@ async def test_a_caller_whose_agent_is_lost_goes_back_to_the_head_of_the_line(
     await rig.at(49)
     assert a_call.state.value == "active" and [e.call_id for e in
                                                await rig.store.entries("help")] == ["B"]
-    await rig.at(65)
-    assert rig.offers() == [(0.0, "a1", "A"), (60.0, "a1", "A")]
+    await rig.at(51)
+    assert (await rig.store.agent_status("a1")).state is AgentState.OFFLINE
+    await rig.at(70)
+    assert rig.offers() == [(0.0, "a1", "A")]
+    await rig.login("a1")
+    await rig.at(75)
+    assert rig.offers() == [(0.0, "a1", "A"), (70.0, "a1", "A")]
     assert a_call.state.value == "active"
 
 

@@ -280,6 +280,7 @@ async def test_a_lost_desk_that_never_comes_back_sends_the_caller_to_the_head_of
     rig.ana_call.ended(LOST_AGENT_CAUSE)
     end = await asyncio.wait_for(task, 2.0)
     assert end.hung_up_by is None and end.transfer == Target("queue", "support", front=True)
+    assert end.agent_lost
     assert rig.caller.state.value == "active"  # still up, back in line
 
 
@@ -290,7 +291,7 @@ async def test_the_caller_hanging_up_while_the_desk_is_away_ends_it_as_the_calle
     await settle()
     rig.caller.ended("remote")
     end = await asyncio.wait_for(task, 2.0)
-    assert end.hung_up_by == "caller"
+    assert end.hung_up_by == "caller" and end.agent_lost
 
 
 async def test_no_rejoin_while_consulting() -> None:
