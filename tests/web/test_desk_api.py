@@ -394,3 +394,19 @@ async def test_a_desk_whose_login_ended_is_closed_at_its_next_message(
     closed = await ws.receive(timeout=5.0)
     assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 4401, closed
     assert service.events[-1][0] == "disconnect"
+
+
+async def test_a_desk_on_a_revoked_token_is_closed_at_its_next_message(
+    app: DeskApp, users: UserStore, service: FakeDeskService
+) -> None:
+    _, token = await users.add_token("bo", Role.AGENT, "root")
+    async with aiohttp.ClientSession() as plain:
+        ws = await plain.ws_connect(app.ws_url(f"/api/desk/ws?access_token={token}"))
+        assert (await receive(ws))["agent"]["id"] == "bo"
+        await ws.send_json({"type": "ping"})
+        assert (await receive(ws))["type"] == "pong"
+        await users.delete_token("bo")
+        await ws.send_json({"type": "ping"})
+        closed = await ws.receive(timeout=5.0)
+        assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 4401, closed
+        assert service.events[-1][0] == "disconnect"

@@ -128,15 +128,7 @@ async def identify(request: web.Request, auth: Auth) -> Principal | None:
     `BadCredentials` when a token was presented and is not valid; a stale or unknown cookie
     counts as no credentials (the browser is simply logged out).
     """
-    header = request.headers.get(hdrs.AUTHORIZATION)
-    token: str | None = None
-    if header is not None:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise BadCredentials("Authorization must be 'Bearer <token>'")
-        token = value.strip()
-    elif is_websocket(request) and "access_token" in request.query:
-        token = request.query["access_token"]
+    token = presented_token(request)
     if token is not None:
         return await _token_principal(auth, token)
     session_id = request.cookies.get(SESSION_COOKIE)
@@ -150,6 +142,20 @@ async def identify(request: web.Request, auth: Auth) -> Principal | None:
         auth.sessions.revoke(session_id)
         return None
     return Principal(session.user, session.role, "session", session, session_id)
+
+
+def presented_token(request: web.Request) -> str | None:
+    """The bearer token `request` carries (header, or `access_token` on a WebSocket
+    handshake), None if none; `BadCredentials` for a malformed Authorization header."""
+    header = request.headers.get(hdrs.AUTHORIZATION)
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise BadCredentials("Authorization must be 'Bearer <token>'")
+        return value.strip()
+    if is_websocket(request) and "access_token" in request.query:
+        return request.query["access_token"]
+    return None
 
 
 async def _token_principal(auth: Auth, token: str) -> Principal:

@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import WSCloseCode, web
 
 from web.auth import AUTH, Principal, Role, principal, require, require_page
+from web.auth.service import presented_token
 from web.desk.link import REFUSED, REPLACED, SEND_QUEUE, Authorized, DeskConnection, close_quietly
 from web.desk.protocol import DeskError, DeskService
 
@@ -102,11 +103,25 @@ async def desk_page(request: web.Request) -> web.Response:
 
 
 def _still_authorized(request: web.Request, who: Principal) -> Authorized | None:
-    """For a desk opened with a login session: whether that session is still live and its
-    user unchanged (bearer-token desks are judged at the handshake only)."""
-    if who.via != "session" or who.session_id is None or AUTH not in request.config_dict:
+    """Whether the desk's credentials still hold: its login session is live and its user
+    unchanged, or its stored bearer token has not been revoked (a token from the config file
+    lasts as long as the process)."""
+    if AUTH not in request.config_dict:
         return None
-    auth, session_id = request.config_dict[AUTH], who.session_id
+    auth = request.config_dict[AUTH]
+    if who.via == "token":
+        token = presented_token(request)
+        if token is None or auth.config_tokens.find(token) is not None:
+            return None
+
+        async def token_kept() -> bool:
+            # One indexed lookup per message from the page: a ping every 25 s, a few commands.
+            return await auth.users.find_token(token) is not None
+
+        return token_kept
+    if who.session_id is None:
+        return None
+    session_id = who.session_id
 
     async def check() -> bool:
         session = auth.sessions.get(session_id)

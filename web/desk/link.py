@@ -6,9 +6,10 @@
                                                   DeskError / DeskProtocolError ──► error msg
 
 Before each message from the page the desk asks `still_authorized` (its login session is
-still live and its user unchanged): a desk whose agent was logged out, disabled or given a new
-password elsewhere is closed with `LOGGED_OUT` at its next message (the page pings every 25 s)
-and the page goes to the login page.
+still live and its user unchanged, or its bearer token not revoked): a desk whose agent was
+logged out, disabled or given a new password elsewhere, or whose token was revoked, is closed
+with `LOGGED_OUT` at its next message (the page pings every 25 s) and the page goes to the
+login page.
 
 `send` never waits: a desk whose queue is full (the page stopped reading, or the network
 did) is closed with `SLOW` and everything sent to it after that is dropped, so one stuck
