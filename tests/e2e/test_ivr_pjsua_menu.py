@@ -31,7 +31,7 @@ steps:
         - {digits: "2", phrases: [support, help, technical], goto: support}
       input: both
       retries: 2
-      timeout: 5
+      timeout: 8
       invalid_prompt: "Not an option."
       timeout_prompt: "I did not hear you."
       on_failure: goodbye
@@ -50,10 +50,10 @@ SENTENCE = "I would like to order a pizza"
 LEAD_SILENCE_S = 2.0
 # The server's side, roughly: the prompt ends at ~1.3 s; the sentence (from 2 s to ~4 s) is
 # recognised by ~5-6 s and matches no choice; "Not an option." and the prompt again end by
-# ~8 s; 5 s of silence plus the recogniser's 4 s grace make the timeout at ~17 s; "I did not
-# hear you." and the prompt end by ~19.5 s, and that try would time out at ~28.5 s. The key at
-# 22.5 s leaves some 5 s on either side.
-DTMF_AT_S = 22.5
+# ~8 s; 8 s of silence plus the recogniser's 4 s grace make the timeout at ~20 s; "I did not
+# hear you." and the prompt end by ~22.5 s, and that try would time out at ~34.5 s. The key at
+# 27 s leaves some 7 s on either side (a slow recogniser shifts everything later).
+DTMF_AT_S = 27.0
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ async def test_menu_invalid_speech_then_timeout_then_key(
     server = await server_factory(ServerOptions(extra_args=["--flows", str(flows)]))
     result = await place_call(
         f"sip:100@{server.sip_target}", play=invalid_speech, dtmf="2", dtmf_delay=DTMF_AT_S,
-        from_user="+15550401", duration=40.0,
+        from_user="+15550401", duration=45.0,
     )
     assert result.connected, result
     events = (await ended_interaction(server, path_recorded=True))["ivr_events"]

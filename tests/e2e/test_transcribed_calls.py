@@ -22,7 +22,7 @@ from media.asr.wer import wer as word_error_rate
 from media.player import read_wav
 from media.resample import resample
 from tests.conftest import ServerFactory
-from tests.e2e.api import get_json
+from tests.e2e.api import ended_interaction, get_json
 from tests.helpers.postgres import create_database, drop_database, url
 from tests.helpers.server import ServerOptions, ServerProcess
 from voice.pjsua.client import place_call
@@ -105,14 +105,9 @@ async def test_call_transcript_lands_on_case_with_low_wer(
     )
     assert result.connected, result
     case_id = await case_of(server, "+15550001")
-    # The call is over; the last utterance's final lands within the close timeout.
-    deadline = time.monotonic() + 15
-    while True:
-        timeline = await get_json(server, f"/api/cases/{case_id}")
-        done = timeline["interactions"] and timeline["interactions"][-1]["ended_at"]
-        if done or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.3)
+    # The call is over; its interaction ends once the last utterance's final is stored.
+    await ended_interaction(server, within=60.0)
+    timeline = await get_json(server, f"/api/cases/{case_id}")
     assert timeline["identities"] == [{"kind": "phone", "value": "+15550001"}]
     found = sorted(segments(timeline), key=lambda s: s["start"])
     assert found and all(s["speaker"] == "caller" and s["engine"] == "whisper" for s in found)
@@ -156,12 +151,13 @@ async def test_kill_mid_call_keeps_every_acknowledged_segment(
     caller = asyncio.ensure_future(
         place_call(
             f"sip:100@{server.sip_target}", play=tmp_path / "speech.wav",
-            from_user="+15550004", duration=seconds + 5, timeout=seconds + 30,
+            from_user="+15550004", duration=seconds + 30, timeout=seconds + 60,
         )
     )
     try:
         case_id = await case_of(server, "+15550004")
-        deadline = time.monotonic() + seconds
+        # The caller stays up for 30 s after their speech: time for a slow transcriber.
+        deadline = time.monotonic() + seconds + 20
         acknowledged: list[dict[str, Any]] = []
         while len(acknowledged) < 2 and time.monotonic() < deadline:
             acknowledged = segments(await get_json(server, f"/api/cases/{case_id}"))

@@ -114,16 +114,17 @@ def piecewise_alignment(
 
 
 def assert_exact_audio_in_order(
-    reference: Samples, recorded: Samples, *, exact: float = 0.99, rate: int = 8000
-) -> None:
+    reference: Samples, recorded: Samples, *, exact: float = 0.99, rate: int = 8000,
+    piece_s: float = 0.5,
+) -> list[int]:
     """`recorded` carries `reference` sample-exact, in order, allowing a few frame slips.
 
-    At least two thirds of the voiced half-second pieces must correlate >= `exact` (a piece
+    At least two thirds of the voiced `piece_s` pieces must correlate >= `exact` (a piece
     straddling a slip correlates less), and the lags of those pieces must drift by less than
     a quarter second in all: a wrong codec, lost stretches or reordered audio fail.
     Returns the lags (samples) of the pieces that matched.
     """
-    found = piecewise_alignment(reference, recorded, rate=rate)
+    found = piecewise_alignment(reference, recorded, piece_s, rate)
     assert len(found) >= 3, f"only {len(found)} voiced pieces in the reference"
     good = [(corr, lag) for corr, lag in found if corr >= exact]
     summary = ", ".join(f"{corr:.3f}@{lag}" for corr, lag in found)
