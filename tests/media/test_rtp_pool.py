@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 
 import pytest
@@ -65,8 +64,7 @@ async def test_strays_to_an_idle_or_retaken_pair_never_reach_the_new_session() -
         clock.advance(1.0)
         b = _session(clock, pool)
         assert await b.open() == port
-    await asyncio.sleep(0.02)
-    assert pool.stray_dropped == 5
+    await until(lambda: pool.stray_dropped == 5)
     st = b.stats
     assert (st.packets_received, st.rtcp_received, st.malformed) == (0, 0, 0)
     assert b.remote is None  # nothing latched onto the old peer

@@ -143,13 +143,15 @@ async def test_menu_retries_then_succeeds(leg: FakeLeg, tmp_path: Path) -> None:
     session = session_for(leg, tmp_path)
     params = {
         "choices": [{"digits": "1", "goto": "billing"}, {"digits": "2", "goto": "support"}],
-        "timeout": 0.15, "retries": 2, "variable": "choice",
+        "timeout": 0.3, "retries": 2, "variable": "choice",
     }
 
     async def caller() -> None:
         await asyncio.sleep(0.03)
         session.call.digit("9", 100, "rfc4733")  # invalid
-        await asyncio.sleep(0.22)  # the second try times out (at ~0.18 s)
+        while len(session.inputs) < 2:  # noqa: ASYNC110 - the second try times out
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)  # well inside the third try
         session.call.digit("2", 100, "rfc4733")
 
     acting = asyncio.create_task(caller())
