@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +69,65 @@ async def set_state(server: ServerProcess, agent_id: str, state: str,
     return reply
 
 
+async def live_board(server: ServerProcess) -> dict[str, Any]:
+    """`GET /api/routing/live`: every queue's line and every agent's state right now."""
+    board: dict[str, Any] = await get_json(server, "/api/routing/live")
+    return board
+
+
 async def agent_status(server: ServerProcess, agent_id: str) -> dict[str, Any]:
-    live = await get_json(server, "/api/routing/live")
-    status: dict[str, Any] = live["agents"][agent_id]
+    status: dict[str, Any] = (await live_board(server))["agents"][agent_id]
     return status
+
+
+def describe(board: dict[str, Any]) -> str:
+    """The live board in one line, for an assertion's message (`a1 break (missed-offer) for
+    12.3 s; q: 1 waiting, 0 callbacks`): what a failure needs to say why nobody was served."""
+    agents = [f"{a} {s['state']}" + (f" ({s['reason']})" if s.get("reason") else "")
+              + f" for {s['since']} s" for a, s in board["agents"].items()]
+    queues = [f"{q}: {line['waiting']} waiting, {line['callbacks_waiting']} callbacks"
+              for q, line in board["queues"].items()]
+    return "; ".join(agents + queues)
+
+
+async def until_board(server: ServerProcess, holds: Callable[[dict[str, Any]], bool], *,
+                      within: float, what: str) -> dict[str, Any]:
+    """Poll the live board until `holds(board)`; a timeout says what the board showed last.
+
+    Tests wait for what the server has seen (a caller in line, an agent on a call) rather
+    than sleep: a pjsua2 worker can take seconds to start on a loaded machine, and a caller
+    placed later must not overtake one placed earlier."""
+    deadline = time.monotonic() + within
+    while True:
+        board = await live_board(server)
+        if holds(board):
+            return board
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {within:g} s (board: {describe(board)})")
+        await asyncio.sleep(0.1)
+
+
+async def until_agent(server: ServerProcess, agent_id: str, *states: str,
+                      within: float = 20.0) -> dict[str, Any]:
+    """Wait until the agent's live state is one of `states`; returns their status."""
+    board = await until_board(server, lambda b: b["agents"][agent_id]["state"] in states,
+                              within=within, what=f"agent {agent_id} {' or '.join(states)}")
+    status: dict[str, Any] = board["agents"][agent_id]
+    return status
+
+
+async def until_answered(server: ServerProcess, queue_name: str, count: int, *,
+                         within: float = 20.0) -> None:
+    """Wait until the queue has answered `count` callers today."""
+    await until_board(server, lambda b: b["queues"][queue_name]["today"]["answered"] == count,
+                      within=within, what=f"{count} answered in queue {queue_name}")
+
+
+async def until_waiting(server: ServerProcess, queue_name: str, count: int, *,
+                        within: float = 20.0) -> None:
+    """Wait until `count` callers wait in the queue (callbacks not counted)."""
+    await until_board(server, lambda b: b["queues"][queue_name]["waiting"] == count,
+                      within=within, what=f"{count} waiting in queue {queue_name}")
 
 
 async def wait_for(predicate: Any, *, within: float, what: str) -> Any:
