@@ -5,13 +5,18 @@ agent who lets an offer ring out, and the wrap-up time between two calls of one 
 
 Times on the caller's side come from the caller's recording, which starts when the call is
 answered; times on the agents' side from the pjsua2 listener's `call_ended` lines (the moment
-the line arrives minus the call's duration is when the agent answered)."""
+the line arrives minus the call's duration is when the agent answered) and from the server's
+live board. A second caller is placed once the server has seen the first (a pjsua2 worker can
+take seconds to start on a loaded machine). Upper bounds that a slow machine stretches (a
+sentence synthesized for the first time, a phone slow to be rung) are loose; the lower bounds
+are what prove the behaviour."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +24,17 @@ import numpy as np
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.e2e.acd import agent, agent_status, queue, set_state, start_acd, user_of, wait_for
+from tests.e2e.acd import (
+    agent,
+    agent_status,
+    queue,
+    set_state,
+    start_acd,
+    until_agent,
+    until_waiting,
+    user_of,
+    wait_for,
+)
 from tests.e2e.api import get_json
 from tests.e2e.audio import LOUD, MOH, bursts, music_windows, runs, tone_onset
 from tests.helpers.server import ServerProcess
@@ -34,10 +49,13 @@ AGENT_TONE = 1200.0
 NOWHERE = "sip:nobody@127.0.0.1:9"
 
 
-def assert_times(got: list[float], want: list[float], tol: float, what: str) -> None:
-    assert len(got) == len(want) and all(abs(g - w) <= tol for g, w in zip(got, want,
-                                                                           strict=True)), \
-        f"{what}: {[round(g, 2) for g in got]}, want {want} ± {tol}"
+def assert_every_five_seconds(starts: list[float], what: str) -> None:
+    """Three announcements: the first on entry (within 1.5 s: the first synthesis of the words
+    can take a moment on a loaded machine), then each 5 s (± 0.8) after the one before."""
+    gaps = [later - earlier for earlier, later in pairwise(starts)]
+    assert len(starts) == 3 and 0.0 <= starts[0] <= 1.5 \
+        and all(abs(gap - 5.0) <= 0.8 for gap in gaps), \
+        f"{what}: {[round(s, 2) for s in starts]}, want the first by 1.5 s and 5 ± 0.8 s apart"
 
 
 # -- agents' side ---------------------------------------------------------------------------------
@@ -88,18 +106,17 @@ async def test_announcements_every_five_seconds_in_silence(
     server = await start_acd(server_factory, tmp_path, queues=[q],
                              agents=[agent("a", NOWHERE, ["q"])], entry_queue="q")
     first = asyncio.ensure_future(call(server, "c1", 14.0, tmp_path / "c1.wav"))
-    await asyncio.sleep(1.5)
+    await until_waiting(server, "q", 1)
     await call(server, "c2", 14.0, tmp_path / "c2.wav")
     await first
     heard = {c: bursts(read_wav(tmp_path / f"{c}.wav")) for c in ("c1", "c2")}
     for c, found in heard.items():
-        assert_times([start for start, _ in found], [0.0, 5.0, 10.0], 0.8,
-                     f"{c}'s announcements start at")
+        assert_every_five_seconds([start for start, _ in found], f"{c}'s announcements start at")
         # Short announcements, then silence: no music in the gaps.
         assert all(end - start < 3.0 for start, end in found), (c, found)
-        # The same words each time.
+        # The same words each time (give or take where the edges of speech are found).
         lengths = [end - start for start, end in found]
-        assert max(lengths) - min(lengths) < 0.3, (c, found)
+        assert max(lengths) - min(lengths) < 0.5, (c, found)
     one, two = heard["c1"][0], heard["c2"][0]
     # "You are caller number 2 in line." is longer than "You are next in line."
     assert (two[1] - two[0]) - (one[1] - one[0]) > 0.3, heard
@@ -121,7 +138,7 @@ async def test_music_between_announcements(server_factory: ServerFactory,
     # fail to match where it is quiet).
     speech = [(s, e) for s, e in runs([lo and not m for lo, m in zip(loud, music, strict=True)],
                                       step, bridge=0.5) if e - s > 0.5]
-    assert_times([s for s, _ in speech], [0.0, 5.0, 10.0], 0.8, "announcements start at")
+    assert_every_five_seconds([s for s, _ in speech], "announcements start at")
     # Music from the end of each announcement to the next one (and to the end of the call).
     ends = [e for _, e in speech]
     for start, stop in zip(ends, [s for s, _ in speech][1:] + [len(music) * step],
@@ -151,9 +168,10 @@ async def test_overflow_to_another_queue_after_the_maximum_wait(
     # b hung up after 3 s of talk; the caller heard b's tone from 3 s on.
     assert result.remote_hangup, result
     # (The recording starts when the caller's media is up, a hair after the server started
-    # the clock: 0.1 s of slack; the server's own figure below is exact.)
+    # the clock: 0.1 s of slack; the server's own figure below is exact. Up to 6 s: a loaded
+    # machine may be slow to ring b.)
     onset = tone_onset(read_wav(tmp_path / "c1.wav"), AGENT_TONE)
-    assert 2.9 <= onset <= 5.0, onset
+    assert 2.9 <= onset <= 6.0, onset
     one, two = await figures(server, "q1"), await figures(server, "q2")
     assert (one["offered"], one["overflowed"], one["answered"]) == (1, 1, 0), one
     assert (two["offered"], two["answered"]) == (1, 1), two
@@ -173,7 +191,8 @@ async def test_overflow_to_voicemail_goes_on_in_the_flow(
     result = await call(server, "c1", 15.0, tmp_path / "c1.wav")
     assert result.remote_hangup and result.duration < 10.0, result
     found = bursts(read_wav(tmp_path / "c1.wav"))
-    assert len(found) == 1 and 3.0 <= found[0][0] <= 4.5, found
+    # From 3 s; up to 6 s: the sentence may be synthesized for the first time then.
+    assert len(found) == 1 and 3.0 <= found[0][0] <= 6.0, found
     one = await figures(server, "q1")
     assert (one["offered"], one["overflowed"], one["answered"]) == (1, 1, 0), one
 
@@ -205,34 +224,41 @@ async def test_agent_who_does_not_answer_is_skipped_and_set_not_ready(
     assert len(a1_calls) == 1 and a1_calls[0].duration == 0.0, a1_calls
     assert a1_calls[0].status == 487 and user_of(a1_calls[0].from_) == "c1", a1_calls
     assert result.remote_hangup, result
-    # a2 came on after a1's 3 s of ringing (0.1 s of slack for when the recording starts).
+    # a2 came on after a1's 3 s of ringing (0.1 s of slack for when the recording starts; up
+    # to 6 s, a loaded machine may be slow to ring a2).
     onset = tone_onset(read_wav(tmp_path / "c1.wav"), AGENT_TONE)
-    assert 2.9 <= onset <= 5.0, onset
+    assert 2.9 <= onset <= 6.0, onset
 
 
 # -- 4. wrap-up -----------------------------------------------------------------------------------
 async def test_wrap_up_time_before_the_next_offer(server_factory: ServerFactory,
                                                   tmp_path: Path) -> None:
-    """One agent, 4 s of wrap-up: of two callers 0.5 s apart the second reaches the agent 4 s
-    after the first call ended, and meanwhile the agent is in wrap-up."""
+    """One agent, 4 s of wrap-up: a second caller, placed once the agent talks to the first,
+    reaches the agent 4 s after the first call ended, and meanwhile the agent is in wrap-up."""
     async with PjsuaListener(duration=2.0) as phone:
         a = Timed(phone)
         q = queue("q", wrapup=4)
         server = await start_acd(server_factory, tmp_path, queues=[q], entry_queue="q",
                                  agents=[agent("a", phone.uri, ["q"])])
         await set_state(server, "a", "available")
-        states: list[str] = []
+        # The agent's states in turn, each with when it began on the server, in our clock: a
+        # reply's arrival minus the reply's `since`. A late reply only makes that later, so a
+        # stint keeps the earliest (to the 0.1 s that `since` is rounded to).
+        stints: list[tuple[str, float]] = []
 
         async def watch() -> None:
             while True:
-                state = (await agent_status(server, "a"))["state"]
-                if not states or states[-1] != state:
-                    states.append(state)
+                status = await agent_status(server, "a")
+                began = time.monotonic() - status["since"]
+                if not stints or stints[-1][0] != status["state"]:
+                    stints.append((status["state"], began))
+                elif began < stints[-1][1]:
+                    stints[-1] = (status["state"], began)
                 await asyncio.sleep(0.1)
 
         watcher = asyncio.ensure_future(watch())
         first = asyncio.ensure_future(call(server, "c1", 15.0, None))
-        await asyncio.sleep(0.5)
+        await until_agent(server, "a", "on_call")
         second = await call(server, "c2", 15.0, None)
         await first
         await wait_for(lambda: asyncio.sleep(0, len(a.ended) == 2), within=5,
@@ -241,12 +267,17 @@ async def test_wrap_up_time_before_the_next_offer(server_factory: ServerFactory,
         await asyncio.gather(watcher, return_exceptions=True)
         await a.stop()
     assert [user_of(e.from_) for _, e in a.ended] == ["c1", "c2"], a.ended
-    # From the agent's first call ending to answering the second: the wrap-up (the two lines
-    # come down the same pipe; 0.2 s of slack for a busy machine; the default 0.5 s wrap-up
-    # would give about 0.5 s).
-    gap = a.answered_at(1) - a.ended[0][0]
-    assert 3.8 <= gap <= 6.0, gap
     assert second.remote_hangup, second
     # available → reserved → on call → wrap-up → (available) → reserved → on call → wrap-up
-    seen = [s for s in states if s in ("on_call", "wrap_up")]
-    assert seen[:4] == ["on_call", "wrap_up", "on_call", "wrap_up"], states
+    seen = [s for s, _ in stints if s in ("on_call", "wrap_up")]
+    assert seen[:4] == ["on_call", "wrap_up", "on_call", "wrap_up"], stints
+    # The wrap-up on the server's clock, from the first call's end to the agent's next state
+    # (available, or already reserved for c2): the 4 s configured, not the default 0.5 s.
+    wrapup = next(i for i, (state, _) in enumerate(stints) if state == "wrap_up")
+    held = stints[wrapup + 1][1] - stints[wrapup][1]
+    assert 3.8 <= held <= 6.0, stints
+    # And on the agent's phone, from the first call ending to answering the second. These are
+    # the moments this process read the listener's lines, which a busy machine delays by an
+    # unknown amount: only far from the default 0.5 s.
+    gap = a.answered_at(1) - a.ended[0][0]
+    assert 3.0 <= gap <= 6.5, gap
