@@ -1,5 +1,9 @@
 """Who gets whom: pjsua2 callers queue through the IVR, pjsua2 agents answer, for each
-strategy. Four callers and three agents: the fourth caller waits for the first agent free."""
+strategy. Four callers and three agents: the fourth caller waits for the first agent free.
+
+Each caller is placed once an agent has answered the one before (a pjsua2 worker can take
+seconds to start on a loaded machine), and c1 talks 4 s less than c2 and c3, so which agent is
+free first does not hang on how fast the workers came up."""
 
 from __future__ import annotations
 
@@ -11,10 +15,23 @@ from typing import Any
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.e2e.acd import agent, ended_calls, queue, set_state, start_acd, user_of
+from tests.e2e.acd import (
+    agent,
+    ended_calls,
+    queue,
+    set_state,
+    start_acd,
+    until_answered,
+    user_of,
+)
 from voice.pjsua.client import PjsuaListener, place_call
 
 pytestmark = pytest.mark.slow
+
+# How long c1..c4 stay on the line, counted from when the IVR answers them. c1..c3 reach an
+# agent at once, and c1's is free again 4 s before the others; c4 waits about 8 s for that
+# agent and talks for the rest.
+STAYS = (8.0, 12.0, 12.0, 14.0)
 
 # strategy, the agents' Spanish levels (None: not in the queue's skill), the order they log in
 # (the first one has been idle longest), and who should get callers c1..c4.
@@ -60,9 +77,10 @@ async def test_callers_reach_agents_as_the_strategy_says(
             assert result.connected, result
 
         calls = []
-        for n in range(1, 5):
-            calls.append(asyncio.ensure_future(caller(n, 10.0 if n == 4 else 5.0)))
-            await asyncio.sleep(0.7)
+        for n, stay in enumerate(STAYS, start=1):
+            calls.append(asyncio.ensure_future(caller(n, stay)))
+            if n < len(STAYS):  # c1..c3 each reach an agent at once
+                await until_answered(server, "q", n)
         await asyncio.gather(*calls)
         got: dict[str, str] = {}
         for agent_id, listener in listeners.items():
