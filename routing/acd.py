@@ -235,6 +235,14 @@ class Acd:
         if offer is not None and not offer.done():
             offer.cancel()
             await asyncio.gather(offer, return_exceptions=True)
+            # An offer cancelled before its first step never ran its own clean-up (a task
+            # cancelled that early does not enter its body): free its agent here.
+            self._offers.pop(entry.id, None)
+            for agent_id, status in (await self.store.statuses()).items():
+                agent = self.agents.get(agent_id)
+                if agent is not None and status.state is _A.RESERVED \
+                        and status.reserved_for == entry.id:
+                    await self._release(agent, "withdrawn before the offer ran")
         self.kick()
 
     async def _left(self, record: QueueRecord, outcome: str, **changes: Any) -> QueueRecord:

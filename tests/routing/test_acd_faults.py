@@ -113,3 +113,26 @@ async def test_a_cancelled_callback_leaves_the_line_and_the_figures_waiting_coun
     await rig.login("a1")
     await rig.at(40)
     assert rig.offers() == []  # nothing left to offer
+
+
+async def test_an_offer_withdrawn_before_its_first_step_still_frees_its_agent(
+    make_rig: Factory,
+) -> None:
+    # The caller's withdrawal (a hang-up, a callback, an overflow) can run in the same loop
+    # turn as the dispatch pass that reserved an agent for them, before the offer task's first
+    # step: a task cancelled then never runs its body, so its own clean-up cannot free the
+    # agent. Here the pass and the withdrawal run back to back, with no step in between.
+    rig = await make_rig([queue("help")], [agent("a1", "help")], step=0.5)
+    await rig.arrive("A", "help")
+    await rig.at(5)
+    [entry] = await rig.store.entries("help")
+    await rig.store.transition("a1", AgentState.AVAILABLE, now=rig.clock.now())
+    await rig.acd._dispatch()
+    assert (await rig.store.agent_status("a1")).state is AgentState.RESERVED
+    await rig.acd._withdraw(entry)
+    status = await rig.store.agent_status("a1")
+    assert (status.state, status.reserved_for) == (AgentState.AVAILABLE, None)
+    assert rig.offers() == []  # the ring never started
+    await rig.arrive("B", "help")
+    await rig.at(10)
+    assert [who for _, who, _ in rig.offers()] == ["a1"]  # and the agent takes the next one
