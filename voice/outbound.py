@@ -63,6 +63,10 @@ async def ring(
             dial.result().hangup("ring-cancelled")
         raise
     await cancel(*waiters)
+    if dial not in done and not dial.cancelled() and dial.exception() is None:
+        # Answered as the ring ended (a dialer may finish its answer rather than drop it when
+        # cancelled): the answer stands, or is hung up below if the caller has gone.
+        done = {*done, dial}
     abandoned = RingFailure("abandoned", "the caller hung up while it rang")
     if dial in done:
         exc = dial.exception()
