@@ -258,6 +258,12 @@ class DeskHub:
                                             "reason": sdp.result})
                 return sdp
             return await self._answer(agent, offer_id, sdp)
+        except asyncio.CancelledError:
+            # Routing withdrew the offer (the caller hung up or took a callback first): the
+            # page stops ringing now rather than at its own timeout.
+            self._push(agent.id, {"type": "offer_withdrawn", "offer_id": offer_id,
+                                  "reason": "withdrawn"})
+            raise
         finally:
             self._offers.pop(offer_id, None)
 
@@ -298,7 +304,12 @@ class DeskHub:
                                         "message": str(exc), "where": "sdp"})
             return f"bad WebRTC offer: {exc}"
         await self._send(agent_id, {"type": "answer_sdp", **ref, "sdp": answer_sdp})
-        if not await until_connected(call):
+        try:
+            connected = await until_connected(call)
+        except asyncio.CancelledError:
+            call.hangup("withdrawn")  # a leg nobody will bridge: not left open to the page
+            raise
+        if not connected:
             return _NO_MEDIA
         self._spawn(watch(call))
         return call
