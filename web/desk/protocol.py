@@ -498,7 +498,7 @@ def parse_command_text(text: str) -> DeskCommand:
     return parse_command(data)
 
 
-class DeskLink(Protocol):  # one agent's open desk; you implement it over the WebSocket
+class DeskLink(Protocol):
     """One agent's open desk, as the service sees it (`web.desk.link.DeskConnection`).
 
     `send` never blocks: messages go to a bounded queue; a desk that does not read is
@@ -507,14 +507,18 @@ class DeskLink(Protocol):  # one agent's open desk; you implement it over the We
 
     agent_id: str
 
-    async def send(self, message: dict[str, Any]) -> None: ...  # must not block: bounded queue, drop+close a desk that doesn't read
+    async def send(self, message: dict[str, Any]) -> None: ...
 
 
-class DeskService(Protocol):  # I implement it (routing/desk.py DeskHub)
-    """What the desk WebSocket drives; `routing.desk.DeskHub` implements it."""
+class DeskService(Protocol):
+    """What the desk WebSocket drives; `centralita.desk.DeskHub` implements it.
 
-    async def connect(self, link: DeskLink) -> None: ...  # the desk opened: I send "hello"
+    `connect`: a desk opened (the service sends it "hello"). `command` raises `DeskError`
+    for a command it refuses, which the link sends to the page as an "error" message.
+    """
+
+    async def connect(self, link: DeskLink) -> None: ...
 
     async def disconnect(self, link: DeskLink) -> None: ...
 
-    async def command(self, link: DeskLink, message: DeskCommand) -> None: ...  # raises DeskError(code, message) → you send {"type":"error",...}
+    async def command(self, link: DeskLink, message: DeskCommand) -> None: ...
