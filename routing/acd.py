@@ -110,7 +110,8 @@ class Acd:
             engine=Engine(kick=self.kick, offer_done=self._offer_done, ring=self._ring,
                           release=self._release, missed=self._missed, connected=self._connected,
                           after_call=self._after_call,
-                          end_wrapup_in=self._schedule_wrapup_end))
+                          end_wrapup_in=self._schedule_wrapup_end,
+                          transferred=self._transferred))
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:

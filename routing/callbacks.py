@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
-from ivr.services import QueueRequest
+from ivr.services import QueueOutcome, QueueRequest
 from media.clock import Clock, TimerHandle
 from routing.channels import CaseLog, Connector, NotConnected, Offer, case_of
 from routing.model import (
@@ -38,7 +38,7 @@ from routing.model import (
     QueueEntry,
     QueueRecord,
 )
-from routing.session import SessionEnd
+from routing.session import SessionEnd, Target
 from routing.store import RoutingStore
 from voice.call import Call, CallState
 
@@ -71,6 +71,8 @@ class Engine:
     after_call: Callable[[QueueConfig, AgentConfig, QueueRecord],
                          Awaitable[None]]  # record the talk, wrap up
     end_wrapup_in: Callable[[str, float], None]  # the agent's wrap-up ends in this many s
+    transferred: Callable[[Call, QueueConfig, Target, AgentConfig],
+                          Awaitable[QueueOutcome]]  # the agent passed the customer on
 
 
 class Callbacks:
@@ -303,8 +305,14 @@ class Callbacks:
         await self._store.update_record(record)
         await self._note(cb, f"Callback attempt {attempt}: connected to agent {agent.id}.")
         log.info("callback %s connected to agent %s (attempt %d)", cb.id, agent.id, attempt)
-        _, last = await self._engine.connected(queue, customer, agent, agent_call)
+        end, last = await self._engine.connected(queue, customer, agent, agent_call)
         await self._engine.after_call(queue, last, record)
+        if end.transfer is not None:
+            # The agent passed the customer on (or their desk was lost): the customer's call
+            # goes on there. No flow follows a callback, so what is left of it ends here.
+            outcome = await self._engine.transferred(customer, queue, end.transfer, last)
+            log.info("callback %s: after the transfer: %s", cb.id, outcome.result)
+            customer.hangup("callback-done")
 
     async def _back_in_line(self, cb: Callback, result: str | None) -> None:
         """After a failed attempt (or an agent who didn't answer), wait for the next try."""

@@ -1,13 +1,14 @@
 """The ACD when something breaks under a call or is withdrawn (fake clock, fake connector, see
 acd_rig.py): a connector that raises while a callback is dialed, an agent who leaves while the
 customer's phone rings, an agent whose browser goes away and never comes back, a callback
-cancelled while it waits."""
+cancelled while it waits, an offer withdrawn before its task ran, a called-back customer
+transferred by the agent."""
 
 from __future__ import annotations
 
 from ivr.services import QueueRequest
 from routing.model import AgentState, CallbackPolicy, CallbackState
-from routing.session import LOST_AGENT_CAUSE
+from routing.session import LOST_AGENT_CAUSE, Target
 from tests.routing.acd_rig import Factory, Ring, agent, queue
 
 
@@ -136,3 +137,34 @@ async def test_an_offer_withdrawn_before_its_first_step_still_frees_its_agent(
     await rig.arrive("B", "help")
     await rig.at(10)
     assert [who for _, who, _ in rig.offers()] == ["a1"]  # and the agent takes the next one
+
+
+async def test_a_called_back_customer_transferred_by_the_agent_reaches_the_next_agent(
+    make_rig: Factory,
+) -> None:
+    # a1 takes the callback at 10; the customer answers at 12. At 20 a1 blind-transfers the
+    # customer to a2, who answers: the customer's call goes on with a2 (not left hearing
+    # music with nobody on the line), and a1 wraps up.
+    rig = await make_rig([queue("help", wrapup=5.0)], [agent("a1", "help"), agent("a2", "help")],
+                         answer={"a1": 0, "a2": 0}, step=0.5)
+    number = "+15550100555"
+    rig.connector.customers[number] = [Ring("answer", after=2.0)]
+    await rig.login("a1")
+    call = await rig.answered_call(number)
+    await rig.at(10)
+    await rig.acd.request_callback(call, QueueRequest("help"), number)
+    await rig.at(15)
+    customer = rig.acd.sessions["a1"].caller
+    assert customer.dialed == number
+    await rig.login("a2")
+    rig.acd.sessions["a1"].transfer(Target("agent", "a2"))
+    await rig.at(25)
+    assert "a2" in rig.acd.sessions and rig.acd.sessions["a2"].caller is customer
+    assert customer.state.value == "active"
+    assert (await rig.store.agent_status("a1")).state in (AgentState.WRAP_UP,
+                                                           AgentState.AVAILABLE)
+    [a2_call] = rig.connector.agent_calls["a2"]
+    a2_call.ended("remote-bye")  # a2 hangs up at 25: the customer's call ends with it
+    await rig.at(27)
+    assert customer.state.value == "ended"
+    assert (await rig.store.agent_status("a2")).state is AgentState.WRAP_UP
