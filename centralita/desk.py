@@ -30,6 +30,7 @@ from routing.channels import NotConnected, Offer
 from routing.model import AgentConfig, AgentState, AgentStateError, AgentStatus, RoutingError
 from routing.session import SessionError, Target
 from voice.call import Call
+from voice.outbound import cancel
 from voice.webrtc.call_leg import answer_browser, until_connected, watch
 from voice.webrtc.errors import WebRtcError
 from web.desk.protocol import (
@@ -279,8 +280,7 @@ class DeskHub:
                                          return_when=asyncio.FIRST_COMPLETED)
         finally:
             if gone is not None:
-                gone.cancel()
-                await asyncio.gather(gone, return_exceptions=True)
+                await cancel(gone)
         if pending.answer in done:
             sdp = pending.answer.result()
             return NotConnected("declined", "the agent declined") if sdp is None else sdp
@@ -353,9 +353,7 @@ class DeskHub:
         for pending in self._offers.values():
             if not pending.answer.done():
                 pending.answer.set_result(None)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel(*self._tasks)
 
 
 def _state(status: AgentStatus, now: float) -> dict[str, Any]:

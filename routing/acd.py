@@ -51,6 +51,7 @@ from routing.waiting import (
     say_callback_confirmed,
 )
 from voice.call import Call, CallState
+from voice.outbound import cancel
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +127,7 @@ class Acd:
         for timer in self._wrapups.values():
             timer.cancel()
         self._callbacks.close()
-        tasks = [t for t in (self._dispatcher, *self._tasks) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel(*(t for t in (self._dispatcher, *self._tasks) if t is not None))
         self._dispatcher = None
 
     def kick(self) -> None:
@@ -199,10 +197,7 @@ class Acd:
         except asyncio.CancelledError:
             cancelled = True
         finally:
-            for fut in (room_task, deadline):
-                if fut is not None and not fut.done():
-                    fut.cancel()
-            await asyncio.gather(room_task, *(d for d in (deadline,) if d), return_exceptions=True)
+            await cancel(room_task, *(d for d in (deadline,) if d))
             self._waiters.pop(entry.id, None)
             self._positions.pop(entry.id, None)
             if not waiter.answered.done():
@@ -234,8 +229,7 @@ class Acd:
         await self.store.remove_entry(entry.id)
         offer = self._offers.get(entry.id)
         if offer is not None and not offer.done():
-            offer.cancel()
-            await asyncio.gather(offer, return_exceptions=True)
+            await cancel(offer)
             # An offer cancelled before its first step never ran its own clean-up (a task
             # cancelled that early does not enter its body): free its agent here.
             self._offers.pop(entry.id, None)

@@ -33,6 +33,7 @@ from media.player import AudioSource
 from routing.channels import NotConnected
 from routing.model import AgentConfig, RoutingError
 from voice.call import Call, CallState
+from voice.outbound import cancel
 
 log = logging.getLogger(__name__)
 
@@ -347,9 +348,7 @@ class AgentSession:
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for fut in waits:
-                fut.cancel()
-            await asyncio.gather(*waits, return_exceptions=True)
+            await cancel(*waits)
         if self.caller.state is CallState.ENDED:
             lost, self.reconnecting = self.reconnecting, False
             return replace(self._end("caller"), agent_lost=lost)
