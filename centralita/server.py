@@ -54,6 +54,7 @@ from web.auth.store import UserStore
 from web.auth.throttle import LoginThrottle
 from web.cases_api import add_case_routes
 from web.desk.api import add_desk_routes
+from web.jsonbody import JsonBodyError, read_json
 from web.routing_api import add_routing_routes
 
 log = logging.getLogger("centralita")
@@ -215,9 +216,10 @@ class Server:
     async def _debug_dial(self, request: web.Request) -> web.Response:
         """POST {"uri": ..., "from": ..., "hangup_after": S}: the demo handler on an outbound call."""
         try:
-            body: Any = await request.json()
-        except ValueError:
-            return web.json_response({"error": "body must be JSON"}, status=400)
+            body: Any = await read_json(request)
+        except JsonBodyError as exc:
+            # This debug API's errors are plain strings, as below.
+            return web.json_response({"error": exc.message}, status=400)
         if not isinstance(body, dict) or not isinstance(body.get("uri"), str):
             return web.json_response({"error": "'uri' (a SIP URI) is required"}, status=400)
         hangup_after = body.get("hangup_after", self.settings.demo_hangup_after)

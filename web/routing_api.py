@@ -23,8 +23,8 @@ anyone's. Queue and agent bodies are the dicts of `routing.config` (absent keys 
 defaults, so a PUT replaces the whole definition; in a PUT, `name`/`id` may be left out).
 
 Errors are `{"error": {"code", "message", "where"}}`: 400 `invalid_body` (not a JSON object,
-over 64 KB, wrong Content-Type), `invalid_config` (a bad definition, `where` like
-`body.overflow.kind`), `invalid_parameter` (`where` like `query.since`); 404 `not_found`;
+over 64 KB, nested deeper than 32, wrong Content-Type), `invalid_config` (a bad definition,
+`where` like `body.overflow.kind`), `invalid_parameter` (`where` like `query.since`); 404 `not_found`;
 409 `exists`, `in_use` (a queue others refer to), `illegal_state` (an agent's move),
 `conflict` (anything else the engine refuses now, e.g. deleting a queue callers wait in);
 403 `forbidden` (an agent acting for another). Handlers stay thin (STYLE.md §13): parse with
@@ -57,6 +57,7 @@ from routing.model import AgentState, AgentStateError, CallbackState, InvalidCon
 from routing.service import RoutingService
 from web.auth import Role, require
 from web.auth.service import PRINCIPAL
+from web.jsonbody import JsonBodyError, read_json
 
 ROUTING: web.AppKey[RoutingService] = web.AppKey("routing_service")
 
@@ -120,25 +121,15 @@ def _no_constants(name: str) -> NoReturn:
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object of at most `MAX_BODY` bytes, read no further than that."""
-    if request.content_type != "application/json":
-        raise ApiError(400, "invalid_body", "send JSON (Content-Type: application/json)", "body")
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise ApiError(400, "invalid_body", f"body over {MAX_BODY} bytes", "body")
-    data = bytearray()
-    async for chunk in request.content.iter_any():
-        data += chunk
-        if len(data) > MAX_BODY:
-            raise ApiError(400, "invalid_body", f"body over {MAX_BODY} bytes", "body")
+    """The body as a JSON object of at most `MAX_BODY` bytes, read no further than that,
+    nested no deeper than `web.jsonbody.MAX_DEPTH` (the one reader of every JSON body)."""
     try:
-        value = json.loads(
-            data.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants
+        value = await read_json(
+            request, max_bytes=MAX_BODY, object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constants,
         )
-    except UnicodeDecodeError:
-        raise ApiError(400, "invalid_body", "body is not UTF-8", "body") from None
-    except json.JSONDecodeError as exc:
-        message = f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        raise ApiError(400, "invalid_body", message, "body") from None
+    except JsonBodyError as exc:
+        raise ApiError(400, "invalid_body", exc.message, exc.where) from None
     if not isinstance(value, dict):
         raise ApiError(400, "invalid_body", "must be a JSON object", "body")
     return value

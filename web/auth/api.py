@@ -34,6 +34,7 @@ from web.auth.passwords import MAX_PASSWORD_LENGTH
 from web.auth.roles import Role
 from web.auth.service import AUTH, principal
 from web.auth.store import NAME_PATTERN, check_name
+from web.jsonbody import JsonBodyError, read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +54,10 @@ def _from_auth_error(exc: AuthError) -> web.Response:
 
 async def _json_object(request: web.Request, allowed: set[str]) -> dict[str, Any]:
     """The request's JSON object body; `InvalidInput` for anything else or unknown keys."""
-    if request.content_type != "application/json":
-        raise InvalidInput("body", "send JSON (Content-Type: application/json)")
     try:
-        body = await request.json()
-    except ValueError:
-        raise InvalidInput("body", "not valid JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidInput("body", "must be a JSON object")
+        body = await read_json_object(request)
+    except JsonBodyError as exc:
+        raise InvalidInput(exc.where, exc.message) from None
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise InvalidInput(unknown[0], "unknown field")

@@ -35,11 +35,12 @@ Errors:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol, Self, TypeAlias
+
+from web.jsonbody import JsonBodyError, loads
 
 MAX_SDP = 64 * 1024
 MAX_DTMF = 32
@@ -492,9 +493,11 @@ def parse_command(data: object) -> DeskCommand:
 def parse_command_text(text: str) -> DeskCommand:
     """The command in one WebSocket text frame; `DeskProtocolError` for bad JSON too."""
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise DeskProtocolError("invalid_json", f"not JSON: {exc.args[0]}", None) from exc
+        # The one JSON reader (web.jsonbody): nesting is bounded before decoding, so a
+        # 100,000-deep frame is an error message here, not a RecursionError that kills the desk.
+        data = loads(text, context="a desk message")
+    except JsonBodyError as exc:
+        raise DeskProtocolError("invalid_json", exc.message, None) from None
     return parse_command(data)
 
 
