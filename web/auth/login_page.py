@@ -7,13 +7,11 @@ document; `next` is followed only when it is a path on this site (no open redire
 
 from __future__ import annotations
 
-PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
+from web.auth.http import security_headers
+
+# The page's headers for its script too (served from memory beside it); `web.app` would add
+# them anyway, these stand when the routes are mounted on an application of their own.
+PAGE_HEADERS = {**security_headers("text/html"), "Cache-Control": "no-store"}
 
 LOGIN_HTML = """<!doctype html>
 <html lang="en">
