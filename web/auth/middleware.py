@@ -7,7 +7,8 @@
     role below the route's          → 403 `forbidden`
     session cookie, unsafe method,
       X-CSRF-Token missing or wrong → 403 `csrf_failed`
-    session cookie, foreign Origin  → 403 `cross_origin` (unsafe methods and WebSockets)
+    session cookie, foreign Origin  → 403 `cross_origin` (unsafe methods and WebSockets;
+                                      scheme, host and port must all be ours)
 
 Unknown paths answer 401 to anonymous callers too, so the route table cannot be mapped
 without logging in. Bearer tokens are not subject to CSRF checks: a browser never attaches
@@ -55,11 +56,33 @@ def _unauthenticated(request: web.Request, access: Access | None, message: str) 
     )
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL, default ports filled in; None if it is not one."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
 def _same_origin(request: web.Request) -> bool:
+    """Whether the browser's Origin is this server as the browser reaches it: scheme, host and
+    port. Behind a TLS-terminating proxy (`Auth.cookie_secure`) the browser's scheme is https
+    whatever the proxy's connection to us is; `http://` then is another origin."""
     origin = request.headers.get(hdrs.ORIGIN)
     if origin is None:
         return True
-    return urlsplit(origin).netloc.lower() == request.host.lower()
+    secure = request.secure or request.config_dict[AUTH].cookie_secure
+    ours = _origin(f"{'https' if secure else 'http'}://{request.host}")
+    theirs = _origin(origin)
+    return theirs is not None and theirs == ours
 
 
 def _cookie_checks(request: web.Request, principal: Principal) -> web.Response | None:
