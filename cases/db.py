@@ -2,7 +2,10 @@
 
 SQLite (the embedded default) is opened in WAL mode with `synchronous=FULL`: a commit returns
 only after the WAL is on disk, so an acknowledged write survives `kill -9` and power loss
-alike. Transcript writes are a few per second per call, well within one fsync each.
+alike. Transcript writes are a few per second per call, well within one fsync each. The file
+holds password hashes, token digests and personal data: it is created 0600 before SQLite
+opens it (SQLite gives its -wal, -shm and -journal files the database's mode), and an
+existing one others can read is tightened. `private_dir` does the same for the data directory.
 PostgreSQL is reached through psycopg 3.
 
 `DbWorker` is what each store (cases, routing, users) opens: an engine migrated to head and
@@ -12,7 +15,11 @@ the thread pool its blocking calls run on, so the event loop never waits on the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import logging
+import os
+import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +33,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+_SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -53,6 +66,40 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def private_dir(path: Path) -> bool:
+    """Make `path` (and missing parents) a directory only this user can enter, 0700.
+
+    An existing one that group or others can use is tightened: True when that was needed, so
+    the caller can say so (the files in it were readable until now)."""
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & 0o077:
+        return False
+    os.chmod(path, mode & ~0o077)
+    return True
+
+
+def _private_sqlite_file(database: str) -> None:
+    """Create the SQLite file 0600 if missing (an empty file is an empty database) and
+    tighten it and its companions if others can read them."""
+    path = Path(database)
+    if path.parent.is_dir():
+        # Only a file that is not there yet is opened: closing a descriptor of a database
+        # this process already has open would drop SQLite's POSIX locks on it (seen: a
+        # second engine's check let the CLI's writes go unseen by the server's first).
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    for suffix in _SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        try:
+            mode = stat.S_IMODE(companion.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            os.chmod(companion, mode & ~0o077)
+            log.warning("%s was readable by others; made it private (0600)", companion)
+
+
 def make_engine(url: str, *, pool_size: int = 4) -> Engine:
     """A sync engine for `url` with the per-backend settings described above."""
     parsed = normalize_url(url)
@@ -61,6 +108,8 @@ def make_engine(url: str, *, pool_size: int = 4) -> Engine:
         if parsed.database in (None, "", ":memory:"):
             # One shared connection, or every pool checkout would see a new empty database.
             kwargs["poolclass"] = StaticPool
+        elif not parsed.database.startswith("file:"):
+            _private_sqlite_file(parsed.database)
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

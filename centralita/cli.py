@@ -105,7 +105,9 @@ def _auth_command(args: argparse.Namespace) -> int:
         print(f"centralita: {exc}", file=sys.stderr)
         return 2
     if settings.cases_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        from cases.db import private_dir
+
+        private_dir(settings.data_dir)
     return run_auth_command(args, settings.database_url)
 
 

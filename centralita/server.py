@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from cases.db import private_dir
 from cases.events import InProcessBus
 from cases.store import CaseStore
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
@@ -85,7 +86,10 @@ class Server:
 
     async def start(self) -> None:
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        if private_dir(s.data_dir):
+            # Cases, hashes, recordings and keys live here: it was open to other local users.
+            log.warning("data directory %s was open to other users; made it private (0700)",
+                        s.data_dir)
         tls = server_context(s.tls_cert, s.tls_key, s.data_dir)
         registrar = Registrar(
             RegistrarConfig(
