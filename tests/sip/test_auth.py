@@ -159,20 +159,28 @@ def _clock_and_auth(**policy: float) -> tuple[FakeClock, DigestAuthenticator]:
     return clock, DigestAuthenticator(REALM, store, clock, secret=b"k" * 32, policy=pol)
 
 
-def _answer(auth: DigestAuthenticator, user: str, password: str, index: int = 0) -> str:
-    return build_authorization(auth.challenges()[index], "REGISTER", URI, user, password)
+def _answer(
+    auth: DigestAuthenticator, user: str, password: str, index: int = 0, source: str = "ip"
+) -> str:
+    """Credentials answering a challenge sent to `source`."""
+    return build_authorization(auth.challenges(source)[index], "REGISTER", URI, user, password)
+
+
+def _verdict(auth: DigestAuthenticator, user: str, password: str, source: str) -> Verdict:
+    """Challenge `source`, answer it from there: the verdict."""
+    return auth.verify(_answer(auth, user, password, source=source), "REGISTER", source).verdict
 
 
 def test_challenges_offer_sha256_first_then_md5() -> None:
     _, auth = _clock_and_auth()
-    values = auth.challenges()
+    values = auth.challenges("ip")
     assert len(values) == 2
     first, second = (parse_challenge_header(v)[1] for v in values)
     assert first["algorithm"] == "SHA-256" and second["algorithm"] == "MD5"
     assert first["qop"] == "auth" and 'qop="auth"' in values[0]
     assert first["realm"] == REALM and first["nonce"] == second["nonce"]
     assert "stale" not in first
-    assert parse_challenge_header(auth.challenges(stale=True)[0])[1]["stale"] == "true"
+    assert parse_challenge_header(auth.challenges("ip", stale=True)[0])[1]["stale"] == "true"
 
 
 def test_build_authorization_without_qop_and_with_opaque() -> None:
@@ -215,13 +223,14 @@ def test_build_authorization_refuses_what_it_cannot_answer(challenge: str) -> No
         build_authorization(challenge, "REGISTER", URI, "u", "p")
 
 
-# --- server side -----------------------------------------------------------------------------
+# --- server side ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("index", [0, 1])
 def test_right_password_passes_with_either_algorithm(index: int) -> None:
     _, auth = _clock_and_auth()
-    result = auth.verify(_answer(auth, "1001", "s3cret", index), "REGISTER", "10.0.0.1")
+    header = _answer(auth, "1001", "s3cret", index, source="10.0.0.1")
+    result = auth.verify(header, "REGISTER", "10.0.0.1")
     assert result.verdict is Verdict.OK and result.username == "1001"
 
 
@@ -261,17 +270,29 @@ def test_forged_nonce_is_rechallenged() -> None:
 def test_nonce_from_another_secret_is_rechallenged() -> None:
     clock, auth = _clock_and_auth()
     other = DigestAuthenticator(REALM, StaticCredentials({}), clock, secret=b"z" * 32)
-    header = build_authorization(other.challenges()[0], "REGISTER", URI, "1001", "s3cret")
+    header = build_authorization(other.challenges("ip")[0], "REGISTER", URI, "1001", "s3cret")
     assert auth.verify(header, "REGISTER", "ip").verdict is Verdict.CHALLENGE
 
 
-def test_expired_nonce_is_stale_only_with_the_right_password() -> None:
-    clock, auth = _clock_and_auth(nonce_ttl=300)
+def test_nonce_sent_to_another_address_is_not_ours() -> None:
+    _, auth = _clock_and_auth()
+    header = _answer(auth, "1001", "s3cret", source="192.0.2.10")
+    # Right password, but the nonce went to 192.0.2.10: from anywhere else, a new challenge.
+    assert auth.verify(header, "REGISTER", "192.0.2.11").verdict is Verdict.CHALLENGE
+    assert auth.verify(header, "REGISTER", "192.0.2.10").verdict is Verdict.OK
+
+
+def test_expired_nonce_is_stale_whatever_the_password() -> None:
+    # Was: stale with the right password, FAILED with a wrong one. Now expiry is judged
+    # before the password and counts nothing: an answer that differed would be a guessing
+    # oracle, and a failure would let an old nonce spend a phone's failures.
+    clock, auth = _clock_and_auth(nonce_ttl=300, max_failures=1)
     good = _answer(auth, "1001", "s3cret")
     bad = _answer(auth, "1001", "guess")
     clock.advance(301)
     assert auth.verify(good, "REGISTER", "ip").verdict is Verdict.STALE
-    assert auth.verify(bad, "REGISTER", "ip").verdict is Verdict.FAILED
+    assert auth.verify(bad, "REGISTER", "ip").verdict is Verdict.STALE
+    assert _verdict(auth, "1001", "s3cret", "ip") is Verdict.OK  # nothing was counted
 
 
 def test_nonce_within_ttl_is_accepted() -> None:
@@ -288,9 +309,32 @@ def test_replayed_nonce_count_is_refused() -> None:
     assert auth.verify(header, "REGISTER", "ip").verdict is Verdict.STALE
 
 
+def test_replayed_nonce_count_with_a_wrong_response_counts_no_failure() -> None:
+    _, auth = _clock_and_auth(max_failures=1)
+    _, ch = parse_challenge_header(auth.challenges("ip")[1])
+    ha1 = compute_ha1("1001", REALM, "s3cret")
+
+    def header(nc: str, response: str | None = None) -> str:
+        response = response or compute_response(
+            ha1=ha1, algorithm="MD5", method="REGISTER", uri=URI, nonce=ch["nonce"],
+            qop="auth", nc=nc, cnonce="c",
+        )  # fmt: skip
+        return format_params(
+            "Digest",
+            {"username": "1001", "realm": REALM, "nonce": ch["nonce"], "uri": URI,
+             "response": response, "qop": "auth", "nc": nc, "cnonce": "c"},
+        )  # fmt: skip
+
+    assert auth.verify(header("00000002"), "REGISTER", "ip").verdict is Verdict.OK
+    for _ in range(5):
+        replay = header("00000001", "0" * 32)
+        assert auth.verify(replay, "REGISTER", "ip").verdict is Verdict.STALE
+    assert auth.verify(header("00000003"), "REGISTER", "ip").verdict is Verdict.OK
+
+
 def test_increasing_nonce_count_is_accepted() -> None:
     _, auth = _clock_and_auth()
-    _, ch = parse_challenge_header(auth.challenges()[1])
+    _, ch = parse_challenge_header(auth.challenges("ip")[1])
     ha1 = compute_ha1("1001", REALM, "s3cret")
     for nc in ("00000001", "00000002", "0000000a"):
         response = compute_response(
@@ -331,65 +375,80 @@ def test_request_uri_check_when_asked() -> None:
 def test_lockout_after_five_failures_refuses_even_the_right_password() -> None:
     clock, auth = _clock_and_auth(max_failures=5, failure_window=60, lockout=300)
     for _ in range(5):
-        assert auth.verify(_answer(auth, "1001", "x"), "REGISTER", "1.1.1.1").verdict is (
-            Verdict.FAILED
-        )
+        assert _verdict(auth, "1001", "x", "1.1.1.1") is Verdict.FAILED
         clock.advance(5)
-    result = auth.verify(_answer(auth, "1001", "s3cret"), "REGISTER", "1.1.1.1")
+    result = auth.verify(_answer(auth, "1001", "s3cret", source="1.1.1.1"), "REGISTER", "1.1.1.1")
     assert result.verdict is Verdict.LOCKED
     assert result.retry_after is not None and 0 < result.retry_after <= 300
-    # The username is locked from another address too.
-    result = auth.verify(_answer(auth, "1001", "s3cret"), "REGISTER", "2.2.2.2")
-    assert result.verdict is Verdict.LOCKED
+    # Was: the username locked from every address. Now the (user, source) pair is locked,
+    # and another address is free until the higher per-user ceiling.
+    assert _verdict(auth, "1001", "s3cret", "2.2.2.2") is Verdict.OK
     clock.advance(301)
-    assert auth.verify(_answer(auth, "1001", "s3cret"), "REGISTER", "2.2.2.2").verdict is (
-        Verdict.OK
-    )
+    assert _verdict(auth, "1001", "s3cret", "1.1.1.1") is Verdict.OK
+
+
+def test_repeated_lockouts_of_a_pair_grow() -> None:
+    clock, auth = _clock_and_auth(max_failures=2, lockout=100)
+    waits = []
+    for _ in range(3):
+        for _ in range(2):
+            assert _verdict(auth, "1001", "x", "1.1.1.1") is Verdict.FAILED
+        result = auth.verify(_answer(auth, "1001", "x", source="1.1.1.1"), "REGISTER", "1.1.1.1")
+        assert result.verdict is Verdict.LOCKED and result.retry_after is not None
+        waits.append(result.retry_after)
+        clock.advance(result.retry_after)
+    assert waits == [100, 200, 400]
+
+
+def test_user_ceiling_spares_the_phones_own_address() -> None:
+    _, auth = _clock_and_auth(max_failures=3, user_max_failures=6, source_max_failures=100)
+    assert _verdict(auth, "1001", "s3cret", "10.0.0.5") is Verdict.OK  # the phone
+    for source in ("6.6.6.1", "6.6.6.2"):
+        for _ in range(3):
+            assert _verdict(auth, "1001", "x", source) is Verdict.FAILED
+    assert _verdict(auth, "1001", "s3cret", "6.6.6.3") is Verdict.LOCKED
+    assert _verdict(auth, "1001", "s3cret", "10.0.0.5") is Verdict.OK
 
 
 def test_lockout_per_source_ip_across_usernames() -> None:
     _, auth = _clock_and_auth(max_failures=5, source_max_failures=8)
     for i in range(7):
-        auth.verify(_answer(auth, f"user{i}", "x"), "REGISTER", "6.6.6.6")
+        assert _verdict(auth, f"user{i}", "x", "6.6.6.6") is Verdict.FAILED
     # Seven failures spread over users: colleagues behind the same NAT still get in.
-    assert auth.verify(_answer(auth, "1001", "s3cret"), "REGISTER", "6.6.6.6").verdict is (
-        Verdict.OK
-    )
-    auth.verify(_answer(auth, "user8", "x"), "REGISTER", "6.6.6.6")
-    assert auth.verify(None, "REGISTER", "6.6.6.6").verdict is Verdict.LOCKED
-    assert auth.verify(_answer(auth, "1001", "s3cret"), "REGISTER", "7.7.7.7").verdict is (
-        Verdict.OK
-    )
+    assert _verdict(auth, "1001", "s3cret", "6.6.6.6") is Verdict.OK
+    assert _verdict(auth, "user8", "x", "6.6.6.6") is Verdict.FAILED
+    # Was: LOCKED even without credentials. Now a challenge (it costs nothing) and the
+    # credentials meet the lock, which spares pairs that registered from here lately.
+    assert auth.verify(None, "REGISTER", "6.6.6.6").verdict is Verdict.CHALLENGE
+    assert _verdict(auth, "1002", "pw2", "6.6.6.6") is Verdict.LOCKED
+    assert _verdict(auth, "1001", "s3cret", "6.6.6.6") is Verdict.OK
+    assert _verdict(auth, "1002", "pw2", "7.7.7.7") is Verdict.FAILED  # MD5 HA1 only
 
 
 def test_failures_outside_the_window_do_not_lock() -> None:
     clock, auth = _clock_and_auth(max_failures=5, failure_window=60)
     for _ in range(10):
-        auth.verify(_answer(auth, "1001", "x"), "REGISTER", "1.1.1.1")
+        _verdict(auth, "1001", "x", "1.1.1.1")
         clock.advance(16)  # at most 4 failures in any 60 s
-    assert auth.verify(_answer(auth, "1001", "s3cret"), "REGISTER", "1.1.1.1").verdict is (
-        Verdict.OK
-    )
+    assert _verdict(auth, "1001", "s3cret", "1.1.1.1") is Verdict.OK
 
 
-def test_success_clears_the_username_failures() -> None:
+def test_success_clears_the_pairs_failures() -> None:
     _, auth = _clock_and_auth(max_failures=3)
     for _ in range(2):
-        auth.verify(_answer(auth, "1001", "x"), "REGISTER", "1.1.1.1")
-    assert auth.verify(_answer(auth, "1001", "s3cret"), "REGISTER", "9.9.9.9").verdict is (
-        Verdict.OK
-    )
-    auth.verify(_answer(auth, "1001", "x"), "REGISTER", "8.8.8.8")
-    assert auth.verify(_answer(auth, "1001", "s3cret"), "REGISTER", "9.9.9.9").verdict is (
-        Verdict.OK
-    )
+        _verdict(auth, "1001", "x", "1.1.1.1")
+    assert _verdict(auth, "1001", "s3cret", "1.1.1.1") is Verdict.OK
+    for _ in range(2):
+        _verdict(auth, "1001", "x", "1.1.1.1")
+    assert _verdict(auth, "1001", "s3cret", "1.1.1.1") is Verdict.OK
 
 
 def test_failure_tracking_is_bounded() -> None:
     _, auth = _clock_and_auth(max_tracked=100, max_failures=1000)
     for i in range(1000):
-        auth.verify(_answer(auth, f"u{i}", "x"), "REGISTER", f"10.0.{i // 250}.{i % 250}")
-    assert len(auth._failures._failures) <= 200
+        _verdict(auth, f"u{i}", "x", f"10.0.{i // 250}.{i % 250}")
+    gate = auth._lockouts
+    assert len(gate._pairs) <= 100 and len(gate._users) <= 100 and len(gate._sources) <= 100
 
 
 def test_credential_repr_hides_secrets() -> None:

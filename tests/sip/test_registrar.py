@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 import pytest
 
 from media.clock import FakeClock
+from tests.conftest import ServerFactory
+from tests.helpers.server import ServerOptions
 from voice.sip.auth import AuthPolicy, Credential, build_authorization, compute_ha1
 from voice.sip.message import SipRequest, SipResponse, parse_message
 from voice.sip.registrar import Registrar, RegistrarConfig
@@ -176,13 +179,52 @@ def test_lockout_is_403_with_retry_after_even_for_the_right_password() -> None:
     assert resp.headers.get("Retry-After") == "300"
 
 
-def test_source_lockout_refuses_before_any_challenge() -> None:
+def test_source_lockout_refuses_credentials_from_there() -> None:
+    # Was: 403 before any challenge. A challenge costs nothing and the lock now meets the
+    # credentials, whose username tells a phone that registered from here lately (spared)
+    # from everyone else (refused).
     _, reg = _registrar(policy=AuthPolicy(max_failures=50, source_max_failures=5, lockout=300))
     for _ in range(5):
         assert _register(reg, password="guess").status == 403
-    resp = reg.on_register(_request(), SOURCE)
+    resp = _register(reg, password="s3cret")
     assert resp.status == 403 and "locked" in resp.reason
     assert resp.headers.get("Retry-After") == "300"
+
+
+def _challenge_to(reg: Registrar, source: tuple[str, int], user: str = "1001") -> str:
+    first = reg.on_register(_request(user), source)
+    assert first.status == 401, first
+    return first.headers.get_all("WWW-Authenticate")[0]
+
+
+def test_a_nonce_replayed_from_spoofed_sources_locks_nobody_out() -> None:
+    clock, reg = _registrar(policy=AuthPolicy(max_failures=5, lockout=300))
+    phone = ("198.51.100.20", 5060)
+    assert _register(reg, source=phone).status == 200
+    # An attacker who saw the phone's challenge (or its whole REGISTER) answers it with wrong
+    # passwords from forged addresses: the nonce was sent to the phone, so from anywhere else
+    # it is not ours, and each gets a fresh challenge, never a failure.
+    sniffed = _challenge_to(reg, phone)
+    for n in range(60):
+        spoofed = (f"203.0.113.{n + 1}", 5060)
+        guess = build_authorization(sniffed, "REGISTER", f"sip:{DOMAIN}", "1001", f"guess{n}")
+        resp = reg.on_register(_request(authorization=guess), spoofed)
+        assert resp.status == 401, (n, resp)
+        clock.advance(1)
+    assert _register(reg, source=phone).status == 200
+
+
+def test_lockouts_from_real_addresses_spare_the_phones_own() -> None:
+    # The default per-user ceiling (20 failures) is reached from seven addresses.
+    _, reg = _registrar(policy=AuthPolicy(max_failures=3))
+    phone = ("198.51.100.20", 5060)
+    assert _register(reg, source=phone).status == 200
+    for n in range(7):  # guessing from addresses the attacker really holds
+        for _ in range(3):
+            assert _register(reg, password="guess", source=(f"203.0.113.{n}", 5060)).status == 403
+    locked = _register(reg, source=("203.0.113.99", 5060))  # right password, unknown address
+    assert locked.status == 403 and "locked" in locked.reason
+    assert _register(reg, source=phone).status == 200
 
 
 def test_authenticated_user_cannot_register_another_aor() -> None:
@@ -271,3 +313,98 @@ def test_non_register_is_405() -> None:
     req = _request()
     req.method = "OPTIONS"
     assert reg.on_register(req, SOURCE).status == 405
+
+
+# --- on a real server, over real UDP ----------------------------------------------------------
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.queue.put_nowait(data)
+
+
+class _UdpPhone:
+    """Raw REGISTERs from a socket bound to one loopback address (127.0.0.0/8 is all `lo`)."""
+
+    def __init__(self, transport: asyncio.DatagramTransport, proto: _Datagrams) -> None:
+        self.transport = transport
+        self.proto = proto
+        self.host, self.port = transport.get_extra_info("sockname")[:2]
+        self.call_id = f"reg-{self.host}-{self.port}"
+
+    @classmethod
+    async def open(cls, host: str) -> _UdpPhone:
+        transport, proto = await asyncio.get_running_loop().create_datagram_endpoint(
+            _Datagrams, local_addr=(host, 0)
+        )
+        return cls(transport, proto)
+
+    async def register(
+        self, server: tuple[str, int], user: str, authorization: str | None = None
+    ) -> SipResponse:
+        lines = [
+            f"REGISTER sip:{REALM_UDP} SIP/2.0",
+            f"Via: SIP/2.0/UDP {self.host}:{self.port};branch=z9hG4bK-{next(_cseq)};rport",
+            "Max-Forwards: 70",
+            f"From: <sip:{user}@{REALM_UDP}>;tag=t{self.port}",
+            f"To: <sip:{user}@{REALM_UDP}>",
+            f"Call-ID: {self.call_id}",
+            f"CSeq: {next(_cseq)} REGISTER",
+            f"Contact: <sip:{user}@{self.host}:{self.port}>",
+            "Expires: 600",
+        ]
+        if authorization is not None:
+            lines.append(f"Authorization: {authorization}")
+        self.transport.sendto(("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode(),
+                              server)  # fmt: skip
+        while True:
+            msg = parse_message(await asyncio.wait_for(self.proto.queue.get(), 10))
+            if isinstance(msg, SipResponse) and msg.status >= 200:
+                return msg
+
+    async def sign_in(self, server: tuple[str, int], user: str, password: str) -> SipResponse:
+        """REGISTER, 401, REGISTER answering the challenge."""
+        challenge = await self.register(server, user)
+        assert challenge.status == 401, challenge
+        header = build_authorization(
+            challenge.headers.get_all("WWW-Authenticate")[0], "REGISTER", f"sip:{REALM_UDP}",
+            user, password,
+        )  # fmt: skip
+        return await self.register(server, user, header)
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+REALM_UDP = "centralita.test"
+
+
+async def test_replayed_nonce_from_spoofed_udp_sources_locks_nobody_out(
+    server_factory: ServerFactory,
+) -> None:
+    registrar = {"realm": REALM_UDP, "users": {"alice": "secret"}, "algorithms": ["MD5"]}
+    server = await server_factory(ServerOptions(config={"registrar": registrar}, tls=False))
+    host, port = server.sip_target.rsplit(":", 1)
+    target = (host, int(port))
+    phone = await _UdpPhone.open("127.0.0.1")
+    spoofers = [await _UdpPhone.open(h) for h in ("127.0.0.2", "127.0.0.3")]
+    try:
+        assert (await phone.sign_in(target, "alice", "secret")).status == 200
+        # The nonce of a challenge sent to the phone, as an on-path listener would see it.
+        sniffed = (await phone.register(target, "alice")).headers.get_all("WWW-Authenticate")[0]
+        for n in range(12):
+            for spoofer in spoofers:
+                guess = build_authorization(
+                    sniffed, "REGISTER", f"sip:{REALM_UDP}", "alice", f"guess-{n}"
+                )
+                resp = await spoofer.register(target, "alice", guess)
+                # Not our nonce from there: a fresh challenge, never a counted failure (403).
+                assert resp.status == 401, (spoofer.host, n, resp)
+        assert (await phone.sign_in(target, "alice", "secret")).status == 200
+    finally:
+        phone.close()
+        for spoofer in spoofers:
+            spoofer.close()

@@ -2,9 +2,10 @@
 
 Server side: `DigestAuthenticator` issues challenges and verifies `Authorization` headers.
 Nonces are stateless (a timestamp from the injected clock, a salt, and an HMAC under a server
-secret), so a challenge costs no memory; the only state kept is the highest nonce-count seen
-per accepted nonce (replay protection, forgotten when the nonce expires) and recent failures
-(lockout). Client side: `build_authorization()` answers a challenge.
+secret over both and the address the challenge went to), so a challenge costs no memory; the
+only state kept is the highest nonce-count seen per accepted nonce (replay protection,
+forgotten when the nonce expires) and recent failures (lockout, `voice.sip.lockout`).
+Client side: `build_authorization()` answers a challenge.
 
 The auth-param grammar (RFC 7235 §2.1) is parsed by `parse_auth_params()`, which raises
 `SipParseError` on anything malformed and nothing else.
@@ -26,7 +27,7 @@ from typing import Protocol
 
 from media.clock import Clock
 from voice.sip.errors import AuthError, SipParseError
-from voice.sip.lockout import FailureTracker
+from voice.sip.lockout import LockoutPolicy, Lockouts, Refused
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +295,7 @@ class Verdict(enum.Enum):
 
     OK = "ok"  # proceed
     CHALLENGE = "challenge"  # 401, fresh challenge (no credentials, or a nonce not ours)
-    STALE = "stale"  # 401 stale=true: right password, expired or replayed nonce
+    STALE = "stale"  # 401 stale=true: our nonce for this source, but expired or replayed
     FAILED = "failed"  # 403: wrong credentials for our nonce
     LOCKED = "locked"  # 403: too many failures lately
     MALFORMED = "malformed"  # 400: unparsable or incomplete credentials
@@ -314,25 +315,52 @@ class AuthPolicy:
     """Tunables of `DigestAuthenticator`; all durations in seconds of the injected clock."""
 
     nonce_ttl: float = 300.0
+    #: Failures per (username, source address) before that pair is locked out.
     max_failures: int = 5
-    #: Failures from one source address before it is locked out. Higher than the per-user
+    #: Failures per username from all sources before sources that have not registered as
+    #: that user lately are locked out for it (the phone's own address still gets in).
+    user_max_failures: int = 20
+    #: Failures from one source address before it is locked out. Higher than the per-pair
     #: limit: one office behind a NAT shares an address, and one misconfigured phone there
     #: must not lock out every colleague; a password-spraying source still gets stopped.
     source_max_failures: int = 20
     failure_window: float = 60.0
+    #: The first lockout; each repeated one of the same key doubles, up to `max_lockout`.
     lockout: float = 300.0
+    max_lockout: float = 86_400.0
+    #: A key's lockout count is forgotten after this long without a new lockout.
+    strike_memory: float = 86_400.0
+    #: How long a successful REGISTER keeps its (username, address) pair known-good.
+    known_good_ttl: float = 7 * 86_400.0
+    max_known_good: int = 10_000
     #: Bound on per-key failure records, so a flood of invented usernames can't grow memory.
     max_tracked: int = 10_000
     #: Challenge algorithms, most preferred first (RFC 8760 §2.4). Some phones (and SIPp) read
     #: only the first challenge and know only MD5: such sites configure ("MD5",).
     algorithms: tuple[str, ...] = OFFERED_ALGORITHMS
 
+    def lockouts(self) -> LockoutPolicy:
+        """The shared lockout policy (`voice.sip.lockout`) with these limits."""
+        return LockoutPolicy(
+            max_failures=self.max_failures, user_max_failures=self.user_max_failures,
+            source_max_failures=self.source_max_failures, failure_window=self.failure_window,
+            lockout=self.lockout, max_lockout=self.max_lockout,
+            strike_memory=self.strike_memory, known_good_ttl=self.known_good_ttl,
+            max_known_good=self.max_known_good, max_tracked=self.max_tracked,
+        )  # fmt: skip
+
 
 class DigestAuthenticator:
     """Challenge and verify digest credentials for one realm.
 
-    Lockout is counted per username and per source IP; while either is locked every attempt
-    is refused, a correct one included, so guessing can't continue at a slower pace.
+    A nonce is bound to the source address it was sent to: presented from anywhere else it
+    is not ours, and gets a fresh challenge, never a failure, so nobody can spend a phone's
+    failures from spoofed UDP sources. A nonce is checked (ours, for this source, not
+    expired, not replayed) before the password, and only a wrong password for a valid nonce
+    counts. Failures lock the (username, source) pair with growing lockouts; the higher
+    per-username and per-source ceilings let in a phone's own address once it has
+    registered (`voice.sip.lockout`). While a limit holds every attempt is refused, a
+    correct one included, so guessing can't continue at a slower pace.
 
     Nonce timestamps come from `clock.now()` (monotonic), so nonces don't survive a restart
     and a cluster must route a client's retried REGISTER to the node that challenged it.
@@ -352,25 +380,27 @@ class DigestAuthenticator:
         self._clock = clock
         self._secret = secret if secret is not None else secrets.token_bytes(32)
         self.policy = policy or AuthPolicy()
-        self._failures = FailureTracker(
-            clock.now, window=self.policy.failure_window, lockout=self.policy.lockout,
-            max_tracked=self.policy.max_tracked,
-        )
+        self._lockouts = Lockouts(clock.now, self.policy.lockouts())
         self._opaque = secrets.token_hex(8)
         # nonce -> (highest nc accepted, nonce issue time); pruned as nonces expire.
         self._nonce_counts: dict[str, tuple[int, float]] = {}
 
     # -- nonces -----------------------------------------------------------------------------
 
-    def make_nonce(self) -> str:
-        """A fresh nonce: base64url(timestamp-ms | salt | HMAC(secret, timestamp | salt | realm))."""
+    def make_nonce(self, source_ip: str) -> str:
+        """A fresh nonce for `source_ip`: base64url(timestamp-ms | salt | MAC), where MAC is
+        HMAC(secret, timestamp | salt | realm | source_ip), so it is valid from there only."""
         stamp = struct.pack(">Q", max(0, int(self._clock.now() * 1000)))
         payload = stamp + secrets.token_bytes(6)
-        mac = hmac.new(self._secret, payload + self.realm.encode(), hashlib.sha256).digest()[:16]
-        return base64.urlsafe_b64encode(payload + mac).decode("ascii")
+        return base64.urlsafe_b64encode(payload + self._mac(payload, source_ip)).decode("ascii")
 
-    def _nonce_issued_at(self, nonce: str) -> float | None:
-        """The issue time of a nonce we made, or None if it isn't ours (or is from the future)."""
+    def _mac(self, payload: bytes, source_ip: str) -> bytes:
+        bound = payload + self.realm.encode() + b"\x00" + source_ip.encode()
+        return hmac.new(self._secret, bound, hashlib.sha256).digest()[:16]
+
+    def _nonce_issued_at(self, nonce: str, source_ip: str) -> float | None:
+        """The issue time of a nonce we made for `source_ip`, or None if it isn't ours, was
+        sent to another address, or is from the future."""
         try:
             raw = base64.urlsafe_b64decode(nonce.encode("ascii"))
         except (ValueError, UnicodeEncodeError):
@@ -378,8 +408,7 @@ class DigestAuthenticator:
         if len(raw) != 30:
             return None
         payload, mac = raw[:14], raw[14:]
-        expected = hmac.new(self._secret, payload + self.realm.encode(), hashlib.sha256).digest()
-        if not hmac.compare_digest(mac, expected[:16]):
+        if not hmac.compare_digest(mac, self._mac(payload, source_ip)):
             return None
         issued: float = struct.unpack(">Q", payload[:8])[0] / 1000
         if issued > self._clock.now() + 1:
@@ -388,9 +417,10 @@ class DigestAuthenticator:
 
     # -- challenges -------------------------------------------------------------------------
 
-    def challenges(self, *, stale: bool = False) -> list[str]:
-        """`WWW-Authenticate` values, one per algorithm, SHA-256 first (RFC 8760 §2.4)."""
-        nonce = self.make_nonce()
+    def challenges(self, source_ip: str, *, stale: bool = False) -> list[str]:
+        """`WWW-Authenticate` values for a request from `source_ip`, one per algorithm,
+        SHA-256 first (RFC 8760 §2.4)."""
+        nonce = self.make_nonce(source_ip)
         out = []
         for algorithm in self.policy.algorithms:
             params = {"realm": self.realm, "nonce": nonce, "opaque": self._opaque}
@@ -415,11 +445,10 @@ class DigestAuthenticator:
         """Check the request's `Authorization` value(s) for this realm.
 
         `request_uri`, when given, must equal the credentials' `uri` (leave it None behind a
-        proxy that rewrites the Request-URI).
+        proxy that rewrites the Request-URI). Lockouts apply to credentials only: a request
+        without them is challenged (a nonce costs nothing), and the answer meets the lock
+        with its username, so a phone whose address is known-good is not refused for it.
         """
-        locked = self._failures.locked_for(f"ip:{source_ip}")
-        if locked is not None:
-            return AuthResult(Verdict.LOCKED, None, "too many failed attempts", locked)
         values = [authorization] if isinstance(authorization, str) else (authorization or [])
         params: dict[str, str] | None = None
         for value in values:
@@ -441,9 +470,6 @@ class DigestAuthenticator:
         if missing:
             return AuthResult(Verdict.MALFORMED, None, f"credentials lack {missing[0]}")
         username = p["username"]
-        locked = self._failures.locked_for(f"user:{username}")
-        if locked is not None:
-            return AuthResult(Verdict.LOCKED, username, "too many failed attempts", locked)
         algorithm = p.get("algorithm", "MD5")
         if algorithm.upper() not in self.policy.algorithms:
             # Only what we offered: accepting MD5 where a site chose SHA-256 is a downgrade.
@@ -456,10 +482,26 @@ class DigestAuthenticator:
             return AuthResult(Verdict.MALFORMED, username, "bad nc or cnonce")
         if request_uri is not None and p["uri"] != request_uri:
             return AuthResult(Verdict.MALFORMED, username, "digest uri does not match")
-        issued = self._nonce_issued_at(p["nonce"])
+        issued = self._nonce_issued_at(p["nonce"], source_ip)
         if issued is None:
-            # Not our nonce (another node, a restart, a forgery): challenge afresh, no penalty.
+            # Not our nonce (another node, a restart, a forgery, or one sent to another
+            # address and replayed from here): challenge afresh, no penalty.
             return AuthResult(Verdict.CHALLENGE, username, "unknown nonce")
+        # Expiry and replay are judged before the password, and whatever the password: an
+        # answer that differed with it would be a guessing oracle outside the lockout.
+        now = self._clock.now()
+        if now - issued > self.policy.nonce_ttl:
+            return AuthResult(Verdict.STALE, username, "nonce expired")
+        nc = int(nc_text, 16)
+        self._prune_nonces(now)
+        last = self._nonce_counts.get(p["nonce"])
+        if last is not None and nc <= last[0]:
+            return AuthResult(Verdict.STALE, username, "nonce-count replayed")
+        attempt = self._lockouts.reserve(username, source_ip)
+        if isinstance(attempt, Refused):
+            return AuthResult(
+                Verdict.LOCKED, username, "too many failed attempts", attempt.retry_after
+            )
         credential = self._store.get(username)
         ha1 = credential.ha1_for(username, self.realm, algorithm) if credential else None
         expected = compute_response(
@@ -473,27 +515,14 @@ class DigestAuthenticator:
             cnonce=cnonce,
         )
         if ha1 is None or not hmac.compare_digest(expected, p["response"].lower()):
-            return self._record_failure(username, source_ip)
-        now = self._clock.now()
-        if now - issued > self.policy.nonce_ttl:
-            return AuthResult(Verdict.STALE, username, "nonce expired")
-        nc = int(nc_text, 16)
-        self._prune_nonces(now)
-        last = self._nonce_counts.get(p["nonce"])
-        if last is not None and nc <= last[0]:
-            return AuthResult(Verdict.STALE, username, "nonce-count replayed")
+            if attempt.failed():
+                # The username is personal data: DEBUG only. The source IP is what ops act on.
+                log.warning("digest lockout started for source %s", source_ip)
+                log.debug("digest lockout: username=%s", username)
+            return AuthResult(Verdict.FAILED, username, "wrong credentials")
+        attempt.succeeded()
         self._nonce_counts[p["nonce"]] = (nc, issued)
-        self._failures.clear(f"user:{username}")
         return AuthResult(Verdict.OK, username)
-
-    def _record_failure(self, username: str, source_ip: str) -> AuthResult:
-        locked_user = self._failures.fail(f"user:{username}", self.policy.max_failures)
-        locked_ip = self._failures.fail(f"ip:{source_ip}", self.policy.source_max_failures)
-        if locked_user or locked_ip:
-            # The username is personal data: DEBUG only. The source IP is what ops act on.
-            log.warning("digest lockout started for source %s", source_ip)
-            log.debug("digest lockout: username=%s", username)
-        return AuthResult(Verdict.FAILED, username, "wrong credentials")
 
     def _prune_nonces(self, now: float) -> None:
         horizon = now - self.policy.nonce_ttl

@@ -203,7 +203,7 @@ class Registrar:
             return result.username
         if result.verdict in (Verdict.CHALLENGE, Verdict.STALE):
             stale = result.verdict is Verdict.STALE
-            headers = tuple(("WWW-Authenticate", v) for v in self.auth.challenges(stale=stale))
+            headers = tuple(("WWW-Authenticate", v) for v in self.auth.challenges(source[0], stale=stale))
             raise _Reject(401, "Unauthorized", headers)
         if result.verdict is Verdict.LOCKED:
             retry = str(math.ceil(result.retry_after or self.config.policy.lockout))

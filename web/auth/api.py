@@ -34,6 +34,7 @@ from web.auth.passwords import MAX_PASSWORD_LENGTH
 from web.auth.roles import Role
 from web.auth.service import AUTH, principal
 from web.auth.store import NAME_PATTERN, check_name
+from web.auth.throttle import Refused
 from web.jsonbody import JsonBodyError, read_json_object
 
 log = logging.getLogger(__name__)
@@ -91,24 +92,32 @@ async def login(request: web.Request) -> web.Response:
         # No such account can exist; counted as a failure so probing costs the same.
         username = username[:64]
     source = request.remote or "unknown"
-    wait = auth.throttle.locked_for(username, source)
-    if wait is not None:
+    # Reserved before the (slow) hash and settled after, in the same loop turn as the check:
+    # attempts still being verified count, so concurrent guesses get no extra tries.
+    attempt = auth.throttle.reserve(username, source)
+    if isinstance(attempt, Refused):
         return json_error(
             429, "too_many_attempts", "too many failed logins; try again later",
-            headers={hdrs.RETRY_AFTER: str(math.ceil(wait))},
+            headers={hdrs.RETRY_AFTER: str(math.ceil(attempt.retry_after))},
         )
+    user = None
     try:
-        user = None
         if len(password) <= MAX_PASSWORD_LENGTH:
             user = await auth.users.authenticate(username, password)
     except StorageError as exc:
+        attempt.release()
         return _from_auth_error(exc)
+    except BaseException:
+        # Cancelled (the client left) or a bug: no verdict, and no reservation held for ever.
+        attempt.release()
+        raise
     if user is None:
-        auth.throttle.failed(username, source)
+        if attempt.failed():
+            log.warning("login lockout started for source %s", source)
         # Neither the name nor the password is logged: people type one into the other.
         log.info("failed login from %s", source)
         return json_error(401, "invalid_credentials", "wrong username or password")
-    auth.throttle.succeeded(username)
+    attempt.succeeded()
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         auth.sessions.revoke(old)

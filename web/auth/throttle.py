@@ -1,55 +1,27 @@
-"""Login throttling: lock a username, and a source address, after repeated failures.
+"""Login throttling: the shared lockout policy (`voice.sip.lockout`) applied to POST /api/login.
 
-The same mechanism as SIP digest auth (`voice.sip.lockout.FailureTracker`): failures are
-counted per username and per source address in a sliding window; reaching the limit locks the key for
-`lockout` seconds, and while either key is locked every attempt is refused, a correct one
-included, so guessing cannot go on at a slower pace. The per-source limit is higher: one
-office behind a NAT shares an address.
+An attempt is reserved before its password is hashed and settled after, so concurrent
+guesses count while they are being checked. Wrong passwords lock the (user, source address)
+pair, with longer lockouts each time it recurs; a higher per-user ceiling across all addresses
+and a per-address ceiling across users stop distributed guessing and spraying, yet let in a
+source that signed in as that user recently, so nobody can lock the admin out of their own
+desk by guessing from elsewhere. While a limit holds, every attempt is refused, the right
+password included, so guessing cannot go on at a slower pace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from voice.sip.lockout import Attempt, LockoutPolicy, Lockouts, Now, Refused
 
-from voice.sip.lockout import FailureTracker
+__all__ = ["Attempt", "LoginThrottle", "Refused", "ThrottlePolicy"]
 
-Now = Callable[[], float]
-
-
-@dataclass(frozen=True)
-class ThrottlePolicy:
-    """Limits; durations in seconds of the injected monotonic clock."""
-
-    max_failures: int = 5
-    source_max_failures: int = 20
-    failure_window: float = 300.0
-    lockout: float = 300.0
-    #: Bound on tracked keys, so a flood of invented usernames cannot grow memory.
-    max_tracked: int = 10_000
+#: The login's limits: the shared policy's defaults (5 per user and address, 20 per user,
+#: 20 per address, in 5 minutes; lockouts from 5 minutes doubling up to a day).
+ThrottlePolicy = LockoutPolicy
 
 
-class LoginThrottle:
-    """Decide whether a login attempt may be checked at all, and record its outcome."""
+class LoginThrottle(Lockouts):
+    """Decide whether a login attempt may be checked at all (`reserve`), then settle it."""
 
     def __init__(self, now: Now, policy: ThrottlePolicy | None = None) -> None:
-        self.policy = policy or ThrottlePolicy()
-        p = self.policy
-        self._users = FailureTracker(now, window=p.failure_window, lockout=p.lockout,
-                                     max_tracked=p.max_tracked)
-        self._sources = FailureTracker(now, window=p.failure_window, lockout=p.lockout,
-                                       max_tracked=p.max_tracked)
-
-    def locked_for(self, user: str, source: str) -> float | None:
-        """Seconds until attempts for this user from this source may resume, or None."""
-        waits = [w for w in (self._users.locked_for(user), self._sources.locked_for(source)) if w]
-        return max(waits) if waits else None
-
-    def failed(self, user: str, source: str) -> None:
-        """A wrong password (or unknown user) for `user` from `source`."""
-        self._users.fail(user, self.policy.max_failures)
-        self._sources.fail(source, self.policy.source_max_failures)
-
-    def succeeded(self, user: str) -> None:
-        """A good login forgets the user's failures (the source's stay counted)."""
-        self._users.clear(user)
+        super().__init__(now, policy)
