@@ -160,17 +160,19 @@ async def test_bearer_tokens_from_config_and_from_the_api(
     desk: Desk, http: aiohttp.ClientSession
 ) -> None:
     async with http.get(desk.url("/api/me"), headers=bearer(Role.SUPERVISOR)) as resp:
-        assert await resp.json() == {"user": "config-supervisor", "role": "supervisor", "via": "token"}
+        assert await resp.json() == {
+            "user": "token:config-supervisor", "role": "supervisor", "via": "token"}
     # Made by an admin (with a token: no cookie, so no CSRF header needed).
     async with http.post(
-        desk.url("/api/tokens"), json={"name": "crm", "role": "agent"}, headers=bearer(Role.ADMIN)
+        desk.url("/api/tokens"), json={"name": "crm", "role": "supervisor"},
+        headers=bearer(Role.ADMIN),
     ) as resp:
         assert resp.status == 201
         made = await resp.json()
-    assert made["role"] == "agent" and made["created_by"] == "config-admin"
+    assert made["role"] == "supervisor" and made["created_by"] == "token:config-admin"
     crm = {"Authorization": f"Bearer {made['token']}"}
     async with http.get(desk.url("/api/me"), headers=crm) as resp:
-        assert (await resp.json())["user"] == "crm"
+        assert (await resp.json())["user"] == "token:crm"
     async with http.get(desk.url("/api/tokens"), headers=bearer(Role.ADMIN)) as resp:
         listed = await resp.json()
     assert [t["name"] for t in listed["tokens"]] == ["crm"]

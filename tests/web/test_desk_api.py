@@ -145,7 +145,7 @@ async def test_the_desk_is_the_logged_in_agent_and_a_bearer_token_works_too(
     async with aiohttp.ClientSession() as plain:
         token = bearer(Role.AGENT)["Authorization"].removeprefix("Bearer ")
         ws2 = await plain.ws_connect(app.ws_url(f"/api/desk/ws?access_token={token}"))
-        assert (await receive(ws2))["agent"]["id"] == "config-agent"
+        assert (await receive(ws2))["agent"]["id"] == "token:config-agent"
         await ws2.close()
 
 

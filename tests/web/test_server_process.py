@@ -76,7 +76,7 @@ async def test_first_admin_cli_users_and_refusals(server_factory: ServerFactory)
     async with aiohttp.ClientSession() as http, http.get(
         server.http_base + "/api/me", headers={"Authorization": f"Bearer {token}"}
     ) as resp:
-        assert await resp.json() == {"user": "crm", "role": "supervisor", "via": "token"}
+        assert await resp.json() == {"user": "token:crm", "role": "supervisor", "via": "token"}
     listed = await _cli(server, "tokens", "list")
     assert "crm\tsupervisor" in listed and token not in listed
     assert token not in server.stderr_path.read_text()

@@ -163,7 +163,7 @@ async def test_tokens_stored_as_digests_found_and_revoked(store: UserStore, db_u
         engine.dispose()
     assert token not in stored and len(stored) == 64
     with pytest.raises(Conflict):
-        await store.add_token("crm", Role.AGENT, created_by=None)
+        await store.add_token("crm", Role.ADMIN, created_by=None)
     assert [t.name for t in await store.list_tokens()] == ["crm"]
     await store.delete_token("crm")
     assert await store.find_token(token) is None

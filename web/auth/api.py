@@ -8,7 +8,8 @@
     PATCH  /api/users/{name}    {role?, password?, disabled?} → the user; the user's sessions
                                 end (admin)
     GET    /api/tokens          every bearer token's record, no secrets (admin)
-    POST   /api/tokens          {name, role} → the record and the token, shown once (admin)
+    POST   /api/tokens          {name, role, agent?} → the record and the token, shown once
+                                (admin); an agent token acts for the existing agent `agent`
     DELETE /api/tokens/{name}   revoke a token (admin)
     GET    /login, /login.js    the login page (anyone)
 
@@ -214,13 +215,22 @@ async def list_tokens(request: web.Request) -> web.Response:
 
 
 async def add_token(request: web.Request) -> web.Response:
-    """Make a bearer token from {name, role}; the answer is the only time it is shown."""
+    """Make a bearer token from {name, role, agent?}; the answer is the only time it is shown.
+
+    An agent token must name the existing agent user it acts for (`agent`); a supervisor or
+    admin token acts as itself, "token:NAME" (`web.auth.tokens`).
+    """
     auth = request.config_dict[AUTH]
     try:
-        body = await _json_object(request, {"name", "role"})
+        body = await _json_object(request, {"name", "role", "agent"})
         name = check_name(body.get("name"))
         role = _role(body.get("role"))
-        view, token = await auth.users.add_token(name, role, principal(request).name)
+        agent = None if body.get("agent") is None else check_name(body["agent"], "agent")
+        if role is Role.AGENT and agent is None:
+            raise InvalidInput("agent", "an agent token acts for one agent: name that user")
+        view, token = await auth.users.add_token(
+            name, role, principal(request).name, agent=agent
+        )
     except AuthError as exc:
         return _from_auth_error(exc)
     log.info("token %s (%s) made by %s", view.name, view.role.label, principal(request).name)

@@ -5,7 +5,8 @@
     users passwd NAME [--password-file F]          set a new password; a running server ends
                                                   the user's sessions within 2 s
     users list
-    tokens add --role R [--name N]                 prints the token (shown this once)
+    tokens add --role R [--name N] [--agent A]     prints the token (shown this once); an
+                                                  agent token acts for the existing agent A
     tokens list
     tokens revoke NAME
 
@@ -48,6 +49,9 @@ def add_auth_parsers(subparsers: Any) -> list[argparse.ArgumentParser]:
     tadd = tokens_sub.add_parser("add", help="make a token and print it (shown once)")
     tadd.add_argument("--role", required=True, choices=ROLE_LABELS)
     tadd.add_argument("--name", help="a name to revoke it by (default: a random one)")
+    tadd.add_argument(
+        "--agent", help="the existing agent user an agent token acts for (agent tokens only)"
+    )
     tlist = tokens_sub.add_parser("list", help="list tokens (names and roles, no secrets)")
     revoke = tokens_sub.add_parser("revoke", help="revoke a token")
     revoke.add_argument("name")
@@ -83,14 +87,19 @@ async def _users(args: argparse.Namespace, store: UserStore) -> None:
 
 async def _tokens(args: argparse.Namespace, store: UserStore) -> None:
     if args.tokens_command == "add":
+        if args.role == Role.AGENT.label and args.agent is None:
+            raise AuthError("an agent token acts for one agent: give --agent NAME")
         name = args.name or f"token-{secrets.token_hex(4)}"
-        view, token = await store.add_token(name, Role.parse(args.role), created_by="cli")
-        print(f"# token {view.name} ({view.role.label}); store it now, it is not shown again",
-              file=sys.stderr)
+        view, token = await store.add_token(
+            name, Role.parse(args.role), created_by="cli", agent=args.agent
+        )
+        print(f"# token {view.name} ({view.role.label}, acts as {view.principal}); store it now,"
+              " it is not shown again", file=sys.stderr)
         print(token)
     elif args.tokens_command == "list":
         for record in await store.list_tokens():
-            print(f"{record.name}\t{record.role.label}\t{record.created_at.isoformat()}")
+            print(f"{record.name}\t{record.role.label}\t{record.principal}\t"
+                  f"{record.created_at.isoformat()}")
     else:
         await store.delete_token(args.name)
         print(f"token {args.name} revoked")

@@ -5,8 +5,10 @@
                                       set headers there; the query never reaches our logs)
     Cookie: centralita_session=<id>   browsers, after POST /api/login
 
-A request that presents an Authorization header is judged by it alone: a bad token is refused
-even if a good cookie came along, so a misconfigured integration never borrows a session.
+A token acts as the agent it is bound to (an agent token) or as "token:NAME" (any other),
+never as whoever its name happens to match (`web.auth.tokens`). A request that presents an
+Authorization header is judged by it alone: a bad token is refused even if a good cookie came
+along, so a misconfigured integration never borrows a session.
 
 A session is checked against its user's stored record (re-read at most every
 `UserVersions.ttl` seconds): a user changed since the login (password, role, disabled; from
@@ -27,7 +29,7 @@ from web.auth.roles import Role
 from web.auth.sessions import Session, SessionStore
 from web.auth.store import UserStore, UserView
 from web.auth.throttle import LoginThrottle
-from web.auth.tokens import digest
+from web.auth.tokens import digest, own_principal
 
 Via = Literal["session", "token"]
 
@@ -159,13 +161,15 @@ def presented_token(request: web.Request) -> str | None:
 
 
 async def _token_principal(auth: Auth, token: str) -> Principal:
+    """Who `token` acts as (`web.auth.tokens`): an agent token as its agent, checked on
+    every use; any other as "token:NAME", which no user can be."""
     configured = auth.config_tokens.find(token)
     if configured is not None:
-        return Principal(configured.name, configured.role, "token")
+        return Principal(own_principal(configured.name), configured.role, "token")
     stored = await auth.users.find_token(token)
     if stored is None:
-        raise BadCredentials("unknown bearer token")
-    return Principal(stored.name, stored.role, "token")
+        raise BadCredentials("unknown bearer token, or its agent is no longer an enabled agent")
+    return Principal(stored.principal, stored.role, "token")
 
 
 def principal(request: web.Request) -> Principal:

@@ -24,7 +24,7 @@ from web.auth.errors import Conflict, InvalidInput, NotFound, StorageError
 from web.auth.passwords import PasswordHasher, WeakPassword, check_new_password
 from web.auth.roles import Role
 from web.auth.tables import api_tokens, users
-from web.auth.tokens import digest, new_bearer_token
+from web.auth.tokens import bound_agent, bound_name, digest, new_bearer_token, own_principal
 
 log = logging.getLogger(__name__)
 
@@ -70,17 +70,25 @@ class UserView:
 
 @dataclass(frozen=True)
 class TokenView:
-    """A bearer token's record (no secret)."""
+    """A bearer token's record (no secret). `agent` is the agent an agent token is bound to
+    (None for others); `principal` is who the token acts as (`web.auth.tokens`)."""
 
     name: str
     role: Role
     created_by: str | None
     created_at: datetime
+    agent: str | None = None
+
+    @property
+    def principal(self) -> str:
+        return self.agent if self.agent is not None else own_principal(self.name)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "role": self.role.label,
+            "agent": self.agent,
+            "acts_as": self.principal,
             "created_by": self.created_by,
             "created_at": self.created_at.isoformat(),
         }
@@ -91,7 +99,9 @@ def _user(row: Row[Any]) -> UserView:
 
 
 def _token(row: Row[Any]) -> TokenView:
-    return TokenView(row.name, Role.parse(row.role), row.created_by, row.created_at)
+    role = Role.parse(row.role)
+    agent = bound_agent(row.name) if role is Role.AGENT else None
+    return TokenView(row.name, role, row.created_by, row.created_at, agent)
 
 
 class UserStore:
@@ -265,34 +275,64 @@ class UserStore:
     # -- bearer tokens -------------------------------------------------------------------
 
     async def add_token(
-        self, name: str, role: Role, created_by: str | None
+        self, name: str, role: Role, created_by: str | None, agent: str | None = None
     ) -> tuple[TokenView, str]:
-        """A new bearer token: its record and the token itself (shown once, never stored)."""
+        """A new bearer token: its record and the token itself (shown once, never stored).
+
+        An agent token acts for `agent` (default: `name`), which must be an existing enabled
+        user with the agent role; its record is called "AGENT:NAME" ("AGENT" when they are
+        the same). Other tokens act as themselves and take no `agent`. `InvalidInput` (where
+        "agent") otherwise. The API and the CLI ask for the agent explicitly.
+        """
         check_name(name)
+        if role is Role.AGENT:
+            agent = name if agent is None else check_name(agent, "agent")
+            name = bound_name(agent, name)
+        elif agent is not None:
+            raise InvalidInput(
+                "agent", f"only agent tokens act for a user; a {role.label} token acts as itself"
+            )
         token = new_bearer_token()
-        view = await self._db.run(self._add_token, name, digest(token), role, created_by)
+        view = await self._db.run(self._add_token, name, digest(token), role, created_by, agent)
         return view, token
 
-    def _add_token(self, name: str, hashed: str, role: Role, created_by: str | None) -> TokenView:
+    def _add_token(
+        self, name: str, hashed: str, role: Role, created_by: str | None, agent: str | None
+    ) -> TokenView:
         now = self._now()
         try:
             with self._engine.begin() as conn:
+                if agent is not None and not self._is_agent(conn, agent):
+                    raise InvalidInput("agent", f"no enabled user {agent!r} with the agent role")
                 conn.execute(insert(api_tokens).values(
                     name=name, digest=hashed, role=role.label, created_by=created_by,
                     created_at=now,
                 ))
         except IntegrityError:
             raise Conflict("token_exists", f"token {name!r} already exists") from None
-        return TokenView(name, role, created_by, now)
+        return TokenView(name, role, created_by, now, agent)
+
+    @staticmethod
+    def _is_agent(conn: Connection, name: str) -> bool:
+        row = conn.execute(
+            select(users.c.role, users.c.disabled).where(users.c.name == name)
+        ).first()
+        return row is not None and row.role == Role.AGENT.label and not row.disabled
 
     async def find_token(self, token: str) -> TokenView | None:
-        """The record of a presented bearer token, or None."""
+        """The record of a presented bearer token, or None: unknown, revoked, or bound to an
+        agent who is gone, disabled or no longer an agent."""
         return await self._db.run(self._find_token, digest(token))
 
     def _find_token(self, hashed: str) -> TokenView | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(api_tokens).where(api_tokens.c.digest == hashed)).first()
-        return None if row is None else _token(row)
+            if row is None:
+                return None
+            view = _token(row)
+            if view.agent is not None and not self._is_agent(conn, view.agent):
+                return None
+        return view
 
     async def list_tokens(self) -> list[TokenView]:
         """Every token's record, by name."""
