@@ -25,6 +25,7 @@ from routing.persistence import SqlRoutingPersistence
 from routing.store import MemoryRoutingStore
 from routing.waiting import Tts
 from voice.call import Call
+from voice.dialplan import DialPlan
 from voice.outbound import Dialer
 from voice.sip.registrar import Registrar
 
@@ -64,12 +65,13 @@ class RoutingStack:
 
 async def start_routing(
     routing_file: Path, *, database_url: str, clock: Clock, calls: Callable[[], Dialer | None],
-    sip_host: str, registrar: Registrar, trunk_host: str | None, tts: Tts,
+    sip_host: str, registrar: Registrar, plan: DialPlan, tts: Tts,
     cases: CaseStore | None, interactions: CallInteractions | None, ticker: MediaTicker,
     webrtc_hosts: Sequence[str] | None,
 ) -> RoutingStack:
     """Load the routing file (a `ConfigError` naming the file and key if it is wrong), open
-    the store, and start the engine with its pending callbacks."""
+    the store, and start the engine with its pending callbacks. `plan` (the server's dial
+    plan) decides who may ask for a callback and which numbers the connector may call."""
     try:
         config = load_routing(routing_file)
     except InvalidConfig as exc:
@@ -81,12 +83,13 @@ async def start_routing(
     connector = AgentConnector(
         calls, host=sip_host,
         contacts=lambda aor: [b.contact for b in registrar.lookup(aor)],
-        trunk_host=trunk_host,
+        plan=plan,
     )
     acd = Acd(store, connector, clock=clock, wall=time.time, tts=tts,
               cases=CaseNotes(cases, interactions)
               if cases is not None and interactions is not None else None,
-              queues=config.queues.values(), agents=config.agents.values())
+              queues=config.queues.values(), agents=config.agents.values(),
+              callback_gate=plan)
     service = AcdService(acd)
     desks = DeskHub(acd, service, ticker=ticker, cases=cases, host_addresses=webrtc_hosts)
     connector.desks = desks

@@ -40,6 +40,7 @@ from voice.bridging import media_of
 from voice.call import Call
 from voice.calls import CallHandler, CallManager
 from voice.demo import DemoHandler
+from voice.dialplan import DialPlan, DialRefused
 from voice.sip.auth import AuthPolicy
 from voice.sip.errors import SipError, SipParseError
 from voice.sip.headers import SipUri
@@ -47,6 +48,7 @@ from voice.sip.registrar import Registrar, RegistrarConfig
 from voice.sip.ua import SipUserAgent, UaConfig
 from voice.transcription_service import TranscriptionService
 from voice.transfer import SipTransferer, sip_from_uri
+from voice.trust import RegisteredSources, TrustedSources
 from web.app import build_app
 from web.auth import Auth, ConfigToken, ConfigTokens, Role, require
 from web.auth.bootstrap import ensure_admin
@@ -83,6 +85,10 @@ class Server:
         self.routing: RoutingStack | None = None
         self._http: aiohttp.ClientSession | None = None
         self.started = False
+        # The one check every call the server places goes through (callbacks, transfers,
+        # customers rung back, the debug dial): voice.dialplan.
+        self.dialplan = DialPlan(settings.dialplan, region=settings.default_region,
+                                 trunk=str(settings.trunk) if settings.trunk else None)
 
     async def start(self) -> None:
         s = self.settings
@@ -99,6 +105,8 @@ class Server:
             ),
             self.clock,
         )
+        # Which phones registered with a password, and from where (trusted callers).
+        registrations = RegisteredSources(registrar)
         if s.tls_listen.host != s.sip_listen.host:
             log.warning("TLS host differs from SIP host; TLS listens on %s", s.sip_listen.host)
         self.ua = SipUserAgent(
@@ -111,7 +119,7 @@ class Server:
                 tls_server_context=tls,
                 public_host=s.public_host,
             ),
-            on_register=registrar.on_register,
+            on_register=registrations.on_register,
         )
         bus = InProcessBus()
         self.store = await CaseStore.open(s.database_url, bus=bus)
@@ -125,7 +133,7 @@ class Server:
             self.routing = await start_routing(
                 s.routing_file, database_url=s.database_url, clock=self.clock,
                 calls=lambda: self.calls, sip_host=str(s.sip_listen), registrar=registrar,
-                trunk_host=str(s.trunk) if s.trunk else None, tts=EspeakTts(s.data_dir / "tts"),
+                plan=self.dialplan, tts=EspeakTts(s.data_dir / "tts"),
                 cases=self.store, interactions=interactions, ticker=self.ticker,
                 webrtc_hosts=_webrtc_hosts(s.http_listen.host),
             )
@@ -146,6 +154,7 @@ class Server:
             s.sip_listen.host if s.public_host is None else s.public_host, handler,
             debug_dir=s.data_dir / "debug" if s.debug_api else None,
             inband_dtmf=s.inband_dtmf,
+            trust=TrustedSources(s.trusted_sources, registrations),
         )
         await self.ticker.start()
         await self.ua.start()
@@ -209,7 +218,7 @@ class Server:
             # A provider: the CallManager is built after the IVR handler it runs.
             transferer=SipTransferer(
                 lambda: self.calls, from_uri_for=sip_from_uri(str(self.settings.sip_listen)),
-                trunk_host=str(self.settings.trunk) if self.settings.trunk else None,
+                plan=self.dialplan,
             ),
         )
         return Interpreter(self.flows, services, clock=self.clock).run
@@ -237,10 +246,16 @@ class Server:
             SipUri.parse(from_uri)
         except SipParseError as exc:
             return web.json_response({"error": f"bad SIP URI: {exc.reason}"}, status=400)
+        try:
+            # The admin's own doing, but the trunk still gets only what the plan allows.
+            uri = self.dialplan.route(body["uri"])
+        except DialRefused as exc:
+            return web.json_response({"error": f"refused by the dial plan: {exc.reason}"},
+                                     status=403)
         assert self.calls is not None
         handler = DemoHandler(self.settings.demo_prompt or default_prompt(), float(hangup_after))
         try:
-            call = await self.calls.dial(body["uri"], from_uri=from_uri, handler=handler.play_only)
+            call = await self.calls.dial(uri, from_uri=from_uri, handler=handler.play_only)
         except SipError as exc:
             return web.json_response({"error": f"call failed: {exc}"}, status=502)
         except (OSError, ValueError) as exc:

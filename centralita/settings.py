@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import yaml
 
+from voice.dialplan import DialPlanConfig, DialPlanConfigError, parse_dialplan, parse_region
+from voice.trust import DEMO_TRUSTED_SOURCES, Network, TrustConfigError, parse_sources
 from web.auth.roles import ROLE_LABELS
 from web.auth.tokens import digest
 
@@ -106,6 +108,15 @@ class Settings:
     inband_dtmf: Literal["on", "auto", "off"] = "on"
     registrar: RegistrarSettings = field(default_factory=RegistrarSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    # ISO 3166 country: how a number without + is read (dial plan, caller identities).
+    default_region: str = "ES"
+    # What the server may dial out (voice.dialplan); default: the region's national numbers.
+    dialplan: DialPlanConfig = field(default_factory=DialPlanConfig)
+    # SIP sources whose calls may make the server dial (callbacks, transfers to numbers):
+    # the trunk's / PBX's addresses or networks. Loopback is trusted in this default, the
+    # embedded demo's; a server on a public address lists its trunk here (or [] for none).
+    trusted_sources: tuple[Network, ...] = field(
+        default_factory=lambda: parse_sources(DEMO_TRUSTED_SOURCES, "trusted_sources"))
 
     @property
     def tls_listen(self) -> HostPort:
@@ -197,6 +208,15 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         )
     if key == "auth":
         return _auth(value, f"{where}: auth")
+    if key in ("default_region", "dialplan", "trusted_sources"):
+        try:
+            if key == "default_region":
+                return parse_region(value, f"{where}: default_region")
+            if key == "dialplan":
+                return parse_dialplan(value, f"{where}: dialplan")
+            return parse_sources(value, f"{where}: trusted_sources")
+        except (DialPlanConfigError, TrustConfigError) as exc:
+            raise ConfigError(str(exc)) from exc
     raise ConfigError(f"{where}: unknown key {key!r}")
 
 

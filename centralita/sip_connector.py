@@ -3,8 +3,9 @@ the composition root because it joins routing's interface to voice's calls.
 
 Agents are reached at their configured `contact` URI (a desk phone, a softphone) or, without
 one, at what `sip:<agent id>@<our host>` registered last with our registrar. Customers are
-called back through the trunk (`sip:<number>@<trunk>`), or directly when the number is already
-a SIP URI. What is not answered comes back as a `NotConnected` with the reason.
+called back through the trunk (`sip:<E.164>@<trunk>`) when the dial plan allows the number
+(`voice.dialplan`; a callback's number is the caller's, so a SIP URI is refused). What is not
+answered, or not dialed, comes back as a `NotConnected` with the reason.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from routing.channels import NotConnected, Offer
 from routing.model import AgentConfig
 from voice.bridging import RATE, CallBridge, media_of
 from voice.call import Call, CallState
+from voice.dialplan import DialPlan, DialRefused
 from voice.outbound import Dialer, RingFailure, ring
-from voice.transfer import TransferUnavailable, target_uri
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +32,19 @@ class Contacts(Protocol):
 
 
 class SipConnector:
-    """Rings agents and customers with the `CallManager` and bridges the answered calls."""
+    """Rings agents and customers with the `CallManager` and bridges the answered calls.
+
+    `plan` is the server's dial plan; without one, the default plan with `trunk_host`."""
 
     def __init__(
         self, calls: Callable[[], Dialer | None], *, host: str,
         contacts: Contacts | None = None, trunk_host: str | None = None,
+        plan: DialPlan | None = None,
     ) -> None:
         self._calls = calls
         self._host = host
         self._contacts = contacts
-        self._trunk_host = trunk_host
+        self._plan = plan if plan is not None else DialPlan(trunk=trunk_host)
 
     def agent_uri(self, agent: AgentConfig) -> str | None:
         if agent.contact:
@@ -63,9 +67,12 @@ class SipConnector:
 
     async def ring_customer(self, number: str, *, ring_timeout: float) -> Call | NotConnected:
         try:
-            uri = target_uri(number, self._trunk_host)
-        except TransferUnavailable as exc:
-            return NotConnected("unavailable", str(exc))
+            uri = self._plan.customer_uri(number)
+        except DialRefused as exc:
+            # The last gate before the trunk: callbacks stored before the plan (or by a
+            # routing engine without one) are checked here too.
+            log.warning("customer not called: the dial plan refuses it: %s", exc.reason)
+            return NotConnected("refused", exc.reason)
         return await self._ring(uri, f"sip:centralita@{self._host}", ring_timeout, None)
 
     async def _ring(

@@ -29,7 +29,7 @@ from typing import Any
 from ivr.services import QueueOutcome, QueueRequest, ServiceUnavailable
 from media.clock import Clock, TimerHandle, sleep
 from media.player import AudioSource, Player
-from routing.callbacks import Callbacks, Engine, dialable
+from routing.callbacks import CallbackGate, Callbacks, Engine
 from routing.channels import CaseLog, Connector, NotConnected, Offer, case_of
 from routing.eta import HandleTimes, estimate_wait
 from routing.model import (
@@ -81,7 +81,10 @@ class Acd:
         self, store: RoutingStore, connector: Connector, *, clock: Clock,
         wall: Callable[[], float], tts: Tts, cases: CaseLog | None = None,
         queues: Iterable[QueueConfig] = (), agents: Iterable[AgentConfig] = (),
+        callback_gate: CallbackGate | None = None,
     ) -> None:
+        """`callback_gate`: who may be called back at what number (the server's dial plan;
+        without one, only the number's shape is checked)."""
         self.store = store
         self.connector = connector
         self.clock = clock
@@ -112,7 +115,8 @@ class Acd:
                           release=self._release, missed=self._missed, connected=self._connected,
                           after_call=self._after_call,
                           end_wrapup_in=self._schedule_wrapup_end,
-                          transferred=self._transferred))
+                          transferred=self._transferred),
+            gate=callback_gate)
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -183,7 +187,8 @@ class Acd:
         self._refresh_position(entry)
         self.kick()
         room = WaitingRoom(call, queue, clock=self.clock, tts=self.tts,
-                           status=lambda: self._positions.get(entry.id, _UNCOUNTED))
+                           status=lambda: self._positions.get(entry.id, _UNCOUNTED),
+                           callback_gate=self._callbacks.gate)
         room_task = asyncio.ensure_future(room.run())
         waits: set[asyncio.Future[Any]] = {waiter.answered, room_task}
         deadline = None
@@ -488,8 +493,11 @@ class Acd:
             # The caller keeps their place: same seq, same arrival time for aging.
             moved = replace(entry, id=uuid.uuid4().hex, queue=target.name)
             return await self._wait(call, target, moved)
-        if over is not None and over.kind == "callback" and dialable(call.caller):
-            return await self._to_callback(call, queue, entry, record, call.caller)
+        if over is not None and over.kind == "callback":
+            refused = self._callbacks.gate.callback_refusal(call, call.caller)
+            if refused is None:
+                return await self._to_callback(call, queue, entry, record, call.caller)
+            log.info("call %s: no overflow callback: %s", call.id, refused)
         if over is not None and over.kind == "hangup":
             call.hangup("queue-timeout")
         return QueueOutcome("timeout", {"overflow": kind, "queue": queue.name})

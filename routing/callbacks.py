@@ -25,8 +25,9 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Protocol
 
-from ivr.services import QueueOutcome, QueueRequest
+from ivr.services import QueueOutcome, QueueRequest, ServiceUnavailable
 from media.clock import Clock, TimerHandle
 from routing.channels import CaseLog, Connector, NotConnected, Offer, case_of
 from routing.model import (
@@ -55,6 +56,30 @@ def dialable(number: str) -> bool:
     return 3 <= len(digits) <= _MAX_NUMBER and digits.isdigit()
 
 
+class CallbackGate(Protocol):
+    """Who may be called back, and at what number (`voice.dialplan.DialPlan`)."""
+
+    def callback_refusal(self, call: Call | None, number: str | None) -> str | None:
+        """Why `number` may not be called back for `call` (None: allowed). `number` None:
+        may `call` ask at all; `call` None: a stored callback's number alone."""
+        ...
+
+
+class ShapeOnly:
+    """The gate of an engine built without a dial plan (the ACD's own unit tests): the
+    number's shape alone. `centralita` always passes the server's `DialPlan`, which also
+    requires a trusted call and an allowed number; the connector checks the number again."""
+
+    def callback_refusal(self, call: Call | None, number: str | None) -> str | None:
+        if number is None or dialable(number):
+            return None
+        return "not a dialable number"
+
+
+class CallbackRefused(ServiceUnavailable):
+    """A callback the gate refuses: the caller's flow takes its `on_unavailable` path."""
+
+
 @dataclass(frozen=True)
 class Engine:
     """What a callback needs of the ACD engine: bound methods of `routing.acd.Acd`."""
@@ -81,9 +106,10 @@ class Callbacks:
     def __init__(
         self, store: RoutingStore, connector: Connector, *, clock: Clock,
         wall: Callable[[], float], cases: CaseLog | None, queues: Mapping[str, QueueConfig],
-        engine: Engine,
+        engine: Engine, gate: CallbackGate | None = None,
     ) -> None:
         self._store = store
+        self.gate: CallbackGate = gate if gate is not None else ShapeOnly()
         self._connector = connector
         self._clock = clock
         self._wall = wall
@@ -128,6 +154,10 @@ class Callbacks:
         self, call: Call, queue: QueueConfig, number: str, seq: int, since: float,
         priority: int, skills: tuple[str, ...],
     ) -> Callback:
+        refused = self.gate.callback_refusal(call, number)
+        if refused is not None:
+            log.info("call %s: callback refused: %s", call.id, refused)
+            raise CallbackRefused(f"callback refused: {refused}")
         case_id = await case_of(self._cases, call)  # None: the callback stands anyway
         cb = Callback(id=uuid.uuid4().hex, queue=queue.name, number=number, seq=seq,
                       created_wall=since, priority=priority, skills=skills, case_id=case_id,
@@ -226,6 +256,13 @@ class Callbacks:
                 await self._engine.release(agent, "callback-taken")
                 return
             self._callbacks[cb.id] = cb = dialing
+            refused = self.gate.callback_refusal(None, cb.number)
+            if refused is not None:
+                # Stored before the dial plan allowed it no more: it never will be. Settled
+                # now, before an agent is rung for a customer who will not be called.
+                await self._engine.release(agent, "callback-refused")
+                await self._refuse(cb, refused)
+                return
             await self._attempt(queue, entry, agent, cb)
         except asyncio.CancelledError:
             await self._engine.release(agent, "withdrawn")
@@ -314,13 +351,21 @@ class Callbacks:
             log.info("callback %s: after the transfer: %s", cb.id, outcome.result)
             customer.hangup("callback-done")
 
-    async def _back_in_line(self, cb: Callback, result: str | None) -> None:
+    async def _refuse(self, cb: Callback, reason: str) -> None:
+        """A callback the dial plan refuses: FAILED at once, out of line, noted on the case."""
+        log.warning("callback %s not placed: %s", cb.id, reason)
+        await self._note(cb, f"Callback not placed: {reason}.")
+        await self._back_in_line(replace(cb, attempts=max(cb.attempts, 1)), "refused",
+                                 final=True)
+
+    async def _back_in_line(self, cb: Callback, result: str | None, *,
+                            final: bool = False) -> None:
         """After a failed attempt (or an agent who didn't answer), wait for the next try."""
         queue = self._queues[cb.queue]
         policy = queue.callback
         if result is None:  # the agent, not the customer, failed: try again at once
             back = replace(cb, state=CallbackState.WAITING)
-        elif cb.attempts >= policy.max_attempts:
+        elif final or cb.attempts >= policy.max_attempts:
             back = replace(cb, state=CallbackState.FAILED, last_result=result)
         else:
             back = replace(cb, state=CallbackState.WAITING, last_result=result,

@@ -15,7 +15,10 @@ callback is still offered once, on entry). The callback menu:
                    ENTERING ─ digits # ─────────────────┘ ENTERING (at most 3 entries)
 
 No answer within `ANSWER_TIMEOUT_S`, or an invalid entry too many times, is back to WAITING
-with the music: the place in line is the engine's and was never given up. The engine cancels
+with the music: the place in line is the engine's and was never given up. A `callback_gate`
+(the server's dial plan) decides who may be called back: a call from an untrusted source is
+not offered a callback (pressing the key says so), the caller's own number is offered only
+when the plan allows it, and an entered number the plan refuses counts as an invalid entry. The engine cancels
 `run()` when an agent answers or the maximum wait passes; the call is left silent.
 
 Caller numbers and digits are personal data (STYLE.md §12): never logged, and the prompt that
@@ -40,6 +43,7 @@ from ivr.media.tts import TtsError
 from media.clock import Clock
 from media.frames import Pcm
 from media.player import PROMPTS_DIR, Player, WavFormatError, load_prompt
+from routing.callbacks import CallbackGate, ShapeOnly
 from routing.eta import spoken_position, spoken_wait
 from routing.model import QueueConfig
 from voice.call import Call, CallState
@@ -61,6 +65,8 @@ OFFER_TEXT = ("To be called back at the number you are calling from, press 1. "
               "To enter another number, press 2.")
 ENTER_TEXT = "Please enter the number to call you back at, then press the pound key."
 INVALID_TEXT = "Sorry, that is not a valid number."
+REFUSED_NUMBER_TEXT = "Sorry, we cannot call that number."
+NO_CALLBACK_TEXT = "Sorry, we cannot call you back on this line. Please stay on the line."
 CONFIRMED_TEXT = "Thank you. We will call you back, and you keep your place in line. Goodbye."
 UNAVAILABLE_TEXT = "Sorry, no one can take your call right now. Please call again later. Goodbye."
 
@@ -110,16 +116,18 @@ class _HungUp(Exception):
     """The caller hung up somewhere in a prompt or menu."""
 
 
-def announcement(queue: QueueConfig, status: WaitStatus | None) -> str | None:
+def announcement(queue: QueueConfig, status: WaitStatus | None, *,
+                 offer_callback: bool = True) -> str | None:
     """The words of one announcement (None: nothing to say). `status` None leaves out
-    position and wait, as a queue that never announces them does."""
+    position and wait, as a queue that never announces them does; `offer_callback` False
+    leaves out the callback key (a caller who may not ask for one)."""
     parts: list[str] = []
     if status is not None and queue.announce_position and status.position >= 1:
         parts.append(spoken_position(status.position))
     # An infinite wait (nobody staffed) is said as such; NaN (no figures at all) is left out.
     if status is not None and queue.announce_wait and not math.isnan(status.wait):
         parts.append(spoken_wait(max(0.0, status.wait)))
-    if queue.callback_key:
+    if queue.callback_key and offer_callback:
         key = KEY_NAMES.get(queue.callback_key, queue.callback_key)
         parts.append(f"To be called back without losing your place, press {key}.")
     return " ".join(parts) or None
@@ -152,10 +160,15 @@ class WaitingRoom:
     def __init__(
         self, call: Call, queue: QueueConfig, *, clock: Clock, tts: Tts,
         status: Callable[[], WaitStatus], moh: Pcm | str | None | _Moh = FROM_QUEUE,
+        callback_gate: CallbackGate | None = None,
     ) -> None:
         """`moh`: samples to loop, a setting like `QueueConfig.moh` ("default", a WAV path),
-        None for silence; by default the queue's own setting."""
+        None for silence; by default the queue's own setting. `callback_gate`: who may be
+        called back at what number (without one, the number's shape alone)."""
         self.call = call
+        self._gate: CallbackGate = callback_gate if callback_gate is not None else ShapeOnly()
+        # Decided once: whether this call may ask for a callback at all (its source).
+        self._no_callback = self._gate.callback_refusal(call, None)
         self.queue = queue
         self.clock = clock
         self.tts = tts
@@ -213,7 +226,7 @@ class WaitingRoom:
             self.call.play(self._music)
 
     async def _announce(self, status: WaitStatus | None) -> None:
-        text = announcement(self.queue, status)
+        text = announcement(self.queue, status, offer_callback=self._no_callback is None)
         if text is None:
             return
         self._set_phase(Phase.ANNOUNCING)
@@ -238,9 +251,14 @@ class WaitingRoom:
 
     async def _callback(self) -> str | None:
         """The callback menu: the confirmed number, or None to go back to waiting."""
+        if self._no_callback is not None:
+            log.info("call %s queue %s: callback refused: %s", self.call.id, self.queue.name,
+                     self._no_callback)
+            await self._say(NO_CALLBACK_TEXT)
+            return None
         caller = self.call.caller
         number: str | None = None
-        if DIALABLE.fullmatch(caller):
+        if DIALABLE.fullmatch(caller) and self._gate.callback_refusal(self.call, caller) is None:
             self._set_phase(Phase.OFFERING)
             choice = await self._ask(OFFER_TEXT, "12")
             if choice is None:
@@ -293,13 +311,15 @@ class WaitingRoom:
                 if isinstance(item, HungUp):
                     raise _HungUp
                 done = agg.expire() if item is None else agg.press(item.digit)
-            if done.outcome is Outcome.MATCH:
-                return done.digits
             if done.outcome is Outcome.TIMEOUT:
                 return None
-            log.info("call %s queue %s: invalid callback number (%d digits)", self.call.id,
-                     self.queue.name, len(done.digits))
-            await self._say(INVALID_TEXT)
+            refused = self._gate.callback_refusal(self.call, done.digits) \
+                if done.outcome is Outcome.MATCH else None
+            if done.outcome is Outcome.MATCH and refused is None:
+                return done.digits
+            log.info("call %s queue %s: callback number not accepted (%d digits): %s",
+                     self.call.id, self.queue.name, len(done.digits), refused or "invalid")
+            await self._say(INVALID_TEXT if refused is None else REFUSED_NUMBER_TEXT)
         return None
 
 

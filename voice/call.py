@@ -96,7 +96,7 @@ class Call:
 
     def __init__(
         self, call_id: str, direction: Direction, leg: CallLeg, *,
-        caller: str = "", dialed: str = "",
+        caller: str = "", dialed: str = "", trusted_by: str | None = None,
     ) -> None:
         self.id = call_id
         self.direction = direction
@@ -104,6 +104,10 @@ class Call:
         # Who called and what they dialed (user parts): personal data, never logged.
         self.caller = caller
         self.dialed = dialed
+        # Why the call's source is trusted ("trunk", "registration"; see voice.trust), or
+        # None: anyone on the network can send an INVITE with any From, so an untrusted call
+        # reaches the IVR but never makes the server dial out (voice.dialplan).
+        self.trusted_by = trusted_by
         self._state = CallState.NEW
         self.end_cause: str | None = None
         self.digits: list[str] = []
@@ -123,6 +127,11 @@ class Call:
     @property
     def state(self) -> CallState:
         return self._state
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the call came through a configured trunk or an authenticated phone."""
+        return self.trusted_by is not None
 
     def _set_state(self, new: CallState, **data: Any) -> None:
         old = self._state

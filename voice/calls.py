@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -41,6 +41,12 @@ log = logging.getLogger(__name__)
 
 CallHandler = Callable[[Call], Awaitable[None]]
 
+
+class SourceTrust(Protocol):
+    """Why an INVITE's source is trusted, or None (`voice.trust.TrustedSources`)."""
+
+    def trust_of(self, address: str, caller: str) -> str | None: ...
+
 # The debug capture keeps at most this much of a caller's decoded audio (8 kHz int16):
 # enough for any test clip, bounded so a forgotten call cannot eat memory.
 DEBUG_CAPTURE_SECONDS = 120
@@ -62,6 +68,8 @@ class CallRecord:
     # (asdict below), not at every hang-up, where asdict's deep copy cost ~10 us a call.
     rtp_stats: RtpStats | None = None
     codec: str = ""
+    # Why an inbound call was trusted (voice.trust), None if it was not.
+    trusted_by: str | None = None
 
 
 class _Capture:
@@ -98,8 +106,11 @@ class CallManager:
         handler: CallHandler,
         debug_dir: Path | None = None,
         inband_dtmf: InbandDtmfMode = "on",
+        trust: SourceTrust | None = None,
     ) -> None:
+        """`trust`: which inbound calls are trusted (voice.trust); None trusts none."""
         self.ua = ua
+        self.trust = trust
         self.inband_dtmf: InbandDtmfMode = inband_dtmf
         self.inband_bank = InbandDtmfBank()
         ticker.after_tick(self.inband_bank.flush)
@@ -156,9 +167,12 @@ class CallManager:
             return
         media = SipLeg(rtp, params, self.inband_dtmf, self.inband_bank)
         caller, dialed = _parties(session)
+        # The source address (where the packet came from: never the INVITE's own say-so)
+        # decides whether this call may make the server dial out (voice.dialplan).
+        trusted_by = self.trust.trust_of(session.peer[0], caller) if self.trust else None
         call = Call(
             call_id, Direction.INBOUND, SipCallLeg(session, media, local, self.media_host),
-            caller=caller, dialed=dialed,
+            caller=caller, dialed=dialed, trusted_by=trusted_by,
         )
         await self._run(call, session, media)
 
@@ -205,7 +219,8 @@ class CallManager:
         self, call: Call, session: InviteSession, media: SipLeg,
         handler: CallHandler | None = None,
     ) -> None:
-        record = CallRecord(call.id, call.direction.value, codec=media.codec.name)
+        record = CallRecord(call.id, call.direction.value, codec=media.codec.name,
+                            trusted_by=call.trusted_by)
         self._live_records[call.id] = record
         self.records.append(record)
         capture: _Capture | None = None

@@ -23,6 +23,7 @@ from media.clock import Clock
 from media.player import ringback
 from voice.bridging import RATE, bridge_calls, media_of
 from voice.call import Call
+from voice.dialplan import DialPlan, DialRefused
 from voice.outbound import Dialer, RingFailure, ring
 
 log = logging.getLogger(__name__)
@@ -63,25 +64,14 @@ class TransferResult:
         return out
 
 
-class TransferUnavailable(Exception):
-    """The target cannot be dialed from this server (e.g. a number with no trunk)."""
-
-
-def target_uri(target: str, trunk_host: str | None) -> str:
-    """A SIP URI for `target`: kept as is, or a number sent to the trunk as `sip:N@trunk`."""
-    if target.startswith(("sip:", "sips:")):
-        return target
-    if trunk_host is None:
-        raise TransferUnavailable("transfer to a number needs a SIP trunk; none is configured")
-    return f"sip:{target}@{trunk_host}"
-
-
 class SipTransferer:
     """Implements `ivr.services.Transferer` with outbound SIP calls and a two-way bridge.
 
     `calls` gives the `CallManager`; it is a provider because the composition root builds the
     IVR (and so this object) before the CallManager that will run it. `from_uri_for(call)` is
-    the From of the outbound INVITE. `trunk_host` (`host:port`) is where numbers are sent.
+    the From of the outbound INVITE. `plan` decides what may be dialed and where numbers go
+    (through the trunk, only for a trusted call: `voice.dialplan`); without one, the default
+    plan with `trunk_host` (`host:port`) as the trunk.
     """
 
     def __init__(
@@ -91,10 +81,11 @@ class SipTransferer:
         from_uri_for: Callable[[Call], str],
         trunk_host: str | None = None,
         queue_frames: int | None = None,
+        plan: DialPlan | None = None,
     ) -> None:
         self._calls = calls
         self._from_uri_for = from_uri_for
-        self._trunk_host = trunk_host
+        self._plan = plan if plan is not None else DialPlan(trunk=trunk_host)
         self._queue_frames = queue_frames
 
     async def transfer(self, call: Call, target: str, *, ring_timeout: float) -> TransferResult:
@@ -106,9 +97,10 @@ class SipTransferer:
         if caller_media is None:
             return TransferResult("unavailable", "this caller's leg cannot be bridged")
         try:
-            uri = target_uri(target, self._trunk_host)
-        except TransferUnavailable as exc:
-            return TransferResult("unavailable", str(exc))
+            uri = self._plan.route(target, call=call)
+        except DialRefused as exc:
+            log.info("call %s: transfer refused by the dial plan: %s", call.id, exc.reason)
+            return TransferResult("unavailable", exc.reason)
         caller_media.play(ringback(RATE))
         try:
             outcome = await self._ring(dialer, call, uri, ring_timeout)

@@ -6,6 +6,12 @@
         on_unavailable: sorry
 
 The offer itself (a menu: "press 1 to be called back") is an ordinary `menu` before this step.
+
+`${caller}` is the From user of the INVITE: whatever the sender wrote. So the router checks
+every request against the server's dial plan (`voice.dialplan`, through routing's gate): only
+a call from a trusted source (a configured trunk, a registered phone) may ask, and only for a
+phone number the plan allows (no premium, shared-cost or foreign numbers by default, no SIP
+URIs). A refused request takes `on_unavailable` with the reason, which never holds the number.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from voice.pjsua.client import PjsuaListener, place_call
 
 pytestmark = pytest.mark.slow
 
-NUMBER = "5550100"
+NUMBER = "612345678"  # a Spanish mobile: in the default dial plan (region ES)
 # The callback key during the entry announcement, "1" (this number) in the offer menu, "1" to
 # confirm: each a few seconds after the previous prompt began.
 CALLBACK_KEYS = ((1.5, "1"), (4.5, "1"), (7.5, "1"))

@@ -15,9 +15,10 @@ from media.frames import AudioFrame
 from media.player import AudioSource, ToneGenerator
 from voice.call import Call, CallState, Direction
 from voice.calls import CallHandler
+from voice.dialplan import DialPlan
 from voice.sip.errors import CallFailed
 from voice.sip_leg import AudioListener
-from voice.transfer import SipTransferer, TransferResult, target_uri
+from voice.transfer import SipTransferer, TransferResult
 
 
 def frame(value: int) -> AudioFrame:
@@ -266,5 +267,6 @@ async def test_number_without_trunk_is_unavailable_and_nothing_is_dialed() -> No
     result = await transferer(dialer).transfer(caller, "+34911234567", ring_timeout=5)
     assert result.result == "unavailable" and "trunk" in result.reason
     assert dialer.dialed == []
-    assert target_uri("+34911234567", "trunk.example:5060") == "sip:+34911234567@trunk.example:5060"
-    assert target_uri("sip:a@b", None) == "sip:a@b"
+    plan = DialPlan(trunk="trunk.example:5060")
+    assert plan.route("+34911234567") == "sip:+34911234567@trunk.example:5060"
+    assert DialPlan().route("sip:a@b") == "sip:a@b"
