@@ -10,7 +10,8 @@ trusted source here (the demo's loopback default is switched off), so a caller b
 - untrusted, `From: <sip:+9005551234@...>` (the report's attack): the flow takes
   `on_unavailable` with the reason, no callback is stored, the agent is not rung, and the
   trunk receives NO INVITE;
-- trusted, the same premium/international number: refused by the dial plan, likewise;
+- trusted, the same premium/international number: refused by the dial plan, likewise (and
+  the admin's debug dial of it gets 403);
 - trusted, a Spanish mobile (the default plan's region): called back through the trunk,
   `sip:+34612345678@<trunk>`, and bridged to the agent.
 
@@ -27,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 
@@ -214,6 +216,14 @@ async def call_in(server: ServerProcess, workdir: Path, from_user: str, source_i
     result.assert_calls(successful=1)
 
 
+async def debug_dial(server: ServerProcess, uri: str) -> tuple[int, dict[str, Any]]:
+    async with (
+        aiohttp.ClientSession(headers=server.auth_headers) as http,
+        http.post(server.http_base + "/api/debug/dial", json={"uri": uri}) as resp,
+    ):
+        return resp.status, dict(await resp.json())
+
+
 async def trunk_stays_quiet(trunk: Trunk) -> None:
     """The trunk receives no INVITE for `QUIET_S` seconds."""
     quiet_until = time.monotonic() + QUIET_S
@@ -259,6 +269,9 @@ async def test_only_a_trusted_caller_within_the_dial_plan_is_called_back(
         [untrusted] = await inbound_calls(server)
         # 2. A trusted source asking for the same number: the dial plan refuses it.
         await call_in(server, tmp_path, PREMIUM, TRUSTED_IP, "trusted-premium")
+        # The admin's debug dial to the trunk passes the same plan.
+        status, body = await debug_dial(server, f"sip:{PREMIUM}@{TRUSTED_IP}:{trunk.port}")
+        assert status == 403 and "dial plan" in body["error"], (status, body)
         await trunk_stays_quiet(trunk)
         second = await ended_interaction(server, direction="inbound",
                                          exclude={untrusted["call_id"]})
