@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # Control events are few per call; 256 is far above any real burst, and a consumer that stops
 # reading must not grow memory without bound: the oldest events give way and are counted.
 EVENT_QUEUE_SIZE = 256
+# A key of a sensitive IVR step as `Call.digits` keeps it: what the case stores for a
+# sensitive entry, and not a key anyone can type (the star key is "*").
+MASKED_KEY = "***"
 
 
 class CallState(enum.Enum):
@@ -111,9 +114,9 @@ class Call:
         self._state = CallState.NEW
         self.end_cause: str | None = None
         self.digits: list[str] = []
-        # While True (a card number, a PIN), digits are kept here masked; the events that
-        # carry them to the verb collecting them are not.
-        self.sensitive_input = False
+        self._sensitive_input = False
+        # Where in `digits` the last two IVR steps began (see `sensitive_input`).
+        self._step_starts = (0, 0)
         self.digit_sources: list[str] = []
         self._events: deque[CallEvent] = deque(maxlen=EVENT_QUEUE_SIZE)
         self._event_ready = asyncio.Event()
@@ -123,6 +126,33 @@ class Call:
 
     def __repr__(self) -> str:
         return f"<Call {self.id} {self._state.name}>"
+
+    @property
+    def sensitive_input(self) -> bool:
+        """True while a sensitive IVR step (a card number, a PIN) runs: its keys are kept in
+        `digits` as `MASKED_KEY`; the events that carry them to the verb are not masked. The
+        interpreter sets it at each step's start and clears it at its end."""
+        return self._sensitive_input
+
+    @sensitive_input.setter
+    def sensitive_input(self, on: bool) -> None:
+        earlier, last = self._step_starts
+        if on and not self._sensitive_input:
+            # Keys typed during the step before (over its prompt) are type-ahead the sensitive
+            # step may take: the call cannot tell which it will, so it keeps none of them.
+            for i in range(earlier, len(self.digits)):
+                self.digits[i] = MASKED_KEY
+        self._step_starts = (last, len(self.digits))
+        self._sensitive_input = on
+
+    def shown_digits(self) -> str:
+        """The keys as text, each run of masked ones as one `MASKED_KEY`, as the case shows
+        a sensitive entry (not even its length)."""
+        shown: list[str] = []
+        for key in self.digits:
+            if key != MASKED_KEY or not shown or shown[-1] != MASKED_KEY:
+                shown.append(key)
+        return "".join(shown)
 
     @property
     def state(self) -> CallState:
@@ -230,7 +260,7 @@ class Call:
 
     # -- what the leg reports -------------------------------------------------------------------
     def digit(self, digit: str, duration_ms: int, source: str) -> None:
-        self.digits.append("*" if self.sensitive_input else digit)
+        self.digits.append(MASKED_KEY if self._sensitive_input else digit)
         self.digit_sources.append(source)
         self._emit(CallEvent("dtmf", {"digit": digit, "duration_ms": duration_ms, "source": source}))
 

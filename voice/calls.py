@@ -258,7 +258,7 @@ class CallManager:
             self.ticker.discard(media)
             record.state = call.state.value
             record.end_cause = call.end_cause
-            record.digits = "".join(call.digits)
+            record.digits = call.shown_digits()
             record.digit_sources = list(call.digit_sources)
             record.rtp_stats = media.stats()
             media.close()
@@ -282,7 +282,7 @@ class CallManager:
                 # shows "ending".
                 state = live.state.value
                 record.state = "ending" if state == "ended" else state
-                record.digits = "".join(live.digits)
+                record.digits = live.shown_digits()
                 record.digit_sources = list(live.digit_sources)
             view = asdict(record)
             if view["rtp_stats"] is None:

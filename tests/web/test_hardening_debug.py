@@ -1,0 +1,61 @@
+"""The debug API never shows a sensitive step's digits (issue 17, finding 6).
+
+A real pjsua2 caller types a PIN into a flow whose gather is sensitive; `GET /api/debug/calls`
+(the `--debug-api` list) must show it masked as the case does ("***"), whether the caller
+typed it while the gather listened or ahead, over the announcement before it (type-ahead the
+gather then takes). Before: "4321#" typed ahead showed as is, and typed in the gather as
+"*****" (its length).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ServerFactory
+from tests.e2e.api import ended_interaction, get_json
+from tests.helpers.server import ServerOptions
+from voice.pjsua.client import place_call
+
+pytestmark = pytest.mark.slow
+
+FLOW = """\
+name: pin
+default: true
+steps:
+  - say: "Welcome to the bank. Please have your card at hand while we connect you."
+  - label: pin
+    gather: {prompt: "Enter your PIN then hash.", variable: pin, terminator: "#",
+             max_digits: 6, timeout: 8, on_timeout: goodbye}
+    sensitive: true
+  - label: goodbye
+    say: "Goodbye."
+  - hangup
+"""
+
+PIN = "4321"
+
+
+@pytest.mark.parametrize("delay", [0.5, 7.0], ids=["typed-ahead", "typed-in-the-gather"])
+async def test_the_debug_api_masks_a_sensitive_steps_digits(
+    server_factory: ServerFactory, tmp_path: Path, delay: float
+) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "pin.yaml").write_text(FLOW)
+    server = await server_factory(
+        ServerOptions(extra_args=["--flows", str(flows), "--transcription", "off"])
+    )
+    result = await place_call(
+        f"sip:100@{server.sip_target}", from_user="+15550100", dtmf=PIN + "#",
+        dtmf_delay=delay, duration=delay + 8.0,
+    )
+    assert result.connected, result
+    interaction = await ended_interaction(server, within=20.0)
+    stored = str(interaction["ivr_events"])
+    assert PIN not in stored and "***" in stored  # the case keeps the entry as "***"
+    debug = (await get_json(server, "/api/debug/calls"))[-1]
+    assert len(debug["digit_sources"]) == len(PIN + "#"), debug  # every key did arrive
+    # Masked as the case masks it: no key, not even how many.
+    assert debug["digits"] == "***", debug["digits"]
