@@ -59,3 +59,20 @@ async def test_the_debug_api_masks_a_sensitive_steps_digits(
     assert len(debug["digit_sources"]) == len(PIN + "#"), debug  # every key did arrive
     # Masked as the case masks it: no key, not even how many.
     assert debug["digits"] == "***", debug["digits"]
+
+
+def test_a_sensitive_step_masks_its_keys_and_the_type_ahead_before_it() -> None:
+    from tests.voice.test_call import FakeLeg
+    from voice.call import MASKED_KEY, Call, Direction
+
+    call = Call("c1", Direction.INBOUND, FakeLeg())
+    steps = [(False, "2"), (False, ""), (False, "43"), (True, "21#"), (False, "*9")]
+    for sensitive, keys in steps:  # as the interpreter runs a flow: set at start, clear at end
+        call.sensitive_input = sensitive
+        for key in keys:
+            call.digit(key, 100, "rfc4733")
+        call.sensitive_input = False
+    # The menu's "2" two steps back stays; "43", typed over the step just before the
+    # sensitive one (which may take them), is masked with it; "*" stays the star key.
+    assert call.digits == ["2", *[MASKED_KEY] * 5, "*", "9"]
+    assert call.shown_digits() == "2****9"
