@@ -12,6 +12,7 @@ come from the store's injected clock, so the models carry no time defaults.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,6 +55,16 @@ IVR_EVENT_KINDS = (
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+# A case's id in URLs and on the wire: 16 URL-safe characters (96 random bits), so one case's
+# address says nothing about any other's (the integer key is sequential and stays internal).
+PUBLIC_ID_LENGTH = 16
+
+
+def new_public_id() -> str:
+    """A fresh random public case id."""
+    return secrets.token_urlsafe(PUBLIC_ID_LENGTH * 3 // 4)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -141,6 +152,10 @@ class Case(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # What URLs and JSON call the case (`id` is internal): see `new_public_id`.
+    public_id: Mapped[str] = mapped_column(
+        String(32), unique=True, index=True, default=new_public_id
+    )
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     status: Mapped[str] = mapped_column(String(16))
     subject: Mapped[str | None] = mapped_column(String(200))

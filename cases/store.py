@@ -61,6 +61,18 @@ def system_clock() -> datetime:
 
 
 @dataclass(frozen=True)
+class CaseContact:
+    """A stored fact that `agent` worked on a case: an interaction they took (`kind`
+    "interaction", from `at` to `ended`, None while it goes on) or a note they wrote ("note",
+    at `at`, e.g. a wrap-up's disposition)."""
+
+    agent: str
+    kind: str
+    at: datetime
+    ended: datetime | None = None
+
+
+@dataclass(frozen=True)
 class InteractionRef:
     """Where a new interaction landed."""
 
@@ -388,6 +400,63 @@ class CaseStore:
             if case is None:
                 raise NotFound("case", case_id)
             return timeline_view(case)
+
+    # -- public ids and who worked on a case (access control) -------------------------------
+
+    async def case_by_public_id(self, public_id: str) -> int:
+        """The internal id of the case whose public id is `public_id`; NotFound otherwise."""
+        public_id = validate.text(public_id, "public_id", max_len=64)
+        found = await self._db.run(self._scalar, select(Case.id).where(Case.public_id == public_id))
+        if found is None:
+            raise NotFound("case", public_id)
+        return int(found)
+
+    async def public_id(self, case_id: int) -> str:
+        """The public id of case `case_id` (what URLs and JSON use); NotFound otherwise."""
+        case_id = validate.row_id(case_id, "case")
+        found = await self._db.run(self._scalar, select(Case.public_id).where(Case.id == case_id))
+        if found is None:
+            raise NotFound("case", case_id)
+        return str(found)
+
+    def _scalar(self, query: Any) -> Any:
+        with self._session() as session:
+            return session.scalar(query)
+
+    async def set_interaction_agent(self, call_id: str, agent: str) -> int | None:
+        """Record `agent` as the agent who took the call `call_id`, unless one is recorded
+        already (the first agent stays: later ones, after a transfer, leave their wrap-up
+        note). Returns the call's case id, None when the call has no interaction."""
+        call_id = validate.text(call_id, "call_id", max_len=255)
+        agent = validate.text(agent, "agent", max_len=100)
+        return await self._db.run(self._set_interaction_agent, call_id, agent)
+
+    def _set_interaction_agent(self, call_id: str, agent: str) -> int | None:
+        with self._session() as session, session.begin():
+            interaction = session.scalar(select(Interaction).where(Interaction.call_id == call_id))
+            if interaction is None:
+                return None
+            if interaction.agent is None:
+                interaction.agent = agent
+            return interaction.case_id
+
+    async def case_contacts(self, case_id: int) -> list[CaseContact]:
+        """Who worked on case `case_id`, from what is stored: the agents of its interactions
+        and the authors of its notes."""
+        case_id = validate.row_id(case_id, "case")
+        return await self._db.run(self._case_contacts, case_id)
+
+    def _case_contacts(self, case_id: int) -> list[CaseContact]:
+        with self._session() as session:
+            taken = session.execute(
+                select(Interaction.agent, Interaction.started_at, Interaction.ended_at).where(
+                    Interaction.case_id == case_id, Interaction.agent.is_not(None))
+            ).all()
+            notes = session.execute(
+                select(Note.author, Note.created_at).where(Note.case_id == case_id)
+            ).all()
+        return [CaseContact(str(a), "interaction", at, ended) for a, at, ended in taken] + [
+            CaseContact(str(a), "note", at) for a, at in notes]
 
     async def find_interaction_by_call(self, call_id: str) -> tuple[int, datetime] | None:
         """The id and start time of the interaction of `call_id`, or None."""

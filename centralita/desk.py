@@ -9,6 +9,12 @@ Call controls (mute, hold, DTMF, transfer, consult, hang up) go to the agent's
 A page opened (or reloaded) while its agent is on a call rejoins it: its new leg replaces the
 old one in the session's bridge.
 
+Cases and who may read them: desks see a case only by its public id (offers, call updates,
+wrap-ups), never by its sequential key. The hub records on the case the agent a call is
+connected to (`CaseStore.set_interaction_agent`, the stored fact behind `web.case_access`),
+and answers `web.case_access.LiveCases`: the cases offered to an agent (ringing) or on their
+call now.
+
 It sits in the composition root because it joins three packages (web's protocol, routing's
 engine, voice's WebRTC leg) that don't import each other.
 """
@@ -18,10 +24,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cases.errors import CaseError
 from cases.store import CaseStore
 from media.ticker import MediaTicker
 from routing.acd import Acd
@@ -58,10 +65,15 @@ log = logging.getLogger(__name__)
 _NO_MEDIA = "the browser's media did not connect"
 
 
+# Connected phases of a call (routing.session.Phase): the agent took it.
+_TAKEN = frozenset({"connected", "held", "consulting"})
+
+
 @dataclass
 class _Pending:
     agent_id: str
     answer: asyncio.Future[str | None]  # the browser's SDP, or None for a decline
+    case_id: int | None = None
 
 
 class DeskHub:
@@ -79,6 +91,8 @@ class DeskHub:
         self.links: dict[str, DeskLink] = {}
         self._offers: dict[str, _Pending] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._public_ids: dict[int, str] = {}  # case id -> public id (they never change)
+        self._recorded: set[tuple[str, str]] = set()  # (call id, agent) stored on the case
         acd.listeners.append(self._routing_event)
         watchers = getattr(acd.store, "state_watchers", None)
         if isinstance(watchers, list):
@@ -87,11 +101,89 @@ class DeskHub:
     def online(self, agent_id: str) -> bool:
         return agent_id in self.links
 
+    # -- web.case_access.LiveCases --------------------------------------------------------------
+    def live_cases(self, agent_id: str) -> Collection[int]:
+        """The cases offered to `agent_id` (ringing) or on their call (taken or consulted)."""
+        found = {p.case_id for p in self._offers.values()
+                 if p.agent_id == agent_id and p.case_id is not None and not p.answer.done()}
+        for talking, session in self.acd.sessions.items():
+            consulted = session.consulted.id if session.consulted is not None else None
+            case_id = session.context.get("case_id")
+            if agent_id in (talking, consulted) and isinstance(case_id, int):
+                found.add(case_id)
+        return found
+
+    def live_agents(self, case_id: int) -> Collection[str]:
+        """The agents a call of `case_id` rings for or is with now."""
+        found = {p.agent_id for p in self._offers.values()
+                 if p.case_id == case_id and not p.answer.done()}
+        for talking, session in self.acd.sessions.items():
+            if session.context.get("case_id") == case_id:
+                found.add(talking)
+                if session.consulted is not None:
+                    found.add(session.consulted.id)
+        return found
+
+    # -- public case ids ------------------------------------------------------------------------
+    async def _public_id(self, case_id: int | None) -> str | None:
+        """The public id of `case_id` (what the page may see), None if there is none."""
+        if case_id is None or self.cases is None:
+            return None
+        known = self._public_ids.get(case_id)
+        if known is not None:
+            return known
+        try:
+            public = await self.cases.public_id(case_id)
+        except CaseError as exc:
+            log.warning("case %s: no public id for the desk: %s", case_id, exc)
+            return None
+        self._public_ids[case_id] = public
+        return public
+
+    async def _with_public_id(self, message: dict[str, Any]) -> dict[str, Any]:
+        case_id = message.get("case_id")
+        if "case_id" not in message or (case_id is not None and not isinstance(case_id, int)):
+            return message
+        return {**message, "case_id": await self._public_id(case_id)}
+
+    def _record_agent(self, agent_id: str, message: dict[str, Any]) -> None:
+        """Store who took a call on its case, once per call and agent."""
+        call_id, case_id = message.get("call_id"), message.get("case_id")
+        if message.get("type") != "call" or self.cases is None or not isinstance(call_id, str) \
+                or case_id is None or message.get("role") == "consulted":
+            return
+        key = (call_id, agent_id)
+        if message.get("phase") == "ended":
+            self._recorded.discard(key)
+        elif message.get("phase") in _TAKEN and key not in self._recorded:
+            self._recorded.add(key)
+            self._spawn(self._store_agent(call_id, agent_id))
+
+    async def _store_agent(self, call_id: str, agent_id: str) -> None:
+        assert self.cases is not None
+        try:
+            await self.cases.set_interaction_agent(call_id, agent_id)
+        except CaseError as exc:
+            log.warning("call %s: agent %s not recorded on its case: %s", call_id, agent_id, exc)
+
     # -- pushing to desks -----------------------------------------------------------------------
     def _push(self, agent_id: str, message: dict[str, Any]) -> None:
         link = self.links.get(agent_id)
-        if link is not None:
-            self._spawn(link.send(message))
+        if link is None:
+            return
+        case_id = message.get("case_id")
+        if isinstance(case_id, int):
+            public = self._public_ids.get(case_id)
+            if public is None:
+                # Not seen yet (no offer went before): look it up; this message may then
+                # overtake a later one, which an unknown case makes rare.
+                self._spawn(self._send_public(link, message))
+                return
+            message = {**message, "case_id": public}
+        self._spawn(link.send(message))
+
+    async def _send_public(self, link: DeskLink, message: dict[str, Any]) -> None:
+        await link.send(await self._with_public_id(message))
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -99,6 +191,7 @@ class DeskHub:
         task.add_done_callback(self._tasks.discard)
 
     def _routing_event(self, agent_id: str, message: dict[str, Any]) -> None:
+        self._record_agent(agent_id, message)
         self._push(agent_id, message)
 
     def _state_changed(self, status: AgentStatus) -> None:
@@ -136,7 +229,8 @@ class DeskHub:
             "agent": {"id": link.agent_id, "name": (agent.name or agent.id) if agent else None,
                       "configured": agent is not None},
             "state": _state(status, self.acd.clock.now()),
-            "call": None if session is None else {"type": "call", **session.view()},
+            "call": None if session is None
+            else await self._with_public_id({"type": "call", **session.view()}),
             "directory": await self._directory(),
         })
 
@@ -229,7 +323,7 @@ class DeskHub:
             await self.cases.add_note(case_id, author=agent_id, text=text)
         await self.acd.finish_wrapup(agent_id)
         await self._send(agent_id, {"type": "wrapup_saved", "call_id": call_id,
-                                    "case_id": case_id})
+                                    "case_id": await self._public_id(case_id)})
 
     async def _send(self, agent_id: str, message: dict[str, Any]) -> None:
         link = self.links.get(agent_id)
@@ -244,13 +338,13 @@ class DeskHub:
         if link is None:
             return NotConnected("unavailable", f"agent {agent.id} has no desk open")
         offer_id = uuid.uuid4().hex
-        pending = _Pending(agent.id, asyncio.get_running_loop().create_future())
+        pending = _Pending(agent.id, asyncio.get_running_loop().create_future(), offer.case_id)
         self._offers[offer_id] = pending
         try:
             await link.send({
                 "type": "offer", "offer_id": offer_id, "kind": offer.kind,
                 "call_id": offer.call_id, "queue": offer.queue, "caller": offer.caller,
-                "case_id": offer.case_id, "timeout": ring_timeout,
+                "case_id": await self._public_id(offer.case_id), "timeout": ring_timeout,
                 "ivr_inputs": await self._ivr_inputs(offer), "from_agent": offer.from_agent,
             })
             sdp = await self._wait_answer(pending, ring_timeout, for_call)

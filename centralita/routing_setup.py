@@ -19,7 +19,7 @@ from media.clock import Clock
 from media.ticker import MediaTicker
 from routing.acd import Acd
 from routing.admin import AcdService
-from routing.config import load_routing
+from routing.config import TeamConfig, load_routing
 from routing.model import InvalidConfig
 from routing.persistence import SqlRoutingPersistence
 from routing.store import MemoryRoutingStore
@@ -56,6 +56,7 @@ class RoutingStack:
     service: AcdService
     store: MemoryRoutingStore
     desks: DeskHub
+    teams: tuple[TeamConfig, ...] = ()  # who supervises whom (web.case_access)
 
     async def close(self) -> None:
         await self.desks.close()
@@ -99,4 +100,4 @@ async def start_routing(
     except BaseException:
         await store.close()
         raise
-    return RoutingStack(acd, service, store, desks)
+    return RoutingStack(acd, service, store, desks, tuple(config.teams.values()))

@@ -55,6 +55,7 @@ from web.auth.bootstrap import ensure_admin
 from web.auth.sessions import SessionStore
 from web.auth.store import UserStore
 from web.auth.throttle import LoginThrottle
+from web.case_access import CaseAccess, Teams
 from web.cases_api import add_case_routes
 from web.desk.api import add_desk_routes
 from web.jsonbody import JsonBodyError, read_json
@@ -161,7 +162,12 @@ class Server:
         app = build_app(
             self.health, self.calls.debug_view if s.debug_api else None, await self._auth()
         )
-        add_case_routes(app, self.store, bus)
+        # Who reads which case: agents their offers, calls and recent contacts; supervisors
+        # their teams' (from the routing file); admins all.
+        add_case_routes(app, self.store, bus, access=CaseAccess(
+            self.store, recent_window=s.cases.agent_recent_window,
+            teams=Teams.from_config(self.routing.teams) if self.routing else None,
+            live=self.routing.desks if self.routing else None))
         if self.routing is not None:
             add_routing_routes(app, self.routing.service)
             add_desk_routes(app, self.routing.desks)

@@ -73,6 +73,14 @@ class AuthSettings:
 
 
 @dataclass
+class CaseSettings:
+    """Who reads which case (see web.case_access)."""
+
+    # An agent reads the cases they worked on for this many seconds after (default 24 h).
+    agent_recent_window: float = 24 * 3600.0
+
+
+@dataclass
 class Settings:
     sip_listen: HostPort = field(default_factory=lambda: HostPort("127.0.0.1", 5060))
     # TLS listens on its own port; None means "SIP port + 1".
@@ -108,6 +116,7 @@ class Settings:
     inband_dtmf: Literal["on", "auto", "off"] = "on"
     registrar: RegistrarSettings = field(default_factory=RegistrarSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    cases: CaseSettings = field(default_factory=CaseSettings)
     # ISO 3166 country: how a number without + is read (dial plan, caller identities).
     default_region: str = "ES"
     # What the server may dial out (voice.dialplan); default: the region's national numbers.
@@ -217,6 +226,12 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             return parse_sources(value, f"{where}: trusted_sources")
         except (DialPlanConfigError, TrustConfigError) as exc:
             raise ConfigError(str(exc)) from exc
+    if key == "cases":
+        window = value.get("agent_recent_window") if isinstance(value, dict) else None
+        if not isinstance(value, dict) or set(value) - {"agent_recent_window"} or isinstance(
+                window, bool) or not isinstance(window, int | float) or window < 0:
+            raise ConfigError(f"{where}: cases must be {{agent_recent_window: SECONDS >= 0}}")
+        return CaseSettings(float(window))
     raise ConfigError(f"{where}: unknown key {key!r}")
 
 

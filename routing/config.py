@@ -18,6 +18,14 @@ they serve, an overflow of kind `queue` names its target:
         skills: {english: 8}          # levels 1-10
         max_concurrent: 1
         queues: [support]
+    teams:                            # optional: who supervises whom (case access)
+      - name: front
+        supervisors: [sam]            # user names of supervisors
+        agents: [ana]                 # agent ids from `agents:`
+
+A supervisor sees the cases handled by the agents of their teams (`web.case_access`); when the
+file has no `teams:` at all, supervisors see every case, as before teams existed. A supervisor
+listed in no team (while teams exist) sees no agent's cases.
 
 Every mistake raises `InvalidConfig(message, where)`: `where` is `body.overflow.kind` for an
 API body and `FILE:LINE:COLUMN: queues[1].overflow.kind` for a file. Unknown keys are refused
@@ -31,7 +39,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +72,17 @@ _QUEUE_KEYS = (
 _AGENT_KEYS = ("id", "name", "skills", "max_concurrent", "contact", "queues")
 _OVERFLOW_KEYS = ("kind", "target")
 _CALLBACK_KEYS = ("max_attempts", "retry_after", "ring_timeout")
-_FILE_KEYS = ("queues", "agents")
+_TEAM_KEYS = ("name", "supervisors", "agents")
+_FILE_KEYS = ("queues", "agents", "teams")
+
+
+@dataclass(frozen=True)
+class TeamConfig:
+    """A team: its supervisors (user names) see the cases its agents (agent ids) handled."""
+
+    name: str
+    supervisors: tuple[str, ...]
+    agents: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,7 @@ class RoutingConfig:
 
     queues: dict[str, QueueConfig]
     agents: dict[str, AgentConfig]
+    teams: dict[str, TeamConfig] = field(default_factory=dict)
 
 
 class _Where:
@@ -448,7 +467,31 @@ def parse_routing(text: str, file: str) -> RoutingConfig:
                               ("agents", index, "id"))
         _check_agent(agent, queues, ("agents", index), where)
         agents[agent.id] = agent
-    return RoutingConfig(queues, agents)
+    teams: dict[str, TeamConfig] = {}
+    for index, item in enumerate(_list(raw.get("teams", []), ("teams",), where)):
+        team = _team(item, ("teams", index), where, agents)
+        if team.name in teams:
+            first = list(teams).index(team.name)
+            raise where.error(f"duplicate team {_show(team.name)} (first at teams[{first}])",
+                              ("teams", index, "name"))
+        teams[team.name] = team
+    return RoutingConfig(queues, agents, teams)
+
+
+def _team(
+    value: object, path: Path_, where: _Where, agents: Mapping[str, AgentConfig]
+) -> TeamConfig:
+    raw = _mapping(value, path, where, _TEAM_KEYS)
+    if "name" not in raw:
+        raise where.error('missing required key "name"', path)
+    name = _name(raw["name"], (*path, "name"), where, "team name")
+    supervisors = _names(raw.get("supervisors", []), (*path, "supervisors"), where,
+                         "supervisor name")
+    members = _names(raw.get("agents", []), (*path, "agents"), where, "agent id")
+    for index, agent in enumerate(members):
+        if agent not in agents:
+            raise where.error(f"no agent {_show(agent)} in agents:", (*path, "agents", index))
+    return TeamConfig(name, supervisors, members)
 
 
 def _list(value: object, path: Path_, where: _Where) -> list[Any]:

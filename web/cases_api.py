@@ -4,15 +4,22 @@
                                   their transcript segments, notes) as JSON
     GET /api/cases/{id}/live      WebSocket: a "snapshot" message with the timeline, then every
                                   event published on the case (segments as they are stored)
-    GET /api/calls/{call_id}/case {"case_id": n} for the case a call landed on
+    GET /api/calls/{call_id}/case {"case_id": "<public id>"} for the case a call landed on
+
+`{id}` and every `case_id` these routes answer with is the case's random public id
+(`cases.models.new_public_id`), never its sequential key: one case's address says nothing
+about another's, and the integer ids of old links no longer resolve.
 
 Errors are JSON `{"error": {"code", "message", "where"?}}`: 400 for a malformed id, 404 for an
-unknown one, 503 when the database fails. Handlers stay thin (STYLE.md §13): they parse, ask
-the `CaseStore`, serialise.
+unknown one and for one the viewer may not read (`web.case_access`: agents see the cases of
+their offers, calls and recent contacts; supervisors their teams'; admins all), 403 for a
+supervisor asking for a case outside their teams, 503 when the database fails. Handlers stay
+thin (STYLE.md §13): they parse, ask `CaseAccess` and the `CaseStore`, serialise.
 
 Every route needs the agent role (`web.auth`); the live WebSocket authenticates like the
-rest (session cookie, bearer token, or `?access_token=` on the handshake). Not yet: any
-agent reads every case; limiting agents to their own cases comes with the agent desk.
+rest (session cookie, bearer token, or `?access_token=` on the handshake), and re-checks
+that login every `recheck` seconds and before every push (`web.socket_login`): once it ended
+(logged out, user disabled or changed, token revoked) the socket is closed with 4401.
 """
 
 from __future__ import annotations
@@ -20,19 +27,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from cases.errors import CaseError, InvalidInput, NotFound
 from cases.events import EventBus, Subscription
 from cases.store import CaseStore
-from cases.validate import MAX_ID
 from web.auth import Role, require
+from web.auth.service import PRINCIPAL
+from web.case_access import CaseAccess, Verdict, Viewer
+from web.socket_login import LOGGED_OUT, RECHECK_S, Authorized, login_check, watch_login
 
 log = logging.getLogger(__name__)
 
 CASE_STORE: web.AppKey[CaseStore] = web.AppKey("case_store", CaseStore)
 CASE_EVENTS: web.AppKey[EventBus] = web.AppKey("case_events")
+CASE_ACCESS: web.AppKey[CaseAccess] = web.AppKey("case_access", CaseAccess)
+LIVE_RECHECK: web.AppKey[float] = web.AppKey("case_live_recheck", float)
+
+# Public ids are 16 URL-safe characters; anything else cannot name a case.
+_PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 
 
 class LiveViewers:
@@ -79,38 +95,88 @@ def _from_case_error(exc: CaseError) -> web.Response:
     return _error(503, "storage_unavailable", "the case store is unavailable")
 
 
-def _case_id(request: web.Request) -> int | web.Response:
-    raw = request.match_info["id"]
-    if not raw.isascii() or not raw.isdigit():
-        return _error(400, "invalid_id", f"case id must be a positive integer, got {raw!r}", "id")
-    value = int(raw)
-    if not 1 <= value <= MAX_ID:
-        return _error(404, "not_found", f"case {value} not found")
+def _viewer(request: web.Request) -> Viewer | None:
+    who = request.get(PRINCIPAL)
+    return None if who is None else Viewer(who.name, who.role)
+
+
+def _refused(verdict: Verdict, what: str) -> web.Response:
+    if verdict is Verdict.FORBIDDEN:
+        return _error(403, "forbidden", f"{what} is not one of your teams' cases")
+    return _error(404, "not_found", f"{what} not found")
+
+
+async def _readable(
+    request: web.Request, public_id: str
+) -> tuple[int, Viewer] | web.Response:
+    """The internal id of the case `public_id` names, if the viewer may read it; else the
+    answer to give (an agent gets the same 404 for a case they may not see as for none)."""
+    viewer = _viewer(request)
+    if viewer is None:  # no auth on this app: fail closed
+        return _error(401, "unauthorized", "log in first")
+    if not _PUBLIC_ID.match(public_id):
+        return _error(400, "invalid_id", f"not a case id: {public_id[:80]!r}", "id")
+    try:
+        case_id = await request.app[CASE_STORE].case_by_public_id(public_id)
+        verdict = await request.app[CASE_ACCESS].check(viewer, case_id)
+    except NotFound:
+        return _error(404, "not_found", f"case {public_id} not found")
+    except CaseError as exc:
+        return _from_case_error(exc)
+    if verdict is not Verdict.ALLOWED:
+        return _refused(verdict, f"case {public_id}")
+    return case_id, viewer
+
+
+def _public(value: Any, case_id: int, public_id: str) -> Any:
+    """`value` (a timeline or an event) with the case's internal id replaced by its public
+    one wherever it names the case."""
+    if isinstance(value, dict):
+        out = {k: public_id if k == "case_id" and v == case_id else _public(v, case_id, public_id)
+               for k, v in value.items()}
+        case = out.get("case")
+        if isinstance(case, dict) and case.get("id") == case_id:
+            out["case"] = {**case, "id": public_id}
+        return out
+    if isinstance(value, list):
+        return [_public(v, case_id, public_id) for v in value]
     return value
 
 
 async def get_case(request: web.Request) -> web.Response:
     """The timeline of one case."""
-    case_id = _case_id(request)
-    if isinstance(case_id, web.Response):
-        return case_id
+    public_id = request.match_info["id"]
+    found = await _readable(request, public_id)
+    if isinstance(found, web.Response):
+        return found
+    case_id, _ = found
     try:
         timeline = await request.app[CASE_STORE].timeline(case_id)
     except CaseError as exc:
         return _from_case_error(exc)
-    return web.json_response(timeline)
+    return web.json_response(_public(timeline, case_id, public_id))
 
 
 async def get_call_case(request: web.Request) -> web.Response:
-    """Which case a call (by its SIP Call-ID or Twilio CallSid) landed on."""
+    """Which case a call (by its SIP Call-ID or Twilio CallSid) landed on, if the viewer may
+    read it (else 404, as for a call with no case)."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _error(401, "unauthorized", "log in first")
     call_id = request.match_info["call_id"]
+    store = request.app[CASE_STORE]
     try:
-        case_id = await request.app[CASE_STORE].find_case_by_call(call_id)
+        case_id = await store.find_case_by_call(call_id)
+        if case_id is None:
+            return _error(404, "not_found", "no case for this call")
+        verdict = await request.app[CASE_ACCESS].check(viewer, case_id)
+        if verdict is not Verdict.ALLOWED:
+            return _refused(verdict, "the case of this call") if verdict is Verdict.FORBIDDEN \
+                else _error(404, "not_found", "no case for this call")
+        public_id = await store.public_id(case_id)
     except CaseError as exc:
         return _from_case_error(exc)
-    if case_id is None:
-        return _error(404, "not_found", "no case for this call")
-    return web.json_response({"case_id": case_id})
+    return web.json_response({"case_id": public_id})
 
 
 async def case_live(request: web.Request) -> web.StreamResponse:
@@ -121,19 +187,31 @@ async def case_live(request: web.Request) -> web.StreamResponse:
     viewer falls behind, the oldest events are dropped and a {"type": "gap"} message says how
     many: reload the timeline.
     """
-    case_id = _case_id(request)
-    if isinstance(case_id, web.Response):
-        return case_id
-    async with request.app[CASE_EVENTS].subscribe(f"case:{case_id}") as events:
+    public_id = request.match_info["id"]
+    found = await _readable(request, public_id)
+    if isinstance(found, web.Response):
+        return found
+    case_id, _ = found
+    app = request.app
+    check = login_check(request, request[PRINCIPAL])
+    async with app[CASE_EVENTS].subscribe(f"case:{case_id}") as events:
         try:
-            timeline = await request.app[CASE_STORE].timeline(case_id)
+            timeline = await app[CASE_STORE].timeline(case_id)
         except CaseError as exc:
             return _from_case_error(exc)
-        ws = web.WebSocketResponse(heartbeat=request.app[LIVE_HEARTBEAT])
+        ws = web.WebSocketResponse(heartbeat=app[LIVE_HEARTBEAT])
         await ws.prepare(request)
-        viewers = request.app[LIVE_VIEWERS]
+        viewers = app[LIVE_VIEWERS]
         viewers.add(ws)
-        pusher = asyncio.create_task(_push(ws, events, timeline))
+
+        async def logged_out() -> None:
+            await ws.close(code=LOGGED_OUT, message=b"logged out")
+
+        tasks = [asyncio.create_task(
+            _push(ws, events, _public(timeline, case_id, public_id), case_id, public_id, check))]
+        if check is not None:
+            tasks.append(asyncio.create_task(watch_login(
+                check, logged_out, interval=app[LIVE_RECHECK], what=f"case {public_id} viewer")))
         try:
             async for msg in ws:
                 # Viewers only listen; anything they send is ignored, close ends the loop.
@@ -141,22 +219,37 @@ async def case_live(request: web.Request) -> web.StreamResponse:
                     break
         finally:
             viewers.discard(ws)
-            pusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pusher
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await ws.close()
     return ws
 
 
-async def _push(ws: web.WebSocketResponse, events: Subscription, timeline: dict[str, object]) -> None:
+async def _push(
+    ws: web.WebSocketResponse, events: Subscription, timeline: dict[str, object],
+    case_id: int, public_id: str, check: Authorized | None,
+) -> None:
+    async def send(message: object) -> bool:
+        if check is not None and not await check(fresh=False):
+            await ws.close(code=LOGGED_OUT, message=b"logged out")
+            return False
+        await ws.send_json(message)
+        return True
+
     try:
-        await ws.send_json({"type": "snapshot", "timeline": timeline})
+        if not await send({"type": "snapshot", "timeline": timeline}):
+            return
         reported = 0
         async for event in events:
             if events.dropped > reported:
-                await ws.send_json({"type": "gap", "dropped": events.dropped - reported})
+                if not await send({"type": "gap", "dropped": events.dropped - reported}):
+                    return
                 reported = events.dropped
-            await ws.send_json(event)
+            if not await send(_public(event, case_id, public_id)):
+                return
     except ConnectionResetError:
         # The viewer went away mid-send; the reader loop sees the close and cleans up.
         return
@@ -172,13 +265,20 @@ def add_case_routes(
     bus: EventBus,
     *,
     heartbeat: float = LIVE_HEARTBEAT_S,
+    access: CaseAccess | None = None,
+    recheck: float = RECHECK_S,
 ) -> None:
     """Mount the case API on `app`, with `store` and `bus` under typed keys.
 
-    `heartbeat` is the live WebSocket's ping interval in seconds. Open live sockets are
-    closed when the application shuts down; `store` and `bus` stay the caller's to close.
+    `access` decides who reads which case (default: `CaseAccess(store)`, no teams and no
+    live offers, so agents see only the cases they worked on). `heartbeat` is the live
+    WebSocket's ping interval and `recheck` how often it re-checks its login, in seconds.
+    Open live sockets are closed when the application shuts down; `store` and `bus` stay
+    the caller's to close.
     """
     app[CASE_STORE] = store
+    app[CASE_ACCESS] = access if access is not None else CaseAccess(store)
+    app[LIVE_RECHECK] = recheck
     app[LIVE_HEARTBEAT] = heartbeat
     app[CASE_EVENTS] = bus
     app[LIVE_VIEWERS] = LiveViewers()

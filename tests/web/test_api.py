@@ -268,7 +268,8 @@ async def test_live_case_socket_needs_credentials(
     desk: Desk, http: aiohttp.ClientSession
 ) -> None:
     ref = await desk.cases.start_voice_interaction(caller="+15550100199", call_id="call-1")
-    url = desk.url(f"/api/cases/{ref.case_id}/live")
+    await desk.cases.set_interaction_agent("call-1", "ana")  # ana's case (web.case_access)
+    url = desk.url(f"/api/cases/{await desk.cases.public_id(ref.case_id)}/live")
     with pytest.raises(aiohttp.WSServerHandshakeError) as err:
         await http.ws_connect(url)
     assert err.value.status == 401
@@ -276,7 +277,7 @@ async def test_live_case_socket_needs_credentials(
         await http.ws_connect(url + "?access_token=ctk_wrong")
     assert err.value.status == 401
     # An integration: the token in the query (browsers cannot set headers on a WebSocket).
-    async with http.ws_connect(f"{url}?access_token={TOKENS[Role.AGENT]}") as ws:
+    async with http.ws_connect(f"{url}?access_token={TOKENS[Role.ADMIN]}") as ws:
         assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
     # A browser: the session cookie, from this origin only.
     await desk.login(http, "ana")

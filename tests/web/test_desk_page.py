@@ -115,11 +115,14 @@ async def running(
         await ticker.stop()
 
 
-async def make_case(cases: CaseStore) -> tuple[int, int]:
-    """A customer with an earlier call and this one (IVR input, a caller segment, a note)."""
+async def make_case(cases: CaseStore) -> tuple[str, int]:
+    """A customer with an earlier call and this one (IVR input, a caller segment, a note):
+    the case's public id (what the desk sees) and this call's interaction. Ana took the
+    earlier call, so the case is one she may read (`web.case_access`)."""
     old = await cases.start_voice_interaction(caller="+34600111222", call_id="call-0")
     await cases.add_segment(old.interaction_id, speaker="caller", start=0.0, end=2.0,
                             text="My parcel is late.", confidence=0.9, engine="test")
+    assert await cases.set_interaction_agent("call-0", "ana") == old.case_id
     await cases.end_interaction(old.interaction_id, outcome="answered", summary="Parcel late")
     ref = await cases.start_voice_interaction(caller="+34600111222", call_id="call-1")
     assert ref.case_id == (await cases.find_case_by_call("call-0"))
@@ -127,7 +130,7 @@ async def make_case(cases: CaseStore) -> tuple[int, int]:
     await cases.add_segment(ref.interaction_id, speaker="caller", start=0.0, end=1.5,
                             text="Hello, it is me again.", confidence=0.9, engine="test")
     await cases.add_note(ref.case_id, author="bo", text=f"Promised a refund {HOSTILE}")
-    return ref.case_id, ref.interaction_id
+    return await cases.public_id(ref.case_id), ref.interaction_id
 
 
 async def test_an_agent_shift_on_the_desk_page(

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from aiohttp import WSCloseCode, web
 
-from web.auth import AUTH, Principal, Role, principal, require, require_page
-from web.auth.service import presented_token
-from web.desk.link import REFUSED, REPLACED, SEND_QUEUE, Authorized, DeskConnection, close_quietly
+from web.auth import Role, principal, require, require_page
+from web.desk.link import REFUSED, REPLACED, SEND_QUEUE, DeskConnection, close_quietly
 from web.desk.protocol import DeskError, DeskService
+from web.socket_login import RECHECK_S, login_check
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ DESKS: web.AppKey[OpenDesks] = web.AppKey("desks", OpenDesks)
 DESK_PAGE: web.AppKey[bytes] = web.AppKey("desk_page", bytes)
 DESK_QUEUE: web.AppKey[int] = web.AppKey("desk_queue", int)
 DESK_HEARTBEAT: web.AppKey[float] = web.AppKey("desk_heartbeat", float)
+DESK_RECHECK: web.AppKey[float] = web.AppKey("desk_recheck", float)
 
 
 async def desk_page(request: web.Request) -> web.Response:
@@ -100,35 +101,6 @@ async def desk_page(request: web.Request) -> web.Response:
         body=request.app[DESK_PAGE], content_type="text/html", charset="utf-8",
         headers=PAGE_HEADERS,
     )
-
-
-def _still_authorized(request: web.Request, who: Principal) -> Authorized | None:
-    """Whether the desk's credentials still hold: its login session is live and its user
-    unchanged, or its stored bearer token has not been revoked (a token from the config file
-    lasts as long as the process)."""
-    if AUTH not in request.config_dict:
-        return None
-    auth = request.config_dict[AUTH]
-    if who.via == "token":
-        token = presented_token(request)
-        if token is None or auth.config_tokens.find(token) is not None:
-            return None
-
-        async def token_kept() -> bool:
-            # One indexed lookup per message from the page: a ping every 25 s, a few commands.
-            return await auth.users.find_token(token) is not None
-
-        return token_kept
-    if who.session_id is None:
-        return None
-    session_id = who.session_id
-
-    async def check() -> bool:
-        session = auth.sessions.get(session_id)
-        return session is not None and (
-            auth.versions is None or await auth.versions.still_valid(session))
-
-    return check
 
 
 async def desk_socket(request: web.Request) -> web.StreamResponse:
@@ -140,7 +112,8 @@ async def desk_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=app[DESK_HEARTBEAT], max_msg_size=MAX_MESSAGE)
     await ws.prepare(request)
     desk = DeskConnection(agent_id, ws, service, queue_size=app[DESK_QUEUE],
-                          still_authorized=_still_authorized(request, who))
+                          still_authorized=login_check(request, who),
+                          recheck=app[DESK_RECHECK])
     previous = desks.claim(desk)
     connected = False
     try:
@@ -183,17 +156,20 @@ def add_desk_routes(
     *,
     queue_size: int = SEND_QUEUE,
     heartbeat: float = HEARTBEAT_S,
+    recheck: float = RECHECK_S,
 ) -> None:
     """Mount the desk page, its static files and its WebSocket on `app`, over `service`.
 
     `queue_size` bounds each desk's send queue; `heartbeat` is the WebSocket ping interval
-    in seconds. Open desks are closed when the application shuts down.
+    in seconds; every `recheck` seconds an open desk checks its login is still good
+    (`web.socket_login`). Open desks are closed when the application shuts down.
     """
     app[DESK_SERVICE] = service
     app[DESKS] = OpenDesks()
     app[DESK_PAGE] = (STATIC_DIR / "desk.html").read_bytes()
     app[DESK_QUEUE] = queue_size
     app[DESK_HEARTBEAT] = heartbeat
+    app[DESK_RECHECK] = recheck
     require_page(app, app.router.add_get("/desk", desk_page), Role.AGENT)
     require(app, app.router.add_static("/desk/static", STATIC_DIR), Role.AGENT)
     require(app, app.router.add_get("/api/desk/ws", desk_socket), Role.AGENT)

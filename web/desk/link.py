@@ -5,11 +5,12 @@
                                               └─► service.command(link, cmd)
                                                   DeskError / DeskProtocolError ──► error msg
 
-Before each message from the page the desk asks `still_authorized` (its login session is
-still live and its user unchanged, or its bearer token not revoked): a desk whose agent was
-logged out, disabled or given a new password elsewhere, or whose token was revoked, is closed
-with `LOGGED_OUT` at its next message (the page pings every 25 s) and the page goes to the
-login page.
+The desk asks `still_authorized` (its login session is still live and its user unchanged, or
+its bearer token not revoked, see `web.socket_login`) before each message from the page,
+before each message to it, and every `recheck` seconds whatever happens: a desk whose agent
+was logged out, disabled or given a new password elsewhere, or whose token was revoked, is
+closed with `LOGGED_OUT` within seconds, its owner tells the service it is gone (so it is
+offered no more calls), and the page goes to the login page.
 
 `send` never waits: a desk whose queue is full (the page stopped reading, or the network
 did) is closed with `SLOW` and everything sent to it after that is dropped, so one stuck
@@ -22,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -35,6 +35,7 @@ from web.desk.protocol import (
     error_message,
     parse_command_text,
 )
+from web.socket_login import LOGGED_OUT, RECHECK_S, Authorized, watch_login
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,7 @@ SEND_QUEUE = 64
 REPLACED = 4000  # the agent opened the desk elsewhere: do not reconnect
 SLOW = 4008  # the send queue overflowed: reconnect for a fresh hello
 REFUSED = 4003  # the service refused the desk (e.g. the user is not an agent)
-LOGGED_OUT = 4401  # the desk's login session ended: log in again
-
-Authorized = Callable[[], Awaitable[bool]]
+# LOGGED_OUT (4401) is `web.socket_login`'s: the desk's login ended, log in again.
 
 
 class DeskConnection:
@@ -68,9 +67,11 @@ class DeskConnection:
         *,
         queue_size: int = SEND_QUEUE,
         still_authorized: Authorized | None = None,
+        recheck: float = RECHECK_S,
     ) -> None:
         self.agent_id = agent_id
         self._authorized = still_authorized
+        self._recheck = recheck
         self._ws = ws
         self._service = service
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(queue_size)
@@ -114,7 +115,12 @@ class DeskConnection:
         reader = asyncio.create_task(self._read(), name=f"desk-read-{self.agent_id}")
         writer = asyncio.create_task(self._write(), name=f"desk-write-{self.agent_id}")
         stopper = asyncio.create_task(self._stop.wait(), name=f"desk-stop-{self.agent_id}")
-        tasks = (reader, writer, stopper)
+        tasks: tuple[asyncio.Task[Any], ...] = (reader, writer, stopper)
+        if self._authorized is not None:
+            tasks += (asyncio.create_task(
+                watch_login(self._authorized, self._logged_out, interval=self._recheck,
+                            what=f"desk of {self.agent_id}"),
+                name=f"desk-login-{self.agent_id}"),)
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -135,9 +141,21 @@ class DeskConnection:
         """The close code and reason the socket gets (normal closure until someone sets one)."""
         return self._close or (WSCloseCode.OK, "")
 
+    def _logged_out(self) -> None:
+        self.close_soon(LOGGED_OUT, "logged out")
+
+    async def _still_authorized(self, *, fresh: bool = True) -> bool:
+        if self._authorized is None or await self._authorized(fresh=fresh):
+            return True
+        log.info("desk of %s: its login ended; closing it", self.agent_id)
+        self._logged_out()
+        return False
+
     async def _write(self) -> None:
         while True:
             message = await self._queue.get()
+            if not await self._still_authorized(fresh=False):
+                return  # nothing more reaches a page whose login ended
             try:
                 await self._ws.send_json(message)
             except ConnectionResetError:
@@ -145,10 +163,8 @@ class DeskConnection:
 
     async def _read(self) -> None:
         async for msg in self._ws:
-            if self._authorized is not None and msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) \
-                    and not await self._authorized():
-                log.info("desk of %s: its login ended; closing it", self.agent_id)
-                self.close_soon(LOGGED_OUT, "logged out")
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) \
+                    and not await self._still_authorized():
                 return
             if msg.type == WSMsgType.TEXT:
                 await self._handle(msg.data)

@@ -1,5 +1,6 @@
 // The screen pop: the customer's case timeline across channels, the IVR inputs of this
-// call, and the live transcript from the case's WebSocket (/api/cases/{id}/live).
+// call, and the live transcript from the case's WebSocket (/api/cases/{id}/live). A case is
+// always named by its public id (a random string from the offer or the call), never a number.
 
 import {$, h, text, show, clock} from "./dom.js";
 
