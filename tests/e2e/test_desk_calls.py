@@ -247,6 +247,10 @@ async def test_agent_desk_takes_a_queued_call_holds_transfers_and_wraps_up(
     inbound = [c for c in calls if c["direction"] == "inbound"][-1]
     case_id = (await get_json(server, f"/api/calls/{inbound['call_id']}/case"))["case_id"]
     case = await get_json(server, f"/api/cases/{case_id}")
+    # The case is named by its public id, and remembers who took the call (case access).
+    assert case["case"]["id"] == case_id and not str(case_id).isdigit()
+    assert [i["agent"] for i in case["interactions"] if i["call_id"] == inbound["call_id"]] \
+        == ["ana"], case["interactions"]
     notes = [(n["author"], n["text"]) for n in case["notes"]]
     assert ("ana", "Disposition: escalated.\nInvoice question, passed to Bob.") in notes, notes
     assert ("bob", "Disposition: follow-up.\nConsulted Ana; she took it.") in notes, notes

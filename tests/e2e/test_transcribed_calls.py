@@ -73,8 +73,9 @@ def cases_config(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {"cases_url": url(name)}
 
 
-async def case_of(server: ServerProcess, caller_hint: str, within: float = 15.0) -> int:
-    """The case id of the most recent call in the debug list (once its interaction exists)."""
+async def case_of(server: ServerProcess, caller_hint: str, within: float = 15.0) -> str:
+    """The (public) case id of the most recent call in the debug list (once its interaction
+    exists)."""
     deadline = time.monotonic() + within
     while True:
         calls = await get_json(server, "/api/debug/calls")
@@ -83,7 +84,7 @@ async def case_of(server: ServerProcess, caller_hint: str, within: float = 15.0)
                 path = f"/api/calls/{calls[-1]['call_id']}/case"
                 async with http.get(server.http_base + path) as resp:
                     if resp.status == 200:
-                        return int((await resp.json())["case_id"])
+                        return str((await resp.json())["case_id"])
         if time.monotonic() > deadline:
             raise AssertionError(f"no case for {caller_hint}'s call after {within}s")
         await asyncio.sleep(0.2)

@@ -19,9 +19,15 @@ import pytest
 
 from cases.events import InProcessBus
 from cases.store import CaseStore
+from centralita.desk import DeskHub
+from centralita.settings import ConfigError, load_settings
 from media.clock import FakeClock
-from routing.config import TeamConfig
+from media.ticker import MediaTicker
+from routing.channels import Offer
+from routing.config import TeamConfig, parse_routing
+from routing.model import InvalidConfig
 from tests.helpers.webapp import start_app
+from tests.routing.acd_rig import Factory, agent, make_rig, queue
 from tests.web.conftest import PASSWORD, make_auth
 from web.app import build_app
 from web.auth import Auth, Role
@@ -34,6 +40,7 @@ TEAMS = Teams.from_config([TeamConfig("front", ("sam",), ("ana",)),
 ROLES = {"root": Role.ADMIN, "sam": Role.SUPERVISOR, "sue": Role.SUPERVISOR,
          "ana": Role.AGENT, "bo": Role.AGENT}
 CLOSE_WITHIN_S = 5.0
+__all__ = ["make_rig"]  # the ACD rig's fixture, for the hub's test
 
 
 @dataclass
@@ -244,3 +251,83 @@ async def test_a_live_socket_closes_4401_once_its_login_ends_without_the_client_
     after = await ws.receive(timeout=2)
     assert after.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSE), after
     await ws.close()
+
+
+# --- the desk hub: live offers open the case, the desk sees only public ids ------------------
+
+
+class Link:
+    """An open desk that keeps what it is sent."""
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+
+async def test_the_hub_tells_who_is_offered_a_case_and_desks_see_its_public_id(
+    make_rig: Factory, tmp_path: Path
+) -> None:
+    cases = await CaseStore.open(f"sqlite:///{tmp_path}/hub.db")
+    rig = await make_rig([queue("help")], [agent("a1", "help")])
+    hub = DeskHub(rig.acd, rig.admin, ticker=MediaTicker(), cases=cases, host_addresses=None)
+    try:
+        ref = await cases.start_voice_interaction(caller="+15550100", call_id="call-1")
+        link = Link("a1")
+        await hub.connect(link)
+        assert not hub.live_cases("a1")
+        ringing = asyncio.ensure_future(hub.ring_agent(
+            rig.acd.agents["a1"], Offer("call", "call-1", "help", "+15550100", ref.case_id),
+            ring_timeout=30, for_call=None))
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if any(m["type"] == "offer" for m in link.sent):
+                break
+        [offer] = [m for m in link.sent if m["type"] == "offer"]
+        assert offer["case_id"] == await cases.public_id(ref.case_id)
+        assert set(hub.live_cases("a1")) == {ref.case_id}
+        assert set(hub.live_agents(ref.case_id)) == {"a1"}
+        assert not hub.live_cases("a2")
+        ringing.cancel()
+        await asyncio.gather(ringing, return_exceptions=True)
+        assert not hub.live_cases("a1") and not hub.live_agents(ref.case_id)
+        # A call taken (routing's call update) is stored as the interaction's agent.
+        rig.acd.notify("a1", {"type": "call", "call_id": "call-1", "case_id": ref.case_id,
+                              "phase": "connected"})
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if [c.agent for c in await cases.case_contacts(ref.case_id)] == ["a1"]:
+                break
+        assert [c.agent for c in await cases.case_contacts(ref.case_id)] == ["a1"]
+        update = [m for m in link.sent if m["type"] == "call"][-1]
+        assert update["case_id"] == offer["case_id"]
+    finally:
+        await hub.close()
+        await cases.close()
+
+
+def test_the_recent_window_comes_from_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "centralita.yaml"
+    assert load_settings(None, {}).cases.agent_recent_window == 86400.0
+    config.write_text("cases:\n  agent_recent_window: 3600\n")
+    assert load_settings(config, {}).cases.agent_recent_window == 3600.0
+    for bad in ("cases:\n  agent_recent_window: -1\n", "cases:\n  window: 5\n", "cases: 5\n"):
+        config.write_text(bad)
+        with pytest.raises(ConfigError, match="agent_recent_window"):
+            load_settings(config, {})
+
+
+def test_teams_in_the_routing_file() -> None:
+    text = ("queues:\n  - name: q\nagents:\n  - id: ana\n    queues: [q]\n  - id: bo\n"
+            "    queues: [q]\nteams:\n  - name: front\n    supervisors: [sam]\n"
+            "    agents: [ana]\n  - name: late\n    supervisors: [sam, sue]\n    agents: [bo]\n")
+    config = parse_routing(text, "routing.yaml")
+    assert config.teams["front"] == TeamConfig("front", ("sam",), ("ana",))
+    teams = Teams.from_config(config.teams.values())
+    assert teams.configured
+    assert teams.agents_of == {"sam": frozenset({"ana", "bo"}), "sue": frozenset({"bo"})}
+    assert not Teams.from_config(parse_routing("queues: []\n", "r.yaml").teams.values()).configured
+    with pytest.raises(InvalidConfig, match=r"routing.yaml:11:14: teams\[0\].agents\[0\]: no agent"):
+        parse_routing(text.replace("agents: [ana]", "agents: [zed]"), "routing.yaml")
