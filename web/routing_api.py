@@ -42,6 +42,7 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
+from cases.errors import CaseError
 from routing.config import (
     MAX_REASON,
     NAME_RE,
@@ -57,6 +58,7 @@ from routing.model import AgentState, AgentStateError, CallbackState, InvalidCon
 from routing.service import RoutingService
 from web.auth import Role, require
 from web.auth.service import PRINCIPAL
+from web.cases_api import CASE_STORE
 from web.jsonbody import JsonBodyError, read_json
 
 ROUTING: web.AppKey[RoutingService] = web.AppKey("routing_service")
@@ -378,7 +380,22 @@ async def list_callbacks(request: web.Request) -> web.Response:
                            f"must be one of {known}, got {json.dumps(label)}",
                            "query.state") from None
     found = await request.app[ROUTING].callbacks(frozenset(states) if labels else None)
-    return web.json_response({"callbacks": [cb.to_dict() for cb in found]})
+    return web.json_response({"callbacks": [await _with_public_case(request, cb.to_dict())
+                                            for cb in found]})
+
+
+async def _with_public_case(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with its `case_id` as the case's public id, the only one URLs accept (the
+    internal row id is sequential: it must not leave the server)."""
+    store = request.config_dict.get(CASE_STORE)
+    case_id = body.get("case_id")
+    if store is None or not isinstance(case_id, int):
+        return {**body, "case_id": None} if case_id is not None else body
+    try:
+        public = await store.public_id(case_id)
+    except CaseError:
+        public = None  # the case is gone or unreadable: the callback stands without it
+    return {**body, "case_id": public}
 
 
 async def cancel_callback(request: web.Request) -> web.Response:
