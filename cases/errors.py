@@ -3,6 +3,9 @@
     CaseError
      ├── NotFound        a customer, case or interaction id (or call id) that is not stored
      ├── InvalidInput    a value the caller passed is malformed; says what and where
+     ├── Conflict        the request contradicts what is stored
+     │    ├── IdentityConflict  the identity belongs to another customer
+     │    └── MergeConflict     two customers hold conflicting verified identities
      └── StorageError    the database failed underneath (wraps the SQLAlchemy error)
 
 Every operation validates its input before it writes, so a rejected call never changes or
@@ -32,6 +35,34 @@ class InvalidInput(CaseError):
         super().__init__(f"{where}: {what}")
         self.what = what
         self.where = where
+
+
+class Conflict(CaseError):
+    """The request is well formed but contradicts what is stored; nothing was changed."""
+
+
+class IdentityConflict(Conflict):
+    """The identity of `kind` already belongs to customer `owner_id` (its value, personal
+    data, stays out of the message)."""
+
+    def __init__(self, kind: str, owner_id: int) -> None:
+        super().__init__(f"this {kind} identity belongs to customer {owner_id}")
+        self.kind = kind
+        self.owner_id = owner_id
+
+
+class MergeConflict(Conflict):
+    """Customers `source_id` and `target_id` each hold a verified identity of `kind`: proof
+    of two different people, so they are not merged."""
+
+    def __init__(self, kind: str, source_id: int, target_id: int) -> None:
+        super().__init__(
+            f"customers {source_id} and {target_id} each have a verified {kind} identity "
+            "of their own; refusing to merge two proven people"
+        )
+        self.kind = kind
+        self.source_id = source_id
+        self.target_id = target_id
 
 
 class StorageError(CaseError):

@@ -3,7 +3,10 @@
     Customer 1─* Identity          (phone / email / chat handle, normalised, unique per kind)
     Customer 1─* Case 1─* Interaction 1─* TranscriptSegment
                                       1─* IvrEvent   (what the caller pressed/said in the IVR)
+                                      1─* Message 1─* MessageAttachment   (metadata; bytes elsewhere)
+                                                  1─* MessageStatusEvent  (delivery history)
                  Case 1─* Note
+    CustomerMerge                  (audit: who was merged into whom, and what moved)
 
 The schema is created by the Alembic migrations in `cases/migrations`, never by `create_all`;
 a test checks the two agree on SQLite and PostgreSQL. Times are timezone-aware UTC and always
@@ -18,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -29,6 +33,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -44,7 +49,12 @@ NAMING = {
 }
 
 CASE_STATUSES = ("open", "closed")
-CHANNELS = ("voice", "chat", "sms", "email")
+CHANNELS = ("voice", "chat", "sms", "whatsapp", "email")
+# Channels whose interactions carry messages (every channel but voice).
+TEXT_CHANNELS = ("chat", "sms", "whatsapp", "email")
+# An inbound message is "received"; an outbound one moves forward through the others
+# (see cases.messages for the allowed moves).
+MESSAGE_STATUSES = ("received", "queued", "sent", "delivered", "read", "undelivered", "failed")
 DIRECTIONS = ("inbound", "outbound")
 SPEAKERS = ("caller", "agent")
 IVR_EVENT_KINDS = (
@@ -127,6 +137,10 @@ class Identity(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String(255))
+    # Proven by its channel (a signed provider webhook, the customer's site's HMAC), not just
+    # claimed (typed into a form, a caller id). Two proven identities of one kind on two
+    # customers are two people: `cases.merge` refuses to merge them.
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     customer: Mapped[Customer] = relationship(back_populates="identities")
@@ -201,6 +215,9 @@ class Interaction(Base):
     ivr_events: Mapped[list[IvrEvent]] = relationship(
         back_populates="interaction", order_by="(IvrEvent.at, IvrEvent.id)"
     )
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="interaction", order_by="(Message.created_at, Message.id)"
+    )
 
 
 class TranscriptSegment(Base):
@@ -263,3 +280,104 @@ class Note(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     case: Mapped[Case] = relationship(back_populates="notes")
+
+
+class Message(Base):
+    """One chat line, SMS, WhatsApp message or email on a (non-voice) interaction.
+
+    `external_id` is the channel's own id (Twilio's MessageSid, an email's Message-ID, the
+    widget's message id), unique per channel: a provider's retry finds the stored row instead
+    of adding a second. `status` only moves forward (`cases.messages`); every report, applied
+    or not, stays in `status_events`. `channel` repeats the interaction's so the uniqueness
+    can be a plain constraint.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        CheckConstraint(_one_of("channel", TEXT_CHANNELS), name="channel"),
+        CheckConstraint(_one_of("direction", DIRECTIONS), name="direction"),
+        CheckConstraint(_one_of("status", MESSAGE_STATUSES), name="status"),
+        Index("ix_messages_interaction_created", "interaction_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(320))
+    recipient: Mapped[str] = mapped_column(String(320))
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    interaction: Mapped[Interaction] = relationship(back_populates="messages")
+    attachments: Mapped[list[MessageAttachment]] = relationship(
+        back_populates="message", order_by="MessageAttachment.id"
+    )
+    status_events: Mapped[list[MessageStatusEvent]] = relationship(
+        back_populates="message", order_by="(MessageStatusEvent.at, MessageStatusEvent.id)"
+    )
+
+
+class MessageAttachment(Base):
+    """A file that came or went with a message: its metadata, and the key under which the
+    channel adapter stored the bytes (the case store never holds them)."""
+
+    __tablename__ = "message_attachments"
+    __table_args__ = (CheckConstraint("size >= 0", name="size"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    storage_key: Mapped[str] = mapped_column(String(1024))
+
+    message: Mapped[Message] = relationship(back_populates="attachments")
+
+
+class MessageStatusEvent(Base):
+    """One delivery report on a message, in arrival order; `applied` is False for a late one
+    that did not move the status (a "sent" after "delivered")."""
+
+    __tablename__ = "message_status_events"
+    __table_args__ = (CheckConstraint(_one_of("status", MESSAGE_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    applied: Mapped[bool] = mapped_column(Boolean)
+
+    message: Mapped[Message] = relationship(back_populates="status_events")
+
+
+class CustomerMerge(Base):
+    """Audit of one merge: customer `source` turned out to be customer `target`.
+
+    What moved is listed so a wrong merge can be undone by hand: the interactions moved from
+    the source's open case onto `target_case_id`, the source's cases now owned by the target,
+    and its identities as (kind, value, verified). `source_case_id` -> `target_case_id` also
+    lets a link to the emptied case (an email reply token) find the surviving one.
+    """
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    target_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    source_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    target_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    moved_interactions: Mapped[Any] = mapped_column(JSON)
+    moved_cases: Mapped[Any] = mapped_column(JSON)
+    moved_identities: Mapped[Any] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -11,28 +11,36 @@ never into log messages (STYLE.md §12).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from cases import validate
+from cases import merge, messages, validate
 from cases.db import DbWorker
 from cases.errors import InvalidInput, NotFound, StorageError
 from cases.events import EventBus
-from cases.identity import is_anonymous_caller, normalize_phone
+from cases.identity import (
+    IdentityParser,
+    attach_identity,
+    is_anonymous_caller,
+    open_case_for,
+    resolve_customer,
+)
+from cases.merge import MergeResult
+from cases.messages import MessageDraft, StatusChange, StoredMessage
 from cases.models import (
     DIRECTIONS,
     IVR_EVENT_KINDS,
     SPEAKERS,
     Case,
     Customer,
-    Identity,
     Interaction,
     IvrEvent,
     Note,
@@ -41,14 +49,15 @@ from cases.models import (
 from cases.timeline import (
     interaction_view,
     ivr_event_view,
+    load_timeline,
     note_view,
     segment_view,
-    timeline_view,
 )
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+_T = TypeVar("_T")
 
 # Two first calls from one new number can race to create the customer or open the case; the
 # loser hits a unique constraint and simply resolves again, finding the winner's rows.
@@ -87,22 +96,32 @@ class CaseStore:
     Create with `await CaseStore.open(url)`; `await store.close()` when done.
     """
 
-    def __init__(self, db: DbWorker, now: Clock, bus: EventBus | None):
+    def __init__(
+        self, db: DbWorker, now: Clock, bus: EventBus | None,
+        identities: IdentityParser | None = None,
+    ):
         self._db = db
         self._engine = db.engine
         self._now = now
         self._bus = bus
+        self._identities = identities or IdentityParser()
 
     @classmethod
     async def open(
-        cls, url: str, *, now: Clock = system_clock, bus: EventBus | None = None
+        cls, url: str, *, now: Clock = system_clock, bus: EventBus | None = None,
+        default_region: str | None = None,
     ) -> CaseStore:
-        """Connect to `url` (`sqlite:///path` or `postgresql://...`) and migrate to head."""
+        """Connect to `url` (`sqlite:///path` or `postgresql://...`) and migrate to head.
+
+        `default_region` (ISO 3166, e.g. "ES") is the country of nationally dialled numbers;
+        without it they cannot name a customer (see `cases.identity`).
+        """
+        identities = IdentityParser(default_region)
         db = await DbWorker.open_migrated(
             url, workers=4, thread_name="cases-db", name="the case store", error=StorageError
         )
         log.info("case store open (%s, schema at head)", db.engine.dialect.name)
-        return cls(db, now, bus)
+        return cls(db, now, bus, identities)
 
     async def close(self) -> None:
         """Finish queued database work, then release connections. Idempotent."""
@@ -144,7 +163,7 @@ class CaseStore:
         number: str | None = None
         if not is_anonymous_caller(party):
             try:
-                number = normalize_phone(party, where=where)
+                number = self._identities.phone(party, where=where)
             except InvalidInput:
                 # The number comes off the network (a SIP From such as sip:alice@pbx); a form
                 # we cannot read must not cost the call its transcript. Treat it as withheld.
@@ -194,32 +213,15 @@ class CaseStore:
     @staticmethod
     def _customer_for(session: Session, number: str | None, now: datetime) -> int:
         if number is not None:
-            found = session.scalar(
-                select(Identity.customer_id).where(
-                    Identity.kind == "phone", Identity.value == number
-                )
-            )
-            if found is not None:
-                return found
+            return resolve_customer(session, "phone", number, now)
         customer = Customer(created_at=now)
         session.add(customer)
         session.flush()
-        if number is not None:
-            session.add(Identity(customer_id=customer.id, kind="phone", value=number, created_at=now))
-            session.flush()
         return customer.id
 
     @staticmethod
     def _open_case_for(session: Session, customer_id: int, now: datetime) -> tuple[Case, bool]:
-        case = session.scalar(
-            select(Case).where(Case.customer_id == customer_id, Case.status == "open")
-        )
-        if case is not None:
-            return case, False
-        case = Case(customer_id=customer_id, status="open", created_at=now, updated_at=now)
-        session.add(case)
-        session.flush()
-        return case, True
+        return open_case_for(session, customer_id, now)
 
     async def add_segment(
         self,
@@ -387,19 +389,7 @@ class CaseStore:
 
     def _timeline(self, case_id: int) -> dict[str, Any]:
         with self._session() as session:
-            case = session.scalar(
-                select(Case)
-                .where(Case.id == case_id)
-                .options(
-                    selectinload(Case.customer).selectinload(Customer.identities),
-                    selectinload(Case.interactions).selectinload(Interaction.segments),
-                    selectinload(Case.interactions).selectinload(Interaction.ivr_events),
-                    selectinload(Case.notes),
-                )
-            )
-            if case is None:
-                raise NotFound("case", case_id)
-            return timeline_view(case)
+            return load_timeline(session, case_id)
 
     # -- public ids and who worked on a case (access control) -------------------------------
 
@@ -478,3 +468,135 @@ class CaseStore:
     def _find_case_by_call(self, call_id: str) -> int | None:
         with self._session() as session:
             return session.scalar(select(Interaction.case_id).where(Interaction.call_id == call_id))
+
+    # -- text channels (cases.messages), identities and merges (cases.merge) ---------------
+
+    def _in_transaction(self, fn: Callable[..., _T], *args: Any) -> _T:
+        with self._session() as session, session.begin():
+            return fn(session, *args)
+
+    async def open_text_interaction(
+        self, *, channel: str, address: str, direction: str = "inbound",
+        our_address: str | None = None, verified: bool = False,
+    ) -> InteractionRef:
+        """The open chat, SMS, WhatsApp or email interaction with the customer at `address`
+        on their one open case, opened now if there is none (with a new customer and case
+        for a new address). `verified`: the channel proved `address`. Close it with
+        `end_interaction`; the customer's next message then opens another."""
+        channel = messages.check_channel(channel)
+        direction = validate.choice(direction, DIRECTIONS, "direction")
+        identity = self._identities.for_channel(channel, address, where="address")
+        ours = validate.optional_text(our_address, "our_address", max_len=messages.MAX_ADDRESS_CHARS)
+        if not isinstance(verified, bool):
+            raise InvalidInput("must be true or false", "verified")
+        (customer_id, case_id, interaction_id), created = await self._db.run(
+            functools.partial(
+                messages.open_conversation, self._session, self._now, channel=channel,
+                direction=direction, identity=identity, our_address=ours, verified=verified,
+            )
+        )
+        if created:
+            await self._publish(
+                case_id,
+                {"type": "interaction_started", "case_id": case_id, "interaction_id": interaction_id},
+            )
+        return InteractionRef(customer_id, case_id, interaction_id)
+
+    async def store_message(self, draft: MessageDraft) -> StoredMessage:
+        """Store a chat line, SMS, WhatsApp message or email on the customer's case, once per
+        channel id (a retry returns the stored one, `created=False`): see `cases.messages`.
+        Raises InvalidInput naming the bad field (`message.body`, ...) before any write."""
+        checked = messages.check_draft(draft, self._identities)
+        stored = await self._db.run(messages.store_message, self._session, self._now, checked)
+        if stored.created:
+            await self._publish(
+                stored.case_id, {"type": "message", "case_id": stored.case_id, "message": stored.view}
+            )
+        return stored
+
+    async def update_message_status(
+        self, status: str, *, message_id: int | None = None, channel: str | None = None,
+        external_id: str | None = None, error_code: str | None = None,
+    ) -> StatusChange:
+        """A delivery report on the message `message_id`, or the one with the channel's
+        `external_id`. The status only moves forward; a late report is kept in the history
+        (`applied` False). NotFound if no such message."""
+        status = messages.check_status(status)
+        error_code = messages.check_error_code(error_code)
+        if message_id is not None:
+            message_id = validate.row_id(message_id, "message")
+            channel = external_id = None
+        else:
+            channel = messages.check_channel(channel)
+            external_id = messages.check_external_id(external_id)
+        change = await self._db.run(
+            functools.partial(
+                messages.record_status, self._session, self._now, status, error_code,
+                message_id=message_id, channel=channel, external_id=external_id,
+            )
+        )
+        if change.applied:
+            await self._publish(
+                change.case_id,
+                {"type": "message_status", "case_id": change.case_id, "message": change.view},
+            )
+        return change
+
+    async def assign_external_id(self, message_id: int, external_id: str) -> dict[str, Any]:
+        """Give an outbound message its provider's id (Twilio's MessageSid) once sent."""
+        message_id = validate.row_id(message_id, "message")
+        external_id = messages.check_external_id(external_id)
+        view: dict[str, Any] = await self._db.run(
+            self._in_transaction, messages.assign_external_id, message_id, external_id
+        )
+        return view
+
+    async def add_identity(
+        self, customer_id: int, *, kind: str, value: str, verified: bool = False
+    ) -> bool:
+        """Give a customer another identity (True if new). IdentityConflict names the
+        customer who holds it already: merging them is the caller's decision."""
+        customer_id = validate.row_id(customer_id, "customer")
+        normalised = self._identities.identity(kind, value, where="value")
+        if not isinstance(verified, bool):
+            raise InvalidInput("must be true or false", "verified")
+        created: bool = await self._db.run(
+            self._in_transaction,
+            functools.partial(
+                attach_identity, kind=kind, value=normalised, now=self._now(), verified=verified
+            ),
+            customer_id,
+        )
+        return created
+
+    async def merge_customers(
+        self, source_customer_id: int, target_customer_id: int, *, actor: str,
+        reason: str | None = None,
+    ) -> MergeResult:
+        """Merge one person's two customers into `target_customer_id` with an audit record
+        (see `cases.merge`). MergeConflict if both hold verified identities of one kind."""
+        source = validate.row_id(source_customer_id, "source_customer")
+        target = validate.row_id(target_customer_id, "target_customer")
+        actor = validate.text(actor, "actor", max_len=100)
+        reason = validate.optional_text(reason, "reason", max_len=2000)
+        result: MergeResult = await self._db.run(
+            self._in_transaction,
+            functools.partial(
+                merge.merge_customers, source_id=source, target_id=target, actor=actor,
+                reason=reason, now=self._now(),
+            ),
+        )
+        log.info("customer %d merged into customer %d (merge %d)", source, target, result.merge_id)
+        touched = {result.source_case_id, result.target_case_id}
+        for case_id in sorted(c for c in touched if c is not None):
+            await self._publish(case_id, {
+                "type": "case_merged", "case_id": case_id, "source_case_id": result.source_case_id,
+                "target_case_id": result.target_case_id,
+            })
+        return result
+
+    async def surviving_case(self, case_id: int) -> int:
+        """The case now holding what `case_id` held, following merges (see `cases.merge`)."""
+        case_id = validate.row_id(case_id, "case")
+        found: int = await self._db.run(self._in_transaction, merge.surviving_case, case_id)
+        return found

@@ -1,7 +1,9 @@
 """JSON-ready views of stored rows: the case timeline and the payloads of live events.
 
-One place decides what a segment, an interaction or a note looks like on the wire, so the
-REST timeline and the WebSocket push the same shapes.
+One place decides what a segment, an interaction, a message or a note looks like on the wire,
+so the REST timeline and the WebSocket push the same shapes. The timeline's `entries`
+interleave every channel in the order things happened: calls (with their transcripts), IVR
+inputs, messages and notes.
 """
 
 from __future__ import annotations
@@ -9,15 +11,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from cases.errors import NotFound
 from cases.models import (
     Case,
     Customer,
     Identity,
     Interaction,
     IvrEvent,
+    Message,
+    MessageAttachment,
+    MessageStatusEvent,
     Note,
     TranscriptSegment,
 )
+
+# Entries at the same instant: the call before what happened in it, then messages, notes.
+_ENTRY_RANK = {"call": 0, "ivr": 1, "message": 2, "note": 3}
 
 
 def _time(value: datetime | None) -> str | None:
@@ -75,7 +87,52 @@ def interaction_view(
     if with_segments:
         view["segments"] = [segment_view(s) for s in interaction.segments]
         view["ivr_events"] = [ivr_event_view(e) for e in interaction.ivr_events]
+        view["messages"] = [message_view(m) for m in interaction.messages]
     return view
+
+
+def attachment_view(attachment: MessageAttachment) -> dict[str, Any]:
+    """A file's metadata; the bytes are with the channel adapter under `storage_key`."""
+    return {
+        "id": attachment.id,
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "storage_key": attachment.storage_key,
+    }
+
+
+def status_event_view(event: MessageStatusEvent) -> dict[str, Any]:
+    """One delivery report; `applied` is False for a late one that did not move the status."""
+    return {
+        "status": event.status,
+        "at": _time(event.at),
+        "error_code": event.error_code,
+        "applied": event.applied,
+    }
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    """A message with its attachments and delivery history. `html` is as the channel gave it,
+    unsanitised: a page sanitises it before showing it."""
+    return {
+        "id": message.id,
+        "interaction_id": message.interaction_id,
+        "channel": message.channel,
+        "direction": message.direction,
+        "sender": message.sender,
+        "recipient": message.recipient,
+        "body": message.body,
+        "html": message.html,
+        "external_id": message.external_id,
+        "status": message.status,
+        "error_code": message.error_code,
+        "created_at": _time(message.created_at),
+        "sent_at": _time(message.sent_at),
+        "delivered_at": _time(message.delivered_at),
+        "attachments": [attachment_view(a) for a in message.attachments],
+        "status_history": [status_event_view(e) for e in message.status_events],
+    }
 
 
 def note_view(note: Note) -> dict[str, Any]:
@@ -115,11 +172,40 @@ def case_view(case: Case) -> dict[str, Any]:
     }
 
 
-def timeline_view(case: Case) -> dict[str, Any]:
-    """Everything an agent needs on screen: customer, identities, case, interactions, notes.
+def timeline_entries(case: Case) -> list[dict[str, Any]]:
+    """Calls (each with its transcript), IVR inputs, messages and notes in time order.
 
-    Interactions come oldest first (newest last), each with its segments by start time and
-    the IVR events (digits, speech, variables, path, voicemail) in the order they happened.
+    Each entry is `{"type": "call" | "ivr" | "message" | "note", "at": ..., <type>: view}`;
+    a call is placed when it started, a message when it was stored. Ties keep a call before
+    its IVR inputs, then messages, then notes, each by id.
+    """
+    keyed: list[tuple[datetime, int, int, dict[str, Any]]] = []
+
+    def add(kind: str, at: datetime, row_id: int, view: dict[str, Any]) -> None:
+        keyed.append((at, _ENTRY_RANK[kind], row_id, {"type": kind, "at": _time(at), kind: view}))
+
+    for interaction in case.interactions:
+        if interaction.channel == "voice":
+            call = interaction_view(interaction, with_segments=False)
+            call["segments"] = [segment_view(s) for s in interaction.segments]
+            add("call", interaction.started_at, interaction.id, call)
+        for event in interaction.ivr_events:
+            add("ivr", event.at, event.id, ivr_event_view(event))
+        for message in interaction.messages:
+            add("message", message.created_at, message.id, message_view(message))
+    for note in case.notes:
+        add("note", note.created_at, note.id, note_view(note))
+    keyed.sort(key=lambda item: item[:3])
+    return [entry for *_, entry in keyed]
+
+
+def timeline_view(case: Case) -> dict[str, Any]:
+    """Everything an agent needs on screen: customer, identities, case, interactions, notes,
+    and `entries`, all of it interleaved in time order (`timeline_entries`).
+
+    Interactions come oldest first (newest last), each with its segments by start time, the
+    IVR events (digits, speech, variables, path, voicemail) and its messages in the order
+    they happened.
     """
     return {
         "customer": customer_view(case.customer),
@@ -127,4 +213,26 @@ def timeline_view(case: Case) -> dict[str, Any]:
         "case": case_view(case),
         "interactions": [interaction_view(i) for i in case.interactions],
         "notes": [note_view(n) for n in case.notes],
+        "entries": timeline_entries(case),
     }
+
+
+def load_timeline(session: Session, case_id: int) -> dict[str, Any]:
+    """Read case `case_id` with everything `timeline_view` shows; NotFound if not stored."""
+    interactions = selectinload(Case.interactions)
+    messages = interactions.selectinload(Interaction.messages)
+    case = session.scalar(
+        select(Case)
+        .where(Case.id == case_id)
+        .options(
+            selectinload(Case.customer).selectinload(Customer.identities),
+            interactions.selectinload(Interaction.segments),
+            interactions.selectinload(Interaction.ivr_events),
+            messages.selectinload(Message.attachments),
+            messages.selectinload(Message.status_events),
+            selectinload(Case.notes),
+        )
+    )
+    if case is None:
+        raise NotFound("case", case_id)
+    return timeline_view(case)

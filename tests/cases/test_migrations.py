@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from cases.db import alembic_config, make_engine, upgrade
 from cases.models import Base
 from routing.tables import metadata as routing_metadata
 from web.auth.tables import metadata as auth_metadata
+
+_T = "2025-03-01T09:00:00+00:00"  # a stored time, as SQL text
 
 
 def test_upgrade_on_empty_database_matches_models(db_url: str) -> None:
@@ -37,6 +41,12 @@ def test_upgrade_on_empty_database_matches_models(db_url: str) -> None:
             assert "ix_transcript_segments_interaction_start" in indexes
             checks = {c["name"] for c in inspector.get_check_constraints("identities")}
             assert "ck_identities_kind" in checks
+            checks = {c["name"] for c in inspector.get_check_constraints("messages")}
+            assert {"ck_messages_channel", "ck_messages_status"} <= checks
+            uniques = {u["name"] for u in inspector.get_unique_constraints("messages")}
+            assert "uq_messages_channel_external_id" in uniques
+            indexes = {i["name"] for i in inspector.get_indexes("messages")}
+            assert "ix_messages_interaction_created" in indexes
             indexes = {i["name"] for i in inspector.get_indexes("routing_records")}
             assert {"ix_routing_records_queue_enqueued", "ix_routing_records_agent_id"} <= indexes
             # The place-in-line counter starts with its one row.
@@ -69,5 +79,71 @@ def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path: object) -> None:
             sync = connection.exec_driver_sql("PRAGMA synchronous").scalar()
             fks = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
         assert (mode, sync, fks) == ("wal", 2, 1)  # 2 = FULL
+    finally:
+        engine.dispose()
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def test_messages_migration_keeps_calls_and_undoes_cleanly(db_url: str) -> None:
+    """0006_messages on a database holding a call with its transcript: the call stays, WhatsApp
+    becomes a channel, and the downgrade takes back exactly what 0006 added."""
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0005_case_public_id")
+        before = set(inspect(engine).get_table_names())
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO customers (id, created_at) VALUES (1, :t)"), {"t": _T})
+            c.execute(text("INSERT INTO identities (customer_id, kind, value, created_at) "
+                           "VALUES (1, 'phone', '+34612345678', :t)"), {"t": _T})
+            c.execute(text("INSERT INTO cases (id, customer_id, status, created_at, updated_at, "
+                           "public_id) VALUES (1, 1, 'open', :t, :t, 'p1')"), {"t": _T})
+            c.execute(text("INSERT INTO interactions (id, case_id, channel, direction, "
+                           "started_at) VALUES (1, 1, 'voice', 'inbound', :t)"), {"t": _T})
+            c.execute(text('INSERT INTO transcript_segments (interaction_id, speaker, start, "end", '
+                           "text, engine, created_at) VALUES (1, 'caller', 0, 1, 'hola', 'w', :t)"),
+                      {"t": _T})
+        upgrade(engine)
+        with engine.begin() as c:
+            assert c.execute(text("SELECT text FROM transcript_segments")).scalar_one() == "hola"
+            assert c.execute(text("SELECT verified FROM identities")).scalar_one() in (False, 0)
+            c.execute(text("INSERT INTO interactions (id, case_id, channel, direction, "
+                           "started_at) VALUES (2, 1, 'whatsapp', 'inbound', :t)"), {"t": _T})
+            c.execute(text("INSERT INTO messages (interaction_id, channel, direction, sender, "
+                           "recipient, body, external_id, status, created_at) VALUES (2, "
+                           "'whatsapp', 'inbound', 'whatsapp:+34612345678', 'x', 'hi', 'SM1', "
+                           "'received', :t)"), {"t": _T})
+        with pytest.raises(IntegrityError), engine.begin() as c:
+            c.execute(text("INSERT INTO interactions (id, case_id, channel, direction, "
+                           "started_at) VALUES (3, 1, 'fax', 'inbound', :t)"), {"t": _T})
+        with pytest.raises(IntegrityError), engine.begin() as c:  # one id per channel
+            c.execute(text("INSERT INTO messages (interaction_id, channel, direction, sender, "
+                           "recipient, body, external_id, status, created_at) VALUES (2, "
+                           "'whatsapp', 'inbound', 'a', 'b', 'again', 'SM1', 'received', :t)"),
+                      {"t": _T})
+
+        _downgrade(engine, "0005_case_public_id")
+        assert set(inspect(engine).get_table_names()) == before
+        columns = {col["name"] for col in inspect(engine).get_columns("identities")}
+        assert "verified" not in columns
+        with engine.begin() as c:
+            assert c.execute(text("SELECT id, channel FROM interactions")).all() == [(1, "voice")]
+            assert c.execute(text("SELECT text FROM transcript_segments")).scalar_one() == "hola"
+            if engine.dialect.name == "sqlite":
+                assert c.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+                assert c.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        with pytest.raises(IntegrityError), engine.begin() as c:  # the old CHECK is back
+            c.execute(text("INSERT INTO interactions (id, case_id, channel, direction, "
+                           "started_at) VALUES (4, 1, 'whatsapp', 'inbound', :t)"), {"t": _T})
+        upgrade(engine)
+        with engine.connect() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.check(config)
     finally:
         engine.dispose()

@@ -1,0 +1,476 @@
+"""Messages on the case: chat lines, SMS, WhatsApp messages and emails, with their delivery.
+
+What a channel adapter hands over is checked whole (`check_draft`) before anything is
+written, so a bad message changes nothing already stored. Then, in one transaction:
+
+- A provider's retry is recognised by the channel's own id (MessageSid, Message-ID, the chat
+  message id), unique per channel: nothing is written twice and the stored message comes back
+  with `created=False`. Two deliveries racing both try; the loser's unique violation makes it
+  look again and find the winner's row.
+- Otherwise the customer is resolved from their address on that channel (`cases.identity`),
+  the message lands on the customer's one open case, in the open interaction of that channel
+  there (a new one if none is open), unless the adapter already threaded it onto an
+  interaction (an email reply's token).
+
+Delivery status moves forward only: queued -> sent -> delivered -> read, or undelivered /
+failed (with the provider's error code). A late report (a "sent" after "delivered": callbacks
+arrive out of order) is kept in the history but does not move the status back.
+
+The functions taking a `Session` are blocking: `CaseStore` runs them on its database thread.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cases import validate
+from cases.errors import InvalidInput, NotFound
+from cases.identity import IdentityParser, open_case_for, resolve_customer
+from cases.models import (
+    DIRECTIONS,
+    MESSAGE_STATUSES,
+    TEXT_CHANNELS,
+    Interaction,
+    Message,
+    MessageAttachment,
+    MessageStatusEvent,
+)
+from cases.timeline import message_view
+
+# The limits of one message. 64 Ki characters of text is 40 times the longest SMS Twilio
+# accepts (1,600) and 16 times WhatsApp's 4,096, and holds a long plain-text email with its
+# quoted history; a longer text is a document, and travels as an attachment.
+MAX_BODY_CHARS = 65_536
+# HTML mail carries inline styles and markup around the same words: 1 Mi characters.
+MAX_HTML_CHARS = 1_048_576
+MAX_ATTACHMENTS = 50
+MAX_ADDRESS_CHARS = 320  # RFC 5321: 64 for the local part + @ + 255 for the domain
+MAX_EXTERNAL_ID_CHARS = 255
+MAX_ERROR_CODE_CHARS = 64
+MAX_SIZE = 2**63 - 1
+
+# Where each status may go next; anything else is a late or contradictory report.
+_NEXT: dict[str, frozenset[str]] = {
+    "received": frozenset(),
+    "queued": frozenset({"sent", "delivered", "read", "undelivered", "failed"}),
+    "sent": frozenset({"delivered", "read", "undelivered", "failed"}),
+    "delivered": frozenset({"read"}),
+    "read": frozenset(),
+    "undelivered": frozenset(),
+    "failed": frozenset(),
+}
+_SENT_OR_LATER = frozenset({"sent", "delivered", "read"})
+_DELIVERED_OR_LATER = frozenset({"delivered", "read"})
+
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;.*)?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+# A first message from a new address can race another to create the customer or the case.
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file on a message. The adapter stored the bytes under `storage_key`; `size` is their
+    length in bytes."""
+
+    filename: str
+    content_type: str
+    size: int
+    storage_key: str
+
+
+@dataclass(frozen=True)
+class MessageDraft:
+    """What a channel adapter hands to `CaseStore.store_message`.
+
+    `sender` and `recipient` are the channel's addresses as given (`whatsapp:+34...`, an email
+    address, a visitor id); the customer's side (sender if inbound, recipient if outbound)
+    names the customer. `body` and `html` may be bytes, which must be UTF-8. `verified`: the
+    channel proved the customer's address (a signed webhook). `interaction_id` threads the
+    message onto that interaction instead of resolving the customer. `status` defaults to
+    "received" inbound and "queued" outbound.
+    """
+
+    channel: str
+    direction: str
+    sender: str
+    recipient: str
+    body: str | bytes = ""
+    html: str | bytes | None = None
+    external_id: str | None = None
+    attachments: Sequence[Attachment] = ()
+    status: str | None = None
+    interaction_id: int | None = None
+    verified: bool = False
+
+
+@dataclass(frozen=True)
+class CheckedMessage:
+    """A draft that passed `check_draft`: every field valid, the customer's identity
+    normalised (None when threaded onto an interaction)."""
+
+    channel: str
+    direction: str
+    sender: str
+    recipient: str
+    body: str
+    html: str | None
+    external_id: str | None
+    attachments: tuple[Attachment, ...]
+    status: str
+    interaction_id: int | None
+    identity: tuple[str, str] | None
+    verified: bool
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """Where a message is. `created` is False when it was stored before (a provider's retry):
+    nothing was written, and `view` is the stored message, not the retry."""
+
+    customer_id: int
+    case_id: int
+    interaction_id: int
+    message_id: int
+    created: bool
+    view: dict[str, Any]
+
+
+def check_text(value: object, where: str, *, max_chars: int, empty: bool = False) -> str:
+    """Text as stored: UTF-8 (bytes are decoded strictly), no NUL, at most `max_chars`.
+
+    A `str` holding lone surrogates is what invalid UTF-8 becomes through `surrogateescape`;
+    it cannot be stored either. Not stripped: a message's spaces are its own.
+    """
+    if isinstance(value, bytes | bytearray):
+        try:
+            value = bytes(value).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"not valid UTF-8 (at byte {exc.start})", where) from exc
+    if not isinstance(value, str):
+        raise InvalidInput("must be text", where)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            f"not valid Unicode (a lone surrogate at character {exc.start}: undecodable bytes)",
+            where,
+        ) from exc
+    nul = value.find("\x00")
+    if nul >= 0:
+        raise InvalidInput(f"contains a NUL character (at character {nul})", where)
+    if len(value) > max_chars:
+        raise InvalidInput(f"at most {max_chars} characters, got {len(value)}", where)
+    if not empty and not value.strip():
+        raise InvalidInput("must not be empty", where)
+    return value
+
+
+def _check_attachment(item: object, where: str) -> Attachment:
+    if not isinstance(item, Attachment):
+        raise InvalidInput("must be an Attachment", where)
+    filename = check_text(item.filename, f"{where}.filename", max_chars=255).strip()
+    if _CONTROL.search(filename) or "/" in filename or "\\" in filename:
+        raise InvalidInput("a file name without control characters or path separators",
+                           f"{where}.filename")
+    content_type = check_text(item.content_type, f"{where}.content_type", max_chars=255).strip()
+    if not _MEDIA_TYPE.fullmatch(content_type):
+        raise InvalidInput("a media type such as image/jpeg", f"{where}.content_type")
+    size = item.size
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_SIZE:
+        raise InvalidInput("a size in bytes (an integer >= 0)", f"{where}.size")
+    key = check_text(item.storage_key, f"{where}.storage_key", max_chars=1024).strip()
+    return Attachment(filename, content_type, size, key)
+
+
+def check_channel(channel: object, where: str = "channel") -> str:
+    """One of the text channels (chat, sms, whatsapp, email)."""
+    return validate.choice(channel, TEXT_CHANNELS, where)
+
+
+def check_status(status: object, where: str = "status") -> str:
+    """One of `MESSAGE_STATUSES`."""
+    return validate.choice(status, MESSAGE_STATUSES, where)
+
+
+def check_external_id(value: object, where: str = "external_id") -> str:
+    """A channel's message id: 1 to 255 characters."""
+    return check_text(value, where, max_chars=MAX_EXTERNAL_ID_CHARS).strip()
+
+
+def check_error_code(value: object, where: str = "error_code") -> str | None:
+    """A provider's error code (Twilio's 30003, an SMTP reply), or None."""
+    if value is None:
+        return None
+    return check_text(value, where, max_chars=MAX_ERROR_CODE_CHARS).strip()
+
+
+def check_draft(draft: MessageDraft, identities: IdentityParser) -> CheckedMessage:
+    """Validate every field of `draft` (errors name `message.<field>`) before any write."""
+    if not isinstance(draft, MessageDraft):
+        raise InvalidInput("must be a MessageDraft", "message")
+    channel = check_channel(draft.channel, "message.channel")
+    direction = validate.choice(draft.direction, DIRECTIONS, "message.direction")
+    sender = check_text(draft.sender, "message.sender", max_chars=MAX_ADDRESS_CHARS).strip()
+    recipient = check_text(
+        draft.recipient, "message.recipient", max_chars=MAX_ADDRESS_CHARS
+    ).strip()
+    body = check_text(draft.body, "message.body", max_chars=MAX_BODY_CHARS, empty=True)
+    html = None
+    if draft.html is not None:
+        html = check_text(draft.html, "message.html", max_chars=MAX_HTML_CHARS, empty=True)
+    external_id = None
+    if draft.external_id is not None:
+        external_id = check_external_id(draft.external_id, "message.external_id")
+    if (
+        not isinstance(draft.attachments, Sequence)
+        or isinstance(draft.attachments, str | bytes)
+        or len(draft.attachments) > MAX_ATTACHMENTS
+    ):
+        raise InvalidInput(f"a list of at most {MAX_ATTACHMENTS}", "message.attachments")
+    attachments = tuple(
+        _check_attachment(a, f"message.attachments[{i}]") for i, a in enumerate(draft.attachments)
+    )
+    if not body.strip() and not attachments:
+        raise InvalidInput("a message needs a body or an attachment", "message.body")
+    default = "received" if direction == "inbound" else "queued"
+    status = check_status(draft.status or default, "message.status")
+    if (status == "received") != (direction == "inbound"):
+        raise InvalidInput(
+            "an inbound message is received; an outbound one is queued or later", "message.status"
+        )
+    if not isinstance(draft.verified, bool):
+        raise InvalidInput("must be true or false", "message.verified")
+    interaction_id = None
+    identity = None
+    if draft.interaction_id is not None:
+        if isinstance(draft.interaction_id, bool) or not isinstance(draft.interaction_id, int):
+            raise InvalidInput("an id is an integer", "message.interaction_id")
+        interaction_id = validate.row_id(draft.interaction_id, "interaction")
+    else:
+        address, where = (
+            (sender, "message.sender") if direction == "inbound" else (recipient, "message.recipient")
+        )
+        identity = identities.for_channel(channel, address, where=where)
+    return CheckedMessage(
+        channel, direction, sender, recipient, body, html, external_id, attachments, status,
+        interaction_id, identity, draft.verified,
+    )
+
+
+def _stamp(message: Message, status: str, at: datetime) -> None:
+    if status in _SENT_OR_LATER and message.sent_at is None:
+        message.sent_at = at
+    if status in _DELIVERED_OR_LATER and message.delivered_at is None:
+        message.delivered_at = at
+
+
+def _stored(message: Message, created: bool) -> StoredMessage:
+    interaction = message.interaction
+    return StoredMessage(
+        customer_id=interaction.case.customer_id,
+        case_id=interaction.case_id,
+        interaction_id=interaction.id,
+        message_id=message.id,
+        created=created,
+        view=message_view(message),
+    )
+
+
+def open_interaction(
+    session: Session, *, customer_id: int, channel: str, direction: str, our_address: str | None,
+    now: datetime,
+) -> tuple[Interaction, bool]:
+    """The open interaction of `channel` on the customer's open case, and whether it is new
+    (made now, with a new case if the customer had none open). `our_address` is the number
+    or address the customer wrote to (inbound) or that we write from (outbound), kept as the
+    interaction's `dialed`."""
+    case, _ = open_case_for(session, customer_id, now)
+    interaction = session.scalar(
+        select(Interaction)
+        .where(
+            Interaction.case_id == case.id,
+            Interaction.channel == channel,
+            Interaction.ended_at.is_(None),
+        )
+        .order_by(Interaction.started_at.desc(), Interaction.id.desc())
+        .limit(1)
+    )
+    if interaction is not None:
+        return interaction, False
+    interaction = Interaction(
+        case_id=case.id, channel=channel, direction=direction, started_at=now, dialed=our_address
+    )
+    session.add(interaction)
+    case.updated_at = now
+    session.flush()
+    return interaction, True
+
+
+def open_conversation(
+    sessions: Callable[[], Session], now: Callable[[], datetime], *, channel: str,
+    direction: str, identity: tuple[str, str], our_address: str | None, verified: bool,
+) -> tuple[tuple[int, int, int], bool]:
+    """`open_interaction` for the customer with `identity` (made if new), committed:
+    ((customer id, case id, interaction id), whether the interaction is new)."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            with sessions() as session, session.begin():
+                at = now()
+                customer_id = resolve_customer(session, *identity, at, verified=verified)
+                interaction, created = open_interaction(
+                    session, customer_id=customer_id, channel=channel, direction=direction,
+                    our_address=our_address, now=at,
+                )
+                return (customer_id, interaction.case_id, interaction.id), created
+        except IntegrityError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store_once(session: Session, msg: CheckedMessage, now: datetime) -> StoredMessage:
+    if msg.external_id is not None:
+        existing = session.scalar(
+            select(Message).where(
+                Message.channel == msg.channel, Message.external_id == msg.external_id
+            )
+        )
+        if existing is not None:
+            return _stored(existing, created=False)
+    if msg.interaction_id is not None:
+        found = session.get(Interaction, msg.interaction_id)
+        if found is None:
+            raise NotFound("interaction", msg.interaction_id)
+        if found.channel != msg.channel:
+            raise InvalidInput(
+                f"interaction {found.id} is on {found.channel}, not {msg.channel}",
+                "message.interaction_id",
+            )
+        interaction = found
+    else:
+        assert msg.identity is not None  # check_draft resolved it: no interaction given
+        kind, value = msg.identity
+        customer_id = resolve_customer(session, kind, value, now, verified=msg.verified)
+        ours = msg.recipient if msg.direction == "inbound" else msg.sender
+        interaction, _ = open_interaction(
+            session, customer_id=customer_id, channel=msg.channel, direction=msg.direction,
+            our_address=ours, now=now,
+        )
+    message = Message(
+        interaction=interaction, channel=msg.channel, direction=msg.direction,
+        sender=msg.sender, recipient=msg.recipient, body=msg.body, html=msg.html,
+        external_id=msg.external_id, status=msg.status, created_at=now,
+    )
+    _stamp(message, msg.status, now)
+    message.attachments = [
+        MessageAttachment(
+            filename=a.filename, content_type=a.content_type, size=a.size,
+            storage_key=a.storage_key,
+        )
+        for a in msg.attachments
+    ]
+    message.status_events = [MessageStatusEvent(status=msg.status, at=now, applied=True)]
+    session.add(message)
+    interaction.case.updated_at = now
+    session.flush()
+    return _stored(message, created=True)
+
+
+def store_message(
+    sessions: Callable[[], Session], now: Callable[[], datetime], msg: CheckedMessage
+) -> StoredMessage:
+    """Store `msg` once (see the module's docstring); committed when this returns."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            with sessions() as session, session.begin():
+                return _store_once(session, msg, now())
+        except IntegrityError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """The outcome of a delivery report: `applied` is False when it was late (kept in the
+    history only)."""
+
+    case_id: int
+    applied: bool
+    view: dict[str, Any]
+
+
+def update_status(
+    session: Session, message: Message, status: str, error_code: str | None, now: datetime
+) -> StatusChange:
+    """Record a delivery report on `message`, moving its status only forward."""
+    applied = status in _NEXT[message.status]
+    message.status_events.append(
+        MessageStatusEvent(status=status, at=now, error_code=error_code, applied=applied)
+    )
+    if applied:
+        message.status = status
+        message.error_code = error_code
+        _stamp(message, status, now)
+    session.flush()
+    return StatusChange(message.interaction.case_id, applied, message_view(message))
+
+
+def record_status(
+    sessions: Callable[[], Session], now: Callable[[], datetime], status: str,
+    error_code: str | None, *, message_id: int | None, channel: str | None,
+    external_id: str | None,
+) -> StatusChange:
+    """`update_status` on the message found by `find_message`, committed."""
+    with sessions() as session, session.begin():
+        message = find_message(
+            session, message_id=message_id, channel=channel, external_id=external_id
+        )
+        return update_status(session, message, status, error_code, now())
+
+
+def find_message(
+    session: Session, *, message_id: int | None, channel: str | None, external_id: str | None
+) -> Message:
+    """The message with `message_id`, or with (`channel`, `external_id`); NotFound otherwise.
+    Locked (PostgreSQL) so two reports on one message apply one after the other."""
+    query = select(Message).with_for_update()
+    if message_id is not None:
+        query = query.where(Message.id == message_id)
+        key: object = message_id
+    else:
+        query = query.where(Message.channel == channel, Message.external_id == external_id)
+        key = f"{channel} message {external_id}"
+    message = session.scalar(query)
+    if message is None:
+        raise NotFound("message", key)
+    return message
+
+
+def assign_external_id(session: Session, message_id: int, external_id: str) -> dict[str, Any]:
+    """Give an outbound message the id its provider returned (Twilio's MessageSid) so status
+    callbacks find it. The same id again is a no-op; another id is refused."""
+    message = find_message(session, message_id=message_id, channel=None, external_id=None)
+    if message.external_id is not None and message.external_id != external_id:
+        raise InvalidInput("the message already has another external id", "external_id")
+    taken = session.scalar(
+        select(Message.id).where(
+            Message.channel == message.channel, Message.external_id == external_id,
+            Message.id != message.id,
+        )
+    )
+    if taken is not None:
+        raise InvalidInput(f"message {taken} already has this external id", "external_id")
+    message.external_id = external_id
+    session.flush()
+    return message_view(message)
