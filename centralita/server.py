@@ -123,7 +123,7 @@ class Server:
             on_register=registrations.on_register,
         )
         bus = InProcessBus()
-        self.store = await CaseStore.open(s.database_url, bus=bus)
+        self.store = await CaseStore.open(s.database_url, bus=bus, default_region=s.default_region)
         interactions = CallInteractions(self.store)
         if s.transcription != "off":
             self.speech = await build_speech(
