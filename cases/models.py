@@ -6,6 +6,7 @@
                                       1─* Message 1─* MessageAttachment   (metadata; bytes elsewhere)
                                                   1─* MessageStatusEvent  (delivery history)
                  Case 1─* Note
+                 Case 1─* CaseShare (a user the case was shared with, by whom, when)
     CustomerMerge                  (audit: who was merged into whom, and what moved)
 
 The schema is created by the Alembic migrations in `cases/migrations`, never by `create_all`;
@@ -280,6 +281,20 @@ class Note(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     case: Mapped[Case] = relationship(back_populates="notes")
+
+
+class CaseShare(Base):
+    """A case shared with a user who would not see it otherwise (`web.case_access`): a
+    colleague asked for help, a specialist brought in. Removed when the share is withdrawn."""
+
+    __tablename__ = "case_shares"
+    __table_args__ = (UniqueConstraint("case_id", "user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    user: Mapped[str] = mapped_column(String(100))
+    shared_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Message(Base):

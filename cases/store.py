@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cases import merge, messages, validate
+from cases import merge, messages, shares, validate
 from cases.db import DbWorker
 from cases.errors import InvalidInput, NotFound, StorageError
 from cases.events import EventBus
@@ -40,12 +40,14 @@ from cases.models import (
     IVR_EVENT_KINDS,
     SPEAKERS,
     Case,
+    CaseShare,
     Customer,
     Interaction,
     IvrEvent,
     Note,
     TranscriptSegment,
 )
+from cases.shares import Share
 from cases.timeline import (
     interaction_view,
     ivr_event_view,
@@ -72,8 +74,9 @@ def system_clock() -> datetime:
 @dataclass(frozen=True)
 class CaseContact:
     """A stored fact that `agent` worked on a case: an interaction they took (`kind`
-    "interaction", from `at` to `ended`, None while it goes on) or a note they wrote ("note",
-    at `at`, e.g. a wrap-up's disposition)."""
+    "interaction", from `at` to `ended`, None while it goes on), a note they wrote ("note",
+    at `at`, e.g. a wrap-up's disposition), or the case shared with them ("share", since
+    `at`, until it is withdrawn)."""
 
     agent: str
     kind: str
@@ -367,6 +370,26 @@ class CaseStore:
             session.flush()
             return note_view(note)
 
+    async def share_case(self, case_id: int, user: str, *, by: str) -> tuple[Share, bool]:
+        """Share case `case_id` with `user` (who may then read it, `web.case_access`);
+        returns the share and whether it is new. `NotFound` for an unknown case."""
+        case_id = validate.row_id(case_id, "case")
+        user = validate.text(user, "user", max_len=100)
+        by = validate.text(by, "shared_by", max_len=100)
+        return await self._db.run(self._in_transaction, shares.share, case_id, user, by,
+                                  self._now())
+
+    async def unshare_case(self, case_id: int, user: str) -> bool:
+        """Withdraw `user`'s share of case `case_id`; False when there was none."""
+        case_id = validate.row_id(case_id, "case")
+        user = validate.text(user, "user", max_len=100)
+        return bool(await self._db.run(self._in_transaction, shares.unshare, case_id, user))
+
+    async def case_shares(self, case_id: int) -> list[Share]:
+        """Everyone case `case_id` is shared with."""
+        case_id = validate.row_id(case_id, "case")
+        return list(await self._db.run(self._in_transaction, shares.shares_of, case_id))
+
     async def close_case(self, case_id: int) -> None:
         """Mark a case closed; the customer's next contact opens a new one. Idempotent."""
         case_id = validate.row_id(case_id, "case")
@@ -445,8 +468,12 @@ class CaseStore:
             notes = session.execute(
                 select(Note.author, Note.created_at).where(Note.case_id == case_id)
             ).all()
+            shared = session.execute(
+                select(CaseShare.user, CaseShare.created_at).where(CaseShare.case_id == case_id)
+            ).all()
         return [CaseContact(str(a), "interaction", at, ended) for a, at, ended in taken] + [
-            CaseContact(str(a), "note", at) for a, at in notes]
+            CaseContact(str(a), "note", at) for a, at in notes] + [
+            CaseContact(str(u), "share", at) for u, at in shared]
 
     async def find_interaction_by_call(self, call_id: str) -> tuple[int, datetime] | None:
         """The id and start time of the interaction of `call_id`, or None."""

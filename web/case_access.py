@@ -17,8 +17,10 @@ and notes' authors. "Now" comes from routing (`LiveCases`, implemented by the de
 A refusal is `Verdict.HIDDEN` (404) for an agent, the same answer as for a case that does not
 exist, so case ids cannot be probed. A supervisor outside the team gets `Verdict.FORBIDDEN`
 (403): supervisors see every queue and agent already, a case's existence tells them nothing
-new, and "not your team" tells them whom to ask. Not yet: sharing a case with someone
-explicitly (there is nowhere to store a share).
+new, and "not your team" tells them whom to ask.
+
+Anyone may also read a case shared with them (`POST /api/cases/{id}/shares`, stored by
+`CaseStore.share_case`), whatever their role or team, until the share is withdrawn.
 """
 
 from __future__ import annotations
@@ -111,6 +113,8 @@ class CaseAccess:
         if viewer.role >= Role.SUPERVISOR and not self.teams.configured:
             return Verdict.ALLOWED
         contacts = await self.store.case_contacts(case_id)
+        if any(c.kind == "share" and c.agent == viewer.name for c in contacts):
+            return Verdict.ALLOWED
         if self._recent(viewer.name, contacts):
             return Verdict.ALLOWED
         if viewer.role < Role.SUPERVISOR:
@@ -123,6 +127,6 @@ class CaseAccess:
 
     def _recent(self, agent: str, contacts: Iterable[CaseContact]) -> bool:
         since = self._now() - self.recent_window
-        return any(c.agent == agent and (c.kind == "interaction" and c.ended is None
-                                         or (c.ended or c.at) >= since)
+        return any(c.agent == agent and c.kind != "share"
+                   and (c.kind == "interaction" and c.ended is None or (c.ended or c.at) >= since)
                    for c in contacts)

@@ -5,6 +5,9 @@
     GET /api/cases/{id}/live      WebSocket: a "snapshot" message with the timeline, then every
                                   event published on the case (segments as they are stored)
     GET /api/calls/{call_id}/case {"case_id": "<public id>"} for the case a call landed on
+    GET    /api/cases/{id}/shares          {"shares": [{user, shared_by, at}]}
+    POST   /api/cases/{id}/shares          {"user": name}: share the case (201, or 200 if shared)
+    DELETE /api/cases/{id}/shares/{user}   withdraw (its user, who shared it, a supervisor)
 
 `{id}` and every `case_id` these routes answer with is the case's random public id
 (`cases.models.new_public_id`), never its sequential key: one case's address says nothing
@@ -36,8 +39,9 @@ from cases.errors import CaseError, InvalidInput, NotFound
 from cases.events import EventBus, Subscription
 from cases.store import CaseStore
 from web.auth import Role, require
-from web.auth.service import PRINCIPAL
+from web.auth.service import AUTH, PRINCIPAL
 from web.case_access import CaseAccess, Verdict, Viewer
+from web.jsonbody import JsonBodyError, read_json_object
 from web.socket_login import LOGGED_OUT, RECHECK_S, Authorized, login_check, watch_login
 
 log = logging.getLogger(__name__)
@@ -155,6 +159,71 @@ async def get_case(request: web.Request) -> web.Response:
     except CaseError as exc:
         return _from_case_error(exc)
     return web.json_response(_public(timeline, case_id, public_id))
+
+
+async def list_shares(request: web.Request) -> web.Response:
+    """Who the case is shared with (anyone who may read the case may ask)."""
+    found = await _readable(request, request.match_info["id"])
+    if isinstance(found, web.Response):
+        return found
+    case_id, _ = found
+    try:
+        shared = await request.app[CASE_STORE].case_shares(case_id)
+    except CaseError as exc:
+        return _from_case_error(exc)
+    return web.json_response({"shares": [s.to_json() for s in shared]})
+
+
+async def add_share(request: web.Request) -> web.Response:
+    """Share the case with another user, {"user": name}: whoever may read a case may bring a
+    colleague in (201; 200 if it was shared already). The user must exist and be enabled."""
+    found = await _readable(request, request.match_info["id"])
+    if isinstance(found, web.Response):
+        return found
+    case_id, viewer = found
+    try:
+        body = await read_json_object(request)
+    except JsonBodyError as exc:
+        return _error(400, exc.code, str(exc), exc.where)
+    unknown = sorted(set(body) - {"user"})
+    if unknown:
+        return _error(400, "invalid_input", "unknown field", unknown[0])
+    user = body.get("user")
+    if not isinstance(user, str) or not user:
+        return _error(400, "invalid_input", "the user to share the case with is required", "user")
+    auth = request.config_dict.get(AUTH)
+    target = await auth.users.get_user(user) if auth is not None else None
+    if target is None or target.disabled:
+        return _error(400, "invalid_input", "no such enabled user", "user")
+    try:
+        share, new = await request.app[CASE_STORE].share_case(case_id, user, by=viewer.name)
+    except CaseError as exc:
+        return _from_case_error(exc)
+    if new:
+        log.info("case %s shared with %s by %s", request.match_info["id"], user, viewer.name)
+    return web.json_response(share.to_json(), status=201 if new else 200)
+
+
+async def remove_share(request: web.Request) -> web.Response:
+    """Withdraw a share: its user, whoever shared it, or a supervisor or admin (204)."""
+    found = await _readable(request, request.match_info["id"])
+    if isinstance(found, web.Response):
+        return found
+    case_id, viewer = found
+    user = request.match_info["user"]
+    store = request.app[CASE_STORE]
+    try:
+        shared = {s.user: s for s in await store.case_shares(case_id)}
+        share = shared.get(user)
+        if share is None:
+            return _error(404, "not_found", "the case is not shared with this user")
+        if viewer.role < Role.SUPERVISOR and viewer.name not in (user, share.shared_by):
+            return _error(403, "forbidden",
+                          "only its user, who shared it, or a supervisor may withdraw a share")
+        await store.unshare_case(case_id, user)
+    except CaseError as exc:
+        return _from_case_error(exc)
+    return web.Response(status=204)
 
 
 async def get_call_case(request: web.Request) -> web.Response:
@@ -285,4 +354,8 @@ def add_case_routes(
     require(app, app.router.add_get("/api/cases/{id}", get_case), Role.AGENT)
     require(app, app.router.add_get("/api/cases/{id}/live", case_live), Role.AGENT)
     require(app, app.router.add_get("/api/calls/{call_id}/case", get_call_case), Role.AGENT)
+    require(app, app.router.add_get("/api/cases/{id}/shares", list_shares), Role.AGENT)
+    require(app, app.router.add_post("/api/cases/{id}/shares", add_share), Role.AGENT)
+    require(app, app.router.add_delete("/api/cases/{id}/shares/{user}", remove_share),
+            Role.AGENT)
     app.on_shutdown.append(_close_live_sockets)

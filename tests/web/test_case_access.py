@@ -207,6 +207,46 @@ async def test_an_offer_opens_the_case_and_contacts_expire_after_the_window(
     assert (await get_case(server, sessions["sam"]))[0] == 200
 
 
+async def shares_call(
+    server: Server, http: aiohttp.ClientSession, csrf: str, method: str, path: str = "",
+    body: Any = None,
+) -> tuple[int, Any]:
+    url = server.url(f"/api/cases/{server.public_id}/shares{path}")
+    async with http.request(method, url, json=body, headers={"X-CSRF-Token": csrf}) as resp:
+        return resp.status, (await resp.json() if resp.content_type == "application/json"
+                             else None)
+
+
+async def test_a_case_shared_with_a_colleague_opens_to_them_until_withdrawn(
+    server: Server, sessions: dict[str, aiohttp.ClientSession]
+) -> None:
+    ana, bo, sue = sessions["ana"], sessions["bo"], sessions["sue"]
+    ana_csrf = await login(server, ana, "ana")
+    bo_csrf = await login(server, bo, "bo")
+    await login(server, sue, "sue")
+    assert (await get_case(server, bo))[0] == 404
+    # bo cannot share himself in: sharing needs the case first.
+    assert (await shares_call(server, bo, bo_csrf, "POST", body={"user": "bo"}))[0] == 404
+    # Nobody can be shared with a user that does not exist.
+    status, body = await shares_call(server, ana, ana_csrf, "POST", body={"user": "ghost"})
+    assert status == 400 and body["error"]["where"] == "user"
+    status, body = await shares_call(server, ana, ana_csrf, "POST", body={"user": "bo"})
+    assert status == 201 and body["user"] == "bo" and body["shared_by"] == "ana"
+    assert (await shares_call(server, ana, ana_csrf, "POST", body={"user": "bo"}))[0] == 200
+    # bo reads it, REST and live, and so does his supervisor (outside ana's team); for as
+    # long as the share stands, past the recent window.
+    server.shift[0] = timedelta(days=3)
+    assert (await get_case(server, bo))[0] == 200
+    assert await live_status(server, bo) == 200
+    assert (await get_case(server, sue))[0] == 200
+    status, body = await shares_call(server, bo, bo_csrf, "GET")
+    assert status == 200 and [s["user"] for s in body["shares"]] == ["bo"]
+    # Withdrawn (by its user here), the case is closed to him again.
+    assert (await shares_call(server, bo, bo_csrf, "DELETE", "/bo"))[0] == 204
+    assert (await get_case(server, bo))[0] == 404
+    assert (await get_case(server, sue))[0] == 403
+
+
 # --- finding 5: a case-live socket closes with 4401 soon after its login ends ---------------
 
 
