@@ -144,7 +144,8 @@ class HttpVerb:
             raise WebhookError(f"answer larger than {MAX_BODY} bytes")
         try:
             return json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            # The exception text quotes the body: keep only its class.
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            # The exception text quotes the body: keep only its class. A reply nested deeper
+            # than the decoder's recursion limit is refused like any other bad reply.
             raise WebhookError(f"answer is not JSON ({type(exc).__name__})") from exc
 VERB = register(HttpVerb())

@@ -43,12 +43,16 @@ async def crm() -> AsyncIterator[tuple[str, list[dict[str, object]]]]:
     async def fail(request: web.Request) -> web.Response:
         return web.Response(status=500, text=SECRET)
 
+    async def deep(request: web.Request) -> web.Response:
+        return web.Response(text="[" * 20_000 + "]" * 20_000, content_type="application/json")
+
     app = web.Application()
     app.router.add_get("/lookup", lookup)
     app.router.add_post("/post", post)
     app.router.add_get("/slow", slow)
     app.router.add_get("/bad", bad)
     app.router.add_get("/fail", fail)
+    app.router.add_get("/deep", deep)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -115,6 +119,7 @@ async def test_post_sends_rendered_json_without_a_shared_session(crm) -> None:  
     ("/slow", "no answer within 0.5 s"),
     ("/bad", "answer is not JSON (JSONDecodeError)"),
     ("/fail", "HTTP status 500"),
+    ("/deep", "answer is not JSON (RecursionError)"),
 ])
 async def test_failures_follow_on_error_and_never_log_the_body(crm, caplog, path, error) -> None:  # type: ignore[no-untyped-def]
     base, _ = crm
