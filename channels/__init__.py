@@ -1,0 +1,1 @@
+"""Text channels: SMS and WhatsApp through Twilio, email, web chat (see `channels.base`)."""
