@@ -28,6 +28,7 @@ from centralita.routing_setup import RoutingStack, start_routing
 from centralita.settings import Settings
 from centralita.speech import SpeechStack, TranscribedCalls, build_speech
 from centralita.tls import server_context
+from channels.email_stack import EmailStack, open_email
 from ivr.interpreter import Interpreter
 from ivr.media.recorder import VoicemailBox
 from ivr.media.tts import EspeakTts
@@ -58,6 +59,7 @@ from web.auth.throttle import LoginThrottle
 from web.case_access import CaseAccess, Teams
 from web.cases_api import add_case_routes
 from web.desk.api import add_desk_routes
+from web.email_api import add_email_routes
 from web.jsonbody import JsonBodyError, read_json
 from web.routing_api import add_routing_routes
 
@@ -85,6 +87,7 @@ class Server:
         self.flows: FlowRegistry | None = None
         self.routing: RoutingStack | None = None
         self._http: aiohttp.ClientSession | None = None
+        self.email: EmailStack | None = None
         self.started = False
         # The one check every call the server places goes through (callbacks, transfers,
         # customers rung back, the debug dial): voice.dialplan.
@@ -168,6 +171,10 @@ class Server:
             self.store, recent_window=s.cases.agent_recent_window,
             teams=Teams.from_config(self.routing.teams) if self.routing else None,
             live=self.routing.desks if self.routing else None))
+        if s.email is not None:
+            # Email: agents send from a case; replies come in on the SMTP listener.
+            self.email = await open_email(s.email, store=self.store, data_dir=s.data_dir)
+            add_email_routes(app, self.email.cases)
         if self.routing is not None:
             add_routing_routes(app, self.routing.service)
             add_desk_routes(app, self.routing.desks)
@@ -297,6 +304,8 @@ class Server:
             self.flows.stop()
         if self._http is not None:
             await self._http.close()
+        if self.email is not None:
+            await self.email.close()
         if self.speech is not None:
             await self.speech.close()
         if self.users is not None:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import yaml
 
+from channels.email_config import EmailConfigError, EmailSettings, parse_email_settings
 from voice.dialplan import DialPlanConfig, DialPlanConfigError, parse_dialplan, parse_region
 from voice.trust import DEMO_TRUSTED_SOURCES, Network, TrustConfigError, parse_sources
 from web.auth.roles import ROLE_LABELS
@@ -126,6 +127,8 @@ class Settings:
     # embedded demo's; a server on a public address lists its trunk here (or [] for none).
     trusted_sources: tuple[Network, ...] = field(
         default_factory=lambda: parse_sources(DEMO_TRUSTED_SOURCES, "trusted_sources"))
+    # Email: the relay out, the SMTP listener in (channels.email_config); None: not offered.
+    email: EmailSettings | None = None
 
     @property
     def tls_listen(self) -> HostPort:
@@ -225,6 +228,11 @@ def _coerce(key: str, value: Any, where: str) -> Any:
                 return parse_dialplan(value, f"{where}: dialplan")
             return parse_sources(value, f"{where}: trusted_sources")
         except (DialPlanConfigError, TrustConfigError) as exc:
+            raise ConfigError(str(exc)) from exc
+    if key == "email":
+        try:
+            return parse_email_settings(value, f"{where}: email")
+        except EmailConfigError as exc:
             raise ConfigError(str(exc)) from exc
     if key == "cases":
         window = value.get("agent_recent_window") if isinstance(value, dict) else None

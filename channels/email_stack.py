@@ -1,0 +1,54 @@
+"""The email channel assembled from its settings, for the composition root: the reply key,
+the attachment store, the sender, the case service the desk calls, and the SMTP listener
+when `email.listen` is set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cases.store import CaseStore, system_clock
+from channels.attachments import AttachmentStore
+from channels.email_cases import CaseEmails
+from channels.email_config import EmailSettings
+from channels.email_in import EmailInbound, EmailListener, OnMessage
+from channels.email_out import EmailSender
+from channels.email_token import ReplyTokens, load_secret
+
+
+@dataclass
+class EmailStack:
+    """What `open_email` built; `close()` stops the listener."""
+
+    sender: EmailSender
+    cases: CaseEmails
+    inbound: EmailInbound
+    listener: EmailListener | None
+
+    async def close(self) -> None:
+        if self.listener is not None:
+            await self.listener.stop()
+
+
+async def open_email(
+    settings: EmailSettings, *, store: CaseStore, data_dir: Path,
+    now: Callable[[], datetime] = system_clock, on_message: OnMessage | None = None,
+) -> EmailStack:
+    """Build the channel (see the module doc); the listener is listening on return."""
+    tokens = ReplyTokens(load_secret(data_dir), settings.reply_domain)
+    attachments = AttachmentStore(data_dir / "attachments",
+                                  max_bytes=settings.max_attachment_bytes)
+    sender = EmailSender(settings, tokens, now=now, attachments=attachments)
+    inbound = EmailInbound(
+        store, tokens, attachments, max_attachment_bytes=settings.max_attachment_bytes,
+        inbox_addresses=settings.inbox_addresses | {settings.from_address},
+        on_message=on_message,
+    )
+    listener = None
+    if settings.listen is not None:
+        listener = EmailListener(inbound, settings)
+        await listener.start()
+    return EmailStack(sender, CaseEmails(store, sender, from_address=settings.from_address),
+                      inbound, listener)
