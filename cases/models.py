@@ -8,6 +8,7 @@
                  Case 1─* Note
                  Case 1─* CaseShare (a user the case was shared with, by whom, when)
     CustomerMerge                  (audit: who was merged into whom, and what moved)
+    OptOut                         (an address that sent STOP on sms/whatsapp: `cases.opt_outs`)
 
 The schema is created by the Alembic migrations in `cases/migrations`, never by `create_all`;
 a test checks the two agree on SQLite and PostgreSQL. Times are timezone-aware UTC and always
@@ -396,3 +397,29 @@ class CustomerMerge(Base):
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# What an opt-out row says: the address sent a STOP keyword (no outbound on that channel) or
+# a START keyword after one (outbound allowed again).
+OPT_OUT_STATES = ("stopped", "started")
+
+
+class OptOut(Base):
+    """The latest opt-out keyword one address sent on one channel (`cases.opt_outs`).
+
+    One row per (channel, address): STOP makes it "stopped", START "started" again; the
+    keyword and when are kept, and every keyword message itself is stored on the case.
+    `address` is the normalised identity (E.164 for sms and whatsapp)."""
+
+    __tablename__ = "opt_outs"
+    __table_args__ = (
+        UniqueConstraint("channel", "address"),
+        CheckConstraint(_one_of("state", OPT_OUT_STATES), name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(320))
+    state: Mapped[str] = mapped_column(String(16))
+    keyword: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())

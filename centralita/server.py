@@ -22,13 +22,16 @@ from aiohttp import web
 
 from cases.db import private_dir
 from cases.events import InProcessBus
-from cases.store import CaseStore
+from cases.opt_outs import OptOutStore
+from cases.store import CaseStore, system_clock
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
 from centralita.routing_setup import RoutingStack, start_routing
 from centralita.settings import Settings
 from centralita.speech import SpeechStack, TranscribedCalls, build_speech
 from centralita.tls import server_context
+from channels.attachments import AttachmentStore
 from channels.email_stack import EmailStack, open_email
+from channels.twilio_messaging import TwilioMessaging
 from ivr.interpreter import Interpreter
 from ivr.media.recorder import VoicemailBox
 from ivr.media.tts import EspeakTts
@@ -62,6 +65,7 @@ from web.desk.api import add_desk_routes
 from web.email_api import add_email_routes
 from web.jsonbody import JsonBodyError, read_json
 from web.routing_api import add_routing_routes
+from web.twilio_api import add_twilio_routes
 
 log = logging.getLogger("centralita")
 
@@ -87,6 +91,8 @@ class Server:
         self.flows: FlowRegistry | None = None
         self.routing: RoutingStack | None = None
         self._http: aiohttp.ClientSession | None = None
+        self.opt_outs: OptOutStore | None = None
+        self.twilio: TwilioMessaging | None = None
         self.email: EmailStack | None = None
         self.started = False
         # The one check every call the server places goes through (callbacks, transfers,
@@ -171,6 +177,15 @@ class Server:
             self.store, recent_window=s.cases.agent_recent_window,
             teams=Teams.from_config(self.routing.teams) if self.routing else None,
             live=self.routing.desks if self.routing else None))
+        if s.twilio is not None:
+            # SMS and WhatsApp through Twilio: signed webhooks in, the desk's sends out
+            # (through the same dial plan as calls, and the opt-out table).
+            self.opt_outs = await OptOutStore.open(s.database_url, now=system_clock)
+            self.twilio = TwilioMessaging.open(
+                s.twilio, cases=self.store, opt_outs=self.opt_outs, plan=self.dialplan,
+                attachments=AttachmentStore(s.data_dir / "attachments"),
+                default_region=s.default_region)
+            add_twilio_routes(app, self.twilio)
         if s.email is not None:
             # Email: agents send from a case; replies come in on the SMTP listener.
             self.email = await open_email(s.email, store=self.store, data_dir=s.data_dir)
@@ -304,6 +319,10 @@ class Server:
             self.flows.stop()
         if self._http is not None:
             await self._http.close()
+        if self.twilio is not None:
+            await self.twilio.close()
+        if self.opt_outs is not None:
+            await self.opt_outs.close()
         if self.email is not None:
             await self.email.close()
         if self.speech is not None:

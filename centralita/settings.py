@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 
 from channels.email_config import EmailConfigError, EmailSettings, parse_email_settings
+from channels.twilio_config import TwilioConfig, TwilioConfigError, parse_twilio
 from voice.dialplan import DialPlanConfig, DialPlanConfigError, parse_dialplan, parse_region
 from voice.trust import DEMO_TRUSTED_SOURCES, Network, TrustConfigError, parse_sources
 from web.auth.roles import ROLE_LABELS
@@ -127,6 +128,8 @@ class Settings:
     # embedded demo's; a server on a public address lists its trunk here (or [] for none).
     trusted_sources: tuple[Network, ...] = field(
         default_factory=lambda: parse_sources(DEMO_TRUSTED_SOURCES, "trusted_sources"))
+    # SMS and WhatsApp through Twilio (channels.twilio_config); None: not offered.
+    twilio: TwilioConfig | None = None
     # Email: the relay out, the SMTP listener in (channels.email_config); None: not offered.
     email: EmailSettings | None = None
 
@@ -233,6 +236,11 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         try:
             return parse_email_settings(value, f"{where}: email")
         except EmailConfigError as exc:
+            raise ConfigError(str(exc)) from exc
+    if key == "twilio":
+        try:
+            return parse_twilio(value, f"{where}: twilio")
+        except TwilioConfigError as exc:
             raise ConfigError(str(exc)) from exc
     if key == "cases":
         window = value.get("agent_recent_window") if isinstance(value, dict) else None
