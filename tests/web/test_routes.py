@@ -20,6 +20,7 @@ from aiohttp import web
 
 from centralita.server import Server
 from centralita.settings import AuthSettings, ConfigTokenSettings, HostPort, Settings
+from channels.twilio_config import TwilioConfig
 from tests.helpers.server import (
     LOOPBACK,
     REPO_ROOT,
@@ -38,6 +39,8 @@ PUBLIC_ROUTES = {
     ("POST", "/api/login"),
     ("GET", "/login"), ("HEAD", "/login"),
     ("GET", "/login.js"), ("HEAD", "/login.js"),
+    # Twilio has no login: its X-Twilio-Signature is the authentication (web.twilio_api).
+    ("POST", "/twilio/messaging"), ("POST", "/twilio/messaging/status"),
 }
 
 
@@ -59,6 +62,8 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
         debug_api=True,
         transcription="off",
         routing_file=REPO_ROOT / "routing" / "demo.yaml",
+        twilio=TwilioConfig(account_sid="AC" + "0" * 32, auth_token="route-walk-token",
+                            public_url="https://contact.example.test", sms_number="+34910000000"),
         auth=AuthSettings(tokens=tuple(
             ConfigTokenSettings(f"test-{role.label}", role.label, digest(token))
             for role, token in TOKENS.items()
@@ -111,6 +116,10 @@ async def test_every_route_is_declared_and_refuses_anonymous_and_lower_roles(
             access = _access(running.app, route)
             assert access is not None
             if access.role is None:
+                if path.startswith("/twilio/"):
+                    # Public, but not open: unsigned is refused before anything is read.
+                    async with http.post(running.base + path, data={"Body": "x"}) as resp:
+                        assert resp.status == 403, path
                 continue
             where = f"{method} {path}"
             async with http.request(
