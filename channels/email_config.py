@@ -15,6 +15,14 @@ receives replies.
       inbox_addresses: [support@example.com]   # accepted besides reply addresses
       max_message_bytes: 26214400     # SIZE: a larger message gets 552 (25 MiB)
       max_attachment_bytes: 10485760  # per attachment (10 MiB)
+      imap:                           # poll a hosted mailbox too (channels.email_imap)
+        host: imap.example.com
+        port: 993                     # tls: true (default); 143 with tls: false
+        username: support@example.com
+        password_file: /run/secrets/imap
+        mailbox: INBOX
+        interval: 30                  # seconds between polls
+        address: support@example.com  # the mailbox's own address
 
 `parse_email_settings` raises `EmailConfigError` naming the key, so `centralita.settings`
 reports it with the file before anything starts.
@@ -34,12 +42,30 @@ DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 _KEYS = {
     "smtp_host", "smtp_port", "starttls", "tls", "ca_file", "username", "password_file",
     "from_address", "reply_domain", "listen", "inbox_addresses", "max_message_bytes",
-    "max_attachment_bytes",
+    "max_attachment_bytes", "imap",
 }
+_IMAP_KEYS = {"host", "port", "tls", "ca_file", "username", "password_file", "mailbox",
+              "interval", "address"}
 
 
 class EmailConfigError(ValueError):
     """A wrong `email:` setting; the message names the key."""
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    """`email.imap`: the mailbox to poll (password read from its file at load)."""
+
+    host: str
+    username: str
+    password: str
+    port: int = 993
+    tls: bool = True
+    ca_file: str | None = None
+    mailbox: str = "INBOX"
+    interval: float = 30.0
+    address: str | None = None
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +86,7 @@ class EmailSettings:
     inbox_addresses: frozenset[str] = frozenset()
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
+    imap: ImapSettings | None = None
 
 
 def _text(value: Any, where: str) -> str:
@@ -96,6 +123,41 @@ def _listen(value: Any, where: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _password(value: dict[str, Any], where: str) -> str:
+    path = _text(value.get("password_file"), f"{where}.password_file")
+    try:
+        return Path(path).read_text(encoding="utf-8").splitlines()[0].strip()
+    except (OSError, IndexError) as exc:
+        raise EmailConfigError(f"{where}.password_file: cannot read a password from {path}") \
+            from exc
+
+
+def _imap(value: Any, where: str) -> ImapSettings:
+    if not isinstance(value, dict):
+        raise EmailConfigError(f"{where} must be a mapping")
+    unknown = sorted(set(value) - _IMAP_KEYS)
+    if unknown:
+        raise EmailConfigError(f"{where}: unknown key {unknown[0]!r}")
+    tls = _flag(value.get("tls", True), f"{where}.tls")
+    port = value.get("port", 993 if tls else 143)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise EmailConfigError(f"{where}.port must be a port number")
+    interval = value.get("interval", 30)
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 1:
+        raise EmailConfigError(f"{where}.interval must be at least 1 second")
+    ca_file = value.get("ca_file")
+    address = value.get("address")
+    return ImapSettings(
+        host=_text(value.get("host"), f"{where}.host"),
+        username=_text(value.get("username"), f"{where}.username"),
+        password=_password(value, where), port=port, tls=tls,
+        ca_file=_text(ca_file, f"{where}.ca_file") if ca_file is not None else None,
+        mailbox=_text(value.get("mailbox", "INBOX"), f"{where}.mailbox"),
+        interval=float(interval),
+        address=_address(address, f"{where}.address") if address is not None else None,
+    )
+
+
 def parse_email_settings(value: Any, where: str = "email") -> EmailSettings:
     """The `email:` mapping as `EmailSettings`; `EmailConfigError` naming the bad key."""
     if not isinstance(value, dict):
@@ -124,12 +186,7 @@ def parse_email_settings(value: Any, where: str = "email") -> EmailSettings:
         username = _text(username, f"{where}.username")
         if "password_file" not in value:
             raise EmailConfigError(f"{where}: username needs password_file")
-        path = _text(value["password_file"], f"{where}.password_file")
-        try:
-            password = Path(path).read_text(encoding="utf-8").splitlines()[0].strip()
-        except (OSError, IndexError) as exc:
-            raise EmailConfigError(f"{where}.password_file: cannot read a password from {path}") \
-                from exc
+        password = _password(value, where)
     elif "password_file" in value:
         raise EmailConfigError(f"{where}: password_file needs username")
     inbox = value.get("inbox_addresses", [])
@@ -154,4 +211,5 @@ def parse_email_settings(value: Any, where: str = "email") -> EmailSettings:
         max_attachment_bytes=_size(
             value.get("max_attachment_bytes", DEFAULT_MAX_ATTACHMENT_BYTES),
             f"{where}.max_attachment_bytes"),
+        imap=_imap(value["imap"], f"{where}.imap") if "imap" in value else None,
     )

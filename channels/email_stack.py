@@ -1,6 +1,6 @@
 """The email channel assembled from its settings, for the composition root: the reply key,
-the attachment store, the sender, the case service the desk calls, and the SMTP listener
-when `email.listen` is set."""
+the attachment store, the sender, the case service the desk calls, the SMTP listener when
+`email.listen` is set and the IMAP poller when `email.imap` is."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from cases.store import CaseStore, system_clock
 from channels.attachments import AttachmentStore
 from channels.email_cases import CaseEmails
 from channels.email_config import EmailSettings
+from channels.email_imap import ImapPoller
 from channels.email_in import EmailInbound, EmailListener, OnMessage
 from channels.email_out import EmailSender
 from channels.email_token import ReplyTokens, load_secret
@@ -26,8 +27,11 @@ class EmailStack:
     cases: CaseEmails
     inbound: EmailInbound
     listener: EmailListener | None
+    poller: ImapPoller | None = None
 
     async def close(self) -> None:
+        if self.poller is not None:
+            await self.poller.stop()
         if self.listener is not None:
             await self.listener.stop()
 
@@ -50,5 +54,9 @@ async def open_email(
     if settings.listen is not None:
         listener = EmailListener(inbound, settings)
         await listener.start()
+    poller = None
+    if settings.imap is not None:
+        poller = ImapPoller(inbound, settings.imap, max_message_bytes=settings.max_message_bytes)
+        poller.start()
     return EmailStack(sender, CaseEmails(store, sender, from_address=settings.from_address),
-                      inbound, listener)
+                      inbound, listener, poller)
