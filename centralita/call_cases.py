@@ -3,33 +3,78 @@
 The transcription service and the IVR's inputs both write to the call's interaction; either
 may ask for it first. `CallInteractions` opens it once (concurrent askers share the same
 pending open), ends it exactly once, and stores IVR inputs as events on it. `CaseCalls` wraps
-the call handler so the interaction of every call that got one is closed with its outcome.
+the call handler so the interaction of every call that got one is closed with its outcome,
+and notes on the case every span in which the call's privacy was paused.
+
+A privacy gap is a note (author `privacy`): its start and end in seconds from the call's
+answer (the clock transcript segments are timed on), its length, who paused and who resumed,
+never anything said in it. A note rather than an IVR event: a pause is not always the IVR's
+(an agent, the API), and the IVR event kinds are fixed by a database constraint that a new
+kind would need a migration for; notes are on every case, shown and pushed live already.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from cases.errors import CaseError
 from cases.store import CaseStore, InteractionRef
 from ivr.services import IvrInput
-from voice.call import Call, Direction
+from media.clock import Clock, LoopClock
+from voice.call import Call, Direction, Privacy, PrivacyChange
 
 log = logging.getLogger(__name__)
 
 CallHandler = Callable[[Call], Awaitable[None]]
 
+PRIVACY_AUTHOR = "privacy"
+_GAP = re.compile(
+    r"^Privacy pause in call (?P<call>\S+): (?P<start>\d+\.\d+) s to (?P<end>\d+\.\d+) s "
+    r"from the answer \(\d+\.\d+ s\), paused by (?P<by>.+?), resumed by (?P<resumed>.+?)\. "
+)
+
+
+@dataclass(frozen=True)
+class PrivacyGap:
+    """A span of a call in which nothing of its audio was kept. Times: seconds from answer."""
+
+    call_id: str
+    start: float
+    end: float
+    paused_by: str
+    resumed_by: str
+
+    def note(self) -> str:
+        """The gap as the case's note says it."""
+        return (
+            f"Privacy pause in call {self.call_id}: {self.start:.2f} s to {self.end:.2f} s "
+            f"from the answer ({self.end - self.start:.2f} s), paused by {self.paused_by}, "
+            f"resumed by {self.resumed_by}. Nothing said in it was transcribed or kept."
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> PrivacyGap | None:
+        """The gap a privacy note describes, or None for any other note."""
+        m = _GAP.match(text)
+        if m is None:
+            return None
+        return cls(m["call"], float(m["start"]), float(m["end"]), m["by"], m["resumed"])
+
 
 class CallInteractions:
     """A `TranscriptStore` and IVR `InputSink` over `CaseStore` with one interaction a call."""
 
-    def __init__(self, store: CaseStore) -> None:
+    def __init__(self, store: CaseStore, clock: Clock | None = None) -> None:
         self.store = store
+        self.clock: Clock = clock if clock is not None else LoopClock()
         self._open: dict[str, asyncio.Future[InteractionRef]] = {}
         self._ended: set[int] = set()
         self.inputs_lost = 0
+        self.gaps_lost = 0
 
     async def start_voice_interaction(
         self, *, caller: str, call_id: str, direction: str = "inbound",
@@ -77,6 +122,15 @@ class CallInteractions:
             self.inputs_lost += 1
             log.error("call %s: IVR input (%s) not stored: %s", call.id, item.kind, exc)
 
+    async def record_privacy_gap(self, call: Call, gap: PrivacyGap) -> None:
+        """Note the gap on the case of the call's interaction (never what was said in it)."""
+        try:
+            ref = await self.for_call(call)
+            await self.store.add_note(ref.case_id, author=PRIVACY_AUTHOR, text=gap.note())
+        except CaseError as exc:
+            self.gaps_lost += 1
+            log.error("call %s: privacy gap not noted on the case: %s", call.id, exc)
+
     async def for_call(self, call: Call) -> InteractionRef:
         outbound = call.direction is Direction.OUTBOUND
         return await self.start_voice_interaction(
@@ -99,17 +153,71 @@ class CallInteractions:
             self._ended.discard(ref.interaction_id)
 
 
+class _GapWatch:
+    """Follows one call's privacy and notes each paused span when it ends (or the call does).
+
+    Owns its tasks: the answer-time watcher and the note writers; `close()` ends a span still
+    open at hangup, then awaits them all.
+    """
+
+    def __init__(self, call: Call, interactions: CallInteractions) -> None:
+        self.call = call
+        self.interactions = interactions
+        self.clock = interactions.clock
+        self.answered_at: float | None = None
+        self._started: tuple[float, str] | None = None
+        self._writes: set[asyncio.Task[None]] = set()
+        self._answer = asyncio.ensure_future(self._wait_answer())
+        self._unsubscribe = call.on_privacy(self._changed)
+
+    async def _wait_answer(self) -> None:
+        if await self.call.wait_answered():
+            self.answered_at = self.clock.now()
+
+    def _since_answer(self) -> float:
+        return 0.0 if self.answered_at is None else max(0.0, self.clock.now() - self.answered_at)
+
+    def _changed(self, change: PrivacyChange) -> None:
+        if change.new is Privacy.PAUSED:
+            self._started = (self._since_answer(), change.by)
+        else:
+            self._end(change.by)
+
+    def _end(self, resumed_by: str) -> None:
+        started, self._started = self._started, None
+        if started is None:
+            return
+        start, paused_by = started
+        gap = PrivacyGap(self.call.id, start, max(start, self._since_answer()), paused_by,
+                         resumed_by)
+        task = asyncio.ensure_future(self.interactions.record_privacy_gap(self.call, gap))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def close(self) -> None:
+        self._unsubscribe()
+        self._end("hangup")
+        self._answer.cancel()
+        await asyncio.gather(self._answer, *self._writes, return_exceptions=True)
+
+
 class CaseCalls:
-    """Wraps a call handler: every call that opened an interaction has it closed at the end."""
+    """Wraps a call handler: every call that opened an interaction has it closed at the end,
+    and every span of it with privacy paused is noted on its case."""
 
     def __init__(self, inner: CallHandler, interactions: CallInteractions) -> None:
         self.inner = inner
         self.interactions = interactions
 
     async def __call__(self, call: Call) -> None:
+        gaps = _GapWatch(call, self.interactions)
         try:
             await self.inner(call)
         finally:
+            try:
+                await gaps.close()
+            except Exception:
+                log.exception("call %s: noting its privacy gaps failed", call.id)
             try:
                 await self.interactions.finish(call)
             except Exception:

@@ -133,7 +133,7 @@ class Server:
         )
         bus = InProcessBus()
         self.store = await CaseStore.open(s.database_url, bus=bus, default_region=s.default_region)
-        interactions = CallInteractions(self.store)
+        interactions = CallInteractions(self.store, self.clock)
         if s.transcription != "off":
             self.speech = await build_speech(
                 s.transcription, s.transcription_model, s.vad, s.data_dir, interactions,

@@ -18,7 +18,7 @@ from media.asr.base import RecognizerEngine
 from media.asr.factory import create_engine
 from media.clock import Clock
 from voice.call import Call, CallState, Direction
-from voice.sip_call_leg import SipCallLeg
+from voice.leg_media import LegMedia
 from voice.transcription import StreamFactory, TranscriptStore
 from voice.transcription_service import TranscriptionService
 from voice.utterance_pool import UtterancePool
@@ -71,18 +71,19 @@ async def build_speech(
 
 class TranscribedCalls:
     """Wraps a call handler: once the call is answered, its caller's audio is transcribed
-    onto the case of the caller's number until the call ends."""
+    onto the case of the caller's number until the call ends, except while the call's
+    privacy is paused (`voice.call.Privacy`)."""
 
     def __init__(self, inner: CallHandler, service: TranscriptionService) -> None:
         self.inner = inner
         self.service = service
 
     async def __call__(self, call: Call) -> None:
-        leg = call.leg
-        if not isinstance(leg, SipCallLeg):
+        media = call.media()
+        if media is None:
             await self.inner(call)
             return
-        transcribe = asyncio.ensure_future(self._transcribe(call, leg))
+        transcribe = asyncio.ensure_future(self._transcribe(call, media))
         try:
             await self.inner(call)
         finally:
@@ -97,14 +98,18 @@ class TranscribedCalls:
             except Exception:
                 log.exception("call %s: transcription failed", call.id)
 
-    async def _transcribe(self, call: Call, leg: SipCallLeg) -> None:
+    async def _transcribe(self, call: Call, media: LegMedia) -> None:
         if not await call.wait_answered():
             return
+        # Taken before the interaction is opened (a database round trip): segment times, and
+        # the privacy gaps on the case (centralita.call_cases), count from the answer itself.
+        answered_at = self.service.clock.now()
         outbound = call.direction is Direction.OUTBOUND
         tx = await self.service.start_call(
-            call.id, call.caller, leg.media,
+            call.id, call.caller, media,
             direction=call.direction.value,
             dialed=call.dialed if outbound else (call.dialed or None),
+            answered_at=answered_at, privacy=call,
         )
         try:
             await call.wait_ended()

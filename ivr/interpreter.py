@@ -22,7 +22,7 @@ from ivr.services import Services
 from ivr.session import Session
 from ivr.verbs.all import load_all
 from ivr.verbs.base import HANGUP, Step
-from voice.call import CallState
+from voice.call import CallState, Privacy
 
 if TYPE_CHECKING:
     from ivr.flow import FlowDoc
@@ -149,6 +149,20 @@ class Interpreter:
         # In a sensitive step the call itself keeps only masked digits (its debug record,
         # anything that reads call.digits); the verb still receives the real key events.
         call.sensitive_input = step.sensitive
+        # ...and nothing keeps its audio (transcripts, recording, debug capture): the caller
+        # may say the card number. An agent's or the API's pause already on is left alone.
+        paused_by: str | None = None
+        if step.sensitive and call.privacy is Privacy.OPEN and call.state is not CallState.ENDED:
+            paused_by = _privacy_holder(step)
+            call.pause_privacy(paused_by)
+        try:
+            return await self._verb(call, step, session)
+        finally:
+            call.sensitive_input = False
+            if paused_by is not None and call.privacy_by == paused_by:
+                call.resume_privacy(paused_by)
+
+    async def _verb(self, call: Call, step: Step, session: Session) -> str | None:
         verb_task = asyncio.ensure_future(self.verbs[step.verb].run(step, session))
         ended = asyncio.ensure_future(call.wait_ended())
         try:
@@ -160,10 +174,14 @@ class Interpreter:
             for task in (ended, verb_task):
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.gather(task, return_exceptions=task is ended)
-        call.sensitive_input = False
         if verb_task.cancelled():
             raise _CallEnded
         return verb_task.result()
+
+
+def _privacy_holder(step: Step) -> str:
+    """Who pauses privacy for a sensitive step, as the case shows it (never a value)."""
+    return f"ivr:{step.label}" if step.label else f"ivr:step {step.index}"
 
 
 class _CallEnded(Exception):

@@ -98,7 +98,10 @@ class MediaTicker:
                 try:
                     member.tick()
                 except Exception:
-                    # One broken leg must not silence every other call in the process.
+                    # One broken leg must not silence every other call in the process. Only
+                    # the leg's own code gets here: its consumers are taps behind a
+                    # media.taps.TapFanout, which detaches a tap that raises and never lets
+                    # it take the leg off the clock.
                     self.errors += 1
                     self._members.pop(id(member), None)
                     log.exception("media tick failed; leg removed from the clock")

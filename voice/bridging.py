@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
 
 from media.bridge import Bridge
 from media.clock import Clock
 from media.frame_queue import FrameQueue
 from media.frames import AudioFrame
 from media.player import AudioSource
+from media.taps import Tap
 from voice.call import Call, CallState
-from voice.sip_leg import AudioListener
+from voice.leg_media import LegMedia
 
 log = logging.getLogger(__name__)
 
@@ -31,23 +30,9 @@ log = logging.getLogger(__name__)
 RATE = 8000
 
 
-@runtime_checkable
-class BridgeMedia(Protocol):
-    """What the bridge needs of a leg's media (`voice.sip_leg.SipLeg` is one)."""
-
-    def add_listener(self, listener: AudioListener) -> None: ...
-
-    def remove_listener(self, listener: AudioListener) -> None: ...
-
-    def play(
-        self, source: AudioSource | None, on_done: Callable[[], None] | None = None
-    ) -> None: ...
-
-
-def media_of(call: Call) -> BridgeMedia | None:
-    """The media of the call's leg if it can be bridged (SIP legs have `.media`)."""
-    media = getattr(call.leg, "media", None)
-    return media if isinstance(media, BridgeMedia) else None
+def media_of(call: Call) -> LegMedia | None:
+    """The media of the call's leg if it can be bridged (`Call.media()`)."""
+    return call.media()
 
 
 @dataclass(frozen=True)
@@ -79,11 +64,11 @@ class CallBridge:
         for name, m in media.items():
             if m is None:
                 raise ValueError(f"the {name}'s leg has no media to bridge")
-        self.media: dict[str, BridgeMedia] = {k: v for k, v in media.items() if v is not None}
+        self.media: dict[str, LegMedia] = {k: v for k, v in media.items() if v is not None}
         kwargs = {} if queue_frames is None else {"max_frames": queue_frames}
         self.queues = {name: FrameQueue(RATE, **kwargs) for name in names}
         self.bridge = Bridge(names[0], self.queues[names[0]], names[1], self.queues[names[1]])
-        self._listeners: dict[str, AudioListener] = {}
+        self._listeners: dict[str, Tap] = {}
         self.held: set[str] = set()
         self.muted: set[str] = set()
         self.started = clock.now()
@@ -96,7 +81,7 @@ class CallBridge:
             self.media[name].play(self.queues[name])
         return self
 
-    def _feeder(self, name: str) -> AudioListener:
+    def _feeder(self, name: str) -> Tap:
         def feed(frame: AudioFrame) -> None:
             self.bridge.feed(name, frame)
 

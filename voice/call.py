@@ -7,7 +7,15 @@
 Every move goes through `_set_state()`, which checks it against `_MOVES`, logs `old -> new`
 and emits a `CallEvent`. An operation the current state doesn't allow raises `CallStateError`
 naming that state (STYLE.md §4). The signalling and media of the caller's leg belong to a
-`CallLeg` (SIP today; WebRTC and Twilio legs implement the same protocol).
+`CallLeg` (SIP today; WebRTC and Twilio legs implement the same protocol); its audio is
+`call.media()`, a `voice.leg_media.LegMedia`.
+
+Privacy is a second, call-level state (`Privacy.OPEN` ⇄ `Privacy.PAUSED`): a sensitive IVR
+step, an agent or the API pauses it; while paused every consumer of the call's audio keeps
+nothing of it (transcribers drop what they buffered, the debug capture writes silence, the
+case notes the gap). `_set_privacy()` validates, logs `old -> new` and tells the listeners
+registered with `on_privacy()` synchronously, so no frame slips through between the change
+and the consumers hearing of it.
 """
 
 from __future__ import annotations
@@ -16,10 +24,12 @@ import asyncio
 import enum
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from media.player import AudioSource
+from voice.leg_media import LegMedia
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +59,27 @@ _MOVES: dict[CallState, frozenset[CallState]] = {
 }
 
 
+class Privacy(enum.Enum):
+    """Whether the call's audio may be kept (transcribed, recorded, captured)."""
+
+    OPEN = "open"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True)
+class PrivacyChange:
+    """A move of a call's privacy state; `by` says who moved it ("ivr:<step>", "agent:<name>",
+    "api:<name>"): never what was said."""
+
+    call_id: str
+    old: Privacy
+    new: Privacy
+    by: str
+
+
+PrivacyListener = Callable[[PrivacyChange], None]
+
+
 class Direction(enum.Enum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
@@ -61,6 +92,16 @@ class CallStateError(Exception):
         super().__init__(f"cannot {action} a call in state {state.name}")
         self.action = action
         self.state = state
+
+
+class PrivacyError(Exception):
+    """A privacy move the call's privacy state does not allow (pause twice, resume open)."""
+
+    def __init__(self, call_id: str, state: Privacy, by: str | None) -> None:
+        held = f" by {by}" if by else ""
+        super().__init__(f"call {call_id}: privacy is already {state.value}{held}")
+        self.state = state
+        self.by = by
 
 
 @dataclass(frozen=True)
@@ -93,6 +134,10 @@ class CallLeg(Protocol):
 
     def send_dtmf(self, digits: str) -> None: ...
 
+    def leg_media(self) -> LegMedia | None:
+        """The leg's audio (taps in and out, play, tick), or None when it has none."""
+        ...
+
 
 class Call:
     """One call through the server."""
@@ -123,6 +168,9 @@ class Call:
         self.dropped_events = 0
         self._ended = asyncio.Event()
         self._answered = asyncio.Event()
+        self._privacy = Privacy.OPEN
+        self.privacy_by: str | None = None  # who paused, while paused
+        self._privacy_listeners: list[PrivacyListener] = []
 
     def __repr__(self) -> str:
         return f"<Call {self.id} {self._state.name}>"
@@ -157,6 +205,53 @@ class Call:
     @property
     def state(self) -> CallState:
         return self._state
+
+    def media(self) -> LegMedia | None:
+        """The audio of the call's leg (taps in and out, play, tick), or None."""
+        return self.leg.leg_media()
+
+    # -- privacy --------------------------------------------------------------------------------
+    @property
+    def privacy(self) -> Privacy:
+        return self._privacy
+
+    def pause_privacy(self, by: str) -> None:
+        """Stop every consumer keeping the call's audio until `resume_privacy()`. Raises
+        `CallStateError` on an ended call and `PrivacyError` when already paused."""
+        if self._state is CallState.ENDED:
+            raise CallStateError("pause privacy on", self._state)
+        self._set_privacy(Privacy.PAUSED, by)
+
+    def resume_privacy(self, by: str) -> None:
+        """End the pause (allowed after the call ended: the span ends then). Raises
+        `PrivacyError` when not paused."""
+        self._set_privacy(Privacy.OPEN, by)
+
+    def on_privacy(self, listener: PrivacyListener) -> Callable[[], None]:
+        """Call `listener(change)` at every privacy move; returns the unsubscribe function.
+        Listeners run synchronously and must not block."""
+        self._privacy_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._privacy_listeners:
+                self._privacy_listeners.remove(listener)
+
+        return unsubscribe
+
+    def _set_privacy(self, new: Privacy, by: str) -> None:
+        old = self._privacy
+        if new is old:
+            raise PrivacyError(self.id, old, self.privacy_by)
+        self._privacy = new
+        self.privacy_by = by if new is Privacy.PAUSED else None
+        log.info("call %s: privacy %s -> %s (by %s)", self.id, old.value, new.value, by)
+        change = PrivacyChange(self.id, old, new, by)
+        self._emit(CallEvent("privacy", {"old": old.value, "new": new.value, "by": by}))
+        for listener in list(self._privacy_listeners):
+            try:
+                listener(change)
+            except Exception:  # every other consumer must still hear of the change
+                log.exception("call %s: privacy listener failed", self.id)
 
     @property
     def trusted(self) -> bool:

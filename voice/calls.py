@@ -28,7 +28,7 @@ from media.rtp.ports import PortAllocator
 from media.rtp.session import RtpSession
 from media.rtp.stats import RtpStats
 from media.ticker import MediaTicker
-from voice.call import Call, CallState, Direction
+from voice.call import Call, CallState, Direction, Privacy, PrivacyChange
 from voice.sdp import SdpError, SessionDescription, accept_answer, answer_offer, build_offer
 from voice.sip.errors import SipParseError
 from voice.sip.headers import NameAddress
@@ -73,15 +73,21 @@ class CallRecord:
 
 
 class _Capture:
-    """Keeps a call's decoded inbound audio for the debug API, bounded."""
+    """Keeps a call's decoded inbound audio for the debug API, bounded. While the call's
+    privacy is paused it keeps silence instead (the file's timeline stays aligned)."""
 
     def __init__(self) -> None:
         self.chunks: list[np.ndarray[Any, np.dtype[np.int16]]] = []
         self._limit = DEBUG_CAPTURE_SECONDS * 50
+        self.private = False
 
     def __call__(self, frame: AudioFrame) -> None:
         if len(self.chunks) < self._limit:
-            self.chunks.append(frame.samples)
+            samples = frame.samples
+            self.chunks.append(np.zeros_like(samples) if self.private else samples)
+
+    def privacy(self, change: PrivacyChange) -> None:
+        self.private = change.new is Privacy.PAUSED
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -227,6 +233,7 @@ class CallManager:
         if self.debug_dir is not None:
             capture = _Capture()
             media.add_listener(capture)
+            call.on_privacy(capture.privacy)
         media.on_digit(call.digit)
         leg = call.leg
         assert isinstance(leg, SipCallLeg)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from media.player import AudioSource
+from voice.leg_media import LegMedia
 from voice.sdp import (
     Direction,
     SdpError,
@@ -68,6 +69,10 @@ class SipCallLeg:
 
     def send_dtmf(self, digits: str) -> None:
         self.media.send_dtmf(digits)
+
+    def leg_media(self) -> LegMedia:
+        """The RTP stream's audio: taps in and out, play, tick."""
+        return self.media
 
     # -- re-INVITEs -----------------------------------------------------------------------------
     async def _reoffer(self, direction: Direction) -> None:

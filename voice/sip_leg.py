@@ -1,9 +1,11 @@
 """The media side of one SIP call leg: an RTP session, a G.711 codec, DTMF, and what it plays.
 
 Every 20 ms the process-wide `MediaTicker` calls `tick()`: one packet is taken from the jitter
-buffer, decoded and handed to the leg's listeners (in-band DTMF, recorder, bridge, speech), and
-one frame of what the leg is playing is encoded and sent. Nothing here awaits: the tick is a
-plain function so one ticker can carry hundreds of legs.
+buffer, decoded and handed to the leg's audio-in taps (recorder, bridge, speech), and one
+frame of what the leg is playing is encoded and sent (and handed to the audio-out taps, if
+any). Nothing here awaits: the tick is a plain function so one ticker can carry hundreds of
+legs. `SipLeg` is a `voice.leg_media.LegMedia`; its taps go through `media.taps.TapFanout`,
+which detaches a tap that raises, never the leg.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from media.frames import AudioFrame, samples_per_frame
 from media.player import AudioSource, Player
 from media.rtp.session import RtpSession
 from media.rtp.stats import RtpStats
+from media.taps import Tap, TapFanout
 from voice.sdp import Direction, MediaParams
 
 log = logging.getLogger(__name__)
 
 FRAME_SAMPLES = samples_per_frame(8000)
 
-AudioListener = Callable[[AudioFrame], None]
 DigitListener = Callable[[str, int, str], None]
 # In-band DTMF detection: "on" always (the default: phones that negotiate telephone-event
 # may still send tones in the audio, and those digits must be heard), "auto" only when the
@@ -37,7 +39,7 @@ InbandDtmfMode = Literal["on", "auto", "off"]
 
 
 class SipLeg:
-    """RTP in and out for one negotiated SIP media stream."""
+    """RTP in and out for one negotiated SIP media stream (a `voice.leg_media.LegMedia`)."""
 
     def __init__(
         self, rtp: RtpSession, params: MediaParams, inband_dtmf: InbandDtmfMode = "on",
@@ -57,7 +59,8 @@ class SipLeg:
         self._source: AudioSource | None = None
         self._player: Player | None = None  # the source, when it can hand out encoded bytes
         self._on_source_done: Callable[[], None] | None = None
-        self._listeners: list[AudioListener] = []
+        self._taps_in = TapFanout("sip in")
+        self._taps_out = TapFanout("sip out")
         self._digit_listeners: list[DigitListener] = []
         self.rtp.on_dtmf = self._rfc4733_digit
         self.frames_in = 0
@@ -98,12 +101,28 @@ class SipLeg:
         )
         self._on_source_done = on_done
 
-    def add_listener(self, listener: AudioListener) -> None:
-        self._listeners.append(listener)
+    # -- LegMedia taps ---------------------------------------------------------------------------
+    @property
+    def taps_in(self) -> TapFanout:
+        return self._taps_in
 
-    def remove_listener(self, listener: AudioListener) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
+    @property
+    def taps_out(self) -> TapFanout:
+        return self._taps_out
+
+    def add_listener(self, listener: Tap) -> None:
+        """Audio in: `listener(frame)` gets each decoded frame the far end sends."""
+        self._taps_in.attach(listener)
+
+    def remove_listener(self, listener: Tap) -> None:
+        self._taps_in.detach(listener)
+
+    def add_out_listener(self, listener: Tap) -> None:
+        """Audio out: `listener(frame)` gets each frame this leg plays (silence when idle)."""
+        self._taps_out.attach(listener)
+
+    def remove_out_listener(self, listener: Tap) -> None:
+        self._taps_out.detach(listener)
 
     def on_digit(self, listener: DigitListener) -> None:
         """`listener(digit, duration_ms, source)` for RFC 4733 and in-band digits."""
@@ -127,8 +146,8 @@ class SipLeg:
                     self._bank.push(self._inband, frame.samples, self._inband_events)
                 else:
                     self._inband_events(self._inband.feed(frame.samples))
-            for listener in self._listeners:
-                listener(frame)
+            if self._taps_in.taps:
+                self._taps_in.deliver(frame)
         payload: bytes | None = None
         source = self._source
         if source is not None:
@@ -145,6 +164,10 @@ class SipLeg:
                 self._source = self._player = None
                 if done is not None:
                     done()
+        if self._taps_out.taps:
+            # Decoded back from what goes on the wire: only paid for while someone listens.
+            heard = codec.decode(payload or self._silence, self.frames_out * FRAME_SAMPLES)
+            self._taps_out.deliver(heard)
         if not self._sending or self.rtp.remote is None:
             return
         self.rtp.send(payload or self._silence, codec.payload_type, FRAME_SAMPLES)
@@ -168,7 +191,8 @@ class SipLeg:
         self._source = self._player = None
         self._on_source_done = None
         # Break the leg <-> session <-> call cycles so refcounting frees them at once.
-        self._listeners.clear()
+        self._taps_in.clear()
+        self._taps_out.clear()
         self._digit_listeners.clear()
         self.rtp.on_dtmf = None
         self.rtp.close()

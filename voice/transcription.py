@@ -18,6 +18,12 @@ One party, three stages, each with its own bound (STYLE.md §6):
   timed from the call's answer; a partial is only published (`on_partial`). A failed engine is
   logged (never the text), counted, and replaced by a fresh stream: the call goes on.
 
+Privacy (`voice.call.Privacy`): while the call is paused (`follow(call)` or `set_private`)
+every party's tap keeps nothing, the ring is emptied, and each party's stream is closed
+*without* `end_input`, so whatever it buffered (half an utterance: the start of a card number)
+is never recognised; its results not yet stored are dropped too. A fresh stream starts when
+the pause ends, its times anchored on the clock again.
+
 Transcripts and caller numbers are personal data: no log line here carries either.
 """
 
@@ -35,6 +41,8 @@ from typing import Protocol
 from media.asr.base import TranscriptResult
 from media.clock import Clock
 from media.frames import AudioFrame, Pcm
+from voice.call import Privacy, PrivacyChange, PrivacyListener
+from voice.leg_media import LegMedia
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +107,13 @@ StreamFactory = Callable[[int], TranscriptStream]
 """`engine.stream`: a new stream for audio at the given sample rate."""
 
 
-class ListenableLeg(Protocol):
-    """A leg whose decoded inbound audio can be tapped (voice.sip_leg.SipLeg)."""
+class PrivacySource(Protocol):
+    """Whose privacy state transcription follows (voice.call.Call)."""
 
-    def add_listener(self, listener: Callable[[AudioFrame], None]) -> None: ...
+    @property
+    def privacy(self) -> Privacy: ...
 
-    def remove_listener(self, listener: Callable[[AudioFrame], None]) -> None: ...
+    def on_privacy(self, listener: PrivacyListener) -> Callable[[], None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +155,18 @@ class _Timeline:
         self.rate = rate
         self._samples: list[int] = []
         self._times: list[float] = []
+        self._broken = False
+
+    def reanchor(self) -> None:
+        """The next audio observed is not contiguous with the last (a privacy pause, however
+        short: times after it must never fall back inside it)."""
+        self._broken = True
 
     def observe(self, sample: int, call_time: float) -> None:
         """Audio starting at `sample` began arriving at `call_time`."""
-        if self._samples:
+        if self._broken:
+            self._broken = False
+        elif self._samples:
             expected = self.at(sample)
             if call_time - expected <= GAP_S:
                 return
@@ -166,7 +183,7 @@ class _Timeline:
 class _Party:
     """One speaker's tap, ring, stream and tasks."""
 
-    def __init__(self, owner: CallTranscriber, leg: ListenableLeg, speaker: str) -> None:
+    def __init__(self, owner: CallTranscriber, leg: LegMedia, speaker: str) -> None:
         self.owner = owner
         self.leg = leg
         self.speaker = speaker
@@ -178,12 +195,21 @@ class _Party:
         self.stream = owner.stream_factory(owner.sample_rate)
         self.restarts = 0
         self.closing = False
+        self.private = False
+        # Streams dropped by a privacy pause, being closed: awaited by close().
+        self.retiring: set[asyncio.Task[None]] = set()
         self.feeder = asyncio.create_task(self._feed(), name=f"tx-feed-{speaker}")
-        self.reader = asyncio.create_task(self._read(), name=f"tx-read-{speaker}")
+        self.reader: asyncio.Task[None] | None = asyncio.create_task(
+            self._read(), name=f"tx-read-{speaker}")
         leg.add_listener(self.on_frame)
+        if owner.private:
+            self.set_private(True)
 
     # -- on the 20 ms tick: O(µs), never waits ---------------------------------------------------
     def on_frame(self, frame: AudioFrame) -> None:
+        if self.private:
+            self.owner.withheld_frames += 1
+            return
         ring = self.ring
         if len(ring) == ring.maxlen:
             self.owner.dropped_frames += 1
@@ -232,6 +258,34 @@ class _Party:
                 self.stream_base = self.pushed
                 self.stream = owner.stream_factory(owner.sample_rate)
 
+    # -- privacy ---------------------------------------------------------------------------------
+    def set_private(self, on: bool) -> None:
+        """Pause: forget the ring and drop the stream with what it buffered. Resume: a fresh
+        stream (its results are timed from the audio it is given)."""
+        if on == self.private or self.closing:
+            return
+        self.private = on
+        if on:
+            self.ring.clear()
+            reader, self.reader = self.reader, None
+            task = asyncio.create_task(self._retire(reader, self.stream),
+                                       name=f"tx-retire-{self.speaker}")
+            self.retiring.add(task)
+            task.add_done_callback(self.retiring.discard)
+        else:
+            self.timeline.reanchor()
+            self.stream_base = self.pushed
+            self.stream = self.owner.stream_factory(self.owner.sample_rate)
+            self.reader = asyncio.create_task(self._read(), name=f"tx-read-{self.speaker}")
+
+    @staticmethod
+    async def _retire(reader: asyncio.Task[None] | None, stream: TranscriptStream) -> None:
+        # Cancelled, not ended: end_input() would recognise the buffered audio.
+        if reader is not None:
+            await _cancel_and_wait(reader)
+        with contextlib.suppress(Exception):
+            await stream.aclose()
+
     def _may_restart(self) -> bool:
         return not self.closing and self.restarts < MAX_RESTARTS
 
@@ -263,18 +317,23 @@ class _Party:
         self.leg.remove_listener(self.on_frame)
         self.closing = True
         await _cancel_and_wait(self.feeder)
+        if self.retiring:
+            await asyncio.gather(*self.retiring, return_exceptions=True)
+        reader = self.reader
+        if reader is None:  # closed while private: nothing may be recognised
+            return
         try:
             self.drain()
             self.stream.end_input()
         except Exception as exc:  # a stream that already failed refuses input; nothing to add
             log.debug("call %s %s: end of input refused (%s)", self.owner.call_id,
                       self.speaker, type(exc).__name__)
-        done, _ = await asyncio.wait([self.reader], timeout=wait_s)
+        done, _ = await asyncio.wait([reader], timeout=wait_s)
         if not done:
             self.owner.close_timeouts += 1
             log.warning("call %s %s: last finals not ready after %.1f s; dropped",
                         self.owner.call_id, self.speaker, wait_s)
-        await _cancel_and_wait(self.reader)
+        await _cancel_and_wait(reader)
         with contextlib.suppress(Exception):
             await self.stream.aclose()
 
@@ -292,7 +351,7 @@ class CallTranscriber:
     `answered_at` is the `clock.now()` of the call's answer: segment times count from it.
     `on_partial` / `on_final` are called on the event loop for live subscribers; they must
     not block. Counters: `dropped_frames` (ring overflow), `engine_errors`, `store_errors`,
-    `segments_stored`, `close_timeouts`.
+    `segments_stored`, `close_timeouts`, `withheld_frames` (not kept: privacy), `pauses`.
     """
 
     def __init__(
@@ -328,12 +387,16 @@ class CallTranscriber:
         self.store_errors = 0
         self.segments_stored = 0
         self.close_timeouts = 0
+        self.withheld_frames = 0
+        self.pauses = 0
+        self.private = False
+        self._unfollow: Callable[[], None] | None = None
 
     @property
     def speakers(self) -> list[str]:
         return list(self._parties)
 
-    def attach(self, leg: ListenableLeg, speaker: str) -> None:
+    def attach(self, leg: LegMedia, speaker: str) -> None:
         """Start transcribing `leg`'s inbound audio as `speaker` ("caller", "agent")."""
         if self._closed:
             raise RuntimeError("attach() after close()")
@@ -350,13 +413,38 @@ class CallTranscriber:
     def flush(self, speaker: str) -> None:
         """End `speaker`'s current utterance now (their turn ended, e.g. the other spoke)."""
         party = self._parties.get(speaker)
-        if party is not None and not party.closing:
+        if party is not None and not party.closing and not party.private:
             party.drain()
             party.stream.flush()
+
+    def set_private(self, on: bool) -> None:
+        """Privacy paused (True) or open again (False), for every party at once: paused, no
+        audio of anyone is kept and what was buffered is dropped unrecognised."""
+        if on == self.private:
+            return
+        self.private = on
+        if on:
+            self.pauses += 1
+        for party in self._parties.values():
+            party.set_private(on)
+
+    def follow(self, call: PrivacySource) -> None:
+        """Follow `call`'s privacy state (now and at every change) until `close()`."""
+        if self._unfollow is not None:
+            raise RuntimeError("already following a call's privacy")
+
+        def changed(change: PrivacyChange) -> None:
+            self.set_private(change.new is Privacy.PAUSED)
+
+        self._unfollow = call.on_privacy(changed)
+        self.set_private(call.privacy is Privacy.PAUSED)
 
     async def close(self) -> None:
         """Flush every party, wait (bounded) for their last finals, end all tasks."""
         self._closed = True
+        if self._unfollow is not None:
+            self._unfollow()
+            self._unfollow = None
         parties, self._parties = list(self._parties.values()), {}
         # In parallel: the parties' last utterances are recognised concurrently.
         await asyncio.gather(*(p.close(self.close_timeout) for p in parties))

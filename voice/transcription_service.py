@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from media.clock import Clock
+from voice.leg_media import LegMedia
 from voice.transcription import (
     CLOSE_TIMEOUT_S,
     CallTranscriber,
-    ListenableLeg,
+    PrivacySource,
     SegmentCallback,
     StreamFactory,
     TranscriptStore,
@@ -48,7 +49,7 @@ class EndableCall(Protocol):
     async def wait_ended(self) -> None: ...
 
 
-TranscriptionHook = Callable[[EndableCall, ListenableLeg, str], Coroutine[Any, Any, None]]
+TranscriptionHook = Callable[[EndableCall, LegMedia, str], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -89,14 +90,15 @@ class TranscriptionService:
         self._done = TranscriptionStats()
 
     async def start_call(
-        self, call_id: str, caller: str, leg: ListenableLeg, *, speaker: str = "caller",
+        self, call_id: str, caller: str, leg: LegMedia, *, speaker: str = "caller",
         direction: str = "inbound", dialed: str | None = None,
-        answered_at: float | None = None,
+        answered_at: float | None = None, privacy: PrivacySource | None = None,
     ) -> CallTranscriber:
         """Open the call's interaction on the caller's case and start transcribing `leg`.
 
         Call it when the call is answered (segment times count from `answered_at`, default
-        now). Attach the agent's leg later with `tx.attach(agent_leg, "agent")`.
+        now). Attach the agent's leg later with `tx.attach(agent_leg, "agent")`. With
+        `privacy` (the call), every party stops being transcribed while it is paused.
         """
         if call_id in self._live:
             raise ValueError(f"call {call_id} is already being transcribed")
@@ -111,6 +113,8 @@ class TranscriptionService:
         )
         self._live[call_id] = tx
         self._done.calls += 1
+        if privacy is not None:
+            tx.follow(privacy)
         tx.attach(leg, speaker)
         return tx
 
@@ -139,7 +143,7 @@ class TranscriptionService:
         await it in a task the call manager owns; cancelling it still ends the transcript.
         """
 
-        async def transcribe_call(call: EndableCall, leg: ListenableLeg, caller: str) -> None:
+        async def transcribe_call(call: EndableCall, leg: LegMedia, caller: str) -> None:
             tx = await self.start_call(call.id, caller, leg)
             try:
                 await call.wait_ended()

@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from media.clock import Clock, settle
-from media.frames import AudioFrame
 from voice.call import Call, CallEvent, CallState
+from voice.leg_media import LegMedia
 
 # One per call, dropped with the call.
 _INPUTS: weakref.WeakKeyDictionary[Call, CallInput] = weakref.WeakKeyDictionary()
@@ -120,20 +119,7 @@ def _as_input(event: CallEvent) -> Input | None:
     return None
 
 
-class ListenableLeg(Protocol):
-    """A leg whose caller audio can be tapped (voice.sip_leg.SipLeg)."""
-
-    def add_listener(self, listener: Callable[[AudioFrame], None]) -> None: ...
-
-    def remove_listener(self, listener: Callable[[AudioFrame], None]) -> None: ...
-
-
-def caller_audio(call: Call) -> ListenableLeg | None:
-    """Where the caller's decoded audio can be tapped: the SIP leg's media, or a leg that
-    takes listeners itself (WebRTC, tests); None when the leg offers no audio."""
-    leg: Any = call.leg
-    for candidate in (getattr(leg, "media", None), leg):
-        if candidate is not None and hasattr(candidate, "add_listener"):
-            found: ListenableLeg = candidate
-            return found
-    return None
+def caller_audio(call: Call) -> LegMedia | None:
+    """Where the caller's decoded audio can be tapped (`Call.media()`, whatever the leg);
+    None when the leg offers no audio."""
+    return call.media()

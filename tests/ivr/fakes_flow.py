@@ -33,6 +33,9 @@ class FakeLeg:
 
     def send_dtmf(self, digits: str) -> None: ...
 
+    def leg_media(self) -> None:
+        return None
+
 
 def make_call(dialed: str = "100", caller: str = "+34600111222") -> Call:
     return Call("call-1", Direction.INBOUND, FakeLeg(), caller=caller, dialed=dialed)

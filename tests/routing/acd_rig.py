@@ -85,6 +85,9 @@ class ClockLeg:
 
     def send_dtmf(self, digits: str) -> None: ...
 
+    def leg_media(self) -> None:
+        return None
+
     def hangup(self) -> None:
         self.hung_up = True
         self.play(None)

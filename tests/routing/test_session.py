@@ -44,6 +44,9 @@ class Leg:
     def send_dtmf(self, digits: str) -> None:
         self.digits.append(digits)
 
+    def leg_media(self) -> None:
+        return None
+
 
 def answered(name: str) -> Call:
     call = Call(name, Direction.INBOUND, Leg(), caller=name)

@@ -37,6 +37,9 @@ class FakeLeg:
     def send_dtmf(self, digits: str) -> None:
         self.actions.append(f"dtmf:{len(digits)}")
 
+    def leg_media(self) -> None:
+        return None
+
 
 async def drain(call: Call) -> list[tuple[str, dict[str, Any]]]:
     out = []

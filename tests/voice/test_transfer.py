@@ -13,11 +13,11 @@ from media.clock import FakeClock
 from media.frame_queue import FrameQueue
 from media.frames import AudioFrame
 from media.player import AudioSource, ToneGenerator
+from media.taps import Tap as AudioListener
 from voice.call import Call, CallState, Direction
 from voice.calls import CallHandler
 from voice.dialplan import DialPlan
 from voice.sip.errors import CallFailed
-from voice.sip_leg import AudioListener
 from voice.transfer import SipTransferer, TransferResult
 
 
@@ -106,6 +106,9 @@ class FakeLeg:
     def play(self, source: AudioSource | None, on_done: Any = None) -> None: ...
 
     def send_dtmf(self, digits: str) -> None: ...
+
+    def leg_media(self) -> Any:
+        return self.media
 
 
 def call_with_leg(call_id: str) -> tuple[Call, FakeLeg]:

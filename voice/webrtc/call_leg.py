@@ -17,6 +17,7 @@ from typing import Any
 from media.player import AudioSource
 from media.ticker import MediaTicker
 from voice.call import Call, Direction
+from voice.leg_media import LegMedia
 from voice.webrtc.errors import WebRtcError
 from voice.webrtc.leg import LegState, WebRtcLeg
 
@@ -58,6 +59,10 @@ class WebRtcCallLeg:
 
     def send_dtmf(self, digits: str) -> None:
         """Nothing to send to the agent's own browser."""
+
+    def leg_media(self) -> LegMedia:
+        """The browser's audio: taps in and out, play, tick."""
+        return self.media
 
 
 async def answer_browser(

@@ -1,10 +1,10 @@
 """`WebRtcLeg`: a browser's audio as a leg of a call, through aiortc.
 
-To the rest of the server it is media exactly like `voice.sip_leg.SipLeg` (the bridge's
-`voice.transfer.BridgeMedia`): listeners get 8 kHz mono 20 ms `AudioFrame`s, `play()` sets
-what the browser hears, and the process-wide `MediaTicker` drives it: every 20 ms `tick()`
-hands the oldest received frame to the listeners and encodes one frame of what is played
-(silence when nothing is) for aiortc to send.
+To the rest of the server it is media exactly like `voice.sip_leg.SipLeg`: a
+`voice.leg_media.LegMedia`, whose audio-in taps get 8 kHz mono 20 ms `AudioFrame`s, whose
+`play()` sets what the browser hears, and which the process-wide `MediaTicker` drives: every
+20 ms `tick()` hands the oldest received frame to the taps and encodes one frame of what is
+played (silence when nothing is) for aiortc to send.
 
     browser ─SRTP─▶ aiortc receiver ─▶ InboundTap ─▶ decode ─▶ ring (3) ─tick─▶ listeners
     browser ◀─SRTP─ aiortc sender ◀─ OutboundTrack ◀─ encode ◀─tick─ play(source)
@@ -37,6 +37,7 @@ from aiortc.sdp import SessionDescription
 from media.codecs.g711 import PCMU as G711_PCMU
 from media.frames import AudioFrame, Pcm
 from media.player import AudioSource, Player
+from media.taps import Tap, TapFanout
 from media.ticker import MediaTicker
 from voice.webrtc import ice
 from voice.webrtc.codecs import FRAME, RATE, SUPPORTED, LegCodec, PcmuCodec, make_codec
@@ -44,8 +45,6 @@ from voice.webrtc.errors import LegStateError, OfferError, WebRtcError
 from voice.webrtc.tracks import InboundTap, OutboundTrack
 
 log = logging.getLogger(__name__)
-
-AudioListener = Callable[[AudioFrame], None]
 
 # Received frames waiting for the tick: three (60 ms) absorb a burst of packets; beyond that
 # the oldest is dropped and counted (stale audio is worse than lost audio).
@@ -105,7 +104,8 @@ class WebRtcLeg:
         self._answer = ""
         self._state = LegState.CONNECTING
         self._changed = asyncio.Event()
-        self._listeners: list[AudioListener] = []
+        self._taps_in = TapFanout("webrtc in")
+        self._taps_out = TapFanout("webrtc out")
         self._source: AudioSource | None = None
         self._player: Player | None = None
         self._on_source_done: Callable[[], None] | None = None
@@ -244,14 +244,28 @@ class WebRtcLeg:
         log.info("webrtc leg %s: %s -> %s", self.id, old.value, new.value)
         self._changed.set()
 
-    # -- the BridgeMedia surface ----------------------------------------------------------------
-    def add_listener(self, listener: AudioListener) -> None:
-        """`listener(frame)` gets each received 20 ms frame on the media tick."""
-        self._listeners.append(listener)
+    # -- LegMedia ---------------------------------------------------------------------------------
+    @property
+    def taps_in(self) -> TapFanout:
+        return self._taps_in
 
-    def remove_listener(self, listener: AudioListener) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
+    @property
+    def taps_out(self) -> TapFanout:
+        return self._taps_out
+
+    def add_listener(self, listener: Tap) -> None:
+        """Audio in: `listener(frame)` gets each received 20 ms frame on the media tick."""
+        self._taps_in.attach(listener)
+
+    def remove_listener(self, listener: Tap) -> None:
+        self._taps_in.detach(listener)
+
+    def add_out_listener(self, listener: Tap) -> None:
+        """Audio out: `listener(frame)` gets each frame the browser is sent (once connected)."""
+        self._taps_out.attach(listener)
+
+    def remove_out_listener(self, listener: Tap) -> None:
+        self._taps_out.detach(listener)
 
     def play(self, source: AudioSource | None, on_done: Callable[[], None] | None = None) -> None:
         """Replace what the browser hears; `on_done` runs when the source runs dry."""
@@ -305,9 +319,8 @@ class WebRtcLeg:
             self.frames_in += 1
             frame = AudioFrame(pcm, RATE, self._in_ts)
             self._in_ts += FRAME
-            if not self._muted:
-                for listener in self._listeners:
-                    listener(frame)
+            if not self._muted and self._taps_in.taps:
+                self._taps_in.deliver(frame)
         elif self._receiving:
             self.underruns += 1
         source = self._source
@@ -333,6 +346,10 @@ class WebRtcLeg:
         # behind, the browser sees a 20 ms gap (concealed) instead of audio delayed for good.
         ticker = self._ticker
         pts = (ticker.ticks + ticker.skipped_ticks) * FRAME
+        if self._taps_out.taps:
+            heard = (G711_PCMU.decode(payload, pts) if payload is not None
+                     else AudioFrame(pcm_out if pcm_out is not None else self._silence, RATE, pts))
+            self._taps_out.deliver(heard)
         if payload is not None:
             assert isinstance(self._codec, PcmuCodec)
             track.push(self._codec.encode_bytes(payload, pts))
@@ -374,7 +391,8 @@ class WebRtcLeg:
             return
         self._set_state(LegState.CLOSED)
         self._ticker.discard(self)
-        self._listeners.clear()
+        self._taps_in.clear()
+        self._taps_out.clear()
         self._source = self._player = None
         self._on_source_done = None
         self._inbound.clear()

@@ -51,6 +51,9 @@ class FakeLeg:
     def remove_listener(self, listener: Callable[[AudioFrame], None]) -> None:
         self.listeners.remove(listener)
 
+    def leg_media(self) -> Any:
+        return self
+
     def tick(self) -> None:
         frame = self.inbound.popleft() if self.inbound else AudioFrame(np.zeros(160, np.int16))
         for listener in list(self.listeners):
