@@ -144,6 +144,8 @@ class TwilioMessaging:
         except InvalidInput as exc:
             raise BadInbound(exc.what, _twilio_field(exc.where)) from exc
         keyword = keyword_of(message.body) if not message.media else None
+        # Applied on a retry too: if the first delivery stored the STOP but failed before
+        # recording it, Twilio's retry must not leave the number opted in.
         if keyword is not None and keyword[0] in ("stop", "start"):
             state = "stopped" if keyword[0] == "stop" else "started"
             await self._opt_outs.set_state(message.channel, address, state, keyword[1])

@@ -217,3 +217,28 @@ async def test_sending_refuses_what_the_dial_plan_and_twilio_would(rig: Rig) -> 
                                     {"channel": "sms", "body": "x" * 1601})
     assert status == 409 and refused["error"]["code"] == "body", refused
     assert rig.twilio.requests == []
+
+
+async def test_callbacks_that_overtake_the_rest_answer_still_find_their_message(rig: Rig) -> None:
+    await rig.inbound(sms(SID1, "hola"))
+    case_id = await _first_case(rig)
+    rig.twilio.answer_delay = 0.5  # both callbacks arrive before we learn the MessageSid
+    status, sent = await rig.api("POST", f"/api/cases/{case_id}/messages",
+                                 {"channel": "sms", "body": "rápido"})
+    assert status == 201, sent
+    await rig.twilio.drain()
+    assert sorted(c.http_status for c in rig.twilio.callbacks) == [200, 200]
+    await _wait_status(rig, case_id, sent["message"]["external_id"], "delivered")
+
+
+async def test_status_for_an_unknown_message_is_404_and_stop_is_per_channel(rig: Rig) -> None:
+    unknown = {"MessageSid": SID4, "MessageStatus": "delivered", "To": "+34612345678"}
+    status, text = await rig.status_callback(unknown)
+    assert status == 404 and "MessageSid" in text
+    await rig.inbound(sms(SID1, "STOP"))
+    case_id = await _first_case(rig)
+    assert (await rig.api("POST", f"/api/cases/{case_id}/messages",
+                          {"channel": "sms", "body": "no"}))[0] == 409
+    # STOP on SMS says nothing about WhatsApp, where the customer opts out separately.
+    assert (await rig.api("POST", f"/api/cases/{case_id}/messages",
+                          {"channel": "whatsapp", "body": "sí"}))[0] == 201

@@ -70,6 +70,9 @@ class TwilioStandIn:
     final_status: str = "delivered"
     final_error: str | None = None
     callback_delay: float = 0.0
+    #: Seconds the REST answer is held back while the callbacks already go out (Twilio
+    #: queues a message before it answers: its callbacks can overtake the answer).
+    answer_delay: float = 0.0
     requests: list[Recorded] = field(default_factory=list)
     callbacks: list[Callback] = field(default_factory=list)
     _media: dict[str, _Media] = field(default_factory=dict)
@@ -202,6 +205,8 @@ class TwilioStandIn:
             task = asyncio.create_task(self._callbacks(callback, message_sid, form))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
         return web.json_response(answer, status=201)
 
     async def _callbacks(self, url: str, sid: str, form: dict[str, str]) -> None:
