@@ -31,7 +31,7 @@ from email.policy import compat32
 
 import aioimaplib  # type: ignore[import-untyped]
 
-from cases.errors import CaseError
+from cases.errors import CaseError, InvalidInput
 from channels.base import BadInbound
 from channels.email_config import ImapSettings
 from channels.email_in import EmailInbound
@@ -122,12 +122,12 @@ class ImapPoller:
             raise ImapError(f"IMAP FETCH of {uid} gave no message")
         try:
             stored = await self.inbound.receive(raw, self._recipients(raw))
-        except BadInbound as exc:
+        except (BadInbound, InvalidInput) as exc:
             log.info("mailbox message %s refused: %s", uid, exc)
             await self._flag(client, uid, rejected=True)
             result.rejected += 1
             return True
-        except CaseError as exc:
+        except (CaseError, OSError) as exc:
             log.warning("mailbox message %s not stored, next poll retries: %s", uid,
                         type(exc).__name__)
             result.deferred += 1

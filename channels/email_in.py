@@ -37,13 +37,19 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from cases.errors import CaseError, InvalidInput, NotFound
-from cases.messages import Attachment, MessageDraft, StoredMessage
+from cases.messages import (
+    MAX_BODY_CHARS,
+    MAX_HTML_CHARS,
+    Attachment,
+    MessageDraft,
+    StoredMessage,
+)
 from cases.store import CaseStore
 from channels.attachments import AttachmentStore
 from channels.base import BadInbound
 from channels.email_cases import email_interaction_on
 from channels.email_config import EmailSettings
-from channels.email_parse import ParsedEmail, TooLarge, parse_email
+from channels.email_parse import ParsedAttachment, ParsedEmail, TooLarge, parse_email
 from channels.email_quotes import strip_quoted
 from channels.email_token import ReplyTokens
 from channels.html_sanitize import html_to_text, sanitize_html, text_to_html
@@ -55,6 +61,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 MAX_RECIPIENTS = 20
+_CUT = "\n\n[... the full text is attached as message.txt]"
 
 OnMessage = Callable[[StoredMessage], Awaitable[None]]
 
@@ -82,21 +89,33 @@ class EmailInbound:
     async def receive(self, raw: bytes, recipients: list[str]) -> StoredMessage:
         """Store the email `raw` sent to `recipients`. BadInbound (TooLarge) when it is not
         acceptable; CaseError when the store fails. Nothing is written for a bad email."""
-        parsed = parse_email(raw, max_attachment_bytes=self.max_attachment_bytes)
+        # Parsing megabytes of MIME and writing attachments would hold the event loop (and
+        # the 20 ms media clock that shares it): both run on a worker thread.
+        parsed = await asyncio.to_thread(
+            parse_email, raw, max_attachment_bytes=self.max_attachment_bytes)
+        ours = next((r for r in recipients if self.accepts(r)), None)
+        if ours is None:
+            raise BadInbound("no recipient of ours", "To")
         display = self._display(parsed)
         body = parsed.text or (html_to_text(parsed.html) if parsed.html else "")
         if not body.strip() and not parsed.attachments:
             raise BadInbound("an email needs some text or an attachment", "message")
+        files = list(parsed.attachments)
+        if len(body) > MAX_BODY_CHARS:
+            # A long thread's text is kept whole as a file; the message shows its start.
+            files.append(ParsedAttachment("message.txt", "text/plain; charset=utf-8",
+                                          body.encode("utf-8")))
+            body = body[:MAX_BODY_CHARS - len(_CUT)] + _CUT
+        if len(display) > MAX_HTML_CHARS:
+            display = text_to_html(strip_quoted(body)[0])
         # Bytes first: content-addressed, so a rejected or repeated email leaves only files
         # no message points at, never a message without its files.
         attachments: list[Attachment] = [
-            self.attachments.put(a.data, filename=a.filename, content_type=a.content_type,
-                                 where=f"attachment {i}")
-            for i, a in enumerate(parsed.attachments, 1)
+            await asyncio.to_thread(self.attachments.put, a.data, filename=a.filename,
+                                    content_type=a.content_type, where=f"attachment {i}")
+            for i, a in enumerate(files, 1)
         ]
         interaction_id = await self._thread(parsed, recipients)
-        ours = next((r for r in recipients if self.accepts(r)), recipients[0] if recipients
-                    else "")
         draft = MessageDraft(
             channel="email", direction="inbound", sender=parsed.sender, recipient=ours,
             body=body, html=display, external_id=parsed.message_id, attachments=attachments,
@@ -176,7 +195,7 @@ class EmailHandler:
         except InvalidInput as exc:
             log.info("email refused by the case store at %s", exc.where)
             return f"554 5.6.0 {_reply_text(exc)}"
-        except CaseError as exc:
+        except (CaseError, OSError) as exc:
             log.warning("email not stored, the sender will retry: %s", type(exc).__name__)
             return "451 4.3.0 cannot store the message now; try again later"
         return "250 2.0.0 OK: stored"

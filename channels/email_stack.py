@@ -47,7 +47,8 @@ async def open_email(
     sender = EmailSender(settings, tokens, now=now, attachments=attachments)
     inbound = EmailInbound(
         store, tokens, attachments, max_attachment_bytes=settings.max_attachment_bytes,
-        inbox_addresses=settings.inbox_addresses | {settings.from_address},
+        inbox_addresses=settings.inbox_addresses | {settings.from_address} | (
+            {settings.imap.address} if settings.imap and settings.imap.address else set()),
         on_message=on_message,
     )
     listener = None

@@ -445,6 +445,21 @@ async def test_hostile_html_is_sanitised_for_display(rig: Rig) -> None:
     assert 'rel="noopener noreferrer nofollow"' in shown
 
 
+async def test_a_body_over_the_message_limit_is_kept_whole_as_a_file(rig: Rig) -> None:
+    public_id = await voice_case(rig.store, "+34612345678", "call-long")
+    assert (await rig.post_email(public_id, to=ANA, subject="Hi", body="Hello"))[0] == 201
+    long_text = "".join(f"line {i}: the customer's long story\n" for i in range(5000))
+    reply = customer_reply(rig.relay.message(), long_text)
+    await rig.deliver(reply, str(reply["To"]))
+    inbound = [m for m in await rig.messages(public_id) if m["direction"] == "inbound"][0]
+    assert len(inbound["body"]) <= 65_536 and inbound["body"].startswith("line 0:")
+    assert inbound["body"].endswith("[... the full text is attached as message.txt]")
+    [whole] = inbound["attachments"]
+    assert whole["filename"] == "message.txt"
+    full = rig.attachments.get(whole["storage_key"]).decode("utf-8")
+    assert "line 4999: the customer's long story" in full and "> Hello" in full
+
+
 async def test_relay_refusal_is_told_to_the_agent_and_kept_as_failed(rig: Rig) -> None:
     public_id = await voice_case(rig.store, "+34612345678", "call-refused")
     rig.relay.refuse.add("blocked@example.com")
