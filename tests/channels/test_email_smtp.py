@@ -289,12 +289,22 @@ async def test_reply_without_reply_to_threads_by_in_reply_to(rig: Rig) -> None:
     status, _ = await rig.post_email(public_id, to=ANA, subject="Hi", body="First")
     assert status == 201
     agent_mail = rig.relay.message()
-    reply = customer_reply(agent_mail, "Answer sent to the From address")
+    # Forwarded to her work address, answered from there to From (the client dropped
+    # Reply-To): neither the token address nor her known address; In-Reply-To still is ours.
+    reply = customer_reply(agent_mail, "Answer sent to the From address",
+                           sender="ana@work.example")
     del reply["To"]
-    reply["To"] = FROM  # the client replied to From, not Reply-To
+    reply["To"] = FROM
     await rig.deliver(reply, FROM)
-    directions = [m["direction"] for m in await rig.messages(public_id)]
-    assert directions == ["outbound", "inbound"]
+    messages = await rig.messages(public_id)
+    assert [m["direction"] for m in messages] == ["outbound", "inbound"]
+    assert messages[1]["sender"] == "ana@work.example"
+    # Without our Message-ID in In-Reply-To it goes by sender: a new customer's case.
+    stray = customer_reply(agent_mail, "No thread headers", sender="ana@work.example")
+    del stray["In-Reply-To"], stray["References"], stray["To"]
+    stray["To"] = FROM
+    await rig.deliver(stray, FROM)
+    assert len(await rig.messages(public_id)) == 2
 
 
 async def test_tampered_token_never_lands_on_another_case(rig: Rig) -> None:
@@ -360,7 +370,9 @@ def raw_email(body: bytes, content_type: bytes = b"text/plain; charset=utf-8",
             b"\r\n" + extra + b"\r\n" + body)
 
 
-async def test_bad_email_gets_a_clear_smtp_error_and_nothing_is_lost(rig: Rig) -> None:
+async def test_bad_email_gets_a_clear_smtp_error_and_nothing_is_lost(
+        rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     public_id = await voice_case(rig.store, "+34612345678", "call-bad")
     assert (await rig.post_email(public_id, to=ANA, subject="Hi", body="Hello"))[0] == 201
     good = customer_reply(rig.relay.message(), "A good reply")
@@ -417,6 +429,8 @@ async def test_bad_email_gets_a_clear_smtp_error_and_nothing_is_lost(rig: Rig) -
     undeclared_size = await smtp_error(rig, raw, declare_size=False)
     assert undeclared_size.code == 552 and "too much mail data" in undeclared_size.message.lower()
 
+    assert ANA not in caplog.text and "ana.perez" not in caplog.text
+    assert "email refused: part 1: not valid utf-8" in caplog.text
     after = await rig.messages(public_id)
     assert [(m["id"], m["body"]) for m in after] == [(m["id"], m["body"]) for m in before]
     # The listener is still taking mail.
