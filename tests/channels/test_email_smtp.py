@@ -336,6 +336,24 @@ async def test_tampered_token_never_lands_on_another_case(rig: Rig) -> None:
         "attempt 0", "attempt 1", "attempt 2"]
 
 
+async def test_a_merged_case_token_leads_to_the_case_that_absorbed_it(rig: Rig) -> None:
+    call_case = await voice_case(rig.store, "+34612345678", "call-merge")
+    # Ana first wrote by email alone (another customer), and got an answer from that case.
+    first = await rig.store.open_text_interaction(channel="email", address=ANA)
+    email_case = await rig.store.public_id(first.case_id)
+    assert email_case != call_case
+    assert (await rig.post_email(email_case, subject="Hi", body="From the email case"))[0] == 201
+    agent_mail = rig.relay.message()
+    # The agent sees they are one person: the email customer merges into the caller.
+    call_customer = (await rig.case(call_case))["customer"]["id"]
+    await rig.store.merge_customers(first.customer_id, call_customer, actor="ana")
+    # From another address of hers, so only the token can bring it to the case.
+    reply = customer_reply(agent_mail, "Reply after the merge", sender="ana@work.example")
+    await rig.deliver(reply, str(reply["To"]))
+    bodies = [m["body"] for m in await rig.messages(call_case)]
+    assert any("Reply after the merge" in b for b in bodies)
+
+
 async def test_duplicate_message_id_is_stored_once(rig: Rig) -> None:
     public_id = await voice_case(rig.store, "+34612345678", "call-dup")
     assert (await rig.post_email(public_id, to=ANA, subject="Hi", body="Hello"))[0] == 201
