@@ -35,9 +35,9 @@ from cases.messages import Attachment, MessageDraft, StoredMessage, check_text
 from cases.opt_outs import OptOutStore
 from cases.store import CaseStore
 from channels.attachments import AttachmentStore
-from channels.base import BadInbound, Refused
+from channels.base import BadInbound, OutboundText, Refused, Sent
 from channels.sms_segments import MAX_BODY_CHARS, Segments, count_segments
-from channels.twilio_client import TwilioRest
+from channels.twilio_client import Created, TwilioRest
 from channels.twilio_config import TwilioConfig
 from channels.twilio_webhook import (
     TwilioVerifier,
@@ -93,7 +93,7 @@ class TwilioMessaging:
         self._opt_outs = opt_outs
         self._plan = plan
         self._attachments = attachments
-        self._identities = identities
+        self.identities = identities
         self._rest = rest
         self._http = http
         self._verifier = TwilioVerifier(config.auth_token, config.public_url)
@@ -129,7 +129,7 @@ class TwilioMessaging:
         self._verifier.verify(path_qs, form, signature)
         message = parse_inbound(form, self.config.account_sid)
         try:
-            _, address = self._identities.for_channel(message.channel, message.sender,
+            _, address = self.identities.for_channel(message.channel, message.sender,
                                                       where="From")
         except InvalidInput as exc:
             raise BadInbound(exc.what, "From") from exc
@@ -218,33 +218,16 @@ class TwilioMessaging:
         """Send `body` to the customer of case `case_id` on `channel` (sms or whatsapp), to
         their number `to` (default: the first on the case). `Refused` with the reason for
         the agent, `SendFailed` when Twilio refuses or cannot be reached."""
-        if channel not in CHANNELS:
-            raise Refused(f"this server sends {' and '.join(CHANNELS)} through Twilio, "
-                          f"not {channel!r}", code="channel")
-        try:
-            body = check_text(body, "body", max_chars=MAX_BODY_CHARS)
-        except InvalidInput as exc:
-            raise Refused(f"the message {exc.what}", code="body") from exc
-        sender, service = self._sender(channel)
+        self._check_channel(channel)
         number = await self._number(case_id, to)
-        why = self._plan.refusal(number)
-        if why is not None:
-            raise Refused(f"the dial plan does not allow this number: {why}", code="dial_plan")
-        if await self._opt_outs.stopped(channel, number):
-            name = "SMS" if channel == "sms" else "WhatsApp"
-            raise Refused(f"the customer replied STOP to our {name} messages: nothing more can "
-                          f"be sent to them on {name} until they reply START", code="opted_out")
-        recipient = number if channel == "sms" else f"whatsapp:{number}"
+        body, recipient = await self.check_outbound(channel, number, body)
+        sender, service = self._sender(channel)
         segments = count_segments(body) if channel == "sms" else None
         stored = await self._cases.store_message(MessageDraft(
             channel=channel, direction="outbound", sender=sender or service or "twilio",
             recipient=recipient, body=body))
-        task = asyncio.create_task(self._rest.create(
-            to=recipient, body=body, from_=sender, messaging_service_sid=service,
-            status_callback=self.config.url("/twilio/messaging/status")))
-        self._inflight.add(task)
         try:
-            created = await asyncio.shield(task)
+            created = await self._post(channel, recipient, body)
             view = await self._cases.assign_external_id(stored.message_id, created.sid)
         except Exception as exc:
             code = getattr(exc, "code", None)
@@ -252,10 +235,49 @@ class TwilioMessaging:
                 "failed", message_id=stored.message_id,
                 error_code=code if isinstance(code, str) else None)
             raise
-        finally:
-            self._inflight.discard(task)
         log.info("twilio %s sent from case %d (%s)", created.sid, stored.case_id, channel)
         return SendResult(stored, segments, view)
+
+    def sender(self, channel: str) -> TwilioSender:
+        """The `channels.base.Sender` of `channel` (sms or whatsapp), for callers that keep
+        the message on the case themselves (the handover)."""
+        self._check_channel(channel)
+        return TwilioSender(self, channel)
+
+    @staticmethod
+    def _check_channel(channel: str) -> None:
+        if channel not in CHANNELS:
+            raise Refused(f"this server sends {' and '.join(CHANNELS)} through Twilio, "
+                          f"not {channel!r}", code="channel")
+
+    async def check_outbound(self, channel: str, number: str, body: str) -> tuple[str, str]:
+        """Whether `body` may go to `number` (E.164) on `channel`: (the body, the address to
+        send to), or `Refused` saying why: the body, the setup, the dial plan, an opt-out."""
+        try:
+            body = check_text(body, "body", max_chars=MAX_BODY_CHARS)
+        except InvalidInput as exc:
+            raise Refused(f"the message {exc.what}", code="body") from exc
+        self._sender(channel)
+        why = self._plan.refusal(number)
+        if why is not None:
+            raise Refused(f"the dial plan does not allow this number: {why}", code="dial_plan")
+        if await self._opt_outs.stopped(channel, number):
+            name = "SMS" if channel == "sms" else "WhatsApp"
+            raise Refused(f"the customer replied STOP to our {name} messages: nothing more can "
+                          f"be sent to them on {name} until they reply START", code="opted_out")
+        return body, number if channel == "sms" else f"whatsapp:{number}"
+
+    async def _post(self, channel: str, recipient: str, body: str) -> Created:
+        """The REST call, tracked while in flight (see the module doc: callbacks overtake)."""
+        sender, service = self._sender(channel)
+        task = asyncio.create_task(self._rest.create(
+            to=recipient, body=body, from_=sender, messaging_service_sid=service,
+            status_callback=self.config.url(STATUS_PATH)))
+        self._inflight.add(task)
+        try:
+            return await asyncio.shield(task)
+        finally:
+            self._inflight.discard(task)
 
     def _sender(self, channel: str) -> tuple[str | None, str | None]:
         """(from number, messaging service) for `channel`; `Refused` if none is set up."""
@@ -281,12 +303,38 @@ class TwilioMessaging:
                 raise Refused("the customer on this case has no phone number", code="no_number")
             return str(phones[0])
         try:
-            wanted = self._identities.phone(to.removeprefix("whatsapp:"), where="to")
+            wanted = self.identities.phone(to.removeprefix("whatsapp:"), where="to")
         except InvalidInput as exc:
             raise Refused(f"'to' is {exc.what}", code="no_number") from exc
         if wanted not in phones:
             raise Refused("'to' is not one of this customer's numbers", code="no_number")
         return wanted
+
+
+class TwilioSender:
+    """`channels.base.Sender` for one channel: the outbound checks, then Twilio. The caller
+    stores the message and gives it the returned id (`CaseStore.assign_external_id`)."""
+
+    def __init__(self, messaging: TwilioMessaging, channel: str) -> None:
+        self.channel = channel
+        self._messaging = messaging
+
+    async def send(self, message: OutboundText) -> Sent:
+        if message.channel != self.channel:
+            raise Refused(f"this sender sends {self.channel}, not {message.channel}",
+                          code="channel")
+        if message.attachments or message.html is not None:
+            raise Refused("SMS and WhatsApp carry text only here", code="body")
+        try:
+            number = self._messaging.identities.phone(
+                message.to.removeprefix("whatsapp:"), where="to")
+        except InvalidInput as exc:
+            raise Refused(f"'to' is {exc.what}", code="no_number") from exc
+        body, recipient = await self._messaging.check_outbound(self.channel, number,
+                                                               message.body)
+        created = await self._messaging._post(self.channel, recipient, body)
+        segments = count_segments(body).count if self.channel == "sms" else 1
+        return Sent(created.sid, created.status, created.num_segments or segments)
 
 
 def _twilio_field(where: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from channels.base import OutboundText, Refused, Sender
 from tests.channels.conftest import OUR_SMS, PUBLIC, Rig, sms
 from tests.helpers.twilio_standin import TwilioStandIn
 from voice.pjsua.client import place_call
@@ -242,3 +243,19 @@ async def test_status_for_an_unknown_message_is_404_and_stop_is_per_channel(rig:
     # STOP on SMS says nothing about WhatsApp, where the customer opts out separately.
     assert (await rig.api("POST", f"/api/cases/{case_id}/messages",
                           {"channel": "whatsapp", "body": "sí"}))[0] == 201
+
+
+async def test_the_sender_interface_checks_then_sends(rig: Rig) -> None:
+    assert rig.server.twilio is not None
+    sender: Sender = rig.server.twilio.sender("sms")
+    sent = await sender.send(OutboundText("sms", "612345678", "a" * 161))
+    assert (sent.status, sent.segments) == ("queued", 2)
+    assert rig.twilio.requests[-1].sid == sent.external_id
+    assert rig.twilio.requests[-1].form["To"] == "+34612345678"
+    await rig.inbound(sms(SID1, "quit"))
+    with pytest.raises(Refused) as refused:
+        await sender.send(OutboundText("sms", "+34612345678", "más"))
+    assert refused.value.code == "opted_out"
+    with pytest.raises(Refused):
+        await sender.send(OutboundText("sms", "+34803123456", "premium"))
+    assert len(rig.twilio.requests) == 1
