@@ -35,6 +35,17 @@ def _is_quote(line: str) -> bool:
     return line.lstrip().startswith(">")
 
 
+def _attribution_span(lines: list[str], i: int) -> int:
+    """How many lines from `i` are an attribution introducing a quote (0: none)."""
+    for span in (1, 2):
+        if span == 2 and "@" not in " ".join(lines[i:i + 2]):
+            return 0  # only an attribution wrapped inside its address spans two lines
+        following = next((nxt for nxt in lines[i + span:] if nxt.strip()), "")
+        if _ATTRIBUTION.match(" ".join(lines[i:i + span])) and _is_quote(following):
+            return span
+    return 0
+
+
 def strip_quoted(text: str) -> tuple[str, bool]:
     """(what the sender wrote this time, whether any history was removed)."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -46,17 +57,25 @@ def strip_quoted(text: str) -> tuple[str, bool]:
             lines = lines[:i]
             break
     kept: list[str] = []
+    skip = 0
     for i, line in enumerate(lines):
+        if skip:
+            skip -= 1
+            continue
         if _is_quote(line):
             continue
-        # An attribution line introduces the quote that follows it (blank lines between).
-        following = next((nxt for nxt in lines[i + 1:] if nxt.strip()), "")
-        if _ATTRIBUTION.match(line) and _is_quote(following):
+        # An attribution line introduces the quote that follows it (blank lines between);
+        # clients wrap a long one ("On ..., Ana <ana@...>" / "wrote:"), so two lines count.
+        span = _attribution_span(lines, i)
+        if span:
+            skip = span - 1
             continue
         kept.append(line)
-    stripped = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
-    original = text.strip()
+    stripped = _tidy(kept)
     if not stripped:
-        return original, False
-    return stripped, stripped != re.sub(r"\n{3,}", "\n\n", "\n".join(
-        text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))).strip()
+        return text.strip(), False
+    return stripped, stripped != _tidy(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+
+
+def _tidy(lines: list[str]) -> str:
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

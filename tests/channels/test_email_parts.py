@@ -76,6 +76,11 @@ def test_strip_quoted_keeps_what_was_written_this_time() -> None:
     outlook = ("Done.\n\n________________________________\nFrom: Support\nSent: Monday\n"
                "Subject: x\n\nold text")
     assert strip_quoted(outlook) == ("Done.", True)
+    wrapped = ("Sounds good.\n\nOn Mon, 3 Mar 2025 at 10:00, Customer Support Team <\n"
+               "support@example.com> wrote:\n\n> Shall we call you?\n")
+    assert strip_quoted(wrapped) == ("Sounds good.", True)
+    own_words = "on second thought, Ana\nwrote: yes\n> old\n"
+    assert strip_quoted(own_words) == ("on second thought, Ana\nwrote: yes", True)
     interleaved = "> question one\nanswer one\n> question two\nanswer two"
     assert strip_quoted(interleaved) == ("answer one\nanswer two", True)
     assert strip_quoted("> only a quote") == ("> only a quote", False)
