@@ -156,7 +156,8 @@ def make_audio(directory: Path) -> Path:
 
 
 async def media_view(server: ServerProcess) -> dict[str, Any]:
-    status, body = await http_get(server.http_base + "/api/debug/media")
+    status, body = await http_get(server.http_base + "/api/debug/media",
+                                  headers=server.auth_headers)
     if status != 200:
         raise RuntimeError(f"/api/debug/media answered {status}: {body[:200]}")
     view: dict[str, Any] = json.loads(body)
