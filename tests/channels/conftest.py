@@ -4,7 +4,6 @@ the real `twilio` client at the loopback stand-in (`tests.helpers.twilio_standin
 from __future__ import annotations
 
 import socket
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +11,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import create_engine, text
 
 from centralita.server import Server
 from centralita.settings import AuthSettings, ConfigTokenSettings, HostPort, Settings
 from channels.twilio_config import TwilioConfig
+from tests.helpers.databases import database_fixtures
 from tests.helpers.server import LOOPBACK, free_port, free_sip_port, random_rtp_block
 from tests.helpers.twilio_standin import TwilioStandIn
 from web.auth.tokens import digest
@@ -27,6 +28,8 @@ OUR_SMS = "+34910000000"
 OUR_WHATSAPP = "+14155238886"
 ADMIN_TOKEN = "ctk_tests_twilio_" + "y" * 32
 
+pg_database, db_url = database_fixtures("centralita_twilio", "cases.db")
+
 
 @dataclass
 class Rig:
@@ -34,7 +37,7 @@ class Rig:
     base: str
     twilio: TwilioStandIn
     http: aiohttp.ClientSession
-    db: Path
+    db: str
 
     async def inbound(self, params: dict[str, str], **kw: Any) -> tuple[int, str]:
         return await self.twilio.post_webhook(PUBLIC + "/twilio/messaging", params, **kw)
@@ -48,8 +51,12 @@ class Rig:
             return response.status, await response.json()
 
     def count(self, table: str) -> int:
-        with sqlite3.connect(self.db) as db:
-            return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        engine = create_engine(self.db.replace("postgresql://", "postgresql+psycopg://"))
+        try:
+            with engine.connect() as db:
+                return int(db.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+        finally:
+            engine.dispose()
 
 
 def sms(sid: str, body: str, sender: str = "+34612345678", **extra: str) -> dict[str, str]:
@@ -62,7 +69,15 @@ def sms(sid: str, body: str, sender: str = "+34612345678", **extra: str) -> dict
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
+    """The server on SQLite; `@pytest.mark.parametrize("rig", ["postgresql"], indirect=True)`
+    puts its cases on PostgreSQL instead."""
+    database = getattr(request, "param", "sqlite")
+    cases_url = None
+    if database == "postgresql":
+        from tests.helpers.postgres import empty_schema
+
+        cases_url = empty_schema(request.getfixturevalue("pg_database"))
     # A one-step flow: its call is stored on the caller's case (the path, at hangup).
     flows = tmp_path / "flows"
     flows.mkdir()
@@ -74,7 +89,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
             sip_listen=HostPort(LOOPBACK, free_sip_port()),
             http_listen=HostPort(LOOPBACK, free_port(socket.SOCK_STREAM, also_tcp=False)),
             data_dir=tmp_path / "data", rtp_port_min=low, rtp_port_max=high,
-            debug_api=True, transcription="off", flows_dir=flows,
+            debug_api=True, transcription="off", flows_dir=flows, cases_url=cases_url,
             auth=AuthSettings(tokens=(
                 ConfigTokenSettings("tests", "admin", digest(ADMIN_TOKEN)),)),
             twilio=TwilioConfig(
@@ -88,7 +103,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         twilio.forward(PUBLIC, base)
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-                yield Rig(server, base, twilio, http, settings.data_dir / "cases.db")
+                yield Rig(server, base, twilio, http, settings.database_url)
             await twilio.drain()
         finally:
             await server.stop()
