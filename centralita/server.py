@@ -188,7 +188,8 @@ class Server:
             add_twilio_routes(app, self.twilio)
         if s.email is not None:
             # Email: agents send from a case; replies come in on the SMTP listener.
-            self.email = await open_email(s.email, store=self.store, data_dir=s.data_dir)
+            self.email = await open_email(s.email, store=self.store, data_dir=s.data_dir,
+                                          tls_context=tls)
             add_email_routes(app, self.email.cases)
         if self.routing is not None:
             add_routing_routes(app, self.routing.service)

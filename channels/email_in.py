@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -208,24 +209,28 @@ def _reply_text(exc: Exception) -> str:
 
 
 class EmailListener:
-    """The inbound SMTP server on `host`:`port` (SIZE = `max_message_bytes`)."""
+    """The inbound SMTP server on `host`:`port` (SIZE = `max_message_bytes`), offering
+    STARTTLS with `tls_context` when given."""
 
     def __init__(self, inbound: EmailInbound, settings: EmailSettings, *,
                  host: str | None = None, port: int | None = None,
-                 hostname: str | None = None) -> None:
+                 hostname: str | None = None, tls_context: ssl.SSLContext | None = None) -> None:
         listen = settings.listen or ("127.0.0.1", 0)
         self.host = host if host is not None else listen[0]
         self.port = port if port is not None else listen[1]
         self._handler = EmailHandler(inbound)
         self._size = settings.max_message_bytes
         self._hostname = hostname or settings.reply_domain
+        # STARTTLS offered (not required: an MTA that cannot is still taken, as MX do).
+        self._tls = tls_context
         self._server: asyncio.Server | None = None
         # Open sessions, closed on stop (Server.wait_closed does not wait for them on 3.11).
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     def _protocol(self) -> SMTP:
         session = SMTP(self._handler, data_size_limit=self._size, enable_SMTPUTF8=True,
-                       decode_data=False, hostname=self._hostname, ident="centralita")
+                       decode_data=False, hostname=self._hostname, ident="centralita",
+                       tls_context=self._tls)
         self._sessions.add(session)
         return session
 

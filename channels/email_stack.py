@@ -4,6 +4,7 @@ the attachment store, the sender, the case service the desk calls, the SMTP list
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,8 +40,10 @@ class EmailStack:
 async def open_email(
     settings: EmailSettings, *, store: CaseStore, data_dir: Path,
     now: Callable[[], datetime] = system_clock, on_message: OnMessage | None = None,
+    tls_context: ssl.SSLContext | None = None,
 ) -> EmailStack:
-    """Build the channel (see the module doc); the listener is listening on return."""
+    """Build the channel (see the module doc); the listener is listening on return and
+    offers STARTTLS with `tls_context` (the server's certificate) when given."""
     tokens = ReplyTokens(load_secret(data_dir), settings.reply_domain)
     attachments = AttachmentStore(data_dir / "attachments",
                                   max_bytes=settings.max_attachment_bytes)
@@ -53,7 +56,7 @@ async def open_email(
     )
     listener = None
     if settings.listen is not None:
-        listener = EmailListener(inbound, settings)
+        listener = EmailListener(inbound, settings, tls_context=tls_context)
         await listener.start()
     poller = None
     if settings.imap is not None:

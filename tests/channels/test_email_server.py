@@ -1,7 +1,8 @@
 """The email channel as `centralita serve` runs it: the `email:` section of a real config file,
 the composition root (`centralita.server.Server`, in process, on loopback) starting the SMTP
 listener, a first email from a new customer to the inbox address, the agent's answer through
-the HTTP API and the provider's relay (aiosmtpd, STARTTLS + AUTH), the reply key 0600."""
+the HTTP API and the provider's relay (aiosmtpd, STARTTLS + AUTH), the reply key 0600.
+The customer's mail arrives over STARTTLS with the server's certificate."""
 
 from __future__ import annotations
 
@@ -75,7 +76,9 @@ async def test_serve_takes_an_email_and_answers_it(tmp_path: Path, smtp_relay: R
         first["From"], first["To"], first["Subject"] = ANA, FROM, "Broken router"
         first["Message-ID"] = "<first-contact@example.net>"
         first.set_content("My router blinks red.")
-        await aiosmtplib.send(first, hostname="127.0.0.1", port=smtp_in, start_tls=False)
+        # The customer's MTA upgrades with STARTTLS (the server's certificate, verified).
+        await aiosmtplib.send(first, hostname="127.0.0.1", port=smtp_in, start_tls=True,
+                              cert_bundle=str(settings.data_dir / "tls" / "sip.crt"))
 
         assert server.store is not None
         ref = await server.store.open_text_interaction(channel="email", address=ANA)
