@@ -9,6 +9,7 @@
       # api_base_url: https://api.twilio.com           # tests point the client elsewhere
       # max_media_bytes: 5242880                       # per MMS / WhatsApp media file
       # send_timeout: 10                               # seconds per REST call
+      # help_text: "Acme support: call 910 000 000."   # our answer to HELP / INFO
 
 `public_url` is the address Twilio reaches this server at, e.g. the proxy in front of it:
 webhooks are signed over the URL Twilio requested, so the signature is checked against
@@ -30,7 +31,7 @@ _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _KEYS = {
     "account_sid", "auth_token", "auth_token_file", "public_url", "sms_number",
     "messaging_service_sid", "whatsapp_number", "api_base_url", "max_media_bytes",
-    "send_timeout",
+    "send_timeout", "help_text",
 }
 
 #: Twilio's own limit for one MMS media file.
@@ -55,6 +56,8 @@ class TwilioConfig:
     api_base_url: str = DEFAULT_API_BASE_URL
     max_media_bytes: int = DEFAULT_MAX_MEDIA_BYTES
     send_timeout: float = 10.0
+    #: Answered (TwiML) to a HELP or INFO message; None leaves HELP to Twilio's own reply.
+    help_text: str | None = None
 
     def __repr__(self) -> str:  # never print the token
         return f"TwilioConfig(account_sid={self.account_sid!r}, public_url={self.public_url!r})"
@@ -131,6 +134,10 @@ def parse_twilio(value: Any, where: str = "twilio") -> TwilioConfig:
     timeout = value.get("send_timeout", 10.0)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise TwilioConfigError(f"{where}.send_timeout must be a positive number of seconds")
+    help_text = value.get("help_text")
+    if help_text is not None and (not isinstance(help_text, str) or not help_text.strip()
+                                  or len(help_text) > 1600):
+        raise TwilioConfigError(f"{where}.help_text must be text of 1 to 1600 characters")
     sms = value.get("sms_number")
     whatsapp = value.get("whatsapp_number")
     return TwilioConfig(
@@ -145,4 +152,5 @@ def parse_twilio(value: Any, where: str = "twilio") -> TwilioConfig:
                                f"{where}.api_base_url"),
         max_media_bytes=media,
         send_timeout=float(timeout),
+        help_text=help_text,
     )

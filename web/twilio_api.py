@@ -8,8 +8,9 @@
 The two webhook routes are declared PUBLIC (`web.auth.allow_anonymous`) because Twilio has no
 login here: the `X-Twilio-Signature` over `twilio.public_url` is their authentication, checked
 before anything in the request is looked at, and a missing or wrong one gets 403 with nothing
-stored (fail closed). They answer empty TwiML (`<Response/>`): Twilio itself handles the
-standard STOP/START/HELP replies.
+stored (fail closed). They answer empty TwiML (`<Response/>`), or to HELP / INFO the
+operator's `twilio.help_text` as a `<Message>`; Twilio itself sends the standard STOP/START
+confirmations.
 
 Errors are JSON `{"error": {"code", "message", "where"?}}`: 403 forged, 413 a body too large
 to be Twilio's, 415 not a form, 400 a malformed field (`where` names it: `Body`,
@@ -22,13 +23,14 @@ could not be reached (`provider_code` is Twilio's error code).
 from __future__ import annotations
 
 import logging
+from html import escape
 
 from aiohttp import web
 
 from cases.errors import CaseError, InvalidInput, NotFound
 from channels.base import BadInbound, Forged, Refused, SendFailed
 from channels.twilio_messaging import INBOUND_PATH, STATUS_PATH, TwilioMessaging
-from channels.twilio_webhook import MAX_FORM_BYTES, SIGNATURE_HEADER
+from channels.twilio_webhook import HELP_KEYWORDS, MAX_FORM_BYTES, SIGNATURE_HEADER
 from web.auth import Role, allow_anonymous, require
 from web.cases_api import CASE_STORE, _error, _from_case_error, _readable
 from web.jsonbody import JsonBodyError, read_json_object
@@ -70,8 +72,12 @@ async def _webhook_body(request: web.Request) -> tuple[str | None, bytes] | web.
     return signature, raw
 
 
-def _twiml() -> web.Response:
-    return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+def _twiml(reply: str | None = None) -> web.Response:
+    if reply is None:
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+    text = ('<?xml version="1.0" encoding="UTF-8"?><Response><Message>'
+            f"{escape(reply, quote=False)}</Message></Response>")
+    return web.Response(text=text, content_type="text/xml")
 
 
 def _inbound_error(exc: Exception) -> web.Response:
@@ -90,11 +96,12 @@ async def inbound(request: web.Request) -> web.Response:
     if isinstance(got, web.Response):
         return got
     signature, raw = got
+    messaging = request.app[TWILIO_MESSAGING]
     try:
-        await request.app[TWILIO_MESSAGING].receive(request.path_qs, raw, signature)
+        received = await messaging.receive(request.path_qs, raw, signature)
     except (Forged, BadInbound, CaseError) as exc:
         return _inbound_error(exc)
-    return _twiml()
+    return _twiml(messaging.config.help_text if received.keyword in HELP_KEYWORDS else None)
 
 
 async def status(request: web.Request) -> web.Response:

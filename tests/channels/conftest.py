@@ -27,6 +27,7 @@ PUBLIC = "https://contact.example.test/pbx"  # the server as Twilio sees it, beh
 OUR_SMS = "+34910000000"
 OUR_WHATSAPP = "+14155238886"
 ADMIN_TOKEN = "ctk_tests_twilio_" + "y" * 32
+HELP_TEXT = "Soporte <Acme> & más: 910 000 000"
 
 pg_database, db_url = database_fixtures("centralita_twilio", "cases.db")
 
@@ -95,7 +96,7 @@ async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[R
             twilio=TwilioConfig(
                 account_sid=ACCOUNT, auth_token=TOKEN, public_url=PUBLIC, sms_number=OUR_SMS,
                 whatsapp_number=OUR_WHATSAPP, api_base_url=twilio.base_url,
-                max_media_bytes=5 * 1024 * 1024),
+                max_media_bytes=5 * 1024 * 1024, help_text=HELP_TEXT),
         )
         server = Server(settings)
         await server.start()

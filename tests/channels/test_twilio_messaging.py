@@ -265,3 +265,13 @@ async def test_the_sender_interface_checks_then_sends(rig: Rig) -> None:
     with pytest.raises(Refused):
         await sender.send(OutboundText("sms", "+34803123456", "premium"))
     assert len(rig.twilio.requests) == 1
+
+
+async def test_help_is_answered_with_the_operators_text_and_kept_on_the_case(rig: Rig) -> None:
+    status, twiml = await rig.inbound(sms(SID1, "Info"))
+    assert status == 200
+    assert twiml.endswith("<Response><Message>Soporte &lt;Acme&gt; &amp; más: 910 000 000"
+                          "</Message></Response>")
+    status, twiml = await rig.inbound(sms(SID2, "hola"))
+    assert twiml.endswith("<Response></Response>")
+    assert [m["body"] for m in await _messages(rig, await _first_case(rig))] == ["Info", "hola"]
