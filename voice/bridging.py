@@ -7,12 +7,18 @@ caller ⇄ agent connection.
 `bridge_calls` returns when either party hangs up (or when it is cancelled) and then hangs up
 the other one: nobody is left holding a silent line. What it returns says who left and carries
 the queues' drop/underrun counters (STYLE.md §6: every dropped frame is counted).
+
+Privacy crosses the bridge: while either call's privacy is paused the other's is too (held by
+`bridge:<call id>`), so what the other party says in the span (an agent reading a card number
+back) is kept by none of its consumers either; the mirrored pause ends with the original or
+when the bridge stops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from media.bridge import Bridge
@@ -21,7 +27,7 @@ from media.frame_queue import FrameQueue
 from media.frames import AudioFrame
 from media.player import AudioSource
 from media.taps import Tap
-from voice.call import Call, CallState
+from voice.call import Call, CallState, Privacy, PrivacyChange
 from voice.leg_media import LegMedia
 
 log = logging.getLogger(__name__)
@@ -73,13 +79,32 @@ class CallBridge:
         self.muted: set[str] = set()
         self.started = clock.now()
         self._stopped = False
+        self._unfollow: list[Callable[[], None]] = []
 
     def start(self) -> CallBridge:
         for name in self.names:
             self._listeners[name] = self._feeder(name)
             self.media[name].add_listener(self._listeners[name])
             self.media[name].play(self.queues[name])
+        a, b = (self.calls[name] for name in self.names)
+        self._unfollow = [a.on_privacy(self._mirror(b)), b.on_privacy(self._mirror(a))]
+        for source, other in ((a, b), (b, a)):
+            if source.privacy is Privacy.PAUSED:
+                self._mirror(other)(PrivacyChange(source.id, Privacy.OPEN, Privacy.PAUSED, ""))
         return self
+
+    def _mirror(self, other: Call) -> Callable[[PrivacyChange], None]:
+        """Pause `other` with the call that changed, and resume it if that pause was ours."""
+
+        def changed(change: PrivacyChange) -> None:
+            ours = f"bridge:{change.call_id}"
+            if change.new is Privacy.PAUSED:
+                if other.privacy is Privacy.OPEN and other.state is not CallState.ENDED:
+                    other.pause_privacy(ours)
+            elif other.privacy_by == ours:
+                other.resume_privacy(ours)
+
+        return changed
 
     def _feeder(self, name: str) -> Tap:
         def feed(frame: AudioFrame) -> None:
@@ -111,6 +136,12 @@ class CallBridge:
         if self._stopped:
             return
         self._stopped = True
+        for unfollow in self._unfollow:
+            unfollow()
+        for name, call in self.calls.items():
+            other = self.calls[self.names[1] if name == self.names[0] else self.names[0]]
+            if call.privacy_by == f"bridge:{other.id}":
+                call.resume_privacy(f"bridge:{other.id}")
         for name, listener in self._listeners.items():
             self.media[name].remove_listener(listener)
             if self.calls[name].state is not CallState.ENDED:

@@ -20,6 +20,8 @@ from tests.ivr.test_interpreter import flow
 from tests.transcription.fakes import LOUD, QUIET, FakeEngine, FakeLeg, Interaction, MemoryStore
 from tests.transcription.test_transcriber import Feeder, settle
 from tests.voice.test_call import FakeLeg as CallFakeLeg
+from tests.voice.test_transfer import call_with_leg
+from voice.bridging import CallBridge
 from voice.call import (
     Call,
     CallState,
@@ -233,3 +235,33 @@ async def test_the_case_notes_each_gap_with_its_times_and_who_never_content(
         PrivacyGap("gap-1", 8.5, 10.5, "agent:ana", "hangup"),
     ]
     assert "+15550177" not in repr(notes)
+
+
+# -- across a bridge ----------------------------------------------------------------------------
+async def test_privacy_crosses_the_bridge_both_ways_and_ends_with_its_source() -> None:
+    caller, _ = call_with_leg("caller-1")
+    agent, _ = call_with_leg("agent-1")
+    bridge = CallBridge(FakeClock(), caller, agent).start()
+    caller.pause_privacy("ivr:card")
+    assert agent.privacy is Privacy.PAUSED and agent.privacy_by == "bridge:caller-1"
+    caller.resume_privacy("ivr:card")
+    assert agent.privacy is Privacy.OPEN
+    # The agent's own pause reaches the caller; a pause the agent already held is theirs.
+    agent.pause_privacy("agent:ana")
+    assert caller.privacy_by == "bridge:agent-1"
+    agent.resume_privacy("agent:ana")
+    assert caller.privacy is Privacy.OPEN
+    agent.pause_privacy("agent:ana")
+    caller.resume_privacy("bridge:agent-1")  # the caller's side may be opened on its own
+    caller.pause_privacy("api:ops")
+    caller.resume_privacy("api:ops")
+    assert agent.privacy_by == "agent:ana"  # not resumed by the caller's pause ending
+    agent.resume_privacy("agent:ana")
+    # A pause in force when the bridge starts is mirrored; stopping the bridge ends the mirror.
+    bridge.stop()
+    caller.pause_privacy("api:ops")
+    assert agent.privacy is Privacy.OPEN  # no bridge, no mirror
+    bridge = CallBridge(FakeClock(), caller, agent).start()
+    assert agent.privacy_by == "bridge:caller-1"
+    bridge.stop()
+    assert agent.privacy is Privacy.OPEN and caller.privacy_by == "api:ops"
