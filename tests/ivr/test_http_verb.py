@@ -44,7 +44,7 @@ async def crm() -> AsyncIterator[tuple[str, list[dict[str, object]]]]:
         return web.Response(status=500, text=SECRET)
 
     async def deep(request: web.Request) -> web.Response:
-        return web.Response(text="[" * 20_000 + "]" * 20_000, content_type="application/json")
+        return web.Response(text="[" * 5_000 + "]" * 5_000, content_type="application/json")
 
     app = web.Application()
     app.router.add_get("/lookup", lookup)
