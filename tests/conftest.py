@@ -7,6 +7,7 @@ fails, the tail of each of its servers' stderr is printed at teardown, so a CI r
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -20,9 +21,17 @@ ServerFactory = Callable[..., Awaitable[ServerProcess]]
 _FAILED = pytest.StashKey[bool]()
 
 
+# Under CI=true a test never skips: a missing peer, tool or model is a failure there.
+_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report: pytest.TestReport = yield
+    if _CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, which must not happen: {reason}"
     if report.when == "call" and report.failed:
         item.stash[_FAILED] = True
     return report  # type: ignore[return-value]
