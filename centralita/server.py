@@ -30,6 +30,9 @@ from centralita.settings import Settings
 from centralita.speech import SpeechStack, TranscribedCalls, build_speech
 from centralita.tls import server_context
 from channels.attachments import AttachmentStore
+from channels.chat import ChatService
+from channels.chat_tokens import VisitorTokens
+from channels.chat_tokens import load_secret as load_chat_secret
 from channels.email_stack import EmailStack, open_email
 from channels.twilio_messaging import TwilioMessaging
 from ivr.interpreter import Interpreter
@@ -61,6 +64,7 @@ from web.auth.store import UserStore
 from web.auth.throttle import LoginThrottle
 from web.case_access import CaseAccess, Teams
 from web.cases_api import add_case_routes
+from web.chat_api import add_chat_routes
 from web.desk.api import add_desk_routes
 from web.email_api import add_email_routes
 from web.jsonbody import JsonBodyError, read_json
@@ -191,6 +195,11 @@ class Server:
             self.email = await open_email(s.email, store=self.store, data_dir=s.data_dir,
                                           tls_context=tls)
             add_email_routes(app, self.email.cases)
+        if s.chat is not None:
+            # Web chat: the widget's socket (visitor tokens signed with a key in the data dir)
+            # and the agents' chat route, over the case event bus the desk's live view reads.
+            tokens = VisitorTokens(load_chat_secret(s.data_dir))
+            add_chat_routes(app, ChatService(self.store, bus, tokens, s.chat))
         if self.routing is not None:
             add_routing_routes(app, self.routing.service)
             add_desk_routes(app, self.routing.desks)

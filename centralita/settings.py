@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import yaml
 
+from channels.chat_config import ChatConfigError, ChatSettings, parse_chat_settings
 from channels.email_config import EmailConfigError, EmailSettings, parse_email_settings
 from channels.twilio_config import TwilioConfig, TwilioConfigError, parse_twilio
 from voice.dialplan import DialPlanConfig, DialPlanConfigError, parse_dialplan, parse_region
@@ -132,6 +133,8 @@ class Settings:
     twilio: TwilioConfig | None = None
     # Email: the relay out, the SMTP listener in (channels.email_config); None: not offered.
     email: EmailSettings | None = None
+    # The web chat widget (channels.chat_config); None: not offered.
+    chat: ChatSettings | None = None
 
     @property
     def tls_listen(self) -> HostPort:
@@ -236,6 +239,11 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         try:
             return parse_email_settings(value, f"{where}: email")
         except EmailConfigError as exc:
+            raise ConfigError(str(exc)) from exc
+    if key == "chat":
+        try:
+            return parse_chat_settings(value, f"{where}: chat")
+        except ChatConfigError as exc:
             raise ConfigError(str(exc)) from exc
     if key == "twilio":
         try:
