@@ -113,6 +113,7 @@ export class ChatView {
     const pending = line.client_id ? this.lines.get(`c:${line.client_id}`) : undefined;
     if (pending) {
       this.markSent(line.client_id, line.id);
+      if (line.at) pending.querySelector("time").textContent = this.time.format(new Date(line.at));
       return false;
     }
     const status = line.from === "visitor" ? this.t.sent : "";
