@@ -55,6 +55,7 @@ MAX_ATTACHMENTS = 50
 MAX_ADDRESS_CHARS = 320  # RFC 5321: 64 for the local part + @ + 255 for the domain
 MAX_EXTERNAL_ID_CHARS = 255
 MAX_ERROR_CODE_CHARS = 64
+MAX_SUBJECT_CHARS = 998  # RFC 5322's line limit: a Subject is one header line
 MAX_SIZE = 2**63 - 1
 
 # Where each status may go next; anything else is a late or contradictory report.
@@ -72,6 +73,9 @@ _DELIVERED_OR_LATER = frozenset({"delivered", "read"})
 
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;.*)?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What would break a subject into lines (str.splitlines' breaks) or hide in it: the C0
+# controls but tab, DEL, NEL and the Unicode line and paragraph separators.
+_NOT_ONE_LINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 
 # A first message from a new address can race another to create the customer or the case.
 _ATTEMPTS = 3
@@ -94,7 +98,8 @@ class MessageDraft:
 
     `sender` and `recipient` are the channel's addresses as given (`whatsapp:+34...`, an email
     address, a visitor id); the customer's side (sender if inbound, recipient if outbound)
-    names the customer. `body` and `html` may be bytes, which must be UTF-8. `verified`: the
+    names the customer. `body`, `html` and `subject` may be bytes, which must be UTF-8;
+    `subject` (an email's, one line) is None on channels without one. `verified`: the
     channel proved the customer's address (a signed webhook). `interaction_id` threads the
     message onto that interaction instead of resolving the customer. `status` defaults to
     "received" inbound and "queued" outbound.
@@ -111,6 +116,7 @@ class MessageDraft:
     status: str | None = None
     interaction_id: int | None = None
     verified: bool = False
+    subject: str | bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,7 @@ class CheckedMessage:
     interaction_id: int | None
     identity: tuple[str, str] | None
     verified: bool
+    subject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +214,21 @@ def check_external_id(value: object, where: str = "external_id") -> str:
     return check_text(value, where, max_chars=MAX_EXTERNAL_ID_CHARS).strip()
 
 
+def check_subject(value: object, where: str = "subject") -> str | None:
+    """An email's subject as stored: one line of at most 998 characters (RFC 5322), UTF-8,
+    trimmed; None when absent or blank (an email without a subject has none to show)."""
+    if value is None:
+        return None
+    subject = check_text(value, where, max_chars=MAX_SUBJECT_CHARS, empty=True)
+    bad = _NOT_ONE_LINE.search(subject)
+    if bad is not None:
+        raise InvalidInput(
+            f"a single line, without line breaks or control characters (U+{ord(bad.group()):04X}"
+            f" at character {bad.start()})", where,
+        )
+    return subject.strip() or None
+
+
 def check_error_code(value: object, where: str = "error_code") -> str | None:
     """A provider's error code (Twilio's 30003, an SMTP reply), or None."""
     if value is None:
@@ -228,6 +250,7 @@ def check_draft(draft: MessageDraft, identities: IdentityParser) -> CheckedMessa
     html = None
     if draft.html is not None:
         html = check_text(draft.html, "message.html", max_chars=MAX_HTML_CHARS, empty=True)
+    subject = check_subject(draft.subject, "message.subject")
     external_id = None
     if draft.external_id is not None:
         external_id = check_external_id(draft.external_id, "message.external_id")
@@ -263,7 +286,7 @@ def check_draft(draft: MessageDraft, identities: IdentityParser) -> CheckedMessa
         identity = identities.for_channel(channel, address, where=where)
     return CheckedMessage(
         channel, direction, sender, recipient, body, html, external_id, attachments, status,
-        interaction_id, identity, draft.verified,
+        interaction_id, identity, draft.verified, subject,
     )
 
 
@@ -368,8 +391,8 @@ def _store_once(session: Session, msg: CheckedMessage, now: datetime) -> StoredM
         )
     message = Message(
         interaction=interaction, channel=msg.channel, direction=msg.direction,
-        sender=msg.sender, recipient=msg.recipient, body=msg.body, html=msg.html,
-        external_id=msg.external_id, status=msg.status, created_at=now,
+        sender=msg.sender, recipient=msg.recipient, subject=msg.subject, body=msg.body,
+        html=msg.html, external_id=msg.external_id, status=msg.status, created_at=now,
     )
     _stamp(message, msg.status, now)
     message.attachments = [
@@ -455,6 +478,32 @@ def find_message(
     if message is None:
         raise NotFound("message", key)
     return message
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """Where a stored message is, and who sent it from where (for a caller deciding whether
+    to follow a reference to it: `channels.email_in`)."""
+
+    case_id: int
+    interaction_id: int
+    message_id: int
+    direction: str
+    sender: str
+
+
+def message_by_external_id(session: Session, channel: str, external_id: str) -> MessageRef | None:
+    """The message the channel knows as `external_id` (unique per channel), or None. Read
+    only: nothing is locked."""
+    row = session.execute(
+        select(Interaction.case_id, Message.interaction_id, Message.id, Message.direction,
+               Message.sender)
+        .join(Interaction, Message.interaction_id == Interaction.id)
+        .where(Message.channel == channel, Message.external_id == external_id)
+    ).first()
+    if row is None:
+        return None
+    return MessageRef(int(row[0]), int(row[1]), int(row[2]), str(row[3]), str(row[4]))
 
 
 def assign_external_id(session: Session, message_id: int, external_id: str) -> dict[str, Any]:

@@ -325,6 +325,8 @@ class Message(Base):
     recipient: Mapped[str] = mapped_column(String(320))
     body: Mapped[str] = mapped_column(Text)
     html: Mapped[str | None] = mapped_column(Text)
+    # An email's subject (one line, RFC 5322's 998 characters); None on the other channels.
+    subject: Mapped[str | None] = mapped_column(String(998))
     external_id: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(64))

@@ -34,7 +34,7 @@ from cases.identity import (
     resolve_customer,
 )
 from cases.merge import MergeResult
-from cases.messages import MessageDraft, StatusChange, StoredMessage
+from cases.messages import MessageDraft, MessageRef, StatusChange, StoredMessage
 from cases.models import (
     DIRECTIONS,
     IVR_EVENT_KINDS,
@@ -577,6 +577,22 @@ class CaseStore:
             self._in_transaction, messages.assign_external_id, message_id, external_id
         )
         return view
+
+    async def find_message_by_external_id(
+        self, channel: str, external_id: str
+    ) -> MessageRef | None:
+        """The stored message the `channel` knows as `external_id` (a MessageSid, an email's
+        Message-ID), with its case id and message id; None if there is none."""
+        channel = messages.check_channel(channel)
+        external_id = messages.check_external_id(external_id)
+        found: MessageRef | None = await self._db.run(
+            self._read, functools.partial(
+                messages.message_by_external_id, channel=channel, external_id=external_id))
+        return found
+
+    def _read(self, fn: Callable[[Session], _T]) -> _T:
+        with self._session() as session:
+            return fn(session)
 
     async def add_identity(
         self, customer_id: int, *, kind: str, value: str, verified: bool = False

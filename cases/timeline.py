@@ -122,6 +122,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "direction": message.direction,
         "sender": message.sender,
         "recipient": message.recipient,
+        "subject": message.subject,
         "body": message.body,
         "html": message.html,
         "external_id": message.external_id,

@@ -252,3 +252,82 @@ async def test_timeline_ties_keep_a_stable_order(store: CaseStore, clock: FakeCl
     await store.add_ivr_event(call.interaction_id, kind="digits", value={"digits": "1"})
     entries = (await store.timeline(call.case_id))["entries"]
     assert [e["type"] for e in entries] == ["call", "ivr", "message", "note"]
+
+
+def email_in(message_id: str = "<m1@mail.example.net>", **kw: Any) -> MessageDraft:
+    fields: dict[str, Any] = {
+        "channel": "email", "direction": "inbound", "sender": "ana@example.net",
+        "recipient": "support@example.com", "body": "Hello", "external_id": message_id,
+    }
+    fields.update(kw)
+    return MessageDraft(**fields)
+
+
+async def test_an_email_keeps_its_subject_on_the_timeline(store: CaseStore) -> None:
+    stored = await store.store_message(email_in(subject="  Order 4411 — refund  "))
+    assert stored.view["subject"] == "Order 4411 — refund"  # trimmed, as shown
+    out = await store.store_message(email_in(
+        None, direction="outbound", sender="support@example.com", recipient="ana@example.net",
+        subject=b"Re: Order 4411 \xe2\x80\x94 refund"))
+    sms = await store.store_message(sms_in())
+    blank = await store.store_message(email_in("<m2@mail.example.net>", subject="   "))
+    timeline = await store.timeline(stored.case_id)
+    shown = {e["message"]["id"]: e["message"]["subject"] for e in timeline["entries"]
+             if e["type"] == "message"}
+    assert shown[stored.message_id] == "Order 4411 — refund"
+    assert shown[out.message_id] == "Re: Order 4411 — refund"
+    assert shown[blank.message_id] is None
+    assert sms.view["subject"] is None  # SMS has none (another customer's case)
+    # The longest one line RFC 5322 allows is kept whole.
+    longest = await store.store_message(email_in("<m3@mail.example.net>", subject="s" * 998))
+    assert longest.view["subject"] == "s" * 998
+
+
+@pytest.mark.parametrize(
+    ("subject", "says"),
+    [
+        ("Hi\r\nBcc: all@example.com", "single line"),
+        ("Hi\nthere", "single line"),
+        ("Hi\u2028there", "single line"),
+        ("Hi\x1bthere", "single line"),
+        ("s" * 999, "at most 998"),
+        ("Hi\x00", "NUL"),
+        (b"caf\xc3\x28", "not valid UTF-8"),
+        ("caf\udcc3", "lone surrogate"),
+        (42, "must be text"),
+    ],
+    ids=["crlf-header", "lf", "line-separator", "escape", "999-chars", "nul", "bad-utf8",
+         "surrogate", "not-text"],
+)
+async def test_a_bad_subject_is_refused_and_nothing_is_lost(
+    store: CaseStore, subject: object, says: str
+) -> None:
+    kept = await store.store_message(email_in())
+    before = await store.timeline(kept.case_id)
+    with pytest.raises(InvalidInput) as info:
+        await store.store_message(email_in("<bad@mail.example.net>", subject=subject))
+    assert info.value.where == "message.subject"
+    assert says in info.value.what
+    assert await store.timeline(kept.case_id) == before
+    assert await store.find_message_by_external_id("email", "<bad@mail.example.net>") is None
+
+
+async def test_a_message_is_found_by_its_channel_id(store: CaseStore) -> None:
+    sms = await store.store_message(sms_in("SM1"))
+    email = await store.store_message(email_in())
+    found = await store.find_message_by_external_id("email", "<m1@mail.example.net>")
+    assert found is not None
+    assert (found.case_id, found.interaction_id, found.message_id) == (
+        email.case_id, email.interaction_id, email.message_id)
+    assert (found.direction, found.sender) == ("inbound", "ana@example.net")
+    by_sid = await store.find_message_by_external_id("sms", "SM1")
+    assert by_sid is not None and by_sid.message_id == sms.message_id
+    # Unique per channel: the same id on another channel, or an unknown one, is nothing.
+    assert await store.find_message_by_external_id("whatsapp", "SM1") is None
+    assert await store.find_message_by_external_id("email", "<m9@mail.example.net>") is None
+    with pytest.raises(InvalidInput) as info:
+        await store.find_message_by_external_id("fax", "SM1")
+    assert info.value.where == "channel"
+    with pytest.raises(InvalidInput) as info:
+        await store.find_message_by_external_id("sms", " ")
+    assert info.value.where == "external_id"
