@@ -5,7 +5,7 @@ Sending from a case, in order:
 1. the recipient: the address given (which becomes one of the customer's email identities,
    so their reply from it finds the case) or the customer's email address on record;
 2. the case's open email interaction (opened now if none: the case must be open);
-3. the message stored `queued`, then handed to the relay with the case's reply token and,
+3. the message stored `queued` with its subject, then handed to the relay with the case's reply token and,
    when answering an email, `In-Reply-To`/`References`;
 4. the Message-ID assigned and the status moved to `sent`, or to `failed` with the reason.
    A message that did not go out stays on the case as failed: the agent sees it.
@@ -18,10 +18,15 @@ from typing import Any
 
 from cases.errors import IdentityConflict, InvalidInput
 from cases.identity import normalize_email
-from cases.messages import MAX_BODY_CHARS, MessageDraft, check_text
+from cases.messages import (
+    MAX_BODY_CHARS,
+    MAX_SUBJECT_CHARS,
+    MessageDraft,
+    check_subject,
+    check_text,
+)
 from cases.store import CaseStore
 from channels.base import ChannelError, OutboundText, Refused, Sender
-from channels.email_out import MAX_SUBJECT_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +73,9 @@ class CaseEmails:
         """Send an email from case `case_id` (see the module doc); the stored message's view.
         InvalidInput names a bad field; `Refused` / `SendFailed` (the message is then
         stored as failed) when it did not go out."""
-        subject = check_text(subject, "subject", max_chars=MAX_SUBJECT_CHARS).strip()
-        if "\n" in subject or "\r" in subject:
-            raise InvalidInput("a single line", "subject")
+        # Not blank, then one line as the case stores it (a line break would add headers).
+        subject = check_subject(check_text(subject, "subject", max_chars=MAX_SUBJECT_CHARS),
+                                "subject") or ""
         body = check_text(body, "body", max_chars=MAX_BODY_CHARS)
         timeline = await self.store.timeline(case_id)
         if timeline["case"]["status"] != "open":
@@ -100,7 +105,8 @@ class CaseEmails:
                           code="no_interaction")
         stored = await self.store.store_message(MessageDraft(
             channel="email", direction="outbound", sender=self.from_address, recipient=address,
-            body=body, interaction_id=interaction_id, status="queued"))
+            subject=subject or None, body=body, interaction_id=interaction_id,
+            status="queued"))
         public_id = await self.store.public_id(case_id)
         try:
             sent = await self.sender.send(OutboundText(

@@ -9,10 +9,29 @@ Threading, first match wins:
 1. a recipient `reply+TOKEN@reply_domain` whose token verifies (channels.email_token);
 2. `In-Reply-To`, then `References` newest first, naming one of our Message-IDs (they carry
    the same signed token, so a reply whose client dropped Reply-To still finds the case);
-3. the sender's open case (by their address, as for any first email).
-A token that does not verify is ignored, never trusted: the email goes by 2 or 3, so it
+3. `In-Reply-To`, then `References` newest first, naming an email the customer sent us
+   (a Message-ID that is not ours, found with `CaseStore.find_message_by_external_id`),
+   followed only under the rule below;
+4. the sender's open case (by their address, as for any first email).
+A token that does not verify is ignored, never trusted: the email goes by 2 to 4, so it
 lands on the sender's own case and never on someone else's. A merged case's token leads to
 the case that absorbed it.
+
+The rule for 3. A customer's Message-ID carries no signature: anyone who saw it (everyone
+on a thread, a list archive) or guesses it could name it in a forged `References` to push
+mail into a stranger's case. So it is followed only when the referenced email was sent
+from this email's own sender address; otherwise it is skipped and the email goes on to 4,
+the sender's own case. What this adds: an address that reached a case by its token (1, 2)
+is not made one of the customer's identities, so without 3 its next email naming only its
+own earlier one (the client kept neither our Reply-To nor our Message-ID) would start a
+new customer. What it does not add: reach for a forger. Naming another sender's email does
+nothing; and to follow their own, one must send as that address and know an email that
+reached the case by 1 or 2, whose headers named the case's token anyway. The same
+customer's other addresses on record need no rule: 4 takes them to that customer's one
+open case. A reply-all from another customer on the thread reaches the case through our
+token (1, 2), never through someone else's Message-ID.
+
+The subject is stored with the message (`Message.subject`, one line), as sent.
 
 What is stored: `body` is the full plain text, quoted history included (the record); `html`
 is the display version: sanitised (channels.html_sanitize), quoted history removed, made from
@@ -120,7 +139,7 @@ class EmailInbound:
         draft = MessageDraft(
             channel="email", direction="inbound", sender=parsed.sender, recipient=ours,
             body=body, html=display, external_id=parsed.message_id, attachments=attachments,
-            interaction_id=interaction_id,
+            interaction_id=interaction_id, subject=parsed.subject or None,
         )
         try:
             stored = await self.store.store_message(draft)
@@ -146,24 +165,48 @@ class EmailInbound:
         return text_to_html(strip_quoted(parsed.text)[0])
 
     async def _thread(self, parsed: ParsedEmail, recipients: list[str]) -> int | None:
+        """The email interaction the email threads onto (rules 1 to 3 of the module doc), or
+        None: the sender's open case (rule 4)."""
         candidates = [self.tokens.case_of_address(r) for r in recipients]
         ids = ([parsed.in_reply_to] if parsed.in_reply_to else []) + list(
             reversed(parsed.references))
-        candidates += [self.tokens.case_of_message_id(i) for i in ids]
-        for public_id in candidates:
+        ours = [self.tokens.case_of_message_id(i) for i in ids]
+        for public_id in candidates + ours:
             if public_id is None:
                 continue
             try:
-                case_id = await self.store.surviving_case(
-                    await self.store.case_by_public_id(public_id))
-                found = await email_interaction_on(
-                    self.store, case_id, direction="inbound", our_address=None,
-                    address=parsed.sender)
+                found = await self._on_case(await self.store.case_by_public_id(public_id),
+                                            parsed.sender)
+            except (NotFound, InvalidInput):
+                continue
+            if found is not None:
+                return found
+        for message_id, public_id in zip(ids, ours, strict=True):
+            if public_id is not None:
+                continue  # ours: tried above
+            try:
+                case_id = await self._customers_own(message_id, parsed.sender)
+                found = None if case_id is None else await self._on_case(case_id,
+                                                                         parsed.sender)
             except (NotFound, InvalidInput):
                 continue
             if found is not None:
                 return found
         return None
+
+    async def _on_case(self, case_id: int, sender: str) -> int | None:
+        case_id = await self.store.surviving_case(case_id)
+        return await email_interaction_on(self.store, case_id, direction="inbound",
+                                          our_address=None, address=sender)
+
+    async def _customers_own(self, message_id: str, sender: str) -> int | None:
+        """The case of the customer's email `message_id` when `sender` may follow it (the
+        rule in the module doc), else None."""
+        ref = await self.store.find_message_by_external_id("email", message_id)
+        # Both addresses are normalised (cases.identity.normalize_email): compared as stored.
+        if ref is None or ref.direction != "inbound" or ref.sender != sender:
+            return None
+        return ref.case_id
 
 
 class EmailHandler:

@@ -23,6 +23,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
+from cases.messages import MAX_SUBJECT_CHARS
 from channels.attachments import AttachmentStore
 from channels.base import OutboundText, Refused, SendFailed, Sent
 from channels.email_config import EmailSettings
@@ -31,7 +32,6 @@ from channels.email_token import ReplyTokens
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 30.0
-MAX_SUBJECT_CHARS = 998  # RFC 5322's line limit
 
 
 def _one_line(value: str, where: str) -> str:

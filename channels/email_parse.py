@@ -22,6 +22,7 @@ import codecs
 import email.errors
 import email.utils
 import hashlib
+import re
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage, Message
@@ -29,11 +30,15 @@ from email.parser import BytesParser
 
 from cases.errors import InvalidInput
 from cases.identity import normalize_email
+from cases.messages import MAX_SUBJECT_CHARS
 from channels.base import BadInbound
 
 MAX_PARTS = 200
 MAX_DEPTH = 10
 MAX_REFERENCES = 50
+
+# What `cases.messages.check_subject` refuses in a subject (line breaks, controls but tab).
+_BREAKS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]+")
 
 # Defects that mean the parser guessed at the structure (see the module doc). Others
 # (a bad base64 padding a decoder fixes, a header folded oddly) are common and harmless.
@@ -70,7 +75,7 @@ class ParsedEmail:
     copy is still recognised)."""
 
     sender: str
-    subject: str
+    subject: str  # one line ("" when there was none)
     message_id: str
     in_reply_to: str | None
     references: tuple[str, ...]
@@ -103,6 +108,14 @@ def _header(msg: EmailMessage, name: str) -> str | None:
         # Raw 8-bit bytes that are not UTF-8 reach a str as lone surrogates.
         raise BadInbound("not valid UTF-8 (undeclared 8-bit bytes)", name) from exc
     return text
+
+
+def _one_line(value: str) -> str:
+    """A header value as one line of at most `MAX_SUBJECT_CHARS`: an encoded word may decode
+    to a line break or a control character (`=?utf-8?q?a=0Ab?=`); each run of them becomes
+    one space rather than a refusal, since the words around them are what the customer
+    wrote."""
+    return _BREAKS.sub(" ", value).strip()[:MAX_SUBJECT_CHARS].strip()
 
 
 def _ids(value: str | None) -> list[str]:
@@ -153,7 +166,7 @@ def parse_email(raw: bytes, *, max_attachment_bytes: int) -> ParsedEmail:
         sender = normalize_email(addresses[0][1] if addresses else "", where="From")
     except InvalidInput as exc:
         raise BadInbound(exc.what, "From") from exc
-    subject = (_header(msg, "Subject") or "").strip()[:998]
+    subject = _one_line(_header(msg, "Subject") or "")
     in_reply = _ids(_header(msg, "In-Reply-To"))
     references = tuple(_ids(_header(msg, "References"))[-MAX_REFERENCES:])
     own_id = _ids(_header(msg, "Message-ID"))

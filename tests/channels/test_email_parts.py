@@ -165,3 +165,16 @@ def test_outbound_headers() -> None:
     with pytest.raises(Refused):
         sender.build(OutboundText(channel="email", to="ana@example.net", body="x",
                                   subject="a\r\nBcc: everyone@example.com"), PUBLIC_ID)
+
+
+def test_the_subject_is_parsed_as_one_line() -> None:
+    # An encoded word may decode to line breaks and controls: each run becomes one space
+    # (the case stores one line), and the words around them are kept.
+    folded = parse_email(
+        b"From: ana@example.net\r\nSubject: =?utf-8?q?Pedido=0D=0A4411=1B=E2=80=94?=\r\n"
+        b"  =?utf-8?q?_reembolso=E2=80=A8ya?=\r\n\r\nhi", max_attachment_bytes=10)
+    assert folded.subject == "Pedido 4411 — reembolso ya"
+    longest = parse_email(b"From: ana@example.net\r\nSubject: " + b"s" * 1200 + b"\r\n\r\nhi",
+                          max_attachment_bytes=10)
+    assert longest.subject == "s" * 998
+    assert parse_email(b"From: ana@example.net\r\n\r\nhi", max_attachment_bytes=10).subject == ""

@@ -258,6 +258,9 @@ async def test_agent_email_and_customer_reply_on_one_case(
     assert [m["direction"] for m in messages] == ["outbound", "inbound"]
     got = messages[1]
     assert got["external_id"] == reply["Message-ID"]
+    # Both subjects are on the case, as each email carried it.
+    assert agent_mail["Subject"] == "Your order 4411"
+    assert [m["subject"] for m in messages] == ["Your order 4411", "Re: Your order 4411"]
     # The stored body keeps the quoted history; the display version leaves it out.
     assert "Thanks! My order number is 4411." in got["body"]
     assert "> your refund is on its way." in got["body"]
@@ -506,3 +509,57 @@ async def test_relay_refusal_is_told_to_the_agent_and_kept_as_failed(rig: Rig) -
     assert status == 400 and body["error"]["where"] == "subject"
     status, body = await rig.post_email(public_id, to="not an address", subject="x", body="b")
     assert status == 400 and body["error"]["where"] == "to"
+
+
+def follow_up(sender: str, references: str, text: str) -> EmailMessage:
+    """A new email to the support address whose only thread header names `references`."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = FROM
+    msg["Subject"] = "Re: Hi"
+    msg["Date"] = email.utils.format_datetime(store_clock())
+    msg["Message-ID"] = email.utils.make_msgid(domain="mail.example.net")
+    msg["References"] = references
+    msg.set_content(text)
+    return msg
+
+
+async def test_a_reply_naming_the_customers_own_email_lands_on_its_case(rig: Rig) -> None:
+    public_id = await voice_case(rig.store, "+34612345678", "call-own-id")
+    assert (await rig.post_email(public_id, to=ANA, subject="Hi", body="First"))[0] == 201
+    # Ana answers from her work address, which the case does not know: the token brings it.
+    first = customer_reply(rig.relay.message(), "Answer from work", sender="ana@work.example")
+    await rig.deliver(first, str(first["To"]))
+    # Then she follows up to the support address from her Sent folder: the only thread
+    # header names her own email, which is not ours and carries no token.
+    again = follow_up("ana@work.example", str(first["Message-ID"]), "One more thing")
+    await rig.deliver(again, FROM)
+    messages = await rig.messages(public_id)
+    inbound = [m for m in messages if m["direction"] == "inbound"]
+    assert [m["external_id"] for m in inbound] == [first["Message-ID"], again["Message-ID"]]
+    assert inbound[1]["body"].strip() == "One more thing"
+    assert inbound[1]["subject"] == "Re: Hi"
+
+
+async def test_a_forged_reference_to_another_customers_email_stays_on_the_senders_case(
+        rig: Rig) -> None:
+    ana_case = await voice_case(rig.store, "+34612345678", "call-ana-own")
+    bob_case = await voice_case(rig.store, "+34699000111", "call-bob-own")
+    assert (await rig.post_email(bob_case, to=BOB, subject="Hi Bob", body="Bob's case"))[0] == 201
+    assert (await rig.post_email(ana_case, to=ANA, subject="Hi Ana", body="Ana's case"))[0] == 201
+    ana_reply = customer_reply(rig.relay.message(), "Ana's private answer")
+    await rig.deliver(ana_reply, str(ana_reply["To"]))
+    ana_id = str(ana_reply["Message-ID"])
+    # Bob (known, with his own case) and a stranger name Ana's Message-ID, as a reply-all
+    # copy or a leak would let them: neither lands on Ana's case.
+    await rig.deliver(follow_up(BOB, ana_id, "Bob pushing in"), FROM)
+    await rig.deliver(follow_up("mallory@evil.example", f"<x@y.example> {ana_id}",
+                                "Stranger pushing in"), FROM)
+    ana_bodies = [m["body"] for m in await rig.messages(ana_case)]
+    assert not any("pushing in" in b for b in ana_bodies)
+    bob_inbound = [m["body"].strip() for m in await rig.messages(bob_case)
+                   if m["direction"] == "inbound"]
+    assert bob_inbound == ["Bob pushing in"]
+    stranger = await rig.store.find_message_by_external_id("email", ana_id)
+    assert stranger is not None and stranger.case_id == await rig.store.case_by_public_id(
+        ana_case)
