@@ -61,6 +61,7 @@ class ChatConversation:
         self._shown: set[int] = set()
         self._outbound: set[int] = set()
         self._forwarder: asyncio.Task[None] | None = None
+        self._retired: asyncio.Task[None] | None = None  # the forwarder a merge replaced
         self._typing = False
         self.done = False
 
@@ -148,21 +149,39 @@ class ChatConversation:
     async def _forward(self, subscription: Subscription) -> None:
         try:
             async for event in subscription:
-                await self._on_event(event)
+                if not await self._on_event(event):
+                    break
         except ConnectionError:
             log.debug("chat: socket closed while forwarding")  # the reader ends it too
         finally:
             await subscription.__aexit__(None, None, None)
 
-    async def _on_event(self, event: dict[str, Any]) -> None:
+    async def _on_event(self, event: dict[str, Any]) -> bool:
+        """Forward one case event; False once the conversation follows another case."""
         kind = event.get("type")
         view = event.get("message")
+        target = event.get("target_case_id")
+        if kind == "case_merged" and event.get("source_case_id") == self.case_id \
+                and isinstance(target, int) and target != self.case_id:
+            await self._follow(target)
+            return False
         if kind == "message" and isinstance(view, dict):
             await self._show(view)
         elif kind == "message_status" and isinstance(view, dict) and view["id"] in self._shown:
             await self._send(Status(view["id"], view["status"]))
         elif kind == "chat_typing" and event.get("from") == "agent":
             await self._send(AgentTyping(bool(event.get("active"))))
+        return True
+
+    async def _follow(self, case_id: int) -> None:
+        """The visitor's case was merged into `case_id` (an agent found they are a known
+        customer): follow that one from now on, from the newest line shown. Runs in the old
+        forwarder, which ends when this returns; the new one is owned the same way."""
+        if self.case_id is not None:
+            self._service.socket_closed(self.case_id)
+        self._last_seen = max(self._shown, default=self._last_seen)
+        self._retired = self._forwarder
+        await self._attach(case_id)
 
     async def _show(self, view: dict[str, Any]) -> None:
         if view.get("channel") != "chat" or view["id"] in self._shown or self.visitor is None:
@@ -176,10 +195,11 @@ class ChatConversation:
     async def close(self) -> None:
         """Stop forwarding (the socket closed); idempotent."""
         task, self._forwarder = self._forwarder, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for owned in (task, self._retired):
+            if owned is not None:
+                owned.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await owned
         if self.case_id is not None and task is not None:
             if self._typing:
                 with contextlib.suppress(CaseError):

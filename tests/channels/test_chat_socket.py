@@ -329,3 +329,26 @@ async def test_agent_route_errors(rig: Rig) -> None:
     status, body = await rig.agent("POST", f"/api/cases/{public}/chat", {"body": "x"})
     assert (status, body["error"]["code"]) == (409, "no_chat")
     await ws.close()
+
+
+async def test_the_socket_follows_its_case_into_a_merge(rig: Rig) -> None:
+    """An agent finds the anonymous visitor is a known customer and merges them: the open
+    socket now shows the agent's lines on the surviving case."""
+    ws = await rig.connect()
+    token = (await hello(ws))["token"]
+    await say(ws, "m1", "Soy Lucía, la del pedido 55")
+    await receive(ws, "line")
+    visitor = await rig.cases.open_text_interaction(
+        channel="chat", address="visitor:" + token.split(".")[0])
+    known = await rig.cases.open_text_interaction(channel="sms", address="+34612345678")
+    await rig.cases.merge_customers(visitor.customer_id, known.customer_id, actor="sam")
+    public = await rig.cases.public_id(known.case_id)
+    status, sent = await rig.agent("POST", f"/api/cases/{public}/chat", {"body": "¡Hola Lucía!"})
+    assert status == 201, sent
+    line = await receive(ws, "line")
+    assert (line["id"], line["body"]) == (sent["id"], "¡Hola Lucía!")
+    await ws.send_json({"type": "ack", "id": sent["id"], "status": "delivered"})
+    assert (await receive(ws, "status"))["status"] == "delivered"
+    after = await say(ws, "m2", "Gracias")
+    assert after["id"] in [m["id"] for m in await rig.chat_messages(known.case_id)]
+    await ws.close()
