@@ -8,6 +8,7 @@ the same case. The page is in Spanish (`lang="es"`): the widget speaks it."""
 from __future__ import annotations
 
 import asyncio
+import html
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from cases.events import InProcessBus
 from cases.store import CaseStore
 from channels.chat import ChatService
 from channels.chat_config import ChatSettings
-from channels.chat_tokens import VisitorTokens, load_secret
+from channels.chat_tokens import VisitorTokens, load_secret, user_hash
 from media.clock import FakeClock
 from tests.helpers.chromium import CHROMIUM
 from tests.helpers.webapp import start_app
@@ -34,11 +35,12 @@ from web.cases_api import add_case_routes
 from web.chat_api import add_chat_routes
 
 pytestmark = pytest.mark.slow
+SITE_SECRET = "the-shop-and-the-chat-server-share-this-0123"
 
 PAGE = """<!doctype html>
 <html lang="es"><head><meta charset="utf-8"><title>Tienda</title></head>
 <body><h1>Tienda de ejemplo</h1>
-<script type="module" src="{chat}/chat/widget.js"></script>
+<script type="module" src="{chat}/chat/widget.js"{extra}></script>
 </body></html>
 """
 
@@ -65,7 +67,12 @@ async def servers(tmp_path: Path) -> AsyncIterator[tuple[str, str, CaseStore]]:
 
     async def page(request: web.Request) -> web.Response:
         base, ws_base = chat["base"], chat["base"].replace("http://", "ws://")
-        return web.Response(text=PAGE.format(chat=base), content_type="text/html", headers={
+        user, given = request.query.get("user"), request.query.get("hash")
+        # What the shop's server writes for a logged-in user (escaped: the test's own values).
+        extra = f' data-user-id="{html.escape(user)}" data-user-hash="{html.escape(given or "")}"' \
+            if user else ""
+        return web.Response(text=PAGE.format(chat=base, extra=extra), content_type="text/html",
+                            headers={
             "Content-Security-Policy": (
                 f"default-src 'self'; script-src {base}; style-src {base}; "
                 f"connect-src {ws_base}; object-src 'none'; base-uri 'none'")})
@@ -74,7 +81,8 @@ async def servers(tmp_path: Path) -> AsyncIterator[tuple[str, str, CaseStore]]:
     shop.router.add_get("/", page)
     shop_runner, shop_base = await start_app(shop)
     service = ChatService(cases, bus, VisitorTokens(load_secret(tmp_path / "data")),
-                          ChatSettings(allowed_origins=(shop_base,)))
+                          ChatSettings(allowed_origins=(shop_base,),
+                                       site_secrets=(SITE_SECRET.encode(),)))
     app = build_app(lambda: {"http": True}, None, make_auth(users, FakeClock(1000.0)))
     add_case_routes(app, cases, bus, heartbeat=5)
     add_chat_routes(app, service)
@@ -162,3 +170,44 @@ async def test_a_visitor_chats_reloads_and_continues(
     assert bodies == ["Hola, ¿dónde está mi pedido?", "Sale hoy. ¿Algo más?", "No, gracias"]
     assert [i["channel"] for i in timeline["interactions"]] == ["chat"]  # one conversation
     assert problems == []  # no CSP violation, no script error
+
+
+async def test_a_forged_user_hash_is_refused_and_a_real_one_joins_the_customer(
+    servers: tuple[str, str, CaseStore],
+) -> None:
+    from playwright.async_api import async_playwright
+
+    _, shop_base, cases = servers
+    known = await cases.open_text_interaction(channel="chat", address="site:cust-9",
+                                              verified=True)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                          args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = await (await browser.new_context()).new_page()
+            await page.goto(f"{shop_base}/?user=cust-9&hash={'ab' * 32}")
+            await page.locator("#centralita-chat .launcher").click()
+            error = page.locator("#centralita-chat .error")
+            await error.wait_for(state="visible")
+            assert await error.text_content() == \
+                "No pudimos confirmar quién eres. Vuelve a iniciar sesión en este sitio."
+            await page.locator("#centralita-chat .composer").wait_for(state="hidden")
+
+            page = await (await browser.new_context()).new_page()
+            good = user_hash(SITE_SECRET.encode(), "cust-9")
+            await page.goto(f"{shop_base}/?user=cust-9&hash={good}")
+            await page.locator("#centralita-chat .launcher").click()
+            await page.locator("#centralita-chat .input").fill("Soy cliente")
+            await page.locator("#centralita-chat .input").press("Enter")
+            # Five more at once: the sixth is over the rate, said in words, and sent later.
+            for n in range(5):
+                await page.locator("#centralita-chat .input").fill(f"línea {n}")
+                await page.locator("#centralita-chat .input").press("Enter")
+            await page.locator("#centralita-chat .error", has_text="demasiado rápido").wait_for()
+            await page.locator("#centralita-chat .line.visitor .status",
+                               has_text="Enviado").nth(5).wait_for(timeout=10_000)
+        finally:
+            await browser.close()
+    timeline = await cases.timeline(known.case_id)
+    bodies = [e["message"]["body"] for e in timeline["entries"] if e["type"] == "message"]
+    assert bodies == ["Soy cliente"] + [f"línea {n}" for n in range(5)]

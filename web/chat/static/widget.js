@@ -12,6 +12,8 @@ import { VisitorStore } from "./store.js";
 import { ChatView } from "./view.js";
 
 const TYPING_IDLE_MS = 3000;
+// The server could not store a line: it stays pending and is sent again (same id) after this.
+const STORE_RETRY_MS = 3000;
 
 function ourScript() {
   for (const script of document.querySelectorAll("script[src]")) {
@@ -75,6 +77,8 @@ async function main() {
         if (frame.code === "rate_limited" && frame.client_id) {
           window.setTimeout(() => socket.retry(frame.client_id),
             1000 * (frame.retry_after ?? 1));
+        } else if (frame.code === "storage_unavailable" && frame.client_id) {
+          window.setTimeout(() => socket.retry(frame.client_id), STORE_RETRY_MS);
         } else if (frame.client_id && frame.code !== "storage_unavailable") {
           view.markFailed(frame.client_id);
         }
