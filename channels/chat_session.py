@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 Send = Callable[[str], Awaitable[None]]
 # The ids a socket has shown, for acks and de-duplication: a chat is far shorter than this.
 _MAX_SHOWN = 50_000
+# Events waiting for one slow socket (STYLE.md §6): a chat produces a few a second, and
+# thousands of sockets each hold a queue. Past it the oldest go (typing, mostly), counted,
+# and the stored lines are replayed from the case store, so none is lost to the visitor.
+SOCKET_QUEUE = 64
 
 
 class ChatConversation:
@@ -140,17 +144,24 @@ class ChatConversation:
         """Follow case `case_id`: subscribe, then replay what the widget has not seen."""
         self.case_id = case_id
         self._service.socket_opened(case_id)
-        subscription = self._service.bus.subscribe(f"case:{case_id}")
+        subscription = self._service.bus.subscribe(f"case:{case_id}", maxsize=SOCKET_QUEUE)
         await subscription.__aenter__()
         self._forwarder = asyncio.create_task(self._forward(subscription))
         for view in await self._service.history(case_id, self._last_seen):
             await self._show(view)
 
     async def _forward(self, subscription: Subscription) -> None:
+        lost = 0
         try:
             async for event in subscription:
                 if not await self._on_event(event):
                     break
+                if subscription.dropped > lost and self.case_id is not None:
+                    # The socket fell behind (a slow network) and the bus dropped the oldest
+                    # events: replay from the store what may be missing, shown once.
+                    lost = subscription.dropped
+                    for view in await self._service.history(self.case_id, self._last_seen):
+                        await self._show(view)
         except ConnectionError:
             log.debug("chat: socket closed while forwarding")  # the reader ends it too
         finally:
