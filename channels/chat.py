@@ -158,9 +158,11 @@ class ChatService:
     # -- sockets on this node ------------------------------------------------------------
 
     def socket_opened(self, case_id: int) -> None:
+        """A visitor socket here follows case `case_id` (see `agent_line`)."""
         self._sockets[case_id] += 1
 
     def socket_closed(self, case_id: int) -> None:
+        """A socket that followed case `case_id` stopped."""
         self._sockets[case_id] -= 1
         if self._sockets[case_id] <= 0:
             del self._sockets[case_id]

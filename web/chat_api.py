@@ -31,6 +31,7 @@ from channels.chat_config import normalize_origin
 from channels.chat_protocol import MAX_FRAME_BYTES
 from channels.chat_session import ChatConversation
 from web.auth import Role, allow_anonymous, require
+from web.auth.service import AUTH
 from web.cases_api import _error, _from_case_error, _public, _readable
 from web.jsonbody import JsonBodyError, read_json_object
 
@@ -75,7 +76,10 @@ def _origin_allowed(request: web.Request) -> bool:
     if origin is None:
         return True  # not a browser: the visitor token is all it has
     theirs = normalize_origin(origin)
-    ours = normalize_origin(f"{request.scheme}://{request.host}")
+    # Behind a TLS-terminating proxy (auth.cookie_secure) the browser sees https.
+    auth = request.config_dict.get(AUTH)
+    secure = request.secure or (auth is not None and auth.cookie_secure)
+    ours = normalize_origin(f"{'https' if secure else 'http'}://{request.host}")
     allowed = request.app[CHAT].settings.allowed_origins
     return theirs is not None and (theirs == ours or theirs in allowed)
 

@@ -27,7 +27,7 @@ from media.clock import FakeClock
 from tests.helpers.webapp import start_app
 from tests.web.conftest import CHEAP, PASSWORD, USERS, bearer, make_auth
 from web.app import build_app
-from web.auth import Role
+from web.auth import Auth, Role
 from web.auth.passwords import PasswordHasher
 from web.auth.store import UserStore
 from web.cases_api import add_case_routes
@@ -52,6 +52,7 @@ class Rig:
     bus: InProcessBus
     http: aiohttp.ClientSession
     clock: Monotonic
+    auth: Auth
 
     async def connect(self, origin: str | None = None) -> aiohttp.ClientWebSocketResponse:
         headers = {"Origin": origin} if origin else {}
@@ -104,13 +105,14 @@ async def rig(tmp_path: Path, db_url: str) -> AsyncIterator[Rig]:
     settings = ChatSettings(allowed_origins=(SITE_ORIGIN,), site_secrets=(SITE_SECRET.encode(),))
     service = ChatService(cases, bus, VisitorTokens(load_secret(tmp_path / "data")), settings,
                           monotonic=clock)
-    app = build_app(lambda: {"http": True}, None, make_auth(users, FakeClock(1000.0)))
+    auth = make_auth(users, FakeClock(1000.0))
+    app = build_app(lambda: {"http": True}, None, auth)
     add_case_routes(app, cases, bus, heartbeat=5)
     add_chat_routes(app, service)
     runner, base = await start_app(app)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
-            yield Rig(base, cases, bus, http, clock)
+            yield Rig(base, cases, bus, http, clock, auth)
     finally:
         await runner.cleanup()
         await cases.close()
@@ -284,6 +286,13 @@ async def test_origin_must_be_allowed(rig: Rig) -> None:
     same = await rig.connect(rig.base)  # a page the chat server serves itself
     await hello(same)
     await same.close()
+    # Behind a TLS-terminating proxy the browser's origin is https, whatever reaches us.
+    rig.auth.cookie_secure = True
+    secure = await rig.connect(rig.base.replace("http://", "https://"))
+    await hello(secure)
+    await secure.close()
+    with pytest.raises(aiohttp.WSServerHandshakeError):
+        await rig.connect(rig.base)
 
 
 async def test_typing_both_ways_and_prechat(rig: Rig) -> None:
