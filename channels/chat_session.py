@@ -116,6 +116,8 @@ class ChatConversation:
             await self._send(Receipt(message.id, stored.message_id, not stored.created))
             if self.case_id is None:
                 await self._attach(stored.case_id)
+            elif stored.case_id != self.case_id:
+                await self._switch(stored.case_id)  # the case was closed: a new one opened
         elif isinstance(message, PreChat):
             ref = await self._service.prechat(visitor, message)
             if self.case_id is None:
@@ -183,6 +185,19 @@ class ChatConversation:
         elif kind == "chat_typing" and event.get("from") == "agent":
             await self._send(AgentTyping(bool(event.get("active"))))
         return True
+
+    async def _switch(self, case_id: int) -> None:
+        """Follow `case_id` instead of the current case (from the reader: the old forwarder
+        is stopped and awaited first)."""
+        task, self._forwarder = self._forwarder, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.case_id is not None:
+            self._service.socket_closed(self.case_id)
+        self._last_seen = max(self._shown, default=self._last_seen)
+        await self._attach(case_id)
 
     async def _follow(self, case_id: int) -> None:
         """The visitor's case was merged into `case_id` (an agent found they are a known

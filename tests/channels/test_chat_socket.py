@@ -361,3 +361,20 @@ async def test_the_socket_follows_its_case_into_a_merge(rig: Rig) -> None:
     after = await say(ws, "m2", "Gracias")
     assert after["id"] in [m["id"] for m in await rig.chat_messages(known.case_id)]
     await ws.close()
+
+
+async def test_after_the_case_is_closed_the_socket_follows_the_new_one(rig: Rig) -> None:
+    ws = await rig.connect()
+    token = (await hello(ws))["token"]
+    await say(ws, "n1", "Primera consulta")
+    old, _ = await rig.case_of("visitor:" + token.split(".")[0])
+    await rig.cases.close_case(old)
+    await say(ws, "n2", "Otra consulta, días después")
+    new, public = await rig.case_of("visitor:" + token.split(".")[0])
+    assert new != old
+    status, sent = await rig.agent("POST", f"/api/cases/{public}/chat", {"body": "Dígame"})
+    assert status == 201, sent
+    lines = [await receive(ws, "line") for _ in range(2)]  # the new line, then the answer
+    assert [line["body"] for line in lines] == ["Otra consulta, días después", "Dígame"]
+    assert sent["status"] == "sent"  # a socket of the new case is open
+    await ws.close()
