@@ -20,6 +20,7 @@ from aiohttp import web
 
 from centralita.server import Server
 from centralita.settings import AuthSettings, ConfigTokenSettings, HostPort, Settings
+from channels.chat_config import ChatSettings
 from channels.twilio_config import TwilioConfig
 from tests.helpers.server import (
     LOOPBACK,
@@ -41,6 +42,10 @@ PUBLIC_ROUTES = {
     ("GET", "/login.js"), ("HEAD", "/login.js"),
     # Twilio has no login: its X-Twilio-Signature is the authentication (web.twilio_api).
     ("POST", "/twilio/messaging"), ("POST", "/twilio/messaging/status"),
+    # The chat widget's files and the visitor's socket: a visitor has no login; their signed
+    # visitor token (sent in the socket's first message) is the authentication (web.chat_api).
+    ("GET", "/chat/socket.js"), ("HEAD", "/chat/socket.js"),
+    ("GET", "/api/chat/ws"), ("HEAD", "/api/chat/ws"),
 }
 
 
@@ -64,6 +69,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
         routing_file=REPO_ROOT / "routing" / "demo.yaml",
         twilio=TwilioConfig(account_sid="AC" + "0" * 32, auth_token="route-walk-token",
                             public_url="https://contact.example.test", sms_number="+34910000000"),
+        chat=ChatSettings(),
         auth=AuthSettings(tokens=tuple(
             ConfigTokenSettings(f"test-{role.label}", role.label, digest(token))
             for role, token in TOKENS.items()
