@@ -23,17 +23,13 @@ import base64
 import binascii
 import hashlib
 import hmac
-import logging
-import os
 import re
 import secrets
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 
+from channels import keys
 from channels.base import Forged
-
-log = logging.getLogger(__name__)
 
 KEY_FILE = "chat-visitor.key"
 _MAC_BYTES = 16
@@ -50,25 +46,8 @@ def _unb64(text: str) -> bytes:
 
 
 def load_secret(data_dir: Path) -> bytes:
-    """The server's visitor-token secret in `data_dir`, made (32 random bytes, 0600) on first
-    use. A file others can read is tightened, with a warning."""
-    path = data_dir / KEY_FILE
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(secrets.token_hex(32) + "\n")
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        os.chmod(path, 0o600)
-        log.warning("chat visitor key %s was readable by other users; made it private", path)
-    secret = bytes.fromhex(path.read_text(encoding="ascii").strip())
-    if len(secret) < 16:
-        raise ValueError(f"{path}: the chat visitor key is too short (delete it to make a new one)")
-    return secret
+    """The server's visitor-token secret in `data_dir` (`{KEY_FILE}`): see `channels.keys`."""
+    return keys.load_secret(data_dir, KEY_FILE, "chat visitor key")
 
 
 class VisitorTokens:

@@ -18,13 +18,10 @@ import base64
 import binascii
 import hashlib
 import hmac
-import logging
-import os
 import secrets
-import stat
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from channels import keys
 
 KEY_FILE = "email-reply.key"
 _MAC_BYTES = 12
@@ -43,25 +40,8 @@ def _unb32(text: str) -> bytes:
 
 
 def load_secret(data_dir: Path) -> bytes:
-    """The server's reply secret in `data_dir`, made (32 random bytes, 0600) on first use.
-    A file others can read is tightened, with a warning."""
-    path = data_dir / KEY_FILE
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(secrets.token_hex(32) + "\n")
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        os.chmod(path, 0o600)
-        log.warning("reply key %s was readable by other users; made it private", path)
-    secret = bytes.fromhex(path.read_text(encoding="ascii").strip())
-    if len(secret) < 16:
-        raise ValueError(f"{path}: the reply key is too short (delete it to make a new one)")
-    return secret
+    """The server's reply secret in `data_dir` (`{KEY_FILE}`): see `channels.keys`."""
+    return keys.load_secret(data_dir, KEY_FILE, "reply key")
 
 
 class ReplyTokens:
