@@ -24,7 +24,7 @@ from typing import Protocol
 from media.player import AudioSource
 from media.taps import Tap, TapFanout
 
-__all__ = ["LegMedia", "MediaLeg", "Tap"]
+__all__ = ["LegMedia", "MediaLeg", "Tap", "TappedLeg"]
 
 
 class LegMedia(Protocol):
@@ -68,3 +68,36 @@ class MediaLeg(Protocol):
     def leg_media(self) -> LegMedia | None:
         """The leg's `LegMedia`, or None when it carries no audio."""
         ...
+
+
+class TappedLeg:
+    """The tap half of `LegMedia`, shared by the legs that implement it: one `TapFanout` per
+    direction, named after the leg's kind (`"sip"`, `"webrtc"`) in what they log."""
+
+    def __init__(self, kind: str) -> None:
+        self._taps_in = TapFanout(f"{kind} in")
+        self._taps_out = TapFanout(f"{kind} out")
+
+    @property
+    def taps_in(self) -> TapFanout:
+        """The fan-out of received audio (its `failures` counts detached taps)."""
+        return self._taps_in
+
+    @property
+    def taps_out(self) -> TapFanout:
+        """The fan-out of the audio the party hears."""
+        return self._taps_out
+
+    def add_listener(self, listener: Tap) -> None:
+        """Audio in: `listener(frame)` gets each decoded 20 ms frame the party sends."""
+        self._taps_in.attach(listener)
+
+    def remove_listener(self, listener: Tap) -> None:
+        self._taps_in.detach(listener)
+
+    def add_out_listener(self, listener: Tap) -> None:
+        """Audio out: `listener(frame)` gets each 20 ms frame the party hears, as sent."""
+        self._taps_out.attach(listener)
+
+    def remove_out_listener(self, listener: Tap) -> None:
+        self._taps_out.detach(listener)

@@ -22,7 +22,7 @@ from media.frames import AudioFrame, samples_per_frame
 from media.player import AudioSource, Player
 from media.rtp.session import RtpSession
 from media.rtp.stats import RtpStats
-from media.taps import Tap, TapFanout
+from voice.leg_media import TappedLeg
 from voice.sdp import Direction, MediaParams
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ DigitListener = Callable[[str, int, str], None]
 InbandDtmfMode = Literal["on", "auto", "off"]
 
 
-class SipLeg:
+class SipLeg(TappedLeg):
     """RTP in and out for one negotiated SIP media stream (a `voice.leg_media.LegMedia`)."""
 
     def __init__(
@@ -59,8 +59,7 @@ class SipLeg:
         self._source: AudioSource | None = None
         self._player: Player | None = None  # the source, when it can hand out encoded bytes
         self._on_source_done: Callable[[], None] | None = None
-        self._taps_in = TapFanout("sip in")
-        self._taps_out = TapFanout("sip out")
+        TappedLeg.__init__(self, "sip")
         self._digit_listeners: list[DigitListener] = []
         self.rtp.on_dtmf = self._rfc4733_digit
         self.frames_in = 0
@@ -102,27 +101,6 @@ class SipLeg:
         self._on_source_done = on_done
 
     # -- LegMedia taps ---------------------------------------------------------------------------
-    @property
-    def taps_in(self) -> TapFanout:
-        return self._taps_in
-
-    @property
-    def taps_out(self) -> TapFanout:
-        return self._taps_out
-
-    def add_listener(self, listener: Tap) -> None:
-        """Audio in: `listener(frame)` gets each decoded frame the far end sends."""
-        self._taps_in.attach(listener)
-
-    def remove_listener(self, listener: Tap) -> None:
-        self._taps_in.detach(listener)
-
-    def add_out_listener(self, listener: Tap) -> None:
-        """Audio out: `listener(frame)` gets each frame this leg plays (silence when idle)."""
-        self._taps_out.attach(listener)
-
-    def remove_out_listener(self, listener: Tap) -> None:
-        self._taps_out.detach(listener)
 
     def on_digit(self, listener: DigitListener) -> None:
         """`listener(digit, duration_ms, source)` for RFC 4733 and in-band digits."""

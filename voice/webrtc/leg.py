@@ -37,8 +37,8 @@ from aiortc.sdp import SessionDescription
 from media.codecs.g711 import PCMU as G711_PCMU
 from media.frames import AudioFrame, Pcm
 from media.player import AudioSource, Player
-from media.taps import Tap, TapFanout
 from media.ticker import MediaTicker
+from voice.leg_media import TappedLeg
 from voice.webrtc import ice
 from voice.webrtc.codecs import FRAME, RATE, SUPPORTED, LegCodec, PcmuCodec, make_codec
 from voice.webrtc.errors import LegStateError, OfferError, WebRtcError
@@ -87,7 +87,7 @@ class WebRtcLegStats:
     late_out: int
 
 
-class WebRtcLeg:
+class WebRtcLeg(TappedLeg):
     """One browser's audio over WebRTC; create it with `await WebRtcLeg.accept(offer)`."""
 
     def __init__(
@@ -104,8 +104,7 @@ class WebRtcLeg:
         self._answer = ""
         self._state = LegState.CONNECTING
         self._changed = asyncio.Event()
-        self._taps_in = TapFanout("webrtc in")
-        self._taps_out = TapFanout("webrtc out")
+        TappedLeg.__init__(self, "webrtc")
         self._source: AudioSource | None = None
         self._player: Player | None = None
         self._on_source_done: Callable[[], None] | None = None
@@ -245,27 +244,6 @@ class WebRtcLeg:
         self._changed.set()
 
     # -- LegMedia ---------------------------------------------------------------------------------
-    @property
-    def taps_in(self) -> TapFanout:
-        return self._taps_in
-
-    @property
-    def taps_out(self) -> TapFanout:
-        return self._taps_out
-
-    def add_listener(self, listener: Tap) -> None:
-        """Audio in: `listener(frame)` gets each received 20 ms frame on the media tick."""
-        self._taps_in.attach(listener)
-
-    def remove_listener(self, listener: Tap) -> None:
-        self._taps_in.detach(listener)
-
-    def add_out_listener(self, listener: Tap) -> None:
-        """Audio out: `listener(frame)` gets each frame the browser is sent (once connected)."""
-        self._taps_out.attach(listener)
-
-    def remove_out_listener(self, listener: Tap) -> None:
-        self._taps_out.detach(listener)
 
     def play(self, source: AudioSource | None, on_done: Callable[[], None] | None = None) -> None:
         """Replace what the browser hears; `on_done` runs when the source runs dry."""
