@@ -25,6 +25,7 @@ from cases.events import InProcessBus
 from cases.opt_outs import OptOutStore
 from cases.store import CaseStore, system_clock
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
+from centralita.recording import RecordedCalls, agent_recording, chain_bridged, open_recordings
 from centralita.routing_setup import RoutingStack, start_routing
 from centralita.settings import Settings
 from centralita.speech import SpeechStack, TranscribedCalls, build_speech
@@ -43,6 +44,7 @@ from ivr.services import Services, UnavailableRouter
 from media.clock import LoopClock
 from media.rtp.ports import PortAllocator
 from media.ticker import MediaTicker
+from recordings.service import Recordings
 from voice.bridging import media_of
 from voice.call import Call
 from voice.calls import CallHandler, CallManager
@@ -92,6 +94,7 @@ class Server:
         self.users: UserStore | None = None
         self.app: web.Application | None = None
         self.speech: SpeechStack | None = None
+        self.recordings: Recordings | None = None
         self.flows: FlowRegistry | None = None
         self.routing: RoutingStack | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -151,8 +154,13 @@ class Server:
                 cases=self.store, interactions=interactions, ticker=self.ticker,
                 webrtc_hosts=_webrtc_hosts(s.http_listen.host),
             )
-        if self.routing is not None and self.speech is not None:
-            self.routing.acd.on_bridged = agent_transcription(self.speech.service)
+        if s.recordings.enabled:
+            # Repairs recordings a killed process left open before any call is recorded.
+            self.recordings = await open_recordings(s.data_dir, s.database_url)
+        if self.routing is not None:
+            self.routing.acd.on_bridged = chain_bridged(
+                agent_transcription(self.speech.service) if self.speech is not None else None,
+                agent_recording(self.recordings) if self.recordings is not None else None)
         handler: CallHandler
         if s.flows_dir is not None:
             handler = IvrCalls(await self._start_ivr(s.flows_dir, interactions))
@@ -162,6 +170,8 @@ class Server:
             )
         if self.speech is not None:
             handler = TranscribedCalls(handler, self.speech.service)
+        if self.recordings is not None:
+            handler = RecordedCalls(handler, self.recordings, interactions)
         handler = CaseCalls(handler, interactions)
         self.calls = CallManager(
             self.ua, self.clock, self.ticker, PortAllocator(s.rtp_port_min, s.rtp_port_max),
@@ -337,6 +347,8 @@ class Server:
             await self.email.close()
         if self.speech is not None:
             await self.speech.close()
+        if self.recordings is not None:
+            await self.recordings.close()
         if self.users is not None:
             await self.users.close()
         if self.store is not None:

@@ -84,6 +84,14 @@ class CaseSettings:
 
 
 @dataclass
+class RecordingSettings:
+    """Call recording (centralita.recording). Off unless switched on: callers are not yet
+    told that they are recorded (consent announcements come later, issue 11)."""
+
+    enabled: bool = False
+
+
+@dataclass
 class Settings:
     sip_listen: HostPort = field(default_factory=lambda: HostPort("127.0.0.1", 5060))
     # TLS listens on its own port; None means "SIP port + 1".
@@ -135,6 +143,8 @@ class Settings:
     email: EmailSettings | None = None
     # The web chat widget (channels.chat_config); None: not offered.
     chat: ChatSettings | None = None
+    # Stereo recordings of answered calls under DATA_DIR/recordings (recordings/).
+    recordings: RecordingSettings = field(default_factory=RecordingSettings)
 
     @property
     def tls_listen(self) -> HostPort:
@@ -250,6 +260,12 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             return parse_twilio(value, f"{where}: twilio")
         except TwilioConfigError as exc:
             raise ConfigError(str(exc)) from exc
+    if key == "recordings":
+        enabled = value.get("enabled", False) if isinstance(value, dict) else None
+        if not isinstance(value, dict) or set(value) - {"enabled"} or not isinstance(
+                enabled, bool):
+            raise ConfigError(f"{where}: recordings must be {{enabled: true|false}}")
+        return RecordingSettings(enabled)
     if key == "cases":
         window = value.get("agent_recent_window") if isinstance(value, dict) else None
         if not isinstance(value, dict) or set(value) - {"agent_recent_window"} or isinstance(

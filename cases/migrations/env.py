@@ -13,13 +13,14 @@ from sqlalchemy import Connection
 
 from cases.db import make_engine
 from cases.models import Base
+from recordings.tables import metadata as recordings_metadata
 from routing.tables import metadata as routing_metadata
 from web.auth.tables import metadata as auth_metadata
 
 config = context.config
 # Routing's tables (0003 on) and login's users and tokens (0004) share this database and this
 # chain of revisions.
-target_metadata = [Base.metadata, routing_metadata, auth_metadata]
+target_metadata = [Base.metadata, routing_metadata, auth_metadata, recordings_metadata]
 
 
 def _run(connection: Connection) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cases.db import alembic_config, make_engine, upgrade
 from cases.models import Base
+from recordings.tables import metadata as recordings_metadata
 from routing.tables import metadata as routing_metadata
 from web.auth.tables import metadata as auth_metadata
 
@@ -29,11 +30,12 @@ def test_upgrade_on_empty_database_matches_models(db_url: str) -> None:
             tables = set(inspector.get_table_names())
             assert tables == (
                 set(Base.metadata.tables) | set(routing_metadata.tables)
-                | set(auth_metadata.tables) | {"alembic_version"}
+                | set(auth_metadata.tables) | set(recordings_metadata.tables)
+                | {"alembic_version"}
             )
             for table in [
                 *Base.metadata.sorted_tables, *routing_metadata.sorted_tables,
-                *auth_metadata.sorted_tables,
+                *auth_metadata.sorted_tables, *recordings_metadata.sorted_tables,
             ]:
                 stored = {c["name"] for c in inspector.get_columns(table.name)}
                 assert stored == set(table.columns.keys()), table.name
