@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import signal
 import sqlite3
@@ -131,3 +132,54 @@ async def test_kill_9_leaves_a_playable_file_and_an_interrupted_row(tmp_path: Pa
     assert repaired["duration"] >= seconds - 0.001
     assert repaired["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert channels(path)[2] == pytest.approx(repaired["duration"])
+
+
+PCI_FLOW = """\
+name: pci
+default: true
+steps:
+  - say: "Hello."
+  - label: card
+    sensitive: true
+    gather: {prompt: "Enter your card number then hash.", variable: card, terminator: "#",
+             max_digits: 19, timeout: 10, on_timeout: after}
+  - label: after
+    gather: {prompt: "Thank you.", variable: more, max_digits: 1, timeout: 4,
+             on_timeout: bye}
+  - label: bye
+    say: "Goodbye."
+  - hangup
+"""
+
+
+async def test_sensitive_step_is_silence_on_both_channels_and_an_indexed_span(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    caller_signal(tmp_path / "caller.wav", 20.0)
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "pci.yaml").write_text(PCI_FLOW)
+    server = await server_factory(ServerOptions(
+        config=CONFIG, extra_args=["--flows", str(flows)]))
+    result = await place_call(f"sip:100@{server.sip_target}", play=tmp_path / "caller.wav",
+                              from_user="+15550103", dtmf_at=((5.0, "4111111111111111#"),),
+                              duration=14.0, answer_timeout=10)
+    assert result.connected, result
+    row = await wait_row(server.data_dir, "complete")
+    spans = json_spans(row)
+    assert len(spans) == 1, spans
+    start, end = spans[0]["start"], spans[0]["end"]
+    assert spans[0]["by"].startswith("ivr:")
+    assert 0.3 < start < 3.0 and start + 2.0 < end < 9.0, spans
+    left, right, _ = channels(server.data_dir / "recordings" / row["location"])
+    inside = slice(int(start * RATE), int(end * RATE))
+    assert not left[inside].any() and not right[inside].any()
+    # The caller's chirps are there before the span and after it; the prompts on the right.
+    assert np.abs(left[int(end * RATE):int((end + 2) * RATE)]).max() > 3000
+    assert np.abs(left[: int(start * RATE)]).max() > 3000
+    assert np.abs(right[: int(start * RATE)]).max() > 1000  # "Hello."
+
+
+def json_spans(row: dict[str, Any]) -> list[dict[str, Any]]:
+    spans = row["paused_spans"]
+    return list(json.loads(spans) if isinstance(spans, str) else spans)
