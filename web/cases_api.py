@@ -30,52 +30,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-from typing import Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 
-from cases.errors import CaseError, InvalidInput, NotFound
+from cases.errors import CaseError
 from cases.events import EventBus, Subscription
 from cases.store import CaseStore
 from web.auth import Role, require
 from web.auth.service import AUTH, PRINCIPAL
-from web.case_access import CaseAccess, Verdict, Viewer
+from web.case_access import CaseAccess, Verdict
+from web.case_http import (
+    CASE_ACCESS,
+    CASE_STORE,
+    OpenSockets,
+    error,
+    from_case_error,
+    public_view,
+    readable,
+    refused,
+    viewer_of,
+)
 from web.jsonbody import JsonBodyError, read_json_object
 from web.socket_login import LOGGED_OUT, RECHECK_S, Authorized, login_check, watch_login
 
 log = logging.getLogger(__name__)
 
-CASE_STORE: web.AppKey[CaseStore] = web.AppKey("case_store", CaseStore)
 CASE_EVENTS: web.AppKey[EventBus] = web.AppKey("case_events")
-CASE_ACCESS: web.AppKey[CaseAccess] = web.AppKey("case_access", CaseAccess)
 LIVE_RECHECK: web.AppKey[float] = web.AppKey("case_live_recheck", float)
 
-# Public ids are 16 URL-safe characters; anything else cannot name a case.
-_PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
-
-
-class LiveViewers:
-    """The open live WebSockets, so shutdown can close them (no module-global set)."""
-
-    def __init__(self) -> None:
-        self._sockets: set[web.WebSocketResponse] = set()
-
-    def __len__(self) -> int:
-        return len(self._sockets)
-
-    def add(self, ws: web.WebSocketResponse) -> None:
-        self._sockets.add(ws)
-
-    def discard(self, ws: web.WebSocketResponse) -> None:
-        self._sockets.discard(ws)
-
-    async def close_all(self) -> None:
-        for ws in list(self._sockets):
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-
-
-LIVE_VIEWERS: web.AppKey[LiveViewers] = web.AppKey("case_live_viewers", LiveViewers)
+LIVE_VIEWERS: web.AppKey[OpenSockets] = web.AppKey("case_live_viewers", OpenSockets)
 
 # aiohttp pings at this interval and drops a viewer that does not answer within half of it:
 # a browser tab that went away stops holding a subscription within half a minute.
@@ -83,122 +66,58 @@ LIVE_HEARTBEAT_S = 20.0
 LIVE_HEARTBEAT: web.AppKey[float] = web.AppKey("case_live_heartbeat", float)
 
 
-def _error(status: int, code: str, message: str, where: str | None = None) -> web.Response:
-    body: dict[str, object] = {"code": code, "message": message}
-    if where is not None:
-        body["where"] = where
-    return web.json_response({"error": body}, status=status)
-
-
-def _from_case_error(exc: CaseError) -> web.Response:
-    if isinstance(exc, NotFound):
-        return _error(404, "not_found", str(exc))
-    if isinstance(exc, InvalidInput):
-        return _error(400, "invalid_input", exc.what, exc.where)
-    log.warning("case store unavailable: %s", exc)
-    return _error(503, "storage_unavailable", "the case store is unavailable")
-
-
-def _viewer(request: web.Request) -> Viewer | None:
-    who = request.get(PRINCIPAL)
-    return None if who is None else Viewer(who.name, who.role)
-
-
-def _refused(verdict: Verdict, what: str) -> web.Response:
-    if verdict is Verdict.FORBIDDEN:
-        return _error(403, "forbidden", f"{what} is not one of your teams' cases")
-    return _error(404, "not_found", f"{what} not found")
-
-
-async def _readable(
-    request: web.Request, public_id: str
-) -> tuple[int, Viewer] | web.Response:
-    """The internal id of the case `public_id` names, if the viewer may read it; else the
-    answer to give (an agent gets the same 404 for a case they may not see as for none)."""
-    viewer = _viewer(request)
-    if viewer is None:  # no auth on this app: fail closed
-        return _error(401, "unauthorized", "log in first")
-    if not _PUBLIC_ID.match(public_id):
-        return _error(400, "invalid_id", f"not a case id: {public_id[:80]!r}", "id")
-    try:
-        case_id = await request.app[CASE_STORE].case_by_public_id(public_id)
-        verdict = await request.app[CASE_ACCESS].check(viewer, case_id)
-    except NotFound:
-        return _error(404, "not_found", f"case {public_id} not found")
-    except CaseError as exc:
-        return _from_case_error(exc)
-    if verdict is not Verdict.ALLOWED:
-        return _refused(verdict, f"case {public_id}")
-    return case_id, viewer
-
-
-def _public(value: Any, case_id: int, public_id: str) -> Any:
-    """`value` (a timeline or an event) with the case's internal id replaced by its public
-    one wherever it names the case."""
-    if isinstance(value, dict):
-        out = {k: public_id if k == "case_id" and v == case_id else _public(v, case_id, public_id)
-               for k, v in value.items()}
-        case = out.get("case")
-        if isinstance(case, dict) and case.get("id") == case_id:
-            out["case"] = {**case, "id": public_id}
-        return out
-    if isinstance(value, list):
-        return [_public(v, case_id, public_id) for v in value]
-    return value
-
-
 async def get_case(request: web.Request) -> web.Response:
     """The timeline of one case."""
     public_id = request.match_info["id"]
-    found = await _readable(request, public_id)
+    found = await readable(request, public_id)
     if isinstance(found, web.Response):
         return found
     case_id, _ = found
     try:
         timeline = await request.app[CASE_STORE].timeline(case_id)
     except CaseError as exc:
-        return _from_case_error(exc)
-    return web.json_response(_public(timeline, case_id, public_id))
+        return from_case_error(exc)
+    return web.json_response(public_view(timeline, case_id, public_id))
 
 
 async def list_shares(request: web.Request) -> web.Response:
     """Who the case is shared with (anyone who may read the case may ask)."""
-    found = await _readable(request, request.match_info["id"])
+    found = await readable(request, request.match_info["id"])
     if isinstance(found, web.Response):
         return found
     case_id, _ = found
     try:
         shared = await request.app[CASE_STORE].case_shares(case_id)
     except CaseError as exc:
-        return _from_case_error(exc)
+        return from_case_error(exc)
     return web.json_response({"shares": [s.to_json() for s in shared]})
 
 
 async def add_share(request: web.Request) -> web.Response:
     """Share the case with another user, {"user": name}: whoever may read a case may bring a
     colleague in (201; 200 if it was shared already). The user must exist and be enabled."""
-    found = await _readable(request, request.match_info["id"])
+    found = await readable(request, request.match_info["id"])
     if isinstance(found, web.Response):
         return found
     case_id, viewer = found
     try:
         body = await read_json_object(request)
     except JsonBodyError as exc:
-        return _error(400, exc.code, str(exc), exc.where)
+        return error(400, exc.code, str(exc), exc.where)
     unknown = sorted(set(body) - {"user"})
     if unknown:
-        return _error(400, "invalid_input", "unknown field", unknown[0])
+        return error(400, "invalid_input", "unknown field", unknown[0])
     user = body.get("user")
     if not isinstance(user, str) or not user:
-        return _error(400, "invalid_input", "the user to share the case with is required", "user")
+        return error(400, "invalid_input", "the user to share the case with is required", "user")
     auth = request.config_dict.get(AUTH)
     target = await auth.users.get_user(user) if auth is not None else None
     if target is None or target.disabled:
-        return _error(400, "invalid_input", "no such enabled user", "user")
+        return error(400, "invalid_input", "no such enabled user", "user")
     try:
         share, new = await request.app[CASE_STORE].share_case(case_id, user, by=viewer.name)
     except CaseError as exc:
-        return _from_case_error(exc)
+        return from_case_error(exc)
     if new:
         log.info("case %s shared with %s by %s", request.match_info["id"], user, viewer.name)
     return web.json_response(share.to_json(), status=201 if new else 200)
@@ -206,7 +125,7 @@ async def add_share(request: web.Request) -> web.Response:
 
 async def remove_share(request: web.Request) -> web.Response:
     """Withdraw a share: its user, whoever shared it, or a supervisor or admin (204)."""
-    found = await _readable(request, request.match_info["id"])
+    found = await readable(request, request.match_info["id"])
     if isinstance(found, web.Response):
         return found
     case_id, viewer = found
@@ -216,35 +135,35 @@ async def remove_share(request: web.Request) -> web.Response:
         shared = {s.user: s for s in await store.case_shares(case_id)}
         share = shared.get(user)
         if share is None:
-            return _error(404, "not_found", "the case is not shared with this user")
+            return error(404, "not_found", "the case is not shared with this user")
         if viewer.role < Role.SUPERVISOR and viewer.name not in (user, share.shared_by):
-            return _error(403, "forbidden",
+            return error(403, "forbidden",
                           "only its user, who shared it, or a supervisor may withdraw a share")
         await store.unshare_case(case_id, user)
     except CaseError as exc:
-        return _from_case_error(exc)
+        return from_case_error(exc)
     return web.Response(status=204)
 
 
 async def get_call_case(request: web.Request) -> web.Response:
     """Which case a call (by its SIP Call-ID or Twilio CallSid) landed on, if the viewer may
     read it (else 404, as for a call with no case)."""
-    viewer = _viewer(request)
+    viewer = viewer_of(request)
     if viewer is None:
-        return _error(401, "unauthorized", "log in first")
+        return error(401, "unauthorized", "log in first")
     call_id = request.match_info["call_id"]
     store = request.app[CASE_STORE]
     try:
         case_id = await store.find_case_by_call(call_id)
         if case_id is None:
-            return _error(404, "not_found", "no case for this call")
+            return error(404, "not_found", "no case for this call")
         verdict = await request.app[CASE_ACCESS].check(viewer, case_id)
         if verdict is not Verdict.ALLOWED:
-            return _refused(verdict, "the case of this call") if verdict is Verdict.FORBIDDEN \
-                else _error(404, "not_found", "no case for this call")
+            return refused(verdict, "the case of this call") if verdict is Verdict.FORBIDDEN \
+                else error(404, "not_found", "no case for this call")
         public_id = await store.public_id(case_id)
     except CaseError as exc:
-        return _from_case_error(exc)
+        return from_case_error(exc)
     return web.json_response({"case_id": public_id})
 
 
@@ -257,7 +176,7 @@ async def case_live(request: web.Request) -> web.StreamResponse:
     many: reload the timeline.
     """
     public_id = request.match_info["id"]
-    found = await _readable(request, public_id)
+    found = await readable(request, public_id)
     if isinstance(found, web.Response):
         return found
     case_id, _ = found
@@ -267,7 +186,7 @@ async def case_live(request: web.Request) -> web.StreamResponse:
         try:
             timeline = await app[CASE_STORE].timeline(case_id)
         except CaseError as exc:
-            return _from_case_error(exc)
+            return from_case_error(exc)
         ws = web.WebSocketResponse(heartbeat=app[LIVE_HEARTBEAT])
         await ws.prepare(request)
         viewers = app[LIVE_VIEWERS]
@@ -277,7 +196,7 @@ async def case_live(request: web.Request) -> web.StreamResponse:
             await ws.close(code=LOGGED_OUT, message=b"logged out")
 
         tasks = [asyncio.create_task(
-            _push(ws, events, _public(timeline, case_id, public_id), case_id, public_id, check))]
+            _push(ws, events, public_view(timeline, case_id, public_id), case_id, public_id, check))]
         if check is not None:
             tasks.append(asyncio.create_task(watch_login(
                 check, logged_out, interval=app[LIVE_RECHECK], what=f"case {public_id} viewer")))
@@ -317,7 +236,7 @@ async def _push(
                 if not await send({"type": "gap", "dropped": events.dropped - reported}):
                     return
                 reported = events.dropped
-            if not await send(_public(event, case_id, public_id)):
+            if not await send(public_view(event, case_id, public_id)):
                 return
     except ConnectionResetError:
         # The viewer went away mid-send; the reader loop sees the close and cleans up.
@@ -350,7 +269,7 @@ def add_case_routes(
     app[LIVE_RECHECK] = recheck
     app[LIVE_HEARTBEAT] = heartbeat
     app[CASE_EVENTS] = bus
-    app[LIVE_VIEWERS] = LiveViewers()
+    app[LIVE_VIEWERS] = OpenSockets()
     require(app, app.router.add_get("/api/cases/{id}", get_case), Role.AGENT)
     require(app, app.router.add_get("/api/cases/{id}/live", case_live), Role.AGENT)
     require(app, app.router.add_get("/api/calls/{call_id}/case", get_call_case), Role.AGENT)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from aiohttp import WSCloseCode, WSMsgType, hdrs, web
+from aiohttp import WSMsgType, hdrs, web
 
 from cases.errors import CaseError, InvalidInput
 from channels.base import Refused
@@ -32,7 +32,7 @@ from channels.chat_protocol import MAX_FRAME_BYTES
 from channels.chat_session import ChatConversation
 from web.auth import Role, allow_anonymous, require
 from web.auth.service import AUTH
-from web.cases_api import _error, _from_case_error, _public, _readable
+from web.case_http import OpenSockets, error, from_case_error, public_view, readable
 from web.jsonbody import JsonBodyError, read_json_object
 
 log = logging.getLogger(__name__)
@@ -48,27 +48,7 @@ CLOSE_FORGED = 4403
 CLOSE_NO_HELLO = 4408
 
 
-class ChatSockets:
-    """The open visitor sockets, so shutdown can close them (no module-global set)."""
-
-    def __init__(self) -> None:
-        self._sockets: set[web.WebSocketResponse] = set()
-
-    def __len__(self) -> int:
-        return len(self._sockets)
-
-    def add(self, ws: web.WebSocketResponse) -> None:
-        self._sockets.add(ws)
-
-    def discard(self, ws: web.WebSocketResponse) -> None:
-        self._sockets.discard(ws)
-
-    async def close_all(self) -> None:
-        for ws in list(self._sockets):
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-
-
-CHAT_SOCKETS: web.AppKey[ChatSockets] = web.AppKey("chat_sockets", ChatSockets)
+CHAT_SOCKETS: web.AppKey[OpenSockets] = web.AppKey("chat_sockets", OpenSockets)
 
 
 def _origin_allowed(request: web.Request) -> bool:
@@ -87,7 +67,7 @@ def _origin_allowed(request: web.Request) -> bool:
 async def visitor_socket(request: web.Request) -> web.StreamResponse:
     """The widget's WebSocket (see the module doc and `channels.chat_session`)."""
     if not _origin_allowed(request):
-        return _error(403, "origin_not_allowed",
+        return error(403, "origin_not_allowed",
                       "this page's origin may not embed the chat (chat.allowed_origins)")
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
@@ -124,14 +104,14 @@ async def _body(request: web.Request, fields: set[str]) -> dict[str, object] | w
         return exc.response()
     unknown = sorted(set(body) - fields)
     if unknown:
-        return _error(400, "invalid_input", "unknown field", unknown[0])
+        return error(400, "invalid_input", "unknown field", unknown[0])
     return body
 
 
 async def agent_line(request: web.Request) -> web.Response:
     """An agent's chat line to the visitor(s) of the case: 201 with the stored message."""
     public_id = request.match_info["id"]
-    found = await _readable(request, public_id)
+    found = await readable(request, public_id)
     if isinstance(found, web.Response):
         return found
     case_id, viewer = found
@@ -140,21 +120,21 @@ async def agent_line(request: web.Request) -> web.Response:
         return body
     text = body.get("body")
     if not isinstance(text, str) or not text.strip():
-        return _error(400, "invalid_input", "required text", "body")
+        return error(400, "invalid_input", "required text", "body")
     try:
         view = await request.app[CHAT].agent_line(case_id, viewer.name, text)
     except InvalidInput as exc:
-        return _error(400, "invalid_input", exc.what, exc.where)
+        return error(400, "invalid_input", exc.what, exc.where)
     except CaseError as exc:
-        return _from_case_error(exc)
+        return from_case_error(exc)
     except Refused as exc:
-        return _error(409, exc.code, exc.reason)
-    return web.json_response(_public(view, case_id, public_id), status=201)
+        return error(409, exc.code, exc.reason)
+    return web.json_response(public_view(view, case_id, public_id), status=201)
 
 
 async def agent_typing(request: web.Request) -> web.Response:
     """The agent started or stopped typing on the case's chat: 204."""
-    found = await _readable(request, request.match_info["id"])
+    found = await readable(request, request.match_info["id"])
     if isinstance(found, web.Response):
         return found
     case_id, _ = found
@@ -163,7 +143,7 @@ async def agent_typing(request: web.Request) -> web.Response:
         return body
     active = body.get("active")
     if not isinstance(active, bool):
-        return _error(400, "invalid_input", "must be true or false", "active")
+        return error(400, "invalid_input", "must be true or false", "active")
     await request.app[CHAT].typing(case_id, "agent", active)
     return web.Response(status=204)
 
@@ -184,7 +164,7 @@ def add_chat_routes(app: web.Application, chat: ChatService) -> None:
     """Mount the widget, its socket and the agents' chat routes (needs
     `web.cases_api.add_case_routes` first: it shares its store and access rule)."""
     app[CHAT] = chat
-    app[CHAT_SOCKETS] = ChatSockets()
+    app[CHAT_SOCKETS] = OpenSockets()
     app.on_response_prepare.append(_widget_headers)
     app.on_shutdown.append(_close_sockets)
     allow_anonymous(app, app.router.add_static("/chat", STATIC_DIR))

@@ -23,7 +23,7 @@ from cases.errors import CaseError, InvalidInput
 from channels.base import Refused, SendFailed
 from channels.email_cases import CaseEmails
 from web.auth import Role, require
-from web.cases_api import _error, _from_case_error, _public, _readable
+from web.case_http import error, from_case_error, public_view, readable
 from web.jsonbody import JsonBodyError, read_json_object
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ _FIELDS = {"to", "subject", "body", "in_reply_to_message"}
 async def send_email(request: web.Request) -> web.Response:
     """Send an email from the case (see the module doc)."""
     public_id = request.match_info["id"]
-    found = await _readable(request, public_id)
+    found = await readable(request, public_id)
     if isinstance(found, web.Response):
         return found
     case_id, viewer = found
@@ -45,29 +45,29 @@ async def send_email(request: web.Request) -> web.Response:
         return exc.response()
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
-        return _error(400, "invalid_input", "unknown field", unknown[0])
+        return error(400, "invalid_input", "unknown field", unknown[0])
     to = body.get("to")
     if to is not None and not isinstance(to, str):
-        return _error(400, "invalid_input", "an email address", "to")
+        return error(400, "invalid_input", "an email address", "to")
     for name in ("subject", "body"):
         if not isinstance(body.get(name), str):
-            return _error(400, "invalid_input", "required text", name)
+            return error(400, "invalid_input", "required text", name)
     reply = body.get("in_reply_to_message")
     if reply is not None and (isinstance(reply, bool) or not isinstance(reply, int)):
-        return _error(400, "invalid_input", "a message id (an integer)", "in_reply_to_message")
+        return error(400, "invalid_input", "a message id (an integer)", "in_reply_to_message")
     try:
         view = await request.app[CASE_EMAILS].send(
             case_id, subject=body["subject"], body=body["body"], to=to,
             in_reply_to_message=reply, agent=viewer.name)
     except InvalidInput as exc:
-        return _error(400, "invalid_input", exc.what, exc.where)
+        return error(400, "invalid_input", exc.what, exc.where)
     except CaseError as exc:
-        return _from_case_error(exc)
+        return from_case_error(exc)
     except Refused as exc:
-        return _error(409, exc.code, exc.reason)
+        return error(409, exc.code, exc.reason)
     except SendFailed as exc:
-        return _error(502, "send_failed", str(exc))
-    return web.json_response(_public(view, case_id, public_id), status=201)
+        return error(502, "send_failed", str(exc))
+    return web.json_response(public_view(view, case_id, public_id), status=201)
 
 
 def add_email_routes(app: web.Application, emails: CaseEmails) -> None:

@@ -58,7 +58,7 @@ from routing.model import AgentState, AgentStateError, CallbackState, InvalidCon
 from routing.service import RoutingService
 from web.auth import Role, require
 from web.auth.service import PRINCIPAL
-from web.cases_api import CASE_STORE
+from web.case_http import CASE_STORE
 from web.jsonbody import JsonBodyError, read_json
 
 ROUTING: web.AppKey[RoutingService] = web.AppKey("routing_service")

@@ -32,7 +32,7 @@ from channels.base import BadInbound, Forged, Refused, SendFailed
 from channels.twilio_messaging import INBOUND_PATH, STATUS_PATH, TwilioMessaging
 from channels.twilio_webhook import HELP_KEYWORDS, MAX_FORM_BYTES, SIGNATURE_HEADER
 from web.auth import Role, allow_anonymous, require
-from web.cases_api import CASE_STORE, _error, _from_case_error, _readable
+from web.case_http import CASE_STORE, error, from_case_error, readable
 from web.jsonbody import JsonBodyError, read_json_object
 
 log = logging.getLogger(__name__)
@@ -62,13 +62,13 @@ async def _webhook_body(request: web.Request) -> tuple[str | None, bytes] | web.
     is read."""
     signature = request.headers.get(SIGNATURE_HEADER)
     if not signature:
-        return _error(403, "forged", f"no {SIGNATURE_HEADER} header")
+        return error(403, "forged", f"no {SIGNATURE_HEADER} header")
     if request.content_type != _FORM:
-        return _error(415, "unsupported_media_type", f"Twilio posts {_FORM}", "Content-Type")
+        return error(415, "unsupported_media_type", f"Twilio posts {_FORM}", "Content-Type")
     try:
         raw = await _read_capped(request, MAX_FORM_BYTES)
     except _TooLarge:
-        return _error(413, "too_large", f"a webhook body is at most {MAX_FORM_BYTES} bytes")
+        return error(413, "too_large", f"a webhook body is at most {MAX_FORM_BYTES} bytes")
     return signature, raw
 
 
@@ -83,11 +83,11 @@ def _twiml(reply: str | None = None) -> web.Response:
 def _inbound_error(exc: Exception) -> web.Response:
     if isinstance(exc, Forged):
         log.warning("twilio webhook refused: %s", exc)
-        return _error(403, "forged", str(exc))
+        return error(403, "forged", str(exc))
     if isinstance(exc, BadInbound):
-        return _error(400, "bad_inbound", exc.what, exc.where)
+        return error(400, "bad_inbound", exc.what, exc.where)
     assert isinstance(exc, CaseError)
-    return _from_case_error(exc)
+    return from_case_error(exc)
 
 
 async def inbound(request: web.Request) -> web.Response:
@@ -113,7 +113,7 @@ async def status(request: web.Request) -> web.Response:
     try:
         await request.app[TWILIO_MESSAGING].status(request.path_qs, raw, signature)
     except NotFound:
-        return _error(404, "not_found", "no message was sent with this MessageSid", "MessageSid")
+        return error(404, "not_found", "no message was sent with this MessageSid", "MessageSid")
     except (Forged, BadInbound, CaseError) as exc:
         return _inbound_error(exc)
     return _twiml()
@@ -122,42 +122,42 @@ async def status(request: web.Request) -> web.Response:
 async def send_from_case(request: web.Request) -> web.Response:
     """An agent sends an SMS or WhatsApp message to the customer of a case they may read."""
     public_id = request.match_info["id"]
-    found = await _readable(request, public_id)
+    found = await readable(request, public_id)
     if isinstance(found, web.Response):
         return found
     case_id, viewer = found
     try:
         body = await read_json_object(request)
     except JsonBodyError as exc:
-        return _error(400, exc.code, str(exc), exc.where)
+        return error(400, exc.code, str(exc), exc.where)
     unknown = sorted(set(body) - {"channel", "body", "to"})
     if unknown:
-        return _error(400, "invalid_input", "unknown field", unknown[0])
+        return error(400, "invalid_input", "unknown field", unknown[0])
     channel, text, to = body.get("channel"), body.get("body"), body.get("to")
     if not isinstance(channel, str):
-        return _error(400, "invalid_input", "sms or whatsapp", "channel")
+        return error(400, "invalid_input", "sms or whatsapp", "channel")
     if not isinstance(text, str):
-        return _error(400, "invalid_input", "the message text is required", "body")
+        return error(400, "invalid_input", "the message text is required", "body")
     if to is not None and not isinstance(to, str):
-        return _error(400, "invalid_input", "a phone number", "to")
+        return error(400, "invalid_input", "a phone number", "to")
     try:
         sent = await request.app[TWILIO_MESSAGING].send(case_id, channel, text, to=to)
     except Refused as exc:
-        return _error(409, exc.code, exc.reason)
+        return error(409, exc.code, exc.reason)
     except SendFailed as exc:
         reply = {"error": {"code": "send_failed", "message": str(exc),
                            "provider_code": exc.code}}
         return web.json_response(reply, status=502)
     except InvalidInput as exc:
-        return _error(400, "invalid_input", exc.what, exc.where)
+        return error(400, "invalid_input", exc.what, exc.where)
     except CaseError as exc:
-        return _from_case_error(exc)
+        return from_case_error(exc)
     log.info("agent %s sent a %s message from case %s", viewer.name, channel, public_id)
     try:
         # The customer's open case: this one, unless it was closed meanwhile.
         landed = await request.app[CASE_STORE].public_id(sent.stored.case_id)
     except CaseError as exc:
-        return _from_case_error(exc)
+        return from_case_error(exc)
     answer: dict[str, object] = {"message": sent.view, "case_id": landed}
     if sent.segments is not None:
         answer["segments"] = {"count": sent.segments.count,
