@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -19,6 +20,7 @@ from cases.errors import CaseError, InvalidInput, NotFound
 from cases.store import CaseStore
 from web.auth.service import PRINCIPAL
 from web.case_access import CaseAccess, Verdict, Viewer
+from web.jsonbody import JsonBodyError, read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +112,16 @@ def public_view(value: Any, case_id: int, public_id: str) -> Any:
     if isinstance(value, list):
         return [public_view(v, case_id, public_id) for v in value]
     return value
+
+
+async def body_fields(request: web.Request, fields: Collection[str]) -> dict[str, Any] | web.Response:
+    """The request's JSON object, holding none but `fields`; else the 400 to answer (bounded
+    size and depth: `web.jsonbody`)."""
+    try:
+        body = await read_json_object(request)
+    except JsonBodyError as exc:
+        return exc.response()
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        return error(400, "invalid_input", "unknown field", unknown[0])
+    return body

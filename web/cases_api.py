@@ -43,6 +43,7 @@ from web.case_http import (
     CASE_ACCESS,
     CASE_STORE,
     OpenSockets,
+    body_fields,
     error,
     from_case_error,
     public_view,
@@ -50,7 +51,6 @@ from web.case_http import (
     refused,
     viewer_of,
 )
-from web.jsonbody import JsonBodyError, read_json_object
 from web.socket_login import LOGGED_OUT, RECHECK_S, Authorized, login_check, watch_login
 
 log = logging.getLogger(__name__)
@@ -100,13 +100,9 @@ async def add_share(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     case_id, viewer = found
-    try:
-        body = await read_json_object(request)
-    except JsonBodyError as exc:
-        return error(400, exc.code, str(exc), exc.where)
-    unknown = sorted(set(body) - {"user"})
-    if unknown:
-        return error(400, "invalid_input", "unknown field", unknown[0])
+    body = await body_fields(request, {"user"})
+    if isinstance(body, web.Response):
+        return body
     user = body.get("user")
     if not isinstance(user, str) or not user:
         return error(400, "invalid_input", "the user to share the case with is required", "user")

@@ -32,8 +32,7 @@ from channels.chat_protocol import MAX_FRAME_BYTES
 from channels.chat_session import ChatConversation
 from web.auth import Role, allow_anonymous, require
 from web.auth.service import AUTH
-from web.case_http import OpenSockets, error, from_case_error, public_view, readable
-from web.jsonbody import JsonBodyError, read_json_object
+from web.case_http import OpenSockets, body_fields, error, from_case_error, public_view, readable
 
 log = logging.getLogger(__name__)
 
@@ -97,17 +96,6 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _body(request: web.Request, fields: set[str]) -> dict[str, object] | web.Response:
-    try:
-        body = await read_json_object(request)
-    except JsonBodyError as exc:
-        return exc.response()
-    unknown = sorted(set(body) - fields)
-    if unknown:
-        return error(400, "invalid_input", "unknown field", unknown[0])
-    return body
-
-
 async def agent_line(request: web.Request) -> web.Response:
     """An agent's chat line to the visitor(s) of the case: 201 with the stored message."""
     public_id = request.match_info["id"]
@@ -115,7 +103,7 @@ async def agent_line(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     case_id, viewer = found
-    body = await _body(request, {"body"})
+    body = await body_fields(request, {"body"})
     if isinstance(body, web.Response):
         return body
     text = body.get("body")
@@ -138,7 +126,7 @@ async def agent_typing(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     case_id, _ = found
-    body = await _body(request, {"active"})
+    body = await body_fields(request, {"active"})
     if isinstance(body, web.Response):
         return body
     active = body.get("active")

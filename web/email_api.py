@@ -23,8 +23,7 @@ from cases.errors import CaseError, InvalidInput
 from channels.base import Refused, SendFailed
 from channels.email_cases import CaseEmails
 from web.auth import Role, require
-from web.case_http import error, from_case_error, public_view, readable
-from web.jsonbody import JsonBodyError, read_json_object
+from web.case_http import body_fields, error, from_case_error, public_view, readable
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +38,9 @@ async def send_email(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     case_id, viewer = found
-    try:
-        body = await read_json_object(request)
-    except JsonBodyError as exc:
-        return exc.response()
-    unknown = sorted(set(body) - _FIELDS)
-    if unknown:
-        return error(400, "invalid_input", "unknown field", unknown[0])
+    body = await body_fields(request, _FIELDS)
+    if isinstance(body, web.Response):
+        return body
     to = body.get("to")
     if to is not None and not isinstance(to, str):
         return error(400, "invalid_input", "an email address", "to")

@@ -32,8 +32,7 @@ from channels.base import BadInbound, Forged, Refused, SendFailed
 from channels.twilio_messaging import INBOUND_PATH, STATUS_PATH, TwilioMessaging
 from channels.twilio_webhook import HELP_KEYWORDS, MAX_FORM_BYTES, SIGNATURE_HEADER
 from web.auth import Role, allow_anonymous, require
-from web.case_http import CASE_STORE, error, from_case_error, readable
-from web.jsonbody import JsonBodyError, read_json_object
+from web.case_http import CASE_STORE, body_fields, error, from_case_error, readable
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +125,9 @@ async def send_from_case(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     case_id, viewer = found
-    try:
-        body = await read_json_object(request)
-    except JsonBodyError as exc:
-        return error(400, exc.code, str(exc), exc.where)
-    unknown = sorted(set(body) - {"channel", "body", "to"})
-    if unknown:
-        return error(400, "invalid_input", "unknown field", unknown[0])
+    body = await body_fields(request, {"channel", "body", "to"})
+    if isinstance(body, web.Response):
+        return body
     channel, text, to = body.get("channel"), body.get("body"), body.get("to")
     if not isinstance(channel, str):
         return error(400, "invalid_input", "sms or whatsapp", "channel")
