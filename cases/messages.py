@@ -406,6 +406,30 @@ _OPEN = (
     .order_by(_INTERACTIONS.c.started_at.desc(), _INTERACTIONS.c.id.desc())
     .limit(1)
 )
+# On SQLite (one writer: nothing to lock) the three reads of a message from a known address
+# in one statement: the retry check, the identity, and its open case and interaction.
+_KNOWN = (
+    select(
+        _BY_EXTERNAL_ID.scalar_subquery(), _IDENTITIES.c.id, _IDENTITIES.c.customer_id,
+        _IDENTITIES.c.verified, _CASES.c.id, _INTERACTIONS.c.id,
+    )
+    .select_from(
+        _IDENTITIES.outerjoin(
+            _CASES,
+            and_(_CASES.c.customer_id == _IDENTITIES.c.customer_id, _CASES.c.status == "open"),
+        ).outerjoin(
+            _INTERACTIONS,
+            and_(
+                _INTERACTIONS.c.case_id == _CASES.c.id,
+                _INTERACTIONS.c.channel == bindparam("channel"),
+                _INTERACTIONS.c.ended_at.is_(None),
+            ),
+        )
+    )
+    .where(_IDENTITIES.c.kind == bindparam("kind"), _IDENTITIES.c.value == bindparam("value"))
+    .order_by(_INTERACTIONS.c.started_at.desc(), _INTERACTIONS.c.id.desc())
+    .limit(1)
+)
 _THREADED = (
     select(_INTERACTIONS.c.channel, _INTERACTIONS.c.case_id, _CASES.c.customer_id)
     .join(_CASES, _CASES.c.id == _INTERACTIONS.c.case_id)
@@ -438,11 +462,11 @@ def _existing(session: Session, message_id: int) -> StoredMessage:
 
 
 def _placed(
-    connection: Connection, msg: CheckedMessage, now: datetime
+    connection: Connection, msg: CheckedMessage, now: datetime, known: tuple[Any, ...] | None
 ) -> tuple[int, int, int, bool]:
     """Where `msg` goes, opening what is missing: (customer id, case id, interaction id,
     whether the case was made now). The same rows, in the same order, as `resolve_customer`
-    then `open_interaction` make."""
+    then `open_interaction` make. `known`: the row of `_KNOWN`, if read."""
     if msg.interaction_id is not None:
         row = connection.execute(_THREADED, {"interaction_id": msg.interaction_id}).first()
         if row is None:
@@ -455,7 +479,9 @@ def _placed(
         return int(row[2]), int(row[1]), msg.interaction_id, False
     assert msg.identity is not None  # check_draft resolved it: no interaction given
     kind, value = msg.identity
-    found = connection.execute(_IDENTITY, {"kind": kind, "value": value}).first()
+    found: Sequence[Any] | None = known[1:4] if known is not None else connection.execute(
+        _IDENTITY, {"kind": kind, "value": value}
+    ).first()
     case_id = interaction_id = None
     if found is None:
         customer_id = _insert(connection, _CUSTOMERS, {"created_at": now})
@@ -467,7 +493,7 @@ def _placed(
         customer_id = int(found[1])
         if msg.verified and not found[2]:
             connection.execute(_VERIFY, {"identity_id": found[0]})
-        opened = connection.execute(
+        opened: Sequence[Any] | None = known[4:6] if known is not None else connection.execute(
             _OPEN, {"customer_id": customer_id, "channel": msg.channel}
         ).first()
         if opened is not None:
@@ -487,15 +513,52 @@ def _placed(
     return customer_id, int(case_id), int(interaction_id), new_case
 
 
-def _store_once(session: Session, msg: CheckedMessage, now: datetime) -> StoredMessage:
+class _Later:
+    """What no later statement of a transaction reads back, written at its end in one
+    statement each: the first status event of every new message, and each touched case's
+    `updated_at` (the last message's time, as one by one). A retry's view reads the status
+    events, so they are written before it is loaded."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.touched: dict[int, datetime] = {}
+
+    def write(self, connection: Connection) -> None:
+        if self.events:
+            connection.execute(_EVENTS.insert(), self.events)
+            self.events = []
+        if self.touched:
+            connection.execute(
+                _TOUCH, [{"case_id": case, "now": at} for case, at in self.touched.items()]
+            )
+            self.touched = {}
+
+
+def _store_once(
+    session: Session, msg: CheckedMessage, now: datetime, later: _Later
+) -> StoredMessage:
     connection = session.connection()
-    if msg.external_id is not None:
+    known: tuple[Any, ...] | None = None
+    if msg.identity is not None and msg.interaction_id is None and (
+        connection.dialect.name == "sqlite"
+    ):
+        kind, value = msg.identity
+        row = connection.execute(_KNOWN, {
+            "channel": msg.channel, "external_id": msg.external_id, "kind": kind,
+            "value": value,
+        }).first()
+        known = None if row is None else tuple(row)
+        if known is not None and known[0] is not None:
+            later.write(connection)
+            return _existing(session, int(known[0]))
+    if known is None and msg.external_id is not None:
         existing = connection.execute(
             _BY_EXTERNAL_ID, {"channel": msg.channel, "external_id": msg.external_id}
         ).scalar()
         if existing is not None:
+            later.write(connection)
             return _existing(session, int(existing))
-    customer_id, case_id, interaction_id, new_case = _placed(connection, msg, now)
+    customer_id, case_id, interaction_id, new_case = _placed(connection, msg, now, known)
     sent_at = now if msg.status in _SENT_OR_LATER else None
     delivered_at = now if msg.status in _DELIVERED_OR_LATER else None
     message_id = _insert(connection, _MESSAGES, {
@@ -516,12 +579,12 @@ def _store_once(session: Session, msg: CheckedMessage, now: datetime) -> StoredM
             "id": attachment_id, "filename": a.filename, "content_type": a.content_type,
             "size": a.size, "storage_key": a.storage_key,
         })
-    connection.execute(_EVENTS.insert(), {
+    later.events.append({
         "message_id": message_id, "status": msg.status, "at": now, "error_code": None,
         "applied": True,
     })
     if not new_case:
-        connection.execute(_TOUCH, {"case_id": case_id, "now": now})
+        later.touched[case_id] = now
     view = {
         "id": message_id, "interaction_id": interaction_id, "channel": msg.channel,
         "direction": msg.direction, "sender": msg.sender, "recipient": msg.recipient,
@@ -547,7 +610,10 @@ def store_message(
     for attempt in range(_ATTEMPTS):
         try:
             with sessions() as session, session.begin():
-                return _store_once(session, msg, now())
+                later = _Later()
+                stored = _store_once(session, msg, now(), later)
+                later.write(session.connection())
+                return stored
         except IntegrityError:
             if attempt == _ATTEMPTS - 1:
                 raise
@@ -573,11 +639,13 @@ def store_batch(
     own outcome) and the others again."""
     with sessions() as session, session.begin():
         stored = []
+        later = _Later()
         for index, msg in enumerate(batch):
             try:
-                stored.append(_store_once(session, msg, now()))
+                stored.append(_store_once(session, msg, now(), later))
             except Exception as exc:
                 raise BatchFailed(index) from exc
+        later.write(session.connection())
         return stored
 
 
