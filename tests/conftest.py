@@ -25,13 +25,26 @@ _FAILED = pytest.StashKey[bool]()
 _CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report: pytest.TestReport = yield
+def _fail_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Under CI=true, turn a skip (a test's, or a whole module's `importorskip` at collection)
+    into a failure that carries the skip's reason."""
     if _CI and report.skipped and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which must not happen: {reason}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    report: pytest.CollectReport = yield
+    _fail_skip(report)
+    return report  # type: ignore[return-value]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    _fail_skip(report)
     if report.when == "call" and report.failed:
         item.stash[_FAILED] = True
     return report  # type: ignore[return-value]
