@@ -11,13 +11,13 @@ the right channel; `chain_bridged` runs several bridged hooks (transcription and
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from centralita.beside import run_beside
 from centralita.call_cases import CallInteractions
 from recordings.service import Recordings
 from recordings.storage import FileStorage, RecordingIndex
@@ -54,18 +54,7 @@ class RecordedCalls:
         if call.media() is None:
             await self.inner(call)
             return
-        record = asyncio.ensure_future(self._record(call))
-        try:
-            await self.inner(call)
-        finally:
-            if call.state is not CallState.ENDED:
-                call.hangup("handler-done")
-            try:
-                await record
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("call %s: recording failed", call.id)
+        await run_beside(call, self.inner, self._record(call), "recording")
 
     async def _record(self, call: Call) -> None:
         if not await call.wait_answered():

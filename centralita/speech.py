@@ -14,10 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from centralita.beside import run_beside
 from media.asr.base import RecognizerEngine
 from media.asr.factory import create_engine
 from media.clock import Clock
-from voice.call import Call, CallState, Direction
+from voice.call import Call, Direction
 from voice.leg_media import LegMedia
 from voice.transcription import StreamFactory, TranscriptStore
 from voice.transcription_service import TranscriptionService
@@ -83,20 +84,9 @@ class TranscribedCalls:
         if media is None:
             await self.inner(call)
             return
-        transcribe = asyncio.ensure_future(self._transcribe(call, media))
-        try:
-            await self.inner(call)
-        finally:
-            # The handler is done (the call has ended or is being torn down): let the
-            # transcript finish its last finals, bounded by the service's close timeout.
-            if call.state is not CallState.ENDED:
-                call.hangup("handler-done")
-            try:
-                await transcribe
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("call %s: transcription failed", call.id)
+        # Once the handler is done the transcript finishes its last finals, bounded by the
+        # service's close timeout.
+        await run_beside(call, self.inner, self._transcribe(call, media), "transcription")
 
     async def _transcribe(self, call: Call, media: LegMedia) -> None:
         if not await call.wait_answered():

@@ -175,11 +175,9 @@ class CallRecorder:
     def _tick(self, heard: AudioFrame) -> None:
         """One tick of the caller's leg: one stereo frame onto the timeline."""
         left = self._left.take()
-        if self._agent is not None:
-            right = self._right.take()
-        else:
-            self._right.push(heard)
-            right = self._right.take()
+        if self._agent is None:
+            self._right.push(heard)  # until an agent joins, the right is what the caller hears
+        right = self._right.take()
         if self._privacy.privacy is Privacy.PAUSED:
             left = right = _SILENCE
         self.write_frame(left, right)
