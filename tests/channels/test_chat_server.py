@@ -7,7 +7,6 @@ from its file; a silent socket closed after the hello timeout."""
 from __future__ import annotations
 
 import json
-import socket
 import stat
 from pathlib import Path
 
@@ -20,23 +19,15 @@ import web.chat_api
 from centralita.server import Server
 from centralita.settings import load_settings
 from channels.chat_tokens import KEY_FILE, user_hash
-from tests.helpers.server import LOOPBACK, free_port, free_sip_port, random_rtp_block
+from tests.helpers.server import loopback_config
 
 SITE_SECRET = "the-shops-secret-for-its-users-0123456789"
 
 
 def config_file(tmp_path: Path) -> Path:
     (tmp_path / "site.key").write_text(SITE_SECRET + "\n")
-    low, high = random_rtp_block()
     config = tmp_path / "centralita.yaml"
-    config.write_text(f"""
-sip_listen: "{LOOPBACK}:{free_sip_port()}"
-http_listen: "{LOOPBACK}:{free_port(socket.SOCK_STREAM, also_tcp=False)}"
-data_dir: "{tmp_path / 'data'}"
-rtp_port_min: {low}
-rtp_port_max: {high}
-transcription: "off"
-chat:
+    config.write_text(loopback_config(tmp_path / "data") + f"""chat:
   allowed_origins: ["https://shop.example.com"]
   site_secret_files: ["{tmp_path / 'site.key'}"]
   rate: {{lines: 2, per_seconds: 60}}

@@ -27,7 +27,7 @@ from tests.channels.test_email_smtp import (
     REPLY_DOMAIN,
     Relay,
 )
-from tests.helpers.server import LOOPBACK, free_port, free_sip_port, random_rtp_block
+from tests.helpers.server import free_port, loopback_config
 
 # The provider's relay, as in the round-trip tests.
 smtp_relay = test_email_smtp.relay
@@ -37,16 +37,8 @@ ADMIN_TOKEN = "ctk_tests_email_" + "z" * 32
 def config_file(tmp_path: Path, relay: Relay, smtp_in: int, extra: str = "") -> Path:
     (tmp_path / "smtp-password").write_text(RELAY_PASSWORD + "\n")
     (tmp_path / "admin-token").write_text(ADMIN_TOKEN + "\n")
-    low, high = random_rtp_block()
     config = tmp_path / "centralita.yaml"
-    config.write_text(f"""
-sip_listen: "{LOOPBACK}:{free_sip_port()}"
-http_listen: "{LOOPBACK}:{free_port(socket.SOCK_STREAM, also_tcp=False)}"
-data_dir: "{tmp_path / 'data'}"
-rtp_port_min: {low}
-rtp_port_max: {high}
-transcription: "off"
-auth:
+    config.write_text(loopback_config(tmp_path / "data") + f"""auth:
   tokens:
     - {{name: tests, role: admin, token_file: "{tmp_path / 'admin-token'}"}}
 email:

@@ -281,3 +281,17 @@ async def http_get(
 ) -> tuple[int, str]:
     """GET on loopback without blocking the loop: (status, body); status 0 = no connection."""
     return await asyncio.to_thread(_blocking_get, url, limit, headers or {})
+
+
+def loopback_config(data_dir: Path) -> str:
+    """The YAML head of a config file for an in-process `Server` on free loopback ports, its
+    own RTP block and `data_dir`, transcription off; a test appends its own sections."""
+    low, high = random_rtp_block()
+    return (
+        f'sip_listen: "{LOOPBACK}:{free_sip_port()}"\n'
+        f'http_listen: "{LOOPBACK}:{free_port(socket.SOCK_STREAM, also_tcp=False)}"\n'
+        f'data_dir: "{data_dir}"\n'
+        f"rtp_port_min: {low}\n"
+        f"rtp_port_max: {high}\n"
+        'transcription: "off"\n'
+    )
