@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import yaml
 
+from centralita.metrics_config import MetricsConfigError, MetricsSettings, parse_metrics
 from channels.chat_config import ChatConfigError, ChatSettings, parse_chat_settings
 from channels.email_config import EmailConfigError, EmailSettings, parse_email_settings
 from channels.twilio_config import TwilioConfig, TwilioConfigError, parse_twilio
@@ -145,6 +146,10 @@ class Settings:
     chat: ChatSettings | None = None
     # Stereo recordings of answered calls under DATA_DIR/recordings (recordings/).
     recordings: RecordingSettings = field(default_factory=RecordingSettings)
+    # Where /metrics is served and who may read it (centralita.metrics_config).
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    # Log lines as text (default) or one JSON object each (centralita.logs).
+    log_format: Literal["text", "json"] = "text"
 
     @property
     def tls_listen(self) -> HostPort:
@@ -260,6 +265,15 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             return parse_twilio(value, f"{where}: twilio")
         except TwilioConfigError as exc:
             raise ConfigError(str(exc)) from exc
+    if key == "metrics":
+        try:
+            return parse_metrics(value, f"{where}: metrics")
+        except MetricsConfigError as exc:
+            raise ConfigError(str(exc)) from exc
+    if key == "log_format":
+        if value not in ("text", "json"):
+            raise ConfigError(f"{where}: log_format must be text or json")
+        return value
     if key == "recordings":
         enabled = value.get("enabled", False) if isinstance(value, dict) else None
         if not isinstance(value, dict) or set(value) - {"enabled"} or not isinstance(
