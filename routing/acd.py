@@ -35,6 +35,7 @@ from routing.eta import HandleTimes, estimate_wait
 from routing.model import (
     AgentConfig,
     AgentState,
+    AgentStatus,
     QueueConfig,
     QueueEntry,
     QueueRecord,
@@ -106,6 +107,11 @@ class Acd:
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         # Told when a caller is joined to an agent's call (to transcribe the agent's side).
         self.on_bridged: Callable[[Call, Call], Awaitable[None]] | None = None
+        # The text conversations each agent holds (offered or assigned), counted against
+        # their `max_concurrent` with their calls; set by `routing.conversations.TextRouter`,
+        # which is reachable here as `text_router` for the desk.
+        self.text_load: Callable[[str], int] = lambda agent_id: 0
+        self.text_router: Any = None
         self._kick = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -526,11 +532,15 @@ class Acd:
                      if e.id not in self._offers and self._callbacks.due(e, wall)]
             if not ready:
                 continue
-            agents = {a.id: (a, statuses.get(a.id) or await self.store.agent_status(a.id))
+            raw = {a.id: statuses.get(a.id) or await self.store.agent_status(a.id)
+                   for a in self.agents.values() if name in a.queues}
+            agents = {a.id: (a, self._with_text(raw[a.id]))
                       for a in self.agents.values() if name in a.queues}
             for entry, candidate in assign(queue, ready, agents, now=now,
                                            last=self._last.get(name)):
                 agent = candidate.agent
+                if raw[agent.id].active + self.text_load(agent.id) >= agent.max_concurrent:
+                    continue  # a text offer took the last place since this pass began
                 reserved = await self.store.transition(
                     agent.id, _A.RESERVED, now=now, expect=frozenset({_A.AVAILABLE}),
                     reserved_for=entry.id)
@@ -542,6 +552,12 @@ class Acd:
                 offer = self._offer_call if entry.kind == "call" else self._callbacks.offer
                 self._offers[entry.id] = self._spawn(offer(queue, entry, agent),
                                                      f"offer-{entry.id}")
+
+    def _with_text(self, status: AgentStatus) -> AgentStatus:
+        """`status` with the agent's text conversations counted in `active`: the total the
+        strategies hold against `max_concurrent`."""
+        load = self.text_load(status.agent_id)
+        return replace(status, active=status.active + load) if load else status
 
     def _refresh_position(self, entry: QueueEntry) -> None:
         self._positions.setdefault(entry.id, _UNCOUNTED)

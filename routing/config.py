@@ -12,11 +12,15 @@ they serve, an overflow of kind `queue` names its target:
         overflow: {kind: queue, target: sales}   # or voicemail, callback, hangup
         callback_key: "1"             # a DTMF key (0-9, * or #), or null for no callback offer
         moh: default                  # default, a .wav path, or null for silence
+        channels: [voice, chat, sms, whatsapp, email]   # what it serves; default [voice]
+        response_targets: {chat: 60, email: 14400}      # text first-response targets (s)
+        sticky_for: 3600              # a returning customer is offered to their last agent
     agents:
       - id: ana
         name: Ana
         skills: {english: 8}          # levels 1-10
-        max_concurrent: 1
+        max_concurrent: 3             # total at once: calls and text conversations
+        capacity: {voice: 1, chat: 2, email: 3}   # per channel; unnamed: voice 1, text the total
         queues: [support]
     teams:                            # optional: who supervises whom (case access)
       - name: front
@@ -46,7 +50,9 @@ from typing import Any
 from ivr.verbs.base import Problems
 from ivr.yamlpos import Located, dotted, load_located
 from routing.model import (
+    CHANNELS,
     OVERFLOW_KINDS,
+    TEXT_CHANNELS,
     STRATEGIES,
     AgentConfig,
     CallbackPolicy,
@@ -67,9 +73,10 @@ SKILL_LEVELS = range(1, 11)
 _QUEUE_KEYS = (
     "name", "strategy", "skills", "service_level", "max_wait", "overflow", "announce_every",
     "announce_position", "announce_wait", "moh", "offer_timeout", "wrapup", "callback_key",
-    "callback", "aging_per_s", "default_handle_time",
+    "callback", "aging_per_s", "default_handle_time", "channels", "response_targets",
+    "sticky_for",
 )
-_AGENT_KEYS = ("id", "name", "skills", "max_concurrent", "contact", "queues")
+_AGENT_KEYS = ("id", "name", "skills", "max_concurrent", "contact", "queues", "capacity")
 _OVERFLOW_KEYS = ("kind", "target")
 _CALLBACK_KEYS = ("max_attempts", "retry_after", "ring_timeout")
 _TEAM_KEYS = ("name", "supervisors", "agents")
@@ -227,6 +234,40 @@ def _moh(value: object, path: Path_, where: _Where) -> str | None:
     return value
 
 
+def _channels(value: object, path: Path_, where: _Where) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not value:
+        raise where.error(f"must be a non-empty list of channels ({', '.join(CHANNELS)}), "
+                          f"got {_show(value)}", path)
+    seen: list[str] = []
+    for index, item in enumerate(value):
+        channel = _choice(item, (*path, index), where, CHANNELS)
+        if channel in seen:
+            raise where.error(f"channel {_show(channel)} listed twice", (*path, index))
+        seen.append(channel)
+    return tuple(seen)
+
+
+def _response_targets(value: object, path: Path_, where: _Where) -> tuple[tuple[str, float], ...]:
+    raw = _mapping(value, path, where, TEXT_CHANNELS)
+    return tuple((channel, _seconds(raw[channel], (*path, channel), where))
+                 for channel in TEXT_CHANNELS if channel in raw)
+
+
+def _capacity(value: object, path: Path_, where: _Where, total: int) -> dict[str, int]:
+    raw = _mapping(value, path, where, CHANNELS)
+    capacity: dict[str, int] = {}
+    for channel in CHANNELS:
+        if channel not in raw:
+            continue
+        at = (*path, channel)
+        # A softphone carries one call at a time: more voice would be a promise never kept.
+        capacity[channel] = _int(raw[channel], at, where, 0, 1 if channel == "voice" else None)
+        if capacity[channel] > total:
+            raise where.error(f"{channel} capacity {capacity[channel]} is above max_concurrent "
+                              f"{total} (the total across channels)", at)
+    return capacity
+
+
 # --- one queue, one agent ------------------------------------------------------------------
 
 
@@ -291,6 +332,9 @@ def _queue(value: object, path: Path_, where: _Where) -> QueueConfig:
         callback=_callback_policy(*get("callback", {}), where),
         aging_per_s=_seconds(*get("aging_per_s", d.aging_per_s), where, zero_ok=True),
         default_handle_time=_seconds(*get("default_handle_time", d.default_handle_time), where),
+        channels=_channels(*get("channels", list(d.channels)), where),
+        response_targets=_response_targets(*get("response_targets", {}), where),
+        sticky_for=_seconds(*get("sticky_for", d.sticky_for), where, zero_ok=True),
     )
     if cfg.overflow is not None and cfg.max_wait is None:
         # Overflow happens at the maximum wait; without one it would never happen.
@@ -321,13 +365,15 @@ def _agent(value: object, path: Path_, where: _Where) -> AgentConfig:
     ):
         raise where.error(f"must be a sip: or sips: URI or null, got {_show(contact)}",
                           (*path, "contact"))
+    total = _int(raw.get("max_concurrent", 1), (*path, "max_concurrent"), where, 1)
     return AgentConfig(
         id=agent_id,
         name=name,
         skills=levels,
-        max_concurrent=_int(raw.get("max_concurrent", 1), (*path, "max_concurrent"), where, 1),
+        max_concurrent=total,
         contact=contact,
         queues=_names(raw.get("queues", []), (*path, "queues"), where, "queue name"),
+        capacity=_capacity(raw.get("capacity", {}), (*path, "capacity"), where, total),
     )
 
 
@@ -413,6 +459,8 @@ def queue_to_dict(cfg: QueueConfig) -> dict[str, Any]:
         "callback": {"max_attempts": cb.max_attempts, "retry_after": cb.retry_after,
                      "ring_timeout": cb.ring_timeout},
         "aging_per_s": cfg.aging_per_s, "default_handle_time": cfg.default_handle_time,
+        "channels": list(cfg.channels), "response_targets": dict(cfg.response_targets),
+        "sticky_for": cfg.sticky_for,
     }
 
 
@@ -420,7 +468,7 @@ def agent_to_dict(cfg: AgentConfig) -> dict[str, Any]:
     """Every field of `cfg` as JSON/YAML values; `parse_agent` reads it back unchanged."""
     return {"id": cfg.id, "name": cfg.name, "skills": dict(cfg.skills),
             "max_concurrent": cfg.max_concurrent, "contact": cfg.contact,
-            "queues": list(cfg.queues)}
+            "queues": list(cfg.queues), "capacity": dict(cfg.capacity)}
 
 
 # --- the routing file -----------------------------------------------------------------------

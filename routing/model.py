@@ -67,6 +67,15 @@ _MOVES: dict[AgentState, frozenset[AgentState]] = {
 }
 
 STRATEGIES = ("longest-idle", "round-robin", "skills-weighted")
+# The channels a queue serves and an agent has capacity on; the text ones are routed by
+# `routing.conversations` (one open text interaction of a case is one conversation).
+TEXT_CHANNELS = ("chat", "sms", "whatsapp", "email")
+CHANNELS = ("voice", *TEXT_CHANNELS)
+# First-response targets (seconds) of the text channels' service level, unless a queue's
+# `response_targets` says otherwise: chat is live, SMS and WhatsApp within the quarter hour,
+# email within four hours.
+DEFAULT_RESPONSE_TARGETS: tuple[tuple[str, float], ...] = (
+    ("chat", 60.0), ("sms", 900.0), ("whatsapp", 900.0), ("email", 14400.0))
 OVERFLOW_KINDS = ("queue", "voicemail", "callback", "hangup")
 
 
@@ -112,13 +121,32 @@ class QueueConfig:
     callback: CallbackPolicy = field(default_factory=CallbackPolicy)
     aging_per_s: float = 0.0
     default_handle_time: float = 180.0  # the wait estimate's handle time before any history
+    channels: tuple[str, ...] = ("voice",)  # what it serves (text: `routing.conversations`)
+    # Text channels' first-response targets (seconds), as (channel, seconds) pairs; a channel
+    # not named takes DEFAULT_RESPONSE_TARGETS' value.
+    response_targets: tuple[tuple[str, float], ...] = ()
+    # A customer whose conversation closed less than this many seconds ago is offered first
+    # to the agent who had it when they write again (0: no such preference).
+    sticky_for: float = 3600.0
+
+    def response_target(self, channel: str) -> float:
+        """The first-response target of `channel` in seconds (voice: `service_level`)."""
+        if channel == "voice":
+            return self.service_level
+        mine = dict(self.response_targets)
+        return mine.get(channel, dict(DEFAULT_RESPONSE_TARGETS).get(channel, self.service_level))
 
 
 @dataclass(frozen=True)
 class AgentConfig:
     """One agent: `skills` maps a skill to a level (1-10); `contact` is the SIP URI offers
     are dialed to (a desk phone or softphone), or None to use the registrar's binding for
-    `sip:<id>@...`; `queues` the queues they serve."""
+    `sip:<id>@...`; `queues` the queues they serve.
+
+    `max_concurrent` is the total of interactions at once across channels (calls and text
+    conversations); `capacity` caps each channel on its own (`{voice: 1, chat: 2}`). A channel
+    `capacity` does not name takes the default: 1 for voice (a softphone carries one call),
+    `max_concurrent` for a text channel. 0 means the agent takes none of that channel."""
 
     id: str
     name: str = ""
@@ -126,6 +154,13 @@ class AgentConfig:
     max_concurrent: int = 1
     contact: str | None = None
     queues: tuple[str, ...] = ()
+    capacity: dict[str, int] = field(default_factory=dict)
+
+    def capacity_for(self, channel: str) -> int:
+        """How many interactions of `channel` the agent takes at once (see the class doc)."""
+        if channel in self.capacity:
+            return self.capacity[channel]
+        return 1 if channel == "voice" else self.max_concurrent
 
 
 @dataclass

@@ -74,8 +74,9 @@ def eligible(
 ) -> list[Candidate]:
     """The agents who may take `entry` now, sorted by agent id.
 
-    Eligible means: AVAILABLE, serving `queue.name`, below `max_concurrent` interactions, and
-    holding every required skill (`required_skills`) at level 1 or more.
+    Eligible means: AVAILABLE, serving `queue.name`, taking calls (voice capacity above 0),
+    below `max_concurrent` interactions (the engine counts the agent's text conversations in
+    `active`), and holding every required skill (`required_skills`) at level 1 or more.
     """
     required = required_skills(entry, queue)
     found = [
@@ -84,6 +85,7 @@ def eligible(
         if status.state is AgentState.AVAILABLE
         and queue.name in agent.queues
         and status.active < agent.max_concurrent
+        and agent.capacity_for("voice") > 0
         and all(agent.skills.get(skill, 0) >= 1 for skill in required)
     ]
     found.sort(key=lambda c: c.id)
@@ -252,7 +254,7 @@ def assign(
 def _open(agent: AgentConfig, status: AgentStatus, queue: QueueConfig) -> bool:
     """Free to take an entry of `queue` now, whatever its skills (see `eligible`)."""
     return (status.state is AgentState.AVAILABLE and queue.name in agent.queues
-            and status.active < agent.max_concurrent)
+            and status.active < agent.max_concurrent and agent.capacity_for("voice") > 0)
 
 
 def _in_pass(status: AgentStatus, taken: int, now: float) -> AgentStatus:
