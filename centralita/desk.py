@@ -15,6 +15,13 @@ connected to (`CaseStore.set_interaction_agent`, the stored fact behind `web.cas
 and answers `web.case_access.LiveCases`: the cases offered to an agent (ringing) or on their
 call now.
 
+Text conversations (chat, SMS, WhatsApp, email) are routing's `TextRouter`
+(`routing.conversations`, attached with `attach_text`): the hub turns the desk's four
+conversation commands into its calls, puts the agent's conversations and pending offers in
+`hello`, relays its `conversation*` messages (sent through `acd.notify`, like calls') with the
+case's public id in place of the integer one, and counts the cases of an agent's
+conversations and offers among their live cases (they may read and write on them).
+
 It sits in the composition root because it joins three packages (web's protocol, routing's
 engine, voice's WebRTC leg) that don't import each other.
 """
@@ -24,9 +31,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from cases.errors import CaseError
 from cases.store import CaseStore
@@ -46,6 +53,10 @@ from web.desk.protocol import (
     Consult,
     ConsultCancel,
     ConsultComplete,
+    ConversationAccept,
+    ConversationClose,
+    ConversationDecline,
+    ConversationRead,
     Decline,
     DeskCommand,
     DeskError,
@@ -67,6 +78,46 @@ _NO_MEDIA = "the browser's media did not connect"
 
 # Connected phases of a call (routing.session.Phase): the agent took it.
 _TAKEN = frozenset({"connected", "held", "consulting"})
+
+# TextRoutingError codes (the contract) and the command field each one is about.
+TEXT_REFUSALS: Mapping[str, str] = {
+    "bad_offer": "offer_id", "over_capacity": "offer_id", "not_yours": "id",
+    "no_conversation": "id",
+}
+
+
+class Conversation(Protocol):
+    """One text conversation as routing keeps it (`routing.conversations.Conversation`)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """`{"id", "case_id" (the integer key), "channel", "queue", "state", "agent",
+        "unread", "last_message_at", "waiting_since", "customer"}`."""
+        ...
+
+
+class TextConversations(Protocol):
+    """What the hub asks of routing's `TextRouter`; refusals raise its `TextRoutingError`
+    (`code` one of `TEXT_REFUSALS`, `message` for the agent)."""
+
+    async def accept(self, agent_id: str, offer_id: str) -> Conversation: ...
+
+    async def decline(self, agent_id: str, offer_id: str) -> None: ...
+
+    async def read(self, agent_id: str, conversation_id: int) -> Conversation: ...
+
+    async def close(self, agent_id: str, conversation_id: int) -> Conversation: ...
+
+    async def conversations_of(self, agent_id: str) -> list[Conversation]: ...
+
+    async def offers_of(self, agent_id: str) -> list[dict[str, Any]]: ...
+
+
+def _text_refusal(exc: Exception) -> DeskError | None:
+    """The desk's error for a refusal of the text router (None: not one, a bug)."""
+    code, message = getattr(exc, "code", None), getattr(exc, "message", None)
+    if not isinstance(code, str) or code not in TEXT_REFUSALS or not isinstance(message, str):
+        return None
+    return DeskError(code, message, TEXT_REFUSALS[code])
 
 
 @dataclass
@@ -93,6 +144,14 @@ class DeskHub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._public_ids: dict[int, str] = {}  # case id -> public id (they never change)
         self._recorded: set[tuple[str, str]] = set()  # (call id, agent) stored on the case
+        self.text: TextConversations | None = None
+        # What the page was told of text work, for `live_cases`: agent -> conversation id ->
+        # case id, and conversation offer id -> (agent, case id).
+        self._text_cases: dict[str, dict[int, int]] = {}
+        self._text_offers: dict[str, tuple[str, int]] = {}
+        # The last send to each desk still waiting for a public id: later messages queue
+        # behind it so a desk gets them in the order routing said them.
+        self._tails: dict[str, asyncio.Future[Any]] = {}
         acd.listeners.append(self._routing_event)
         watchers = getattr(acd.store, "state_watchers", None)
         if isinstance(watchers, list):
@@ -100,6 +159,10 @@ class DeskHub:
 
     def online(self, agent_id: str) -> bool:
         return agent_id in self.links
+
+    def attach_text(self, router: TextConversations) -> None:
+        """Route the desk's conversation commands to `router` (routing's `TextRouter`)."""
+        self.text = router
 
     # -- web.case_access.LiveCases --------------------------------------------------------------
     def live_cases(self, agent_id: str) -> Collection[int]:
@@ -111,6 +174,8 @@ class DeskHub:
             case_id = session.context.get("case_id")
             if agent_id in (talking, consulted) and isinstance(case_id, int):
                 found.add(case_id)
+        found.update(self._text_cases.get(agent_id, {}).values())
+        found.update(case for agent, case in self._text_offers.values() if agent == agent_id)
         return found
 
     def live_agents(self, case_id: int) -> Collection[str]:
@@ -122,7 +187,34 @@ class DeskHub:
                 found.add(talking)
                 if session.consulted is not None:
                     found.add(session.consulted.id)
+        found.update(agent for agent, cases in self._text_cases.items()
+                     if case_id in cases.values())
+        found.update(agent for agent, case in self._text_offers.values() if case == case_id)
         return found
+
+    def _track_text(self, agent_id: str, message: Mapping[str, Any]) -> None:
+        """Keep `live_cases` in step with what routing tells the agent of text work."""
+        kind = message.get("type")
+        conversation = message.get("conversation")
+        case_id = conversation.get("case_id") if isinstance(conversation, dict) else None
+        mine = self._text_cases.setdefault(agent_id, {})
+        if kind == "conversation_offer" and isinstance(case_id, int):
+            self._text_offers[str(message.get("offer_id"))] = (agent_id, case_id)
+        elif kind == "conversation_offer_withdrawn":
+            self._text_offers.pop(str(message.get("offer_id")), None)
+        elif kind == "conversation" and isinstance(conversation, dict):
+            conv_id = conversation.get("id")
+            if not isinstance(conv_id, int):
+                return
+            if conversation.get("state") == "assigned" and conversation.get("agent") == agent_id \
+                    and isinstance(case_id, int):
+                mine[conv_id] = case_id
+            else:
+                mine.pop(conv_id, None)
+        elif kind == "conversation_closed":
+            conv_id = message.get("id")
+            if isinstance(conv_id, int):
+                mine.pop(conv_id, None)
 
     # -- public case ids ------------------------------------------------------------------------
     async def _public_id(self, case_id: int | None) -> str | None:
@@ -141,10 +233,34 @@ class DeskHub:
         return public
 
     async def _with_public_id(self, message: dict[str, Any]) -> dict[str, Any]:
+        """`message` with the public id in place of each integer case id it carries: its own
+        `case_id`, and its `conversation`'s (a text conversation's messages)."""
+        conversation = message.get("conversation")
+        if isinstance(conversation, dict) and isinstance(conversation.get("case_id"), int):
+            message = {**message, "conversation": {
+                **conversation, "case_id": await self._public_id(conversation["case_id"])}}
         case_id = message.get("case_id")
         if "case_id" not in message or (case_id is not None and not isinstance(case_id, int)):
             return message
         return {**message, "case_id": await self._public_id(case_id)}
+
+    def _known_public(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """`message` with public case ids from what is known already; None if one needs a
+        look-up first."""
+        out = message
+        conversation = message.get("conversation")
+        if isinstance(conversation, dict) and isinstance(conversation.get("case_id"), int):
+            public = self._public_ids.get(conversation["case_id"])
+            if public is None:
+                return None
+            out = {**out, "conversation": {**conversation, "case_id": public}}
+        case_id = message.get("case_id")
+        if isinstance(case_id, int):
+            public = self._public_ids.get(case_id)
+            if public is None:
+                return None
+            out = {**out, "case_id": public}
+        return out
 
     def _record_agent(self, agent_id: str, message: dict[str, Any]) -> None:
         """Store who took a call on its case, once per call and agent."""
@@ -171,18 +287,28 @@ class DeskHub:
         link = self.links.get(agent_id)
         if link is None:
             return
-        case_id = message.get("case_id")
-        if isinstance(case_id, int):
-            public = self._public_ids.get(case_id)
-            if public is None:
-                # Not seen yet (no offer went before): look it up; this message may then
-                # overtake a later one, which an unknown case makes rare.
-                self._spawn(self._send_public(link, message))
-                return
-            message = {**message, "case_id": public}
-        self._spawn(link.send(message))
+        known = self._known_public(message)
+        if known is not None and agent_id not in self._tails:
+            self._spawn(link.send(known))
+            return
+        # A case not seen yet (no offer went before): look its public id up, and keep what
+        # follows for this desk behind it, in order.
+        previous = self._tails.get(agent_id)
+        tail = asyncio.ensure_future(self._send_public(link, message, previous))
+        self._tails[agent_id] = tail
+        self._tasks.add(tail)
+        tail.add_done_callback(self._tasks.discard)
+        tail.add_done_callback(lambda done: self._drop_tail(agent_id, done))
 
-    async def _send_public(self, link: DeskLink, message: dict[str, Any]) -> None:
+    def _drop_tail(self, agent_id: str, done: asyncio.Future[Any]) -> None:
+        if self._tails.get(agent_id) is done:
+            del self._tails[agent_id]
+
+    async def _send_public(
+        self, link: DeskLink, message: dict[str, Any], after: asyncio.Future[Any] | None
+    ) -> None:
+        if after is not None:
+            await asyncio.gather(after, return_exceptions=True)
         await link.send(await self._with_public_id(message))
 
     def _spawn(self, coro: Any) -> None:
@@ -192,6 +318,7 @@ class DeskHub:
 
     def _routing_event(self, agent_id: str, message: dict[str, Any]) -> None:
         self._record_agent(agent_id, message)
+        self._track_text(agent_id, message)
         self._push(agent_id, message)
 
     def _state_changed(self, status: AgentStatus) -> None:
@@ -232,7 +359,25 @@ class DeskHub:
             "call": None if session is None
             else await self._with_public_id({"type": "call", **session.view()}),
             "directory": await self._directory(),
+            **await self._text_hello(link.agent_id),
         })
+
+    async def _text_hello(self, agent_id: str) -> dict[str, Any]:
+        """The agent's text conversations and the offers waiting for their answer."""
+        if self.text is None:
+            return {"conversations": [], "conversation_offers": []}
+        conversations = [c.to_dict() for c in await self.text.conversations_of(agent_id)]
+        offers = await self.text.offers_of(agent_id)
+        self._text_cases[agent_id] = {
+            c["id"]: c["case_id"] for c in conversations
+            if isinstance(c.get("id"), int) and isinstance(c.get("case_id"), int)}
+        for offer in offers:
+            self._track_text(agent_id, offer)
+        return {
+            "conversations": [(await self._with_public_id({"conversation": c}))["conversation"]
+                              for c in conversations],
+            "conversation_offers": [await self._with_public_id(o) for o in offers],
+        }
 
     async def disconnect(self, link: DeskLink) -> None:
         if self.links.get(link.agent_id) is not link:
@@ -275,8 +420,44 @@ class DeskHub:
             await self._wrapup(agent_id, message)
         elif isinstance(message, Rejoin):
             await self._rejoin(agent_id, message)
+        elif isinstance(message, ConversationAccept | ConversationDecline | ConversationRead
+                        | ConversationClose):
+            await self._conversation_command(agent_id, message)
         else:
             self._session_command(agent_id, message)
+
+    async def _conversation_command(
+        self, agent_id: str,
+        message: ConversationAccept | ConversationDecline | ConversationRead | ConversationClose,
+    ) -> None:
+        """A text conversation command, to routing's `TextRouter`; the page gets the
+        conversation as it is after it (routing may tell it too: the page keeps the last)."""
+        router = self.text
+        if router is None:
+            raise DeskError("no_text_routing", "text conversations are not routed on this server")
+        try:
+            if isinstance(message, ConversationDecline):
+                await router.decline(agent_id, message.offer_id)
+                self._text_offers.pop(message.offer_id, None)
+                return
+            if isinstance(message, ConversationAccept):
+                conversation = (await router.accept(agent_id, message.offer_id)).to_dict()
+                self._text_offers.pop(message.offer_id, None)
+            elif isinstance(message, ConversationRead):
+                conversation = (await router.read(agent_id, message.id)).to_dict()
+            else:
+                conversation = (await router.close(agent_id, message.id)).to_dict()
+        except Exception as exc:
+            refusal = _text_refusal(exc)
+            if refusal is None:
+                raise
+            raise refusal from exc
+        if isinstance(message, ConversationClose):
+            update: dict[str, Any] = {"type": "conversation_closed", "id": message.id}
+        else:
+            update = {"type": "conversation", "conversation": conversation}
+        self._track_text(agent_id, update)
+        await self._send(agent_id, await self._with_public_id(update))
 
     def _session_command(self, agent_id: str, message: DeskCommand) -> None:
         session = self.acd.sessions.get(agent_id)

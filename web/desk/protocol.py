@@ -18,8 +18,18 @@ Desk → server (commands; each a dataclass with `parse()` and `to_json()`):
     {"type": "ping"}                      answered {"type": "pong"} by the web   Ping
                                           layer itself; never reaches the service
 
+Text conversations (chat, SMS, WhatsApp, email; `routing.conversations`, the contract in
+`TextConversations` of `centralita.desk`):
+
+    {"type": "conversation_accept", "offer_id": id}   take an offer        ConversationAccept
+    {"type": "conversation_decline", "offer_id": id}  leave it to others   ConversationDecline
+    {"type": "conversation_read", "id": int}          open now: unread 0   ConversationRead
+    {"type": "conversation_close", "id": int}         end it (not the case) ConversationClose
+
 Server → desk messages are plain dicts the `DeskService` builds (hello, state, offer,
-offer_withdrawn, answer_sdp, call, wrapup, wrapup_saved, directory, error, pong); `answer_sdp`
+offer_withdrawn, answer_sdp, call, wrapup, wrapup_saved, directory, error, pong, and for text
+conversations conversation_offer, conversation_offer_withdrawn, conversation,
+conversation_closed; `hello` carries `conversations` and `conversation_offers`); `answer_sdp`
 carries `offer_id` for an accept and `rejoin` (the call id) for a rejoin. A page that opens
 while its agent is on a call (`hello` has a `call`) sends `rejoin` to get its audio back; the page
 renders them. The page leaves its wrap-up form on `wrapup_saved` (or the next `state` after
@@ -47,6 +57,7 @@ MAX_DTMF = 32
 MAX_DISPOSITION = 64
 MAX_NOTES = 4000
 MAX_REASON = 100  # as routing's agent-state API (routing.config.MAX_REASON)
+MAX_ROW_ID = 2**63 - 1  # a conversation is an interaction row (a 64-bit key at most)
 
 AgentStateName = Literal["available", "break", "offline"]
 AGENT_STATES: tuple[AgentStateName, ...] = ("available", "break", "offline")
@@ -159,6 +170,17 @@ class _Fields:
         value = self._get(key, True)
         if not isinstance(value, bool):
             raise DeskProtocolError("invalid_field", f"{self._at(key)} must be true or false", self._at(key))
+        return value
+
+    def row_id(self, key: str) -> int:
+        """A positive integer id (a JSON number without a fraction; not a boolean)."""
+        value = self._get(key, True)
+        where = self._at(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise DeskProtocolError("invalid_field", f"{where} must be an integer id", where)
+        if not 1 <= value <= MAX_ROW_ID:
+            raise DeskProtocolError(
+                "invalid_field", f"{where} must be between 1 and {MAX_ROW_ID}, got {value}", where)
         return value
 
     def mapping(self, key: str) -> Mapping[str, Any]:
@@ -442,6 +464,64 @@ class Wrapup:
 
 
 @dataclass(frozen=True)
+class _ConversationOffer:
+    """A command about an offered text conversation (`offer_id` from conversation_offer)."""
+
+    TYPE: ClassVar[str]
+    offer_id: str
+
+    @classmethod
+    def parse(cls, fields: _Fields) -> Self:
+        return cls(_offer_id(fields))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "offer_id": self.offer_id}
+
+
+@dataclass(frozen=True)
+class _ConversationCommand:
+    """A command about one of the agent's text conversations (`id`: its interaction id)."""
+
+    TYPE: ClassVar[str]
+    id: int
+
+    @classmethod
+    def parse(cls, fields: _Fields) -> Self:
+        return cls(fields.row_id("id"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "id": self.id}
+
+
+@dataclass(frozen=True)
+class ConversationAccept(_ConversationOffer):
+    """Take an offered chat, SMS, WhatsApp or email conversation."""
+
+    TYPE: ClassVar[str] = "conversation_accept"
+
+
+@dataclass(frozen=True)
+class ConversationDecline(_ConversationOffer):
+    """Leave an offered conversation to another agent."""
+
+    TYPE: ClassVar[str] = "conversation_decline"
+
+
+@dataclass(frozen=True)
+class ConversationRead(_ConversationCommand):
+    """The agent has the conversation open: its unread count goes back to zero."""
+
+    TYPE: ClassVar[str] = "conversation_read"
+
+
+@dataclass(frozen=True)
+class ConversationClose(_ConversationCommand):
+    """End the conversation (its interaction on the case; the case stays open)."""
+
+    TYPE: ClassVar[str] = "conversation_close"
+
+
+@dataclass(frozen=True)
 class Ping(_Bare):
     """Liveness check from the page; the web layer answers `pong`."""
 
@@ -451,6 +531,7 @@ class Ping(_Bare):
 DeskCommand: TypeAlias = (
     SetState | Accept | Decline | Rejoin | Mute | Hold | SendDtmf | Hangup | Transfer | Consult
     | ConsultComplete | ConsultCancel | Wrapup | Ping
+    | ConversationAccept | ConversationDecline | ConversationRead | ConversationClose
 )
 
 # type → (parser, the fields it may carry besides "type")
@@ -469,6 +550,10 @@ _COMMANDS: dict[str, tuple[Callable[[_Fields], DeskCommand], tuple[str, ...]]] =
     ConsultCancel.TYPE: (ConsultCancel.parse, ()),
     Wrapup.TYPE: (Wrapup.parse, ("disposition", "notes")),
     Ping.TYPE: (Ping.parse, ()),
+    ConversationAccept.TYPE: (ConversationAccept.parse, ("offer_id",)),
+    ConversationDecline.TYPE: (ConversationDecline.parse, ("offer_id",)),
+    ConversationRead.TYPE: (ConversationRead.parse, ("id",)),
+    ConversationClose.TYPE: (ConversationClose.parse, ("id",)),
 }
 COMMAND_TYPES: tuple[str, ...] = tuple(_COMMANDS)
 
