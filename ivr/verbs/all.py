@@ -1,27 +1,34 @@
 """Import every verb module so each registers itself in `REGISTRY`.
 
-The media verbs (play, say, gather, menu, voicemail) are written alongside; until a module
-exists its verb is simply unknown to the validator, rather than breaking every import of ivr.
+The list is plain imports on purpose: a verb module that is missing or broken is an
+ImportError the moment `ivr` starts (the validator, the interpreter and `centralita flows
+check` all come through here), never a verb that is quietly unknown to the validator.
 """
 
 from __future__ import annotations
 
-import importlib
-
-from ivr.verbs import branch, callback, goto, hangup, hours, http, queue, set, transfer
+from ivr.verbs import (
+    branch,
+    callback,
+    gather,
+    goto,
+    hangup,
+    hours,
+    http,
+    menu,
+    play,
+    queue,
+    say,
+    set,
+    transfer,
+    voicemail,
+)
 from ivr.verbs.base import REGISTRY, Verb
 
 CONTROL_VERBS = (branch, callback, goto, hangup, hours, http, queue, set, transfer)
-MEDIA_VERBS = ("play", "say", "gather", "menu", "voicemail")
+MEDIA_VERBS = (play, say, gather, menu, voicemail)
 
 
 def load_all() -> dict[str, Verb]:
-    """Every registered verb, media verbs included when their modules are installed."""
-    for name in MEDIA_VERBS:
-        try:
-            importlib.import_module(f"ivr.verbs.{name}")
-        except ModuleNotFoundError as exc:
-            # Only "that module isn't written yet" is tolerated; its own import errors are real.
-            if exc.name != f"ivr.verbs.{name}":
-                raise
+    """Every verb, by name (all registered when this module was imported)."""
     return REGISTRY
