@@ -365,6 +365,28 @@ def open_conversation(
     raise AssertionError("unreachable")
 
 
+def find_conversation(
+    sessions: Callable[[], Session], *, channel: str, identity: tuple[str, str],
+) -> tuple[int, int, int] | None:
+    """(customer id, case id, interaction id) of the open `channel` interaction on the open
+    case of the customer with `identity`, or None; opens nothing (a widget that loads is not
+    yet a conversation: only the visitor's first line opens one)."""
+    kind, value = identity
+    query = (
+        select(_IDENTITIES.c.customer_id, _CASES.c.id, _INTERACTIONS.c.id)
+        .select_from(_IDENTITIES.join(_CASES, _CASES.c.customer_id == _IDENTITIES.c.customer_id)
+                     .join(_INTERACTIONS, _INTERACTIONS.c.case_id == _CASES.c.id))
+        .where(_IDENTITIES.c.kind == kind, _IDENTITIES.c.value == value,
+               _CASES.c.status == "open", _INTERACTIONS.c.channel == channel,
+               _INTERACTIONS.c.ended_at.is_(None))
+        .order_by(_INTERACTIONS.c.started_at.desc(), _INTERACTIONS.c.id.desc())
+        .limit(1)
+    )
+    with sessions() as session:
+        row = session.execute(query).first()
+    return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
+
+
 # The hot path (every inbound SMS, WhatsApp message, email and chat line) in a handful of
 # Core statements on the session's connection: the ORM's unit of work, autoflush and lazy
 # loads cost several times the SQL itself (measured: 5.5 ms a message through the ORM on

@@ -534,6 +534,17 @@ class CaseStore:
             )
         return InteractionRef(customer_id, case_id, interaction_id)
 
+    async def find_text_interaction(self, *, channel: str, address: str) -> InteractionRef | None:
+        """The open `channel` interaction with the customer at `address` on their open case,
+        or None; unlike `open_text_interaction` it opens nothing."""
+        channel = messages.check_channel(channel)
+        identity = self._identities.for_channel(channel, address, where="address")
+        found = await self._db.run(
+            functools.partial(messages.find_conversation, self._session, channel=channel,
+                              identity=identity)
+        )
+        return None if found is None else InteractionRef(*found)
+
     async def store_message(self, draft: MessageDraft) -> StoredMessage:
         """Store a chat line, SMS, WhatsApp message or email on the customer's case, once per
         channel id (a retry returns the stored one, `created=False`): see `cases.messages`.

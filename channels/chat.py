@@ -106,6 +106,10 @@ class ChatService:
         return await self.store.open_text_interaction(
             channel="chat", address=visitor.address, verified=visitor.identified)
 
+    async def existing_conversation(self, visitor: Visitor) -> InteractionRef | None:
+        """The visitor's open chat on their case, if they have one (opens nothing)."""
+        return await self.store.find_text_interaction(channel="chat", address=visitor.address)
+
     async def say(self, visitor: Visitor, line: Say) -> StoredMessage:
         """Store the visitor's line once (a resent id returns the stored one): `RateLimited`
         past the visitor's rate, `BadInbound` past the size cap, InvalidInput from the store."""

@@ -138,9 +138,12 @@ class ChatConversation:
         await self._send(Welcome(visitor.token, visitor.identified))
         if hello.last_seen is not None or visitor.identified:
             # A returning widget, or a known user: their conversation, from where it was.
+            # Only an open one: a page load is not a conversation (the first line opens it),
+            # or every page a signed-in user views would open a chat for an agent.
             self._last_seen = hello.last_seen or 0
-            ref = await self._service.conversation(visitor)
-            await self._attach(ref.case_id)
+            ref = await self._service.existing_conversation(visitor)
+            if ref is not None:
+                await self._attach(ref.case_id)
 
     async def _attach(self, case_id: int) -> None:
         """Follow case `case_id`: subscribe, then replay what the widget has not seen."""

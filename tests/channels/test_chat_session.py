@@ -60,3 +60,43 @@ async def test_a_stalled_socket_gets_the_lines_the_bus_dropped(tmp_path: Path) -
         await conversation.close()
     finally:
         await cases.close()
+
+
+async def test_a_signed_in_users_page_load_opens_no_chat_until_they_write(
+    tmp_path: Path,
+) -> None:
+    """A site's signed-in user loads a page (the widget says hello): nothing is opened on their
+    case (before: every page view opened a chat interaction for an agent to see); their first
+    line opens it, and the next page load follows that conversation with its history."""
+    from channels.chat_tokens import user_hash
+
+    bus = InProcessBus()
+    cases = await CaseStore.open(f"sqlite:///{tmp_path}/c.db", bus=bus)
+    secret = b"site-secret-for-the-test-0123456789"
+    try:
+        service = ChatService(cases, bus, VisitorTokens(b"k" * 32),
+                              ChatSettings(site_secrets=(secret,)))
+        hello = json.dumps({"type": "hello", "user_id": "u-42",
+                            "user_hash": user_hash(secret, "u-42")})
+        first = StallingSocket()
+        page = ChatConversation(service, first.send)
+        await page.handle(hello)
+        await first.wait_for(lambda f: any(x["type"] == "welcome" for x in f))
+        assert page.case_id is None
+        assert await cases.find_text_interaction(channel="chat", address="site:u-42") is None
+
+        await page.handle('{"type":"message","id":"v1","body":"hola"}')
+        await first.wait_for(lambda f: any(x["type"] == "line" for x in f))
+        opened = await cases.find_text_interaction(channel="chat", address="site:u-42")
+        assert opened is not None and opened.case_id == page.case_id
+
+        second = StallingSocket()
+        reload = ChatConversation(service, second.send)
+        await reload.handle(hello)
+        await second.wait_for(lambda f: [x.get("body") for x in f if x["type"] == "line"]
+                              == ["hola"])
+        assert reload.case_id == page.case_id
+        await page.close()
+        await reload.close()
+    finally:
+        await cases.close()
