@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,7 @@ from cases.models import (
     Customer,
     Interaction,
     IvrEvent,
+    Message,
     Note,
     TranscriptSegment,
 )
@@ -137,6 +138,24 @@ class CaseStore:
 
     def _session(self) -> Session:
         return Session(self._engine, expire_on_commit=False)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for instrumentation only (centralita.metrics times its
+        writes); the store's reads and writes go through its methods."""
+        return self._engine
+
+    async def message_counts(self) -> dict[tuple[str, str], int]:
+        """How many messages there are by (channel, status), for metrics."""
+
+        def count() -> dict[tuple[str, str], int]:
+            with self._session() as session:
+                rows = session.execute(
+                    select(Message.channel, Message.status, func.count())
+                    .group_by(Message.channel, Message.status)).all()
+            return {(str(ch), str(st)): int(n) for ch, st, n in rows}
+
+        return await self._db.run(count)
 
     async def _publish(self, case_id: int, payload: dict[str, Any]) -> None:
         if self._bus is not None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 
+from centralita.logs import apply_format, setup_logging
 from centralita.settings import ConfigError, HostPort, load_settings
 
 
@@ -19,6 +19,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the server (SIP + RTP + HTTP)")
     serve.add_argument("--config", type=Path, help="YAML config file")
+    serve.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="debug logging")
+    serve.add_argument("--log-format", choices=("text", "json"),
+                       help="log lines as text or one JSON object each (default text; "
+                       "config key log_format)")
     serve.add_argument("--sip-listen", metavar="HOST:PORT", help="SIP UDP+TCP (default 127.0.0.1:5060)")
     serve.add_argument("--sip-tls-listen", metavar="HOST:PORT", help="SIP TLS (default SIP port + 1)")
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate for SIP TLS")
@@ -71,10 +76,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(getattr(args, "log_format", None) or "text", debug=args.verbose)
     if args.command == "serve":
         return _serve(args)
     if args.command == "call":
@@ -147,6 +149,8 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"centralita: {exc}", file=sys.stderr)
         return 2
+    if args.log_format is None:
+        apply_format(settings.log_format)
     try:
         asyncio.run(run_server(settings))
     except KeyboardInterrupt:

@@ -29,7 +29,7 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         ctx = current()
         fields = ctx.as_dict() if ctx is not None else {}
-        record.ctx = fields  # type: ignore[attr-defined]
+        setattr(record, "ctx", fields)  # noqa: B010 - a LogRecord takes extra attributes
         record.context = (
             " [" + " ".join(f"{k}={v}" for k, v in fields.items()) + "]" if fields else "")
         return True

@@ -25,6 +25,8 @@ from cases.events import InProcessBus
 from cases.opt_outs import OptOutStore
 from cases.store import CaseStore, system_clock
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
+from centralita.metrics import MeteredCalls, ServerMetrics, Sources
+from centralita.metrics_http import add_metrics_route, serve_metrics_apart
 from centralita.recording import RecordedCalls, agent_recording, chain_bridged, open_recordings
 from centralita.routing_setup import RoutingStack, start_routing
 from centralita.settings import Settings
@@ -102,6 +104,9 @@ class Server:
         self.twilio: TwilioMessaging | None = None
         self.email: EmailStack | None = None
         self.started = False
+        # Prometheus figures (centralita.metrics): a registry of this server's own.
+        self.metrics = ServerMetrics()
+        self._metrics_runner: web.AppRunner | None = None
         # The one check every call the server places goes through (callbacks, transfers,
         # customers rung back, the debug dial): voice.dialplan.
         self.dialplan = DialPlan(settings.dialplan, region=settings.default_region,
@@ -138,8 +143,10 @@ class Server:
             ),
             on_register=registrations.on_register,
         )
+        self.ua.on_sent = self.metrics.sip_sent
         bus = InProcessBus()
         self.store = await CaseStore.open(s.database_url, bus=bus, default_region=s.default_region)
+        self.metrics.watch_engine(self.store.engine, "cases")
         interactions = CallInteractions(self.store, self.clock)
         if s.transcription != "off":
             self.speech = await build_speech(
@@ -173,6 +180,8 @@ class Server:
         if self.recordings is not None:
             handler = RecordedCalls(handler, self.recordings, interactions)
         handler = CaseCalls(handler, interactions)
+        # Outermost: the call's log context covers everything above; RTP figures at the end.
+        handler = MeteredCalls(handler, self.metrics)
         self.calls = CallManager(
             self.ua, self.clock, self.ticker, PortAllocator(s.rtp_port_min, s.rtp_port_max),
             s.sip_listen.host if s.public_host is None else s.public_host, handler,
@@ -180,6 +189,14 @@ class Server:
             inband_dtmf=s.inband_dtmf,
             trust=TrustedSources(s.trusted_sources, registrations),
         )
+        self.metrics.watch_ticker(self.ticker)
+        if self.speech is not None:
+            self.metrics.watch_transcripts(self.speech.service)
+        self.metrics.read_from(Sources(
+            ua=self.ua, calls=self.calls, ticker=self.ticker, bus=bus, store=self.store,
+            transcription=self.speech.service if self.speech is not None else None,
+            asr_pool=self.speech.pool if self.speech is not None else None,
+            acd=self.routing.service if self.routing is not None else None))
         await self.ticker.start()
         await self.ua.start()
         app = build_app(
@@ -216,6 +233,11 @@ class Server:
         if s.debug_api:
             require(app, app.router.add_post("/api/debug/dial", self._debug_dial), Role.ADMIN)
             require(app, app.router.add_get("/api/debug/media", self._debug_media), Role.ADMIN)
+        if s.metrics.enabled and s.metrics.port is not None:
+            self._metrics_runner = await serve_metrics_apart(
+                self.metrics, s.metrics.bind, s.metrics.port)
+        elif s.metrics.enabled:
+            add_metrics_route(app, self.metrics, Role.parse(s.metrics.require_role))
         self.app = app
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -329,6 +351,9 @@ class Server:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
+        self.metrics.close()
         if self.routing is not None:
             await self.routing.close()
         if self.calls is not None:

@@ -57,6 +57,14 @@ class MediaTicker:
     def __len__(self) -> int:
         return len(self._members)
 
+    def member_kinds(self) -> dict[str, int]:
+        """How many members of each class are on the clock (legs by kind, for metrics)."""
+        out: dict[str, int] = {}
+        for member in list(self._members.values()):
+            name = type(member).__name__
+            out[name] = out.get(name, 0) + 1
+        return out
+
     async def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="media-ticker")

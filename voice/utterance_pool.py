@@ -120,6 +120,11 @@ class UtterancePool:
             for t in self._threads:
                 t.start()
 
+    @property
+    def queued(self) -> int:
+        """Utterances waiting for a worker (the ASR queue's depth, for metrics)."""
+        return len(self._heap)
+
     def stream(self, sample_rate: int) -> PooledStream:
         """A stream for one party (8 or 16 kHz); its VAD runs on the caller's event loop."""
         if not self._started:

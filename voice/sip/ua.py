@@ -102,6 +102,9 @@ class SipUserAgent:
         self._tx_clock = FixedDelayClock(clock, self.timers.timeout)
         self.on_invite = on_invite
         self.on_register = on_register
+        # Sees every message sent, retransmissions included (centralita.metrics counts the
+        # responses by status code); must not raise or block.
+        self.on_sent: Callable[[bytes], None] | None = None
         self._authenticator = authenticator
         self._counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         self.transports = TransportLayer(
@@ -165,11 +168,15 @@ class SipUserAgent:
     def send(self, flow: Flow, dest: Address, data: bytes) -> None:
         flow.send(data, dest)
         self._counters["messages_out"] += 1
+        if self.on_sent is not None:
+            self.on_sent(data)
 
     def _sender(self, flow: Flow, dest: Address) -> Callable[[bytes], None]:
         def send(data: bytes) -> None:
             flow.send(data, dest)
             self._counters["messages_out"] += 1
+            if self.on_sent is not None:
+                self.on_sent(data)
         return send
 
     def _sent_by(self, flow: Flow) -> tuple[str, int]:
