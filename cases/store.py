@@ -50,6 +50,7 @@ from cases.models import (
     TranscriptSegment,
 )
 from cases.shares import Share
+from cases.text_interactions import TextInteractionRow, set_text_interaction, text_interactions
 from cases.timeline import (
     interaction_view,
     ivr_event_view,
@@ -62,6 +63,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 _T = TypeVar("_T")
+# The bus topic every new message (inbound and outbound) is published on besides its case's.
+MESSAGES_TOPIC = "messages"
 
 # Two first calls from one new number can race to create the customer or open the case; the
 # loser hits a unique constraint and simply resolves again, finding the winner's rows.
@@ -156,6 +159,12 @@ class CaseStore:
             return {(str(ch), str(st)): int(n) for ch, st, n in rows}
 
         return await self._db.run(count)
+
+    @property
+    def bus(self) -> EventBus | None:
+        """The event bus the store publishes on (`case:{id}`, and `messages` for every new
+        message), for whoever follows it (text routing)."""
+        return self._bus
 
     async def _publish(self, case_id: int, payload: dict[str, Any]) -> None:
         if self._bus is not None:
@@ -577,7 +586,31 @@ class CaseStore:
             await self._publish(
                 stored.case_id, {"type": "message", "case_id": stored.case_id, "message": stored.view}
             )
+            if self._bus is not None:  # every new message, for text routing's timers and offers
+                view = stored.view
+                await self._bus.publish(MESSAGES_TOPIC, {
+                    "type": "message", "case_id": stored.case_id,
+                    "interaction_id": stored.interaction_id, "channel": view.get("channel"),
+                    "direction": view.get("direction"), "created_at": view.get("created_at"),
+                    "message": view})
         return stored
+
+    async def text_interactions(
+        self, *, interaction_id: int | None = None
+    ) -> list[TextInteractionRow]:
+        """The open text interactions (or the one `interaction_id`), for text routing."""
+        if interaction_id is not None:
+            interaction_id = validate.row_id(interaction_id, "interaction")
+        return await self._db.run(
+            self._read, functools.partial(text_interactions, interaction_id=interaction_id))
+
+    async def set_text_interaction(
+        self, interaction_id: int, *, agent: str | None = None, queue: str | None = None
+    ) -> None:
+        """Record the agent and/or queue text routing gave a text interaction."""
+        interaction_id = validate.row_id(interaction_id, "interaction")
+        await self._db.run(self._in_transaction, set_text_interaction, interaction_id, agent,
+                           queue)
 
     async def update_message_status(
         self, status: str, *, message_id: int | None = None, channel: str | None = None,

@@ -1,5 +1,7 @@
 """The ACD as `centralita serve` runs it: the routing file, the store with its database, the
-SIP connector, case notes, and the engine, started and stopped together."""
+SIP connector, case notes, and the engine, started and stopped together; with a case store,
+the text router too (`routing.conversations.TextRouter`), fed by the case bus's "messages"
+topic and reachable as `RoutingStack.text` and `acd.text_router` (the desk hub's way in)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from media.ticker import MediaTicker
 from routing.acd import Acd
 from routing.admin import AcdService
 from routing.config import TeamConfig, load_routing
+from routing.conversations import TextRouter
 from routing.model import InvalidConfig
 from routing.persistence import SqlRoutingPersistence
 from routing.store import MemoryRoutingStore
@@ -57,8 +60,11 @@ class RoutingStack:
     store: MemoryRoutingStore
     desks: DeskHub
     teams: tuple[TeamConfig, ...] = ()  # who supervises whom (web.case_access)
+    text: TextRouter | None = None  # text conversations (None without a case store)
 
     async def close(self) -> None:
+        if self.text is not None:
+            await self.text.stop()
         await self.desks.close()
         await self.acd.close()
         await self.store.close()
@@ -94,10 +100,18 @@ async def start_routing(
     service = AcdService(acd)
     desks = DeskHub(acd, service, ticker=ticker, cases=cases, host_addresses=webrtc_hosts)
     connector.desks = desks
+    text = TextRouter(acd, cases) if cases is not None else None
     try:
         await service.load_persisted()
         await acd.start()
+        if text is not None and cases is not None:
+            if cases.bus is not None:  # subscribed before the restore: no message between
+                await text.follow(cases.bus)
+            await text.restore()
+            text.start()
     except BaseException:
+        if text is not None:
+            await text.stop()
         await store.close()
         raise
-    return RoutingStack(acd, service, store, desks, tuple(config.teams.values()))
+    return RoutingStack(acd, service, store, desks, tuple(config.teams.values()), text)

@@ -139,6 +139,7 @@ class AcdService:
             figures = queue_figures(await acd.store.records(queue=name, since=today),
                                     threshold=queue.service_level)
             queues[name] = {
+                **self._channels(name, since=today),
                 "waiting": sum(e.kind == "call" for e in line),
                 "callbacks_waiting": sum(e.kind == "callback" for e in line),
                 "longest_wait": round(max((now_mono - e.enqueued_mono for e in line),
@@ -156,7 +157,17 @@ class AcdService:
         out = queue_figures(records, threshold=queue.service_level).to_dict()
         out.update({"queue": name, "since": since, "until": until,
                     "threshold": queue.service_level})
-        return _finite(out)
+        return {**_finite(out), **self._channels(name, since=since, until=until)}
+
+    def _channels(self, queue: str, *, since: float | None = None,
+                  until: float | None = None) -> dict[str, Any]:
+        """`{"channels": {channel: figures}}` of the queue's text channels (routing.text_stats),
+        or nothing when text is not routed here."""
+        router = self.acd.text_router
+        if router is None:
+            return {}
+        figures = router.figures(queue, since=since, until=until)
+        return {"channels": {ch: _finite(f.to_dict()) for ch, f in figures.items()}}
 
     async def agent_figures(
         self, agent_id: str, since: float | None, until: float | None
