@@ -83,7 +83,8 @@ def print_table(steps: list[Step]) -> None:
 
 
 async def main(
-    rates: list[int], seconds: float, keep: Path | None, transcription: str
+    rates: list[int], seconds: float, keep: Path | None, transcription: str,
+    warmup: int = 100,
 ) -> int:
     with tempfile.TemporaryDirectory(prefix="sip-cps-") as tmp:
         workdir = keep or Path(tmp)
@@ -103,7 +104,8 @@ async def main(
         steps: list[Step] = []
         try:
             # Warm-up: imports, first allocations, the port allocator.
-            await run_step(server, workdir, 100, 1.0)
+            if warmup > 0:
+                await run_step(server, workdir, warmup, 1.0)
             for rate in rates:
                 step = await run_step(server, workdir, rate, seconds)
                 steps.append(step)
@@ -145,10 +147,12 @@ def _parse() -> argparse.Namespace:
     # The answer path is measured on its own by default; bench/transcribe.py measures speech.
     parser.add_argument("--transcription", default="off",
                         help="the server's --transcription engine (default off)")
+    parser.add_argument("--warmup", type=int, default=100, metavar="CALLS",
+                        help="calls placed at that rate for 1 s before measuring (0: none)")
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     args = _parse()
     rates = [int(r) for r in args.rates.split(",")]
-    sys.exit(asyncio.run(main(rates, args.seconds, args.keep, args.transcription)))
+    sys.exit(asyncio.run(main(rates, args.seconds, args.keep, args.transcription, args.warmup)))

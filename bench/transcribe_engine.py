@@ -61,6 +61,8 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=8000, choices=(8000, 16000))
     ap.add_argument("--engines", default="whisper,whisper-base,pocketsphinx,vosk")
     ap.add_argument("--data-dir", type=Path, default=Path("data"))
+    ap.add_argument("--utterances", type=int, default=0, metavar="N",
+                    help="only the first N utterances per engine (default: all)")
     args = ap.parse_args()
     rate = args.rate
     print(f"{rate} Hz; CPU per utterance after model load")
@@ -95,6 +97,8 @@ def main() -> int:
         make = getattr(engine, "load", None)
         if make is not None:
             make()
+        if args.utterances > 0:
+            clips = clips[: args.utterances]
         cpu, audio, error = run(engine, clips, rate)
         engine.close()
         w = f"{error:.1%}" if error is not None else "-"
