@@ -52,8 +52,8 @@ from ivr.yamlpos import Located, dotted, load_located
 from routing.model import (
     CHANNELS,
     OVERFLOW_KINDS,
-    TEXT_CHANNELS,
     STRATEGIES,
+    TEXT_CHANNELS,
     AgentConfig,
     CallbackPolicy,
     InvalidConfig,
