@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from cases.errors import CaseError
 from cases.store import CaseStore, InteractionRef
+from centralita.logctx import annotate
 from ivr.services import IvrInput
 from media.clock import Clock, LoopClock
 from voice.call import Call, Direction, Privacy, PrivacyChange
@@ -89,7 +90,10 @@ class CallInteractions:
             )
             self._open[call_id] = pending
         # shield: one asker being cancelled must not cancel the open the others wait for.
-        return await asyncio.shield(pending)
+        ref = await asyncio.shield(pending)
+        # The call's later log lines (every task of it) name its case and interaction.
+        annotate(case_id=ref.case_id, interaction_id=ref.interaction_id)
+        return ref
 
     async def add_segment(
         self, interaction_id: int, *, speaker: str, start: float, end: float, text: str,

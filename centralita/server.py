@@ -25,6 +25,7 @@ from cases.events import InProcessBus
 from cases.opt_outs import OptOutStore
 from cases.store import CaseStore, system_clock
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
+from centralita.logs_entry import log_context_middleware, logged_verbs
 from centralita.metrics import MeteredCalls, ServerMetrics, Sources
 from centralita.metrics_http import add_metrics_route, serve_metrics_apart
 from centralita.recording import RecordedCalls, agent_recording, chain_bridged, open_recordings
@@ -202,6 +203,8 @@ class Server:
         app = build_app(
             self.health, self.calls.debug_view if s.debug_api else None, await self._auth()
         )
+        # Outermost: every request logs in a context of its own (centralita.logs_entry).
+        app.middlewares.insert(0, log_context_middleware)
         # Who reads which case: agents their offers, calls and recent contacts; supervisors
         # their teams' (from the routing file); admins all.
         add_case_routes(app, self.store, bus, access=CaseAccess(
@@ -291,7 +294,10 @@ class Server:
                 plan=self.dialplan,
             ),
         )
-        return Interpreter(self.flows, services, clock=self.clock).run
+        interpreter = Interpreter(self.flows, services, clock=self.clock)
+        # Each verb names its node in the call's log context while it runs.
+        interpreter.verbs = logged_verbs(interpreter.verbs)
+        return interpreter.run
 
     def health(self) -> dict[str, bool]:
         return {"sip": self.ua is not None and self.started, "http": self.started}
