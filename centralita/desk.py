@@ -16,11 +16,12 @@ and answers `web.case_access.LiveCases`: the cases offered to an agent (ringing)
 call now.
 
 Text conversations (chat, SMS, WhatsApp, email) are routing's `TextRouter`
-(`routing.conversations`, attached with `attach_text`): the hub turns the desk's four
-conversation commands into its calls, puts the agent's conversations and pending offers in
-`hello`, relays its `conversation*` messages (sent through `acd.notify`, like calls') with the
-case's public id in place of the integer one, and counts the cases of an agent's
-conversations and offers among their live cases (they may read and write on them).
+(`routing.conversations`, found as `acd.text_router`): the hub turns the desk's four
+conversation commands into its calls (its refusals into errors naming the field), puts the
+agent's conversations and pending offers in `hello`, relays its `conversation*` messages
+(sent through `acd.notify`, like calls') with the case's public id in place of the integer
+one, and counts the cases of an agent's conversations and offers among their live cases
+(they may read and write on them).
 
 It sits in the composition root because it joins three packages (web's protocol, routing's
 engine, voice's WebRTC leg) that don't import each other.
@@ -31,9 +32,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from cases.errors import CaseError
 from cases.store import CaseStore
@@ -41,8 +42,10 @@ from media.ticker import MediaTicker
 from routing.acd import Acd
 from routing.admin import AcdService
 from routing.channels import NotConnected, Offer
+from routing.conversations import TextRouter
 from routing.model import AgentConfig, AgentState, AgentStateError, AgentStatus, RoutingError
 from routing.session import SessionError, Target
+from routing.text_model import TextRoutingError
 from voice.call import Call
 from voice.outbound import cancel
 from voice.webrtc.call_leg import answer_browser, until_connected, watch
@@ -79,47 +82,6 @@ _NO_MEDIA = "the browser's media did not connect"
 # Connected phases of a call (routing.session.Phase): the agent took it.
 _TAKEN = frozenset({"connected", "held", "consulting"})
 
-# TextRoutingError codes (the contract) and the command field each one is about.
-TEXT_REFUSALS: Mapping[str, str] = {
-    "bad_offer": "offer_id", "over_capacity": "offer_id", "not_yours": "id",
-    "no_conversation": "id",
-}
-
-
-class Conversation(Protocol):
-    """One text conversation as routing keeps it (`routing.conversations.Conversation`)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """`{"id", "case_id" (the integer key), "channel", "queue", "state", "agent",
-        "unread", "last_message_at", "waiting_since", "customer"}`."""
-        ...
-
-
-class TextConversations(Protocol):
-    """What the hub asks of routing's `TextRouter`; refusals raise its `TextRoutingError`
-    (`code` one of `TEXT_REFUSALS`, `message` for the agent)."""
-
-    async def accept(self, agent_id: str, offer_id: str) -> Conversation: ...
-
-    async def decline(self, agent_id: str, offer_id: str) -> None: ...
-
-    async def read(self, agent_id: str, conversation_id: int) -> Conversation: ...
-
-    async def close(self, agent_id: str, conversation_id: int) -> Conversation: ...
-
-    async def conversations_of(self, agent_id: str) -> list[Conversation]: ...
-
-    async def offers_of(self, agent_id: str) -> list[dict[str, Any]]: ...
-
-
-def _text_refusal(exc: Exception) -> DeskError | None:
-    """The desk's error for a refusal of the text router (None: not one, a bug)."""
-    code, message = getattr(exc, "code", None), getattr(exc, "message", None)
-    if not isinstance(code, str) or code not in TEXT_REFUSALS or not isinstance(message, str):
-        return None
-    return DeskError(code, message, TEXT_REFUSALS[code])
-
-
 @dataclass
 class _Pending:
     agent_id: str
@@ -144,11 +106,6 @@ class DeskHub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._public_ids: dict[int, str] = {}  # case id -> public id (they never change)
         self._recorded: set[tuple[str, str]] = set()  # (call id, agent) stored on the case
-        self.text: TextConversations | None = None
-        # What the page was told of text work, for `live_cases`: agent -> conversation id ->
-        # case id, and conversation offer id -> (agent, case id).
-        self._text_cases: dict[str, dict[int, int]] = {}
-        self._text_offers: dict[str, tuple[str, int]] = {}
         # The last send to each desk still waiting for a public id: later messages queue
         # behind it so a desk gets them in the order routing said them.
         self._tails: dict[str, asyncio.Future[Any]] = {}
@@ -160,9 +117,11 @@ class DeskHub:
     def online(self, agent_id: str) -> bool:
         return agent_id in self.links
 
-    def attach_text(self, router: TextConversations) -> None:
-        """Route the desk's conversation commands to `router` (routing's `TextRouter`)."""
-        self.text = router
+    @property
+    def text(self) -> TextRouter | None:
+        """Routing's text router (it registers itself on the ACD), None without one."""
+        router = self.acd.text_router
+        return router if isinstance(router, TextRouter) else None
 
     # -- web.case_access.LiveCases --------------------------------------------------------------
     def live_cases(self, agent_id: str) -> Collection[int]:
@@ -174,8 +133,8 @@ class DeskHub:
             case_id = session.context.get("case_id")
             if agent_id in (talking, consulted) and isinstance(case_id, int):
                 found.add(case_id)
-        found.update(self._text_cases.get(agent_id, {}).values())
-        found.update(case for agent, case in self._text_offers.values() if agent == agent_id)
+        if self.text is not None:
+            found.update(self.text.live_cases(agent_id))
         return found
 
     def live_agents(self, case_id: int) -> Collection[str]:
@@ -187,34 +146,9 @@ class DeskHub:
                 found.add(talking)
                 if session.consulted is not None:
                     found.add(session.consulted.id)
-        found.update(agent for agent, cases in self._text_cases.items()
-                     if case_id in cases.values())
-        found.update(agent for agent, case in self._text_offers.values() if case == case_id)
+        if self.text is not None:
+            found.update(self.text.live_agents(case_id))
         return found
-
-    def _track_text(self, agent_id: str, message: Mapping[str, Any]) -> None:
-        """Keep `live_cases` in step with what routing tells the agent of text work."""
-        kind = message.get("type")
-        conversation = message.get("conversation")
-        case_id = conversation.get("case_id") if isinstance(conversation, dict) else None
-        mine = self._text_cases.setdefault(agent_id, {})
-        if kind == "conversation_offer" and isinstance(case_id, int):
-            self._text_offers[str(message.get("offer_id"))] = (agent_id, case_id)
-        elif kind == "conversation_offer_withdrawn":
-            self._text_offers.pop(str(message.get("offer_id")), None)
-        elif kind == "conversation" and isinstance(conversation, dict):
-            conv_id = conversation.get("id")
-            if not isinstance(conv_id, int):
-                return
-            if conversation.get("state") == "assigned" and conversation.get("agent") == agent_id \
-                    and isinstance(case_id, int):
-                mine[conv_id] = case_id
-            else:
-                mine.pop(conv_id, None)
-        elif kind == "conversation_closed":
-            conv_id = message.get("id")
-            if isinstance(conv_id, int):
-                mine.pop(conv_id, None)
 
     # -- public case ids ------------------------------------------------------------------------
     async def _public_id(self, case_id: int | None) -> str | None:
@@ -318,7 +252,6 @@ class DeskHub:
 
     def _routing_event(self, agent_id: str, message: dict[str, Any]) -> None:
         self._record_agent(agent_id, message)
-        self._track_text(agent_id, message)
         self._push(agent_id, message)
 
     def _state_changed(self, status: AgentStatus) -> None:
@@ -366,13 +299,8 @@ class DeskHub:
         """The agent's text conversations and the offers waiting for their answer."""
         if self.text is None:
             return {"conversations": [], "conversation_offers": []}
-        conversations = [c.to_dict() for c in await self.text.conversations_of(agent_id)]
-        offers = await self.text.offers_of(agent_id)
-        self._text_cases[agent_id] = {
-            c["id"]: c["case_id"] for c in conversations
-            if isinstance(c.get("id"), int) and isinstance(c.get("case_id"), int)}
-        for offer in offers:
-            self._track_text(agent_id, offer)
+        conversations = [c.to_dict() for c in self.text.conversations_of(agent_id)]
+        offers = self.text.offers_of(agent_id)
         return {
             "conversations": [(await self._with_public_id({"conversation": c}))["conversation"]
                               for c in conversations],
@@ -430,34 +358,24 @@ class DeskHub:
         self, agent_id: str,
         message: ConversationAccept | ConversationDecline | ConversationRead | ConversationClose,
     ) -> None:
-        """A text conversation command, to routing's `TextRouter`; the page gets the
-        conversation as it is after it (routing may tell it too: the page keeps the last)."""
+        """A text conversation command, to routing's `TextRouter`, which tells the desk the
+        outcome itself (`conversation` / `conversation_closed` through `acd.notify`); its
+        refusals come back as errors naming the command's field."""
         router = self.text
         if router is None:
             raise DeskError("no_text_routing", "text conversations are not routed on this server")
         try:
-            if isinstance(message, ConversationDecline):
-                await router.decline(agent_id, message.offer_id)
-                self._text_offers.pop(message.offer_id, None)
-                return
             if isinstance(message, ConversationAccept):
-                conversation = (await router.accept(agent_id, message.offer_id)).to_dict()
-                self._text_offers.pop(message.offer_id, None)
+                await router.accept(agent_id, message.offer_id)
+            elif isinstance(message, ConversationDecline):
+                await router.decline(agent_id, message.offer_id)
             elif isinstance(message, ConversationRead):
-                conversation = (await router.read(agent_id, message.id)).to_dict()
+                router.read(agent_id, message.id)
             else:
-                conversation = (await router.close(agent_id, message.id)).to_dict()
-        except Exception as exc:
-            refusal = _text_refusal(exc)
-            if refusal is None:
-                raise
-            raise refusal from exc
-        if isinstance(message, ConversationClose):
-            update: dict[str, Any] = {"type": "conversation_closed", "id": message.id}
-        else:
-            update = {"type": "conversation", "conversation": conversation}
-        self._track_text(agent_id, update)
-        await self._send(agent_id, await self._with_public_id(update))
+                await router.close(agent_id, message.id)
+        except TextRoutingError as exc:
+            offer = isinstance(message, ConversationAccept | ConversationDecline)
+            raise DeskError(exc.code, exc.message, "offer_id" if offer else "id") from exc
 
     def _session_command(self, agent_id: str, message: DeskCommand) -> None:
         session = self.acd.sessions.get(agent_id)

@@ -1,30 +1,31 @@
 """The desk's text-conversation commands and messages: the protocol's four commands (and what
-bad input gets), and `centralita.desk.DeskHub` between the desk and routing's text router on
-the ACD rig (fake clock, no browser): `hello` carries the agent's conversations and offers,
-routing's `conversation*` messages reach the desk with the case's public id (in the order they
-were said, even when a case's id must be looked up first), the agent's commands reach the
-router and its refusals come back as errors naming the field, and the cases of an agent's
-conversations and offers are among their live cases (they may read them) until closed.
-
-The router is `FakeRouter`, the contract's (notes: text routing contract) `TextRouter` as the
-hub sees it; the real one is exercised by the end-to-end tests (tests/e2e/test_desk_inbox*).
+bad input gets), and `centralita.desk.DeskHub` between the desk and routing's real
+`TextRouter` on the ACD rig (fake clock, no browser) over a real case store (SQLite) and its
+event bus: an inbound SMS is offered to the agent's desk with the case's public id, `hello`
+carries the agent's conversations and offers, the agent's commands reach the router and its
+refusals come back as errors naming the field, and the cases of an agent's conversations and
+offers are among their live cases (they may read and write on them) until closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cases.events import InProcessBus
+from cases.messages import MessageDraft
 from cases.store import CaseStore
 from centralita.desk import DeskHub
 from media.ticker import MediaTicker
-from routing.acd import Acd
-from tests.routing.acd_rig import Factory, agent, make_rig, queue
+from routing.conversations import TextRouter
+from routing.model import AgentConfig, AgentState
+from tests.routing.acd_rig import Factory, make_rig, queue
 from web.desk.protocol import (
     ConversationAccept,
     ConversationClose,
@@ -85,94 +86,11 @@ def test_a_fractional_id_in_the_frame_text_is_refused_too() -> None:
     assert bad.value.where == "id"
 
 
-# --- a text router as the contract has it ---------------------------------------------------
+# --- the hub over the real text router ------------------------------------------------------
 
-
-class TextRoutingError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass
-class Conv:
-    id: int
-    case_id: int
-    channel: str = "chat"
-    state: str = "offered"
-    agent: str | None = None
-    unread: int = 1
-    customer: str | None = "Lucía"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "case_id": self.case_id, "channel": self.channel,
-                "queue": "help", "state": self.state, "agent": self.agent,
-                "unread": self.unread, "last_message_at": "2026-12-06T10:00:00+00:00",
-                "waiting_since": "2026-12-06T10:00:00+00:00", "customer": self.customer}
-
-
-@dataclass
-class FakeRouter:
-    """Offers and conversations kept in dicts; tells desks through `acd.notify`."""
-
-    acd: Acd
-    conversations: dict[int, Conv] = field(default_factory=dict)
-    offers: dict[str, tuple[str, int]] = field(default_factory=dict)
-    calls: list[tuple[str, str, object]] = field(default_factory=list)
-
-    def offer(self, agent_id: str, offer_id: str, conv: Conv) -> None:
-        self.conversations[conv.id] = conv
-        self.offers[offer_id] = (agent_id, conv.id)
-        self.acd.notify(agent_id, {"type": "conversation_offer", "offer_id": offer_id,
-                                   "timeout": 30, "conversation": conv.to_dict()})
-
-    def _offered(self, agent_id: str, offer_id: str) -> Conv:
-        found = self.offers.get(offer_id)
-        if found is None or found[0] != agent_id:
-            raise TextRoutingError("bad_offer", "that conversation is no longer offered to you")
-        return self.conversations[found[1]]
-
-    def _mine(self, agent_id: str, conversation_id: int) -> Conv:
-        conv = self.conversations.get(conversation_id)
-        if conv is None:
-            raise TextRoutingError("no_conversation", "no such conversation")
-        if conv.agent != agent_id:
-            raise TextRoutingError("not_yours", "that conversation is another agent's")
-        return conv
-
-    async def accept(self, agent_id: str, offer_id: str) -> Conv:
-        self.calls.append(("accept", agent_id, offer_id))
-        conv = self._offered(agent_id, offer_id)
-        del self.offers[offer_id]
-        conv.state, conv.agent = "assigned", agent_id
-        return conv
-
-    async def decline(self, agent_id: str, offer_id: str) -> None:
-        self.calls.append(("decline", agent_id, offer_id))
-        self._offered(agent_id, offer_id)
-        del self.offers[offer_id]
-
-    async def read(self, agent_id: str, conversation_id: int) -> Conv:
-        self.calls.append(("read", agent_id, conversation_id))
-        conv = self._mine(agent_id, conversation_id)
-        conv.unread = 0
-        return conv
-
-    async def close(self, agent_id: str, conversation_id: int) -> Conv:
-        self.calls.append(("close", agent_id, conversation_id))
-        conv = self._mine(agent_id, conversation_id)
-        conv.state = "closed"
-        return conv
-
-    async def conversations_of(self, agent_id: str) -> list[Conv]:
-        return [c for c in self.conversations.values()
-                if c.agent == agent_id and c.state == "assigned"]
-
-    async def offers_of(self, agent_id: str) -> list[dict[str, Any]]:
-        return [{"type": "conversation_offer", "offer_id": offer_id, "timeout": 30,
-                 "conversation": self.conversations[conv_id].to_dict()}
-                for offer_id, (agent, conv_id) in self.offers.items() if agent == agent_id]
+OUR_NUMBER = "+34910000000"
+CUSTOMER = "+34612345678"
+OTHER = "+34699000111"
 
 
 class Link:
@@ -188,62 +106,63 @@ class Link:
     def of(self, *kinds: str) -> list[dict[str, Any]]:
         return [m for m in self.sent if m["type"] in kinds]
 
-
-async def settle() -> None:
-    """Let the hub's sends run (a public id may come from the store's thread)."""
-    for _ in range(20):
-        await asyncio.sleep(0.01)
+    async def next(self, kind: str, count: int = 1) -> dict[str, Any]:
+        """The `count`-th message of `kind` (waits up to 5 s: the router and the store's
+        thread run on their own)."""
+        for _ in range(500):
+            found = self.of(kind)
+            if len(found) >= count:
+                return found[count - 1]
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no {kind} #{count}; got {[m['type'] for m in self.sent]}")
 
 
 @dataclass
 class Rig:
     hub: DeskHub
-    router: FakeRouter
+    router: TextRouter
     cases: CaseStore
-    chat_case: int
-    sms_case: int
+
+    async def sms_in(self, sender: str, body: str, sid: str) -> int:
+        """A customer's SMS stored on their case (as the Twilio webhook does): its case id."""
+        stored = await self.cases.store_message(MessageDraft(
+            channel="sms", direction="inbound", sender=sender, recipient=OUR_NUMBER,
+            body=body, external_id=sid, verified=True))
+        return stored.case_id
+
+    async def available(self, agent_id: str) -> None:
+        await self.hub.service.set_agent_state(agent_id, AgentState.AVAILABLE, None)
+
+
+def texter(agent_id: str) -> AgentConfig:
+    return AgentConfig(agent_id, queues=("texts",), capacity={"voice": 1, "sms": 2},
+                       max_concurrent=3)
 
 
 @pytest.fixture
-async def rig(make_rig: Factory, tmp_path: Path) -> Any:
-    cases = await CaseStore.open(f"sqlite:///{tmp_path}/inbox.db")
-    acd_rig = await make_rig([queue("help")], [agent("a1", "help"), agent("a2", "help")])
+async def rig(make_rig: Factory, tmp_path: Path) -> AsyncIterator[Rig]:
+    bus = InProcessBus()
+    cases = await CaseStore.open(f"sqlite:///{tmp_path}/inbox.db", bus=bus)
+    acd_rig = await make_rig([queue("texts", channels=("voice", "sms"), offer_timeout=60)],
+                             [texter("a1"), texter("a2")])
     hub = DeskHub(acd_rig.acd, acd_rig.admin, ticker=MediaTicker(), cases=cases,
                   host_addresses=None)
-    router = FakeRouter(acd_rig.acd)
-    hub.attach_text(router)
-    chat = await cases.open_text_interaction(channel="chat", address="visitor:v-1")
-    sms = await cases.open_text_interaction(channel="sms", address="+34612345678")
+    router = TextRouter(acd_rig.acd, cases)
+    await router.follow(bus)
+    await router.restore()
+    router.start()
     try:
-        yield Rig(hub, router, cases, chat.case_id, sms.case_id)
+        yield Rig(hub, router, cases)
     finally:
+        await router.stop()
         await hub.close()
         await cases.close()
-
-
-async def test_hello_carries_conversations_and_offers_with_public_ids(rig: Rig) -> None:
-    rig.router.conversations[5] = Conv(5, rig.chat_case, state="assigned", agent="a1", unread=2)
-    rig.router.conversations[6] = Conv(6, rig.sms_case, channel="sms", state="assigned",
-                                       agent="a2")
-    rig.router.conversations[7] = Conv(7, rig.sms_case, channel="sms")
-    rig.router.offers["co-7"] = ("a1", 7)
-    link = Link("a1")
-    await rig.hub.connect(link)
-    [hello] = link.of("hello")
-    chat_public = await rig.cases.public_id(rig.chat_case)
-    sms_public = await rig.cases.public_id(rig.sms_case)
-    assert [(c["id"], c["case_id"], c["unread"]) for c in hello["conversations"]] == \
-        [(5, chat_public, 2)]
-    [offer] = hello["conversation_offers"]
-    assert offer["offer_id"] == "co-7" and offer["conversation"]["case_id"] == sms_public
-    assert set(rig.hub.live_cases("a1")) == {rig.chat_case, rig.sms_case}
-    assert set(rig.hub.live_agents(rig.chat_case)) == {"a1"}
 
 
 async def test_without_a_text_router_hello_is_empty_and_commands_are_refused(
     make_rig: Factory
 ) -> None:
-    acd_rig = await make_rig([queue("help")], [agent("a1", "help")])
+    acd_rig = await make_rig([queue("help")], [AgentConfig("a1", queues=("help",))])
     hub = DeskHub(acd_rig.acd, acd_rig.admin, ticker=MediaTicker(), cases=None,
                   host_addresses=None)
     link = Link("a1")
@@ -256,83 +175,123 @@ async def test_without_a_text_router_hello_is_empty_and_commands_are_refused(
     await hub.close()
 
 
-async def test_offer_accept_read_close_through_the_hub(rig: Rig) -> None:
+async def test_an_sms_is_offered_accepted_read_and_closed_through_the_desk(rig: Rig) -> None:
     link = Link("a1")
     await rig.hub.connect(link)
-    public = await rig.cases.public_id(rig.chat_case)
-    rig.router.offer("a1", "co-1", Conv(11, rig.chat_case))
-    await settle()
-    [offer] = link.of("conversation_offer")
-    assert offer["conversation"]["case_id"] == public and offer["timeout"] == 30
-    assert rig.chat_case in rig.hub.live_cases("a1")  # the agent may read what is offered
+    await rig.available("a1")
+    case_id = await rig.sms_in(CUSTOMER, "Hola, mi pedido no llega", "SM" + "1" * 32)
+    public = await rig.cases.public_id(case_id)
 
-    await rig.hub.command(link, ConversationAccept("co-1"))
-    [accepted] = link.of("conversation")
+    offer = await link.next("conversation_offer")
+    conv = offer["conversation"]
+    assert (conv["case_id"], conv["channel"], conv["state"]) == (public, "sms", "offered")
+    assert conv["waiting_since"] is not None
+    assert case_id in rig.hub.live_cases("a1")  # the agent may read what is offered
+    assert "a1" in rig.hub.live_agents(case_id)
+
+    await rig.hub.command(link, ConversationAccept(offer["offer_id"]))
+    accepted = await link.next("conversation")
     assert accepted["conversation"]["state"] == "assigned"
     assert accepted["conversation"]["case_id"] == public
-    assert rig.chat_case in rig.hub.live_cases("a1")
+    assert accepted["conversation"]["agent"] == "a1"
+    assert case_id in rig.hub.live_cases("a1")
 
-    # A new message: routing says so (unread + 1) and the page opens it (read).
-    conv = rig.router.conversations[11]
-    conv.unread = 3
-    rig.hub.acd.notify("a1", {"type": "conversation", "conversation": conv.to_dict()})
-    await settle()
-    assert link.of("conversation")[-1]["conversation"]["unread"] == 3
-    await rig.hub.command(link, ConversationRead(11))
-    assert link.of("conversation")[-1]["conversation"]["unread"] == 0
+    # A reconnecting desk gets it back in its hello.
+    again = Link("a1")
+    await rig.hub.connect(again)
+    [hello] = again.of("hello")
+    assert [(c["id"], c["case_id"]) for c in hello["conversations"]] == [(conv["id"], public)]
+    assert hello["conversation_offers"] == []
 
-    await rig.hub.command(link, ConversationClose(11))
-    assert link.sent[-1] == {"type": "conversation_closed", "id": 11}
-    assert rig.chat_case not in rig.hub.live_cases("a1")
-    assert [c[0] for c in rig.router.calls] == ["accept", "read", "close"]
+    # The customer writes again: unread goes up; the agent opens it: back to 0.
+    await rig.sms_in(CUSTOMER, "¿Hola?", "SM" + "2" * 32)
+    unread = await again.next("conversation", 1)
+    assert unread["conversation"]["unread"] >= 1
+    await rig.hub.command(again, ConversationRead(conv["id"]))
+    for _ in range(200):
+        if again.of("conversation")[-1]["conversation"]["unread"] == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert again.of("conversation")[-1]["conversation"]["unread"] == 0
+
+    await rig.hub.command(again, ConversationClose(conv["id"]))
+    closed = await again.next("conversation_closed")
+    assert closed == {"type": "conversation_closed", "id": conv["id"]}
+    assert case_id not in rig.hub.live_cases("a1")
+    timeline = await rig.cases.timeline(case_id)
+    [interaction] = timeline["interactions"]
+    assert interaction["ended_at"] is not None and interaction["agent"] == "a1"
+
+
+async def test_hello_carries_a_pending_offer_with_its_public_id(rig: Rig) -> None:
+    link = Link("a1")
+    await rig.hub.connect(link)
+    await rig.available("a1")
+    case_id = await rig.sms_in(CUSTOMER, "hola", "SM" + "3" * 32)
+    offer = await link.next("conversation_offer")
+    again = Link("a1")
+    await rig.hub.connect(again)
+    [hello] = again.of("hello")
+    [pending] = hello["conversation_offers"]
+    assert pending["offer_id"] == offer["offer_id"]
+    assert pending["conversation"]["case_id"] == await rig.cases.public_id(case_id)
 
 
 async def test_refusals_come_back_naming_the_field(rig: Rig) -> None:
-    link = Link("a1")
-    await rig.hub.connect(link)
+    a1, a2 = Link("a1"), Link("a2")
+    await rig.hub.connect(a1)
+    await rig.hub.connect(a2)
+    await rig.available("a1")
+    await rig.sms_in(CUSTOMER, "hola", "SM" + "4" * 32)
+    offer = await a1.next("conversation_offer")
+    with pytest.raises(DeskError) as theirs:  # a2 answers a1's offer
+        await rig.hub.command(a2, ConversationAccept(offer["offer_id"]))
+    assert (theirs.value.code, theirs.value.where) == ("not_yours", "offer_id")
     with pytest.raises(DeskError) as stale:
-        await rig.hub.command(link, ConversationAccept("gone"))
+        await rig.hub.command(a1, ConversationAccept("no-such-offer"))
     assert (stale.value.code, stale.value.where) == ("bad_offer", "offer_id")
-    assert "no longer offered" in stale.value.message
-    rig.router.conversations[4] = Conv(4, rig.sms_case, state="assigned", agent="a2")
-    with pytest.raises(DeskError) as theirs:
-        await rig.hub.command(link, ConversationClose(4))
-    assert (theirs.value.code, theirs.value.where) == ("not_yours", "id")
+    await rig.hub.command(a1, ConversationAccept(offer["offer_id"]))
+    conv_id = offer["conversation"]["id"]
+    with pytest.raises(DeskError) as not_a2s:
+        await rig.hub.command(a2, ConversationClose(conv_id))
+    assert (not_a2s.value.code, not_a2s.value.where) == ("not_yours", "id")
     with pytest.raises(DeskError) as none:
-        await rig.hub.command(link, ConversationRead(404))
+        await rig.hub.command(a1, ConversationRead(999_999))
     assert (none.value.code, none.value.where) == ("no_conversation", "id")
-    assert rig.router.conversations[4].state == "assigned"  # nothing changed
+    assert rig.router.conversation(conv_id) is not None  # nothing changed
+    assert rig.router.conversation(conv_id).agent == "a1"  # type: ignore[union-attr]
 
 
-async def test_a_decline_and_a_withdrawn_offer_leave_the_case_unreadable(rig: Rig) -> None:
-    link = Link("a1")
-    await rig.hub.connect(link)
-    rig.router.offer("a1", "co-1", Conv(11, rig.chat_case))
-    rig.router.offer("a1", "co-2", Conv(12, rig.sms_case, channel="sms"))
-    await settle()
-    assert set(rig.hub.live_cases("a1")) == {rig.chat_case, rig.sms_case}
-    await rig.hub.command(link, ConversationDecline("co-1"))
-    assert set(rig.hub.live_cases("a1")) == {rig.sms_case}
-    rig.hub.acd.notify("a1", {"type": "conversation_offer_withdrawn", "offer_id": "co-2",
-                              "reason": "timeout"})
-    await settle()
-    assert not rig.hub.live_cases("a1")
-    assert link.sent[-1]["type"] == "conversation_offer_withdrawn"
+async def test_a_declined_offer_goes_to_the_next_agent_and_leaves_the_case(rig: Rig) -> None:
+    a1, a2 = Link("a1"), Link("a2")
+    await rig.hub.connect(a1)
+    await rig.hub.connect(a2)
+    await rig.available("a1")
+    case_id = await rig.sms_in(OTHER, "hola", "SM" + "5" * 32)
+    offer = await a1.next("conversation_offer")
+    await rig.available("a2")
+    await rig.hub.command(a1, ConversationDecline(offer["offer_id"]))
+    withdrawn = await a1.next("conversation_offer_withdrawn")
+    assert (withdrawn["offer_id"], withdrawn["reason"]) == (offer["offer_id"], "declined")
+    assert case_id not in rig.hub.live_cases("a1")
+    passed = await a2.next("conversation_offer")
+    assert passed["conversation"]["id"] == offer["conversation"]["id"]
+    assert case_id in rig.hub.live_cases("a2")
 
 
 async def test_messages_keep_their_order_while_a_public_id_is_looked_up(rig: Rig) -> None:
     link = Link("a1")
     await rig.hub.connect(link)
+    ref = await rig.cases.open_text_interaction(channel="sms", address=OTHER)
     # The case was never seen: its public id needs the store; the withdrawal that follows
     # (no case id, sendable at once) must not overtake the offer.
-    rig.router.offer("a1", "co-9", Conv(21, rig.sms_case, channel="sms"))
+    conversation = {"id": ref.interaction_id, "case_id": ref.case_id, "channel": "sms"}
+    rig.hub.acd.notify("a1", {"type": "conversation_offer", "offer_id": "co-9", "timeout": 30,
+                              "conversation": conversation})
     rig.hub.acd.notify("a1", {"type": "conversation_offer_withdrawn", "offer_id": "co-9",
                               "reason": "taken"})
-    for _ in range(100):
-        await asyncio.sleep(0.01)
-        if link.of("conversation_offer_withdrawn"):
-            break
+    await link.next("conversation_offer_withdrawn")
     kinds = [m["type"] for m in link.of("conversation_offer", "conversation_offer_withdrawn")]
     assert kinds == ["conversation_offer", "conversation_offer_withdrawn"]
     assert link.of("conversation_offer")[0]["conversation"]["case_id"] == \
-        await rig.cases.public_id(rig.sms_case)
+        await rig.cases.public_id(ref.case_id)
