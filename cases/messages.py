@@ -64,7 +64,7 @@ MAX_SIZE = 2**63 - 1
 
 # Where each status may go next; anything else is a late or contradictory report.
 _NEXT: dict[str, frozenset[str]] = {
-    "received": frozenset(),
+    "received": frozenset({"read"}),  # an agent opened the conversation (read receipts)
     "queued": frozenset({"sent", "delivered", "read", "undelivered", "failed"}),
     "sent": frozenset({"delivered", "read", "undelivered", "failed"}),
     "delivered": frozenset({"read"}),
@@ -708,6 +708,21 @@ def record_status(
             session, message_id=message_id, channel=channel, external_id=external_id
         )
         return update_status(session, message, status, error_code, now())
+
+
+def mark_read(
+    sessions: Callable[[], Session], now: Callable[[], datetime], interaction_id: int,
+) -> list[StatusChange]:
+    """Every inbound message of interaction `interaction_id` still `received` moves to `read`
+    (an agent has the conversation open), committed; the changes, oldest first."""
+    with sessions() as session, session.begin():
+        unread = session.scalars(
+            select(Message).where(Message.interaction_id == interaction_id,
+                                  Message.direction == "inbound", Message.status == "received")
+            .order_by(Message.id)
+        ).all()
+        at = now()
+        return [update_status(session, message, "read", None, at) for message in unread]
 
 
 def find_message(

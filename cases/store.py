@@ -640,6 +640,20 @@ class CaseStore:
             )
         return change
 
+    async def mark_read(self, interaction_id: int) -> int:
+        """An agent read interaction `interaction_id`: its inbound messages still `received`
+        become `read` (the chat widget shows the visitor "Read"); how many changed."""
+        interaction_id = validate.row_id(interaction_id, "interaction")
+        changes = await self._db.run(
+            functools.partial(messages.mark_read, self._session, self._now, interaction_id)
+        )
+        for change in changes:
+            await self._publish(
+                change.case_id,
+                {"type": "message_status", "case_id": change.case_id, "message": change.view},
+            )
+        return len(changes)
+
     async def assign_external_id(self, message_id: int, external_id: str) -> dict[str, Any]:
         """Give an outbound message its provider's id (Twilio's MessageSid) once sent."""
         message_id = validate.row_id(message_id, "message")

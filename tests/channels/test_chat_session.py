@@ -100,3 +100,32 @@ async def test_a_signed_in_users_page_load_opens_no_chat_until_they_write(
         await reload.close()
     finally:
         await cases.close()
+
+
+async def test_the_visitor_sees_when_an_agent_read_their_lines(tmp_path: Path) -> None:
+    """An agent opens the conversation (`CaseStore.mark_read`): the visitor's lines become
+    `read`, the socket gets a `status` frame for each, and a second read changes nothing."""
+    bus = InProcessBus()
+    cases = await CaseStore.open(f"sqlite:///{tmp_path}/c.db", bus=bus)
+    try:
+        service = ChatService(cases, bus, VisitorTokens(b"k" * 32), ChatSettings())
+        socket = StallingSocket()
+        conversation = ChatConversation(service, socket.send)
+        await conversation.handle('{"type":"hello"}')
+        await conversation.handle('{"type":"message","id":"v1","body":"hola"}')
+        await conversation.handle('{"type":"message","id":"v2","body":"¿hay alguien?"}')
+        await socket.wait_for(lambda f: sum(x["type"] == "receipt" for x in f) == 2)
+        ids = [x["id"] for x in socket.frames if x["type"] == "receipt"]
+        assert conversation.case_id is not None
+        interaction = (await cases.timeline(conversation.case_id))["interactions"][0]["id"]
+
+        assert await cases.mark_read(interaction) == 2
+        await socket.wait_for(lambda f: sorted(x["id"] for x in f if x["type"] == "status"
+                                               and x["status"] == "read") == sorted(ids))
+        assert await cases.mark_read(interaction) == 0
+        timeline = await cases.timeline(conversation.case_id)
+        statuses = [e["message"]["status"] for e in timeline["entries"] if e["type"] == "message"]
+        assert statuses == ["read", "read"]
+        await conversation.close()
+    finally:
+        await cases.close()

@@ -132,6 +132,9 @@ async def test_a_visitor_chats_reloads_and_continues(
                 channel="chat", address="visitor:" + token.split(".")[0])
             public = await cases.public_id(ref.case_id)
             agent = {**bearer(Role.ADMIN)}
+            # The agent opens the conversation: the visitor sees their line was read.
+            assert await cases.mark_read(ref.interaction_id) == 1
+            await mine.locator(".status", has_text="Leído").wait_for()
 
             async with http.post(f"{chat_base}/api/cases/{public}/chat/typing",
                                  json={"active": True}, headers=agent) as resp:
@@ -157,10 +160,10 @@ async def test_a_visitor_chats_reloads_and_continues(
             await page.locator("#centralita-chat .line.agent .body",
                                has_text="Sale hoy. ¿Algo más?").wait_for()
             assert await page.locator("#centralita-chat .line").count() == 2
+            await mine.first.locator(".status", has_text="Leído").wait_for()  # kept on reload
             await page.locator("#centralita-chat .input").fill("No, gracias")
             await page.locator("#centralita-chat .send").click()
-            await page.locator("#centralita-chat .line.visitor .status",
-                               has_text="Enviado").nth(1).wait_for()
+            await mine.nth(1).locator(".status", has_text="Enviado").wait_for()
             await page.screenshot(path=str(tmp_path / "chat-2.png"))
         finally:
             await browser.close()

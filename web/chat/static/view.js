@@ -102,6 +102,14 @@ export class ChatView {
     this.lines.set(id, li);
   }
 
+  /** The visitor's line `id` was read by the agent (a `status` frame). */
+  markStatus(id, status) {
+    const li = this.lines.get(id);
+    if (li && status === "read" && li.classList.contains("visitor")) {
+      li.querySelector(".status").textContent = this.t.read;
+    }
+  }
+
   markFailed(clientId) {
     const li = this.lines.get(`c:${clientId}`);
     if (li) li.querySelector(".status").textContent = this.t.failed;
@@ -116,7 +124,8 @@ export class ChatView {
       if (line.at) pending.querySelector("time").textContent = this.time.format(new Date(line.at));
       return false;
     }
-    const status = line.from === "visitor" ? this.t.sent : "";
+    const status = line.from !== "visitor" ? ""
+      : line.status === "read" ? this.t.read : this.t.sent;
     const li = this.lineElement(line.from, line.body, line.at, status);
     li.dataset.id = String(line.id);
     this.lines.set(line.id, li);

@@ -70,6 +70,8 @@ async function main() {
         }
       } else if (frame.type === "receipt") {
         view.markSent(frame.client_id, frame.id);
+      } else if (frame.type === "status") {
+        view.markStatus(frame.id, frame.status);
       } else if (frame.type === "typing") {
         view.setTyping(frame.active);
       } else if (frame.type === "error") {

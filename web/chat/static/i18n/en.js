@@ -13,6 +13,7 @@ export default {
   sending: "Sending…",
   sent: "Sent",
   failed: "Not sent",
+  read: "Read",
   prechatIntro: "Before we start, tell us how to reach you (optional).",
   name: "Name",
   email: "Email",

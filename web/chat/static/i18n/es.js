@@ -13,6 +13,7 @@ export default {
   sending: "Enviando…",
   sent: "Enviado",
   failed: "No enviado",
+  read: "Leído",
   prechatIntro: "Antes de empezar, dinos cómo contactarte (opcional).",
   name: "Nombre",
   email: "Correo electrónico",
