@@ -403,6 +403,32 @@ class CaseStore:
             session.flush()
             return note_view(note)
 
+    async def name_customer(self, customer_id: int, name: str, *, replace: bool = False) -> bool:
+        """Give customer `customer_id` the display name `name` (1-200 characters, one line)
+        shown on their case; an existing name is kept unless `replace` (what a visitor types
+        in a form proves nothing: an agent's correction replaces). Whether it was set."""
+        customer_id = validate.row_id(customer_id, "customer")
+        name = validate.text(name, "display_name", max_len=200)
+        if "\n" in name or "\r" in name:
+            raise InvalidInput("must be one line of 1-200 characters", "display_name")
+
+        def apply() -> tuple[int | None, bool]:
+            with self._session() as session, session.begin():
+                customer = session.get(Customer, customer_id)
+                if customer is None:
+                    raise NotFound("customer", customer_id)
+                if customer.display_name and not replace:
+                    return None, False
+                customer.display_name = name
+                case_id = session.scalar(select(Case.id).where(
+                    Case.customer_id == customer_id, Case.status == "open"))
+                return case_id, True
+
+        case_id, changed = await self._db.run(apply)
+        if changed and case_id is not None:
+            await self._publish(case_id, {"type": "customer_named", "case_id": case_id})
+        return changed
+
     async def share_case(self, case_id: int, user: str, *, by: str) -> tuple[Share, bool]:
         """Share case `case_id` with `user` (who may then read it, `web.case_access`);
         returns the share and whether it is new. `NotFound` for an unknown case."""

@@ -127,8 +127,8 @@ class ChatService:
 
     async def prechat(self, visitor: Visitor, form: PreChat) -> InteractionRef:
         """Keep what the visitor typed in the form: email and phone as unverified identities
-        (one another customer holds is left alone: a form proves nothing), the name as a note
-        on the case (the case store has no display-name setter yet)."""
+        (one another customer holds is left alone: a form proves nothing), the name as the
+        customer's display name when they have none (else as a note beside it)."""
         ref = await self.conversation(visitor)
         for kind, value in (("email", form.email), ("phone", form.phone)):
             if value is None:
@@ -140,7 +140,13 @@ class ChatService:
             except InvalidInput as exc:
                 raise BadInbound(exc.what, kind) from exc
         if form.name is not None:
-            await self.store.add_note(ref.case_id, author="chat form", text=f"Name: {form.name}")
+            try:
+                named = await self.store.name_customer(ref.customer_id, form.name)
+            except InvalidInput as exc:
+                raise BadInbound(exc.what, "name") from exc
+            if not named:  # they have a name already: what they typed is kept beside it
+                await self.store.add_note(ref.case_id, author="chat form",
+                                          text=f"Name given in the chat form: {form.name}")
         return ref
 
     async def ack(self, message_id: int, status: str) -> None:

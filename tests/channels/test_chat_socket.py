@@ -315,7 +315,17 @@ async def test_typing_both_ways_and_prechat(rig: Rig) -> None:
     timeline = await rig.cases.timeline(case_id)
     assert {"kind": "email", "value": "lucia@example.com"} in timeline["identities"]
     assert {"kind": "phone", "value": "+34612345678"} in timeline["identities"]
-    assert [n["text"] for n in timeline["notes"]] == ["Name: Lucía"]
+    assert timeline["customer"]["display_name"] == "Lucía"  # the case shows who it is
+    assert timeline["notes"] == []
+    # A second form with another name: the first stays, the new one is kept as a note.
+    await ws.send_json({"type": "prechat", "name": "Lucía P."})
+    for _ in range(100):  # the form has no answer frame: poll the case
+        timeline = await rig.cases.timeline(case_id)
+        if timeline["notes"]:
+            break
+        await asyncio.sleep(0.05)
+    assert timeline["customer"]["display_name"] == "Lucía"
+    assert [n["text"] for n in timeline["notes"]] == ["Name given in the chat form: Lucía P."]
     await ws.close()
 
 
