@@ -7,16 +7,27 @@
 
 One party, three stages, each with its own bound (STYLE.md §6):
 
-* **The tick.** A listener on the leg copies each 20 ms frame, with its arrival time, into a
-  fixed ring. It never waits: when the ring is full the oldest frame gives way and is counted
-  in `dropped_frames`. Stale audio is worse than lost audio.
+* **The tick.** A listener on the leg copies each 20 ms frame, with its arrival time and its
+  timestamp, into a fixed ring. It never waits: when the ring is full the oldest frame gives
+  way and is counted in `dropped_frames`. Stale audio is worse than lost audio.
 * **The feeder task** drains the ring into the party's ASR stream (which bounds its own
-  backlog: partials give way before finals, see media/asr/base.py). It also keeps the map from
-  stream samples to call time: frames only exist for packets that arrived, so a hold or a
-  burst of loss would otherwise pull every later segment earlier than it was said.
+  backlog: partials give way first, then the oldest audio, see media/asr/base.py; the pooled
+  whisper stream drops whole utterances past its backlog). It also keeps the map from stream
+  samples to call time, and that map comes from the frames' own timestamps (RTP style, in
+  samples), not from counting the frames that reached it: frames only exist for packets that
+  arrived and survived the ring, so a burst of loss, a ring overflow or a hold would
+  otherwise pull every later segment earlier than it was said. Arrival time anchors the first
+  frame, frames without timestamps (0 throughout), and timestamps that cannot be right (a new
+  RTP source: see `_FrameClock`).
 * **The reader task** iterates results. A final is written to the store at once, as a segment
-  timed from the call's answer; a partial is only published (`on_partial`). A failed engine is
-  logged (never the text), counted, and replaced by a fresh stream: the call goes on.
+  timed from the call's answer; a partial is only published (`on_partial`). Text with no
+  speech in it ("........." from line noise, "[BLANK_AUDIO]": media.asr.junk) is neither
+  stored nor published, only counted (`junk_segments`). A failed engine is logged (never the
+  text), counted, and replaced by a fresh stream: the call goes on.
+
+`dropped_frames` counts every 20 ms frame of a party's audio that was never recognised: ring
+overflow, plus what the streams shed (`dropped_frames` of each stream, current and retired).
+It is what `TranscriptionService.stats().dropped_frames` sums over calls, for metrics.
 
 Privacy (`voice.call.Privacy`): while the call is paused (`follow(call)` or `set_private`)
 every party's tap keeps nothing, the ring is emptied, and each party's stream is closed
@@ -39,6 +50,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from media.asr.base import TranscriptResult
+from media.asr.junk import is_junk
 from media.clock import Clock
 from media.frames import AudioFrame, Pcm
 from voice.call import Privacy, PrivacyChange, PrivacyListener
@@ -50,9 +62,14 @@ log = logging.getLogger(__name__)
 # ring every tick; the ring only fills if the loop itself stalls, and past 5 s the audio is
 # too stale to be worth recognising late.
 RING_FRAMES = 250
-# Arrival later than this beyond the audio already counted means audio that never came
-# (hold, a loss burst): re-anchor stream time to the clock. Below it, jitter is tolerated.
+# Frames without timestamps: arrival later than this beyond the audio already counted means
+# audio that never came (hold, a loss burst): re-anchor on the clock. Below it, jitter.
+# Frames with timestamps: a timestamp that puts audio this far in the future of its arrival
+# is not this source's clock (a new RTP source): re-anchor on arrival.
 GAP_S = 0.5
+# Frames with timestamps: audio may arrive late (the media path fell behind), but never later
+# than the jitter buffer and this ring can hold it; beyond this a timestamp is not believed.
+MAX_LATE_S = 10.0
 # A party whose engine keeps failing stops being transcribed rather than spin.
 MAX_RESTARTS = 3
 # close() waits this long for the last finals (a last utterance takes ~0.5 s of CPU).
@@ -90,7 +107,12 @@ class TranscriptStore(Protocol):
 
 
 class TranscriptStream(Protocol):
-    """An ASR stream (media.asr.base.AsrStream has this shape)."""
+    """An ASR stream (media.asr.base.AsrStream and voice.utterance_pool.PooledStream).
+
+    `dropped_frames` counts the 20 ms frames it dropped unrecognised (load shedding).
+    """
+
+    dropped_frames: int
 
     def push_frame(self, frame: AudioFrame) -> None: ...
 
@@ -145,31 +167,78 @@ class SegmentEvent:
 SegmentCallback = Callable[[SegmentEvent], None]
 
 
+class _FrameClock:
+    """Call time of each frame of one party, from the frames' timestamps.
+
+    `timestamp` counts samples (RTP style, 32 bits, wrapping). Between two frames the call
+    time advances by the timestamps' difference, so frames missing in between (lost, or
+    dropped from the ring) leave their gap in place. Arrival time is used instead:
+
+    * for the first frame (and the first after `reset()`);
+    * when timestamps are absent (the same value twice: producers that do not know them
+      leave 0) — then time is counted from the samples, re-anchored on arrival after a gap
+      of more than `GAP_S` (hold);
+    * when a timestamp cannot be right: audio more than `GAP_S` in the future of its arrival,
+      or more than `MAX_LATE_S` behind it, or going backwards (a new RTP source).
+
+    Call time never goes backwards.
+    """
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream's timing (a privacy pause: re-anchor on arrival)."""
+        self._ts: int | None = None
+        self._t = 0.0  # call time of the last frame's first sample
+        self._end = 0.0  # call time just after the last frame
+
+    def time_of(self, timestamp: int, samples: int, arrived: float) -> float:
+        """Call time of the first sample of a frame of `samples` stamped `timestamp`, whose
+        last sample arrived at call time `arrived`."""
+        observed = arrived - samples / self.rate
+        if self._ts is None:
+            t = observed
+        else:
+            step = (timestamp - self._ts) & 0xFFFFFFFF
+            if step == 0:  # no timestamps: count
+                t = self._end
+                if observed - t > GAP_S:
+                    t = observed
+            elif step >= 1 << 31:  # backwards: not this source's clock
+                t = max(observed, self._end)
+            else:
+                t = self._t + step / self.rate
+                if t - observed > GAP_S or observed - t > MAX_LATE_S:
+                    t = max(observed, self._end)
+        t = max(t, self._end) if self._ts is not None else t
+        self._ts = timestamp
+        self._t = t
+        self._end = t + samples / self.rate
+        return t
+
+
 class _Timeline:
     """Maps a party's pushed-sample index to seconds from the call's answer.
 
-    Anchors are (sample index, call time) pairs; between anchors audio is contiguous.
+    Anchors are (sample index, call time) pairs, one wherever the pushed audio is not
+    contiguous in call time (a gap in timestamps, a hold, a pause); between anchors the audio
+    is contiguous.
     """
+
+    # Differences below this (a tenth of a sample at 8 kHz) are float noise, not gaps.
+    EPSILON_S = 1e-5
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
         self._samples: list[int] = []
         self._times: list[float] = []
-        self._broken = False
-
-    def reanchor(self) -> None:
-        """The next audio observed is not contiguous with the last (a privacy pause, however
-        short: times after it must never fall back inside it)."""
-        self._broken = True
 
     def observe(self, sample: int, call_time: float) -> None:
-        """Audio starting at `sample` began arriving at `call_time`."""
-        if self._broken:
-            self._broken = False
-        elif self._samples:
-            expected = self.at(sample)
-            if call_time - expected <= GAP_S:
-                return
+        """Audio starting at pushed sample `sample` was said at `call_time`."""
+        if self._samples and abs(call_time - self.at(sample)) <= self.EPSILON_S:
+            return
         self._samples.append(sample)
         self._times.append(call_time)
 
@@ -187,9 +256,12 @@ class _Party:
         self.owner = owner
         self.leg = leg
         self.speaker = speaker
-        self.ring: deque[tuple[float, Pcm]] = deque(maxlen=owner.ring_frames)
+        self.ring: deque[tuple[float, int, Pcm]] = deque(maxlen=owner.ring_frames)
         self.ready = asyncio.Event()
+        self.frame_clock = _FrameClock(owner.sample_rate)
         self.timeline = _Timeline(owner.sample_rate)
+        # Frames shed by streams this party no longer uses (restarted, paused).
+        self.retired_dropped = 0
         self.pushed = 0  # samples handed to streams so far
         self.stream_base = 0  # `pushed` when the current stream began
         self.stream = owner.stream_factory(owner.sample_rate)
@@ -212,10 +284,21 @@ class _Party:
             return
         ring = self.ring
         if len(ring) == ring.maxlen:
-            self.owner.dropped_frames += 1
+            self.owner.ring_dropped += 1
         # Copied: the tick's buffers are not ours to keep.
-        ring.append((self.owner.clock.now(), frame.samples.copy()))
+        ring.append((self.owner.clock.now(), frame.timestamp, frame.samples.copy()))
         self.ready.set()
+
+    @property
+    def dropped_frames(self) -> int:
+        """Frames the party's streams shed, retired streams included."""
+        return self.retired_dropped + self.stream.dropped_frames
+
+    def replace_stream(self) -> None:
+        """A fresh stream from the next pushed sample on (the old one is closed elsewhere)."""
+        self.retired_dropped += self.stream.dropped_frames
+        self.stream_base = self.pushed
+        self.stream = self.owner.stream_factory(self.owner.sample_rate)
 
     # -- feeder ----------------------------------------------------------------------------------
     def drain(self) -> None:
@@ -223,10 +306,10 @@ class _Party:
         rate = self.owner.sample_rate
         answered = self.owner.answered_at
         while self.ring:
-            arrived, pcm = self.ring.popleft()
-            # The frame's first sample was captured a frame's length before it arrived.
-            self.timeline.observe(self.pushed, arrived - answered - len(pcm) / rate)
-            self.stream.push_frame(AudioFrame(pcm, rate))
+            arrived, timestamp, pcm = self.ring.popleft()
+            said = self.frame_clock.time_of(timestamp, len(pcm), arrived - answered)
+            self.timeline.observe(self.pushed, said)
+            self.stream.push_frame(AudioFrame(pcm, rate, self.pushed))
             self.pushed += len(pcm)
 
     async def _feed(self) -> None:
@@ -255,8 +338,7 @@ class _Party:
                 if not self._may_restart():
                     return
                 self.restarts += 1
-                self.stream_base = self.pushed
-                self.stream = owner.stream_factory(owner.sample_rate)
+                self.replace_stream()
 
     # -- privacy ---------------------------------------------------------------------------------
     def set_private(self, on: bool) -> None:
@@ -273,9 +355,9 @@ class _Party:
             self.retiring.add(task)
             task.add_done_callback(self.retiring.discard)
         else:
-            self.timeline.reanchor()
-            self.stream_base = self.pushed
-            self.stream = self.owner.stream_factory(self.owner.sample_rate)
+            # Times after the pause come from arrival again: never back inside the pause.
+            self.frame_clock.reset()
+            self.replace_stream()
             self.reader = asyncio.create_task(self._read(), name=f"tx-read-{self.speaker}")
 
     @staticmethod
@@ -292,8 +374,14 @@ class _Party:
     async def _result(self, result: TranscriptResult) -> None:
         owner = self.owner
         rate = owner.sample_rate
+        if is_junk(result.text):
+            # Noise decoded as dots or a caption: nothing was said.
+            if result.is_final:
+                owner.junk_segments += 1
+            return
         start = self.timeline.at(self.stream_base + result.start * rate)
-        end = self.timeline.at(self.stream_base + result.end * rate)
+        # The end's last sample, mapped, plus one: an end at an anchor belongs before it.
+        end = self.timeline.at(self.stream_base + result.end * rate - 1) + 1 / rate
         if not result.is_final:
             owner.publish(self.speaker, result, start, end, None)
             return
@@ -314,6 +402,12 @@ class _Party:
     # -- closing ---------------------------------------------------------------------------------
     async def close(self, wait_s: float) -> None:
         """Stop tapping, recognise what is left (up to `wait_s`), end the tasks."""
+        try:
+            await self._close(wait_s)
+        finally:
+            self.owner.closed_dropped += self.dropped_frames
+
+    async def _close(self, wait_s: float) -> None:
         self.leg.remove_listener(self.on_frame)
         self.closing = True
         await _cancel_and_wait(self.feeder)
@@ -350,8 +444,10 @@ class CallTranscriber:
 
     `answered_at` is the `clock.now()` of the call's answer: segment times count from it.
     `on_partial` / `on_final` are called on the event loop for live subscribers; they must
-    not block. Counters: `dropped_frames` (ring overflow), `engine_errors`, `store_errors`,
-    `segments_stored`, `close_timeouts`, `withheld_frames` (not kept: privacy), `pauses`.
+    not block. Counters: `dropped_frames` (every frame never recognised: ring overflow and
+    what the streams shed; `ring_dropped` is the ring's part), `engine_errors`,
+    `store_errors`, `segments_stored`, `junk_segments` (no speech in them: not stored),
+    `close_timeouts`, `withheld_frames` (not kept: privacy), `pauses`.
     """
 
     def __init__(
@@ -382,7 +478,9 @@ class CallTranscriber:
         self.close_timeout = close_timeout
         self._parties: dict[str, _Party] = {}
         self._closed = False
-        self.dropped_frames = 0
+        self.ring_dropped = 0
+        self.closed_dropped = 0  # streams' drops of parties already closed
+        self.junk_segments = 0
         self.engine_errors = 0
         self.store_errors = 0
         self.segments_stored = 0
@@ -395,6 +493,12 @@ class CallTranscriber:
     @property
     def speakers(self) -> list[str]:
         return list(self._parties)
+
+    @property
+    def dropped_frames(self) -> int:
+        """Every 20 ms frame of this call's audio that was never recognised, for metrics."""
+        live = sum(p.dropped_frames for p in self._parties.values())
+        return self.ring_dropped + self.closed_dropped + live
 
     def attach(self, leg: LegMedia, speaker: str) -> None:
         """Start transcribing `leg`'s inbound audio as `speaker` ("caller", "agent")."""

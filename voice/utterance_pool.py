@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from media.asr.base import RecognitionError, TranscriptResult
+from media.asr.junk import is_junk
 from media.asr.whisper import WHISPER_RATE, WhisperEngine
 from media.frames import AudioFrame
 from media.resample import resample
@@ -223,7 +224,9 @@ class UtterancePool:
             if r.no_speech_prob > NO_SPEECH_PROB and logprob < NO_SPEECH_LOGPROB:
                 out.append(("", None))
                 continue
-            out.append((self._tokenizer.decode(ids).strip(), math.exp(logprob)))
+            text = self._tokenizer.decode(ids).strip()
+            # Dots, "[BLANK_AUDIO]" and the like: nothing was said (media.asr.junk).
+            out.append(("", None) if is_junk(text) else (text, math.exp(logprob)))
         return out
 
 
@@ -254,7 +257,11 @@ class PooledStream:
         self._pending: deque[tuple[Utterance, asyncio.Future[Any]]] = deque()
         self._changed = asyncio.Event()
         self._ended = False
+        self._frame_len = max(1, sample_rate // 50)  # 20 ms
+        # Utterances dropped unrecognised by the backlog rule, and their audio in 20 ms frames
+        # (the transcriber adds these to its `dropped_frames`).
         self.dropped_finals = 0
+        self.dropped_frames = 0
 
     def push_frame(self, frame: AudioFrame) -> None:
         if self._ended:
@@ -277,10 +284,11 @@ class PooledStream:
             if not isinstance(ev, Utterance):
                 continue
             if len(self._pending) >= MAX_PENDING_UTTERANCES:
-                _, old = self._pending.popleft()
+                dropped, old = self._pending.popleft()
                 if not old.done():  # the worker skips it; the reader sees "nothing said"
                     old.set_result(("", None))
                 self.dropped_finals += 1
+                self.dropped_frames += -(-len(dropped.samples) // self._frame_len)
             fut = self.pool.submit(ev, self.sample_rate, self._loop.time())
             self._pending.append((ev, fut))
             self._changed.set()

@@ -13,6 +13,7 @@ from media.asr.base import (
     Recognizer,
     RecognizerEngine,
     TranscriptResult,
+    UnsupportedLanguageError,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "Recognizer",
     "RecognizerEngine",
     "TranscriptResult",
+    "UnsupportedLanguageError",
 ]

@@ -13,12 +13,23 @@ all block for milliseconds to a second). `AsrStream` owns the rest: one worker t
 that hands the recogniser's calls to the engine's thread pool, so recognition never runs on
 the event loop and one stream's calls never overlap.
 
-Backpressure (STYLE.md §6). Audio waits in a bounded input buffer; when the worker is behind,
-it takes everything waiting as one chunk and skips the partial result for it (a partial about
-audio already superseded is worthless), counting each skip in `dropped_partials`. Results
-wait in a bounded output buffer for the reader; when it is full a partial is dropped first,
-and only if no partial is left is the oldest final dropped (`dropped_finals`). Past
-`MAX_PENDING_AUDIO_S` of unprocessed audio the oldest is dropped (`dropped_audio_s`).
+Backpressure (STYLE.md §6) comes in two kinds, chosen when the stream is made:
+
+* **Live** (the default: a call's audio, which must never wait). Audio waits in a bounded
+  input buffer; when the worker is behind, it takes everything waiting as one chunk and skips
+  the partial result for it (a partial about audio already superseded is worthless), counting
+  each skip in `dropped_partials`. Results wait in a bounded output buffer for the reader;
+  when it is full a partial is dropped first, and only if no partial is left is the oldest
+  final dropped (`dropped_finals`). Past `MAX_PENDING_AUDIO_S` of unprocessed audio the oldest
+  frames are dropped (`dropped_frames`, `dropped_audio_s`). Load is shed in that order:
+  partials, then audio, then finals, and every drop is counted.
+* **Lossless** (`stream(rate, lossless=True)`: files, batch jobs, voicemail). Nothing is ever
+  dropped: the writer awaits `write(frame)`, which waits while more than `WRITE_AHEAD_S` of
+  audio is queued, and the worker waits for the reader when the output buffer is full.
+
+Result times stay true after a drop: `start`/`end` count every sample pushed, dropped ones
+included (the stream keeps where in the recogniser's input each drop happened and maps the
+recogniser's times back), so a segment after a drop is where it was said.
 
 Errors: a recogniser that raises stops the stream; results already made are still delivered,
 then `__anext__` raises `RecognitionError` from the original exception.
@@ -27,7 +38,9 @@ then `__anext__` raises `RecognitionError` from the original exception.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import dataclasses
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -47,19 +60,27 @@ MAX_PENDING_RESULTS = 32
 MAX_PENDING_AUDIO_S = 30.0
 # A worker that finds more than this much audio waiting is behind: it skips that partial.
 PARTIAL_LAG_S = 0.5
+# Lossless streams: `write()` waits while this much audio is queued. Enough to keep the
+# recogniser busy (it takes the queue as one chunk) without holding a whole file in memory.
+WRITE_AHEAD_S = 5.0
 
 
 class AsrError(Exception):
     """Base of speech-recognition errors.
 
     AsrError
-     ├── ModelNotFoundError   a configured model directory or packaged model is missing
-     └── RecognitionError     a stream's recogniser failed (raised from the original error)
+     ├── ModelNotFoundError        a configured model directory or packaged model is missing
+     ├── UnsupportedLanguageError  the model does not know the language asked for
+     └── RecognitionError          a stream's recogniser failed (raised from the original error)
     """
 
 
 class ModelNotFoundError(AsrError):
     """The model an engine was configured with cannot be found."""
+
+
+class UnsupportedLanguageError(AsrError):
+    """The engine's model cannot recognise the language asked for (tiny.en and Spanish)."""
 
 
 class RecognitionError(AsrError):
@@ -112,8 +133,9 @@ class AsrEngine(Protocol):
 
     name: str
 
-    def stream(self, sample_rate: int) -> AsrStream:
-        """A new recognition stream for audio at `sample_rate` (8000 or 16000)."""
+    def stream(self, sample_rate: int, *, lossless: bool = False) -> AsrStream:
+        """A new recognition stream for audio at `sample_rate` (8000 or 16000); `lossless`
+        for files and batch jobs (see the module docstring)."""
         ...
 
     def close(self) -> None:
@@ -139,8 +161,14 @@ class RecognizerEngine:
     def make_recognizer(self, sample_rate: int) -> Recognizer:
         raise NotImplementedError
 
-    def stream(self, sample_rate: int) -> AsrStream:
-        return AsrStream(self, sample_rate)
+    def load(self) -> object:
+        """Load the model now (blocking; off the event loop). Engines whose model loads
+        lazily override it, so a missing model or a language it lacks is an error before
+        any audio is pushed rather than a failed stream."""
+        return None
+
+    def stream(self, sample_rate: int, *, lossless: bool = False) -> AsrStream:
+        return AsrStream(self, sample_rate, lossless=lossless)
 
     def close(self) -> None:
         if self._own_executor:
@@ -163,43 +191,70 @@ class AsrStream:
     """Push audio in, iterate results out. Must be created and used on one event loop.
 
     The stream's worker task is owned here: `aclose()` (or `async with`) cancels and awaits
-    it; iterating to the end also finishes it.
+    it; iterating to the end also finishes it. Counters (plain attributes, for metrics):
+    `dropped_frames` and `dropped_audio_s` (audio never recognised), `dropped_partials`,
+    `dropped_finals`; all stay 0 on a lossless stream except `dropped_partials` (a partial
+    skipped while catching up loses no words).
     """
 
-    def __init__(self, engine: RecognizerEngine, sample_rate: int) -> None:
+    def __init__(
+        self, engine: RecognizerEngine, sample_rate: int, *, lossless: bool = False
+    ) -> None:
         if sample_rate not in (8000, 16000):
             raise ValueError(f"sample_rate must be 8000 or 16000, got {sample_rate}")
         self.engine = engine
         self.sample_rate = sample_rate
+        self.lossless = lossless
         self._loop = asyncio.get_running_loop()
         self._input: deque[Pcm | _Marker] = deque()
         self._pending_samples = 0
         self._max_samples = int(MAX_PENDING_AUDIO_S * sample_rate)
+        self._write_ahead = int(WRITE_AHEAD_S * sample_rate)
         self._input_ready = asyncio.Event()
+        self._input_room = asyncio.Event()
         self._output: deque[TranscriptResult] = deque()
         self._output_ready = asyncio.Event()
+        self._output_room = asyncio.Event()
         self._ended = False
         self._done = False
         self._error: BaseException | None = None
         self._inflight: asyncio.Future[Any] | None = None
+        # Where audio was dropped, in the recogniser's input: at recogniser sample
+        # `_skip_at[i]`, `_skip_total[i]` samples of the stream had been dropped in all.
+        self._fed = 0
+        self._skip_at: list[int] = []
+        self._skip_total: list[int] = []
         self.dropped_partials = 0
         self.dropped_finals = 0
+        self.dropped_frames = 0
         self.dropped_audio_s = 0.0
         self._task = asyncio.create_task(self._run(), name=f"asr-{engine.name}-stream")
 
     # -- input -------------------------------------------------------------------------------
 
     def push_frame(self, frame: AudioFrame) -> None:
-        """Queue a frame of audio; returns at once."""
+        """Queue a frame of audio; returns at once. On a live stream the oldest queued audio
+        gives way past `MAX_PENDING_AUDIO_S`; a lossless stream keeps it all (its writer
+        should `await write()` instead, which bounds the queue)."""
         if self._ended:
             raise RuntimeError("push_frame() after end_input()")
         if frame.sample_rate != self.sample_rate:
             raise ValueError(f"stream is {self.sample_rate} Hz, frame is {frame.sample_rate} Hz")
         self._input.append(frame.samples)
         self._pending_samples += len(frame.samples)
-        while self._pending_samples > self._max_samples:
-            self._drop_oldest_audio()
+        if not self.lossless:
+            while self._pending_samples > self._max_samples:
+                self._drop_oldest_audio()
         self._input_ready.set()
+
+    async def write(self, frame: AudioFrame) -> None:
+        """Queue a frame, first waiting while `WRITE_AHEAD_S` of audio is queued: the pace of
+        a file or batch job is the recogniser's, and nothing is dropped. A stream that has
+        failed or closed stops making the writer wait (the reader gets the error)."""
+        while self._pending_samples >= self._write_ahead and not self._done:
+            self._input_room.clear()
+            await self._input_room.wait()
+        self.push_frame(frame)
 
     def flush(self) -> None:
         """Ask for the current utterance's final now (e.g. the caller's turn ended)."""
@@ -220,8 +275,36 @@ class AsrStream:
             if not isinstance(item, _Marker):
                 del self._input[i]
                 self._pending_samples -= len(item)
+                self.dropped_frames += 1
                 self.dropped_audio_s += len(item) / self.sample_rate
+                # Everything the worker took so far precedes this audio: the recogniser will
+                # see its next sample, number `_fed`, where this audio would have begun.
+                total = (self._skip_total[-1] if self._skip_total else 0) + len(item)
+                if self._skip_at and self._skip_at[-1] == self._fed:
+                    self._skip_total[-1] = total
+                else:
+                    self._skip_at.append(self._fed)
+                    self._skip_total.append(total)
                 return
+
+    def _stream_time(self, t: float, is_end: bool) -> float:
+        """A recogniser time (seconds of the audio it was given) → seconds of the stream,
+        dropped audio included. An end exactly at a drop belongs to the audio before it."""
+        if not self._skip_at:
+            return t
+        pos = round(t * self.sample_rate)
+        find = bisect.bisect_left if is_end else bisect.bisect_right
+        i = find(self._skip_at, pos) - 1
+        return t if i < 0 else t + self._skip_total[i] / self.sample_rate
+
+    def _true_times(self, result: TranscriptResult) -> TranscriptResult:
+        if not self._skip_at:
+            return result
+        return dataclasses.replace(
+            result,
+            start=self._stream_time(result.start, False),
+            end=self._stream_time(result.end, True),
+        )
 
     # -- output ------------------------------------------------------------------------------
 
@@ -240,6 +323,7 @@ class AsrStream:
     async def __anext__(self) -> TranscriptResult:
         while True:
             if self._output:
+                self._output_room.set()
                 return self._output.popleft()
             if self._error is not None:
                 raise RecognitionError(
@@ -249,6 +333,11 @@ class AsrStream:
                 raise StopAsyncIteration
             self._output_ready.clear()
             await self._output_ready.wait()
+
+    async def _wait_output_room(self) -> None:
+        while len(self._output) >= MAX_PENDING_RESULTS:
+            self._output_room.clear()
+            await self._output_room.wait()
 
     def _put(self, result: TranscriptResult) -> None:
         if len(self._output) >= MAX_PENDING_RESULTS:
@@ -291,6 +380,8 @@ class AsrStream:
             chunks.append(nxt)
         pcm = np.concatenate(chunks) if len(chunks) > 1 else first
         self._pending_samples -= len(pcm)
+        self._fed += len(pcm)
+        self._input_room.set()
         return pcm, len(pcm) > PARTIAL_LAG_S * self.sample_rate
 
     async def _run(self) -> None:
@@ -307,7 +398,9 @@ class AsrStream:
                         self.dropped_partials += 1
                     results = await self._call(recognizer.accept, item, not behind)
                 for r in results:
-                    self._put(r)
+                    if self.lossless:
+                        await self._wait_output_room()
+                    self._put(self._true_times(r))
                 if item is _END:
                     break
         except Exception as exc:  # re-raised to the reader by __anext__
@@ -319,6 +412,7 @@ class AsrStream:
             finally:
                 self._done = True
                 self._output_ready.set()
+                self._input_room.set()
 
     async def _close_recognizer(self, recognizer: Recognizer | None) -> None:
         # After a cancel the recogniser may still be busy in its thread: let that call end

@@ -7,6 +7,11 @@ segmenter in front and transcribes each finished utterance once; it gives finals
 
 The model is loaded from a directory (a packaged one or the operator's), never by hub name,
 and with `local_files_only` so a wrong path can never turn into a download attempt.
+
+Language: an ISO 639-1 code whisper knows ("en", "es"...), or None to detect it per utterance.
+An English-only model (tiny.en) asked for another language is an `UnsupportedLanguageError`
+when the model loads: faster-whisper would silently decode as English and return garbage.
+Text with no speech in it (media.asr.junk) is dropped as if nothing was said.
 """
 
 from __future__ import annotations
@@ -19,13 +24,29 @@ from typing import Any
 
 import numpy as np
 
-from media.asr.base import RecognizerEngine, TranscriptResult
+from media.asr.base import RecognizerEngine, TranscriptResult, UnsupportedLanguageError
+from media.asr.junk import is_junk
 from media.asr.models import model_dir, whisper_base_dir, whisper_tiny_en_dir
 from media.frames import Pcm
 from media.resample import resample
 from media.vad import Utterance, UtteranceSegmenter, VadConfig, make_detector
 
 WHISPER_RATE = 16000
+
+
+def check_language(language: str | None) -> str | None:
+    """`language` as whisper takes it: a known code, or None for detection ("auto")."""
+    if language is None or language == "auto":
+        return None
+    from faster_whisper.tokenizer import _LANGUAGE_CODES  # type: ignore[import-untyped]
+
+    code = language.lower()
+    if code not in _LANGUAGE_CODES:
+        raise UnsupportedLanguageError(
+            f"unknown language {language!r}: use an ISO 639-1 code whisper knows "
+            "(en, es, fr, de, pt, ...) or auto"
+        )
+    return code
 
 
 def resolve_whisper_model(model: str, cache_dir: Path | None) -> Path:
@@ -65,7 +86,7 @@ class WhisperEngine(RecognizerEngine):
         super().__init__(executor, workers)
         self.model_name = model
         self.cache_dir = cache_dir
-        self.language = language
+        self.language = check_language(language)
         self.beam_size = beam_size
         self.vad = vad
         self.vad_config = vad_config or VadConfig(hangover_ms=500)
@@ -81,7 +102,7 @@ class WhisperEngine(RecognizerEngine):
                 from faster_whisper import WhisperModel
 
                 path = resolve_whisper_model(self.model_name, self.cache_dir)
-                self._model = WhisperModel(
+                model = WhisperModel(
                     str(path),
                     device="cpu",
                     compute_type="int8",
@@ -89,6 +110,14 @@ class WhisperEngine(RecognizerEngine):
                     num_workers=self._workers,
                     local_files_only=True,
                 )
+                if self.language != "en" and not model.model.is_multilingual:
+                    wanted = self.language or "auto (language detection)"
+                    raise UnsupportedLanguageError(
+                        f"whisper model {self.model_name} is English-only and cannot "
+                        f"recognise language {wanted}: use a multilingual model "
+                        "(--model base, or a multilingual model directory)"
+                    )
+                self._model = model
             return self._model
 
     def make_recognizer(self, sample_rate: int) -> _WhisperRecognizer:
@@ -110,7 +139,7 @@ class WhisperEngine(RecognizerEngine):
         logprobs: list[float] = []
         for seg in segments:
             text = seg.text.strip()
-            if text:
+            if text and not is_junk(text):
                 texts.append(text)
                 logprobs.append(seg.avg_logprob)
         if not texts:

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from media.asr.base import (
+    MAX_PENDING_AUDIO_S,
     MAX_PENDING_RESULTS,
+    WRITE_AHEAD_S,
     ModelNotFoundError,
     RecognitionError,
     Recognizer,
@@ -165,4 +167,99 @@ async def test_rate_mismatch_is_refused() -> None:
     with pytest.raises(ValueError):
         stream.push_frame(frame(0))
     await stream.aclose()
+    engine.close()
+
+
+class LoudRunRecognizer:
+    """A final per run of loud audio, timed by counting the samples it is given (as the
+    engines' VAD segmenters do); records the size of each chunk it gets."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.samples = 0
+        self.start: int | None = None
+        self.chunks: list[int] = []
+
+    def accept(self, pcm: Pcm, want_partial: bool) -> list[TranscriptResult]:
+        time.sleep(self.delay)
+        self.chunks.append(len(pcm))
+        out: list[TranscriptResult] = []
+        for i in range(0, len(pcm), 160):
+            loud = bool(np.abs(pcm[i : i + 160]).max() > 1000)
+            if loud and self.start is None:
+                self.start = self.samples
+            elif not loud and self.start is not None:
+                out.append(TranscriptResult("run", True, self.start / RATE, self.samples / RATE,
+                                            1.0, "fake"))
+                self.start = None
+            self.samples += 160
+        return out
+
+    def flush(self) -> list[TranscriptResult]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+class LoudRunEngine(RecognizerEngine):
+    name = "loud"
+
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__(workers=1)
+        self.delay = delay
+        self.made: list[LoudRunRecognizer] = []
+
+    def make_recognizer(self, sample_rate: int) -> Recognizer:
+        rec = LoudRunRecognizer(self.delay)
+        self.made.append(rec)
+        return rec
+
+
+def loud_at(seconds: float, loud: list[tuple[float, float]]) -> list[AudioFrame]:
+    frames = []
+    for i in range(int(seconds * 50)):
+        t = i / 50
+        level = 5000 if any(a <= t < b for a, b in loud) else 0
+        frames.append(AudioFrame(np.full(160, level, np.int16), RATE, i * 160))
+    return frames
+
+
+async def test_live_stream_drops_oldest_audio_counts_it_and_keeps_times_true() -> None:
+    engine = LoudRunEngine()
+    stream = engine.stream(RATE)
+    # 40 s at once, faster than any recogniser: past 30 s waiting, the oldest audio goes.
+    for f in loud_at(40.0, [(2.0, 3.0), (36.0, 37.0)]):
+        stream.push_frame(f)
+    stream.end_input()
+    results = [r async for r in stream]
+    dropped_s = 40.0 - MAX_PENDING_AUDIO_S
+    assert stream.dropped_frames == int(dropped_s * 50)
+    assert stream.dropped_audio_s == pytest.approx(dropped_s)
+    # The run at 2 s was in the dropped audio; the one at 36 s is still at 36 s (the
+    # recogniser, which never saw the first 10 s, put it at 26 s).
+    assert [(round(r.start, 2), round(r.end, 2)) for r in results] == [(36.0, 37.0)]
+    engine.close()
+
+
+async def test_lossless_stream_paces_the_writer_and_drops_nothing() -> None:
+    engine = LoudRunEngine(delay=0.01)
+    stream = engine.stream(RATE, lossless=True)
+    runs = [(0.5 + i, 0.8 + i) for i in range(2 * MAX_PENDING_RESULTS)]  # more than fit
+
+    async def write_all() -> None:
+        for f in loud_at(len(runs) + 1.0, runs):
+            await stream.write(f)
+        stream.end_input()
+
+    writer = asyncio.create_task(write_all())
+    await asyncio.sleep(0.3)  # a reader that starts late: the worker waits for it
+    results = [r async for r in stream]
+    await writer
+    assert [(round(r.start, 2), round(r.end, 2)) for r in results] == [
+        (a, b) for a, b in runs
+    ]
+    assert stream.dropped_frames == 0 and stream.dropped_finals == 0
+    # Never more than the write-ahead (plus the frame that crossed it) waited at once.
+    assert max(engine.made[0].chunks) <= WRITE_AHEAD_S * RATE + 160
     engine.close()

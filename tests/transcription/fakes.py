@@ -89,8 +89,12 @@ class FakeStream:
     N-th final (1-based) raise instead; `final_delay` makes finals slow.
     """
 
-    def __init__(self, rate: int, fail_on: int | None = None, final_delay: float = 0.0) -> None:
+    def __init__(
+        self, rate: int, fail_on: int | None = None, final_delay: float = 0.0,
+        texts: list[str] | None = None,
+    ) -> None:
         self.rate = rate
+        self.texts = texts  # the finals' texts in turn, instead of "u<N>"
         self.fail_on = fail_on
         self.final_delay = final_delay
         self.samples = 0
@@ -102,6 +106,7 @@ class FakeStream:
         self.ended = False
         self.closed = False
         self.frames = 0
+        self.dropped_frames = 0
 
     def push_frame(self, frame: AudioFrame) -> None:
         if self.ended:
@@ -114,7 +119,7 @@ class FakeStream:
             if self._speech_start is None:
                 self._speech_start = t0
             self._speech_end = t1
-            self._put(TranscriptResult("...", False, self._speech_start, t1, None, "fake"))
+            self._put(TranscriptResult("so far", False, self._speech_start, t1, None, "fake"))
         elif self._speech_start is not None:
             self._final()
 
@@ -135,8 +140,9 @@ class FakeStream:
         if self._finals == self.fail_on:
             item = RuntimeError("model crashed")
         else:
+            text = self.texts[self._finals - 1] if self.texts else f"u{self._finals}"
             item = TranscriptResult(
-                f"u{self._finals}", True, self._speech_start, self._speech_end, 0.9, "fake"
+                text, True, self._speech_start, self._speech_end, 0.9, "fake"
             )
         self._speech_start = None
         self._put(item)
@@ -191,8 +197,9 @@ class FakeLeg:
     def remove_listener(self, listener: Callable[[AudioFrame], None]) -> None:
         self.listeners.remove(listener)
 
-    def emit(self, samples: Pcm) -> None:
-        frame = AudioFrame(samples.astype(np.int16), 8000)
+    def emit(self, samples: Pcm, timestamp: int = 0) -> None:
+        """One frame to every listener; `timestamp` in samples (RTP style), 0 = unknown."""
+        frame = AudioFrame(samples.astype(np.int16), 8000, timestamp)
         for listener in list(self.listeners):
             listener(frame)
 

@@ -23,17 +23,40 @@ from voice.transcription_service import TranscriptionService
 
 
 class Feeder:
-    """Plays frames into a leg on a fake clock, 20 ms apart, letting the loop run."""
+    """Plays frames into a leg on a fake clock, 20 ms apart, letting the loop run.
 
-    def __init__(self, clock: FakeClock, leg: FakeLeg) -> None:
+    `stamped`: frames carry RTP-style timestamps (160 a frame, from a random start, as a
+    SIP leg's do); `lose(n)` skips n frames' worth of timestamps (packets that never came).
+    """
+
+    def __init__(self, clock: FakeClock, leg: FakeLeg, stamped: bool = False) -> None:
         self.clock = clock
         self.leg = leg
+        self.stamped = stamped
+        self.ts = 0xFFFF_F000  # wraps past 2**32 within the first frames
+
+    def next_ts(self) -> int:
+        if not self.stamped:
+            return 0
+        ts, self.ts = self.ts, (self.ts + 160) & 0xFFFFFFFF
+        return ts
+
+    def lose(self, frames: int) -> None:
+        for _ in range(frames):
+            self.clock.advance(0.02)
+            self.next_ts()
 
     async def play(self, frame: Pcm, count: int) -> None:
         for _ in range(count):
             self.clock.advance(0.02)
-            self.leg.emit(frame)
+            self.leg.emit(frame, self.next_ts())
             await asyncio.sleep(0)
+
+    def stall(self, frame: Pcm, count: int) -> None:
+        """Frames delivered on time while the loop never lets the feeder run."""
+        for _ in range(count):
+            self.clock.advance(0.02)
+            self.leg.emit(frame, self.next_ts())
 
 
 async def settle() -> None:
@@ -113,6 +136,94 @@ async def test_ring_overflow_drops_oldest_and_counts(store: MemoryStore) -> None
     stream = engine.streams[0]
     assert stream.frames == 10  # only the newest ten reached the recogniser
     await tx.close()
+
+
+async def test_ring_overflow_keeps_later_segments_at_their_call_time(
+    store: MemoryStore,
+) -> None:
+    clock = FakeClock()
+    engine, leg = FakeEngine(), FakeLeg()
+    tx = make(engine, store, clock, ring_frames=10)
+    tx.attach(leg, "caller")
+    feed = Feeder(clock, leg, stamped=True)
+    await feed.play(QUIET, 10)
+    # A stall of 30 ticks: the ring keeps the newest 10, so 20 frames are lost (0.4 s, less
+    # than a hold's gap), and the caller starts speaking in the last 5 of them, at 0.7 s.
+    feed.stall(QUIET, 25)
+    feed.stall(LOUD, 5)
+    await settle()
+    await feed.play(LOUD, 10)
+    await feed.play(QUIET, 2)
+    await settle()
+    assert tx.dropped_frames == 20
+    (seg,) = store.interactions[7].segments
+    # From the frames' timestamps, not from counting the 15 frames that survived (0.3 s).
+    assert seg.start == pytest.approx(0.7) and seg.end == pytest.approx(1.0)
+    await tx.close()
+
+
+async def test_packet_loss_keeps_later_segments_at_their_call_time(store: MemoryStore) -> None:
+    clock = FakeClock()
+    engine, leg = FakeEngine(), FakeLeg()
+    tx = make(engine, store, clock)
+    tx.attach(leg, "caller")
+    feed = Feeder(clock, leg, stamped=True)
+    await feed.play(LOUD, 10)
+    await feed.play(QUIET, 5)
+    feed.lose(15)  # 0.3 s of packets that never arrived
+    await feed.play(QUIET, 5)
+    await feed.play(LOUD, 10)
+    await feed.play(QUIET, 1)
+    await settle()
+    segs = store.interactions[7].segments
+    assert segs[0].start == pytest.approx(0.0) and segs[0].end == pytest.approx(0.2)
+    assert segs[1].start == pytest.approx(0.7) and segs[1].end == pytest.approx(0.9)
+    await tx.close()
+
+
+async def test_new_rtp_source_reanchors_on_arrival(store: MemoryStore) -> None:
+    clock = FakeClock()
+    engine, leg = FakeEngine(), FakeLeg()
+    tx = make(engine, store, clock)
+    tx.attach(leg, "caller")
+    feed = Feeder(clock, leg, stamped=True)
+    await feed.play(QUIET, 10)
+    feed.ts = 12345  # a re-INVITE brought a new source: its timestamps mean nothing to us
+    await feed.play(LOUD, 10)
+    await feed.play(QUIET, 1)
+    await settle()
+    (seg,) = store.interactions[7].segments
+    assert seg.start == pytest.approx(0.2) and seg.end == pytest.approx(0.4)
+    await tx.close()
+
+
+async def test_junk_finals_are_not_stored(store: MemoryStore) -> None:
+    clock = FakeClock()
+    engine = FakeEngine(lambda rate, n: FakeStream(rate, texts=[".........", "Hello there."]))
+    leg = FakeLeg()
+    finals: list[SegmentEvent] = []
+    tx = make(engine, store, clock, on_final=finals.append)
+    tx.attach(leg, "caller")
+    feed = Feeder(clock, leg)
+    for _ in range(2):
+        await feed.play(LOUD, 5)
+        await feed.play(QUIET, 5)
+    await tx.close()
+    assert [s.text for s in store.interactions[7].segments] == ["Hello there."]
+    assert [f.text for f in finals] == ["Hello there."]
+    assert tx.junk_segments == 1 and tx.segments_stored == 1
+
+
+async def test_frames_shed_by_streams_are_counted_after_close(store: MemoryStore) -> None:
+    clock = FakeClock()
+    engine = FakeEngine()
+    service = TranscriptionService(store, engine.stream, clock)
+    tx = await service.start_call("c1", "+15550100", FakeLeg())
+    engine.streams[0].dropped_frames = 7  # e.g. the pooled stream dropped an utterance
+    tx.ring_dropped = 2
+    assert tx.dropped_frames == 9 and service.stats().dropped_frames == 9
+    await service.end_call(tx)
+    assert tx.dropped_frames == 9 and service.stats().dropped_frames == 9
 
 
 async def test_engine_failure_is_counted_and_the_call_goes_on(store: MemoryStore) -> None:
