@@ -55,12 +55,14 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--debug-api", action="store_true", default=None,
                        help="expose GET /api/debug/calls (decoded audio, digits, RTP stats)")
 
+    from centralita.demo import add_demo_parser
     from ivr.cli import add_flows_parser
     from media.asr.transcribe import add_transcribe_parser
     from web.auth.cli import add_auth_parsers
 
     add_transcribe_parser(sub)
     add_flows_parser(sub)
+    add_demo_parser(sub)
     for auth_parser in add_auth_parsers(sub):
         auth_parser.add_argument("--config", type=Path, help="YAML config file (as for serve)")
         auth_parser.add_argument("--data-dir", type=Path, help="the server's data directory")
@@ -83,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         from voice.pjsua.client import run_call_command
 
         return run_call_command(args)
+    if args.command == "demo":
+        from centralita.demo import run_demo_command
+
+        return run_demo_command(args)
     if args.command == "flows":
         from ivr.cli import run_flows_command
 
