@@ -24,8 +24,9 @@ import math
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from common.tasks import cancel
 from ivr.services import QueueOutcome, QueueRequest, ServiceUnavailable
 from media.clock import Clock, TimerHandle, sleep
 from media.player import AudioSource, Player
@@ -52,7 +53,9 @@ from routing.waiting import (
     say_callback_confirmed,
 )
 from voice.call import Call, CallState
-from voice.outbound import cancel
+
+if TYPE_CHECKING:
+    from routing.conversations import TextRouter
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +114,7 @@ class Acd:
         # their `max_concurrent` with their calls; set by `routing.conversations.TextRouter`,
         # which is reachable here as `text_router` for the desk.
         self.text_load: Callable[[str], int] = lambda agent_id: 0
-        self.text_router: Any = None
+        self.text_router: TextRouter | None = None
         self._kick = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dispatcher: asyncio.Task[None] | None = None

@@ -45,6 +45,9 @@ _C = ConvState
 # The feed's bus queue: a burst of this many messages while a pass runs is held; past it the
 # oldest are dropped (counted and logged) rather than the bus blocking the channels.
 FEED_QUEUE = 4096
+# The figures' records of closed conversations are kept a week (pruned at most hourly).
+KEEP_RECORDS = 7 * 86400.0
+PRUNE_EVERY = 3600.0
 # Not logged in, or not ready: no new conversations.
 _AWAY = frozenset({AgentState.OFFLINE, AgentState.BREAK})
 
@@ -120,6 +123,7 @@ class TextRouter:
         self._kick = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subscription: Any = None
+        self._pruned = 0.0  # wall time the closed records were last pruned
         acd.text_load = self.load_of
         acd.text_router = self
         watchers = getattr(acd.store, "state_watchers", None)
@@ -197,6 +201,9 @@ class TextRouter:
             return
         now = self.wall()
         conv = self._convs.get(interaction_id)
+        case_id = event.get("case_id")
+        if conv is not None and isinstance(case_id, int):
+            conv.case_id = case_id  # a merge moves interactions to the surviving case
         if event.get("direction") == "outbound":
             if conv is not None:
                 self.stats.agent_replied(conv.id, now)
@@ -418,6 +425,16 @@ class TextRouter:
         agent = self.acd.agents.get(agent_id)
         if agent is None:
             raise TextRoutingError("not_yours", f"no agent {agent_id}")
+        # The offer counts in the load already; more than the limits means they changed
+        # (an agent's capacity edited through the API) since it was made.
+        status = await self.acd.store.agent_status(agent_id)
+        channel = offer.conversation.channel
+        if (self.load_of(agent_id, channel) > agent.capacity_for(channel)
+                or self.load_of(agent_id) + self._voice_load(status) > agent.max_concurrent):
+            self._withdraw(offer, "taken", passed=False)
+            raise TextRoutingError("over_capacity", f"you are at your capacity for {channel}")
+        if offer.id not in self._offers:  # withdrawn while the status was read
+            raise TextRoutingError("bad_offer", "no such offer (it was withdrawn or taken)")
         self._offers.pop(offer.id, None)
         if offer.cancel_timer is not None:
             offer.cancel_timer.cancel()
@@ -466,6 +483,9 @@ class TextRouter:
             conv.set_state(_C.CLOSED)
         self._convs.pop(conv.id, None)
         self.stats.closed(conv.id, self.wall())
+        if self.wall() - self._pruned >= PRUNE_EVERY:
+            self._pruned = self.wall()
+            self.stats.forget_before(self._pruned - KEEP_RECORDS)
         if conv.agent is not None:
             self.acd.notify(conv.agent, {"type": "conversation_closed", "id": conv.id})
         self.kick()

@@ -392,3 +392,19 @@ def test_fake_cases_open_one_interaction_per_channel() -> None:
     assert cases.open_on(1, "chat") == first
     cases.rows[first.id] = replace(first, ended_at=datetime.now(UTC))
     assert cases.open_on(1, "chat").id != first.id
+
+
+async def test_an_offer_past_a_capacity_lowered_meanwhile_is_refused_and_rerouted(
+    make_text: MakeText,
+) -> None:
+    t = await make_text([queue("help", channels=ALL)], [multi("ana", "help"), multi("bob", "help")])
+    await t.rig.login("ana")
+    conv = await t.write(1)
+    offer_id = t.offer("ana")
+    await t.rig.admin.put_agent(multi("ana", "help", voice=1, chat=0))
+    await t.rig.login("bob")
+    with pytest.raises(TextRoutingError) as err:
+        await t.router.accept("ana", offer_id)
+    assert err.value.code == "over_capacity"
+    await settle(t.rig.clock)
+    assert t.router.offers_of("bob")[0]["conversation"]["id"] == conv
