@@ -18,6 +18,11 @@
     GET    /api/callbacks                  ?state=waiting[,dialing...] (all if none) supervisor
     DELETE /api/callbacks/{id}             cancel -> 204                            supervisor
 
+Queue figures and each queue of the live view carry `"channels": {channel: figures}` for the
+text channels the queue serves (`routing.text_stats.ChannelFigures`: time to first response
+as `asa`, next responses, service level against the queue's `response_targets`, waiting and
+longest wait), empty for a voice-only queue.
+
 "agent (self)": an agent may use it for their own id (their user name), a supervisor for
 anyone's. Queue and agent bodies are the dicts of `routing.config` (absent keys take the
 defaults, so a PUT replaces the whole definition; in a PUT, `name`/`id` may be left out).
