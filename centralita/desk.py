@@ -38,6 +38,7 @@ from typing import Any
 
 from cases.errors import CaseError
 from cases.store import CaseStore
+from common.tasks import cancel
 from media.ticker import MediaTicker
 from routing.acd import Acd
 from routing.admin import AcdService
@@ -47,7 +48,6 @@ from routing.model import AgentConfig, AgentState, AgentStateError, AgentStatus,
 from routing.session import SessionError, Target
 from routing.text_model import TextRoutingError
 from voice.call import Call
-from voice.outbound import cancel
 from voice.webrtc.call_leg import answer_browser, until_connected, watch
 from voice.webrtc.errors import WebRtcError
 from web.desk.protocol import (

@@ -28,12 +28,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from common.tasks import cancel
 from media.clock import Clock, LoopClock, sleep
 from media.player import AudioSource
 from routing.channels import NotConnected
 from routing.model import AgentConfig, RoutingError
 from voice.call import Call, CallState
-from voice.outbound import cancel
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from common.tasks import cancel
 from media.clock import Clock
 from voice.call import Call
 from voice.calls import CallHandler
@@ -86,14 +87,6 @@ async def ring(
     if gone is not None and gone in done:
         return abandoned
     return RingFailure("no-answer", f"no answer within {ring_timeout:g} s")
-
-
-async def cancel(*tasks: asyncio.Future[Any]) -> None:
-    """Cancel what is still running and wait for all of it (results stay on the tasks)."""
-    for task in tasks:
-        if not task.done():
-            task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def until_ended(call: Call) -> None:

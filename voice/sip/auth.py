@@ -4,7 +4,7 @@ Server side: `DigestAuthenticator` issues challenges and verifies `Authorization
 Nonces are stateless (a timestamp from the injected clock, a salt, and an HMAC under a server
 secret over both and the address the challenge went to), so a challenge costs no memory; the
 only state kept is the highest nonce-count seen per accepted nonce (replay protection,
-forgotten when the nonce expires) and recent failures (lockout, `voice.sip.lockout`).
+forgotten when the nonce expires) and recent failures (lockout, `common.lockout`).
 Client side: `build_authorization()` answers a challenge.
 
 The auth-param grammar (RFC 7235 §2.1) is parsed by `parse_auth_params()`, which raises
@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from common.lockout import LockoutPolicy, Lockouts, Refused
 from media.clock import Clock
 from voice.sip.errors import AuthError, SipParseError
-from voice.sip.lockout import LockoutPolicy, Lockouts, Refused
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +340,7 @@ class AuthPolicy:
     algorithms: tuple[str, ...] = OFFERED_ALGORITHMS
 
     def lockouts(self) -> LockoutPolicy:
-        """The shared lockout policy (`voice.sip.lockout`) with these limits."""
+        """The shared lockout policy (`common.lockout`) with these limits."""
         return LockoutPolicy(
             max_failures=self.max_failures, user_max_failures=self.user_max_failures,
             source_max_failures=self.source_max_failures, failure_window=self.failure_window,
@@ -359,7 +359,7 @@ class DigestAuthenticator:
     expired, not replayed) before the password, and only a wrong password for a valid nonce
     counts. Failures lock the (username, source) pair with growing lockouts; the higher
     per-username and per-source ceilings let in a phone's own address once it has
-    registered (`voice.sip.lockout`). While a limit holds every attempt is refused, a
+    registered (`common.lockout`). While a limit holds every attempt is refused, a
     correct one included, so guessing can't continue at a slower pace.
 
     Nonce timestamps come from `clock.now()` (monotonic), so nonces don't survive a restart

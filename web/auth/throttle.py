@@ -1,4 +1,4 @@
-"""Login throttling: the shared lockout policy (`voice.sip.lockout`) applied to POST /api/login.
+"""Login throttling: the shared lockout policy (`common.lockout`) applied to POST /api/login.
 
 An attempt is reserved before its password is hashed and settled after, so concurrent
 guesses count while they are being checked. Wrong passwords lock the (user, source address)
@@ -11,7 +11,7 @@ password included, so guessing cannot go on at a slower pace.
 
 from __future__ import annotations
 
-from voice.sip.lockout import Attempt, LockoutPolicy, Lockouts, Now, Refused
+from common.lockout import Attempt, LockoutPolicy, Lockouts, Now, Refused
 
 __all__ = ["Attempt", "LoginThrottle", "Refused", "ThrottlePolicy"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from common.lockout import BUSY_RETRY, Attempt, LockoutPolicy, Lockouts, Refused
 from media.clock import FakeClock
-from voice.sip.lockout import BUSY_RETRY, Attempt, LockoutPolicy, Lockouts, Refused
 
 POLICY = LockoutPolicy(
     max_failures=3, user_max_failures=7, source_max_failures=5, failure_window=60,
