@@ -20,14 +20,14 @@ import functools
 import logging
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, MetaData, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -116,10 +116,19 @@ def make_engine(url: str, *, pool_size: int = 4) -> Engine:
     return create_engine(parsed, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
-    """Alembic configuration pointing at `cases/migrations`, without any ini file."""
+def alembic_config(
+    engine: Engine | None = None, *, target_metadata: Sequence[MetaData] | None = None
+) -> Config:
+    """Alembic configuration pointing at `cases/migrations`, without any ini file.
+
+    `target_metadata` is only for comparing the database with the models (`alembic check`,
+    autogenerate): the tables of every package sharing the database, which only the
+    composition root knows (`centralita.schema.alembic_config`). Upgrades need none.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    if target_metadata is not None:
+        config.attributes["target_metadata"] = list(target_metadata)
     if engine is not None:
         config.set_main_option(
             "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")

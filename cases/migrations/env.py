@@ -1,32 +1,51 @@
-"""Alembic environment for the case schema.
+"""Alembic environment for the server's database (the case store and its neighbours).
 
 The store runs migrations itself (`cases.db.upgrade`) and hands over its open connection in
 `config.attributes["connection"]`. From the command line (`alembic -c cases/migrations/alembic.ini
 ...` with `-x url=...`) an engine is made from the URL instead. Logging is left alone: the
 server has configured it already.
+
+One chain of revisions creates every package's tables (routing's from 0003, login's users and
+tokens from 0004, recordings' from 0010), each revision with its own DDL, so upgrading imports
+no package's models and this file imports nothing above `cases` (DESIGN.md). Comparing the
+database with the models (`alembic check`, `revision --autogenerate`) needs every package's
+tables: the caller passes them in `config.attributes["target_metadata"]`
+(`centralita.schema.alembic_config()`), or the ini file names them as `module:attribute`
+(`target_metadata = centralita.schema:METADATA`), imported only then.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from alembic import context
 from sqlalchemy import Connection
 
 from cases.db import make_engine
-from cases.models import Base
-from recordings.tables import metadata as recordings_metadata
-from routing.tables import metadata as routing_metadata
-from web.auth.tables import metadata as auth_metadata
 
 config = context.config
-# Routing's tables (0003 on) and login's users and tokens (0004) share this database and this
-# chain of revisions.
-target_metadata = [Base.metadata, routing_metadata, auth_metadata, recordings_metadata]
+
+
+def _target_metadata() -> Any:
+    """The tables to compare against: given by the caller, named in the ini file, or none."""
+    given = config.attributes.get("target_metadata")
+    if given is not None:
+        return given
+    named = config.get_main_option("target_metadata")
+    if not named:
+        return None
+    module, _, attribute = named.partition(":")
+    if not module or not attribute:
+        raise SystemExit(f"target_metadata: want module:attribute, got {named!r}")
+    found = getattr(importlib.import_module(module), attribute)
+    return list(found) if isinstance(found, (list, tuple)) else found
 
 
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=target_metadata,
+        target_metadata=_target_metadata(),
         compare_type=True,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",

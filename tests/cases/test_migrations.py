@@ -7,8 +7,9 @@ from alembic import command
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from cases.db import alembic_config, make_engine, upgrade
+from cases.db import make_engine, upgrade
 from cases.models import Base
+from centralita.schema import alembic_config
 from recordings.tables import metadata as recordings_metadata
 from routing.tables import metadata as routing_metadata
 from web.auth.tables import metadata as auth_metadata
