@@ -16,6 +16,7 @@ from centralita.metrics_config import MetricsConfigError, MetricsSettings, parse
 from channels.chat_config import ChatConfigError, ChatSettings, parse_chat_settings
 from channels.email_config import EmailConfigError, EmailSettings, parse_email_settings
 from channels.twilio_config import TwilioConfig, TwilioConfigError, parse_twilio
+from recordings.config import RecordingConfig, RecordingConfigError, parse_recordings
 from voice.dialplan import DialPlanConfig, DialPlanConfigError, parse_dialplan, parse_region
 from voice.trust import DEMO_TRUSTED_SOURCES, Network, TrustConfigError, parse_sources
 from web.auth.roles import ROLE_LABELS
@@ -84,12 +85,9 @@ class CaseSettings:
     agent_recent_window: float = 24 * 3600.0
 
 
-@dataclass
-class RecordingSettings:
-    """Call recording (centralita.recording). Off unless switched on: callers are not yet
-    told that they are recorded (consent announcements come later, issue 11)."""
-
-    enabled: bool = False
+# Call recording (centralita.recording): off unless switched on; consent, retention,
+# storage and the webhook are in the same section (recordings.config).
+RecordingSettings = RecordingConfig
 
 
 @dataclass
@@ -275,11 +273,10 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: log_format must be text or json")
         return value
     if key == "recordings":
-        enabled = value.get("enabled", False) if isinstance(value, dict) else None
-        if not isinstance(value, dict) or set(value) - {"enabled"} or not isinstance(
-                enabled, bool):
-            raise ConfigError(f"{where}: recordings must be {{enabled: true|false}}")
-        return RecordingSettings(enabled)
+        try:
+            return parse_recordings(value, f"{where}: recordings")
+        except RecordingConfigError as exc:
+            raise ConfigError(str(exc)) from exc
     if key == "cases":
         window = value.get("agent_recent_window") if isinstance(value, dict) else None
         if not isinstance(value, dict) or set(value) - {"agent_recent_window"} or isinstance(

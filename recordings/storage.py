@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, false, insert, select, update
 
 from cases.db import DbWorker
 from cases.errors import StorageError
@@ -33,7 +33,12 @@ log = logging.getLogger(__name__)
 
 
 class RecordingStorage(Protocol):
-    """Where recording files go (filesystem today; an object store later)."""
+    """Where recording files go: `FileStorage` (default) or `recordings.s3.S3Storage`.
+
+    While a call runs its WAV is a local file (`create`, `local_path`); once it is final
+    (compressed or not) `put` files it under its final location, which `size`, `read` and
+    `delete` then serve. Every method blocks (run them off the event loop).
+    """
 
     def create(self, recording_id: str, when: datetime) -> tuple[str, BinaryIO]:
         """A new, empty file for `recording_id` and its location key (opened for writing)."""
@@ -44,7 +49,24 @@ class RecordingStorage(Protocol):
         ...
 
     def finish(self, location: str) -> None:
-        """The recording is complete (an object store uploads it here)."""
+        """The local recording is complete (nothing more will be written to it)."""
+        ...
+
+    def put(self, local: Path, recording_id: str, when: datetime, suffix: str) -> str:
+        """File the finished `local` file as `recording_id` (`suffix` e.g. '.opus'); returns
+        its final location. An object store uploads it and removes the local copy."""
+        ...
+
+    def size(self, location: str) -> int:
+        """Bytes stored at `location` (FileNotFoundError when there are none)."""
+        ...
+
+    def read(self, location: str, start: int, length: int) -> bytes:
+        """Up to `length` bytes of `location` from byte `start`."""
+        ...
+
+    def delete(self, location: str) -> None:
+        """Remove what is stored at `location` (nothing there is not an error)."""
         ...
 
 
@@ -55,16 +77,40 @@ class FileStorage:
         self.root = root
 
     def create(self, recording_id: str, when: datetime) -> tuple[str, BinaryIO]:
+        relative = self.make_dirs(recording_id, when, ".wav")
+        fd = os.open(self.root / relative, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        return relative.as_posix(), os.fdopen(fd, "w+b")
+
+    def make_dirs(self, recording_id: str, when: datetime, suffix: str) -> Path:
+        """The relative path of `recording_id`'s file, its day's directories made (0700)."""
         if not recording_id or not recording_id.replace("-", "").isalnum():
             raise ValueError(f"recording id must be letters, digits and '-', got {recording_id!r}")
-        relative = Path(f"{when:%Y}", f"{when:%m}", f"{when:%d}", f"{recording_id}.wav")
+        relative = Path(f"{when:%Y}", f"{when:%m}", f"{when:%d}", f"{recording_id}{suffix}")
         directory = self.root
         for part in ("", *relative.parts[:-1]):
             directory = directory / part
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask
-        fd = os.open(self.root / relative, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
-        return relative.as_posix(), os.fdopen(fd, "w+b")
+        return relative
+
+    def put(self, local: Path, recording_id: str, when: datetime, suffix: str) -> str:
+        relative = self.make_dirs(recording_id, when, suffix)
+        target = self.root / relative
+        if local.resolve() != target.resolve():
+            os.replace(local, target)
+        os.chmod(target, 0o600)
+        return relative.as_posix()
+
+    def size(self, location: str) -> int:
+        return self.local_path(location).stat().st_size
+
+    def read(self, location: str, start: int, length: int) -> bytes:
+        with self.local_path(location).open("rb") as f:
+            f.seek(start)
+            return f.read(length)
+
+    def delete(self, location: str) -> None:
+        self.local_path(location).unlink(missing_ok=True)
 
     def local_path(self, location: str) -> Path:
         path = (self.root / location).resolve()
@@ -93,6 +139,19 @@ class RecordingRow:
     duration: float | None = None
     sha256: str | None = None
     error: str | None = None
+    codec: str = "wav"
+    size_bytes: int | None = None
+    queue: str | None = None
+    agent: str | None = None
+    held: bool = False
+    held_by: str | None = None
+    held_wall: float | None = None
+    deleted_wall: float | None = None
+    deleted_reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as the review API shows it (no storage credentials, no personal data)."""
+        return dict(self.__dict__)
 
 
 def _row(r: Any) -> RecordingRow:
@@ -100,7 +159,10 @@ def _row(r: Any) -> RecordingRow:
         id=r.id, call_id=r.call_id, interaction_id=r.interaction_id, location=r.location,
         channels=r.channels, sample_rate=r.sample_rate, started_wall=r.started_wall,
         status=r.status, paused_spans=list(r.paused_spans or []), ended_wall=r.ended_wall,
-        duration=r.duration, sha256=r.sha256, error=r.error)
+        duration=r.duration, sha256=r.sha256, error=r.error, codec=r.codec,
+        size_bytes=r.size_bytes, queue=r.queue, agent=r.agent, held=bool(r.held),
+        held_by=r.held_by, held_wall=r.held_wall, deleted_wall=r.deleted_wall,
+        deleted_reason=r.deleted_reason)
 
 
 class RecordingIndex:
@@ -151,6 +213,53 @@ class RecordingIndex:
             rows = c.execute(select(recordings).where(recordings.c.call_id == call_id)
                              .order_by(recordings.c.started_wall)).all()
         return [_row(r) for r in rows]
+
+    async def find(
+        self, *, interaction_id: int | None = None, agents: frozenset[str] | None = None,
+        limit: int = 100,
+    ) -> list[RecordingRow]:
+        """Rows newest first: of one interaction, and/or whose `agent` is one of `agents`."""
+        return await self._db.run(self._find, interaction_id, agents, limit)
+
+    def _find(self, interaction_id: int | None, agents: frozenset[str] | None,
+              limit: int) -> list[RecordingRow]:
+        query = select(recordings).order_by(recordings.c.started_wall.desc()).limit(limit)
+        if interaction_id is not None:
+            query = query.where(recordings.c.interaction_id == interaction_id)
+        if agents is not None:
+            query = query.where(recordings.c.agent.in_(sorted(agents)))
+        with self._db.engine.connect() as c:
+            return [_row(r) for r in c.execute(query).all()]
+
+    async def uncompressed(self) -> list[RecordingRow]:
+        """Finished rows whose file is still the WAV (compression did not finish: a kill)."""
+        return await self._db.run(self._uncompressed)
+
+    def _uncompressed(self) -> list[RecordingRow]:
+        query = select(recordings).where(
+            recordings.c.status.in_(("complete", "interrupted")),
+            recordings.c.codec == "wav", recordings.c.deleted_wall.is_(None))
+        with self._db.engine.connect() as c:
+            return [_row(r) for r in c.execute(query).all()]
+
+    async def expired(self, before: dict[str | None, float]) -> list[RecordingRow]:
+        """Rows not deleted, not held and not recording, started before the cut-off of their
+        queue (`before[queue]`, `before[None]` for every queue not named; no entry: kept)."""
+        return await self._db.run(self._expired, before)
+
+    def _expired(self, before: dict[str | None, float]) -> list[RecordingRow]:
+        query = select(recordings).where(
+            recordings.c.deleted_wall.is_(None), recordings.c.held == false(),
+            recordings.c.status != "recording",
+            recordings.c.started_wall < max(before.values(), default=0.0))
+        with self._db.engine.connect() as c:
+            rows = [_row(r) for r in c.execute(query).all()]
+        out = []
+        for row in rows:
+            cut = before[row.queue] if row.queue in before else before.get(None)
+            if cut is not None and row.started_wall < cut:
+                out.append(row)
+        return out
 
     async def repair_interrupted(self, storage: RecordingStorage) -> int:
         """Rows left 'recording' by a killed process become 'interrupted', with the duration

@@ -1,14 +1,33 @@
-"""The `recordings` table (SQLAlchemy Core), as migration 0010_recordings creates it.
+"""The `recordings` and `recording_audit` tables (SQLAlchemy Core), as migrations
+0010_recordings and 0011_recording_lifecycle make them.
 
 Recordings share the case database and its migration chain (as `routing.tables` does) but
 keep their own `MetaData`. Times are UNIX wall seconds; `paused_spans` is a JSON list of
 {"start", "end", "by"} in seconds of the file; `location` is the storage's key (for the
-filesystem, the path below the recordings root).
+filesystem, the path below the recordings root). `codec` is 'wav' until the file is
+compressed ('opus'); `deleted_wall` is set when retention (or an admin) removed the file, the
+row staying behind; `held` blocks retention.
+
+`recording_audit` has one row per access to a recording or refusal: who (user or token name,
+role), what (action, recording or interaction id), when, the result and the HTTP status.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, CheckConstraint, Column, Float, Index, Integer, MetaData, String, Table
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    false,
+)
 
 from cases.models import NAMING
 
@@ -32,8 +51,34 @@ recordings = Table(
     Column("paused_spans", JSON, nullable=False),
     Column("status", String(16), nullable=False),
     Column("error", String(100), nullable=True),
+    Column("codec", String(16), nullable=False, server_default="wav"),
+    Column("size_bytes", BigInteger, nullable=True),
+    Column("queue", String(100), nullable=True),
+    Column("agent", String(100), nullable=True),
+    Column("held", Boolean, nullable=False, server_default=false()),
+    Column("held_by", String(100), nullable=True),
+    Column("held_wall", Float, nullable=True),
+    Column("deleted_wall", Float, nullable=True),
+    Column("deleted_reason", String(32), nullable=True),
     CheckConstraint(
         "status IN ('recording', 'complete', 'interrupted', 'failed')", name="status"),
     Index("ix_recordings_interaction_id", "interaction_id"),
     Index("ix_recordings_status", "status"),
+    Index("ix_recordings_started_wall", "started_wall"),
+)
+
+recording_audit = Table(
+    "recording_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at_wall", Float, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("recording_id", String(64), nullable=True),
+    Column("interaction_id", Integer, nullable=True),
+    Column("result", String(16), nullable=False),
+    Column("status", Integer, nullable=False),
+    Index("ix_recording_audit_recording_id", "recording_id"),
+    Index("ix_recording_audit_at_wall", "at_wall"),
 )
