@@ -140,3 +140,48 @@ async def test_metrics_on_a_listener_of_their_own(
     # ... and not on the main port, even for an admin.
     status, _ = await http_get(server.http_base + "/metrics", headers=server.auth_headers)
     assert status == 404
+
+
+@pytest.mark.slow
+async def test_metrics_show_a_caller_waiting_in_a_queue_and_the_agents(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    from tests.e2e.acd import agent, queue, start_acd
+    from voice.pjsua.client import place_call
+
+    server = await start_acd(
+        server_factory, tmp_path, queues=[queue("support", service_level=20)],
+        agents=[agent("ana", "sip:nobody@127.0.0.1:9", ["support"]),
+                agent("bob", "sip:nobody@127.0.0.1:9", ["support"])],
+        entry_queue="support")
+    call = asyncio.ensure_future(place_call(
+        f"sip:100@{server.sip_target}", from_user="+34600000001", duration=8.0))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            samples = await scrape(server)
+            if total(samples, "centralita_acd_waiting", queue="support") >= 1 \
+                    and total(samples, "centralita_acd_longest_wait_seconds", queue="support") \
+                    >= 1.0:
+                break
+            assert time.monotonic() < deadline, {
+                k: v for k, v in samples.items() if k[0].startswith("centralita_acd")}
+            await asyncio.sleep(0.3)
+        # Both agents start offline (nobody logged in), and the line shows the caller.
+        assert total(samples, "centralita_agents", state="offline") == 2
+        assert total(samples, "centralita_acd_offered_today", queue="support") >= 1
+        assert total(samples, "centralita_calls_active", direction="inbound") == 1
+        result = await call
+        assert result.connected, result
+    finally:
+        if not call.done():
+            call.cancel()
+    after = await scrape(server)
+    # The caller hung up while waiting: an abandon, so today's service level is known (0).
+    deadline = time.monotonic() + 10
+    while ("centralita_acd_service_level_ratio", (("queue", "support"),)) not in after:
+        assert time.monotonic() < deadline, "no service level after the abandon"
+        await asyncio.sleep(0.3)
+        after = await scrape(server)
+    assert total(after, "centralita_acd_waiting", queue="support") == 0
+    assert total(after, "centralita_db_write_seconds_count", store="cases") > 0
