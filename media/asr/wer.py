@@ -1,7 +1,9 @@
 """Word error rate: word-level edit distance over the reference length, after normalising.
 
-Normalising lowercases, turns hyphens into spaces, drops other punctuation and spells digits
-as words (Whisper writes "5" and "Mr.", references say "five" and "mister"), so only real recognition errors count.
+Normalising lowercases, turns hyphens into spaces, drops other punctuation and spells numbers
+as words (Whisper writes "5", "10" and "Mr.", references say "five", "ten" and "mister"), so
+only real recognition errors count. Numbers up to 99 are spelled as said ("10" -> "ten",
+"42" -> "forty two"); longer ones digit by digit, as phone and card numbers are read.
 """
 
 from __future__ import annotations
@@ -9,6 +11,19 @@ from __future__ import annotations
 import re
 
 _DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+          "eighteen", "nineteen"]
+_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def _spell(number: str) -> list[str]:
+    """A run of digits as words: 0-99 as said, longer runs digit by digit."""
+    if len(number) == 2 and number[0] != "0":
+        tens, units = int(number[0]), int(number[1])
+        if tens == 1:
+            return [_TEENS[units]]
+        return [_TENS[tens]] + ([_DIGITS[units]] if units else [])
+    return [_DIGITS[int(d)] for d in number]
 # Titles Whisper abbreviates and references spell out.
 _SPELLED = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint"}
 
@@ -21,7 +36,7 @@ def normalize(text: str) -> list[str]:
     for w in text.split():
         w = w.strip("'")
         if w.isdigit():
-            words += [_DIGITS[int(d)] for d in w]
+            words += _spell(w)
         elif w:
             words.append(_SPELLED.get(w, w))
     return words

@@ -11,7 +11,10 @@ and last 10 ms window of its clip louder than `SPEECH_DBFS` (the clips' noise fl
 -44 to -53 dBFS, speech peaks at -7 to -21), plus the clip's offset. Tests compare
 transcript times against these.
 
-Used by tests/speech and bench/transcribe_passage.py; everything is int16 mono.
+`check_transcript()` holds a transcript (timed segments) against the passage: every sentence
+appears once, in order, with times within a tolerance of where it is.
+
+Used by tests/speech, tests/e2e and bench/transcribe_passage.py; everything is int16 mono.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from media.asr.wer import normalize
 from media.frames import Pcm
 from media.resample import resample
 
@@ -131,3 +135,118 @@ def write_wav(path: Path, pcm: Pcm, rate: int) -> Path:
         w.setframerate(rate)
         w.writeframes(pcm.astype("<i2").tobytes())
     return path
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A timed piece of transcript (a line of `centralita transcribe`, a stored segment)."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class SentenceMatch:
+    """How one sentence of the passage came out: words found exactly, which segments."""
+
+    sentence: Sentence
+    words: int
+    hits: int
+    segments: tuple[int, ...]
+
+
+def _align(ref: list[str], hyp: list[str]) -> list[tuple[int | None, int | None]]:
+    """Levenshtein alignment: (ref index, hyp index) pairs; None on the missing side."""
+    n, m = len(ref), len(hyp)
+    d = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        d[i][0] = i
+    for j in range(m + 1):
+        d[0][j] = j
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1,
+                          d[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]))
+    pairs: list[tuple[int | None, int | None]] = []
+    i, j = n, m
+    while i or j:
+        if i and j and d[i][j] == d[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]):
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif i and d[i][j] == d[i - 1][j] + 1:
+            pairs.append((i - 1, None))
+            i -= 1
+        else:
+            pairs.append((None, j - 1))
+            j -= 1
+    return pairs[::-1]
+
+
+def match_sentences(p: Passage, segments: list[Segment]) -> tuple[list[SentenceMatch], int]:
+    """Each sentence's words aligned to the transcript's, and the number of words the
+    transcript has that no sentence accounts for (insertions: a repeated sentence shows up
+    here)."""
+    ref = [(w, si) for si, s in enumerate(p.sentences) for w in normalize(s.reference)]
+    hyp = [(w, gi) for gi, seg in enumerate(segments) for w in normalize(seg.text)]
+    hits = [0] * len(p.sentences)
+    touched: list[set[int]] = [set() for _ in p.sentences]
+    inserted = 0
+    for ri, hj in _align([w for w, _ in ref], [w for w, _ in hyp]):
+        if ri is None:
+            inserted += 1
+            continue
+        if hj is None:
+            continue
+        si = ref[ri][1]
+        touched[si].add(hyp[hj][1])
+        hits[si] += ref[ri][0] == hyp[hj][0]
+    counts = [len(normalize(s.reference)) for s in p.sentences]
+    matches = [SentenceMatch(s, counts[i], hits[i], tuple(sorted(touched[i])))
+               for i, s in enumerate(p.sentences)]
+    return matches, inserted
+
+
+def check_transcript(
+    p: Passage, segments: list[Segment], tolerance_s: float = 1.0, min_hits: float = 0.5,
+    max_inserted: int = 3,
+) -> list[str]:
+    """What is wrong with `segments` as a transcript of the passage (empty: nothing).
+
+    * every sentence appears: at least `min_hits` of its words exactly, in order (the
+      alignment is monotonic), and once (at most `max_inserted` words unaccounted for);
+    * its times: a sentence that opens a segment starts within `tolerance_s` of the
+      segment's start, one that closes a segment ends within `tolerance_s` of its end, and a
+      sentence inside a segment lies within the segment (give or take `tolerance_s`).
+    """
+    matches, inserted = match_sentences(p, segments)
+    problems: list[str] = []
+    if inserted > max_inserted:
+        problems.append(f"{inserted} words in the transcript match no sentence (repeated?)")
+    first_of: dict[int, int] = {}
+    last_of: dict[int, int] = {}
+    for i, m in enumerate(matches):
+        for g in m.segments:
+            first_of.setdefault(g, i)
+            last_of[g] = i
+    for i, m in enumerate(matches):
+        s = m.sentence
+        if m.hits < min_hits * m.words:
+            problems.append(f"{s.name}: {m.hits}/{m.words} words found")
+            continue
+        first, last = segments[m.segments[0]], segments[m.segments[-1]]
+        if first_of[m.segments[0]] == i:
+            if abs(first.start - s.start) > tolerance_s:
+                problems.append(f"{s.name}: starts at {s.start:.2f} s, its segment at "
+                                f"{first.start:.2f} s")
+        elif not first.start - tolerance_s <= s.start <= first.end + tolerance_s:
+            problems.append(f"{s.name}: starts at {s.start:.2f} s, outside its segment "
+                            f"{first.start:.2f}-{first.end:.2f} s")
+        if last_of[m.segments[-1]] == i:
+            if abs(last.end - s.end) > tolerance_s:
+                problems.append(f"{s.name}: ends at {s.end:.2f} s, its segment at "
+                                f"{last.end:.2f} s")
+        elif not last.start - tolerance_s <= s.end <= last.end + tolerance_s:
+            problems.append(f"{s.name}: ends at {s.end:.2f} s, outside its segment "
+                            f"{last.start:.2f}-{last.end:.2f} s")
+    return problems

@@ -9,7 +9,14 @@ from media.asr.wer import edit_distance, normalize, wer
 
 def test_normalize_case_punctuation_digits_titles() -> None:
     assert normalize("Mr. Dashwood's ill-disposed, 45!") == [
-        "mister", "dashwood's", "ill", "disposed", "four", "five",
+        "mister", "dashwood's", "ill", "disposed", "forty", "five",
+    ]
+
+
+def test_numbers_spelled_as_said_up_to_99_then_digit_by_digit() -> None:
+    assert normalize("10 of clubs, 5 5, 70") == ["ten", "of", "clubs", "five", "five", "seventy"]
+    assert normalize("call 555-0123 or 07") == [
+        "call", "five", "five", "five", "zero", "one", "two", "three", "or", "zero", "seven",
     ]
 
 
