@@ -238,6 +238,11 @@ async def test_no_personal_value_of_a_call_sms_and_email_reaches_the_log(
     # The same run's metrics saw the messages and the database writes.
     assert 'centralita_messages{channel="sms",status="received"} 1.0' in metrics
     assert "centralita_db_write_seconds_count" in metrics
+    # ... and timed each transcript segment from the end of its utterance.
+    segments = [s for i in timeline["interactions"] for s in i.get("segments", [])]
+    assert segments, "whisper stored no transcript segment of the call"
+    assert f"centralita_asr_segment_latency_seconds_count {float(len(segments))}" in metrics
+    assert "centralita_asr_queue_depth 0.0" in metrics
 
 
 async def _get_text(server: ServerProcess, path: str) -> str:
