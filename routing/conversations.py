@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from typing import Any, Protocol
@@ -45,6 +46,9 @@ _C = ConvState
 # The feed's bus queue: a burst of this many messages while a pass runs is held; past it the
 # oldest are dropped (counted and logged) rather than the bus blocking the channels.
 FEED_QUEUE = 4096
+# A desk that reloads logs its agent out and in again within seconds: their conversations
+# stay theirs for this long (customer messages meanwhile still count as unread for them).
+RELOGIN_GRACE = 30.0
 # The figures' records of closed conversations are kept a week (pruned at most hourly).
 KEEP_RECORDS = 7 * 86400.0
 PRUNE_EVERY = 3600.0
@@ -109,9 +113,13 @@ class TextRouter:
 
     def __init__(
         self, acd: Acd, cases: TextCases | None, *, clock: Clock | None = None,
-        wall: Callable[[], float] | None = None,
+        wall: Callable[[], float] | None = None, relogin_grace: float = RELOGIN_GRACE,
     ) -> None:
+        """`relogin_grace`: seconds an agent who logged out (a desk reloaded, a dropped
+        connection) keeps their conversations before they go back in line."""
         self.acd = acd
+        self.relogin_grace = relogin_grace
+        self._leaving: dict[str, Any] = {}  # agent -> the timer that requeues their conversations
         self.cases = cases
         self.clock = clock or acd.clock
         self.wall = wall or acd.wall
@@ -119,6 +127,7 @@ class TextRouter:
         self._convs: dict[int, Conversation] = {}
         self._offers: dict[str, TextOffer] = {}
         self._last_taken: dict[str, float] = {}  # agent -> mono of their last conversation
+        self._held: dict[str, Counter[str]] = {}  # agent -> channel -> offered + assigned
         self._unroutable: set[int] = set()
         self._kick = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -145,6 +154,8 @@ class TextRouter:
 
     async def stop(self) -> None:
         """Stop dispatching and following the bus (`close` is the desk's command)."""
+        for timer in self._leaving.values():
+            timer.cancel()
         for offer in self._offers.values():
             if offer.cancel_timer is not None:
                 offer.cancel_timer.cancel()
@@ -284,18 +295,39 @@ class TextRouter:
 
     # -- load and eligibility --------------------------------------------------------------------
     def load_of(self, agent_id: str, channel: str | None = None) -> int:
-        """The conversations offered to or assigned to the agent (of `channel`, or all)."""
-        held = sum(1 for c in self._convs.values()
-                   if c.state is _C.ASSIGNED and c.agent == agent_id
-                   and (channel is None or c.channel == channel))
-        return held + sum(1 for o in self._offers.values()
-                          if o.agent == agent_id
-                          and (channel is None or o.conversation.channel == channel))
+        """The conversations offered to or assigned to the agent (of `channel`, or all).
+
+        Kept as counters moved at each offer, withdrawal, close and requeue (`_hold`), so a
+        dispatch pass (and the voice dispatcher's `text_load`) costs no scan of every
+        conversation per agent; `count_load` recounts, for checks."""
+        held = self._held.get(agent_id)
+        if held is None:
+            return 0
+        return held.total() if channel is None else held[channel]
+
+    def count_load(self, agent_id: str, channel: str | None = None) -> int:
+        """`load_of` counted from the conversations and offers themselves."""
+        assigned = sum(1 for c in self._convs.values()
+                       if c.state is _C.ASSIGNED and c.agent == agent_id
+                       and (channel is None or c.channel == channel))
+        return assigned + sum(1 for o in self._offers.values()
+                              if o.agent == agent_id
+                              and (channel is None or o.conversation.channel == channel))
+
+    def _hold(self, agent_id: str, channel: str, delta: int) -> None:
+        held = self._held.setdefault(agent_id, Counter())
+        held[channel] += delta
+        if held[channel] <= 0:
+            del held[channel]
 
     @staticmethod
     def _voice_load(status: AgentStatus) -> int:
         # A call ringing the agent (RESERVED) will take their place if answered.
         return status.active + (1 if status.state is AgentState.RESERVED else 0)
+
+    def _has_room(self, agent: AgentConfig, status: AgentStatus) -> bool:
+        return (status.state not in _AWAY
+                and self.load_of(agent.id) + self._voice_load(status) < agent.max_concurrent)
 
     def _can_take(self, agent: AgentConfig, status: AgentStatus, conv: Conversation,
                   queue: QueueConfig) -> bool:
@@ -321,7 +353,13 @@ class TextRouter:
             return
         statuses = await self.acd.store.statuses()
         now = self.clock.now()
+        # Only agents with room are looked at; room only shrinks during a pass, and when
+        # nobody has any the rest of the line waits (a long line costs nothing then).
+        roomy = [a for a in self.acd.agents.values()
+                 if (s := statuses.get(a.id)) is not None and self._has_room(a, s)]
         for conv in waiting:
+            if not roomy:
+                break
             if conv.state is not _C.WAITING:
                 continue
             queue = self.acd.queues.get(conv.queue)
@@ -330,9 +368,7 @@ class TextRouter:
                 if queue is None:
                     continue
                 conv.queue = queue.name
-            able = [a for a in self.acd.agents.values()
-                    if (status := statuses.get(a.id)) is not None
-                    and self._can_take(a, status, conv, queue)]
+            able = [a for a in roomy if self._can_take(a, statuses[a.id], conv, queue)]
             fresh = [a for a in able if a.id not in conv.passed]
             if not fresh:
                 # Everyone who could take it passed: again, once they have had a rest.
@@ -341,6 +377,8 @@ class TextRouter:
                 continue
             agent = self._pick(conv, fresh)
             self._offer(conv, queue, agent)
+            if not self._has_room(agent, statuses[agent.id]):
+                roomy.remove(agent)
 
     def _pick(self, conv: Conversation, agents: list[AgentConfig]) -> AgentConfig:
         for agent in agents:
@@ -354,6 +392,7 @@ class TextRouter:
         offer = TextOffer(uuid.uuid4().hex, conv, agent.id, queue.offer_timeout)
         conv.offer_id = offer.id
         self._offers[offer.id] = offer
+        self._hold(agent.id, conv.channel, +1)
         offer.cancel_timer = self.clock.call_later(queue.offer_timeout, self._lapsed, offer.id)
         self._last_taken[agent.id] = self.clock.now()
         log.info("conversation %d offered to agent %s (offer %s)", conv.id, agent.id, offer.id)
@@ -368,7 +407,8 @@ class TextRouter:
 
     def _withdraw(self, offer: TextOffer, reason: str, *, passed: bool) -> None:
         """End `offer`: its conversation waits again (unless closed); the agent is told."""
-        self._offers.pop(offer.id, None)
+        if self._offers.pop(offer.id, None) is not None:
+            self._hold(offer.agent, offer.conversation.channel, -1)
         if offer.cancel_timer is not None:
             offer.cancel_timer.cancel()
         conv = offer.conversation
@@ -391,16 +431,31 @@ class TextRouter:
         if status.state in _AWAY:
             for offer in [o for o in self._offers.values() if o.agent == status.agent_id]:
                 self._withdraw(offer, "timeout", passed=False)
+        agent_id = status.agent_id
         if status.state is AgentState.OFFLINE:
-            for conv in self._convs.values():
-                if conv.state is _C.ASSIGNED and conv.agent == status.agent_id:
-                    conv.set_state(_C.WAITING)
-                    conv.agent = None
-                    conv.preferred = status.agent_id
-                    log.info("conversation %d back in queue %s: agent %s logged out",
-                             conv.id, conv.queue, status.agent_id)
-            self.acd.kick()
+            if agent_id not in self._leaving:
+                self._leaving[agent_id] = self.clock.call_later(
+                    self.relogin_grace, self._gone, agent_id)
+        else:
+            timer = self._leaving.pop(agent_id, None)
+            if timer is not None:  # back within the grace: their conversations stay theirs
+                timer.cancel()
         self.kick()
+
+    def _gone(self, agent_id: str) -> None:
+        """The agent stayed logged out past the grace: their conversations wait again, with
+        them as preferred agent."""
+        self._leaving.pop(agent_id, None)
+        for conv in self._convs.values():
+            if conv.state is _C.ASSIGNED and conv.agent == agent_id:
+                self._hold(agent_id, conv.channel, -1)
+                conv.set_state(_C.WAITING)
+                conv.agent = None
+                conv.preferred = agent_id
+                log.info("conversation %d back in queue %s: agent %s logged out", conv.id,
+                         conv.queue, agent_id)
+        self.kick()
+        self.acd.kick()
 
     # -- the desk's commands ---------------------------------------------------------------------
     def _offer_of(self, agent_id: str, offer_id: object) -> TextOffer:
@@ -480,6 +535,8 @@ class TextRouter:
             conv.set_state(_C.CLOSED)
             self._withdraw(offer, "closed", passed=False)
         elif conv.state is not _C.CLOSED:
+            if conv.state is _C.ASSIGNED and conv.agent is not None:
+                self._hold(conv.agent, conv.channel, -1)
             conv.set_state(_C.CLOSED)
         self._convs.pop(conv.id, None)
         self.stats.closed(conv.id, self.wall())

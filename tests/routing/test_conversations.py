@@ -39,6 +39,11 @@ async def make_text(make_rig: Factory) -> AsyncIterator[MakeText]:
 
     yield make
     for text in made:
+        # The load counters the dispatchers read agree with a recount, whatever happened.
+        for agent_id in text.rig.acd.agents:
+            for channel in (None, *ALL):
+                assert text.router.load_of(agent_id, channel) == \
+                    text.router.count_load(agent_id, channel), (agent_id, channel)
         await text.close()
 
 
@@ -183,7 +188,9 @@ async def test_an_agent_logging_out_gives_conversations_back_and_is_preferred_ag
     conv = await t.write(1)
     await t.take("ana")
     await t.rig.admin.set_agent_state("ana", AgentState.OFFLINE, None)
-    await settle(t.rig.clock)
+    await t.rig.at(t.rig.clock.now() + 29)
+    assert [c.id for c in t.router.conversations_of("ana")] == [conv]  # the grace (30 s)
+    await t.rig.at(t.rig.clock.now() + 2)
     found = t.router.conversation(conv)
     assert found is not None and found.state.value == "waiting" and found.preferred == "ana"
     assert t.router.conversations_of("ana") == []
@@ -195,6 +202,22 @@ async def test_an_agent_logging_out_gives_conversations_back_and_is_preferred_ag
     assert t.router.offers_of("ana")[0]["conversation"]["id"] == conv
 
 
+async def test_a_desk_that_reloads_keeps_its_conversations(make_text: MakeText) -> None:
+    t = await make_text([queue("help", channels=ALL)], [multi("ana", "help"), multi("bob", "help")])
+    await t.rig.login("ana")
+    conv = await t.write(1)
+    await t.take("ana")
+    await t.rig.login("bob")
+    await t.rig.admin.set_agent_state("ana", AgentState.OFFLINE, None)
+    await t.rig.at(t.rig.clock.now() + 3)
+    await t.write(1)  # meanwhile the customer writes: still ana's
+    await t.rig.login("ana")
+    await t.rig.at(t.rig.clock.now() + 60)
+    [mine] = t.router.conversations_of("ana")
+    assert (mine.id, mine.unread) == (conv, 2)  # the first line, unread, and this one
+    assert t.of("bob", "conversation_offer") == []
+
+
 async def test_a_preferred_agent_who_is_eligible_is_offered_first(make_text: MakeText) -> None:
     t = await make_text([queue("help", channels=ALL)], [multi("ana", "help"), multi("bob", "help")])
     await t.rig.login("ana")
@@ -203,7 +226,7 @@ async def test_a_preferred_agent_who_is_eligible_is_offered_first(make_text: Mak
     conv = await t.write(1)
     await t.take("ana")  # ana took one at 10: bob (never) would be the usual pick
     await t.rig.admin.set_agent_state("ana", AgentState.OFFLINE, None)
-    await settle(t.rig.clock)
+    await t.rig.at(t.rig.clock.now() + 31)
     assert t.router.offers_of("bob") == []  # on a break
     await t.rig.admin.set_agent_state("bob", AgentState.AVAILABLE, None)
     await t.rig.admin.set_agent_state("ana", AgentState.AVAILABLE, None)
