@@ -543,7 +543,8 @@ class Acd:
                                            last=self._last.get(name)):
                 agent = candidate.agent
                 if raw[agent.id].active + self.text_load(agent.id) >= agent.max_concurrent:
-                    continue  # a text offer took the last place since this pass began
+                    self.kick()  # a text offer took the last place since this pass began
+                    continue
                 reserved = await self.store.transition(
                     agent.id, _A.RESERVED, now=now, expect=frozenset({_A.AVAILABLE}),
                     reserved_for=entry.id)

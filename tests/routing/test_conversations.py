@@ -431,3 +431,17 @@ async def test_an_offer_past_a_capacity_lowered_meanwhile_is_refused_and_reroute
     assert err.value.code == "over_capacity"
     await settle(t.rig.clock)
     assert t.router.offers_of("bob")[0]["conversation"]["id"] == conv
+
+
+async def test_an_agent_with_no_voice_capacity_gets_no_call_but_chats(make_text: MakeText) -> None:
+    t = await make_text([queue("help", channels=ALL)],
+                        [multi("ana", "help", voice=0, chat=2), multi("bob", "help")])
+    await t.rig.login("ana")
+    await t.rig.arrive("c1", "help", talk=60)
+    await t.rig.at(5)
+    assert t.rig.offers() == []
+    await t.write(1)
+    assert len(t.router.offers_of("ana")) == 1
+    await t.rig.login("bob")
+    await t.rig.at(6)
+    assert [(who, about) for _, who, about in t.rig.offers()] == [("bob", "c1")]
