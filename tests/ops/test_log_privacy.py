@@ -243,6 +243,9 @@ async def test_no_personal_value_of_a_call_sms_and_email_reaches_the_log(
     assert segments, "whisper stored no transcript segment of the call"
     assert f"centralita_asr_segment_latency_seconds_count {float(len(segments))}" in metrics
     assert "centralita_asr_queue_depth 0.0" in metrics
+    # ... and the pjsua2 call's RTP figures, once at its end.
+    assert "centralita_rtp_loss_ratio_count 1.0" in metrics
+    assert "centralita_rtp_jitter_seconds_count 1.0" in metrics
 
 
 async def _get_text(server: ServerProcess, path: str) -> str:
