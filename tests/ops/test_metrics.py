@@ -6,6 +6,7 @@ active during the run, calls total and SIP 200s counted after it); who may read 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from pathlib import Path
@@ -132,7 +133,8 @@ async def test_metrics_on_a_listener_of_their_own(
     port = free_port(socket.SOCK_STREAM, also_tcp=False)
     server = await server_factory(ServerOptions(
         config={"metrics": {"bind": "127.0.0.1", "port": port}},
-        extra_args=["--transcription", "off"], debug_api=False, tls=False))
+        extra_args=["--transcription", "off", "--log-format", "json"], debug_api=False,
+        tls=False))
     status, body = await http_get(f"http://127.0.0.1:{port}/metrics")
     assert status == 200, body[:300]
     samples = parse(body)
@@ -140,6 +142,10 @@ async def test_metrics_on_a_listener_of_their_own(
     # ... and not on the main port, even for an admin.
     status, _ = await http_get(server.http_base + "/metrics", headers=server.auth_headers)
     assert status == 404
+    # --log-format json on the command line: every line the server wrote is a JSON object.
+    logged = server.stderr_path.read_text("utf-8").splitlines()
+    assert logged and all(json.loads(line)["message"] for line in logged)
+    assert any("centralita up" in json.loads(line)["message"] for line in logged)
 
 
 @pytest.mark.slow
