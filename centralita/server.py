@@ -287,6 +287,8 @@ class Server:
             asr=self.speech.factory if self.speech is not None else None,
             store=self.store,
             recorder=VoicemailBox(data / "recordings"),
+            # ivr.verbs.voicemail.LIVE_TRANSCRIPTS: voicemail reuses the live transcript.
+            extra={"live_transcripts": self.speech} if self.speech is not None else {},
             router=self.routing.acd if self.routing is not None else UnavailableRouter(),
             # A provider: the CallManager is built after the IVR handler it runs.
             transferer=SipTransferer(

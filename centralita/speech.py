@@ -37,6 +37,12 @@ class SpeechStack:
     pool: UtterancePool | None
     factory: StreamFactory
 
+    def covers(self, call_id: str) -> bool:
+        """Whether `call_id`'s caller is being transcribed live right now: IVR verbs that
+        would transcribe the caller's audio themselves (voicemail) reuse the live transcript
+        instead (ivr.verbs.voicemail.LiveTranscripts)."""
+        return self.service.get(call_id) is not None
+
     async def close(self) -> None:
         await self.service.close()
         # Both join worker threads: off the event loop.

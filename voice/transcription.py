@@ -197,7 +197,10 @@ class _FrameClock:
     def time_of(self, timestamp: int, samples: int, arrived: float) -> float:
         """Call time of the first sample of a frame of `samples` stamped `timestamp`, whose
         last sample arrived at call time `arrived`."""
-        observed = arrived - samples / self.rate
+        # Not before the answer: a frame that arrives within its own length of the answer
+        # began before it, and a segment must not start at a negative time (the store
+        # refuses it).
+        observed = max(0.0, arrived - samples / self.rate)
         if self._ts is None:
             t = observed
         else:

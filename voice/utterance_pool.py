@@ -256,6 +256,7 @@ class PooledStream:
         self._segmenter = UtteranceSegmenter(make_detector(pool.vad, sample_rate), pool.vad_config)
         self._pending: deque[tuple[Utterance, asyncio.Future[Any]]] = deque()
         self._changed = asyncio.Event()
+        self._room = asyncio.Event()  # set when the reader takes an utterance off `_pending`
         self._ended = False
         self._frame_len = max(1, sample_rate // 50)  # 20 ms
         # Utterances dropped unrecognised by the backlog rule, and their audio in 20 ms frames
@@ -267,6 +268,15 @@ class PooledStream:
         if self._ended:
             raise RuntimeError("push_frame() after end_input()")
         self._submit(self._segmenter.push(frame.samples))
+
+    async def write(self, frame: AudioFrame) -> None:
+        """`push_frame`, first waiting while `MAX_PENDING_UTTERANCES` wait for the reader: a
+        recording or batch job goes at the workers' pace and no utterance is dropped. The
+        reader must iterate meanwhile (its reading is what makes room)."""
+        while len(self._pending) >= MAX_PENDING_UTTERANCES and not self._ended:
+            self._room.clear()
+            await self._room.wait()
+        self.push_frame(frame)
 
     def flush(self) -> None:
         if self._ended:
@@ -308,6 +318,7 @@ class PooledStream:
                     # Unless the backlog rule already dropped it while we waited.
                     if self._pending and self._pending[0][1] is fut:
                         self._pending.popleft()
+                    self._room.set()
                 if text:
                     yield TranscriptResult(text, True, utt.start, utt.end, conf, "whisper")
                 continue
@@ -324,3 +335,4 @@ class PooledStream:
             if not fut.done():
                 fut.set_result(("", None))
         self._changed.set()
+        self._room.set()
