@@ -2,7 +2,9 @@
 through the Twilio webhook becomes a conversation offered to the logged-in agent; the agent's
 reply through the REST route and the real `twilio` client (to the loopback stand-in) is the
 first response in the routing API's per-channel figures; the customer's next SMS goes to the
-same agent; a restart puts the open conversation back in line with that agent preferred."""
+same agent; a restart puts the open conversation back in line with that agent preferred.
+Three web chat visitors on the real socket: two are the agent's (chat capacity 2), the third
+waits until one closes."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import pytest
 
 from centralita.server import Server
 from centralita.settings import AuthSettings, ConfigTokenSettings, HostPort, Settings
+from channels.chat_config import ChatSettings
 from channels.twilio_config import TwilioConfig
 from routing.conversations import TextRouter
 from tests.helpers.server import LOOPBACK, free_port, free_sip_port, random_rtp_block
@@ -28,6 +31,7 @@ ACCOUNT = "AC" + "7" * 32
 TOKEN = "twilio-auth-token-for-routing-tests"
 PUBLIC = "https://contact.example.test/pbx"
 OUR_SMS = "+34910000000"
+SHOP = "https://shop.example.com"
 ADMIN_TOKEN = "ctk_tests_textrouting_" + "z" * 32
 ROUTING = """queues:
   - name: calls
@@ -38,7 +42,7 @@ ROUTING = """queues:
 agents:
   - id: ana
     max_concurrent: 3
-    capacity: {voice: 1, sms: 2}
+    capacity: {voice: 1, sms: 2, chat: 2}
     queues: [calls, support]
 """
 
@@ -94,7 +98,8 @@ async def start(tmp_path: Path) -> AsyncIterator[Callable[[], Any]]:
                 auth=AuthSettings(tokens=(
                     ConfigTokenSettings("tests", "admin", digest(ADMIN_TOKEN)),)),
                 twilio=TwilioConfig(account_sid=ACCOUNT, auth_token=TOKEN, public_url=PUBLIC,
-                                    sms_number=OUR_SMS, api_base_url=twilio.base_url))
+                                    sms_number=OUR_SMS, api_base_url=twilio.base_url),
+                chat=ChatSettings(allowed_origins=(SHOP,)))
             server = Server(settings)
             await server.start()
             running.append(server)
@@ -164,3 +169,52 @@ async def test_an_sms_is_routed_answered_timed_and_survives_a_restart(
     again = await live.router.accept("ana", live.router.offers_of("ana")[0]["offer_id"])
     await live.router.close("ana", again.id)
     assert live.router.conversation(taken.id) is None
+
+
+def routed(live: Live, count: int) -> Callable[[], bool]:
+    return lambda: len(live.router.conversations()) == count
+
+
+@pytest.mark.slow
+async def test_two_chats_are_the_agents_and_the_third_waits_for_one_to_close(
+    start: Callable[[], Any],
+) -> None:
+    live, _ = await start()
+    await live.api("PUT", "/api/agents/ana/state", {"state": "available"})
+    sockets = []
+    try:
+        for n in range(3):
+            ws = await live.http.ws_connect(live.base + "/api/chat/ws",
+                                            headers={"Origin": SHOP})
+            sockets.append(ws)
+            await ws.send_json({"type": "hello"})
+            assert (await ws.receive_json(timeout=5))["type"] == "welcome"
+            await ws.send_json({"type": "message", "id": f"l{n}", "body": f"hola {n}"})
+            while (await ws.receive_json(timeout=5))["type"] != "receipt":
+                pass
+            await until(routed(live, n + 1), f"conversation {n} routed")
+            if n < 2:
+                await until(lambda: bool(live.router.offers_of("ana")), f"offer {n}")
+                await live.router.accept("ana", live.router.offers_of("ana")[0]["offer_id"])
+            else:
+                await asyncio.sleep(0.2)  # room for a dispatch pass (that must not offer it)
+        mine = live.router.conversations_of("ana")
+        assert [c.channel for c in mine] == ["chat", "chat"]
+        status, figures = await live.api("GET", "/api/routing/live")
+        chat = figures["queues"]["support"]["channels"]["chat"]
+        assert (chat["offered"], chat["waiting"]) == (3, 1)
+        assert live.router.offers_of("ana") == []
+        # ana answers the first visitor through the agents' chat route: a first response.
+        assert live.server.store is not None
+        public = await live.server.store.public_id(mine[0].case_id)
+        status, _ = await live.api("POST", f"/api/cases/{public}/chat", {"body": "¿En qué le ayudo?"})
+        assert status == 201
+        await until(lambda: live.router.figures("support")["chat"].responded == 1,
+                    "the first response")
+        await live.router.close("ana", mine[0].id)
+        await until(lambda: bool(live.router.offers_of("ana")), "the third chat's offer")
+        third = live.router.offers_of("ana")[0]["conversation"]
+        assert third["id"] not in {c.id for c in mine}
+    finally:
+        for ws in sockets:
+            await ws.close()
