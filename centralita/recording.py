@@ -1,26 +1,41 @@
-"""Recording every answered call, wired into the server (config `recordings: {enabled: true}`).
+"""Recording calls, wired into the server (config `recordings: {enabled: true, ...}`).
 
 Off by default: a recording is personal data and in many places needs the caller told
-first; the project does not announce recording yet (per-flow announcements and a per-queue
-setting come with issue 11's consent step), so an operator switches it on knowingly.
+first. The `recordings:` section (recordings.config) sets consent per flow and per queue,
+retention per queue, the storage (filesystem or S3) and the webhook.
 
-`RecordedCalls` wraps the call handler: the recorder starts at answer on the caller's leg and
-closes at hangup; `agent_recording` is the ACD's bridged hook that puts the agent's leg on
-the right channel; `chain_bridged` runs several bridged hooks (transcription and recording).
+- `open_recordings` builds the storage, the index (repairing what a killed process left),
+  the webhook sender and the retention loop; `Recordings.close()` stops them all.
+- `RecordedCalls` wraps the call handler: at answer the consent decision is taken once
+  (`Consent.decide`, from the flow the call runs and the queues that flow can send it to)
+  and, if it says so, the recorder starts on the caller's leg and closes at hangup, with
+  the interaction's queue and agent copied onto the row.
+- `agent_recording` is the ACD's bridged hook that puts the agent's leg on the right
+  channel; `chain_bridged` runs several bridged hooks (transcription and recording).
+- `CaseInteractions` answers, for the review API, whose interaction a recording belongs to.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
+import aiohttp
+
+from cases.store import CaseStore
 from centralita.beside import run_beside
 from centralita.call_cases import CallInteractions
+from recordings.config import RecordingConfig
 from recordings.service import Recordings
-from recordings.storage import FileStorage, RecordingIndex
+from recordings.storage import FileStorage, RecordingIndex, RecordingRow, RecordingStorage
+from recordings.webhook import RecordingWebhook
 from voice.call import Call, CallState
 
 log = logging.getLogger(__name__)
@@ -34,21 +49,182 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-async def open_recordings(data_dir: Path, database_url: str) -> Recordings:
-    """Recordings under DATA_DIR/recordings, indexed in the case database; rows a killed
-    process left 'recording' are repaired first."""
+class _Closers:
+    """Things `Recordings.close()` must also stop (webhook session, retention loop)."""
+
+    def __init__(self, recordings: Recordings) -> None:
+        self.items: list[Callable[[], Awaitable[None]]] = []
+        inner = recordings.close
+
+        async def close() -> None:
+            for item in reversed(self.items):
+                try:
+                    await item()
+                except Exception:
+                    log.exception("recordings: stopping a helper failed")
+            await inner()
+
+        recordings.close = close  # type: ignore[method-assign]
+
+
+def make_storage(data_dir: Path, config: RecordingConfig) -> RecordingStorage:
+    """FileStorage under DATA_DIR/recordings, or the configured S3 bucket (spool beside)."""
+    if config.s3 is None:
+        return FileStorage(data_dir / "recordings")
+    from recordings.s3 import S3Storage  # boto3 only when S3 is configured
+
+    return S3Storage(config.s3, data_dir / "recordings-spool")
+
+
+def retention_days(config: RecordingConfig) -> dict[str | None, float]:
+    """The retention policy `Recordings.sweep` takes: days per queue, None for the rest."""
+    days: dict[str | None, float] = {
+        q: p.retention_days for q, p in config.queues.items() if p.retention_days is not None}
+    if config.retention_days is not None:
+        days[None] = config.retention_days
+    return days
+
+
+async def retention_loop(recordings: Recordings, config: RecordingConfig) -> None:
+    """Sweep at start and then every `retention_interval` seconds until cancelled."""
+    days = retention_days(config)
+    if not days:
+        return
+    while True:
+        try:
+            await recordings.sweep(days)
+        except Exception:
+            log.exception("recordings: a retention sweep failed")
+        await asyncio.sleep(config.retention_interval)
+
+
+async def open_recordings(
+    data_dir: Path, database_url: str, config: RecordingConfig | None = None,
+) -> Recordings:
+    """Recordings as `config` says, indexed in the case database; rows a killed process left
+    'recording' are repaired first, files left unfiled are settled in the background."""
+    config = config or RecordingConfig(enabled=True)
     index = await RecordingIndex.open(database_url)
-    return await Recordings.open(FileStorage(data_dir / "recordings"), index, wall=now_utc)
+    webhook: RecordingWebhook | None = None
+    session: aiohttp.ClientSession | None = None
+    if config.webhook is not None:
+        session = aiohttp.ClientSession()
+        webhook = RecordingWebhook(config.webhook, session)
+    recordings = await Recordings.open(
+        make_storage(data_dir, config), index, wall=now_utc, compress=config.compress,
+        notify=webhook.notify if webhook is not None else None)
+    closers = _Closers(recordings)
+    if webhook is not None and session is not None:
+        closers.items.append(session.close)
+        closers.items.append(webhook.close)
+    sweeper = asyncio.get_running_loop().create_task(retention_loop(recordings, config))
+
+    async def stop_sweeper() -> None:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+
+    closers.items.append(stop_sweeper)
+    return recordings
+
+
+# -- consent -----------------------------------------------------------------------------------
+class FlowSource(Protocol):
+    """Where the flow of a dialed number is found (`ivr.registry.FlowRegistry`)."""
+
+    def flow_for(self, dialed: str) -> Any: ...
+
+
+_TEMPLATE = re.compile(r"[{}]")
+
+
+def flow_queues(flow: Any) -> set[str]:
+    """The queues a flow names in its `queue` and `callback` steps (templated names, only
+    known while the call runs, are left out)."""
+    names: set[str] = set()
+    for step in getattr(flow, "steps", ()):
+        if step.verb in ("queue", "callback"):
+            name = step.params.get("name") if isinstance(step.params, dict) else None
+            if isinstance(name, str) and not _TEMPLATE.search(name):
+                names.add(name)
+    return names
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a call is recorded, fixed at its start, and what it is told first."""
+
+    record: bool
+    announcement: str | None = None
+
+
+class Consent:
+    """Decides at answer whether a call is recorded.
+
+    The flow's `record` overrides the section's default; then any queue the flow can send
+    the call to with `record: false` turns it off (the more private choice wins: the caller
+    may end up in that queue, and the decision cannot wait until they do). Taken once per
+    call: a flow or config reload later does not change a call already running.
+    """
+
+    def __init__(self, config: RecordingConfig, flows: Callable[[], FlowSource | None]) -> None:
+        self.config = config
+        self.flows = flows
+
+    def decide(self, call: Call) -> Decision:
+        source = self.flows()
+        flow = source.flow_for(call.dialed) if source is not None else None
+        return self.decide_for(getattr(flow, "name", None), flow_queues(flow))
+
+    def decide_for(self, flow: str | None, queues: Iterable[str]) -> Decision:
+        policy = self.config.flows.get(flow) if flow is not None else None
+        record = self.config.record
+        if policy is not None and policy.record is not None:
+            record = policy.record
+        for queue in queues:
+            q = self.config.queues.get(queue)
+            if q is not None and q.record is False:
+                record = False
+        announcement = policy.announcement if policy is not None and record else None
+        return Decision(record, announcement)
+
+
+# -- the call handler --------------------------------------------------------------------------
+class CaseInteractions:
+    """The interaction of a recorded call, read from the case store: its agent and queue."""
+
+    def __init__(self, store: CaseStore) -> None:
+        self.store = store
+
+    async def handled(self, call_id: str) -> tuple[str | None, str | None]:
+        """(agent, queue) of the interaction of `call_id`; (None, None) when there is none."""
+        case_id = await self.store.find_case_by_call(call_id)
+        if case_id is None:
+            return None, None
+        view = await self.store.timeline(case_id)
+        for item in view.get("interactions", []):
+            if item.get("call_id") == call_id:
+                return item.get("agent"), item.get("queue")
+        return None, None
+
+    async def agent_of(self, row: RecordingRow) -> str | None:
+        """The agent who handled the recording's call (the row's copy if the case says none)."""
+        agent, _ = await self.handled(row.call_id)
+        return agent or row.agent
 
 
 class RecordedCalls:
-    """Wraps a call handler: each answered call is recorded until it ends."""
+    """Wraps a call handler: each answered call that consent allows is recorded to its end."""
 
     def __init__(self, inner: CallHandler, recordings: Recordings,
-                 interactions: CallInteractions | None = None) -> None:
+                 interactions: CallInteractions | None = None, *,
+                 consent: Consent | None = None, cases: CaseInteractions | None = None) -> None:
         self.inner = inner
         self.recordings = recordings
         self.interactions = interactions
+        self.consent = consent
+        self.cases = cases
+        self.declined = 0
 
     async def __call__(self, call: Call) -> None:
         if call.media() is None:
@@ -57,12 +233,16 @@ class RecordedCalls:
         await run_beside(call, self.inner, self._record(call), "recording")
 
     async def _record(self, call: Call) -> None:
+        decision = self.consent.decide(call) if self.consent is not None else Decision(True)
+        if not decision.record:
+            self.declined += 1
+            log.info("call %s: not recorded (consent setting)", call.id)
+            return
         if not await call.wait_answered():
             return
         media = call.media()
         if media is None or call.state is CallState.ENDED:
             return
-        interaction_id: int | None = None
         started = False
         try:
             await self.recordings.start(call.id, call, media)
@@ -70,12 +250,17 @@ class RecordedCalls:
             if self.interactions is not None:
                 with contextlib.suppress(Exception):
                     ref = await self.interactions.for_call(call)
-                    interaction_id = ref.interaction_id
-                    await self.recordings.set_interaction(call.id, interaction_id)
+                    await self.recordings.set_interaction(call.id, ref.interaction_id)
             await call.wait_ended()
         finally:
             if started:
-                await self.recordings.finish(call.id)
+                agent = queue = None
+                if self.cases is not None:
+                    try:
+                        agent, queue = await self.cases.handled(call.id)
+                    except Exception:
+                        log.exception("call %s: its interaction could not be read", call.id)
+                await self.recordings.finish(call.id, queue=queue, agent=agent)
 
 
 def agent_recording(recordings: Recordings) -> BridgedHook:

@@ -3,25 +3,58 @@
     recordings = await Recordings.open(FileStorage(root), index, wall=now_utc)
     await recordings.start(call, media, interaction_id=7)   # at answer
     recordings.attach_agent(call.id, agent_media)          # when bridged
-    row = await recordings.finish(call.id)                  # at hangup: the completed row
+    row = await recordings.finish(call.id, queue=..., agent=...)  # at hangup: the final row
 
-`open()` repairs rows a killed process left 'recording' before anything else is recorded.
+After the call (`finish`): the WAV's row is completed (duration, sha256, 'complete'), then
+the file is settled: compressed to Opus in Ogg (`recordings.compress`, verified by decoding
+it back) and filed by the storage (`put`: renamed on the filesystem, uploaded to S3); the row
+gets the final location, codec, size and sha256, and only then is the WAV removed. A
+compression that fails keeps the WAV (filed as is, the row's `error` says why). Then the
+webhook (if any) is told: 'recording.saved' or 'recording.failed'.
+
+`open()` repairs rows a killed process left 'recording' before anything else is recorded,
+and settles, in the background, every ended row whose file was never filed (a kill during
+compression or upload leaves the WAV and its row; the half-written Opus is overwritten).
+
+Retention (`sweep`) and the review API's `delete` remove the file and keep the row, marked
+deleted; a row on legal hold (`hold`) is never deleted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+from recordings.audit import Access
+from recordings.compress import CompressionError, compress
 from recordings.recorder import CallRecorder, PausedSpan, PrivacySource
 from recordings.storage import RecordingIndex, RecordingRow, RecordingStorage
 from recordings.wavfile import CHANNELS, RATE, DiskWriter, WavStream, sha256_of
 from voice.leg_media import LegMedia
 
 log = logging.getLogger(__name__)
+
+Notify = Callable[[dict[str, Any]], None]
+
+
+class RecordingHeld(Exception):
+    """The recording is on legal hold: it may not be deleted."""
+
+
+def notice(row: RecordingRow) -> dict[str, Any]:
+    """The webhook's body for `row` (no personal data: ids, times, where, how it went)."""
+    failed = row.status == "failed"
+    return {"event": "recording.failed" if failed else "recording.saved",
+            "recording_id": row.id, "interaction_id": row.interaction_id,
+            "duration": row.duration, "location": row.location, "status": row.status,
+            "codec": row.codec, "size_bytes": row.size_bytes, "sha256": row.sha256,
+            "error": row.error}
 
 
 class Recordings:
@@ -30,24 +63,47 @@ class Recordings:
     def __init__(
         self, storage: RecordingStorage, index: RecordingIndex, *,
         wall: Callable[[], datetime], writer: DiskWriter | None = None,
+        compress: bool = True, notify: Notify | None = None,
     ) -> None:
         self.storage = storage
         self.index = index
         self.wall = wall
         self.writer = writer or DiskWriter()
+        self.compress = compress
+        self.notify = notify
         self.active: dict[str, tuple[str, str, CallRecorder]] = {}  # call id -> (id, loc, rec)
         self.repaired = 0
+        self.settled_at_start = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._resume: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
         cls, storage: RecordingStorage, index: RecordingIndex, *,
         wall: Callable[[], datetime], writer: DiskWriter | None = None,
+        compress: bool = True, notify: Notify | None = None,
     ) -> Recordings:
-        self = cls(storage, index, wall=wall, writer=writer)
+        self = cls(storage, index, wall=wall, writer=writer, compress=compress, notify=notify)
         self.repaired = await index.repair_interrupted(storage)
         self.writer.start()
+        self._resume = asyncio.get_running_loop().create_task(self._settle_left())
         return self
+
+    async def resumed(self) -> None:
+        """Wait until the files left unsettled by a stopped process are settled."""
+        if self._resume is not None:
+            await asyncio.shield(self._resume)
+
+    async def _settle_left(self) -> None:
+        for row in await self.index.unsettled():
+            try:
+                await self._settle(row)
+                self.settled_at_start += 1
+            except Exception:
+                log.exception("recording %s: settling it at start-up failed", row.id)
+        if self.settled_at_start:
+            log.warning("recordings: %d left unfiled by a stopped process, now settled",
+                        self.settled_at_start)
 
     async def start(
         self, call_id: str, privacy: PrivacySource, caller: LegMedia, *,
@@ -91,8 +147,10 @@ class Recordings:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def finish(self, call_id: str) -> RecordingRow | None:
-        """Close the call's recording and complete its row; None if it was not recorded."""
+    async def finish(self, call_id: str, *, queue: str | None = None,
+                     agent: str | None = None) -> RecordingRow | None:
+        """Close the call's recording, complete its row and settle its file (see the module
+        doc); `queue` and `agent` are the interaction's. None if it was not recorded."""
         active = self.active.pop(call_id, None)
         if active is None:
             return None
@@ -104,6 +162,7 @@ class Recordings:
             "ended_wall": self.wall().timestamp(), "duration": result.duration,
             "paused_spans": [s.to_json() for s in result.paused_spans],
             "status": "failed" if result.failed else "complete", "error": result.failed,
+            "queue": queue, "agent": agent,
         }
         try:
             path = self.storage.local_path(location)
@@ -114,7 +173,105 @@ class Recordings:
         await self.index.update(rid, **values)
         log.info("call %s: recording %s %s (%.1f s, %d chunks dropped)", call_id, rid,
                  values["status"], result.duration, result.dropped_chunks)
-        return await self.index.get(rid)
+        row = await self.index.get(rid)
+        if row is not None and row.status == "complete":
+            row = await self._settle(row)
+        elif row is not None:
+            self._notify(row)
+        return row
+
+    async def _settle(self, row: RecordingRow) -> RecordingRow:
+        """Compress (if configured) and file the WAV of an ended row; tell the webhook."""
+        wav = self.storage.local_path(row.location)
+        when = datetime.fromtimestamp(row.started_wall, UTC)
+        values: dict[str, Any] = {}
+        final: Path = wav
+        suffix = ".wav"
+        if self.compress:
+            part = wav.with_suffix(".opus.part")
+            try:
+                done = await asyncio.to_thread(compress, wav, part)
+                final, suffix = part, ".opus"
+                values.update(codec="opus", sha256=done.sha256, size_bytes=done.size_bytes)
+            except CompressionError as exc:
+                log.error("recording %s: kept as WAV, compression failed (%s)", row.id,
+                          type(exc.__cause__ or exc).__name__)
+                values["error"] = "compression failed"
+        try:
+            if "size_bytes" not in values:
+                values["size_bytes"] = (await asyncio.to_thread(wav.stat)).st_size
+            values["location"] = await asyncio.to_thread(
+                self.storage.put, final, row.id, when, suffix)
+        except (OSError, ValueError) as exc:
+            # The WAV stays where it is and the row as it was: the next start tries again.
+            log.error("recording %s: filing it failed (%s)", row.id, type(exc).__name__)
+            self._notify(row)
+            return row
+        await self.index.update(row.id, **values)
+        if values["location"] != row.location:
+            await asyncio.to_thread(self.storage.delete, row.location)
+        settled = await self.index.get(row.id) or row
+        self._notify(settled)
+        return settled
+
+    def _notify(self, row: RecordingRow) -> None:
+        if self.notify is not None:
+            try:
+                self.notify(notice(row))
+            except Exception:
+                log.exception("recording %s: queuing its webhook failed", row.id)
+
+    # -- after the call: hold, delete, retention ---------------------------------------------
+    async def hold(self, recording_id: str, held: bool, *, by: str) -> RecordingRow | None:
+        """Put a legal hold on a recording (or release it); None if there is no such row."""
+        row = await self.index.get(recording_id)
+        if row is None:
+            return None
+        await self.index.update(recording_id, held=held, held_by=by if held else None,
+                                held_wall=self.wall().timestamp() if held else None)
+        return await self.index.get(recording_id)
+
+    async def delete(self, recording_id: str, *, reason: str) -> RecordingRow | None:
+        """Remove the recording's file and mark its row deleted; `RecordingHeld` if it is on
+        legal hold, None if there is no such row. Deleting a deleted one changes nothing."""
+        row = await self.index.get(recording_id)
+        if row is None:
+            return None
+        if row.held:
+            raise RecordingHeld(recording_id)
+        if row.deleted_wall is not None:
+            return row
+        if row.status == "recording":
+            raise ValueError(f"recording {recording_id} is still being recorded")
+        await asyncio.to_thread(self.storage.delete, row.location)
+        await self.index.update(recording_id, deleted_wall=self.wall().timestamp(),
+                                deleted_reason=reason)
+        return await self.index.get(recording_id)
+
+    async def sweep(self, days: dict[str | None, float]) -> list[str]:
+        """Retention: delete every recording older than its queue's `days[queue]` (or
+        `days[None]`, for queues not named; no entry at all: kept). Held ones stay. Each
+        deletion is audited as "system:retention". Returns the deleted ids."""
+        now = self.wall().timestamp()
+        cut = {queue: now - n * 86400.0 for queue, n in days.items()}
+        deleted: list[str] = []
+        for row in await self.index.expired(cut):
+            try:
+                done = await self.delete(row.id, reason="retention")
+            except RecordingHeld:  # held since the query
+                continue
+            except (OSError, ValueError) as exc:
+                log.error("recording %s: retention could not delete it (%s)", row.id,
+                          type(exc).__name__)
+                continue
+            if done is not None:
+                deleted.append(row.id)
+                await self.index.audit.write(Access(
+                    now, "system:retention", "system", "delete", "ok", 200, row.id,
+                    row.interaction_id))
+        if deleted:
+            log.info("recordings: retention deleted %d", len(deleted))
+        return deleted
 
     async def close(self) -> None:
         """Finish every recording still running, then stop the disk thread."""
@@ -123,5 +280,9 @@ class Recordings:
                 await self.finish(call_id)
             except Exception:
                 log.exception("call %s: closing its recording failed", call_id)
+        if self._resume is not None:
+            self._resume.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resume
         await asyncio.to_thread(self.writer.stop)
         await self.index.close()

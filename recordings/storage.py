@@ -26,6 +26,7 @@ from sqlalchemy import Connection, false, insert, select, update
 
 from cases.db import DbWorker
 from cases.errors import StorageError
+from recordings.audit import AccessAudit
 from recordings.tables import recordings
 from recordings.wavfile import repair, sha256_of
 
@@ -170,6 +171,7 @@ class RecordingIndex:
 
     def __init__(self, db: DbWorker) -> None:
         self._db = db
+        self.audit = AccessAudit(db)
 
     @classmethod
     async def open(cls, url: str) -> RecordingIndex:
@@ -231,14 +233,14 @@ class RecordingIndex:
         with self._db.engine.connect() as c:
             return [_row(r) for r in c.execute(query).all()]
 
-    async def uncompressed(self) -> list[RecordingRow]:
-        """Finished rows whose file is still the WAV (compression did not finish: a kill)."""
-        return await self._db.run(self._uncompressed)
+    async def unsettled(self) -> list[RecordingRow]:
+        """Ended rows whose file was never filed (not compressed, no size: a kill came first)."""
+        return await self._db.run(self._unsettled)
 
-    def _uncompressed(self) -> list[RecordingRow]:
+    def _unsettled(self) -> list[RecordingRow]:
         query = select(recordings).where(
             recordings.c.status.in_(("complete", "interrupted")),
-            recordings.c.codec == "wav", recordings.c.deleted_wall.is_(None))
+            recordings.c.size_bytes.is_(None), recordings.c.deleted_wall.is_(None))
         with self._db.engine.connect() as c:
             return [_row(r) for r in c.execute(query).all()]
 

@@ -28,7 +28,9 @@ from voice.pjsua.client import place_call
 
 pytestmark = pytest.mark.slow
 
-CONFIG: dict[str, Any] = {"recordings": {"enabled": True}, "transcription": "off"}
+# These read the WAV the call leaves (compression is tested in test_lifecycle_e2e.py).
+CONFIG: dict[str, Any] = {"recordings": {"enabled": True, "compress": False},
+                          "transcription": "off"}
 RATE = 8000
 
 

@@ -39,7 +39,8 @@ def test_file_storage_paths_by_day_and_private_modes(tmp_path: Path) -> None:
 
 async def test_row_written_at_start_and_completed_at_close(tmp_path: Path, db_url: str) -> None:
     index = await RecordingIndex.open(db_url)
-    recordings = await Recordings.open(FileStorage(tmp_path / "rec"), index, wall=lambda: WHEN)
+    recordings = await Recordings.open(FileStorage(tmp_path / "rec"), index, wall=lambda: WHEN,
+                                       compress=False)
     caller = HandMedia()
     call = new_call(caller)
     rid = await recordings.start(call.id, call, caller, interaction_id=None)
@@ -68,7 +69,7 @@ async def test_row_written_at_start_and_completed_at_close(tmp_path: Path, db_ur
 async def test_row_left_recording_is_repaired_at_startup(tmp_path: Path, db_url: str) -> None:
     index = await RecordingIndex.open(db_url)
     storage = FileStorage(tmp_path / "rec")
-    recordings = await Recordings.open(storage, index, wall=lambda: WHEN)
+    recordings = await Recordings.open(storage, index, wall=lambda: WHEN, compress=False)
     caller = HandMedia()
     call = new_call(caller)
     rid = await recordings.start(call.id, call, caller)
@@ -84,7 +85,7 @@ async def test_row_left_recording_is_repaired_at_startup(tmp_path: Path, db_url:
     await index.close()
 
     index = await RecordingIndex.open(db_url)
-    again = await Recordings.open(storage, index, wall=lambda: WHEN)
+    again = await Recordings.open(storage, index, wall=lambda: WHEN, compress=False)
     assert again.repaired == 1
     row = await index.get(rid)
     await again.close()
@@ -111,7 +112,8 @@ async def test_bridged_hook_puts_the_agent_on_the_right_channel(tmp_path: Path) 
     from centralita.recording import agent_recording, chain_bridged
 
     index = await RecordingIndex.open(f"sqlite:///{tmp_path}/cases.db")
-    recordings = await Recordings.open(FileStorage(tmp_path / "rec"), index, wall=lambda: WHEN)
+    recordings = await Recordings.open(FileStorage(tmp_path / "rec"), index, wall=lambda: WHEN,
+                                       compress=False)
     caller, agent = HandMedia(), HandMedia()
     call, agent_call = new_call(caller), new_call(agent)
     await recordings.start(call.id, call, caller)
