@@ -271,6 +271,8 @@ class TextRouter:
             conv.waiting_since_wall = inbound if restored else now_wall
         if row.agent is not None:
             conv.preferred = row.agent  # it was theirs (before a restart, or they wrote first)
+        elif (talking := self._on_the_case(row.case_id)) is not None:
+            conv.preferred = talking  # they are on a call with this customer (who texts back)
         elif row.previous_agent is not None and row.previous_ended_at is not None \
                 and now_wall - row.previous_ended_at.timestamp() <= queue.sticky_for:
             conv.preferred = row.previous_agent
@@ -284,6 +286,14 @@ class TextRouter:
                  conv.case_id, queue.name,
                  f", preferring agent {conv.preferred}" if conv.preferred else "")
         return conv
+
+    def _on_the_case(self, case_id: int) -> str | None:
+        """The agent on a call of case `case_id` now (an SMS or email sent from the case during
+        the call is answered to them), if any."""
+        for agent_id, session in self.acd.sessions.items():
+            if session.context.get("case_id") == case_id:
+                return agent_id
+        return None
 
     def _queue_for(self, channel: str, named: str | None) -> QueueConfig | None:
         """The queue the interaction names, if it serves the channel; else the first queue

@@ -445,3 +445,19 @@ async def test_an_agent_with_no_voice_capacity_gets_no_call_but_chats(make_text:
     await t.rig.login("bob")
     await t.rig.at(6)
     assert [(who, about) for _, who, about in t.rig.offers()] == [("bob", "c1")]
+
+
+async def test_a_text_from_the_customer_on_a_call_goes_to_the_agent_talking_to_them(
+    make_text: MakeText,
+) -> None:
+    t = await make_text([queue("help", channels=ALL)], [multi("ana", "help"), multi("bob", "help")])
+    await t.rig.login("bob")
+    t.rig.cases.case_for["c1"] = 9
+    await t.rig.arrive("c1", "help", talk=600)
+    await t.rig.at(1)
+    await t.rig.login("ana")
+    await t.rig.at(2)
+    # bob talks to the customer of case 9 and sends them an SMS; their answer comes back.
+    conv = await t.write(9, "sms")
+    assert t.router.offers_of("bob")[0]["conversation"]["id"] == conv
+    assert t.router.offers_of("ana") == []
