@@ -11,9 +11,9 @@ Eligible: logged in (voice state not OFFLINE or BREAK), serving the queue, holdi
 skills, under their capacity for the channel and under `max_concurrent` counting their calls
 (a call ringing or in progress) and their conversations offered or assigned. Among the
 eligible, the conversation's preferred agent goes first (the agent who had it before they
-logged out, or who had the customer's previous conversation on the case when it closed less
-than the queue's `sticky_for` ago); then the least loaded, longest since their last
-conversation. An agent who declined or let an offer lapse is not offered the same
+logged out or before a restart, else the agent on a call with the customer now, else the one
+who had the customer's previous conversation on the case when it closed less than the
+queue's `sticky_for` ago); then the least loaded, longest since their last conversation. An agent who declined or let an offer lapse is not offered the same
 conversation again while someone else can take it (and not before `offer_timeout` more
 seconds when nobody else can).
 
