@@ -7,6 +7,7 @@
                                                   1─* MessageStatusEvent  (delivery history)
                  Case 1─* Note
                  Case 1─* CaseShare (a user the case was shared with, by whom, when)
+                 Case 1─* CaseFact  (a key/value the customer gave, with its source: cases.facts)
     CustomerMerge                  (audit: who was merged into whom, and what moved)
     OptOut                         (an address that sent STOP on sms/whatsapp: `cases.opt_outs`)
 
@@ -295,6 +296,39 @@ class CaseShare(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     user: Mapped[str] = mapped_column(String(100))
     shared_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+FACT_ORIGINS = ("ivr", "speech", "message", "agent", "flow")
+
+
+class CaseFact(Base):
+    """A fact the customer gave on a case (`order_number` = "456"), with where it came from:
+    the interaction, the second of the call, the IVR step or the message, and its language.
+
+    `value` is masked (`masked` True) for anything sensitive: the store never keeps a card
+    number or a sensitive IVR step's value. `auto` facts are the summariser's and are
+    remade with its summary; the others (an agent's, a flow's) are kept as written.
+    """
+
+    __tablename__ = "case_facts"
+    __table_args__ = (
+        CheckConstraint(_one_of("origin", FACT_ORIGINS), name="origin"),
+        Index("ix_case_facts_case_key", "case_id", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(500))
+    masked: Mapped[bool] = mapped_column(Boolean)
+    origin: Mapped[str] = mapped_column(String(16))
+    second: Mapped[float | None] = mapped_column(Float)
+    ivr_step: Mapped[str | None] = mapped_column(String(100))
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(8))
+    auto: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

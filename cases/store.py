@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cases import merge, messages, shares, validate
+from cases import facts_store, merge, messages, shares, summary_store, validate
 from cases.db import DbWorker
 from cases.errors import InvalidInput, NotFound, StorageError
 from cases.events import EventBus
@@ -361,6 +361,7 @@ class CaseStore:
             view["case_id"],
             {"type": "interaction_ended", "case_id": view["case_id"], "interaction": view},
         )
+        await self._publish_summary(view["case_id"], interaction_id, view.get("summary_detail"))
 
     def _end_interaction(
         self, interaction_id: int, outcome: str, summary: str | None
@@ -378,6 +379,9 @@ class CaseStore:
             interaction.summary = summary
             interaction.case.updated_at = now
             session.flush()
+            # The summary and its facts, in the same transaction (cases.summary_store).
+            summary_store.make_summary(session, interaction, now, self._region)
+            session.flush()
             return interaction_view(interaction, with_segments=False)
 
     # -- cases -----------------------------------------------------------------------------
@@ -387,11 +391,15 @@ class CaseStore:
         case_id = validate.row_id(case_id, "case")
         author = validate.text(author, "author", max_len=100)
         text = validate.text(text, "text")
-        view = await self._db.run(self._add_note, case_id, author, text)
+        view, remade = await self._db.run(self._add_note, case_id, author, text)
         await self._publish(case_id, {"type": "note", "case_id": case_id, "note": view})
+        if remade is not None:
+            await self._publish_summary(case_id, *remade)
         return int(view["id"])
 
-    def _add_note(self, case_id: int, author: str, text: str) -> dict[str, Any]:
+    def _add_note(
+        self, case_id: int, author: str, text: str
+    ) -> tuple[dict[str, Any], tuple[int, dict[str, Any]] | None]:
         with self._session() as session, session.begin():
             case = session.get(Case, case_id)
             if case is None:
@@ -401,7 +409,103 @@ class CaseStore:
             case.updated_at = now
             session.add(note)
             session.flush()
-            return note_view(note)
+            # A wrap-up note comes after the call ended: its summary takes it in.
+            remade = summary_store.after_note(session, case_id, author, now, self._region)
+            return note_view(note), remade
+
+    # -- summaries and facts (cases.summary, cases.facts) -----------------------------------
+
+    @property
+    def _region(self) -> str | None:
+        return self._identities.default_region
+
+    async def _publish_summary(
+        self, case_id: int, interaction_id: int, summary: dict[str, Any] | None
+    ) -> None:
+        if summary:
+            await self._publish(case_id, {
+                "type": "summary", "case_id": case_id, "interaction_id": interaction_id,
+                "summary": summary})
+
+    async def refresh_summary(self, interaction_id: int) -> dict[str, Any]:
+        """Remake the summary of interaction `interaction_id` from what is stored now (during
+        a call, after a final segment: the screen pop's summary), store it with its facts,
+        publish it; the stored summary. An agent's edits are kept."""
+        interaction_id = validate.row_id(interaction_id, "interaction")
+        made: tuple[int, dict[str, Any]] = await self._db.run(
+            self._in_transaction, summary_store.summarise_interaction, interaction_id,
+            self._now(), self._region)
+        case_id, summary = made
+        await self._publish_summary(case_id, interaction_id, summary)
+        return summary
+
+    async def interaction_summary(
+        self, case_id: int, interaction_id: int
+    ) -> dict[str, Any] | None:
+        """The stored summary of interaction `interaction_id` of case `case_id` (None when
+        none is made yet); NotFound when the interaction is not the case's."""
+        case_id = validate.row_id(case_id, "case")
+        interaction_id = validate.row_id(interaction_id, "interaction")
+
+        def read(session: Session) -> dict[str, Any] | None:
+            interaction = session.get(Interaction, interaction_id)
+            if interaction is None or interaction.case_id != case_id:
+                raise NotFound("interaction", interaction_id)
+            return summary_store.stored_summary(interaction.summary)
+
+        return await self._db.run(self._read, read)
+
+    async def edit_summary(
+        self, case_id: int, interaction_id: int, fields: dict[str, Any], *, by: str
+    ) -> dict[str, Any]:
+        """An agent's edit of a summary before it is sent on: `text`, `next_steps`, `outcome`
+        (`cases.summary_store.check_edit`; masked like the rest). Kept when the summary is
+        remade. The stored summary; InvalidInput names a bad field, NotFound a foreign
+        interaction."""
+        case_id = validate.row_id(case_id, "case")
+        interaction_id = validate.row_id(interaction_id, "interaction")
+        by = validate.text(by, "by", max_len=100)
+        checked = summary_store.check_edit(fields)
+        summary: dict[str, Any] = await self._db.run(
+            self._in_transaction, summary_store.edit_summary, case_id, interaction_id,
+            checked, by, self._now(), self._region)
+        await self._publish_summary(case_id, interaction_id, summary)
+        return summary
+
+    async def add_fact(
+        self, case_id: int, key: str, value: str, *, origin: str = "agent",
+        interaction_id: int | None = None, second: float | None = None,
+        ivr_step: str | None = None, message_id: int | None = None,
+        language: str | None = None, sensitive: bool = False,
+    ) -> dict[str, Any]:
+        """Keep a fact on case `case_id` (`order_number` = "456") with its source; a
+        sensitive value is stored masked, and a card number in any value too. The stored
+        fact; InvalidInput names a bad field."""
+        case_id = validate.row_id(case_id, "case")
+        if interaction_id is not None:
+            interaction_id = validate.row_id(interaction_id, "interaction")
+        if message_id is not None:
+            message_id = validate.row_id(message_id, "message")
+        if not isinstance(sensitive, bool):
+            raise InvalidInput("must be true or false", "sensitive")
+        fact = facts_store.check(facts_store.NewFact(
+            key, value, origin, interaction_id, second, ivr_step, message_id, language,
+            sensitive))
+        view: dict[str, Any] = await self._db.run(
+            self._in_transaction, facts_store.add_fact, self._now(), case_id, fact)
+        await self._publish(case_id, {"type": "fact", "case_id": case_id, "fact": view})
+        return view
+
+    async def facts(self, case_id: int) -> list[dict[str, Any]]:
+        """The facts of case `case_id`, oldest first (NotFound for an unknown case)."""
+        case_id = validate.row_id(case_id, "case")
+
+        def read(session: Session) -> list[dict[str, Any]]:
+            if session.get(Case, case_id) is None:
+                raise NotFound("case", case_id)
+            return facts_store.facts_of(session, case_id)
+
+        return await self._db.run(self._read, read)
 
     async def name_customer(self, customer_id: int, name: str, *, replace: bool = False) -> bool:
         """Give customer `customer_id` the display name `name` (1-200 characters, one line)

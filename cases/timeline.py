@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from cases.errors import NotFound
+from cases.facts_store import facts_of
 from cases.models import (
     Case,
     Customer,
@@ -27,6 +28,7 @@ from cases.models import (
     Note,
     TranscriptSegment,
 )
+from cases.summary_store import stored_summary, summary_text
 
 # Entries at the same instant: the call before what happened in it, then messages, notes.
 _ENTRY_RANK = {"call": 0, "ivr": 1, "message": 2, "note": 3}
@@ -82,7 +84,10 @@ def interaction_view(
         "agent": interaction.agent,
         "outcome": interaction.outcome,
         "call_id": interaction.call_id,
-        "summary": interaction.summary,
+        # The summary's text (what the agent reads and sends on); the whole of it, with
+        # reason, facts, actions and next steps, in `summary_detail` (cases.summary).
+        "summary": summary_text(interaction.summary),
+        "summary_detail": stored_summary(interaction.summary),
     }
     if with_segments:
         view["segments"] = [segment_view(s) for s in interaction.segments]
@@ -200,15 +205,27 @@ def timeline_entries(case: Case) -> list[dict[str, Any]]:
     return [entry for *_, entry in keyed]
 
 
-def timeline_view(case: Case) -> dict[str, Any]:
-    """Everything an agent needs on screen: customer, identities, case, interactions, notes,
-    and `entries`, all of it interleaved in time order (`timeline_entries`).
+def latest_summary(case: Case) -> dict[str, Any] | None:
+    """The summary shown at the top of the case: the latest interaction's that has one."""
+    for interaction in reversed(case.interactions):
+        found = stored_summary(interaction.summary)
+        if found is not None:
+            return {**found, "interaction_id": interaction.id}
+    return None
+
+
+def timeline_view(case: Case, facts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Everything an agent needs on screen: the latest summary (`summary`, at the top of the
+    case) and the case's `facts`, customer, identities, case, interactions, notes, and
+    `entries`, all of it interleaved in time order (`timeline_entries`).
 
     Interactions come oldest first (newest last), each with its segments by start time, the
     IVR events (digits, speech, variables, path, voicemail) and its messages in the order
     they happened.
     """
     return {
+        "summary": latest_summary(case),
+        "facts": facts or [],
         "customer": customer_view(case.customer),
         "identities": [identity_view(i) for i in case.customer.identities],
         "case": case_view(case),
@@ -236,4 +253,4 @@ def load_timeline(session: Session, case_id: int) -> dict[str, Any]:
     )
     if case is None:
         raise NotFound("case", case_id)
-    return timeline_view(case)
+    return timeline_view(case, facts_of(session, case_id))
