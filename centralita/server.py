@@ -28,7 +28,14 @@ from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
 from centralita.logs_entry import log_context_middleware, logged_verbs
 from centralita.metrics import MeteredCalls, ServerMetrics, Sources
 from centralita.metrics_http import add_metrics_route, serve_metrics_apart
-from centralita.recording import RecordedCalls, agent_recording, chain_bridged, open_recordings
+from centralita.recording import (
+    CaseInteractions,
+    Consent,
+    RecordedCalls,
+    agent_recording,
+    chain_bridged,
+    open_recordings,
+)
 from centralita.routing_setup import RoutingStack, start_routing
 from centralita.settings import Settings
 from centralita.speech import SpeechStack, TranscribedCalls, build_speech
@@ -73,7 +80,9 @@ from web.chat_api import add_chat_routes
 from web.desk.api import add_desk_routes
 from web.email_api import add_email_routes
 from web.jsonbody import JsonBodyError, read_json
+from web.recordings_api import RecordingsApi, add_recording_routes
 from web.routing_api import add_routing_routes
+from web.summary_api import add_summary_routes
 from web.twilio_api import add_twilio_routes
 
 log = logging.getLogger("centralita")
@@ -164,7 +173,7 @@ class Server:
             )
         if s.recordings.enabled:
             # Repairs recordings a killed process left open before any call is recorded.
-            self.recordings = await open_recordings(s.data_dir, s.database_url)
+            self.recordings = await open_recordings(s.data_dir, s.database_url, s.recordings)
         if self.routing is not None:
             self.routing.acd.on_bridged = chain_bridged(
                 agent_transcription(self.speech.service) if self.speech is not None else None,
@@ -179,7 +188,10 @@ class Server:
         if self.speech is not None:
             handler = TranscribedCalls(handler, self.speech.service)
         if self.recordings is not None:
-            handler = RecordedCalls(handler, self.recordings, interactions)
+            # Consent (per flow and queue) is decided once, at the call's start.
+            handler = RecordedCalls(
+                handler, self.recordings, interactions, cases=CaseInteractions(self.store),
+                consent=Consent(s.recordings, lambda: self.flows))
         handler = CaseCalls(handler, interactions)
         # Outermost: the call's log context covers everything above; RTP figures at the end.
         handler = MeteredCalls(handler, self.metrics)
@@ -211,6 +223,7 @@ class Server:
             self.store, recent_window=s.cases.agent_recent_window,
             teams=Teams.from_config(self.routing.teams) if self.routing else None,
             live=self.routing.desks if self.routing else None))
+        add_summary_routes(app)  # interaction summaries and case facts, same access rules
         if s.twilio is not None:
             # SMS and WhatsApp through Twilio: signed webhooks in, the desk's sends out
             # (through the same dial plan as calls, and the opt-out table).
@@ -233,6 +246,11 @@ class Server:
         if self.routing is not None:
             add_routing_routes(app, self.routing.service)
             add_desk_routes(app, self.routing.desks)
+        if self.recordings is not None:
+            # Review: agents their own, supervisors their teams', admins all; all audited.
+            add_recording_routes(app, RecordingsApi(
+                self.recordings, CaseInteractions(self.store),
+                Teams.from_config(self.routing.teams) if self.routing else None))
         if s.debug_api:
             require(app, app.router.add_post("/api/debug/dial", self._debug_dial), Role.ADMIN)
             require(app, app.router.add_get("/api/debug/media", self._debug_media), Role.ADMIN)

@@ -43,7 +43,7 @@ class Compressed:
 def wav_duration(path: Path) -> float:
     """Seconds of audio a PCM WAV holds (by its header)."""
     with wave.open(str(path)) as w:
-        return w.getnframes() / w.getframerate()
+        return float(w.getnframes() / w.getframerate())
 
 
 def encode(wav: Path, out: Path, bitrate: int = BITRATE) -> None:
@@ -75,7 +75,7 @@ def encode(wav: Path, out: Path, bitrate: int = BITRATE) -> None:
                         container.mux(packet)
                 for packet in stream.encode(None):
                     container.mux(packet)
-    except (OSError, EOFError, wave.Error, av.FFmpegError, ValueError) as exc:
+    except (OSError, EOFError, wave.Error, RuntimeError, av.FFmpegError, ValueError) as exc:
         raise CompressionError(f"{wav.name}: cannot encode: {type(exc).__name__}") from exc
 
 
@@ -109,7 +109,10 @@ def compress(wav: Path, out: Path) -> Compressed:
     """Encode `wav` to `out` and check it decodes back to the WAV's duration (within
     `TOLERANCE_S`); the WAV is left in place (the caller removes it once `out` is filed).
     A failed check removes `out` and raises `CompressionError`."""
-    expected = wav_duration(wav)
+    try:
+        expected = wav_duration(wav)
+    except (OSError, EOFError, wave.Error, RuntimeError) as exc:  # wave's bad chunk sizes
+        raise CompressionError(f"{wav.name}: not a readable WAV ({type(exc).__name__})") from exc
     encode(wav, out)
     try:
         got = decoded_duration(out)

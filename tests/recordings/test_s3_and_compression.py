@@ -1,0 +1,151 @@
+"""Compression and object storage, with real peers: PyAV encodes and decodes the Opus files,
+an S3 API server (moto's ThreadedMotoServer, in process, from PyPI) takes the uploads
+through boto3, and a `kill -9` hits a real encoder process mid-file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import sys
+import time
+import wave
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+from moto.server import ThreadedMotoServer
+
+from recordings.compress import decoded_duration, wav_duration
+from recordings.config import S3Config
+from recordings.s3 import S3Storage
+from recordings.service import Recordings
+from recordings.storage import FileStorage, RecordingIndex, RecordingRow
+from tests.helpers.server import free_port
+from tests.recordings.fakes import HandMedia, frame
+from tests.recordings.test_recorder import new_call
+
+WHEN = datetime(2026, 12, 6, 15, 30, tzinfo=UTC)
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Config]:
+    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(key, value)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        config = S3Config("recordings", f"http://127.0.0.1:{port}", "us-east-1", "cc/")
+        boto3.client("s3", endpoint_url=config.endpoint_url).create_bucket(Bucket=config.bucket)
+        yield config
+    finally:
+        server.stop()
+
+
+def write_wav(path: Path, seconds: float) -> None:
+    t = np.arange(int(seconds * 8000)) / 8000
+    x = (np.sin(2 * np.pi * 440 * t) * 8000).astype("<i2")
+    stereo = np.empty(2 * len(x), "<i2")
+    stereo[0::2], stereo[1::2] = x, x // 2
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(stereo.tobytes())
+
+
+async def test_recording_compressed_uploaded_and_served_from_s3(
+    tmp_path: Path, s3: S3Config
+) -> None:
+    storage = S3Storage(s3, tmp_path / "spool")
+    index = await RecordingIndex.open(f"sqlite:///{tmp_path}/cases.db")
+    recordings = await Recordings.open(storage, index, wall=lambda: WHEN)
+    caller = HandMedia()
+    call = new_call(caller)
+    rid = await recordings.start(call.id, call, caller)
+    for t in range(200):
+        caller.send(frame(1000 + t))
+    row = await recordings.finish(call.id)
+    await recordings.close()
+    assert row is not None and row.codec == "opus" and row.status == "complete"
+    assert row.location == f"s3://recordings/cc/2026/12/06/{rid}.opus"
+    assert not list((tmp_path / "spool").rglob("*.wav"))  # the spool is empty
+    assert not list((tmp_path / "spool").rglob("*.opus*"))
+    client = boto3.client("s3", endpoint_url=s3.endpoint_url)
+    head = client.head_object(Bucket="recordings", Key=f"cc/2026/12/06/{rid}.opus")
+    assert head["ContentLength"] == row.size_bytes == storage.size(row.location)
+    assert head["ContentType"] == "audio/ogg"
+    whole = client.get_object(Bucket="recordings", Key=f"cc/2026/12/06/{rid}.opus")["Body"].read()
+    assert storage.read(row.location, 10, 100) == whole[10:110]
+    (tmp_path / "back.opus").write_bytes(whole)
+    assert decoded_duration(tmp_path / "back.opus") == pytest.approx(4.0, abs=0.1)
+    storage.delete(row.location)
+    with pytest.raises(FileNotFoundError):
+        storage.size(row.location)
+    with pytest.raises(ValueError, match="not in bucket"):
+        storage.size("s3://elsewhere/x.opus")
+
+
+def test_compression_is_verified_by_decoding(tmp_path: Path) -> None:
+    from recordings.compress import CompressionError, compress
+
+    write_wav(tmp_path / "a.wav", 5.0)
+    done = compress(tmp_path / "a.wav", tmp_path / "a.opus")
+    assert done.duration == pytest.approx(5.0, abs=0.1)
+    assert done.size_bytes == (tmp_path / "a.opus").stat().st_size
+    assert done.size_bytes < (tmp_path / "a.wav").stat().st_size / 5
+    (tmp_path / "bad.wav").write_bytes(b"RIFF....WAVEnot really")
+    with pytest.raises(CompressionError, match="bad.wav"):
+        compress(tmp_path / "bad.wav", tmp_path / "bad.opus")
+
+
+async def test_kill_9_mid_compression_leaves_the_wav_and_start_up_settles_it(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "rec"
+    storage = FileStorage(root)
+    location, file = storage.create("feedbeef", WHEN)
+    file.close()
+    wav = storage.local_path(location)
+    write_wav(wav, 600.0)  # ten minutes: the encoder is still busy when the kill comes
+    part = wav.with_suffix(".opus.part")
+    encoder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c",
+        "import sys; from pathlib import Path; from recordings.compress import compress; "
+        "compress(Path(sys.argv[1]), Path(sys.argv[2]))", str(wav), str(part),
+        cwd=REPO, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not (part.exists() and part.stat().st_size > 4096):
+        assert encoder.returncode is None, "the encoder finished before it could be killed"
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    os.killpg(encoder.pid, signal.SIGKILL)
+    assert await encoder.wait() == -signal.SIGKILL
+    assert wav.exists() and wav_duration(wav) == 600.0  # the WAV is untouched
+    with pytest.raises(Exception):  # noqa: B017 - what is left is not a whole Opus file
+        assert decoded_duration(part) == pytest.approx(600.0, abs=0.1)
+
+    index = await RecordingIndex.open(f"sqlite:///{tmp_path}/cases.db")
+    await index.start(RecordingRow(  # the row as `finish` left it before settling
+        id="feedbeef", call_id="c1", interaction_id=3, location=location, channels=2,
+        sample_rate=8000, started_wall=WHEN.timestamp(), status="complete", paused_spans=[],
+        duration=600.0))
+    recordings = await Recordings.open(storage, index, wall=lambda: WHEN)
+    await recordings.resumed()
+    row = await index.get("feedbeef")
+    await recordings.close()
+    assert recordings.settled_at_start == 1
+    assert row is not None and row.codec == "opus" and row.location.endswith("feedbeef.opus")
+    assert not wav.exists() and not part.exists()
+    opus = root / row.location
+    assert decoded_duration(opus) == pytest.approx(600.0, abs=0.1)
+    assert row.size_bytes == opus.stat().st_size
+    assert row.sha256 == hashlib.sha256(opus.read_bytes()).hexdigest()
