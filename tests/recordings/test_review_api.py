@@ -140,7 +140,7 @@ async def test_agent_plays_own_recording_with_seeking(rig: Rig) -> None:
     status, whole, headers = await rig.call("ana", "GET", f"/api/recordings/{mine.id}/audio")
     assert status == 200 and headers["Content-Type"] == "audio/ogg"
     assert headers["Accept-Ranges"] == "bytes" and len(whole) == mine.size_bytes
-    with av.open(io.BytesIO(whole)) as container:
+    with av.open(io.BytesIO(whole), "r") as container:
         frames = list(container.decode(audio=0))
     seconds = sum(f.samples for f in frames) / frames[0].sample_rate
     assert seconds == pytest.approx(3.0, abs=0.1) and frames[0].layout.name == "stereo"

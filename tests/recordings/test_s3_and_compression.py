@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 import numpy as np
 import pytest
 from moto.server import ThreadedMotoServer
