@@ -1,10 +1,17 @@
-// The screen pop: the customer's case timeline across channels, the IVR inputs of this
-// call, and the live transcript from the case's WebSocket (/api/cases/{id}/live). A case is
-// always named by its public id (a random string from the offer or the call), never a number.
+// The screen pop: the customer's case timeline across channels (calls with their transcripts,
+// chat lines, SMS, WhatsApp and email messages, notes), the IVR inputs of this call, and the
+// live events from the case's WebSocket (/api/cases/{id}/live). A case is always named by its
+// public id (a random string from the offer, the call or the conversation), never a number.
+//
+// It shows a call (`callId`: IVR inputs and live transcript too) or a text conversation
+// (`conversationId`: the timeline only); `onTimeline(timeline)` hears each new state of the
+// timeline (the composer quotes the last email from it).
 
 import {$, h, text, show, clock} from "./dom.js";
+import {t} from "./i18n.js";
 
 const SPEAKERS = {caller: "Caller", agent: "Agent"};
+const TYPING_MS = 8000;  // a visitor's typing indicator without news goes away after this
 
 function speakerLabel(speaker) {
   return SPEAKERS[speaker] || String(speaker);
@@ -12,6 +19,11 @@ function speakerLabel(speaker) {
 
 function ivrValue(value) {
   return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+function channelLabel(channel) {
+  return t(`channel.${channel}`) === `channel.${channel}` ? String(channel || "?")
+    : t(`channel.${channel}`);
 }
 
 export class CasePanel {
@@ -22,28 +34,40 @@ export class CasePanel {
     this.timeline = $("timeline");
     this.title = $("case-title");
     this.liveStatus = $("live-status");
+    this.typing = $("customer-typing");
     this.caseId = null;
     this.callId = null;
+    this.conversationId = null;
     this.interactionId = null;
+    this.data = null;         // the last timeline, with live messages added
     this.seen = new Set();
+    this.messages = new Set();
     this.ws = null;
     this.generation = 0;
+    this.typingTimer = null;
+    this.onTimeline = null;
   }
 
-  /** Show the pop for `caseId` (null: no case known) and this call's IVR inputs. */
-  show(caseId, callId, ivrInputs) {
-    if (caseId !== this.caseId || callId !== this.callId) {
+  /** Show the pop for `caseId` (null: no case known) and this call's IVR inputs, or for the
+   * text conversation `options.conversationId` of the case. */
+  show(caseId, callId, ivrInputs, options = {}) {
+    const conversationId = options.conversationId ?? null;
+    if (caseId !== this.caseId || callId !== this.callId
+        || conversationId !== this.conversationId) {
       this.reset();
       this.caseId = caseId;
       this.callId = callId;
+      this.conversationId = conversationId;
+      this.interactionId = conversationId;
       if (caseId !== null && caseId !== undefined) this.load();
-      else text(this.title, "(none yet)");
+      else text(this.title, t("timeline.none_yet"));
     }
+    this.root.dataset.mode = conversationId !== null ? "conversation" : "call";
     if (ivrInputs) this.renderIvr(ivrInputs);
     show(this.root, true);
   }
 
-  /** Follow the case live (the call was answered). */
+  /** Follow the case live (the call was answered, or a conversation is open). */
   live() {
     if (this.ws !== null || this.caseId === null || this.caseId === undefined) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -80,8 +104,12 @@ export class CasePanel {
     }
     this.caseId = null;
     this.callId = null;
+    this.conversationId = null;
     this.interactionId = null;
+    this.data = null;
     this.seen.clear();
+    this.messages.clear();
+    this.setTyping(false);
     for (const node of [this.ivr, this.transcript, this.timeline, this.title, this.liveStatus]) {
       node.replaceChildren();
     }
@@ -109,14 +137,29 @@ export class CasePanel {
     } else if (msg.type === "segment" && msg.segment) {
       if (this.interactionId === null) this.interactionId = msg.segment.interaction_id;
       if (msg.segment.interaction_id === this.interactionId) this.addSegment(msg.segment);
-    } else if (msg.type === "interaction_started" && this.interactionId === null) {
-      this.interactionId = msg.interaction_id;
+    } else if (msg.type === "interaction_started") {
+      if (this.interactionId === null && this.callId !== null) {
+        this.interactionId = msg.interaction_id;
+      }
+      if (this.callId === null) this.load();  // a new conversation on the case: show it
     } else if (msg.type === "note" && msg.note) {
       const notes = this.timeline.querySelector(".notes");
       if (notes) notes.append(this.noteItem(msg.note));
-    } else if (msg.type === "gap") {
-      this.load();  // events were dropped: the timeline is the truth
+    } else if (msg.type === "message" && msg.message) {
+      this.addMessage(msg.message);
+    } else if (msg.type === "message_status" && msg.message) {
+      this.updateStatus(msg.message);
+    } else if (msg.type === "chat_typing" && msg.from === "visitor") {
+      this.setTyping(Boolean(msg.active));
+    } else if (msg.type === "gap" || msg.type === "case_merged") {
+      this.load();  // events were dropped, or the case moved: the timeline is the truth
     }
+  }
+
+  setTyping(active) {
+    clearTimeout(this.typingTimer);
+    show(this.typing, active);
+    if (active) this.typingTimer = setTimeout(() => show(this.typing, false), TYPING_MS);
   }
 
   renderIvr(inputs) {
@@ -128,6 +171,8 @@ export class CasePanel {
   }
 
   renderTimeline(timeline) {
+    this.data = timeline;
+    this.messages.clear();
     const customer = timeline.customer || {};
     const caseInfo = timeline.case || {};
     text(this.title, `#${caseInfo.id} ${caseInfo.subject || ""} (${caseInfo.status || ""})`);
@@ -135,20 +180,25 @@ export class CasePanel {
     const interactions = [...(timeline.interactions || [])].reverse();  // newest first
     const mine = interactions.find((i) => this.callId && i.call_id === this.callId);
     if (mine) this.interactionId = mine.id;
-    else if (this.interactionId === null) {
+    else if (this.interactionId === null && this.callId !== null) {
       const open = interactions.find((i) => !i.ended_at);
       if (open) this.interactionId = open.id;
     }
     const current = interactions.find((i) => i.id === this.interactionId);
-    if (current) for (const seg of current.segments || []) this.addSegment(seg);
+    if (current && this.callId !== null) {
+      for (const seg of current.segments || []) this.addSegment(seg);
+    }
     this.timeline.replaceChildren(
       h("p", {class: "customer"},
-        h("strong", {}, customer.display_name || "Unknown customer"),
+        h("strong", {}, customer.display_name || t("timeline.unknown_customer")),
         identities ? ` · ${identities}` : ""),
       h("ol", {class: "interactions"}, interactions.map((i) => this.interactionItem(i))),
-      h("h3", {}, "Notes"),
+      h("h3", {}, t("timeline.notes")),
       h("ul", {class: "notes"}, (timeline.notes || []).map((n) => this.noteItem(n))),
     );
+    const open = this.timeline.querySelector(".interaction.current .messages");
+    if (open) open.scrollTop = open.scrollHeight;
+    if (this.onTimeline) this.onTimeline(timeline);
   }
 
   interactionItem(i) {
@@ -156,18 +206,76 @@ export class CasePanel {
                    i.outcome].filter(Boolean).join(" · ");
     const segments = i.segments || [];
     const events = i.ivr_events || [];
-    return h("li", {class: "interaction", dataset: {channel: i.channel || ""}},
-      h("p", {}, h("span", {class: "channel"}, i.channel || "?"), " ",
+    const messages = i.messages || [];
+    const current = i.id === this.interactionId;
+    const badge = this.callId !== null ? t("timeline.this_call") : t("timeline.this_conversation");
+    const list = h("ol", {class: "messages"}, messages.map((m) => this.messageItem(m)));
+    return h("li", {class: current ? "interaction current" : "interaction",
+                    dataset: {channel: i.channel || "", interactionId: String(i.id)}},
+      h("p", {}, h("span", {class: "channel"}, channelLabel(i.channel)), " ",
         h("time", {datetime: i.started_at || ""}, clock(i.started_at)), " ", facts,
-        i.id === this.interactionId ? h("span", {class: "badge"}, "this call") : null),
+        current ? h("span", {class: "badge"}, badge) : null),
       i.summary ? h("p", {class: "summary"}, i.summary) : null,
       events.length ? h("ul", {class: "ivr"}, events.map((e) => h("li", {},
         h("span", {class: "kind"}, e.kind), " ", e.step || "", " ",
         h("strong", {}, ivrValue(e.value))))) : null,
       segments.length ? h("details", {},
-        h("summary", {}, `Transcript (${segments.length})`),
+        h("summary", {}, t("timeline.transcript", {count: segments.length})),
         h("ol", {class: "transcript"}, segments.map((s) => this.segmentItem(s)))) : null,
+      i.channel !== "voice" ? (current || messages.length <= 3 ? list
+        : h("details", {}, h("summary", {}, t("timeline.messages", {count: messages.length})),
+          list)) : null,
     );
+  }
+
+  messageItem(m) {
+    this.messages.add(m.id);
+    const inbound = m.direction === "inbound";
+    const who = inbound ? t("timeline.from_customer") : t("timeline.from_agent");
+    const attachments = (m.attachments || []).map((a) => a.filename).filter(Boolean);
+    return h("li", {class: "message", dataset: {messageId: String(m.id),
+                                                direction: m.direction || ""}},
+      h("p", {class: "meta"}, h("span", {class: "who"}, who), " ",
+        h("span", {class: "address"}, inbound ? m.sender || "" : m.recipient || ""), " ",
+        h("time", {datetime: m.created_at || ""}, clock(m.created_at)),
+        inbound ? null : h("span", {class: "delivery"}, this.statusLabel(m.status))),
+      m.subject ? h("p", {class: "subject"}, t("timeline.subject", {subject: m.subject})) : null,
+      h("p", {class: "body"}, m.body || ""),
+      attachments.length
+        ? h("p", {class: "status"}, t("timeline.attachments", {names: attachments.join(", ")}))
+        : null);
+  }
+
+  statusLabel(status) {
+    if (!status) return "";
+    const label = t(`status.${status}`);
+    return label === `status.${status}` ? status : label;
+  }
+
+  addMessage(message) {
+    if (this.messages.has(message.id)) {
+      this.updateStatus(message);
+      return;
+    }
+    const item = this.timeline.querySelector(
+      `.interaction[data-interaction-id="${Number(message.interaction_id)}"] .messages`);
+    if (!item || !this.data) {
+      this.load();  // a conversation the page has not shown yet
+      return;
+    }
+    const interaction = (this.data.interactions || []).find(
+      (i) => i.id === message.interaction_id);
+    if (interaction) (interaction.messages = interaction.messages || []).push(message);
+    item.append(this.messageItem(message));
+    item.scrollTop = item.scrollHeight;
+    if (message.direction === "inbound") this.setTyping(false);
+    if (this.onTimeline) this.onTimeline(this.data);
+  }
+
+  updateStatus(message) {
+    const node = this.timeline.querySelector(
+      `.message[data-message-id="${Number(message.id)}"] .delivery`);
+    if (node) text(node, this.statusLabel(message.status));
   }
 
   noteItem(note) {

@@ -1,12 +1,16 @@
-// The agent desk: state control, offers that ring, the softphone, call controls, wrap-up.
+// The agent desk: state control, offers that ring, the softphone, call controls, wrap-up,
+// and the inbox of text conversations (chat, SMS, WhatsApp, email) with the composer.
 // The server's messages are the truth: a button sends a command and the page changes when
-// the server says the call changed (web/desk/protocol.py lists the messages).
+// the server says the call or the conversation changed (web/desk/protocol.py lists them).
 
 import {$, h, text, show, duration} from "./dom.js";
 import {Ringer} from "./ring.js";
 import {Softphone} from "./softphone.js";
 import {DeskSocket} from "./socket.js";
 import {CasePanel} from "./casepanel.js";
+import {Composer} from "./composer.js";
+import {Inbox} from "./inbox.js";
+import {t, translatePage} from "./i18n.js";
 
 const KEEP = 50;  // messages kept in the test hook, each way
 const STATE_LABELS = {
@@ -38,12 +42,25 @@ const state = {
   errors: [],
   pc: null,
   ringing: false,
+  conversations: {},      // id -> CONV (the agent's open text conversations)
+  conversationOffers: {}, // offer id -> conversation_offer message, with `deadline` (ms)
+  acceptingConversation: null,  // the offer id the agent accepted, until routing answers
+  focus: null,            // what the screen shows: "call", a conversation id, or null
+  readSent: {},           // conversation id -> the unread count a read was sent for
+  endedCall: null,        // {case_id, call_id} of the call that ended, until its wrap-up
 };
 
 const ringer = new Ringer();
 const phone = new Softphone($("remote"));
 const pop = new CasePanel();
+const composer = new Composer();
+const inbox = new Inbox({accept: acceptConversation, decline: declineConversation,
+                         select: focusOn});
 const socket = new DeskSocket("/api/desk/ws", receive, linkChanged);
+pop.onTimeline = (timeline) => {
+  composer.setTimeline(timeline);
+  updateComposer();
+};
 
 // The test hook: the page's state, the softphone's inbound audio figures, the ring tone.
 window.desk = {
@@ -51,6 +68,7 @@ window.desk = {
   inbound: () => phone.inbound(),
   ring: () => ({playing: ringer.playing, context: ringer.context ? ringer.context.state : null}),
   send: command,
+  segments: () => import("./sms_segments.js"),
 };
 
 function keep(list, item) {
@@ -91,8 +109,14 @@ const handlers = {
     state.directory = msg.directory || {agents: [], queues: []};
     state.offer = null;
     state.accepting = null;
+    state.conversations = {};
+    for (const c of msg.conversations || []) state.conversations[c.id] = c;
+    state.conversationOffers = {};
+    for (const offer of msg.conversation_offers || []) addConversationOffer(offer);
+    state.acceptingConversation = null;
+    state.readSent = {};
+    if (!(state.focus in state.conversations)) state.focus = null;
     setCall(msg.call);
-    if (!state.call && !state.wrapup) pop.hide();
     // Opened (or reloaded) while on a call: get its audio back on this page.
     if (state.call && !phone.active && !state.rejoining) rejoin(state.call.call_id);
     renderDirectory();
@@ -102,15 +126,16 @@ const handlers = {
     if (state.savingWrapup) {
       state.savingWrapup = false;
       state.wrapup = null;
-      if (!state.offer && !state.call) pop.hide();
+      state.endedCall = null;
     }
   },
   offer(msg) {
     state.offer = msg;
     state.offerDeadline = performance.now() + (Number(msg.timeout) || 0) * 1000;
     state.accepting = null;
+    state.endedCall = null;
     alertAgent("");
-    if (!state.call) pop.show(msg.case_id ?? null, msg.call_id, msg.ivr_inputs || []);
+    if (!state.call) state.focus = "call";  // the screen pop of the call that rings
   },
   offer_withdrawn(msg) {
     if (!state.offer || state.offer.offer_id !== msg.offer_id) return;
@@ -118,7 +143,6 @@ const handlers = {
     state.offer = null;
     state.accepting = null;
     alertAgent(`The offer was withdrawn (${msg.reason || "no reason given"}).`);
-    if (!state.call && !state.wrapup) pop.hide();
   },
   async answer_sdp(msg) {
     if (msg.rejoin) {
@@ -147,7 +171,6 @@ const handlers = {
     state.wrapupDeadline = performance.now() + (Number(msg.seconds) || 0) * 1000;
     state.savingWrapup = false;
     // The screen pop stays for the notes (late transcript segments still arrive).
-    pop.show(msg.case_id ?? null, msg.call_id, null);
     const form = $("wrapup");
     form.reset();
     text($("wrapup-status"), "");
@@ -155,7 +178,42 @@ const handlers = {
   wrapup_saved() {
     state.savingWrapup = false;
     state.wrapup = null;
-    if (!state.offer && !state.call) pop.hide();
+    state.endedCall = null;
+  },
+  conversation_offer(msg) {
+    addConversationOffer(msg);
+  },
+  conversation_offer_withdrawn(msg) {
+    if (!(msg.offer_id in state.conversationOffers)) return;
+    delete state.conversationOffers[msg.offer_id];
+    if (state.acceptingConversation === msg.offer_id) state.acceptingConversation = null;
+    if (msg.reason !== "declined") {
+      const key = `inbox.withdrawn.${msg.reason}`;
+      alertAgent(t(key) === key ? t("inbox.withdrawn.other") : t(key));
+    }
+  },
+  conversation(msg) {
+    const c = msg.conversation;
+    if (!c || typeof c.id !== "number") return;
+    for (const [offerId, offer] of Object.entries(state.conversationOffers)) {
+      if (offer.conversation && offer.conversation.id === c.id) {
+        delete state.conversationOffers[offerId];
+        if (state.acceptingConversation === offerId) {
+          state.acceptingConversation = null;
+          state.focus = c.id;  // the agent took it: open it
+        }
+      }
+    }
+    const me = state.agent ? state.agent.id : null;
+    if (c.state === "closed" || (c.agent && me && c.agent !== me)) {
+      dropConversation(c.id);
+      return;
+    }
+    state.conversations[c.id] = c;
+    if (state.readSent[c.id] !== undefined && c.unread === 0) delete state.readSent[c.id];
+  },
+  conversation_closed(msg) {
+    dropConversation(msg.id);
   },
   directory(msg) {
     state.directory = msg;
@@ -173,6 +231,10 @@ const handlers = {
     if ((msg.command === "rejoin" || msg.code === "bad_offer") && state.rejoining) {
       phone.close();
       state.rejoining = null;
+    }
+    if (msg.command === "conversation_accept" && state.acceptingConversation) {
+      delete state.conversationOffers[state.acceptingConversation];
+      state.acceptingConversation = null;
     }
   },
   pong() {},
@@ -203,6 +265,7 @@ function setCall(message) {
     if (!state.call || state.call.call_id !== call.call_id) {
       state.callSince = performance.now();
       state.dtmfSent = "";
+      state.focus = "call";
     }
     if (state.offer && state.offer.call_id === call.call_id) {
       state.offer = null;
@@ -210,11 +273,13 @@ function setCall(message) {
     }
     state.call = call;
     phone.setMuted(Boolean(call.muted));
-    pop.show(call.case_id ?? null, call.call_id, null);
-    pop.live();
     return;
   }
-  if (state.call) state.wrapupCaller = state.call.caller;
+  if (state.call) {
+    state.wrapupCaller = state.call.caller;
+    // The screen pop stays on the ended call's case until the wrap-up is saved.
+    state.endedCall = {case_id: state.call.case_id ?? null, call_id: state.call.call_id};
+  }
   state.call = null;
   state.rejoining = null;
   phone.close();  // the pop stays until the wrap-up is saved
@@ -264,8 +329,114 @@ function decline() {
   if (!state.offer || state.accepting) return;
   command({type: "decline", offer_id: state.offer.offer_id});
   state.offer = null;
-  if (!state.call && !state.wrapup) pop.hide();
   render();
+}
+
+// --- text conversations ---------------------------------------------------------------------
+
+function addConversationOffer(msg) {
+  state.conversationOffers[msg.offer_id] = {
+    ...msg, deadline: performance.now() + (Number(msg.timeout) || 0) * 1000};
+}
+
+function dropConversation(id) {
+  delete state.conversations[id];
+  delete state.readSent[id];
+  if (state.focus === id) state.focus = state.call || state.wrapup ? "call" : null;
+}
+
+function acceptConversation(offerId) {
+  if (!(offerId in state.conversationOffers) || state.acceptingConversation) return;
+  state.acceptingConversation = offerId;
+  command({type: "conversation_accept", offer_id: offerId});
+  render();
+}
+
+function declineConversation(offerId) {
+  if (!(offerId in state.conversationOffers)) return;
+  command({type: "conversation_decline", offer_id: offerId});
+  delete state.conversationOffers[offerId];
+  render();
+}
+
+function focusOn(target) {
+  state.focus = target;
+  render();
+}
+
+function closeConversation() {
+  const c = focusedConversation();
+  if (c) command({type: "conversation_close", id: c.id});
+}
+
+function focusedConversation() {
+  return typeof state.focus === "number" ? state.conversations[state.focus] || null : null;
+}
+
+// The conversation on the screen is read: tell routing once per new unread count.
+function markRead() {
+  const c = focusedConversation();
+  if (!c || !(c.unread > 0) || document.visibilityState === "hidden") return;
+  if (state.readSent[c.id] === c.unread || state.link !== "open") return;
+  state.readSent[c.id] = c.unread;
+  command({type: "conversation_read", id: c.id});
+}
+
+// Who the customer can be written to, from the case's identities and open conversations.
+function channelsOf(timeline, first) {
+  const channels = first ? [first] : [];
+  const add = (c) => { if (!channels.includes(c)) channels.push(c); };
+  const kinds = new Set(((timeline && timeline.identities) || []).map((i) => i.kind));
+  const chatOpen = ((timeline && timeline.interactions) || []).some(
+    (i) => i.channel === "chat" && !i.ended_at);
+  if (chatOpen) add("chat");
+  if (kinds.has("phone")) { add("sms"); add("whatsapp"); }
+  if (kinds.has("email")) add("email");
+  return channels;
+}
+
+function updatePop() {
+  const c = focusedConversation();
+  const head = $("conversation-head");
+  show(head, Boolean(c));
+  if (c) {
+    text($("conversation-channel"), t(`channel.${c.channel}`));
+    text($("conversation-customer"), c.customer || t("inbox.unknown_customer"));
+    pop.show(c.case_id ?? null, null, null, {conversationId: c.id});
+    pop.live();
+  } else if (state.call) {
+    pop.show(state.call.case_id ?? null, state.call.call_id, null);
+    pop.live();
+  } else if (state.offer) {
+    pop.show(state.offer.case_id ?? null, state.offer.call_id, state.offer.ivr_inputs || []);
+  } else if (state.wrapup || state.endedCall) {
+    const ended = state.wrapup || state.endedCall;
+    pop.show(ended.case_id ?? null, ended.call_id, null);
+  } else {
+    pop.hide();
+  }
+  updateComposer();
+}
+
+function updateComposer() {
+  const c = focusedConversation();
+  if (c) composer.target(c.case_id, channelsOf(pop.data, c.channel));
+  else if ((state.call || state.wrapup || state.endedCall) && pop.data) {
+    composer.target(pop.caseId, channelsOf(pop.data));
+  }
+  else composer.target(null, []);
+}
+
+function renderInbox() {
+  const offers = Object.values(state.conversationOffers);
+  const conversations = Object.values(state.conversations).sort(
+    (a, b) => String(a.waiting_since || "~").localeCompare(String(b.waiting_since || "~"))
+      || a.id - b.id);
+  inbox.render({offers, conversations, call: state.call,
+                selected: focusedConversation() ? state.focus : (state.call ? "call" : null)});
+  for (const button of $("inbox-offers").querySelectorAll("button")) {
+    button.disabled = Boolean(state.acceptingConversation);
+  }
 }
 
 function toggle(kind) {
@@ -380,6 +551,9 @@ function render() {
   renderOffer();
   renderCall();
   renderWrapup();
+  renderInbox();
+  updatePop();
+  markRead();
   show($("idle"), state.view === "idle" || state.view === "starting");
 }
 
@@ -463,6 +637,7 @@ function tick() {
     }
   }
   if (state.call) text($("call-timer"), duration((now - state.callSince) / 1000));
+  inbox.tick();
   if (state.wrapup) {
     const left = Math.max(0, (state.wrapupDeadline - now) / 1000);
     text($("wrapup-countdown"), state.wrapup.seconds ? `${Math.ceil(left)} s of wrap-up left` : "");
@@ -493,6 +668,9 @@ function wire() {
     setAgentState("break");
   });
   $("wrapup").addEventListener("submit", saveWrapup);
+  $("conversation-close").addEventListener("click", closeConversation);
+  document.addEventListener("visibilitychange", () => markRead());
+  translatePage();
   setInterval(tick, 250);
   renderDirectory();
   render();
