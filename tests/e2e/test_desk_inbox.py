@@ -1,0 +1,262 @@
+"""The desk as a multi-channel inbox, end to end: a real `centralita serve` (its text router,
+chat socket, case API), the agent's desk in headless Chromium (Playwright, /usr/bin/chromium),
+and the customers' real peers: the chat widget in a second Chromium page on a shop's origin,
+chat sockets speaking the widget's protocol, a pjsua2 caller answered over WebRTC, and the
+real `twilio` client against the loopback Twilio stand-in (the one stand-in).
+
+- A visitor chats in the widget; the agent accepts and answers in the desk; the visitor
+  reloads and continues the same conversation, and the agent sees it in the same one.
+- With chat 2 / voice 1 / max_concurrent 3 the agent holds two chats and a call at once; a
+  third chat waits in line, not offered, until one chat is closed; then it is offered.
+- An SMS conversation: the composer counts segments; the agent's SMS goes out through Twilio
+  (the stand-in's callbacks mark it delivered); after the customer's STOP the next one is
+  refused and the agent reads why in the page.
+Screenshots go to tests/artifacts/desk-inbox-e2e/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import json
+import shutil
+import time
+import wave
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pytest
+import yaml
+from aiohttp import web
+
+from tests.e2e.acd import QUEUE_FLOW
+from tests.e2e.api import get_json, send_json
+from tests.helpers.chromium import CHROMIUM, chromium_context
+from tests.helpers.server import ServerOptions, ServerProcess
+from tests.helpers.webapp import start_app
+
+pytestmark = pytest.mark.slow
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "desk-inbox-e2e"
+PASSWORD = "inbox-test-password-1"
+ACCOUNT = "AC" + "7" * 32
+TWILIO_TOKEN = "twilio-auth-token-for-the-inbox"
+PUBLIC = "https://contact.example.test/pbx"
+OUR_SMS = "+34910000000"
+CUSTOMER = "+34612345678"
+
+SHOP_PAGE = """<!doctype html>
+<html lang="es"><head><meta charset="utf-8"><title>Tienda</title></head>
+<body><h1>Tienda</h1><script type="module" src="{chat}/chat/widget.js"></script></body></html>
+"""
+
+
+def tone_wav(path: Path, seconds: float = 2.0) -> Path:
+    """A 440 Hz tone, 16 kHz mono: the agent's fake microphone."""
+    t = np.arange(int(16000 * seconds))
+    pcm = (6000 * np.sin(2 * np.pi * 440 * t / 16000)).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(pcm.tobytes())
+    return path
+
+
+def server_options(tmp_path: Path, *, channels: list[str], config: dict[str, Any],
+                   capacity: dict[str, int] | None = None) -> ServerOptions:
+    """A server whose default flow queues callers in `support`, which serves `channels`;
+    one agent, ana, with `capacity` under max_concurrent 3."""
+    conf = tmp_path / "conf"
+    flows = conf / "flows"
+    flows.mkdir(parents=True)
+    (flows / "acd.yaml").write_text(QUEUE_FLOW.format(queue="support"))
+    routing = conf / "routing.yaml"
+    agent: dict[str, Any] = {"id": "ana", "name": "Ana", "queues": ["support"],
+                             "max_concurrent": 3}
+    if capacity is not None:
+        agent["capacity"] = capacity
+    routing.write_text(yaml.safe_dump({
+        "queues": [{"name": "support", "moh": None, "announce_every": 0,
+                    "callback_key": None, "wrapup": 0.5, "offer_timeout": 30,
+                    "channels": channels}],
+        "agents": [agent]}, sort_keys=False))
+    return ServerOptions(config=config, extra_args=[
+        "--flows", str(flows), "--routing", str(routing), "--transcription", "off"])
+
+
+async def until(check: Callable[[], Awaitable[Any]], what: str, within: float = 20.0) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {within:g} s (last: {value!r})")
+        await asyncio.sleep(0.2)
+
+
+class Desk:
+    """Ana's logged-in desk page."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+    async def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    async def available(self) -> None:
+        await self.page.click("#state-available")
+        await self.page.wait_for_function(
+            "() => document.getElementById('agent-state').textContent === 'Available'")
+
+    async def accept_offer(self, within: float = 20.0) -> int:
+        """Accept the (one) conversation offered; the id of the conversation it opens."""
+        offer = self.page.locator(".conversation-offer").first
+        await offer.wait_for(timeout=within * 1000)
+        offer_id = await offer.get_attribute("data-offer-id")
+        await offer.locator("button.accept").click()
+        await offer.wait_for(state="detached")
+        opened = await self.page.wait_for_function(
+            """(offerId) => {
+                 const s = window.desk.state;
+                 return !(offerId in s.conversationOffers) && typeof s.focus === "number"
+                   ? s.focus : null;
+               }""", arg=offer_id)
+        return int(await opened.json_value())
+
+    async def conversations(self) -> list[int]:
+        ids = await self.page.eval_on_selector_all(
+            ".inbox-list .conversation[data-id]", "els => els.map(e => e.dataset.id)")
+        return sorted(int(i) for i in ids)
+
+    async def send(self, body: str) -> None:
+        await self.page.fill("#composer-body", body)
+        await self.page.click("#composer-send")
+
+
+@contextlib.asynccontextmanager
+async def desk_of(playwright: Any, server: ServerProcess, tmp: Path) -> AsyncIterator[Desk]:
+    async with chromium_context(playwright, tmp / "profile-ana", tone_wav(tmp / "ana.wav"),
+                                base_url=server.http_base,
+                                viewport={"width": 1280, "height": 1000}) as context:
+        page = await context.new_page()
+        reply = await page.request.post("/api/login",
+                                        data={"username": "ana", "password": PASSWORD})
+        assert reply.ok, await reply.text()
+        await page.goto("/desk")
+        await page.wait_for_selector("#idle", state="visible")
+        desk = Desk(page)
+        yield desk
+        assert desk.errors == []
+
+
+async def add_ana(server: ServerProcess) -> None:
+    await send_json(server, "POST", "/api/users",
+                    {"name": "ana", "password": PASSWORD, "role": "agent"})
+
+
+async def chat_line(ws: aiohttp.ClientWebSocketResponse, line_id: str, body: str) -> None:
+    """Say a line on a chat socket and wait for its receipt (stored on the case)."""
+    await ws.send_json({"type": "message", "id": line_id, "body": body})
+    while True:
+        frame = json.loads((await ws.receive(timeout=10)).data)
+        if frame["type"] == "error":
+            raise AssertionError(frame)
+        if frame["type"] == "receipt":
+            return
+
+
+async def test_a_visitor_chats_the_agent_answers_in_the_desk_and_the_visitor_reloads(
+    tmp_path: Path,
+) -> None:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail("chromium is installed by scripts/setup.sh")
+
+    chat: dict[str, str] = {}
+
+    async def shop_page(request: web.Request) -> web.Response:
+        return web.Response(text=SHOP_PAGE.format(chat=html.escape(chat["base"])),
+                            content_type="text/html")
+
+    shop = web.Application()
+    shop.router.add_get("/", shop_page)
+    shop_runner, shop_base = await start_app(shop)
+    server = ServerProcess(tmp_path / "server", server_options(
+        tmp_path, channels=["voice", "chat"], capacity={"voice": 1, "chat": 2},
+        config={"chat": {"allowed_origins": [shop_base]}}))
+    (tmp_path / "server").mkdir()
+    chat["base"] = server.http_base
+    try:
+        async with server:
+            await add_ana(server)
+            await chat_scene(server, shop_base, tmp_path)
+    finally:
+        await shop_runner.cleanup()
+
+
+async def chat_scene(server: ServerProcess, shop_base: str, tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p, desk_of(p, server, tmp_path) as desk:
+        await desk.available()
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                          args=["--no-sandbox", "--disable-gpu"])
+        try:
+            visitor = await (await browser.new_context()).new_page()
+            await visitor.goto(shop_base + "/")
+            await visitor.locator("#centralita-chat .launcher").click()
+            await visitor.locator("#centralita-chat .input").fill(
+                "Hola, ¿dónde está mi pedido?")
+            await visitor.locator("#centralita-chat .input").press("Enter")
+            await visitor.locator("#centralita-chat .line.visitor .status",
+                                  has_text="Enviado").wait_for()
+
+            # The agent is offered it, accepts, reads the line and answers.
+            conversation = await desk.accept_offer()
+            await desk.page.locator(
+                "#timeline .message[data-direction='inbound'] .body",
+                has_text="dónde está mi pedido").wait_for()
+            await desk.shot("chat-accepted")
+            await desk.send("Sale hoy. ¿Algo más?")
+            await visitor.locator("#centralita-chat .line.agent .body",
+                                  has_text="Sale hoy. ¿Algo más?").wait_for()
+
+            # The visitor reloads: the same conversation, and it goes on.
+            await visitor.reload()
+            await visitor.locator("#centralita-chat .line.agent .body",
+                                  has_text="Sale hoy. ¿Algo más?").wait_for()
+            await visitor.locator("#centralita-chat .input").fill("¿Y llega mañana?")
+            await visitor.locator("#centralita-chat .input").press("Enter")
+            await visitor.locator("#centralita-chat .line.visitor .status",
+                                  has_text="Enviado").nth(1).wait_for()
+        finally:
+            await browser.close()
+
+        # The agent sees it in the same conversation: same row, same interaction.
+        same = desk.page.locator(
+            f"#timeline .interaction[data-interaction-id='{conversation}'] "
+            ".message[data-direction='inbound'] .body", has_text="llega mañana")
+        await same.wait_for()
+        assert await desk.conversations() == [conversation]
+        await desk.shot("chat-continued")
+        await desk.send("Sí, antes de las 14:00.")
+        await desk.page.locator("#timeline .message[data-direction='outbound'] .body",
+                                has_text="antes de las 14:00").wait_for()
+
+        case_id = await desk.page.evaluate(
+            "window.desk.state.conversations[window.desk.state.focus].case_id")
+        case = await get_json(server, f"/api/cases/{case_id}")
+        chats = [i for i in case["interactions"] if i["channel"] == "chat"]
+        assert [i["id"] for i in chats] == [conversation]
+        assert chats[0]["agent"] == "ana"
+        bodies = [m["body"] for m in chats[0]["messages"]]
+        assert bodies == ["Hola, ¿dónde está mi pedido?", "Sale hoy. ¿Algo más?",
+                          "¿Y llega mañana?", "Sí, antes de las 14:00."]
