@@ -89,3 +89,27 @@ async def test_demo_call_reaches_the_open_desk(
     assert "ana: the desk rings" in output, output
     assert "ana: answered" in output, output
     assert "Done: ana took the call" in output, output
+
+
+async def test_demo_without_a_server_says_how_to_start_one(tmp_path: Path) -> None:
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "centralita", "demo", "--http", "http://127.0.0.1:9",
+        "--sip", "127.0.0.1:9", stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, cwd=tmp_path)
+    out, err = await asyncio.wait_for(done.communicate(), 60)
+    assert done.returncode == 2, (out, err)
+    assert b"no server answers at http://127.0.0.1:9" in err
+    assert b"bash scripts/run-server.sh" in err
+
+
+async def test_demo_with_another_data_dir_says_which_file_it_needs(
+    server_factory: ServerFactory, tmp_path: Path,
+) -> None:
+    server = await server_factory(ServerOptions(extra_args=["--transcription", "off"]))
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "centralita", "demo", "--http", server.http_base,
+        "--sip", server.sip_target, "--data-dir", str(tmp_path / "elsewhere"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path)
+    out, err = await asyncio.wait_for(done.communicate(), 60)
+    assert done.returncode == 2, (out, err)
+    assert f"cannot read {tmp_path / 'elsewhere' / 'admin-password'}".encode() in err
