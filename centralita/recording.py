@@ -6,10 +6,12 @@ retention per queue, the storage (filesystem or S3) and the webhook.
 
 - `open_recordings` builds the storage, the index (repairing what a killed process left),
   the webhook sender and the retention loop; `Recordings.close()` stops them all.
-- `RecordedCalls` wraps the call handler: at answer the consent decision is taken once
-  (`Consent.decide`, from the flow the call runs and the queues that flow can send it to)
-  and, if it says so, the recorder starts on the caller's leg and closes at hangup, with
-  the interaction's queue and agent copied onto the row.
+- `RecordedCalls` wraps the call handler: when the call arrives the consent decision is
+  taken once (`Consent.decide`, from the flow the call runs and the queues that flow can
+  send it to); if it says so, the flow's announcement ("this call may be recorded") is
+  played first (the call answered for it, the flow then starts as usual) and the recorder
+  starts on the caller's leg at answer and closes at hangup, with the interaction's queue
+  and agent copied onto the row. The announcement is in the recording: proof it was said.
 - `agent_recording` is the ACD's bridged hook that puts the agent's leg on the right
   channel; `chain_bridged` runs several bridged hooks (transcription and recording).
 - `CaseInteractions` answers, for the review API, whose interaction a recording belongs to.
@@ -32,6 +34,8 @@ import aiohttp
 from cases.store import CaseStore
 from centralita.beside import run_beside
 from centralita.call_cases import CallInteractions
+from ivr.media.tts import EspeakTts, TtsError
+from media.player import AudioSource, Player
 from recordings.config import RecordingConfig
 from recordings.service import Recordings
 from recordings.storage import FileStorage, RecordingIndex, RecordingRow, RecordingStorage
@@ -42,6 +46,17 @@ log = logging.getLogger(__name__)
 
 CallHandler = Callable[[Call], Awaitable[None]]
 BridgedHook = Callable[[Call, Call], Awaitable[None]]
+# Text to audio for the consent announcement (`espeak_announcer` in the server).
+Speak = Callable[[str], Awaitable[AudioSource]]
+
+
+def espeak_announcer(tts: EspeakTts) -> Speak:
+    """Announcements spoken by espeak-ng (cached: they are the same text every call)."""
+
+    async def speak(text: str) -> AudioSource:
+        return Player(await tts.synthesize(text), 8000)
+
+    return speak
 
 
 def now_utc() -> datetime:
@@ -156,6 +171,7 @@ class Decision:
 
     record: bool
     announcement: str | None = None
+    answers: bool = True  # the flow answers the call (an announcement needs that)
 
 
 class Consent:
@@ -174,9 +190,11 @@ class Consent:
     def decide(self, call: Call) -> Decision:
         source = self.flows()
         flow = source.flow_for(call.dialed) if source is not None else None
-        return self.decide_for(getattr(flow, "name", None), flow_queues(flow))
+        return self.decide_for(getattr(flow, "name", None), flow_queues(flow),
+                               answers=bool(getattr(flow, "answer", True)))
 
-    def decide_for(self, flow: str | None, queues: Iterable[str]) -> Decision:
+    def decide_for(self, flow: str | None, queues: Iterable[str], *,
+                   answers: bool = True) -> Decision:
         policy = self.config.flows.get(flow) if flow is not None else None
         record = self.config.record
         if policy is not None and policy.record is not None:
@@ -186,7 +204,7 @@ class Consent:
             if q is not None and q.record is False:
                 record = False
         announcement = policy.announcement if policy is not None and record else None
-        return Decision(record, announcement)
+        return Decision(record, announcement if answers else None, answers)
 
 
 # -- the call handler --------------------------------------------------------------------------
@@ -218,26 +236,53 @@ class RecordedCalls:
 
     def __init__(self, inner: CallHandler, recordings: Recordings,
                  interactions: CallInteractions | None = None, *,
-                 consent: Consent | None = None, cases: CaseInteractions | None = None) -> None:
+                 consent: Consent | None = None, cases: CaseInteractions | None = None,
+                 speak: Speak | None = None) -> None:
         self.inner = inner
         self.recordings = recordings
         self.interactions = interactions
         self.consent = consent
         self.cases = cases
+        self.speak = speak
         self.declined = 0
+        self.announced = 0
 
     async def __call__(self, call: Call) -> None:
         if call.media() is None:
             await self.inner(call)
             return
-        await run_beside(call, self.inner, self._record(call), "recording")
-
-    async def _record(self, call: Call) -> None:
         decision = self.consent.decide(call) if self.consent is not None else Decision(True)
         if not decision.record:
             self.declined += 1
             log.info("call %s: not recorded (consent setting)", call.id)
+            await self.inner(call)
             return
+        inner = self.inner
+        if decision.announcement is not None and self.speak is not None:
+            inner = self._announced(decision.announcement)
+        await run_beside(call, inner, self._record(call), "recording")
+
+    def _announced(self, text: str) -> CallHandler:
+        """The handler with the announcement played first (answering the call for it)."""
+
+        async def run(call: Call) -> None:
+            if call.state in (CallState.NEW, CallState.RINGING):
+                await call.answer()
+            if call.state is CallState.ACTIVE and self.speak is not None:
+                try:
+                    source = await self.speak(text)
+                except TtsError:
+                    log.error("call %s: the recording announcement could not be spoken",
+                              call.id)
+                else:
+                    await _play_to_end(call, source)
+                    self.announced += 1
+            if call.state is not CallState.ENDED:
+                await self.inner(call)
+
+        return run
+
+    async def _record(self, call: Call) -> None:
         if not await call.wait_answered():
             return
         media = call.media()
@@ -261,6 +306,18 @@ class RecordedCalls:
                     except Exception:
                         log.exception("call %s: its interaction could not be read", call.id)
                 await self.recordings.finish(call.id, queue=queue, agent=agent)
+
+
+async def _play_to_end(call: Call, source: AudioSource) -> None:
+    """Play `source` to the caller until it ends or the caller hangs up."""
+    played = call.play(source)
+    ended = asyncio.ensure_future(call.wait_ended())
+    try:
+        await asyncio.wait({played, ended}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        ended.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ended
 
 
 def agent_recording(recordings: Recordings) -> BridgedHook:

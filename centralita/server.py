@@ -34,6 +34,7 @@ from centralita.recording import (
     RecordedCalls,
     agent_recording,
     chain_bridged,
+    espeak_announcer,
     open_recordings,
 )
 from centralita.routing_setup import RoutingStack, start_routing
@@ -191,7 +192,8 @@ class Server:
             # Consent (per flow and queue) is decided once, at the call's start.
             handler = RecordedCalls(
                 handler, self.recordings, interactions, cases=CaseInteractions(self.store),
-                consent=Consent(s.recordings, lambda: self.flows))
+                consent=Consent(s.recordings, lambda: self.flows),
+                speak=espeak_announcer(EspeakTts(s.data_dir / "tts")))
         handler = CaseCalls(handler, interactions)
         # Outermost: the call's log context covers everything above; RTP figures at the end.
         handler = MeteredCalls(handler, self.metrics)
