@@ -1,0 +1,188 @@
+"""Live vs offline on one 40-second passage of real human speech: WER, times, real-time factor.
+
+    python3 bench/transcribe_passage.py [--sip] [--live-only | --offline-only]
+
+The passage is every pocketsphinx-testdata utterance with a reference, strung together with
+reading pauses (tests/speech/passage.py: 11 sentences, 117 words, 40.5 s, 8 kHz). It goes
+through three paths:
+
+* **offline**: `centralita transcribe`'s own code (media.asr.transcribe.transcribe_file, the
+  stock whisper stream, lossless), timed: real-time factor = wall time / audio time, with the
+  model already loaded;
+* **live**: the server's live path in process: µ-law frames with RTP timestamps, one every
+  20 ms of wall time, into a CallTranscriber on the shared UtterancePool (VAD on the loop,
+  whisper in the pool) and a memory store;
+* **sip** (with --sip): the real thing: a `centralita serve` subprocess, pjsua2 dialing it
+  and playing the passage; segments read back from the case API.
+
+For each: WER over the passage, segments, words matching no sentence (a repeated sentence
+would show there), the largest error between a sentence's true start/end and its segment's
+(for sentences that open/close a segment), and what tests/speech/passage.check_transcript
+finds wrong (should be nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from media.asr.audio_file import AudioFile  # noqa: E402
+from media.asr.factory import create_engine  # noqa: E402
+from media.asr.transcribe import transcribe_file  # noqa: E402
+from media.asr.wer import wer  # noqa: E402
+from media.clock import LoopClock  # noqa: E402
+from media.codecs.g711 import PCMU  # noqa: E402
+from media.frames import AudioFrame  # noqa: E402
+from tests.speech.passage import (  # noqa: E402
+    Passage,
+    Segment,
+    check_transcript,
+    match_sentences,
+    passage,
+    write_wav,
+)
+from tests.transcription.fakes import FakeLeg, MemoryStore  # noqa: E402
+from voice.transcription_service import TranscriptionService  # noqa: E402
+
+FRAME = 160
+
+
+def time_errors(p: Passage, segments: list[Segment]) -> tuple[float, float]:
+    """Largest |true - transcript| start and end error over sentences that open/close a
+    segment (a sentence inside a segment has no time of its own to compare)."""
+    matches, _ = match_sentences(p, segments)
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for i, m in enumerate(matches):
+        for g in m.segments:
+            first.setdefault(g, i)
+            last[g] = i
+    starts = [abs(segments[g].start - matches[i].sentence.start) for g, i in first.items()]
+    ends = [abs(segments[g].end - matches[i].sentence.end) for g, i in last.items()]
+    return max(starts, default=float("nan")), max(ends, default=float("nan"))
+
+
+def report(label: str, p: Passage, segments: list[Segment], extra: str = "") -> float:
+    rate = wer([p.reference], [" ".join(s.text for s in segments)])
+    _, inserted = match_sentences(p, segments)
+    start_err, end_err = time_errors(p, segments)
+    problems = check_transcript(p, segments)
+    print(f"{label:<8} WER {rate:6.1%}  segments {len(segments):>2}  unmatched words "
+          f"{inserted:>2}  max start err {start_err:5.2f} s  max end err {end_err:5.2f} s  "
+          f"problems {len(problems)}{extra}", flush=True)
+    for line in problems:
+        print(f"         - {line}")
+    return rate
+
+
+async def offline(p: Passage, wav: Path) -> list[Segment]:
+    engine = create_engine("whisper")
+    await asyncio.get_running_loop().run_in_executor(None, engine.load)
+    # transcribe_file prints the command's lines: capture them and read the segments back.
+    out = io.StringIO()
+    try:
+        with AudioFile(wav) as audio, contextlib.redirect_stdout(out):
+            rep = await transcribe_file(engine, audio)
+    finally:
+        engine.close()
+    segments = []
+    for line in out.getvalue().splitlines():
+        m = re.match(r"^\S+ \[\s*([\d.]+) -\s*([\d.]+)\] (.*)$", line)
+        if m:
+            segments.append(Segment(float(m.group(1)), float(m.group(2)), m.group(3)))
+    print(f"offline: {rep.audio_s:.1f} s of audio in {rep.elapsed_s:.2f} s, real-time factor "
+          f"{rep.rtf:.3f}, dropped frames {rep.dropped_frames}", flush=True)
+    return segments
+
+
+async def live(p: Passage) -> list[Segment]:
+    from voice.utterance_pool import UtterancePool
+
+    pool = UtterancePool()
+    await asyncio.get_running_loop().run_in_executor(None, pool.load)
+    clock = LoopClock()
+    store = MemoryStore()
+    service = TranscriptionService(store, pool.stream, clock, close_timeout=15.0)
+    leg = FakeLeg()
+    tx = await service.start_call("bench", "+15550100", leg)  # type: ignore[arg-type]
+    payloads = [PCMU.encode(AudioFrame(p.pcm[i : i + FRAME], 8000))
+                for i in range(0, len(p.pcm) - FRAME + 1, FRAME)]
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    ts0 = 0x7FFF_F000  # an RTP-style timestamp that wraps mid-call
+    for k, payload in enumerate(payloads):
+        delay = start + (k + 1) * 0.02 - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        leg.emit(PCMU.decode(payload).samples, (ts0 + k * FRAME) & 0xFFFFFFFF)
+    await service.end_call(tx)
+    await loop.run_in_executor(None, pool.close)
+    segs = sorted(store.interactions[tx.interaction_id].segments, key=lambda s: s.start)
+    print(f"live: dropped frames {tx.dropped_frames}, junk segments {tx.junk_segments}",
+          flush=True)
+    return [Segment(s.start, s.end, s.text) for s in segs]
+
+
+async def sip(p: Passage, wav: Path, work: Path) -> list[Segment]:
+    from tests.e2e.api import ended_interaction
+    from tests.helpers.server import ServerOptions, ServerProcess
+    from voice.pjsua.client import place_call
+
+    async with ServerProcess(work, ServerOptions(demo_hangup_after=p.seconds + 20)) as server:
+        result = await place_call(
+            f"sip:100@{server.sip_target}", play=wav, from_user="+15550020",
+            duration=p.seconds + 1.5, answer_timeout=10,
+        )
+        if not result.connected:
+            raise SystemExit(f"the call did not connect: {result}")
+        interaction = await ended_interaction(server, within=60.0)
+    found = sorted(interaction["segments"], key=lambda s: s["start"])
+    return [Segment(s["start"], s["end"], s["text"]) for s in found]
+
+
+async def amain(args: argparse.Namespace) -> int:
+    p = passage(8000)
+    print(f"passage: {len(p.sentences)} sentences, {len(p.reference.split())} words, "
+          f"{p.seconds:.1f} s at 8 kHz")
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = write_wav(Path(tmp) / "passage.wav", p.pcm, 8000)
+        results: dict[str, float] = {}
+        if not args.live_only:
+            results["offline"] = report("offline", p, await offline(p, wav))
+        if not args.offline_only:
+            t0 = time.perf_counter()
+            segs = await live(p)
+            results["live"] = report("live", p, segs,
+                                     f"  (wall {time.perf_counter() - t0:.1f} s)")
+        if args.sip:
+            work = Path(tmp) / "server"
+            work.mkdir()
+            results["sip"] = report("sip", p, await sip(p, wav, work))
+    if "offline" in results:
+        for k in ("live", "sip"):
+            if k in results:
+                print(f"{k} - offline: {100 * (results[k] - results['offline']):+.1f} points")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sip", action="store_true", help="also a real SIP call (pjsua2)")
+    only = ap.add_mutually_exclusive_group()
+    only.add_argument("--live-only", action="store_true")
+    only.add_argument("--offline-only", action="store_true")
+    return asyncio.run(amain(ap.parse_args()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
