@@ -136,6 +136,13 @@ class RoutingStore(Protocol):
         with another state) or a negative `active`."""
         ...
 
+    async def release_reservation(self, entry_id: str, *, now: float) -> AgentStatus | None:
+        """The agent RESERVED for `entry_id`, if there is one, becomes AVAILABLE at `now`
+        (an offer withdrawn before it ran); returns its new status, or None. Finding the
+        agent, checking it is still reserved for this entry and releasing it are one atomic
+        step: a reservation made meanwhile for another entry is never released."""
+        ...
+
     async def remove_agent(self, agent_id: str) -> AgentStatus | None:
         """Forget an agent's live status (a deleted agent); returns what it was."""
         ...
@@ -338,6 +345,14 @@ class MemoryRoutingStore:
             except Exception:
                 log.exception("an agent state watcher failed")
         return replace(status)
+
+    async def release_reservation(self, entry_id: str, *, now: float) -> AgentStatus | None:
+        # No await from the search to the set: atomic on the event loop.
+        for agent_id, status in self._agents.items():
+            if status.state is AgentState.RESERVED and status.reserved_for == entry_id:
+                return await self.transition(agent_id, AgentState.AVAILABLE, now=now,
+                                             expect=frozenset({AgentState.RESERVED}))
+        return None
 
     async def remove_agent(self, agent_id: str) -> AgentStatus | None:
         return self._agents.pop(agent_id, None)

@@ -1,8 +1,10 @@
-"""MemoryRoutingStore without persistence: entries, agent compare-and-set, callbacks, records."""
+"""The store conformance suite: every behaviour of the `RoutingStore` interface, checked on
+the in-process store and on Redis (a fresh key prefix per test, on the local server)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,7 +17,9 @@ from routing.model import (
     QueueEntry,
     QueueRecord,
 )
-from routing.store import AlreadyStored, MemoryRoutingStore, NotStored
+from routing.redis_store import RedisRoutingStore
+from routing.store import AlreadyStored, MemoryRoutingStore, NotStored, RoutingStore
+from tests.helpers.redis_server import redis_stores
 
 A = AgentState
 FREE = frozenset({A.AVAILABLE})
@@ -29,16 +33,22 @@ def record(rec_id: str, queue: str, at: float, agent: str | None = None) -> Queu
     return QueueRecord(id=rec_id, queue=queue, kind="call", enqueued_wall=at, agent_id=agent)
 
 
-@pytest.fixture
-def store() -> MemoryRoutingStore:
-    return MemoryRoutingStore()
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[RoutingStore]:
+    """Each store kind, empty."""
+    if request.param == "memory":
+        yield MemoryRoutingStore()
+        return
+    async with redis_stores() as (stores, _):
+        await stores[0].load()
+        yield stores[0]
 
 
-async def test_seq_counts_up_without_persistence(store: MemoryRoutingStore) -> None:
+async def test_seq_counts_up_without_persistence(store: RoutingStore) -> None:
     assert [await store.next_seq() for _ in range(3)] == [1, 2, 3]
 
 
-async def test_entries_by_queue_and_removed_once(store: MemoryRoutingStore) -> None:
+async def test_entries_by_queue_and_removed_once(store: RoutingStore) -> None:
     await store.add_entry(entry("e1", "sales", 1))
     await store.add_entry(entry("e2", "sales", 2))
     await store.add_entry(entry("e3", "support", 3))
@@ -57,7 +67,7 @@ async def test_entries_by_queue_and_removed_once(store: MemoryRoutingStore) -> N
     assert got is not None and got.seq == 2
 
 
-async def test_returned_values_are_copies(store: MemoryRoutingStore) -> None:
+async def test_returned_values_are_copies(store: RoutingStore) -> None:
     original = entry("e1")
     await store.add_entry(original)
     original.priority = 9
@@ -72,7 +82,7 @@ async def test_returned_values_are_copies(store: MemoryRoutingStore) -> None:
     assert (await store.agent_status("ann")).state is A.AVAILABLE
 
 
-async def test_unknown_agent_is_offline_and_logs_in(store: MemoryRoutingStore) -> None:
+async def test_unknown_agent_is_offline_and_logs_in(store: RoutingStore) -> None:
     assert (await store.agent_status("ann")).state is A.OFFLINE
     assert await store.statuses() == {}
     status = await store.transition("ann", A.AVAILABLE, now=10.0, expect=frozenset({A.OFFLINE}))
@@ -81,7 +91,7 @@ async def test_unknown_agent_is_offline_and_logs_in(store: MemoryRoutingStore) -
     assert list(await store.statuses()) == ["ann"]
 
 
-async def test_transition_compare_and_set(store: MemoryRoutingStore) -> None:
+async def test_transition_compare_and_set(store: RoutingStore) -> None:
     await store.transition("ann", A.AVAILABLE, now=1.0)
     reserved = await store.transition("ann", A.RESERVED, now=2.0, expect=FREE, reserved_for="e1")
     assert reserved is not None and reserved.reserved_for == "e1"
@@ -98,7 +108,7 @@ async def test_transition_compare_and_set(store: MemoryRoutingStore) -> None:
     assert wrap is not None and wrap.active == 0
 
 
-async def test_concurrent_reservations_only_one_wins(store: MemoryRoutingStore) -> None:
+async def test_concurrent_reservations_only_one_wins(store: RoutingStore) -> None:
     await store.transition("ann", A.AVAILABLE, now=1.0)
 
     async def reserve(entry_id: str) -> str | None:
@@ -114,7 +124,7 @@ async def test_concurrent_reservations_only_one_wins(store: MemoryRoutingStore) 
     assert (await store.agent_status("ann")).reserved_for == winners[0]
 
 
-async def test_illegal_move_raises_and_changes_nothing(store: MemoryRoutingStore) -> None:
+async def test_illegal_move_raises_and_changes_nothing(store: RoutingStore) -> None:
     with pytest.raises(AgentStateError):
         await store.transition("ann", A.ON_CALL, now=1.0)
     assert await store.statuses() == {}
@@ -124,7 +134,7 @@ async def test_illegal_move_raises_and_changes_nothing(store: MemoryRoutingStore
     assert (await store.agent_status("ann")).state is A.AVAILABLE
 
 
-async def test_transition_argument_checks(store: MemoryRoutingStore) -> None:
+async def test_transition_argument_checks(store: RoutingStore) -> None:
     await store.transition("ann", A.AVAILABLE, now=1.0)
     with pytest.raises(ValueError, match="reserved_for"):
         await store.transition("ann", A.RESERVED, now=2.0)
@@ -136,7 +146,7 @@ async def test_transition_argument_checks(store: MemoryRoutingStore) -> None:
     assert (status.state, status.active) == (A.AVAILABLE, 0)
 
 
-async def test_break_reason_and_remove_agent(store: MemoryRoutingStore) -> None:
+async def test_break_reason_and_remove_agent(store: RoutingStore) -> None:
     await store.transition("ann", A.AVAILABLE, now=1.0)
     status = await store.transition("ann", A.BREAK, now=2.0, reason="lunch")
     assert status is not None and status.reason == "lunch"
@@ -146,7 +156,7 @@ async def test_break_reason_and_remove_agent(store: MemoryRoutingStore) -> None:
     assert (await store.agent_status("ann")).state is A.OFFLINE
 
 
-async def test_callbacks_compare_and_set_and_listing(store: MemoryRoutingStore) -> None:
+async def test_callbacks_compare_and_set_and_listing(store: RoutingStore) -> None:
     first = Callback(id="cb1", queue="sales", number="+34600111222", seq=7, created_wall=1.0)
     second = Callback(id="cb2", queue="support", number="+34600333444", seq=3, created_wall=2.0)
     await store.add_callback(first)
@@ -173,7 +183,7 @@ async def test_callbacks_compare_and_set_and_listing(store: MemoryRoutingStore) 
         await store.update_callback(Callback(id="nope", queue="q", number="1", seq=1, created_wall=0))
 
 
-async def test_records_filtering(store: MemoryRoutingStore) -> None:
+async def test_records_filtering(store: RoutingStore) -> None:
     await store.add_record(record("r3", "sales", 300.0, agent="bob"))
     await store.add_record(record("r1", "sales", 100.0, agent="ann"))
     await store.add_record(record("r2", "support", 200.0, agent="ann"))
@@ -199,10 +209,11 @@ async def test_records_filtering(store: MemoryRoutingStore) -> None:
         await store.add_record(QueueRecord("r8", "sales", "chat", 100.0))
 
 
-async def test_configs_are_json_copies(store: MemoryRoutingStore) -> None:
-    config = {"strategy": "round-robin", "skills": ["es"]}
+async def test_configs_are_json_copies(store: RoutingStore) -> None:
+    skills = ["es"]
+    config = {"strategy": "round-robin", "skills": skills}
     await store.put_queue("sales", config)
-    config["skills"].append("en")
+    skills.append("en")
     await store.put_agent("ann", {"skills": {"es": 5}})
     assert await store.queue_configs() == {"sales": {"strategy": "round-robin", "skills": ["es"]}}
     assert await store.agent_configs() == {"ann": {"skills": {"es": 5}}}
@@ -211,3 +222,68 @@ async def test_configs_are_json_copies(store: MemoryRoutingStore) -> None:
     assert await store.delete_queue("sales")
     assert not await store.delete_queue("sales")
     assert await store.queue_configs() == {}
+
+
+async def test_release_reservation_frees_only_that_entrys_agent(store: RoutingStore) -> None:
+    await store.transition("ann", A.AVAILABLE, now=1.0)
+    await store.transition("bob", A.AVAILABLE, now=1.0)
+    await store.transition("ann", A.RESERVED, now=2.0, expect=FREE, reserved_for="e1")
+    await store.transition("bob", A.RESERVED, now=2.0, expect=FREE, reserved_for="e2")
+    released = await store.release_reservation("e1", now=3.0)
+    assert released is not None and released.agent_id == "ann"
+    assert (released.state, released.reserved_for, released.idle_since) == (A.AVAILABLE, None, 3.0)
+    assert await store.release_reservation("e1", now=4.0) is None  # done already
+    assert (await store.agent_status("bob")).reserved_for == "e2"
+    # Ann reserved again for another entry: withdrawing e1 late must not free her.
+    await store.transition("ann", A.RESERVED, now=5.0, expect=FREE, reserved_for="e3")
+    assert await store.release_reservation("e1", now=6.0) is None
+    assert (await store.agent_status("ann")).reserved_for == "e3"
+    # An agent no longer reserved (on the call) is not released either.
+    await store.transition("bob", A.ON_CALL, now=7.0, expect=frozenset({A.RESERVED}),
+                           active_delta=1)
+    assert await store.release_reservation("e2", now=8.0) is None
+    assert (await store.agent_status("bob")).state is A.ON_CALL
+
+
+async def test_concurrent_withdraw_and_reserve_never_free_a_new_reservation(
+        store: RoutingStore) -> None:
+    """The old `_withdraw` read every status, then released: between the two a new
+    reservation could be released by mistake. Interleaved many times, it never is."""
+    for round_ in range(20):
+        agent = f"a{round_}"
+        await store.transition(agent, A.AVAILABLE, now=1.0)
+        await store.transition(agent, A.RESERVED, now=2.0, expect=FREE, reserved_for="old")
+
+        async def free_and_rebook(agent: str) -> None:
+            await store.transition(agent, A.AVAILABLE, now=3.0, expect=frozenset({A.RESERVED}))
+            await store.transition(agent, A.RESERVED, now=3.0, expect=FREE, reserved_for="new")
+
+        await asyncio.gather(free_and_rebook(agent), store.release_reservation("old", now=3.0))
+        status = await store.agent_status(agent)
+        # Whatever the interleaving, "new" is never released by the withdrawal of "old".
+        if status.state is A.AVAILABLE:
+            assert status.reserved_for is None
+        else:
+            assert (status.state, status.reserved_for) == (A.RESERVED, "new")
+        assert await store.release_reservation("old", now=4.0) is None
+
+
+async def test_entries_come_in_line_order(store: RoutingStore) -> None:
+    await store.add_entry(QueueEntry("late", "sales", 9, 1.0, 1000.0))
+    await store.add_entry(QueueEntry("vip", "sales", 12, 1.0, 1000.0, priority=2))
+    await store.add_entry(QueueEntry("early", "sales", 3, 1.0, 1000.0, skills=("es",)))
+    got = await store.entries("sales")
+    assert sorted(e.id for e in got) == ["early", "late", "vip"]
+    (early,) = [e for e in got if e.id == "early"]
+    assert early == QueueEntry("early", "sales", 3, 1.0, 1000.0, skills=("es",))
+
+
+async def test_watchers_told_of_each_move(store: RoutingStore) -> None:
+    seen: list[tuple[str, A]] = []
+    assert isinstance(store, MemoryRoutingStore | RedisRoutingStore)
+    store.state_watchers.append(lambda s: seen.append((s.agent_id, s.state)))
+    await store.transition("ann", A.AVAILABLE, now=1.0)
+    await store.transition("ann", A.RESERVED, now=2.0, expect=FREE, reserved_for="e1")
+    assert await store.transition("ann", A.BREAK, now=2.0, expect=FREE) is None
+    await store.release_reservation("e1", now=3.0)
+    assert seen == [("ann", A.AVAILABLE), ("ann", A.RESERVED), ("ann", A.AVAILABLE)]
