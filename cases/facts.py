@@ -11,8 +11,9 @@ never hold a masked value. Rules only, English and Spanish; deterministic.
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import phonenumbers
@@ -60,7 +61,7 @@ class Scan:
     """What `scan` made of one text: the facts, the text with numbers as digits and every
     sensitive value masked, and its language."""
 
-    facts: list[Found] = field(default_factory=list)
+    facts: tuple[Found, ...] = ()
     text: str = ""
     language: str | None = None
 
@@ -130,6 +131,7 @@ def _mask_secrets(text: str, found: list[Found]) -> str:
     return _PASSWORD.sub(password, text)
 
 
+@functools.lru_cache(maxsize=4096)
 def mask_text(text: str, lang: str | None = None) -> str:
     """`text` with spoken numbers as digits and card numbers, security codes, PINs, expiry
     dates and passwords masked (what an agent's edit or a summary may show)."""
@@ -270,7 +272,12 @@ def _spoken_emails(text: str) -> str:
     return _SPOKEN_EMAIL.sub(join, text)
 
 
+_MAYBE_PHONE = re.compile(r"\d(?:[\s().-]*\d){6,}")
+
+
 def _phones(text: str, region: str | None, out: list[Found]) -> None:
+    if _MAYBE_PHONE.search(text) is None:  # the matcher is slow; most lines hold no number
+        return
     for match in phonenumbers.PhoneNumberMatcher(text, region or "US"):
         number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
         out.append(Found("phone", number, said=match.raw_string))
@@ -291,6 +298,7 @@ def _references(text: str, out: list[Found]) -> None:
             out.append(Found(key, value, said=m.group()))
 
 
+@functools.lru_cache(maxsize=4096)
 def scan(
     text: str, *, today: date | None = None, region: str | None = None,
     lang: str | None = None,
@@ -298,7 +306,8 @@ def scan(
     """The facts in one piece of text a customer said or wrote (see the module doc).
 
     `today` resolves "yesterday" and dates without a year; `region` (ISO 3166) reads
-    national phone numbers; `lang` is detected when not given.
+    national phone numbers; `lang` is detected when not given. Results are cached (pure
+    function): remaking a call's summary on each new segment scans only the new one.
     """
     lang = lang or language(text)
     found: list[Found] = []
@@ -320,7 +329,7 @@ def scan(
                  if re.sub(r"\D", "", p.said) not in ref_digits and MASK not in p.said)
     _amounts(without_emails, found)
     _dates(without_emails, today, lang, found)
-    return Scan(_unique(found), clean, lang)
+    return Scan(tuple(_unique(found)), clean, lang)
 
 
 def _unique(found: list[Found]) -> list[Found]:

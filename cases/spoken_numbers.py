@@ -13,6 +13,7 @@ is 234); the chunks' digits are concatenated. Pure, deterministic, no model.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ _TOKEN = re.compile(r"[^\W\d_]+|\d+|[^\w\s]|_")
 _GAP = re.compile(r"\s*(?:[,-]\s*)?\Z")
 
 
+@functools.lru_cache(maxsize=8192)
 def fold(word: str) -> str:
     """`word` lowercased without accents ("Dieciséis" -> "dieciseis")."""
     decomposed = unicodedata.normalize("NFD", word.lower())
@@ -79,6 +81,7 @@ class _Tok:
     text: str
 
 
+@functools.lru_cache(maxsize=8192)
 def _classify(word: str) -> tuple[str, int] | None:
     w = fold(word)
     if w.isdigit():

@@ -50,6 +50,7 @@ from cases.models import (
     TranscriptSegment,
 )
 from cases.shares import Share
+from cases.summary import warm_up_in_background
 from cases.text_interactions import TextInteractionRow, set_text_interaction, text_interactions
 from cases.timeline import (
     interaction_view,
@@ -133,6 +134,7 @@ class CaseStore:
             url, workers=4, thread_name="cases-db", name="the case store", error=StorageError
         )
         log.info("case store open (%s, schema at head)", db.engine.dialect.name)
+        warm_up_in_background()  # the summariser's first call pays no import
         return cls(db, now, bus, identities)
 
     async def close(self) -> None:

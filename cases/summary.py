@@ -34,14 +34,14 @@ VERSION = 1
 _REASON_STATEMENTS = 2
 _STATEMENT_CHARS = 240
 # Keyword extraction reads the customer's opening only (the reason), bounded for speed.
-_KEYWORD_CHARS = 1200
+_KEYWORD_CHARS = 600
 _KEYWORDS = 5
 # Fillers that open a call and say nothing about why.
 _FILLER = re.compile(
     r"^(?:hi|hello|hey|yes|yeah|no|ok(?:ay)?|good (?:morning|afternoon|evening)|thanks?"
     r"|thank you|hola|s[ií]|buenos d[ií]as|buenas(?: tardes| noches)?|vale|gracias|bueno|eh|um"
     r"|uh|oh|right|sure)\b[\s,.!?]*", re.IGNORECASE)
-_SENTENCE = re.compile(r"[^.!?¿¡]+[.!?]*")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _PROMISE = re.compile(
     r"\b(i will|i'll|we will|we'll|i am going to|i'm going to|we are going to|we're going to"
     r"|you will (?:receive|get|see|have)|you'll (?:receive|get|see|have)|i've (?:sent|issued|"
@@ -252,7 +252,8 @@ def _ivr_facts(record: InteractionRecord) -> list[Fact]:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+    """Sentences end at . ! ? followed by a space (not inside an email or 120.50)."""
+    return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
 
 
 def _statement(text: str) -> str | None:
@@ -276,11 +277,36 @@ def _extractor(lang: str) -> Any:
 
 
 _YAKE_LOCK = threading.Lock()
+_WARMING: list[threading.Thread] = []
+
+
+def warm_up() -> None:
+    """Import YAKE and build its extractors (~0.7 s once per process), so the first call's
+    summary does not pay for it."""
+    for lang in ("en", "es"):
+        keywords("warming up the keyword extractor for summaries", lang)
+
+
+def warm_up_in_background() -> None:
+    """`warm_up` on a daemon thread, once per process (the case store starts it on open)."""
+    if not _WARMING:
+        thread = threading.Thread(target=warm_up, name="summary-warm-up", daemon=True)
+        _WARMING.append(thread)
+        thread.start()
+
+
+@functools.lru_cache(maxsize=1024)
+def _keywords(text: str, lang: str | None) -> tuple[str, ...]:
+    return tuple(_extract(text, lang))
 
 
 def keywords(text: str, lang: str | None) -> list[str]:
     """Up to five key phrases of `text` (YAKE), without digits or masks, most relevant
-    first."""
+    first. Cached: once a call's opening is complete, refreshes reuse its key phrases."""
+    return list(_keywords(text, lang))
+
+
+def _extract(text: str, lang: str | None) -> list[str]:
     if len(text.split()) < 4:
         return []
     with _YAKE_LOCK:  # one extractor per language, shared across the store's threads
@@ -412,6 +438,14 @@ _FACT_LABELS = {
 }
 
 
+_FACT_LABELS_ES = {
+    "order_number": "pedido", "account_number": "cuenta", "tracking_number": "seguimiento",
+    "invoice_number": "factura", "ticket_number": "incidencia", "reference_number":
+    "referencia", "card_number": "tarjeta", "security_code": "código de seguridad",
+    "amount": "importe", "date": "fecha", "email": "correo", "phone": "teléfono",
+}
+
+
 def render(summary: Summary) -> str:
     """The summary as the plain text an agent reads, edits and sends on (a few lines, in the
     customer's language where it is Spanish)."""
@@ -423,7 +457,8 @@ def render(summary: Summary) -> str:
     if summary.ivr_path:
         lines.append(f"{labels['ivr']}: {' > '.join(summary.ivr_path)}")
     if summary.facts:
-        shown = "; ".join(f"{_FACT_LABELS.get(f.key, f.key.replace('_', ' '))} {f.value}"
+        names = _FACT_LABELS_ES if summary.language == "es" else _FACT_LABELS
+        shown = "; ".join(f"{names.get(f.key, f.key.replace('_', ' '))} {f.value}"
                           for f in summary.facts)
         lines.append(f"{labels['facts']}: {shown}")
     if summary.disposition or summary.notes:
@@ -431,8 +466,9 @@ def render(summary: Summary) -> str:
         lines.append(f"{labels['agent']}: {agent}")
     if summary.promises:
         lines.append(f"{labels['promised']}: {' '.join(summary.promises)}")
-    if summary.next_steps:
-        lines.append(f"{labels['next']}: {' '.join(summary.next_steps)}")
+    steps = [s for s in summary.next_steps if s not in summary.promises]
+    if steps:
+        lines.append(f"{labels['next']}: {' '.join(steps)}")
     if summary.outcome:
         lines.append(f"{labels['outcome']}: {summary.outcome}")
     return "\n".join(lines)

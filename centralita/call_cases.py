@@ -4,7 +4,9 @@ The transcription service and the IVR's inputs both write to the call's interact
 may ask for it first. `CallInteractions` opens it once (concurrent askers share the same
 pending open), ends it exactly once, and stores IVR inputs as events on it. `CaseCalls` wraps
 the call handler so the interaction of every call that got one is closed with its outcome,
-and notes on the case every span in which the call's privacy was paused.
+and notes on the case every span in which the call's privacy was paused. The interaction's
+summary (`cases.summary`) is remade after every stored segment and IVR input, so the screen
+pop shows it current, and made final when the interaction ends.
 
 A privacy gap is a note (author `privacy`): its start and end in seconds from the call's
 answer (the clock transcript segments are timed on), its length, who paused and who resumed,
@@ -74,6 +76,11 @@ class CallInteractions:
         self.clock: Clock = clock if clock is not None else LoopClock()
         self._open: dict[str, asyncio.Future[InteractionRef]] = {}
         self._ended: set[int] = set()
+        # The live summary (screen pop): one refresh at a time per interaction, rerun once
+        # more when segments or inputs arrived while it ran (cases.summary).
+        self._summaries: dict[int, asyncio.Task[None]] = {}
+        self._stale: set[int] = set()
+        self.summaries_failed = 0
         self.inputs_lost = 0
         self.gaps_lost = 0
 
@@ -99,10 +106,41 @@ class CallInteractions:
         self, interaction_id: int, *, speaker: str, start: float, end: float, text: str,
         confidence: float | None, engine: str,
     ) -> int:
-        return await self.store.add_segment(
+        seg_id = await self.store.add_segment(
             interaction_id, speaker=speaker, start=start, end=end, text=text,
             confidence=confidence, engine=engine,
         )
+        self._refresh_summary(interaction_id)
+        return seg_id
+
+    def _refresh_summary(self, interaction_id: int) -> None:
+        """Remake the interaction's summary after this segment or input (coalesced: while
+        one refresh runs, later calls make one more run after it, never a queue)."""
+        self._stale.add(interaction_id)
+        if interaction_id in self._summaries:
+            return
+        task = asyncio.ensure_future(self._summarise(interaction_id))
+        self._summaries[interaction_id] = task
+
+    async def _summarise(self, interaction_id: int) -> None:
+        try:
+            while interaction_id in self._stale:
+                self._stale.discard(interaction_id)
+                await self.store.refresh_summary(interaction_id)
+        except CaseError as exc:
+            # The summary is remade at the end anyway: losing one refresh costs the screen
+            # pop a few seconds of freshness, never the call.
+            self.summaries_failed += 1
+            log.warning("interaction %d: live summary not refreshed: %s", interaction_id, exc)
+        finally:
+            self._summaries.pop(interaction_id, None)
+
+    async def _summary_settled(self, interaction_id: int) -> None:
+        """Wait for a running live refresh, so the end's summary is written after it."""
+        self._stale.discard(interaction_id)
+        task = self._summaries.get(interaction_id)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
 
     async def end_interaction(
         self, interaction_id: int, *, outcome: str, summary: str | None = None
@@ -110,6 +148,8 @@ class CallInteractions:
         if interaction_id in self._ended:
             return
         self._ended.add(interaction_id)
+        await self._summary_settled(interaction_id)
+        # Ending makes the final summary and its facts (CaseStore.end_interaction).
         await self.store.end_interaction(interaction_id, outcome=outcome, summary=summary)
 
     async def record_input(self, call: Call, item: IvrInput) -> None:
@@ -120,6 +160,8 @@ class CallInteractions:
                 ref.interaction_id, kind=item.kind, value=item.value, step=item.label,
                 step_index=item.step, sensitive=item.sensitive,
             )
+            if item.kind in ("digits", "speech", "variable", "queue"):
+                self._refresh_summary(ref.interaction_id)
         except CaseError as exc:
             # Losing one stored input must not end the caller's call: count it, name the
             # problem (never the value), and let the flow go on.
