@@ -247,11 +247,11 @@ class Acd:
             # An offer cancelled before its first step never ran its own clean-up (a task
             # cancelled that early does not enter its body): free its agent here.
             self._offers.pop(entry.id, None)
-            for agent_id, status in (await self.store.statuses()).items():
-                agent = self.agents.get(agent_id)
-                if agent is not None and status.state is _A.RESERVED \
-                        and status.reserved_for == entry.id:
-                    await self._release(agent, "withdrawn before the offer ran")
+            # One atomic step: a reservation made meanwhile for another entry stays.
+            released = await self.store.release_reservation(entry.id, now=self.clock.now())
+            if released is not None:
+                log.info("agent %s released (withdrawn before the offer ran)",
+                         released.agent_id)
         self.kick()
 
     async def _left(self, record: QueueRecord, outcome: str, **changes: Any) -> QueueRecord:
