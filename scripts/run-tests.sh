@@ -5,4 +5,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 python3 -m ruff check .
 python3 -m mypy
-exec python3 -m pytest -q -p no:cacheprovider "$@"
+# Independent tests run in parallel (pytest-xdist; each e2e test has its own ports and data
+# dir): most end-to-end time is waiting on the wall clock, not CPU. A file's tests stay on one
+# worker (module fixtures are made once). CENTRALITA_TEST_WORKERS=0 runs them one by one.
+exec python3 -m pytest -q -p no:cacheprovider -n "${CENTRALITA_TEST_WORKERS:-3}" \
+    --dist loadfile "$@"
