@@ -37,6 +37,7 @@ from tests.e2e.acd import QUEUE_FLOW
 from tests.e2e.api import get_json, send_json
 from tests.helpers.chromium import CHROMIUM, chromium_context
 from tests.helpers.server import ServerOptions, ServerProcess
+from tests.helpers.twilio_standin import TwilioStandIn
 from tests.helpers.webapp import start_app
 
 pytestmark = pytest.mark.slow
@@ -260,3 +261,144 @@ async def chat_scene(server: ServerProcess, shop_base: str, tmp_path: Path) -> N
         bodies = [m["body"] for m in chats[0]["messages"]]
         assert bodies == ["Hola, ¿dónde está mi pedido?", "Sale hoy. ¿Algo más?",
                           "¿Y llega mañana?", "Sí, antes de las 14:00."]
+
+
+async def visitor_socket(http: aiohttp.ClientSession, server: ServerProcess
+                         ) -> aiohttp.ClientWebSocketResponse:
+    """A chat visitor on the widget's socket (its protocol, as the widget speaks it)."""
+    ws = await http.ws_connect(server.http_base + "/api/chat/ws",
+                               headers={"Origin": server.http_base})
+    await ws.send_json({"type": "hello"})
+    welcome = json.loads((await ws.receive(timeout=10)).data)
+    assert welcome["type"] == "welcome", welcome
+    return ws
+
+
+async def chat_waiting(server: ServerProcess) -> int:
+    board = await get_json(server, "/api/routing/live")
+    return int(board["queues"]["support"]["channels"]["chat"]["waiting"])
+
+
+async def test_two_chats_and_a_call_at_once_and_a_third_chat_waits(tmp_path: Path) -> None:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail("chromium is installed by scripts/setup.sh")
+    from playwright.async_api import async_playwright
+
+    from voice.pjsua.client import place_call
+
+    server = ServerProcess(tmp_path / "server", server_options(
+        tmp_path, channels=["voice", "chat"], capacity={"voice": 1, "chat": 2},
+        config={"chat": {"allowed_origins": []}}))
+    (tmp_path / "server").mkdir()
+    caller_wav = tone_wav(tmp_path / "caller.wav", seconds=3)
+    async with server, aiohttp.ClientSession() as http:
+        await add_ana(server)
+        async with async_playwright() as p, desk_of(p, server, tmp_path) as desk:
+            await desk.available()
+            first, second, third = [await visitor_socket(http, server) for _ in range(3)]
+            await chat_line(first, "a1", "Primera consulta")
+            one = await desk.accept_offer()
+            await chat_line(second, "b1", "Segunda consulta")
+            two = await desk.accept_offer()
+            assert await desk.conversations() == sorted([one, two])
+
+            caller = asyncio.ensure_future(place_call(
+                f"sip:100@{server.sip_target}", from_user="5550142", play=caller_wav,
+                duration=120.0, answer_timeout=10.0))
+            try:
+                # Two chats held, the call still rings: max_concurrent 3 has room for it.
+                await desk.page.wait_for_selector("#offer", state="visible", timeout=30_000)
+                await desk.page.click("#answer")
+                await desk.page.wait_for_function(
+                    "() => (document.getElementById('call-phase').textContent || '')"
+                    ".startsWith('connected')", timeout=30_000)
+
+                # A third chat: in line, not offered (chat 2 and 3 in all are taken).
+                await chat_line(third, "c1", "Tercera consulta")
+                await until(lambda: chat_waiting(server), "the third chat in line")
+                await asyncio.sleep(2.0)
+                assert await desk.page.locator(".conversation-offer").count() == 0
+                assert await chat_waiting(server) == 1
+                assert await desk.conversations() == sorted([one, two])
+                await desk.shot("two-chats-a-call-one-waiting")
+
+                # One chat closed: the third is offered, and taken, with the call still on.
+                await desk.page.click(f".conversation[data-id='{one}'] button")
+                await desk.page.click("#conversation-close")
+                await desk.page.locator(f".conversation[data-id='{one}']").wait_for(
+                    state="detached")
+                three = await desk.accept_offer()
+                assert await desk.conversations() == sorted([two, three])
+                assert await chat_waiting(server) == 0
+                assert await desk.page.evaluate("window.desk.state.call !== null")
+                await desk.page.locator(
+                    "#timeline .message[data-direction='inbound'] .body",
+                    has_text="Tercera consulta").wait_for()
+                await desk.shot("third-chat-after-one-closed")
+                await desk.page.click(".call-row button")
+                await desk.page.click("#hangup")
+                await desk.page.wait_for_selector("#call", state="hidden")
+            finally:
+                caller.cancel()
+                await asyncio.gather(caller, return_exceptions=True)
+            for ws in (first, second, third):
+                await ws.close()
+
+
+async def test_an_sms_composer_counts_segments_and_an_opted_out_number_is_refused(
+    tmp_path: Path,
+) -> None:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail("chromium is installed by scripts/setup.sh")
+    from playwright.async_api import async_playwright
+
+    async with TwilioStandIn(ACCOUNT, TWILIO_TOKEN) as twilio:
+        server = ServerProcess(tmp_path / "server", server_options(
+            tmp_path, channels=["voice", "sms"], config={"twilio": {
+                "account_sid": ACCOUNT, "auth_token": TWILIO_TOKEN, "public_url": PUBLIC,
+                "sms_number": OUR_SMS, "api_base_url": twilio.base_url}}))
+        (tmp_path / "server").mkdir()
+        twilio.forward(PUBLIC, server.http_base)
+
+        async def sms_in(sid: str, body: str) -> None:
+            status, answer = await twilio.post_webhook(PUBLIC + "/twilio/messaging", {
+                "MessageSid": sid, "SmsSid": sid, "AccountSid": ACCOUNT, "From": CUSTOMER,
+                "To": OUR_SMS, "Body": body, "NumMedia": "0", "NumSegments": "1",
+                "ApiVersion": "2010-04-01"})
+            assert status == 200, answer
+
+        async with server:
+            await add_ana(server)
+            async with async_playwright() as p, desk_of(p, server, tmp_path) as desk:
+                await desk.available()
+                await sms_in("SM" + "a" * 32, "Hola, ¿podéis llamarme mañana?")
+                conversation = await desk.accept_offer()
+                await desk.page.wait_for_function(
+                    "() => document.getElementById('composer-channel').value === 'sms'")
+                segments = desk.page.locator("#composer-segments")
+                await desk.page.fill("#composer-body", "a" * 161)
+                assert await segments.text_content() == "161 characters · 2 SMS of 153 · GSM-7"
+                await desk.page.fill("#composer-body", "Mañana a las 10 😀")
+                # 16 characters and an emoji (a surrogate pair: 2 UTF-16 units).
+                assert await segments.text_content() == "18/70 characters · 1 SMS · UCS-2"
+
+                # Sent through Twilio; the stand-in's callbacks mark it delivered.
+                await desk.page.click("#composer-send")
+                outbound = desk.page.locator(
+                    "#timeline .message[data-direction='outbound']", has_text="Mañana a las 10")
+                await outbound.locator(".delivery", has_text="delivered").wait_for()
+                assert [r.form["Body"] for r in twilio.requests] == ["Mañana a las 10 😀"]
+
+                # STOP: the next SMS is refused, and the agent reads why.
+                await sms_in("SM" + "b" * 32, "STOP")
+                await desk.page.locator(
+                    f"#timeline .interaction[data-interaction-id='{conversation}'] "
+                    ".message[data-direction='inbound'] .body", has_text="STOP").wait_for()
+                await desk.send("¿Seguro?")
+                status = desk.page.locator("#composer-status[data-kind='error']")
+                await status.wait_for()
+                said = await status.text_content() or ""
+                assert said.startswith("Not sent: ") and "STOP" in said and "START" in said
+                assert await status.get_attribute("data-code") == "opted_out"
+                assert len(twilio.requests) == 1  # nothing more reached Twilio
+                await desk.shot("sms-refused")
