@@ -3,7 +3,7 @@
 The packages below the composition root do not import it (DESIGN.md's layering), so the
 context is opened here, around what the server wires:
 
-- calls: `centralita.metrics.MeteredCalls` wraps the call handler (the call id), and
+- calls: `LoggedCalls` wraps the call handler (the call id), and
   `centralita.call_cases.CallInteractions` adds the case and interaction once open;
 - IVR nodes: `logged_verbs` wraps each verb of the interpreter so the node being run is on
   every line logged while it runs (`node` = step index, verb and label);
@@ -13,7 +13,7 @@ context is opened here, around what the server wires:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -24,9 +24,22 @@ from centralita.logctx import annotate, log_context
 if TYPE_CHECKING:
     from ivr.flow import FlowDoc
     from ivr.verbs.base import IvrSession, Problems, Step, Verb
+    from voice.call import Call
 
 # Path prefixes of the text channels' webhooks and sockets, and the channel they carry.
 _CHANNEL_PATHS = (("/twilio/", "twilio"), ("/chat/", "chat"), ("/api/chat", "chat"))
+
+
+class LoggedCalls:
+    """Wraps the call handler: the call's log context for everything it does (the tasks it
+    starts included)."""
+
+    def __init__(self, inner: Callable[[Call], Awaitable[None]]) -> None:
+        self.inner = inner
+
+    async def __call__(self, call: Call) -> None:
+        with log_context(call_id=call.id):
+            await self.inner(call)
 
 
 class LoggedVerb:

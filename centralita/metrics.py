@@ -10,8 +10,8 @@ boundaries this module owns:
 - SIP responses sent, by status code: the user agent's `on_sent` hook (retransmissions
   included: a 200 retransmitted until its ACK counts each time);
 - media tick lateness: an after-tick callback of the media clock, one observation a tick;
-- RTP loss, jitter and late packets per call: a call-handler wrapper (`MeteredCalls`) reads
-  the call's RTP figures when its handler ends;
+- RTP loss, jitter and late packets per call: the call manager's `on_ended` hook, with the
+  figures its RTP session computed (every SIP call, inbound and outbound);
 - end-of-utterance to stored segment latency: the transcription service's `on_final`;
 - database write latency: SQLAlchemy cursor events on the case store's engine.
 
@@ -29,15 +29,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine, event
 
-from centralita.logctx import log_context
 from centralita.metrics_live import LiveCollector, Sources
+from media.rtp.stats import RtpStats
 from media.ticker import MediaTicker
 from voice.call import Call
-from voice.sip_leg import SipLeg
 from voice.transcription import SegmentEvent
 from voice.transcription_service import TranscriptionService
 
-__all__ = ["CONTENT_TYPE_LATEST", "MeteredCalls", "ServerMetrics", "Sources"]
+__all__ = ["CONTENT_TYPE_LATEST", "ServerMetrics", "Sources"]
 
 CallHandler = Callable[[Call], Awaitable[None]]
 
@@ -119,12 +118,8 @@ class ServerMetrics:
         if ticker is not None and ticker.lateness:
             self.tick_lateness.observe(ticker.lateness[-1])
 
-    def call_ended(self, call: Call) -> None:
-        """Observe the call's RTP figures (a SIP leg's; other legs have none here)."""
-        media = call.media()
-        if not isinstance(media, SipLeg):
-            return
-        stats = media.stats()
+    def call_ended(self, call: Call, stats: RtpStats) -> None:
+        """The call manager's `on_ended` hook: observe the call's RTP figures."""
         expected = stats.packets_received + stats.lost
         if expected > 0:
             self.rtp_loss.observe(stats.lost / expected)
@@ -169,19 +164,3 @@ class ServerMetrics:
             event.remove(engine, "before_cursor_execute", before)
             event.remove(engine, "after_cursor_execute", after)
         self._engines.clear()
-
-
-class MeteredCalls:
-    """Wraps the call handler: the call's log context for everything it does, and its RTP
-    figures observed when the handler ends."""
-
-    def __init__(self, inner: CallHandler, metrics: ServerMetrics) -> None:
-        self.inner = inner
-        self.metrics = metrics
-
-    async def __call__(self, call: Call) -> None:
-        with log_context(call_id=call.id):
-            try:
-                await self.inner(call)
-            finally:
-                self.metrics.call_ended(call)

@@ -25,8 +25,8 @@ from cases.events import InProcessBus
 from cases.opt_outs import OptOutStore
 from cases.store import CaseStore, system_clock
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
-from centralita.logs_entry import log_context_middleware, logged_verbs
-from centralita.metrics import MeteredCalls, ServerMetrics, Sources
+from centralita.logs_entry import LoggedCalls, log_context_middleware, logged_verbs
+from centralita.metrics import ServerMetrics, Sources
 from centralita.metrics_http import add_metrics_route, serve_metrics_apart
 from centralita.recording import (
     CaseInteractions,
@@ -195,8 +195,8 @@ class Server:
                 consent=Consent(s.recordings, lambda: self.flows),
                 speak=espeak_announcer(EspeakTts(s.data_dir / "tts")))
         handler = CaseCalls(handler, interactions)
-        # Outermost: the call's log context covers everything above; RTP figures at the end.
-        handler = MeteredCalls(handler, self.metrics)
+        # Outermost: the call's log context covers everything above.
+        handler = LoggedCalls(handler)
         self.calls = CallManager(
             self.ua, self.clock, self.ticker, PortAllocator(s.rtp_port_min, s.rtp_port_max),
             s.sip_listen.host if s.public_host is None else s.public_host, handler,
@@ -204,6 +204,7 @@ class Server:
             inband_dtmf=s.inband_dtmf,
             trust=TrustedSources(s.trusted_sources, registrations),
         )
+        self.calls.on_ended = self.metrics.call_ended
         self.metrics.watch_ticker(self.ticker)
         if self.speech is not None:
             self.metrics.watch_transcripts(self.speech.service)
