@@ -12,6 +12,10 @@ through three paths:
 * **live**: the server's live path in process: µ-law frames with RTP timestamps, one every
   20 ms of wall time, into a CallTranscriber on the shared UtterancePool (VAD on the loop,
   whisper in the pool) and a memory store;
+  With `--stall S` the event loop is blocked for S seconds 20 s into the passage (a call
+  that falls behind): the frames due meanwhile then arrive in one burst, the transcriber's
+  5 s ring keeps the newest and drops the rest (counted), and the segments after the drop
+  must still be at their time (the frames' timestamps say where they belong);
 * **sip** (with --sip): the real thing: a `centralita serve` subprocess, pjsua2 dialing it
   and playing the passage; segments read back from the case API.
 
@@ -19,6 +23,22 @@ For each: WER over the passage, segments, words matching no sentence (a repeated
 would show there), the largest error between a sentence's true start/end and its segment's
 (for sentences that open/close a segment), and what tests/speech/passage.check_transcript
 finds wrong (should be nothing).
+
+Measured on this project's 2-core machine (shared with other work, so RTF varies 0.15-0.44):
+
+    path                    WER    segments  max start/end error  problems
+    offline (transcribe)    6.2%   10        0.29 / 0.26 s        0     RTF 0.15-0.44
+    live (in process)       3.1%   10        0.28 / 0.36 s        0
+    sip (pjsua2 call)       3.1%   10        0.21 / 0.43 s        0
+    live, 7 s stall         10.4%  10        0.27 / 0.37 s        0     101 frames dropped
+    same, before timestamps 10.4%  10        4.99 / 5.35 s        15    (times 5 s late)
+
+The offline path was 7.3% with the stock engine's old 500 ms hangover (6 utterances). The
+live and SIP paths decode 10 s windows in the shared pool, the offline one 30 s windows in
+faster-whisper's own loop; the 3-word difference is tiny.en's ("old-sposed", "close" for
+"clubs" in the 8 kHz card recordings), not lost audio. Whisper over the whole file at once
+(30 s windows with context, no VAD) scores 5.2% with worse times (a segment ran 1 s past a
+sentence's end).
 """
 
 from __future__ import annotations
@@ -104,7 +124,7 @@ async def offline(p: Passage, wav: Path) -> list[Segment]:
     return segments
 
 
-async def live(p: Passage) -> list[Segment]:
+async def live(p: Passage, stall_s: float = 0.0) -> list[Segment]:
     from voice.utterance_pool import UtterancePool
 
     pool = UtterancePool()
@@ -119,7 +139,11 @@ async def live(p: Passage) -> list[Segment]:
     loop = asyncio.get_running_loop()
     start = loop.time()
     ts0 = 0x7FFF_F000  # an RTP-style timestamp that wraps mid-call
+    stall_at = int(20.0 / 0.02) if stall_s > 0 else -1
     for k, payload in enumerate(payloads):
+        if k == stall_at:
+            time.sleep(stall_s)  # noqa: ASYNC251 - the point: the whole loop stops
+        # Frames already due go out back to back without yielding: the catch-up burst.
         delay = start + (k + 1) * 0.02 - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -160,9 +184,10 @@ async def amain(args: argparse.Namespace) -> int:
             results["offline"] = report("offline", p, await offline(p, wav))
         if not args.offline_only:
             t0 = time.perf_counter()
-            segs = await live(p)
+            segs = await live(p, args.stall)
+            label = f"live, {args.stall:g} s stall" if args.stall else "live"
             results["live"] = report("live", p, segs,
-                                     f"  (wall {time.perf_counter() - t0:.1f} s)")
+                                     f"  ({label}, wall {time.perf_counter() - t0:.1f} s)")
         if args.sip:
             work = Path(tmp) / "server"
             work.mkdir()
@@ -178,6 +203,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sip", action="store_true", help="also a real SIP call (pjsua2)")
+    ap.add_argument("--stall", type=float, default=0.0, metavar="S",
+                    help="live: block the event loop S seconds 20 s in (ring drops past 5 s)")
     only = ap.add_mutually_exclusive_group()
     only.add_argument("--live-only", action="store_true")
     only.add_argument("--offline-only", action="store_true")
