@@ -57,8 +57,6 @@ SMOKES: dict[str, Smoke] = {
         ("--engines", "whisper,pocketsphinx,vosk", "--utterances", "1"),
         (r"^whisper\s+1\s", r"^pocketsphinx\s+1\s", r"^vosk\s+1\s")),
     "vad.py": Smoke((), (r"^webrtc\s+clean speech", r"^silero\s+noise -20 dBFS")),
-    # The 40 s passage offline only (the live run takes its 40 s of wall clock).
-    "transcribe_passage.py": Smoke(("--offline-only",), (r"^offline\s+WER\s",)),
     "summary.py": Smoke(
         ("--minutes", "1", "--runs", "2"),
         (r"^summarise\s+2\s", r"^\+1 segment\s+2\s", r"^store\s+2\s"), slow=False),
