@@ -132,9 +132,9 @@ class ServerMetrics:
         chained = service.on_final
 
         def final(event: SegmentEvent) -> None:
-            tx = service.get(event.call_id)
-            if tx is not None and event.segment_id is not None:
-                ended_at = tx.answered_at + event.end
+            answered = service.answered_at(event.call_id)
+            if answered is not None and event.segment_id is not None:
+                ended_at = answered + event.end
                 self.segment_latency.observe(max(0.0, service.clock.now() - ended_at))
             if chained is not None:
                 chained(event)

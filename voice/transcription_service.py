@@ -87,6 +87,9 @@ class TranscriptionService:
         self.on_final = on_final
         self.close_timeout = close_timeout
         self._live: dict[str, CallTranscriber] = {}
+        # Each call's answer time until its transcript is complete, last finals included
+        # (`answered_at`: metrics time segments from the end of their utterance).
+        self._answered: dict[str, float] = {}
         self._done = TranscriptionStats()
 
     async def start_call(
@@ -112,6 +115,7 @@ class TranscriptionService:
             close_timeout=self.close_timeout,
         )
         self._live[call_id] = tx
+        self._answered[call_id] = tx.answered_at
         self._done.calls += 1
         if privacy is not None:
             tx.follow(privacy)
@@ -127,6 +131,8 @@ class TranscriptionService:
         try:
             await tx.close()
         finally:
+            if self._live.get(tx.call_id) is None:
+                self._answered.pop(tx.call_id, None)
             self._account(tx)
             try:
                 await self.store.end_interaction(
@@ -151,6 +157,11 @@ class TranscriptionService:
                 await self.end_call(tx, outcome=call.end_cause or "ended")
 
         return transcribe_call
+
+    def answered_at(self, call_id: str) -> float | None:
+        """When the call whose transcript is being made was answered (`clock.now()`), until
+        its last finals are in; None for any other call."""
+        return self._answered.get(call_id)
 
     def get(self, call_id: str) -> CallTranscriber | None:
         """The live transcriber of a call (to attach the agent's leg when bridged)."""

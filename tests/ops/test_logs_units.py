@@ -147,3 +147,30 @@ def test_sip_responses_are_counted_by_code_in_a_registry_of_the_servers_own() ->
     assert 'centralita_sip_responses_sent_total{code="486"} 1.0' in text
     assert "xyz" not in text
     assert 'code="200"' not in generate_latest(two.registry).decode()
+
+
+async def test_a_final_recognised_while_the_call_ends_is_timed_from_its_utterance() -> None:
+    """The last utterance is flushed by `end_call` (the caller talked up to the hangup): its
+    segment is still timed, from the end of the utterance on the service's clock."""
+    from media.clock import FakeClock
+    from tests.transcription.fakes import LOUD, FakeEngine, FakeLeg, MemoryStore
+    from voice.transcription_service import TranscriptionService
+
+    clock = FakeClock()
+    store = MemoryStore()
+    service = TranscriptionService(store, FakeEngine().stream, clock)  # type: ignore[arg-type]
+    metrics = ServerMetrics()
+    metrics.watch_transcripts(service)
+    leg = FakeLeg()
+    tx = await service.start_call("call-9", "+15550100", leg)  # type: ignore[arg-type]
+    for _ in range(10):  # 200 ms of speech, still going at the hangup
+        clock.advance(0.02)
+        leg.emit(LOUD)
+        await asyncio.sleep(0)
+    clock.advance(0.5)  # the segment is stored half a second after the speech ended
+    await service.end_call(tx)
+    assert service.answered_at("call-9") is None  # forgotten once the transcript is complete
+    text = generate_latest(metrics.registry).decode()
+    assert "centralita_asr_segment_latency_seconds_count 1.0" in text
+    assert 'centralita_asr_segment_latency_seconds_bucket{le="0.25"} 0.0' in text
+    assert 'centralita_asr_segment_latency_seconds_bucket{le="1.0"} 1.0' in text
