@@ -156,6 +156,9 @@ async def prepare(api: AdminApi, options: DemoOptions, say: Say) -> None:
     if await _agent_state(api, options.agent) == "available":
         say(f"{options.agent} is available in queue {options.queue}.")
         return
+    if options.agent in users:
+        say(f"(The desk login {options.agent!r} exists: use its password, or set a new one "
+            f"with `centralita users passwd {options.agent} --data-dir {options.data_dir}`.)")
     say(f"Open {desk} in a browser, log in as {options.agent!r} and press Available.")
     say(f"Waiting up to {options.wait:g} s for {options.agent} to be available (Ctrl-C stops).")
     deadline = time.monotonic() + options.wait
