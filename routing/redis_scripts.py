@@ -11,7 +11,8 @@ must run on one Redis server (or give the prefix a `{hash tag}` on a cluster).
 Agent status: one hash per agent, `<p>agent:<id>` with fields state, reason, since,
 idle_since, active, reserved_for, node (the node that made the last move); numbers are
 written as the Python side formatted them, so they come back exactly. `<p>agents` is the set
-of agent ids with a status; `<p>reserved` maps an entry id to the agent reserved for it.
+of agent ids with a status; `<p>reserved:<entry id>` the set of agents reserved for an entry
+(normally one; two nodes may each reserve one for the same entry, and only one takes it).
 """
 
 from __future__ import annotations
@@ -32,18 +33,14 @@ local function move(p, id, key, old, new, now, reason, reserved_for, delta, node
   local active = tonumber(redis.call('HGET', key, 'active') or '0') + delta
   if active < 0 then return {'negative'} end
   local prev_for = redis.call('HGET', key, 'reserved_for')
-  if prev_for and prev_for ~= '' then
-    if redis.call('HGET', p .. 'reserved', prev_for) == id then
-      redis.call('HDEL', p .. 'reserved', prev_for)
-    end
-  end
+  if prev_for and prev_for ~= '' then redis.call('SREM', p .. 'reserved:' .. prev_for, id) end
   redis.call('HSET', key, 'state', new, 'since', now, 'active', tostring(active), 'node', node)
   if new == 'break' and reason ~= '' then redis.call('HSET', key, 'reason', reason) else
     redis.call('HDEL', key, 'reason') end
   if new == 'available' then redis.call('HSET', key, 'idle_since', now) end
   if new == 'reserved' then
     redis.call('HSET', key, 'reserved_for', reserved_for)
-    redis.call('HSET', p .. 'reserved', reserved_for, id)
+    redis.call('SADD', p .. 'reserved:' .. reserved_for, id)
   else
     redis.call('HDEL', key, 'reserved_for')
   end
@@ -53,7 +50,8 @@ end
 """
 
 # ARGV: prefix, agent id, new state, now, expect (",a,b," or "*" for any), reason
-# (or ""), reserved_for (or ""), active delta, node id.
+# (or ""), reserved_for (or ""), active delta, node id, expect_for ("*" for any, or "="
+# and the entry id the agent must be reserved for).
 TRANSITION = _AGENT_LIB + """
 local p, id, new = ARGV[1], ARGV[2], ARGV[3]
 local key = agent_key(p, id)
@@ -61,22 +59,30 @@ local old = redis.call('HGET', key, 'state') or 'offline'
 if ARGV[5] ~= '*' and not string.find(ARGV[5], ',' .. old .. ',', 1, true) then
   return {'nochange'}
 end
+if ARGV[10] ~= '*' and '=' .. (redis.call('HGET', key, 'reserved_for') or '') ~= ARGV[10] then
+  return {'nochange'}
+end
 return move(p, id, key, old, new, ARGV[4], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9])
 """
 
-# ARGV: prefix, entry id, now, node id. The agent reserved for the entry (if any) becomes
+# ARGV: prefix, entry id, now, node id. Every agent reserved for the entry becomes
 # available: the look-up, the check and the release are one step.
+# Returns {id1, flat1, id2, flat2, ...} of the agents released.
 RELEASE_RESERVATION = _AGENT_LIB + """
 local p, entry = ARGV[1], ARGV[2]
-local id = redis.call('HGET', p .. 'reserved', entry)
-if not id then return {'none'} end
-local key = agent_key(p, id)
-if redis.call('HGET', key, 'state') ~= 'reserved' or
-   redis.call('HGET', key, 'reserved_for') ~= entry then
-  return {'none'}
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', p .. 'reserved:' .. entry)) do
+  local key = agent_key(p, id)
+  if redis.call('HGET', key, 'state') == 'reserved' and
+     redis.call('HGET', key, 'reserved_for') == entry then
+    local result = move(p, id, key, 'reserved', 'available', ARGV[3], '', '', 0, ARGV[4])
+    out[#out + 1] = id
+    out[#out + 1] = result[2]
+  else
+    redis.call('SREM', p .. 'reserved:' .. entry, id)
+  end
 end
-local result = move(p, id, key, 'reserved', 'available', ARGV[3], '', '', 0, ARGV[4])
-return {result[1], result[2], id}
+return out
 """
 
 # ARGV: prefix. Every agent's status: {id1, flat1, id2, flat2, ...}.
@@ -97,9 +103,7 @@ local key = p .. 'agent:' .. id
 local old = redis.call('HGETALL', key)
 if #old == 0 then return old end
 local prev_for = redis.call('HGET', key, 'reserved_for')
-if prev_for and redis.call('HGET', p .. 'reserved', prev_for) == id then
-  redis.call('HDEL', p .. 'reserved', prev_for)
-end
+if prev_for then redis.call('SREM', p .. 'reserved:' .. prev_for, id) end
 redis.call('DEL', key)
 redis.call('SREM', p .. 'agents', id)
 return old

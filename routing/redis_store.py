@@ -7,7 +7,8 @@ tests/routing/test_store.py, runs on both). Layout under the key prefix `p`:
     p entries             hash: entry id -> entry JSON
     p q:<queue>           sorted set of the queue's entry ids, score (priority, place in line)
     p agent:<id>          hash: one agent's live status (routing.redis_scripts)
-    p agents / reserved   set of agents with a status / hash: entry id -> agent reserved for it
+    p agents              set of agents with a status
+    p reserved:<entry>    set of the agents reserved for the entry
     p callbacks           hash: callback id -> JSON (pending ones; all without a database)
     p owner               hash: "e:<entry id>" / "c:<callback id>" -> the node that owns it
     p nodes, lease:<node> the nodes that joined, and each one's lease (a key with a TTL)
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import uuid
@@ -218,6 +220,8 @@ class RedisRoutingStore:
 
     async def _call(self, awaitable: Any) -> Any:
         if self._closed:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
             raise StoreError("the routing store is closed")
         try:
             return await awaitable
@@ -338,12 +342,14 @@ class RedisRoutingStore:
         reason: str | None = None,
         reserved_for: str | None = None,
         active_delta: int = 0,
+        expect_for: str | None = None,
     ) -> AgentStatus | None:
         if (new is AgentState.RESERVED) != (reserved_for is not None):
             raise ValueError(f"agent {agent_id}: reserved_for goes with RESERVED, and only with it")
         result = await self._call(self._transition(args=[
             self.prefix, agent_id, new.value, repr(float(now)), _expect_arg(expect),
-            reason or "", reserved_for or "", active_delta, self.node_id]))
+            reason or "", reserved_for or "", active_delta, self.node_id,
+            "*" if expect_for is None else "=" + expect_for]))
         return self._moved(agent_id, new, result)
 
     def _moved(self, agent_id: str, new: AgentState, result: Sequence[Any]) -> AgentStatus | None:
@@ -366,12 +372,15 @@ class RedisRoutingStore:
             except Exception:
                 log.exception("an agent state watcher failed")
 
-    async def release_reservation(self, entry_id: str, *, now: float) -> AgentStatus | None:
-        result = await self._call(self._release(args=[self.prefix, entry_id, repr(float(now)),
-                                                      self.node_id]))
-        if _s(result[0]) != "ok":
-            return None
-        return self._moved(_s(result[2]), AgentState.AVAILABLE, result)
+    async def release_reservation(self, entry_id: str, *, now: float) -> list[AgentStatus]:
+        out = await self._call(self._release(args=[self.prefix, entry_id, repr(float(now)),
+                                                   self.node_id]))
+        released = []
+        for i in range(0, len(out), 2):
+            status = _status(_s(out[i]), out[i + 1])
+            self._tell(status)
+            released.append(status)
+        return released
 
     async def remove_agent(self, agent_id: str) -> AgentStatus | None:
         flat = await self._call(self._remove_agent(args=[self.prefix, agent_id]))

@@ -128,19 +128,22 @@ class RoutingStore(Protocol):
         reason: str | None = None,
         reserved_for: str | None = None,
         active_delta: int = 0,
+        expect_for: str | None = None,
     ) -> AgentStatus | None:
         """Compare-and-set the agent's state: None (nothing changed) if the current state is
-        not in `expect`; otherwise move to `new` at `now` (mono seconds), add `active_delta`
+        not in `expect`, or `expect_for` is given and the agent is not reserved for that
+        entry (an offer ending only its own reservation); otherwise move to `new` at `now` (mono seconds), add `active_delta`
         to `active`, and return the new status. Raises AgentStateError for a move the state
         machine forbids, ValueError for RESERVED without `reserved_for` (or `reserved_for`
         with another state) or a negative `active`."""
         ...
 
-    async def release_reservation(self, entry_id: str, *, now: float) -> AgentStatus | None:
-        """The agent RESERVED for `entry_id`, if there is one, becomes AVAILABLE at `now`
-        (an offer withdrawn before it ran); returns its new status, or None. Finding the
-        agent, checking it is still reserved for this entry and releasing it are one atomic
-        step: a reservation made meanwhile for another entry is never released."""
+    async def release_reservation(self, entry_id: str, *, now: float) -> list[AgentStatus]:
+        """Every agent RESERVED for `entry_id` (normally none or one; two nodes may each have
+        reserved one) becomes AVAILABLE at `now` (an offer withdrawn before it ran); returns
+        their new statuses. Finding them, checking they are still reserved for this entry
+        and releasing them are one atomic step: a reservation made meanwhile for another
+        entry is never released."""
         ...
 
     async def remove_agent(self, agent_id: str) -> AgentStatus | None:
@@ -324,12 +327,25 @@ class MemoryRoutingStore:
         reason: str | None = None,
         reserved_for: str | None = None,
         active_delta: int = 0,
+        expect_for: str | None = None,
     ) -> AgentStatus | None:
         if (new is AgentState.RESERVED) != (reserved_for is not None):
             raise ValueError(f"agent {agent_id}: reserved_for goes with RESERVED, and only with it")
-        # No await from the compare to the set: atomic on the event loop.
+        return self._move(agent_id, new, now=now, expect=expect, reason=reason,
+                          reserved_for=reserved_for, active_delta=active_delta,
+                          expect_for=expect_for)
+
+    def _move(
+        self, agent_id: str, new: AgentState, *, now: float,
+        expect: frozenset[AgentState] | None = None, reason: str | None = None,
+        reserved_for: str | None = None, active_delta: int = 0, expect_for: str | None = None,
+    ) -> AgentStatus | None:
+        """`transition`'s compare-and-set: no await from the compare to the set, so it is
+        atomic on the event loop."""
         current = self._agents.get(agent_id) or AgentStatus(agent_id)
         if expect is not None and current.state not in expect:
+            return None
+        if expect_for is not None and current.reserved_for != expect_for:
             return None
         if current.active + active_delta < 0:
             raise ValueError(f"agent {agent_id}: active would drop below 0")
@@ -346,13 +362,16 @@ class MemoryRoutingStore:
                 log.exception("an agent state watcher failed")
         return replace(status)
 
-    async def release_reservation(self, entry_id: str, *, now: float) -> AgentStatus | None:
-        # No await from the search to the set: atomic on the event loop.
-        for agent_id, status in self._agents.items():
-            if status.state is AgentState.RESERVED and status.reserved_for == entry_id:
-                return await self.transition(agent_id, AgentState.AVAILABLE, now=now,
-                                             expect=frozenset({AgentState.RESERVED}))
-        return None
+    async def release_reservation(self, entry_id: str, *, now: float) -> list[AgentStatus]:
+        # No await between the search and the sets: atomic on the event loop.
+        found = [agent_id for agent_id, status in self._agents.items()
+                 if status.state is AgentState.RESERVED and status.reserved_for == entry_id]
+        released = []
+        for agent_id in found:
+            status = self._move(agent_id, AgentState.AVAILABLE, now=now)
+            if status is not None:
+                released.append(status)
+        return released
 
     async def remove_agent(self, agent_id: str) -> AgentStatus | None:
         return self._agents.pop(agent_id, None)

@@ -42,7 +42,7 @@ async def require_redis() -> None:
 @asynccontextmanager
 async def redis_stores(
     count: int = 1, **kwargs: Any
-) -> AsyncIterator[tuple[list[RedisRoutingStore], Callable[[], RedisRoutingStore]]]:
+) -> AsyncIterator[tuple[list[RedisRoutingStore], Callable[..., RedisRoutingStore]]]:
     """`count` stores ("nodes", each its own connection and node id) on one fresh prefix,
     and a function that opens one more; every key under the prefix is deleted at the end."""
     await require_redis()

@@ -224,25 +224,42 @@ async def test_configs_are_json_copies(store: RoutingStore) -> None:
     assert await store.queue_configs() == {}
 
 
-async def test_release_reservation_frees_only_that_entrys_agent(store: RoutingStore) -> None:
-    await store.transition("ann", A.AVAILABLE, now=1.0)
-    await store.transition("bob", A.AVAILABLE, now=1.0)
+async def test_release_reservation_frees_only_that_entrys_agents(store: RoutingStore) -> None:
+    for agent in ("ann", "bob", "cid"):
+        await store.transition(agent, A.AVAILABLE, now=1.0)
     await store.transition("ann", A.RESERVED, now=2.0, expect=FREE, reserved_for="e1")
     await store.transition("bob", A.RESERVED, now=2.0, expect=FREE, reserved_for="e2")
-    released = await store.release_reservation("e1", now=3.0)
-    assert released is not None and released.agent_id == "ann"
+    (released,) = await store.release_reservation("e1", now=3.0)
+    assert released.agent_id == "ann"
     assert (released.state, released.reserved_for, released.idle_since) == (A.AVAILABLE, None, 3.0)
-    assert await store.release_reservation("e1", now=4.0) is None  # done already
+    assert await store.release_reservation("e1", now=4.0) == []  # done already
     assert (await store.agent_status("bob")).reserved_for == "e2"
     # Ann reserved again for another entry: withdrawing e1 late must not free her.
     await store.transition("ann", A.RESERVED, now=5.0, expect=FREE, reserved_for="e3")
-    assert await store.release_reservation("e1", now=6.0) is None
+    assert await store.release_reservation("e1", now=6.0) == []
     assert (await store.agent_status("ann")).reserved_for == "e3"
     # An agent no longer reserved (on the call) is not released either.
     await store.transition("bob", A.ON_CALL, now=7.0, expect=frozenset({A.RESERVED}),
                            active_delta=1)
-    assert await store.release_reservation("e2", now=8.0) is None
+    assert await store.release_reservation("e2", now=8.0) == []
     assert (await store.agent_status("bob")).state is A.ON_CALL
+    # Two agents reserved for one entry (two nodes' dispatchers): both freed.
+    await store.transition("cid", A.RESERVED, now=9.0, expect=FREE, reserved_for="e3")
+    released_both = await store.release_reservation("e3", now=10.0)
+    assert sorted(s.agent_id for s in released_both) == ["ann", "cid"]
+    assert {(await store.agent_status(a)).state for a in ("ann", "cid")} == {A.AVAILABLE}
+
+
+async def test_transition_expecting_a_reservation_for_an_entry(store: RoutingStore) -> None:
+    await store.transition("ann", A.AVAILABLE, now=1.0)
+    await store.transition("ann", A.RESERVED, now=2.0, expect=FREE, reserved_for="e1")
+    reserved = frozenset({A.RESERVED})
+    assert await store.transition("ann", A.ON_CALL, now=3.0, expect=reserved,
+                                  expect_for="e2", active_delta=1) is None
+    assert (await store.agent_status("ann")).reserved_for == "e1"
+    on_call = await store.transition("ann", A.ON_CALL, now=3.0, expect=reserved,
+                                     expect_for="e1", active_delta=1)
+    assert on_call is not None and (on_call.state, on_call.active) == (A.ON_CALL, 1)
 
 
 async def test_concurrent_withdraw_and_reserve_never_free_a_new_reservation(
@@ -265,7 +282,7 @@ async def test_concurrent_withdraw_and_reserve_never_free_a_new_reservation(
             assert status.reserved_for is None
         else:
             assert (status.state, status.reserved_for) == (A.RESERVED, "new")
-        assert await store.release_reservation("old", now=4.0) is None
+        assert await store.release_reservation("old", now=4.0) == []
 
 
 async def test_entries_come_in_line_order(store: RoutingStore) -> None:
