@@ -8,9 +8,11 @@ real `twilio` client against the loopback Twilio stand-in (the one stand-in).
   reloads and continues the same conversation, and the agent sees it in the same one.
 - With chat 2 / voice 1 / max_concurrent 3 the agent holds two chats and a call at once; a
   third chat waits in line, not offered, until one chat is closed; then it is offered.
-- An SMS conversation: the composer counts segments; the agent's SMS goes out through Twilio
-  (the stand-in's callbacks mark it delivered); after the customer's STOP the next one is
-  refused and the agent reads why in the page.
+- During a call (the customer dialled nationally) the agent sends an SMS from the call's case
+  without hanging up; it goes out through Twilio (the stand-in's callbacks mark it
+  delivered). The customer's SMS reply is a conversation on the same case; its composer
+  counts segments; after the customer's STOP the next SMS is refused and the agent reads
+  why in the page.
 Screenshots go to tests/artifacts/desk-inbox-e2e/.
 """
 
@@ -345,12 +347,14 @@ async def test_two_chats_and_a_call_at_once_and_a_third_chat_waits(tmp_path: Pat
                 await ws.close()
 
 
-async def test_an_sms_composer_counts_segments_and_an_opted_out_number_is_refused(
+async def test_sms_from_a_call_then_an_sms_conversation_and_an_opted_out_number(
     tmp_path: Path,
 ) -> None:
     if shutil.which(CHROMIUM) is None:
         pytest.fail("chromium is installed by scripts/setup.sh")
     from playwright.async_api import async_playwright
+
+    from voice.pjsua.client import place_call
 
     async with TwilioStandIn(ACCOUNT, TWILIO_TOKEN) as twilio:
         server = ServerProcess(tmp_path / "server", server_options(
@@ -367,12 +371,49 @@ async def test_an_sms_composer_counts_segments_and_an_opted_out_number_is_refuse
                 "ApiVersion": "2010-04-01"})
             assert status == 200, answer
 
+        async def delivered(text: str) -> None:
+            outbound = desk.page.locator(
+                "#timeline .message[data-direction='outbound']", has_text=text)
+            await outbound.locator(".delivery", has_text="delivered").wait_for()
+
         async with server:
             await add_ana(server)
             async with async_playwright() as p, desk_of(p, server, tmp_path) as desk:
                 await desk.available()
-                await sms_in("SM" + "a" * 32, "Hola, ¿podéis llamarme mañana?")
+
+                # The customer calls (dialling nationally); during the call the agent sends
+                # an SMS from the call's case, without hanging up.
+                caller = asyncio.ensure_future(place_call(
+                    f"sip:100@{server.sip_target}", from_user=CUSTOMER.removeprefix("+34"),
+                    play=tone_wav(tmp_path / "caller.wav", seconds=3), duration=120.0,
+                    answer_timeout=10.0))
+                try:
+                    await desk.page.wait_for_selector("#offer", state="visible", timeout=30_000)
+                    await desk.page.click("#answer")
+                    await desk.page.wait_for_function(
+                        "() => (document.getElementById('call-phase').textContent || '')"
+                        ".startsWith('connected')", timeout=30_000)
+                    call_case = await desk.page.evaluate("window.desk.state.call.case_id")
+                    await desk.page.wait_for_function(
+                        "() => [...document.getElementById('composer-channel').options]"
+                        ".map(o => o.value).includes('sms')")
+                    await desk.page.select_option("#composer-channel", "sms")
+                    await desk.send("Te mando el enlace por SMS.")
+                    await delivered("Te mando el enlace por SMS.")
+                    assert (await desk.page.text_content("#call-phase") or "").startswith(
+                        "connected")
+                    await desk.shot("sms-during-call")
+                    await desk.page.click("#hangup")
+                    await desk.page.wait_for_selector("#call", state="hidden")
+                finally:
+                    caller.cancel()
+                    await asyncio.gather(caller, return_exceptions=True)
+
+                # The customer answers by SMS: a conversation on the same case.
+                await sms_in("SM" + "a" * 32, "Gracias, ¿podéis llamarme mañana?")
                 conversation = await desk.accept_offer()
+                assert await desk.page.evaluate(
+                    f"window.desk.state.conversations[{conversation}].case_id") == call_case
                 await desk.page.wait_for_function(
                     "() => document.getElementById('composer-channel').value === 'sms'")
                 segments = desk.page.locator("#composer-segments")
@@ -381,13 +422,10 @@ async def test_an_sms_composer_counts_segments_and_an_opted_out_number_is_refuse
                 await desk.page.fill("#composer-body", "Mañana a las 10 😀")
                 # 16 characters and an emoji (a surrogate pair: 2 UTF-16 units).
                 assert await segments.text_content() == "18/70 characters · 1 SMS · UCS-2"
-
-                # Sent through Twilio; the stand-in's callbacks mark it delivered.
                 await desk.page.click("#composer-send")
-                outbound = desk.page.locator(
-                    "#timeline .message[data-direction='outbound']", has_text="Mañana a las 10")
-                await outbound.locator(".delivery", has_text="delivered").wait_for()
-                assert [r.form["Body"] for r in twilio.requests] == ["Mañana a las 10 😀"]
+                await delivered("Mañana a las 10")
+                assert [r.form["Body"] for r in twilio.requests] == \
+                    ["Te mando el enlace por SMS.", "Mañana a las 10 😀"]
 
                 # STOP: the next SMS is refused, and the agent reads why.
                 await sms_in("SM" + "b" * 32, "STOP")
@@ -400,5 +438,5 @@ async def test_an_sms_composer_counts_segments_and_an_opted_out_number_is_refuse
                 said = await status.text_content() or ""
                 assert said.startswith("Not sent: ") and "STOP" in said and "START" in said
                 assert await status.get_attribute("data-code") == "opted_out"
-                assert len(twilio.requests) == 1  # nothing more reached Twilio
+                assert len(twilio.requests) == 2  # nothing more reached Twilio
                 await desk.shot("sms-refused")

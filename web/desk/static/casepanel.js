@@ -10,11 +10,11 @@
 import {$, h, text, show, clock} from "./dom.js";
 import {t} from "./i18n.js";
 
-const SPEAKERS = {caller: "Caller", agent: "Agent"};
 const TYPING_MS = 8000;  // a visitor's typing indicator without news goes away after this
 
 function speakerLabel(speaker) {
-  return SPEAKERS[speaker] || String(speaker);
+  const label = t(`speaker.${speaker}`);
+  return label === `speaker.${speaker}` ? String(speaker) : label;
 }
 
 function ivrValue(value) {
@@ -75,8 +75,8 @@ export class CasePanel {
     const generation = this.generation;
     const ws = new WebSocket(`${scheme}://${location.host}/api/cases/${id}/live`);
     this.ws = ws;
-    text(this.liveStatus, "connecting…");
-    ws.addEventListener("open", () => text(this.liveStatus, "live"));
+    text(this.liveStatus, t("timeline.connecting"));
+    ws.addEventListener("open", () => text(this.liveStatus, t("timeline.live")));
     ws.addEventListener("close", () => {
       if (this.ws === ws) {
         this.ws = null;
@@ -167,7 +167,7 @@ export class CasePanel {
       h("span", {class: "kind"}, input.kind), " ",
       input.step ? h("span", {class: "step"}, input.step) : null, " ",
       h("strong", {}, ivrValue(input.value)))));
-    if (inputs.length === 0) this.ivr.append(h("li", {class: "status"}, "none"));
+    if (inputs.length === 0) this.ivr.append(h("li", {class: "status"}, t("timeline.no_inputs")));
   }
 
   renderTimeline(timeline) {
@@ -202,7 +202,9 @@ export class CasePanel {
   }
 
   interactionItem(i) {
-    const facts = [i.direction, i.queue && `queue ${i.queue}`, i.agent && `agent ${i.agent}`,
+    const facts = [i.direction && t(`direction.${i.direction}`),
+                   i.queue && t("timeline.queue", {queue: i.queue}),
+                   i.agent && t("timeline.agent", {agent: i.agent}),
                    i.outcome].filter(Boolean).join(" · ");
     const segments = i.segments || [];
     const events = i.ivr_events || [];

@@ -9,15 +9,16 @@ import {Softphone} from "./softphone.js";
 import {DeskSocket} from "./socket.js";
 import {CasePanel} from "./casepanel.js";
 import {Composer} from "./composer.js";
-import {Inbox} from "./inbox.js";
+import {Inbox, customerOf} from "./inbox.js";
 import {t, translatePage} from "./i18n.js";
 
 const KEEP = 50;  // messages kept in the test hook, each way
-const STATE_LABELS = {
-  offline: "Offline", available: "Available", reserved: "Ringing", on_call: "On call",
-  wrap_up: "Wrap-up", break: "Break",
-};
-const KIND_LABELS = {call: "call", callback: "callback", transfer: "transfer", consult: "consult"};
+// The words for a server value (`state.available`, `kind.call`), or the value itself.
+function label(group, value) {
+  const key = `${group}.${value}`;
+  const said = t(key);
+  return said === key ? String(value ?? "") : said;
+}
 
 const state = {
   view: "starting",
@@ -78,7 +79,7 @@ function keep(list, item) {
 
 function command(message) {
   keep(state.sent, message);
-  if (!socket.send(message)) alertAgent("Not connected to the server; try again in a moment.");
+  if (!socket.send(message)) alertAgent(t("desk.not_connected"));
 }
 
 function alertAgent(message) {
@@ -90,9 +91,8 @@ function alertAgent(message) {
 function linkChanged(status) {
   state.link = status;
   document.body.dataset.link = status;
-  const labels = {open: "connected", down: "reconnecting…",
-                  replaced: "opened in another window: this one is idle"};
-  text($("link"), labels[status] || status);
+  const labels = {open: t("link.open"), down: t("link.down"), replaced: t("link.replaced")};
+  text($("link"), labels[status] || status);  // status: the socket's, not a word for people
   if (status !== "open") {
     ringer.stop();
     state.ringing = false;
@@ -142,7 +142,7 @@ const handlers = {
     if (state.accepting === msg.offer_id) phone.close();
     state.offer = null;
     state.accepting = null;
-    alertAgent(`The offer was withdrawn (${msg.reason || "no reason given"}).`);
+    alertAgent(t("offer.withdrawn", {reason: msg.reason || t("offer.no_reason")}));
   },
   async answer_sdp(msg) {
     if (msg.rejoin) {
@@ -151,7 +151,7 @@ const handlers = {
       try {
         await phone.answer(msg.sdp);
       } catch (err) {
-        alertAgent(`The call's audio failed: ${err.message}`);
+        alertAgent(t("call.audio_failed", {error: err.message}));
       }
       return;
     }
@@ -159,7 +159,7 @@ const handlers = {
     try {
       await phone.answer(msg.sdp);
     } catch (err) {
-      alertAgent(`The call's audio failed: ${err.message}`);
+      alertAgent(t("call.audio_failed", {error: err.message}));
     }
   },
   call(msg) {
@@ -302,7 +302,7 @@ async function answer() {
     command({type: "accept", offer_id: offer.offer_id, sdp});
   } catch (err) {
     state.accepting = null;
-    alertAgent(`Cannot answer: ${err.message || err}`);
+    alertAgent(t("offer.cannot_answer", {error: err.message || err}));
   }
   render();
 }
@@ -320,7 +320,7 @@ async function rejoin(callId) {
     command({type: "rejoin", call_id: callId, sdp});
   } catch (err) {
     state.rejoining = null;
-    alertAgent(`Cannot get the call's audio back: ${err.message || err}`);
+    alertAgent(t("call.cannot_rejoin", {error: err.message || err}));
   }
   render();
 }
@@ -401,7 +401,7 @@ function updatePop() {
   show(head, Boolean(c));
   if (c) {
     text($("conversation-channel"), t(`channel.${c.channel}`));
-    text($("conversation-customer"), c.customer || t("inbox.unknown_customer"));
+    text($("conversation-customer"), customerOf(c));
     pop.show(c.case_id ?? null, null, null, {conversationId: c.id});
     pop.live();
   } else if (state.call) {
@@ -486,7 +486,7 @@ function saveWrapup(event) {
   if (!state.wrapup || state.savingWrapup) return;
   const disposition = $("disposition").value;
   if (!disposition) {
-    alertAgent("Choose a disposition.");
+    alertAgent(t("wrapup.choose"));
     return;
   }
   state.savingWrapup = true;
@@ -542,7 +542,7 @@ function render() {
   const agentState = state.agentState || {};
   const badge = $("agent-state");
   badge.dataset.state = agentState.state || "";
-  text(badge, STATE_LABELS[agentState.state] || agentState.state || "…");
+  text(badge, agentState.state ? label("state", agentState.state) : "…");
   text($("agent-reason"), agentState.reason || "");
   for (const name of ["available", "break", "offline"]) {
     $(`state-${name}`).setAttribute("aria-pressed", String(agentState.state === name));
@@ -561,14 +561,14 @@ function renderOffer() {
   const offer = state.offer;
   show($("offer"), Boolean(offer));
   if (!offer) return;
-  text($("offer-kind"), KIND_LABELS[offer.kind] || offer.kind);
+  text($("offer-kind"), label("kind", offer.kind));
   text($("offer-caller"), offer.caller);
   text($("offer-queue"), offer.queue);
   const from = offer.from_agent;
   show($("offer-from-label"), Boolean(from));
   show($("offer-from"), Boolean(from));
   text($("offer-from"), from || "");
-  text($("offer-status"), state.accepting ? "Connecting…" : "");
+  text($("offer-status"), state.accepting ? t("offer.connecting") : "");
   $("answer").disabled = Boolean(state.accepting);
   $("decline").disabled = Boolean(state.accepting);
   tick();
@@ -580,15 +580,15 @@ function renderCall() {
   if (!call) return;
   text($("call-caller"), call.caller);
   text($("call-queue"), call.queue);
-  const phase = call.reconnecting ? `${call.phase} (reconnecting audio…)` : call.phase;
+  const phase = call.reconnecting ? t("call.reconnecting", {phase: call.phase}) : call.phase;
   text($("call-phase"), phase);
   $("call-phase").dataset.phase = call.phase;
   const mute = $("mute");
   mute.setAttribute("aria-pressed", String(Boolean(call.muted)));
-  mute.firstChild.textContent = call.muted ? "Unmute " : "Mute ";
+  mute.firstChild.textContent = `${call.muted ? t("call.unmute") : t("call.mute")} `;
   const hold = $("hold");
   hold.setAttribute("aria-pressed", String(Boolean(call.held)));
-  hold.firstChild.textContent = call.held ? "Resume " : "Hold ";
+  hold.firstChild.textContent = `${call.held ? t("call.resume") : t("call.hold")} `;
   text($("dtmf-sent"), state.dtmfSent);
   const consulting = call.consult || null;
   show($("consult-box"), Boolean(consulting));
@@ -605,9 +605,9 @@ function renderWrapup() {
   const wrapup = state.wrapup;
   show($("wrapup"), Boolean(wrapup) && !state.call);
   if (!wrapup) return;
-  text($("wrapup-caller"), state.wrapupCaller || "the caller");
+  text($("wrapup-caller"), state.wrapupCaller || t("wrapup.the_caller"));
   $("wrapup-save").disabled = state.savingWrapup;
-  text($("wrapup-status"), state.savingWrapup ? "Saving…" : "");
+  text($("wrapup-status"), state.savingWrapup ? t("wrapup.saving") : "");
   tick();
 }
 
@@ -615,14 +615,14 @@ function renderDirectory() {
   const me = state.agent ? state.agent.id : null;
   const agents = (state.directory.agents || []).filter((a) => a.id !== me);
   const agentOption = (a) => h("option", {value: `agent:${a.id}`},
-    `${a.name || a.id} (${STATE_LABELS[a.state] || a.state})`);
+    `${a.name || a.id} (${label("state", a.state)})`);
   $("transfer-to").replaceChildren(
-    h("option", {value: ""}, "Agent or queue…"),
-    h("optgroup", {label: "Agents"}, agents.map(agentOption)),
-    h("optgroup", {label: "Queues"}, (state.directory.queues || []).map(
+    h("option", {value: ""}, t("transfer.choose")),
+    h("optgroup", {label: t("transfer.agents")}, agents.map(agentOption)),
+    h("optgroup", {label: t("transfer.queues")}, (state.directory.queues || []).map(
       (q) => h("option", {value: `queue:${q}`}, q))),
   );
-  $("consult-to").replaceChildren(h("option", {value: ""}, "Agent…"), ...agents.map(agentOption));
+  $("consult-to").replaceChildren(h("option", {value: ""}, t("transfer.choose_agent")), ...agents.map(agentOption));
 }
 
 // Countdowns and the call timer; the rest of the page changes only on messages.
@@ -630,7 +630,7 @@ function tick() {
   const now = performance.now();
   if (state.offer) {
     const left = Math.max(0, (state.offerDeadline - now) / 1000);
-    text($("offer-countdown"), state.offer.timeout ? `${Math.ceil(left)} s to answer` : "");
+    text($("offer-countdown"), state.offer.timeout ? t("offer.countdown", {seconds: Math.ceil(left)}) : "");
     if (left === 0 && state.offer.timeout && ringer.playing) {
       ringer.stop();
       state.ringing = false;
@@ -640,7 +640,7 @@ function tick() {
   inbox.tick();
   if (state.wrapup) {
     const left = Math.max(0, (state.wrapupDeadline - now) / 1000);
-    text($("wrapup-countdown"), state.wrapup.seconds ? `${Math.ceil(left)} s of wrap-up left` : "");
+    text($("wrapup-countdown"), state.wrapup.seconds ? t("wrapup.countdown", {seconds: Math.ceil(left)}) : "");
   }
 }
 

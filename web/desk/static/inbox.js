@@ -6,7 +6,8 @@
 import {$, h, text, show, duration} from "./dom.js";
 import {t} from "./i18n.js";
 
-const ICONS = {chat: "💬", sms: "✉", whatsapp: "☎", email: "@", voice: "📞"};
+// Glyphs every system font has (emoji fonts are not everywhere): a sign, not the label.
+const ICONS = {chat: "✎", sms: "✉", whatsapp: "✆", email: "@", voice: "☎"};
 
 function channelLabel(channel) {
   const label = t(`channel.${channel}`);
@@ -19,8 +20,14 @@ function channelTag(channel) {
     channelLabel(channel));
 }
 
-function customerOf(conversation) {
-  return conversation.customer || t("inbox.unknown_customer");
+/** Who the customer is, in words: their name or address; an anonymous web visitor by a
+ * short tag of their id (the raw `visitor:<id>` address means nothing to an agent). */
+export function customerOf(conversation) {
+  const customer = conversation.customer;
+  if (!customer) return t("inbox.unknown_customer");
+  if (customer.startsWith("visitor:")) return t("inbox.web_visitor", {id: customer.slice(8, 14)});
+  if (customer.startsWith("site:")) return customer.slice(5);
+  return customer;
 }
 
 /** Seconds since an ISO time (0 when unknown or in the future). */
