@@ -68,7 +68,10 @@ class Scan:
 
 # -- masking ---------------------------------------------------------------------------------
 
-_CARD = re.compile(r"(?<![\d*])\d(?:[ -]?\d){12,18}(?![\d*])")
+_CARD = re.compile(r"(?<![\d*])\d(?:[ -]?\d){12,}(?![\d*])")
+# Said before a card number (and what recognisers make of "card number").
+_CARD_TOLD = re.compile(r"card|car number|tarjeta|visa|mastercard|amex|credit|debit|d[eé]bito"
+                        r"|cr[eé]dito", re.IGNORECASE)
 _SECRET_TRIGGER = re.compile(
     r"(security code|secure code|cvv2?|cvc2?|card verification|three digits? on the back"
     r"|c[oó]digo de seguridad|c[oó]digo cvv|\bpin\b|pin number|n[uú]mero pin|expir\w*"
@@ -93,9 +96,10 @@ def luhn(digits: str) -> bool:
 def _mask_cards(text: str, found: list[Found]) -> str:
     def card(m: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", m.group())
-        before = text[max(0, m.start() - 40):m.start()].lower()
-        told = re.search(r"card|tarjeta|visa|mastercard|amex", before) is not None
-        if not (13 <= len(digits) <= 19 and (luhn(digits) or told)):
+        told = _CARD_TOLD.search(text, max(0, m.start() - 40), m.start()) is not None
+        # A card number is 13-19 digits passing Luhn; after "card", any 13 digits or more
+        # (a recogniser that repeats a digit must not leak the rest).
+        if not (told or (13 <= len(digits) <= 19 and luhn(digits))):
             return m.group()
         masked = MASK + digits[-4:]
         found.append(Found(CARD_KEY, masked, True, masked))

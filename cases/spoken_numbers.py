@@ -245,6 +245,19 @@ def _trim(run: list[_Tok]) -> list[_Tok]:
     return run
 
 
+_DIGITS = r"zero|oh|one|two|three|four|five|six|seven|eight|nine|\d"
+_DIGIT_WORD = rf"(?:{_DIGITS})\b"
+# Recognisers write a digit as its homophone ("my order for five six"). "for" counts as 4
+# only when two digits follow it ("paid for five items" stays); "to", "too", "won", "ate"
+# only between digits, with two after ("four to five six", never "went to one two").
+_HOMOPHONES = re.compile(
+    rf"\b(for)\b(?=[\s,-]+{_DIGIT_WORD}[\s,-]+{_DIGIT_WORD})", re.IGNORECASE)
+_HOMOPHONES_MID = re.compile(
+    rf"\b((?:{_DIGITS})[\s,-]+)(to|too|won|ate)\b(?=[\s,-]+{_DIGIT_WORD}[\s,-]+"
+    rf"{_DIGIT_WORD})", re.IGNORECASE)
+_HOMOPHONE_DIGIT = {"for": "four", "to": "two", "too": "two", "won": "one", "ate": "eight"}
+
+
 def normalise(text: str, lang: str | None = None) -> str:
     """`text` with each run of spoken (or digit-by-digit) numbers replaced by its digits.
 
@@ -254,6 +267,10 @@ def normalise(text: str, lang: str | None = None) -> str:
     that read as no number. `lang` ("en", "es" or None for either) keeps Spanish-only words
     ("once" is 11 in Spanish) out of English text.
     """
+    if lang != "es":
+        text = _HOMOPHONES.sub(lambda m: _HOMOPHONE_DIGIT[m.group(1).lower()], text)
+        text = _HOMOPHONES_MID.sub(
+            lambda m: m.group(1) + _HOMOPHONE_DIGIT[m.group(2).lower()], text)
     out: list[str] = []
     pos = 0
     for raw in _runs(text, lang):
