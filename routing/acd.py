@@ -248,8 +248,8 @@ class Acd:
             # cancelled that early does not enter its body): free its agent here.
             self._offers.pop(entry.id, None)
             # One atomic step: a reservation made meanwhile for another entry stays.
-            released = await self.store.release_reservation(entry.id, now=self.clock.now())
-            if released is not None:
+            for released in await self.store.release_reservation(entry.id,
+                                                                 now=self.clock.now()):
                 log.info("agent %s released (withdrawn before the offer ran)",
                          released.agent_id)
         self.kick()
