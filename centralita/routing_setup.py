@@ -5,6 +5,8 @@ topic and reachable as `RoutingStack.text` and `acd.text_router` (the desk hub's
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -15,6 +17,7 @@ from cases.errors import CaseError
 from cases.store import CaseStore
 from centralita.call_cases import CallInteractions
 from centralita.desk import DeskHub
+from centralita.routing_store_config import RoutingStoreSettings
 from centralita.settings import ConfigError
 from centralita.sip_connector import AgentConnector
 from media.clock import Clock
@@ -25,7 +28,8 @@ from routing.config import TeamConfig, load_routing
 from routing.conversations import TextRouter
 from routing.model import InvalidConfig
 from routing.persistence import SqlRoutingPersistence
-from routing.store import MemoryRoutingStore
+from routing.redis_store import RedisRoutingStore
+from routing.store import MemoryRoutingStore, RoutingStore, StoreError
 from routing.waiting import Tts
 from voice.call import Call
 from voice.dialplan import DialPlan
@@ -57,17 +61,42 @@ class CaseNotes:
 class RoutingStack:
     acd: Acd
     service: AcdService
-    store: MemoryRoutingStore
+    store: RoutingStore
     desks: DeskHub
     teams: tuple[TeamConfig, ...] = ()  # who supervises whom (web.case_access)
     text: TextRouter | None = None  # text conversations (None without a case store)
+    heartbeat: asyncio.Task[None] | None = None  # the Redis store's node lease
 
     async def close(self) -> None:
         if self.text is not None:
             await self.text.stop()
         await self.desks.close()
         await self.acd.close()
-        await self.store.close()
+        await _close_store(self.store, self.heartbeat)
+
+
+async def open_store(database_url: str, settings: RoutingStoreSettings) -> RoutingStore:
+    """The ACD's store as configured: in process, or on Redis (both over the database)."""
+    persistence = await SqlRoutingPersistence.open(database_url, now=time.time)
+    if settings.store == "memory":
+        return MemoryRoutingStore(persistence)
+    log.info("routing state in Redis (node %s)", settings.node_id or "with a random id")
+    return RedisRoutingStore.from_url(
+        settings.redis_url, prefix=settings.key_prefix, node_id=settings.node_id,
+        lease_ttl=settings.lease_ttl, persistence=persistence)
+
+
+async def _close_store(store: RoutingStore, heartbeat: asyncio.Task[None] | None) -> None:
+    if heartbeat is not None:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+    if isinstance(store, RedisRoutingStore):
+        try:
+            await store.leave()  # a clean stop: the others need not wait for the lease
+        except StoreError as exc:
+            log.error("routing store: could not leave cleanly: %s", exc)
+    await store.close()
 
 
 async def start_routing(
@@ -75,6 +104,7 @@ async def start_routing(
     sip_host: str, registrar: Registrar, plan: DialPlan, tts: Tts,
     cases: CaseStore | None, interactions: CallInteractions | None, ticker: MediaTicker,
     webrtc_hosts: Sequence[str] | None,
+    store_settings: RoutingStoreSettings | None = None,
 ) -> RoutingStack:
     """Load the routing file (a `ConfigError` naming the file and key if it is wrong), open
     the store, and start the engine with its pending callbacks. `plan` (the server's dial
@@ -85,8 +115,7 @@ async def start_routing(
         raise ConfigError(str(exc)) from exc
     except OSError as exc:
         raise ConfigError(f"{routing_file}: cannot read the routing file: {exc}") from exc
-    persistence = await SqlRoutingPersistence.open(database_url, now=time.time)
-    store = MemoryRoutingStore(persistence)
+    store = await open_store(database_url, store_settings or RoutingStoreSettings())
     connector = AgentConnector(
         calls, host=sip_host,
         contacts=lambda aor: [b.contact for b in registrar.lookup(aor)],
@@ -101,9 +130,12 @@ async def start_routing(
     desks = DeskHub(acd, service, ticker=ticker, cases=cases, host_addresses=webrtc_hosts)
     connector.desks = desks
     text = TextRouter(acd, cases) if cases is not None else None
+    heartbeat = None
     try:
         await service.load_persisted()
-        await acd.start()
+        await acd.start()  # loads the store: a Redis node joins (its lease) here
+        if isinstance(store, RedisRoutingStore):
+            heartbeat = asyncio.create_task(store.run_heartbeat(), name="routing-lease")
         if text is not None and cases is not None:
             if cases.bus is not None:  # subscribed before the restore: no message between
                 await text.follow(cases.bus)
@@ -112,6 +144,7 @@ async def start_routing(
     except BaseException:
         if text is not None:
             await text.stop()
-        await store.close()
+        await _close_store(store, heartbeat)
         raise
-    return RoutingStack(acd, service, store, desks, tuple(config.teams.values()), text)
+    return RoutingStack(acd, service, store, desks, tuple(config.teams.values()), text,
+                        heartbeat)

@@ -170,7 +170,7 @@ class Server:
                 calls=lambda: self.calls, sip_host=str(s.sip_listen), registrar=registrar,
                 plan=self.dialplan, tts=EspeakTts(s.data_dir / "tts"),
                 cases=self.store, interactions=interactions, ticker=self.ticker,
-                webrtc_hosts=_webrtc_hosts(s.http_listen.host),
+                webrtc_hosts=_webrtc_hosts(s.http_listen.host), store_settings=s.routing,
             )
         if s.recordings.enabled:
             # Repairs recordings a killed process left open before any call is recorded.

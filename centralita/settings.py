@@ -13,6 +13,11 @@ from typing import Any, Literal
 import yaml
 
 from centralita.metrics_config import MetricsConfigError, MetricsSettings, parse_metrics
+from centralita.routing_store_config import (
+    RoutingStoreConfigError,
+    RoutingStoreSettings,
+    parse_routing_store,
+)
 from channels.chat_config import ChatConfigError, ChatSettings, parse_chat_settings
 from channels.email_config import EmailConfigError, EmailSettings, parse_email_settings
 from channels.twilio_config import TwilioConfig, TwilioConfigError, parse_twilio
@@ -114,6 +119,9 @@ class Settings:
     flows_dir: Path | None = None
     # Queues and agents to load at start (YAML, see routing.config and routing/demo.yaml).
     routing_file: Path | None = None
+    # Where the ACD keeps its live state: memory, or Redis shared by several nodes
+    # (centralita.routing_store_config).
+    routing: RoutingStoreSettings = field(default_factory=RoutingStoreSettings)
     # Where cases live; None means SQLite in the data dir (the embedded default).
     cases_url: str | None = None
     # Speech on every call: whisper (default), vosk (needs transcription_model), pocketsphinx,
@@ -267,6 +275,11 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         try:
             return parse_metrics(value, f"{where}: metrics")
         except MetricsConfigError as exc:
+            raise ConfigError(str(exc)) from exc
+    if key == "routing":
+        try:
+            return parse_routing_store(value, f"{where}: routing")
+        except RoutingStoreConfigError as exc:
             raise ConfigError(str(exc)) from exc
     if key == "log_format":
         if value not in ("text", "json"):
