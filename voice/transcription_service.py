@@ -59,7 +59,10 @@ class TranscriptionStats:
     calls: int = 0
     live_calls: int = 0
     segments_stored: int = 0
+    # Every 20 ms frame never recognised: ring overflow plus what the streams shed.
     dropped_frames: int = 0
+    # Finals with no speech in them (media.asr.junk), not stored.
+    junk_segments: int = 0
     engine_errors: int = 0
     store_errors: int = 0
     close_timeouts: int = 0
@@ -173,6 +176,7 @@ class TranscriptionService:
         for tx in self._live.values():
             s.segments_stored += tx.segments_stored
             s.dropped_frames += tx.dropped_frames
+            s.junk_segments += tx.junk_segments
             s.engine_errors += tx.engine_errors
             s.store_errors += tx.store_errors
             s.close_timeouts += tx.close_timeouts
@@ -182,6 +186,7 @@ class TranscriptionService:
         d = self._done
         d.segments_stored += tx.segments_stored
         d.dropped_frames += tx.dropped_frames
+        d.junk_segments += tx.junk_segments
         d.engine_errors += tx.engine_errors
         d.store_errors += tx.store_errors
         d.close_timeouts += tx.close_timeouts

@@ -107,6 +107,8 @@ async def transcribe_file(
     try:
         carry = np.zeros(0, np.int16)
         for chunk in audio.chunks():
+            if reader.done():  # the recogniser failed: the reader has its error
+                break
             data = np.concatenate((carry, chunk)) if len(carry) else chunk
             whole = len(data) - len(data) % n
             for i in range(0, whole, n):

@@ -214,6 +214,18 @@ async def test_junk_finals_are_not_stored(store: MemoryStore) -> None:
     assert tx.junk_segments == 1 and tx.segments_stored == 1
 
 
+async def test_service_totals_count_junk_segments() -> None:
+    store = MemoryStore()
+    clock = FakeClock()
+    engine = FakeEngine(lambda rate, n: FakeStream(rate, texts=["[BLANK_AUDIO]"]))
+    service = TranscriptionService(store, engine.stream, clock)
+    leg = FakeLeg()
+    tx = await service.start_call("c1", "+15550100", leg)
+    await Feeder(clock, leg).play(LOUD, 5)
+    await service.end_call(tx)
+    assert service.stats().junk_segments == 1 and service.stats().segments_stored == 0
+
+
 async def test_frames_shed_by_streams_are_counted_after_close(store: MemoryStore) -> None:
     clock = FakeClock()
     engine = FakeEngine()
