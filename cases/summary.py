@@ -229,8 +229,13 @@ def _ivr_facts(record: InteractionRecord) -> list[Fact]:
         if item.kind in ("digits", "speech") and isinstance(value, dict) and value.get("variable"):
             got = value.get("digits") if item.kind == "digits" else (
                 value.get("match") or value.get("text"))
-            if value.get("outcome", "match") == "match":
-                pairs.append((str(value["variable"]), got))
+            name = str(value["variable"])
+            if name == MASK:
+                # A sensitive step's input is masked whole, its variable's name too: the
+                # step's label names the fact instead.
+                name = _key(item.step or "") or "sensitive_input"
+            if value.get("outcome", "match") in ("match", MASK):
+                pairs.append((name, got))
         elif item.kind == "variable" and isinstance(value, dict):
             pairs.extend((str(k), v) for k, v in value.items())
         for key, got in pairs:
@@ -249,6 +254,12 @@ def _ivr_facts(record: InteractionRecord) -> list[Fact]:
                                               else None))
             facts.append(Fact(key[:64], text[:500], source, masked, None))
     return facts
+
+
+def _key(label: str) -> str | None:
+    """`label` as a fact key (a-z, 0-9, _), or None when nothing is left of it."""
+    key = re.sub(r"[^a-z0-9_]+", "_", label.lower()).strip("_")[:64]
+    return key if key and key[0].isalpha() else None
 
 
 def _sentences(text: str) -> list[str]:

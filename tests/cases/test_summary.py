@@ -223,3 +223,13 @@ async def test_a_given_summary_text_is_kept(store: CaseStore) -> None:
     timeline = await store.timeline(ref.case_id)
     assert timeline["interactions"][0]["summary"] == "order late"
     assert timeline["summary"]["facts"][0]["value"] == "456"
+
+
+def test_a_sensitive_gather_masked_whole_is_a_masked_fact_named_by_its_step() -> None:
+    # What ivr.session.mask makes of a sensitive gather's value: every scalar masked.
+    masked = IvrInput("digits", "ask_pin", 2, {"digits": "***", "outcome": "***",
+                                               "variable": "***"}, True, 6.0)
+    record = InteractionRecord(1, "voice", STARTED, ended=True, ivr=(masked,))
+    (fact,) = summarise(record).facts
+    assert (fact.key, fact.value, fact.masked, fact.source.ivr_step) == (
+        "ask_pin", "***", True, "ask_pin")
