@@ -163,7 +163,7 @@ async def test_metrics_show_a_caller_waiting_in_a_queue_and_the_agents(
     call = asyncio.ensure_future(place_call(
         f"sip:100@{server.sip_target}", from_user="+34600000001", duration=8.0))
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a pjsua2 worker can take seconds to start
         while True:
             samples = await scrape(server)
             if total(samples, "centralita_acd_waiting", queue="support") >= 1 \
@@ -184,7 +184,7 @@ async def test_metrics_show_a_caller_waiting_in_a_queue_and_the_agents(
             call.cancel()
     after = await scrape(server)
     # The caller hung up while waiting: an abandon, so today's service level is known (0).
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while ("centralita_acd_service_level_ratio", (("queue", "support"),)) not in after:
         assert time.monotonic() < deadline, "no service level after the abandon"
         await asyncio.sleep(0.3)
