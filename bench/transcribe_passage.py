@@ -24,12 +24,12 @@ would show there), the largest error between a sentence's true start/end and its
 (for sentences that open/close a segment), and what tests/speech/passage.check_transcript
 finds wrong (should be nothing).
 
-Measured on this project's 2-core machine (shared with other work, so RTF varies 0.15-0.44):
+Measured on this project's 2-core machine (shared with other work, so RTF varies 0.15-0.40):
 
     path                    WER    segments  max start/end error  problems
-    offline (transcribe)    6.2%   10        0.29 / 0.26 s        0     RTF 0.15-0.44
+    offline (transcribe)    6.2%   10        0.29 / 0.35 s        0     RTF 0.15-0.40
     live (in process)       3.1%   10        0.28 / 0.36 s        0
-    sip (pjsua2 call)       3.1%   10        0.21 / 0.43 s        0
+    sip (pjsua2 call)       3.1%   10        0.24 / 0.40 s        0     (2 runs: 0.21/0.43)
     live, 7 s stall         10.4%  10        0.27 / 0.37 s        0     101 frames dropped
     same, before timestamps 10.4%  10        4.99 / 5.35 s        15    (times 5 s late)
 
