@@ -82,6 +82,12 @@ _PASSWORD = re.compile(r"\b(password|passcode|contrase[nñ]a|clave)\b\W+(?:is\s+
                        re.IGNORECASE)
 
 
+_REFERENCE_TOLD = re.compile(
+    r"order|pedido|tracking|seguimiento|account|cuenta|invoice|factura|ticket|reference"
+    r"|referencia|booking|reserva|confirmation|confirmaci[oó]n|claim|phone|tel[eé]fono",
+    re.IGNORECASE)
+
+
 def luhn(digits: str) -> bool:
     """Whether `digits` pass the Luhn check (every payment card number does)."""
     total = 0
@@ -97,9 +103,13 @@ def _mask_cards(text: str, found: list[Found]) -> str:
     def card(m: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", m.group())
         told = _CARD_TOLD.search(text, max(0, m.start() - 40), m.start()) is not None
+        reference = _REFERENCE_TOLD.search(text, max(0, m.start() - 40), m.start())
         # A card number is 13-19 digits passing Luhn; after "card", any 13 digits or more
-        # (a recogniser that repeats a digit must not leak the rest).
-        if not (told or (13 <= len(digits) <= 19 and luhn(digits))):
+        # (a recogniser that repeats a digit must not leak the rest); and 13-19 digits that
+        # nothing introduced as a reference (a misheard card number fails Luhn but is still
+        # mostly the card's digits).
+        card_length = 13 <= len(digits) <= 19
+        if not (told or (card_length and (luhn(digits) or reference is None))):
             return m.group()
         masked = MASK + digits[-4:]
         found.append(Found(CARD_KEY, masked, True, masked))

@@ -228,3 +228,14 @@ def test_a_card_number_a_recogniser_stretched_is_still_masked() -> None:
     found = scan("My car number is 4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1")
     assert "1-1-1" not in found.text and "4111" not in found.text
     assert [f.key for f in found.facts] == ["card_number"]
+
+
+def test_a_misheard_card_number_that_fails_luhn_is_still_masked() -> None:
+    # whisper tiny.en on espeak-ng's "My card number is four one one one...": no "card".
+    found = scan("my carbs have been for one, one, one, one, one, one, one, one, one, one, "
+                 "one, one, one, one, just")
+    assert "1111" not in found.text.replace("***1111", "")
+    assert [f.key for f in found.facts] == ["card_number"]
+    # A long number introduced as a reference stays a reference.
+    kept = scan("the tracking number is 4111111111111112")
+    assert [(f.key, f.value) for f in kept.facts] == [("tracking_number", "4111111111111112")]
