@@ -11,6 +11,14 @@ import {$, h, text, show, clock} from "./dom.js";
 import {t} from "./i18n.js";
 
 const TYPING_MS = 8000;  // a visitor's typing indicator without news goes away after this
+// Delivery statuses only move forward: a timeline read before a delivery report must not
+// undo one that arrived while it was on its way.
+const STATUS_RANK = {received: 0, queued: 1, sending: 2, sent: 3, undelivered: 4, failed: 4,
+                     delivered: 5, read: 6};
+
+function later(a, b) {
+  return (STATUS_RANK[b] ?? -1) > (STATUS_RANK[a] ?? -1) ? b : a;
+}
 
 function speakerLabel(speaker) {
   const label = t(`speaker.${speaker}`);
@@ -42,6 +50,7 @@ export class CasePanel {
     this.data = null;         // the last timeline, with live messages added
     this.seen = new Set();
     this.messages = new Set();
+    this.statuses = new Map();  // message id -> the furthest delivery status seen
     this.ws = null;
     this.generation = 0;
     this.typingTimer = null;
@@ -109,6 +118,7 @@ export class CasePanel {
     this.data = null;
     this.seen.clear();
     this.messages.clear();
+    this.statuses.clear();
     this.setTyping(false);
     for (const node of [this.ivr, this.transcript, this.timeline, this.title, this.liveStatus]) {
       node.replaceChildren();
@@ -232,6 +242,8 @@ export class CasePanel {
 
   messageItem(m) {
     this.messages.add(m.id);
+    const status = later(m.status, this.statuses.get(m.id));
+    this.statuses.set(m.id, status);
     const inbound = m.direction === "inbound";
     const who = inbound ? t("timeline.from_customer") : t("timeline.from_agent");
     const attachments = (m.attachments || []).map((a) => a.filename).filter(Boolean);
@@ -240,7 +252,8 @@ export class CasePanel {
       h("p", {class: "meta"}, h("span", {class: "who"}, who), " ",
         h("span", {class: "address"}, inbound ? m.sender || "" : m.recipient || ""), " ",
         h("time", {datetime: m.created_at || ""}, clock(m.created_at)),
-        inbound ? null : h("span", {class: "delivery"}, this.statusLabel(m.status))),
+        inbound ? null : h("span", {class: "delivery", dataset: {status: status || ""}},
+          this.statusLabel(status))),
       m.subject ? h("p", {class: "subject"}, t("timeline.subject", {subject: m.subject})) : null,
       h("p", {class: "body"}, m.body || ""),
       attachments.length
@@ -275,9 +288,14 @@ export class CasePanel {
   }
 
   updateStatus(message) {
+    const status = later(this.statuses.get(message.id), message.status);
+    this.statuses.set(message.id, status);
     const node = this.timeline.querySelector(
       `.message[data-message-id="${Number(message.id)}"] .delivery`);
-    if (node) text(node, this.statusLabel(message.status));
+    if (node) {
+      node.dataset.status = status || "";
+      text(node, this.statusLabel(status));
+    }
   }
 
   noteItem(note) {
