@@ -5,7 +5,8 @@ fake `DeskService` that plays routing's part (it sends the conversation messages
 
 The agent accepts an offered chat (countdown on the offer), the page opens it, marks it read
 and shows the visitor's line on the case timeline; typing in the composer tells the chat
-(`/chat/typing`), sending stores the line through the real chat route and it appears live.
+(`/chat/typing`), sending stores the line through the real chat route and it appears live;
+the visitor typing shows on the desk.
 A second offer is declined. An email conversation with two unread messages and a customer
 waiting shows its badge and waiting time; opened, its composer has "Re: <subject>" and the
 customer's last email quoted, which the agent edits and sends (threaded onto that email).
@@ -227,6 +228,12 @@ async def test_the_inbox_and_its_composers(rig: Rig, tmp_path: Path) -> None:
                                has_text="hasta las ocho").wait_for()
             assert await page.text_content("#composer-status") == "Sent."
             assert await page.input_value("#composer-body") == ""
+            # The visitor types: the agent sees it, until they stop.
+            await chat.typing(line.case_id, "visitor", True)
+            await page.locator("#customer-typing").wait_for(state="visible")
+            assert await page.text_content("#customer-typing") == "The customer is typing…"
+            await chat.typing(line.case_id, "visitor", False)
+            await page.locator("#customer-typing").wait_for(state="hidden")
 
             # A second offer, declined.
             await rig.service.send("ana", {
