@@ -85,8 +85,11 @@ class Recordings:
     ) -> Recordings:
         self = cls(storage, index, wall=wall, writer=writer, compress=compress, notify=notify)
         self.repaired = await index.repair_interrupted(storage)
+        # Read before any new recording can end: only these rows are settled in the
+        # background, never one that `finish` is settling itself.
+        left = await index.unsettled()
         self.writer.start()
-        self._resume = asyncio.get_running_loop().create_task(self._settle_left())
+        self._resume = asyncio.get_running_loop().create_task(self._settle_left(left))
         return self
 
     async def resumed(self) -> None:
@@ -94,8 +97,8 @@ class Recordings:
         if self._resume is not None:
             await asyncio.shield(self._resume)
 
-    async def _settle_left(self) -> None:
-        for row in await self.index.unsettled():
+    async def _settle_left(self, left: list[RecordingRow]) -> None:
+        for row in left:
             try:
                 await self._settle(row)
                 self.settled_at_start += 1

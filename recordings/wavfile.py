@@ -3,9 +3,9 @@
 Why WAV and not a streaming container (Ogg, raw + sidecar): every player, `sox`, browsers and
 Python's `wave` read it with no dependency, and PCM needs no encoder on the media path. Its
 one weakness, a header that states the data's length, is handled by writing the data first
-and then rewriting the two lengths (RIFF size, data size) about once a second and at close:
+and then rewriting the two lengths (RIFF size, data size) about twice a second and at close:
 the header never claims more than is on disk, so a `kill -9` leaves a valid file that plays
-up to the last rewrite (at most ~1 s short; `repair()` recovers even that tail from the
+up to the last rewrite (at most ~0.5 s short; `repair()` recovers even that tail from the
 file's size). Compression (Opus) happens after the call (issue 11), not here.
 
 All file work runs on one `DiskWriter` thread per process (STYLE.md §6): the media tick only
@@ -34,9 +34,9 @@ CHANNELS = 2
 SAMPLE_BYTES = 2
 FRAME_BYTES = CHANNELS * SAMPLE_BYTES  # one stereo sample
 HEADER_BYTES = 44
-# Chunks waiting for the disk, over every recording: 512 chunks of ~1 s each (32 KB) is
+# Chunks waiting for the disk, over every recording: 1024 chunks of ~0.5 s each (16 KB) is
 # 16 MB; past that the disk is stalled and the oldest audio goes (counted).
-QUEUE_CHUNKS = 512
+QUEUE_CHUNKS = 1024
 
 
 def wav_header(data_bytes: int, rate: int = RATE, channels: int = CHANNELS) -> bytes:
