@@ -186,13 +186,14 @@ class _FrameClock:
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the stream's timing (a privacy pause: re-anchor on arrival)."""
         self._ts: int | None = None
         self._t = 0.0  # call time of the last frame's first sample
         self._end = 0.0  # call time just after the last frame
+
+    def reset(self) -> None:
+        """Forget the stream's timing (a privacy pause: re-anchor on arrival), but not
+        where its audio ended: nothing after the pause is timed back inside it."""
+        self._ts = None
 
     def time_of(self, timestamp: int, samples: int, arrived: float) -> float:
         """Call time of the first sample of a frame of `samples` stamped `timestamp`, whose
@@ -202,7 +203,7 @@ class _FrameClock:
         # refuses it).
         observed = max(0.0, arrived - samples / self.rate)
         if self._ts is None:
-            t = observed
+            t = max(observed, self._end)
         else:
             step = (timestamp - self._ts) & 0xFFFFFFFF
             if step == 0:  # no timestamps: count
@@ -215,7 +216,7 @@ class _FrameClock:
                 t = self._t + step / self.rate
                 if t - observed > GAP_S or observed - t > MAX_LATE_S:
                     t = max(observed, self._end)
-        t = max(t, self._end) if self._ts is not None else t
+        t = max(t, self._end)
         self._ts = timestamp
         self._t = t
         self._end = t + samples / self.rate
