@@ -45,6 +45,9 @@ SMOKES: dict[str, Smoke] = {
     "media_calls.py": Smoke(
         ("--calls", "2", "--measure", "1"),
         (r"^calls\s+legs\s+ok", r"^\s+2\s+2\s+2\s")),
+    "recording.py": Smoke(
+        ("--calls", "2", "--measure", "1"),
+        (r"^plain\s+2\s+2\s", r"^rec\s+2\s+2\s.*\s2\s+2\s", r"^recording at 2 calls: ")),
     "webrtc_legs.py": Smoke(
         ("--pcmu", "1", "--opus", "1", "--measure", "1"),
         (r"^leg\s+PCMU\s+1\s", r"^leg\s+opus\s+1\s", r"^opus: max N")),
