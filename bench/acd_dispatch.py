@@ -7,13 +7,23 @@ ENTRIES waiting entries, then times `assign()` (the matching; the engine's store
 in-memory dict lookups around it). Prints milliseconds per pass (median of --repeat runs) and
 the pairs made. Ratios between rows and between runs on one machine are what to compare.
 
+With `--store memory|redis|both` it times the whole pass as `routing.acd.Acd._dispatch` makes
+it against a real store instead: read every agent's status and the line, order the line,
+`assign()`, then reserve each matched agent (compare-and-set), for the in-process store
+and/or `RedisRoutingStore` (on --redis-url, under a throwaway key prefix deleted after), and
+prints the Redis/memory ratio and the Redis round trips (commands sent, a pipeline or a
+script counting one) per pass, per routed entry in that pass, and for one entry's whole life
+through the store (enqueue, pass, reserve, take, on call, wrap-up, available).
+
     python bench/acd_dispatch.py
     python bench/acd_dispatch.py --agents 2000 --entries 5000 --repeat 5
+    python bench/acd_dispatch.py --store both
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import statistics
 import sys
@@ -22,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.acd_store_pass import run_store_bench  # noqa: E402
 from routing.model import AgentConfig, AgentState, AgentStatus, QueueConfig, QueueEntry  # noqa: E402
 from routing.strategies import assign  # noqa: E402
 
@@ -69,7 +80,15 @@ def main() -> int:
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--entries", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--store", choices=("memory", "redis", "both"), default=None,
+                        help="time whole passes against a real store (see above)")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
+    if args.store is not None:
+        stores = ("memory", "redis") if args.store == "both" else (args.store,)
+        return asyncio.run(run_store_bench(
+            stores, agents=args.agents, entries=args.entries, repeat=args.repeat,
+            redis_url=args.redis_url, scenario=scenario))
     print(f"{'strategy':<16}{'agents':>7}{'free':>6}{'waiting':>9}{'ms/pass':>10}{'pairs':>7}"
           "  line")
     for strategy in ("longest-idle", "skills-weighted"):

@@ -535,21 +535,24 @@ class Acd:
                      if e.id not in self._offers and self._callbacks.due(e, wall)]
             if not ready:
                 continue
-            raw = {a.id: statuses.get(a.id) or await self.store.agent_status(a.id)
+            # `statuses` holds every agent that ever moved: the others are OFFLINE.
+            raw = {a.id: statuses.get(a.id) or AgentStatus(a.id)
                    for a in self.agents.values() if name in a.queues}
             agents = {a.id: (a, self._with_text(raw[a.id]))
                       for a in self.agents.values() if name in a.queues}
+            picks: list[tuple[QueueEntry, AgentConfig]] = []
             for entry, candidate in assign(queue, ready, agents, now=now,
                                            last=self._last.get(name)):
                 agent = candidate.agent
                 if raw[agent.id].active + self.text_load(agent.id) >= agent.max_concurrent:
                     self.kick()  # a text offer took the last place since this pass began
                     continue
-                reserved = await self.store.transition(
-                    agent.id, _A.RESERVED, now=now, expect=frozenset({_A.AVAILABLE}),
-                    reserved_for=entry.id)
+                picks.append((entry, agent))
+            # One compare-and-set per pair, all in one store call (one Redis round trip).
+            results = await self.store.reserve([(a.id, e.id) for e, a in picks], now=now)
+            for (entry, agent), reserved in zip(picks, results, strict=True):
                 if reserved is None:
-                    self.kick()  # taken by another queue this pass: look again
+                    self.kick()  # taken by another queue (or node) this pass: look again
                     continue
                 statuses[agent.id] = reserved
                 self._last[name] = agent.id

@@ -10,7 +10,9 @@ must run on one Redis server (or give the prefix a `{hash tag}` on a cluster).
 
 Agent status: one hash per agent, `<p>agent:<id>` with fields state, reason, since,
 idle_since, active, reserved_for, node (the node that made the last move); numbers are
-written as the Python side formatted them, so they come back exactly. `<p>agents` is the set
+written as the Python side formatted them, so they come back exactly. `<p>snap` holds each
+agent's status again as one JSON text, rewritten by every move, so reading all of them is
+one HVALS. `<p>agents` is the set
 of agent ids with a status; `<p>reserved:<entry id>` the set of agents reserved for an entry
 (normally one; two nodes may each reserve one for the same entry, and only one takes it).
 """
@@ -45,6 +47,9 @@ local function move(p, id, key, old, new, now, reason, reserved_for, delta, node
     redis.call('HDEL', key, 'reserved_for')
   end
   redis.call('SADD', p .. 'agents', id)
+  local v = redis.call('HMGET', key, 'state', 'reason', 'since', 'idle_since', 'active',
+                       'reserved_for')
+  redis.call('HSET', p .. 'snap', id, cjson.encode({id, v[1], v[2], v[3], v[4], v[5], v[6]}))
   return {'ok', flat(key)}
 end
 """
@@ -85,13 +90,26 @@ end
 return out
 """
 
-# ARGV: prefix. Every agent's status: {id1, flat1, id2, flat2, ...}.
+# ARGV: prefix. Every agent's status as one JSON text, a list of [id, state, reason,
+# since, idle_since, active, reserved_for] (values the strings stored, so numbers come back
+# exactly; false where unset), kept ready by every move in `<p>snap`: one reply to parse.
 STATUSES = """
-local p = ARGV[1]
+return '[' .. table.concat(redis.call('HVALS', ARGV[1] .. 'snap'), ',') .. ']'
+"""
+
+# ARGV: prefix, now, node id, then agent id and entry id pairs. Each agent AVAILABLE is
+# reserved for its entry; returns, in order, {'ok', flat} or {'nochange'}.
+RESERVE = _AGENT_LIB + """
+local p, now, node = ARGV[1], ARGV[2], ARGV[3]
 local out = {}
-for _, id in ipairs(redis.call('SMEMBERS', p .. 'agents')) do
-  out[#out + 1] = id
-  out[#out + 1] = redis.call('HGETALL', p .. 'agent:' .. id)
+for i = 4, #ARGV, 2 do
+  local id, entry = ARGV[i], ARGV[i + 1]
+  local key = agent_key(p, id)
+  if (redis.call('HGET', key, 'state') or 'offline') == 'available' then
+    out[#out + 1] = move(p, id, key, 'available', 'reserved', now, '', entry, 0, node)
+  else
+    out[#out + 1] = {'nochange'}
+  end
 end
 return out
 """
@@ -106,6 +124,7 @@ local prev_for = redis.call('HGET', key, 'reserved_for')
 if prev_for then redis.call('SREM', p .. 'reserved:' .. prev_for, id) end
 redis.call('DEL', key)
 redis.call('SREM', p .. 'agents', id)
+redis.call('HDEL', p .. 'snap', id)
 return old
 """
 
@@ -113,7 +132,7 @@ return old
 ADD_ENTRY = """
 local p, id = ARGV[1], ARGV[2]
 if redis.call('HSETNX', p .. 'entries', id, ARGV[5]) == 0 then return 0 end
-redis.call('ZADD', p .. 'q:' .. ARGV[3], ARGV[4], id)
+redis.call('ZADD', p .. 'q:' .. ARGV[3], ARGV[4], ARGV[5])
 redis.call('HSET', p .. 'owner', 'e:' .. id, ARGV[6])
 return 1
 """
@@ -124,25 +143,17 @@ REMOVE_ENTRY = """
 local p, id = ARGV[1], ARGV[2]
 local raw = redis.call('HGET', p .. 'entries', id)
 if not raw then return false end
-local queue = cjson.decode(raw)['queue']
+local queue = cjson.decode(raw)[2]
 redis.call('HDEL', p .. 'entries', id)
-redis.call('ZREM', p .. 'q:' .. queue, id)
+redis.call('ZREM', p .. 'q:' .. queue, raw)
 redis.call('HDEL', p .. 'owner', 'e:' .. id)
 return raw
 """
 
-# ARGV: prefix, queue. The queue's entries' JSON in line order (priority, then place).
+# ARGV: prefix, queue. The queue's entries in line order (priority, then place), as one
+# JSON array (the sorted set's members are the entries' texts).
 ENTRIES = """
-local p = ARGV[1]
-local ids = redis.call('ZRANGE', p .. 'q:' .. ARGV[2], 0, -1)
-local out = {}
-for i = 1, #ids, 1000 do
-  local chunk = {}
-  for j = i, math.min(i + 999, #ids) do chunk[#chunk + 1] = ids[j] end
-  local got = redis.call('HMGET', p .. 'entries', unpack(chunk))
-  for _, raw in ipairs(got) do if raw then out[#out + 1] = raw end end
-end
-return out
+return '[' .. table.concat(redis.call('ZRANGE', ARGV[1] .. 'q:' .. ARGV[2], 0, -1), ',') .. ']'
 """
 
 # ARGV: prefix, callback id, callback JSON, node id. 0 if the id is stored already.
@@ -202,7 +213,7 @@ for i = 1, #owners, 2 do
       local raw = redis.call('HGET', p .. 'entries', id)
       if raw then
         redis.call('HDEL', p .. 'entries', id)
-        redis.call('ZREM', p .. 'q:' .. cjson.decode(raw)['queue'], id)
+        redis.call('ZREM', p .. 'q:' .. cjson.decode(raw)[2], raw)
         entries[#entries + 1] = raw
       end
       redis.call('HDEL', p .. 'owner', owners[i])

@@ -30,7 +30,7 @@ import asyncio
 import copy
 import json
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from routing.persistence import SqlRoutingPersistence
 
 PENDING_CALLBACKS = frozenset({CallbackState.WAITING, CallbackState.DIALING})
+_FREE = frozenset({AgentState.AVAILABLE})
 
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,14 @@ class RoutingStore(Protocol):
         to `active`, and return the new status. Raises AgentStateError for a move the state
         machine forbids, ValueError for RESERVED without `reserved_for` (or `reserved_for`
         with another state) or a negative `active`."""
+        ...
+
+    async def reserve(
+        self, pairs: Sequence[tuple[str, str]], *, now: float
+    ) -> list[AgentStatus | None]:
+        """For each (agent id, entry id): `transition(agent, RESERVED, expect={AVAILABLE},
+        reserved_for=entry)`, each pair its own compare-and-set, all in one call (a dispatch
+        pass's reservations: one round trip on Redis). Results in the pairs' order."""
         ...
 
     async def release_reservation(self, entry_id: str, *, now: float) -> list[AgentStatus]:
@@ -361,6 +370,12 @@ class MemoryRoutingStore:
             except Exception:
                 log.exception("an agent state watcher failed")
         return replace(status)
+
+    async def reserve(
+        self, pairs: Sequence[tuple[str, str]], *, now: float
+    ) -> list[AgentStatus | None]:
+        return [self._move(agent_id, AgentState.RESERVED, now=now, expect=_FREE,
+                           reserved_for=entry_id) for agent_id, entry_id in pairs]
 
     async def release_reservation(self, entry_id: str, *, now: float) -> list[AgentStatus]:
         # No await between the search and the sets: atomic on the event loop.

@@ -304,3 +304,20 @@ async def test_watchers_told_of_each_move(store: RoutingStore) -> None:
     assert await store.transition("ann", A.BREAK, now=2.0, expect=FREE) is None
     await store.release_reservation("e1", now=3.0)
     assert seen == [("ann", A.AVAILABLE), ("ann", A.RESERVED), ("ann", A.AVAILABLE)]
+
+
+async def test_reserve_many_at_once_each_its_own_compare_and_set(store: RoutingStore) -> None:
+    for agent in ("ann", "bob", "cid"):
+        await store.transition(agent, A.AVAILABLE, now=1.0)
+    await store.transition("bob", A.BREAK, now=1.5, reason="lunch")
+    got = await store.reserve([("ann", "e1"), ("bob", "e2"), ("cid", "e3"), ("dan", "e4")],
+                              now=2.0)
+    assert [None if s is None else (s.agent_id, s.state, s.reserved_for) for s in got] == [
+        ("ann", A.RESERVED, "e1"), None, ("cid", A.RESERVED, "e3"), None]
+    assert (await store.agent_status("bob")).state is A.BREAK
+    assert (await store.agent_status("dan")).state is A.OFFLINE
+    # Already reserved: a second pass (or node) gets nothing.
+    assert await store.reserve([("ann", "e9")], now=3.0) == [None]
+    assert await store.reserve([], now=3.0) == []
+    (released,) = await store.release_reservation("e3", now=4.0)
+    assert released.agent_id == "cid"
