@@ -13,6 +13,8 @@ real `twilio` client against the loopback Twilio stand-in (the one stand-in).
   delivered). The customer's SMS reply is a conversation on the same case; its composer
   counts segments; after the customer's STOP the next SMS is refused and the agent reads
   why in the page.
+- An email arrives on the SMTP listener; the agent's reply from the desk has "Re: <subject>"
+  and the customer's email quoted, and goes out through the relay threaded on it.
 Screenshots go to tests/artifacts/desk-inbox-e2e/.
 """
 
@@ -23,26 +25,40 @@ import contextlib
 import html
 import json
 import shutil
+import socket
 import time
 import wave
 from collections.abc import AsyncIterator, Awaitable, Callable
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiosmtplib
 import numpy as np
 import pytest
 import yaml
 from aiohttp import web
 
+from tests.channels import test_email_smtp
+from tests.channels.test_email_smtp import (
+    ANA,
+    FROM,
+    RELAY_PASSWORD,
+    RELAY_USER,
+    REPLY_DOMAIN,
+    Relay,
+)
 from tests.e2e.acd import QUEUE_FLOW
 from tests.e2e.api import get_json, send_json
 from tests.helpers.chromium import CHROMIUM, chromium_context
-from tests.helpers.server import ServerOptions, ServerProcess
+from tests.helpers.server import ServerOptions, ServerProcess, free_port
 from tests.helpers.twilio_standin import TwilioStandIn
 from tests.helpers.webapp import start_app
 
 pytestmark = pytest.mark.slow
+# The email provider's relay (aiosmtpd with STARTTLS and AUTH), as in the email tests.
+smtp_relay = test_email_smtp.relay
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "desk-inbox-e2e"
 PASSWORD = "inbox-test-password-1"
@@ -440,3 +456,51 @@ async def test_sms_from_a_call_then_an_sms_conversation_and_an_opted_out_number(
                 assert await status.get_attribute("data-code") == "opted_out"
                 assert len(twilio.requests) == 2  # nothing more reached Twilio
                 await desk.shot("sms-refused")
+
+
+async def test_an_email_reply_from_the_desk_quotes_and_threads(
+    tmp_path: Path, smtp_relay: Relay
+) -> None:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail("chromium is installed by scripts/setup.sh")
+    from playwright.async_api import async_playwright
+
+    relay = smtp_relay
+    (tmp_path / "smtp-password").write_text(RELAY_PASSWORD + "\n")
+    smtp_in = free_port(socket.SOCK_STREAM, also_tcp=False)
+    server = ServerProcess(tmp_path / "server", server_options(
+        tmp_path, channels=["voice", "email"], config={"email": {
+            "smtp_host": "127.0.0.1", "smtp_port": relay.port, "starttls": True,
+            "ca_file": str(relay.cert), "username": RELAY_USER,
+            "password_file": str(tmp_path / "smtp-password"), "from_address": FROM,
+            "reply_domain": REPLY_DOMAIN, "listen": f"127.0.0.1:{smtp_in}"}}))
+    (tmp_path / "server").mkdir()
+    first = EmailMessage()
+    first["From"], first["To"], first["Subject"] = ANA, FROM, "Broken router"
+    first["Message-ID"] = "<first-contact@example.net>"
+    first.set_content("My router blinks red.\nSince Monday.")
+    async with server:
+        await add_ana(server)
+        async with async_playwright() as p, desk_of(p, server, tmp_path) as desk:
+            await desk.available()
+            await aiosmtplib.send(first, hostname="127.0.0.1", port=smtp_in, start_tls=False)
+            await desk.accept_offer()
+            await desk.page.wait_for_function(
+                "() => document.getElementById('composer-subject').value === 'Re: Broken router'")
+            assert await desk.page.input_value("#composer-channel") == "email"
+            quoted = await desk.page.input_value("#composer-body")
+            assert f"{ANA} wrote:\n> My router blinks red.\n> Since Monday." in quoted
+            await desk.page.locator("#composer-body").press("Control+Home")
+            await desk.page.locator("#composer-body").type("Please restart it.")
+            await desk.page.click("#composer-send")
+            await desk.page.wait_for_function(
+                "() => document.getElementById('composer-status').textContent === 'Sent.'")
+            await desk.page.locator("#timeline .message[data-direction='outbound'] .body",
+                                    has_text="Please restart it.").wait_for()
+            await desk.shot("email-reply")
+    answer = relay.message()
+    assert answer["To"] == ANA and answer["Subject"] == "Re: Broken router"
+    assert answer["In-Reply-To"] == "<first-contact@example.net>"
+    body = answer.get_content().replace("\r\n", "\n")
+    assert body.startswith("Please restart it.\n\nOn ")
+    assert body.endswith(" wrote:\n> My router blinks red.\n> Since Monday.\n")

@@ -37,7 +37,7 @@ export function replySubject(subject) {
 
 /** The quote of `message` under the agent's reply: "On <date>, <from> wrote:" + "> " lines. */
 export function quoteOf(message) {
-  const lines = String(message.body || "").replace(/\r\n?/g, "\n").split("\n");
+  const lines = String(message.body || "").replace(/\r\n?/g, "\n").trimEnd().split("\n");
   const header = t("composer.quote_header", {date: clock(message.created_at),
                                              from: message.sender || ""});
   return `\n\n${header}\n${lines.map((line) => (line ? `> ${line}` : ">")).join("\n")}`;
