@@ -72,6 +72,7 @@ from voice.trust import RegisteredSources, TrustedSources
 from web.app import build_app
 from web.auth import Auth, ConfigToken, ConfigTokens, Role, require
 from web.auth.bootstrap import ensure_admin
+from web.auth.redis_sessions import RedisSessionStore
 from web.auth.sessions import SessionStore
 from web.auth.store import UserStore
 from web.auth.throttle import LoginThrottle
@@ -105,6 +106,7 @@ class Server:
         self._runner: web.AppRunner | None = None
         self.store: CaseStore | None = None
         self.users: UserStore | None = None
+        self.sessions: SessionStore | None = None
         self.app: web.Application | None = None
         self.speech: SpeechStack | None = None
         self.recordings: Recordings | None = None
@@ -278,9 +280,14 @@ class Server:
         s = self.settings
         self.users = await UserStore.open(s.database_url)
         await ensure_admin(self.users, s.data_dir, s.auth.admin_password_file)
+        if s.sessions.store == "redis":
+            self.sessions = await RedisSessionStore.open(
+                s.sessions.redis_url, self.clock.now, prefix=s.sessions.key_prefix)
+        else:
+            self.sessions = SessionStore(self.clock.now)
         return Auth(
             users=self.users,
-            sessions=SessionStore(self.clock.now),
+            sessions=self.sessions,
             throttle=LoginThrottle(self.clock.now),
             config_tokens=ConfigTokens(
                 ConfigToken(t.name, Role.parse(t.role), t.digest) for t in s.auth.tokens
@@ -405,6 +412,8 @@ class Server:
             await self.recordings.close()
         if self.users is not None:
             await self.users.close()
+        if isinstance(self.sessions, RedisSessionStore):
+            await self.sessions.close()
         if self.store is not None:
             await self.store.close()
         await self.ticker.stop()

@@ -18,6 +18,11 @@ from centralita.routing_store_config import (
     RoutingStoreSettings,
     parse_routing_store,
 )
+from centralita.session_store_config import (
+    SessionStoreConfigError,
+    SessionStoreSettings,
+    parse_session_store,
+)
 from channels.chat_config import ChatConfigError, ChatSettings, parse_chat_settings
 from channels.email_config import EmailConfigError, EmailSettings, parse_email_settings
 from channels.twilio_config import TwilioConfig, TwilioConfigError, parse_twilio
@@ -122,6 +127,9 @@ class Settings:
     # Where the ACD keeps its live state: memory, or Redis shared by several nodes
     # (centralita.routing_store_config).
     routing: RoutingStoreSettings = field(default_factory=RoutingStoreSettings)
+    # Where browser logins are kept: memory, or Redis so a restart logs nobody out
+    # (centralita.session_store_config).
+    sessions: SessionStoreSettings = field(default_factory=SessionStoreSettings)
     # Where cases live; None means SQLite in the data dir (the embedded default).
     cases_url: str | None = None
     # Speech on every call: whisper (default), vosk (needs transcription_model), pocketsphinx,
@@ -280,6 +288,11 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         try:
             return parse_routing_store(value, f"{where}: routing")
         except RoutingStoreConfigError as exc:
+            raise ConfigError(str(exc)) from exc
+    if key == "sessions":
+        try:
+            return parse_session_store(value, f"{where}: sessions")
+        except SessionStoreConfigError as exc:
             raise ConfigError(str(exc)) from exc
     if key == "log_format":
         if value not in ("text", "json"):
