@@ -28,6 +28,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -66,6 +67,18 @@ class Step:
     compress_cpu_s_per_min: float = 0.0  # server CPU after the BYEs, per minute recorded
     recordings: int = 0
     settled: int = 0
+
+
+async def view(server: ServerProcess) -> dict[str, Any]:
+    """GET /api/debug/media, asked again when a loaded server is slow to answer."""
+    for attempt in range(5):
+        try:
+            return await media_view(server)
+        except RuntimeError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(1.0)
+    raise AssertionError("unreachable")
 
 
 def wav_bytes(root: Path) -> int:
@@ -109,16 +122,16 @@ async def run_step(workdir: Path, audio: Path, n: int, measure_s: float,
         deadline = time.monotonic() + ramp_s + 15.0
         legs = 0
         while time.monotonic() < deadline:
-            legs = (await media_view(server))["legs"]
+            legs = (await view(server))["legs"]
             if legs >= n:
                 break
             await asyncio.sleep(0.25)
         await asyncio.sleep(SETTLE_S)
-        before = await media_view(server)
+        before = await view(server)
         cpu0, bytes0, t0 = cpu_seconds(server.pid), wav_bytes(root), time.monotonic()
         await asyncio.sleep(measure_s)
         cpu1, bytes1, t1 = cpu_seconds(server.pid), wav_bytes(root), time.monotonic()
-        after = await media_view(server)
+        after = await view(server)
         try:
             await asyncio.wait_for(sipp.wait(), hold_ms / 1000 + 20)
         except TimeoutError:
