@@ -14,7 +14,8 @@ real `twilio` client against the loopback Twilio stand-in (the one stand-in).
   counts segments; after the customer's STOP the next SMS is refused and the agent reads
   why in the page.
 - An email arrives on the SMTP listener; the agent's reply from the desk has "Re: <subject>"
-  and the customer's email quoted, and goes out through the relay threaded on it.
+  and the customer's email quoted, and goes out through the relay threaded on it; the
+  customer's answer (history quoted) shows in the same conversation without the history.
 Screenshots go to tests/artifacts/desk-inbox-e2e/.
 """
 
@@ -496,11 +497,32 @@ async def test_an_email_reply_from_the_desk_quotes_and_threads(
             await desk.page.wait_for_function(
                 "() => document.getElementById('composer-status').textContent === 'Sent.'")
             await desk.page.locator("#timeline .message[data-direction='outbound'] .body",
-                                    has_text="Please restart it.").wait_for()
+                                    has_text="Please restart it.").first.wait_for()
             await desk.shot("email-reply")
-    answer = relay.message()
-    assert answer["To"] == ANA and answer["Subject"] == "Re: Broken router"
-    assert answer["In-Reply-To"] == "<first-contact@example.net>"
-    body = answer.get_content().replace("\r\n", "\n")
-    assert body.startswith("Please restart it.\n\nOn ")
-    assert body.endswith(" wrote:\n> My router blinks red.\n> Since Monday.\n")
+            answer = relay.message()
+            assert answer["To"] == ANA and answer["Subject"] == "Re: Broken router"
+            assert answer["In-Reply-To"] == "<first-contact@example.net>"
+            body = answer.get_content().replace("\r\n", "\n")
+            assert body.startswith("Please restart it.\n\nOn ")
+            assert body.endswith(" wrote:\n> My router blinks red.\n> Since Monday.\n")
+
+            # The customer answers with the history quoted: the timeline shows what they
+            # wrote this time, the history folded away.
+            second = EmailMessage()
+            second["From"], second["To"] = ANA, str(answer["Reply-To"])
+            second["Subject"] = "Re: Broken router"
+            second["Message-ID"] = "<second@example.net>"
+            second["In-Reply-To"] = str(answer["Message-ID"])
+            second.set_content("It works now, thanks!\n\nOn Tue, 8 Dec 2026, Support wrote:\n"
+                               "> Please restart it.\n")
+            await aiosmtplib.send(second, hostname="127.0.0.1", port=smtp_in, start_tls=False)
+            latest = desk.page.locator("#timeline .message[data-direction='inbound']").last
+            await latest.locator(".body", has_text="It works now").first.wait_for()
+            assert (await latest.locator(".body").first.text_content() or "").strip() == \
+                "It works now, thanks!"
+            assert await latest.locator("details.quoted summary").text_content() == \
+                "Quoted history"
+            first_in = desk.page.locator("#timeline .message[data-direction='inbound']").first
+            assert await first_in.locator("details.quoted").count() == 0  # nothing quoted
+            assert await desk.page.locator(".inbox-list .conversation").count() == 1
+            await desk.shot("email-answered")

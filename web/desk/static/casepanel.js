@@ -16,6 +16,30 @@ const TYPING_MS = 8000;  // a visitor's typing indicator without news goes away 
 const STATUS_RANK = {received: 0, queued: 1, sending: 2, sent: 3, undelivered: 4, failed: 4,
                      delivered: 5, read: 6};
 
+// An email reply's quoted history (as channels/email_quotes.py finds it: "> " lines and the
+// attribution just before them) is kept out of the timeline's text and shown on demand.
+const ATTRIBUTION = /^\s*(on\b.*\bwrote|el\b.*\bescribi[oó]|le\b.*\ba [ée]crit|am\b.*\bschrieb.*)\s*:?\s*$/i;
+
+/** `[what the customer wrote this time, the whole text]` of an email body. */
+export function withoutQuotes(body) {
+  const lines = String(body || "").replace(/\r\n?/g, "\n").split("\n");
+  const kept = [];
+  for (let i = 0; i < lines.length; i += 1) {
+    const quote = /^\s*>/.test(lines[i]);
+    const introduces = ATTRIBUTION.test(lines[i]) && /^\s*>/.test(lines[i + 1] || "")
+      || ATTRIBUTION.test(`${lines[i]} ${lines[i + 1] || ""}`) && /^\s*>/.test(lines[i + 2] || "");
+    if (quote) continue;
+    if (introduces) {
+      if (!ATTRIBUTION.test(lines[i])) i += 1;  // a two-line attribution
+      continue;
+    }
+    kept.push(lines[i]);
+  }
+  const whole = lines.join("\n").trim();
+  const text = kept.join("\n").trim();
+  return [text || whole, whole];
+}
+
 function later(a, b) {
   return (STATUS_RANK[b] ?? -1) > (STATUS_RANK[a] ?? -1) ? b : a;
 }
@@ -255,10 +279,20 @@ export class CasePanel {
         inbound ? null : h("span", {class: "delivery", dataset: {status: status || ""}},
           this.statusLabel(status))),
       m.subject ? h("p", {class: "subject"}, t("timeline.subject", {subject: m.subject})) : null,
-      h("p", {class: "body"}, m.body || ""),
+      ...this.bodyOf(m),
       attachments.length
         ? h("p", {class: "status"}, t("timeline.attachments", {names: attachments.join(", ")}))
         : null);
+  }
+
+  /** The body's text; an email's quoted history folded away under "Quoted history". */
+  bodyOf(m) {
+    if (m.channel !== "email") return [h("p", {class: "body"}, m.body || "")];
+    const [fresh, whole] = withoutQuotes(m.body);
+    if (fresh === whole) return [h("p", {class: "body"}, whole)];
+    return [h("p", {class: "body"}, fresh),
+            h("details", {class: "quoted"}, h("summary", {}, t("timeline.quoted")),
+              h("p", {class: "body"}, whole))];
   }
 
   statusLabel(status) {

@@ -157,6 +157,7 @@ export const en = {
   "timeline.from_agent": "Agent",
   "timeline.attachments": "Attachments: {names}",
   "timeline.subject": "Subject: {subject}",
+  "timeline.quoted": "Quoted history",
   "status.queued": "queued",
   "status.sending": "sending",
   "status.sent": "sent",
