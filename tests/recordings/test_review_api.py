@@ -1,6 +1,6 @@
 """The review API over real recordings (recorded through the real recorder, compressed to
 Opus, indexed in the case database), a real aiohttp server with the real auth, and the real
-case store for who handled which call.
+case store for who handled which call; on SQLite and PostgreSQL.
 
 Users: root (admin), sam (supervisor of team "front": ana), ana and bo (agents). One call
 was ana's, one bo's. Must-show: ana fetching bo's recording gets 403 and the attempt is in
@@ -79,10 +79,10 @@ async def record(recordings: Recordings, cases: CaseStore, call_id: str, agent: 
 
 
 @pytest.fixture
-async def rig(tmp_path: Path, users: UserStore) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path, users: UserStore, db_url: str) -> AsyncIterator[Rig]:
     for name, role in ROLES.items():
         await users.add_user(name, PASSWORD, role)
-    url = f"sqlite:///{tmp_path}/cases.db"
+    url = db_url  # SQLite and PostgreSQL
     cases = await CaseStore.open(url, bus=InProcessBus())
     now = [START]
     recordings = await Recordings.open(FileStorage(tmp_path / "rec"),
