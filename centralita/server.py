@@ -69,6 +69,8 @@ from voice.sip.ua import SipUserAgent, UaConfig
 from voice.transcription_service import TranscriptionService
 from voice.transfer import SipTransferer, sip_from_uri
 from voice.trust import RegisteredSources, TrustedSources
+from voice.twilio.stream import TwilioStreams
+from voice.twilio.tokens import StreamTokens
 from web.app import build_app
 from web.auth import Auth, ConfigToken, ConfigTokens, Role, require
 from web.auth.bootstrap import ensure_admin
@@ -86,6 +88,7 @@ from web.recordings_api import RecordingsApi, add_recording_routes
 from web.routing_api import add_routing_routes
 from web.summary_api import add_summary_routes
 from web.twilio_api import add_twilio_routes
+from web.twilio_voice_api import TwilioVoiceWeb, add_twilio_voice_routes
 
 log = logging.getLogger("centralita")
 
@@ -115,6 +118,7 @@ class Server:
         self._http: aiohttp.ClientSession | None = None
         self.opt_outs: OptOutStore | None = None
         self.twilio: TwilioMessaging | None = None
+        self.twilio_voice: TwilioStreams | None = None
         self.email: EmailStack | None = None
         self.started = False
         # Prometheus figures (centralita.metrics): a registry of this server's own.
@@ -238,6 +242,12 @@ class Server:
                 attachments=AttachmentStore(s.data_dir / "attachments"),
                 default_region=s.default_region)
             add_twilio_routes(app, self.twilio)
+            # Twilio Voice: a call Twilio carries arrives as a Media Stream and runs through
+            # the very handler SIP calls do (IVR, queue, case, transcription, recording).
+            self.twilio_voice = TwilioStreams(
+                account_sid=s.twilio.account_sid, tokens=StreamTokens(self.clock.now),
+                ticker=self.ticker, clock=self.clock, handler=handler)
+            add_twilio_voice_routes(app, TwilioVoiceWeb(s.twilio, self.twilio_voice))
         if s.email is not None:
             # Email: agents send from a case; replies come in on the SMTP listener.
             self.email = await open_email(s.email, store=self.store, data_dir=s.data_dir,
@@ -386,6 +396,8 @@ class Server:
 
     async def stop(self) -> None:
         if self._runner is not None:
+        if self.twilio_voice is not None:
+            await self.twilio_voice.close()  # hang up streams while their sockets are open
             await self._runner.cleanup()
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()

@@ -1,0 +1,207 @@
+"""HTTP routes of Twilio Voice: the call webhook, its status callback, the Media Streams socket.
+
+    POST /twilio/voice          Twilio's incoming-call webhook (form)     PUBLIC, signed
+    POST /twilio/voice/status   Twilio's call status callback (form)      PUBLIC, signed
+    GET  /twilio/stream         the Media Streams WebSocket               PUBLIC, one-time token
+
+The webhooks go through the same checks as the messaging ones (`web.twilio_api`,
+`channels.twilio_webhook`): no `X-Twilio-Signature` is refused before the body is read; the
+signature is checked with the `twilio` package's `RequestValidator` against
+`twilio.public_url` + the path, before any field is looked at (403, nothing stored).
+
+The voice webhook answers TwiML built with `twilio.twiml.voice_response`:
+
+    <Response><Connect><Stream url="wss://PUBLIC/twilio/stream">
+        <Parameter name="From" .../><Parameter name="To" .../>
+        <Parameter name="token" value="ONE-TIME TOKEN"/>
+    </Stream></Connect></Response>
+
+`<Connect><Stream>` is bidirectional: what the IVR plays goes back on the socket. Twilio's
+stream URL takes no query string, so the token comes back in the stream's `start` message;
+the socket is upgraded only when a present `X-Twilio-Signature` matches the `wss://` URL, and
+its call starts only once `start` carries a valid, unused token for the same CallSid
+(`voice.twilio.stream`): anything else is closed with 1008 and a reason, before any call or
+case exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from aiohttp import WSMsgType, web
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+from twilio.twiml.voice_response import Connect, VoiceResponse  # type: ignore[import-untyped]
+
+from channels.base import BadInbound, Forged
+from channels.twilio_config import TwilioConfig
+from channels.twilio_webhook import SIGNATURE_HEADER, Form, TwilioVerifier, decode_form
+from voice.twilio.protocol import MAX_MESSAGE_CHARS
+from voice.twilio.stream import TOKEN_PARAMETER, TwilioStreams
+from web.auth import allow_anonymous
+from web.case_http import error
+from web.twilio_api import _webhook_body as webhook_body  # the messaging webhooks' reader
+
+log = logging.getLogger(__name__)
+
+VOICE_PATH = "/twilio/voice"
+VOICE_STATUS_PATH = "/twilio/voice/status"
+STREAM_PATH = "/twilio/stream"
+_CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
+#: Statuses after which the call is over (Twilio's CallStatus values).
+FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+_STATUSES = FINAL_STATUSES | {"queued", "initiated", "ringing", "in-progress"}
+
+
+class TwilioVoiceWeb:
+    """What the routes need: the config, the webhook verifier, the stream service."""
+
+    def __init__(self, config: TwilioConfig, streams: TwilioStreams) -> None:
+        self.config = config
+        self.streams = streams
+        self.verifier = TwilioVerifier(config.auth_token, config.public_url)
+        self._validator = RequestValidator(config.auth_token)
+        base = config.public_url
+        scheme = "wss" if base.startswith("https://") else "ws"
+        self.stream_url = scheme + base[base.index("://"):] + STREAM_PATH
+
+    def stream_signed(self, signature: str) -> bool:
+        """Whether `signature` is Twilio's over the stream's public `wss://` URL."""
+        return bool(self._validator.validate(self.stream_url, {}, signature))
+
+
+TWILIO_VOICE: web.AppKey[TwilioVoiceWeb] = web.AppKey("twilio_voice", TwilioVoiceWeb)
+
+
+def _one(form: Form, name: str) -> str:
+    values = form.getall(name, [])
+    if len(values) != 1:
+        raise BadInbound("missing" if not values else "given more than once", name)
+    return values[0]
+
+
+def _party(form: Form, name: str) -> str:
+    """From / To: E.164 for phone calls, `client:`/`sip:` addresses, or `anonymous`."""
+    value = _one(form, name).strip()
+    if not value or len(value) > 128 or not value.isprintable():
+        raise BadInbound("a caller id of 1 to 128 printable characters", name)
+    return value
+
+
+def _call(form: Form, account_sid: str) -> tuple[str, str]:
+    """(CallSid, CallStatus) of a verified voice webhook; `BadInbound` naming the field."""
+    given = form.getall("AccountSid", [])
+    if given and given != [account_sid]:
+        raise BadInbound("not this server's Twilio account", "AccountSid")
+    sid = _one(form, "CallSid")
+    if not _CALL_SID.fullmatch(sid):
+        raise BadInbound("not a Twilio call id (CA and 32 hex digits)", "CallSid")
+    status = _one(form, "CallStatus")
+    if status not in _STATUSES:
+        raise BadInbound(f"not a Twilio call status: {status[:40]!r}", "CallStatus")
+    return sid, status
+
+
+async def _verified(request: web.Request) -> Form | web.Response:
+    """The form of a request Twilio signed, or the refusal (403/413/415/400)."""
+    got = await webhook_body(request)
+    if isinstance(got, web.Response):
+        if got.status == 403:
+            log.warning("twilio voice webhook refused: no %s header", SIGNATURE_HEADER)
+        return got
+    signature, raw = got
+    voice = request.app[TWILIO_VOICE]
+    try:
+        form = decode_form(raw)
+        voice.verifier.verify(request.path_qs, form, signature)
+    except Forged as exc:
+        log.warning("twilio voice webhook refused: %s", exc)
+        return error(403, "forged", str(exc))
+    except BadInbound as exc:
+        return error(400, "bad_inbound", exc.what, exc.where)
+    return form
+
+
+async def incoming(request: web.Request) -> web.Response:
+    """A call arrived at one of our Twilio numbers: stream it to us."""
+    form = await _verified(request)
+    if isinstance(form, web.Response):
+        return form
+    voice = request.app[TWILIO_VOICE]
+    try:
+        call_sid, _ = _call(form, voice.config.account_sid)
+        caller, dialed = _party(form, "From"), _party(form, "To")
+    except BadInbound as exc:
+        return error(400, "bad_inbound", exc.what, exc.where)
+    token = voice.streams.issue_token(call_sid, caller, dialed)
+    response = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=voice.stream_url)
+    stream.parameter(name="From", value=caller)
+    stream.parameter(name="To", value=dialed)
+    stream.parameter(name=TOKEN_PARAMETER, value=token)
+    response.append(connect)
+    log.info("twilio voice webhook: call %s connected to the stream", call_sid)
+    return web.Response(text=str(response), content_type="text/xml")
+
+
+async def status(request: web.Request) -> web.Response:
+    """Twilio's call status callback: a final status ends the call if it still streams."""
+    form = await _verified(request)
+    if isinstance(form, web.Response):
+        return form
+    voice = request.app[TWILIO_VOICE]
+    try:
+        call_sid, call_status = _call(form, voice.config.account_sid)
+    except BadInbound as exc:
+        return error(400, "bad_inbound", exc.what, exc.where)
+    if call_status in FINAL_STATUSES and voice.streams.end(call_sid, f"twilio-{call_status}"):
+        log.info("twilio voice: call %s ended by its status callback (%s)", call_sid,
+                 call_status)
+    return web.Response(text=str(VoiceResponse()), content_type="text/xml")
+
+
+class _AiohttpSocket:
+    """`voice.twilio.stream.StreamSocket` over aiohttp's server-side WebSocket."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+
+    async def receive(self) -> str | bytes | None:
+        msg = await self.ws.receive()
+        if msg.type is WSMsgType.TEXT:
+            return str(msg.data)
+        if msg.type is WSMsgType.BINARY:
+            return bytes(msg.data)
+        return None  # CLOSE, CLOSING, CLOSED, ERROR
+
+    async def send(self, text: str) -> None:
+        await self.ws.send_str(text)
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.ws.close(code=code, message=reason.encode())
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """The Media Streams socket: signature (when present) at the upgrade, token at `start`."""
+    voice = request.app[TWILIO_VOICE]
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if signature is not None and not voice.stream_signed(signature):
+        log.warning("twilio stream refused: %s does not match the stream URL",
+                    SIGNATURE_HEADER)
+        return error(403, "forged", f"{SIGNATURE_HEADER} does not match this request")
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_CHARS + 1024, autoping=True)
+    if not ws.can_prepare(request).ok:
+        return error(400, "not_websocket", "a Media Streams WebSocket upgrade is expected")
+    await ws.prepare(request)
+    await voice.streams.run_socket(_AiohttpSocket(ws))
+    return ws
+
+
+def add_twilio_voice_routes(app: web.Application, voice: TwilioVoiceWeb) -> None:
+    """Mount the voice webhook, its status callback and the stream socket (all PUBLIC: the
+    signature and the one-time token are their authentication)."""
+    app[TWILIO_VOICE] = voice
+    allow_anonymous(app, app.router.add_post(VOICE_PATH, incoming))
+    allow_anonymous(app, app.router.add_post(VOICE_STATUS_PATH, status))
+    allow_anonymous(app, app.router.add_get(STREAM_PATH, stream))
