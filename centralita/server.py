@@ -395,9 +395,9 @@ class Server:
         })
 
     async def stop(self) -> None:
-        if self._runner is not None:
         if self.twilio_voice is not None:
             await self.twilio_voice.close()  # hang up streams while their sockets are open
+        if self._runner is not None:
             await self._runner.cleanup()
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
