@@ -12,7 +12,8 @@ waiting shows its badge and waiting time; opened, its composer has "Re: <subject
 customer's last email quoted, which the agent edits and sends (threaded onto that email).
 An SMS conversation's composer counts segments as the server does (the JS module and
 `channels.sms_segments` agree on the same strings), and a refusal from the SMS route (an
-opted-out number) is shown to the agent in its own words. Closing sends the command and the
+opted-out number) is shown to the agent in its own words; the unsent text waits there while
+the agent looks at another conversation. Closing sends the command and the
 row goes when routing says so. Every string the page names is in the catalogue (i18n.js).
 """
 
@@ -299,6 +300,15 @@ async def test_the_inbox_and_its_composers(rig: Rig, tmp_path: Path) -> None:
             assert await status.get_attribute("role") == "alert"
             assert rig.sent.sms == [{"channel": "sms", "body": "Tu pedido 😀 sale hoy"}]
             assert await page.input_value("#composer-body") == "Tu pedido 😀 sale hoy"  # kept
+            # Another conversation and back: the draft is still there.
+            await page.locator(f".conversation[data-id='{line.interaction_id}'] button").click()
+            await page.wait_for_function(
+                "() => document.getElementById('composer-channel').value === 'chat'")
+            assert await page.input_value("#composer-body") == ""
+            await page.locator(f".conversation[data-id='{text.interaction_id}'] button").click()
+            await page.wait_for_function(
+                "() => document.getElementById('composer-channel').value === 'sms'")
+            assert await page.input_value("#composer-body") == "Tu pedido 😀 sale hoy"
             await page.screenshot(path=str(ARTIFACTS / "sms-refused.png"), full_page=True)
 
             # Close: the command, then the row goes when routing says so.

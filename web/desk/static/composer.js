@@ -60,6 +60,7 @@ export class Composer {
     this.typingOn = false;
     this.typingTimer = null;
     this.busy = false;
+    this.drafts = new Map();  // case id -> what the agent was writing there, kept on a switch
     this.root.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit();
@@ -73,6 +74,7 @@ export class Composer {
   target(caseId, channels) {
     if (caseId === null || caseId === undefined || channels.length === 0) {
       this.stopTyping();
+      this.keepDraft();
       this.caseId = null;
       show(this.root, false);
       return;
@@ -89,6 +91,7 @@ export class Composer {
       return;
     }
     this.stopTyping();
+    this.keepDraft();
     this.caseId = caseId;
     this.timeline = null;
     this.replyTo = null;
@@ -98,7 +101,27 @@ export class Composer {
     this.body.value = "";
     this.prefilled = {subject: "", body: ""};
     this.say("");
+    const draft = this.drafts.get(caseId);
+    if (draft && channels.includes(draft.channel)) {
+      this.channel.value = draft.channel;
+      this.subject.value = draft.subject;
+      this.body.value = draft.body;
+      this.prefilled = {...draft.prefilled};
+      this.replyTo = draft.replyTo;
+    }
     this.channelChanged();
+  }
+
+  /** Remember what the agent wrote on the case on screen (switching to another case). */
+  keepDraft() {
+    if (this.caseId === null) return;
+    if (this.body.value === this.prefilled.body && this.subject.value === this.prefilled.subject) {
+      this.drafts.delete(this.caseId);
+      return;
+    }
+    this.drafts.set(this.caseId, {channel: this.kind, subject: this.subject.value,
+                                  body: this.body.value, prefilled: {...this.prefilled},
+                                  replyTo: this.replyTo});
   }
 
   /** The case's timeline changed: a new customer email becomes what a reply quotes. */
