@@ -10,7 +10,8 @@
 With `redis`, every node pointing at the same Redis and prefix shares the queues' lines, the
 agents' states and the place-in-line counter (routing.redis_store); callbacks, records and
 configs still go to the database (`cases_url`, PostgreSQL for a cluster). A node that keeps
-its `node_id` across restarts resumes its own callbacks.
+its `node_id` across restarts resumes its own callbacks; two live nodes must never share one
+(the second to start would take the first one's work as its own).
 """
 
 from __future__ import annotations

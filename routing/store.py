@@ -1,9 +1,9 @@
 """Where the ACD keeps its state: the `RoutingStore` interface and its in-process version.
 
-Every method is one atomic operation on one key, so a multi-node store can implement the
-same interface on Redis: entries and callbacks as hashes with a sorted set per queue (score
-`seq`), agent status as a hash changed by a Lua script (compare-and-set), `next_seq` as
-`INCR`. `MemoryRoutingStore` is the in-process version: live state in dicts, and, given a
+Every method is one atomic operation, so a multi-node store implements the same interface
+on Redis (`routing.redis_store.RedisRoutingStore`: a sorted set per queue, agent moves and
+reservations as Lua compare-and-set scripts, `next_seq` as `INCR`); tests/routing/test_store.py
+is the conformance suite both pass. `MemoryRoutingStore` is the in-process version: live state in dicts, and, given a
 `SqlRoutingPersistence`, callbacks, queue records, API-made configs and the place-in-line
 counter written through to the database.
 
