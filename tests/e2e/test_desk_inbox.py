@@ -5,7 +5,8 @@ chat sockets speaking the widget's protocol, a pjsua2 caller answered over WebRT
 real `twilio` client against the loopback Twilio stand-in (the one stand-in).
 
 - A visitor chats in the widget; the agent accepts and answers in the desk; the visitor
-  reloads and continues the same conversation, and the agent sees it in the same one.
+  reloads and continues the same conversation, and the agent sees it in the same one (and
+  gets it back when they reload the desk).
 - With chat 2 / voice 1 / max_concurrent 3 the agent holds two chats and a call at once; a
   third chat waits in line, not offered, until one chat is closed; then it is offered.
 - During a call (the customer dialled nationally) the agent sends an SMS from the call's case
@@ -270,6 +271,13 @@ async def chat_scene(server: ServerProcess, shop_base: str, tmp_path: Path) -> N
         await desk.send("Sí, antes de las 14:00.")
         await desk.page.locator("#timeline .message[data-direction='outbound'] .body",
                                 has_text="antes de las 14:00").wait_for()
+
+        # The agent reloads the desk: hello brings the conversation back.
+        await desk.page.reload()
+        await desk.page.locator(f".conversation[data-id='{conversation}']").wait_for()
+        assert await desk.conversations() == [conversation]
+        await desk.page.click(f".conversation[data-id='{conversation}'] button")
+        await desk.page.locator("#timeline .message .body", has_text="llega mañana").wait_for()
 
         case_id = await desk.page.evaluate(
             "window.desk.state.conversations[window.desk.state.focus].case_id")
