@@ -321,3 +321,13 @@ async def test_reserve_many_at_once_each_its_own_compare_and_set(store: RoutingS
     assert await store.reserve([], now=3.0) == []
     (released,) = await store.release_reservation("e3", now=4.0)
     assert released.agent_id == "cid"
+
+
+async def test_a_removed_agents_reservation_is_gone_with_it(store: RoutingStore) -> None:
+    await store.transition("ann", A.AVAILABLE, now=1.0)
+    await store.reserve([("ann", "e1")], now=2.0)
+    removed = await store.remove_agent("ann")
+    assert removed is not None and (removed.state, removed.reserved_for) == (A.RESERVED, "e1")
+    assert await store.release_reservation("e1", now=3.0) == []
+    assert await store.statuses() == {}
+    assert (await store.agent_status("ann")).state is A.OFFLINE
