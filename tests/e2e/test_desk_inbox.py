@@ -276,6 +276,10 @@ async def chat_scene(server: ServerProcess, shop_base: str, tmp_path: Path) -> N
         await desk.page.reload()
         await desk.page.locator(f".conversation[data-id='{conversation}']").wait_for()
         assert await desk.conversations() == [conversation]
+        # The reload logged the agent out: the page says what that means, until available.
+        await desk.page.locator("#inbox-away").wait_for()
+        await desk.available()
+        await desk.page.locator("#inbox-away").wait_for(state="hidden")
         await desk.page.click(f".conversation[data-id='{conversation}'] button")
         await desk.page.locator("#timeline .message .body", has_text="llega mañana").wait_for()
 

@@ -437,6 +437,9 @@ function renderInbox() {
   for (const button of $("inbox-offers").querySelectorAll("button")) {
     button.disabled = Boolean(state.acceptingConversation);
   }
+  // Logged out (a reload, the Offline button): routing gives them back after a grace.
+  const away = state.agentState && state.agentState.state === "offline";
+  show($("inbox-away"), Boolean(away) && conversations.length > 0);
 }
 
 function toggle(kind) {

@@ -97,6 +97,7 @@ export const en = {
   // the inbox
   "inbox.title": "Conversations",
   "inbox.empty": "No conversations.",
+  "inbox.away": "You are offline: go available to keep your conversations, or they go back to the queue.",
   "inbox.offers": "Offered to you",
   "inbox.mine": "Yours",
   "inbox.call": "Current call",
