@@ -54,7 +54,6 @@ class InboundJitter:
         self._max_depth = max_depth
         self._slots: dict[int, bytes] = {}
         self._next = 0
-        self._base: int | None = None  # timestamp (ms) of slot 0
         self._playing = False
         # The earliest (arrival - slot time) seen: the schedule a chunk is late against.
         self._anchor: float | None = None
@@ -65,9 +64,9 @@ class InboundJitter:
     def push(self, timestamp_ms: int, payload: bytes, arrived: float) -> None:
         """Take a chunk of µ-law that starts `timestamp_ms` into the stream, received at
         `arrived` (seconds, any monotonic clock)."""
-        if self._base is None:
-            self._base = timestamp_ms
-        first = (timestamp_ms - self._base + SLOT_MS // 2) // SLOT_MS
+        # Slots count from the stream's start (timestamp 0), not from the first chunk that
+        # arrived: that one may itself be out of order.
+        first = (timestamp_ms + SLOT_MS // 2) // SLOT_MS
         for i in range(0, max(len(payload), 1), SLOT_BYTES):
             piece = payload[i : i + SLOT_BYTES]
             if len(piece) < SLOT_BYTES:
