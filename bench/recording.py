@@ -81,8 +81,21 @@ async def view(server: ServerProcess) -> dict[str, Any]:
     raise AssertionError("unreachable")
 
 
-def wav_bytes(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("*.wav")) if root.exists() else 0
+def wav_sizes(root: Path) -> dict[Path, int]:
+    """Each WAV's size now (a call that ends meanwhile has its WAV compressed away)."""
+    sizes: dict[Path, int] = {}
+    for path in root.rglob("*.wav") if root.exists() else ():
+        try:
+            sizes[path] = path.stat().st_size
+        except FileNotFoundError:
+            continue
+    return sizes
+
+
+def growth_per_file(before: dict[Path, int], after: dict[Path, int]) -> float:
+    """Mean bytes a WAV grew by, over the files there both times."""
+    common = before.keys() & after.keys()
+    return sum(after[p] - before[p] for p in common) / len(common) if common else 0.0
 
 
 def index_rows(data_dir: Path) -> list[tuple[str, str, int | None, float | None]]:
@@ -128,9 +141,9 @@ async def run_step(workdir: Path, audio: Path, n: int, measure_s: float,
             await asyncio.sleep(0.25)
         await asyncio.sleep(SETTLE_S)
         before = await view(server)
-        cpu0, bytes0, t0 = cpu_seconds(server.pid), wav_bytes(root), time.monotonic()
+        cpu0, sizes0, t0 = cpu_seconds(server.pid), wav_sizes(root), time.monotonic()
         await asyncio.sleep(measure_s)
-        cpu1, bytes1, t1 = cpu_seconds(server.pid), wav_bytes(root), time.monotonic()
+        cpu1, sizes1, t1 = cpu_seconds(server.pid), wav_sizes(root), time.monotonic()
         after = await view(server)
         try:
             await asyncio.wait_for(sipp.wait(), hold_ms / 1000 + 20)
@@ -153,7 +166,7 @@ async def run_step(workdir: Path, audio: Path, n: int, measure_s: float,
             minutes = sum(d or 0.0 for *_, d in rows) / 60.0
             opus = [(size, d) for _, codec, size, d in rows if codec == "opus" and size]
             step.recordings, step.settled = len(rows), len(opus)
-            step.wav_bytes_per_min = (bytes1 - bytes0) / max(1, step.legs) / ((t1 - t0) / 60)
+            step.wav_bytes_per_min = growth_per_file(sizes0, sizes1) / ((t1 - t0) / 60)
             if opus:
                 step.opus_bytes_per_min = sum(s for s, _ in opus) / (
                     sum(d or 0.0 for _, d in opus) / 60.0)
