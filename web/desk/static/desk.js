@@ -205,7 +205,7 @@ const handlers = {
       }
     }
     const me = state.agent ? state.agent.id : null;
-    if (c.state === "closed" || (c.agent && me && c.agent !== me)) {
+    if (c.state !== "assigned" || (c.agent && me && c.agent !== me)) {  // not (or no longer) ours
       dropConversation(c.id);
       return;
     }
