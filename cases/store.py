@@ -15,7 +15,7 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func, select
@@ -497,6 +497,34 @@ class CaseStore:
             self._in_transaction, facts_store.add_fact, self._now(), case_id, fact)
         await self._publish(case_id, {"type": "fact", "case_id": case_id, "fact": view})
         return view
+
+    async def known_facts(self, case_id: int) -> dict[str, str]:
+        """The unmasked facts of case `case_id` by key, the latest of each (what flows may
+        use instead of asking again: `ivr.case_vars`)."""
+        known: dict[str, str] = {}
+        for fact in await self.facts(case_id):
+            if not fact["masked"]:
+                known[fact["key"]] = fact["value"]
+        return known
+
+    async def recent_contacts(self, case_id: int, *, days: float) -> int:
+        """How many interactions (calls, chats, message threads, emails) the customer of
+        case `case_id` started in the last `days` (the store's clock), on any of their
+        cases."""
+        case_id = validate.row_id(case_id, "case")
+        if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days < 36500:
+            raise InvalidInput("a number of days", "days")
+        since = self._now() - timedelta(days=days)
+
+        def count(session: Session) -> int:
+            customer = session.scalar(select(Case.customer_id).where(Case.id == case_id))
+            if customer is None:
+                raise NotFound("case", case_id)
+            return int(session.scalar(
+                select(func.count(Interaction.id)).join(Case, Case.id == Interaction.case_id)
+                .where(Case.customer_id == customer, Interaction.started_at >= since)) or 0)
+
+        return await self._db.run(self._read, count)
 
     async def facts(self, case_id: int) -> list[dict[str, Any]]:
         """The facts of case `case_id`, oldest first (NotFound for an unknown case)."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from cases.errors import CaseError
 from cases.store import CaseStore, InteractionRef
 from centralita.logctx import annotate
-from ivr.services import IvrInput
+from ivr.services import IvrInput, KnownCase
 from media.clock import Clock, LoopClock
 from voice.call import Call, Direction, Privacy, PrivacyChange
 
@@ -71,8 +71,11 @@ class PrivacyGap:
 class CallInteractions:
     """A `TranscriptStore` and IVR `InputSink` over `CaseStore` with one interaction a call."""
 
-    def __init__(self, store: CaseStore, clock: Clock | None = None) -> None:
+    def __init__(
+        self, store: CaseStore, clock: Clock | None = None, *, recent_days: float = 30.0,
+    ) -> None:
         self.store = store
+        self.recent_days = recent_days
         self.clock: Clock = clock if clock is not None else LoopClock()
         self._open: dict[str, asyncio.Future[InteractionRef]] = {}
         self._ended: set[int] = set()
@@ -176,6 +179,14 @@ class CallInteractions:
         except CaseError as exc:
             self.gaps_lost += 1
             log.error("call %s: privacy gap not noted on the case: %s", call.id, exc)
+
+    async def known(self, call: Call) -> KnownCase:
+        """What the case of `call` knows (`ivr.services.CaseReader`, for flows that read the
+        case): its unmasked facts, and the customer's contacts in the last `recent_days`."""
+        ref = await self.for_call(call)
+        facts = await self.store.known_facts(ref.case_id)
+        contacts = await self.store.recent_contacts(ref.case_id, days=self.recent_days)
+        return KnownCase(facts, contacts)
 
     async def for_call(self, call: Call) -> InteractionRef:
         outbound = call.direction is Direction.OUTBOUND

@@ -321,6 +321,7 @@ class Server:
         services = Services(
             http=self._http,
             inputs=interactions,
+            case=interactions,  # flows read the case: case_* variables, skip_if_known
             tts=EspeakTts(data / "tts"),
             asr=self.speech.factory if self.speech is not None else None,
             store=self.store,

@@ -89,6 +89,24 @@ class Transferer(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class KnownCase:
+    """What the caller's case already knows, for flows (`skip_if_known`, `branch`):
+    `facts` the case's unmasked facts by key (the latest of each: `cases.facts`), and
+    `contacts` the customer's contacts in the recent window, this call included."""
+
+    facts: dict[str, str] = field(default_factory=dict)
+    contacts: int = 0
+
+
+class CaseReader(Protocol):
+    """The case store's side of flows that read the case (the composition root wires it)."""
+
+    async def known(self, call: Call) -> KnownCase:
+        """The facts and recent contacts of the case `call` is on."""
+        ...
+
+
 class UnavailableRouter:
     """The default until routing's ACD exists: every request is refused, clearly."""
 
@@ -163,6 +181,8 @@ class Services:
     http: aiohttp.ClientSession | None = None
     wall_clock: WallClock = field(default_factory=SystemWallClock)
     inputs: InputSink | None = None
+    # The caller's case: its facts and recent contacts (flows that read the case).
+    case: CaseReader | None = None
     # Media verbs' services (text to speech, speech recognition, case store, recorder).
     tts: Any = None
     asr: Any = None

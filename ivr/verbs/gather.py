@@ -13,6 +13,7 @@
         on_match: lookup          # labels, all optional (default: next step)
         on_invalid: ask_again
         on_timeout: ask_again
+        skip_if_known: true       # the case has the fact `account` already: take it, don't ask
       sensitive: true             # card numbers: digits masked (****) in logs and on the case
 
     - gather:
@@ -31,6 +32,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
+from ivr.case_vars import read_case
 from ivr.media.collect import INPUTS, Answer, Kind, collect
 from ivr.media.dtmf import DtmfRules, mask
 from ivr.media.phrases import PhraseMatcher
@@ -75,6 +77,7 @@ class GatherVerb:
             "on_match": LABEL,
             "on_invalid": LABEL,
             "on_timeout": LABEL,
+            "skip_if_known": {"type": "boolean"},
         },
     }
 
@@ -104,6 +107,16 @@ class GatherVerb:
 
     async def run(self, step: Step, session: IvrSession) -> str | None:
         p = step.params
+        if p.get("skip_if_known") and p.get("variable") and not step.sensitive:
+            # The case knows it already (ivr.case_vars): take it, never ask again.
+            known = await read_case(session)
+            value = known.facts.get(p["variable"]) if known is not None else None
+            if value:
+                session.vars[p["variable"]] = value
+                log.info("%s step %d: %s known from the case, not asked", step.verb,
+                         step.index, p["variable"])
+                await session.record_input("variable", {p["variable"]: value}, step=step)
+                return _label(p, "on_match")
         rules = rules_of(p)
         phrases = PhraseMatcher(p["phrases"]) if "phrases" in p else None
         answer = await collect(
