@@ -10,15 +10,32 @@ call: without a reader, or when it fails, the variables are simply unset.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+from typing import TYPE_CHECKING
 
 from ivr.services import KnownCase
 from ivr.verbs.base import IvrSession
+
+if TYPE_CHECKING:
+    from ivr.flow import FlowDoc
 
 log = logging.getLogger(__name__)
 
 PREFIX = "case_"
 CONTACTS = "case_contacts"
+
+
+@functools.lru_cache(maxsize=256)
+def _mentions(version: str, text: str) -> bool:
+    return PREFIX in text
+
+
+def uses_case(flow: FlowDoc) -> bool:
+    """Whether `flow` reads `case_*` variables (only then is the case read at its start:
+    a flow that does not pays no database read). Cached per flow version."""
+    return _mentions(flow.version, json.dumps([s.params for s in flow.steps], default=str))
 
 
 async def read_case(session: IvrSession) -> KnownCase | None:

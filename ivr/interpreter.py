@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ivr.case_vars import read_case
+from ivr.case_vars import read_case, uses_case
 from ivr.services import Services
 from ivr.session import Session
 from ivr.verbs.all import load_all
@@ -96,7 +96,8 @@ class Interpreter:
             return FlowRun(None, EndReason.NO_FLOW)
         session = Session(call, flow, self.services, self.clock)
         session.vars.update(variables or {})
-        await read_case(session)  # case_* variables, when the server reads cases (ivr.case_vars)
+        if uses_case(flow):  # case_* variables, when the server reads cases (ivr.case_vars)
+            await read_case(session)
         run = FlowRun(flow, EndReason.END, session=session)
         log.info("call %s: flow %s (version %s)", call.id, flow.name, flow.version)
         try:
