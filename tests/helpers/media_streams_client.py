@@ -93,6 +93,7 @@ class MediaStreamsClient:
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._queue: deque[tuple[str, Any]] = deque()
+        self._mic: deque[bytes] = deque()
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = asyncio.Event()
         self._t0 = 0.0
@@ -165,6 +166,30 @@ class MediaStreamsClient:
 
     async def send_silence(self, seconds: float) -> None:
         await self.send_audio(np.zeros(int(8000 * seconds), np.int16))
+
+    def start_microphone(self) -> None:
+        """Send a chunk every 20 ms for as long as the stream lasts, as Twilio does: what
+        `speak()` queued, else silence."""
+        self._tasks.append(asyncio.get_running_loop().create_task(self._microphone()))
+
+    def speak(self, pcm: Pcm) -> None:
+        """Queue `pcm` (8 kHz int16) on the running microphone."""
+        codes = ulaw_encode(pcm.astype(np.int16)).tobytes()
+        for i in range(0, len(codes) - FRAME + 1, FRAME):
+            self._mic.append(codes[i : i + FRAME])
+
+    async def _microphone(self) -> None:
+        silent = ulaw_encode(np.zeros(FRAME, np.int16)).tobytes()
+        start = time.monotonic()
+        n = 0
+        while not self._closed.is_set():
+            delay = start + n * 0.02 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            n += 1
+            payload = self._mic.popleft() if self._mic else silent
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.send_json(self.media_message(payload))
 
     async def dtmf(self, digit: str) -> None:
         await self.send_json({"event": "dtmf", "streamSid": self.stream_sid,
