@@ -210,8 +210,12 @@ async def run_two_nodes(stores: list[RoutingStore], plans: list[list[tuple[str, 
         await stores[0].transition(agent, A.AVAILABLE, now=1.0)
     ledger = Ledger()
     # Two workers per node, all at once.
-    await asyncio.gather(*(worker(f"n{i % 2}w{i}", stores[i % 2], ops, ledger)
-                           for i, ops in enumerate(plans)))
+    # Every worker ends before a failure is raised: none writes after the keys are wiped.
+    done = await asyncio.gather(*(worker(f"n{i % 2}w{i}", stores[i % 2], ops, ledger)
+                                  for i, ops in enumerate(plans)), return_exceptions=True)
+    for result in done:
+        if isinstance(result, BaseException):
+            raise result
     statuses = await stores[1].statuses()
     # Every offer finished: nobody is left reserved, and each served entry left the line.
     assert [a for a, s in statuses.items() if s.state is A.RESERVED] == []
