@@ -360,7 +360,8 @@ class DeskHub:
     ) -> None:
         """A text conversation command, to routing's `TextRouter`, which tells the desk the
         outcome itself (`conversation` / `conversation_closed` through `acd.notify`); its
-        refusals come back as errors naming the command's field."""
+        refusals come back as errors naming the command's field. A read also marks the
+        customer's messages read on the case (`CaseStore.mark_read`)."""
         router = self.text
         if router is None:
             raise DeskError("no_text_routing", "text conversations are not routed on this server")
@@ -371,11 +372,22 @@ class DeskHub:
                 await router.decline(agent_id, message.offer_id)
             elif isinstance(message, ConversationRead):
                 router.read(agent_id, message.id)
+                await self._mark_read(message.id)
             else:
                 await router.close(agent_id, message.id)
         except TextRoutingError as exc:
             offer = isinstance(message, ConversationAccept | ConversationDecline)
             raise DeskError(exc.code, exc.message, "offer_id" if offer else "id") from exc
+
+    async def _mark_read(self, conversation_id: int) -> None:
+        """The customer's messages of the conversation become `read` on the case (the chat
+        widget shows it to the visitor); a store that fails costs the receipt, not the read."""
+        if self.cases is None:
+            return
+        try:
+            await self.cases.mark_read(conversation_id)
+        except CaseError as exc:
+            log.warning("conversation %s: read receipts not stored: %s", conversation_id, exc)
 
     def _session_command(self, agent_id: str, message: DeskCommand) -> None:
         session = self.acd.sessions.get(agent_id)

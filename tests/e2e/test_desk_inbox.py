@@ -4,7 +4,8 @@ and the customers' real peers: the chat widget in a second Chromium page on a sh
 chat sockets speaking the widget's protocol, a pjsua2 caller answered over WebRTC, and the
 real `twilio` client against the loopback Twilio stand-in (the one stand-in).
 
-- A visitor chats in the widget; the agent accepts and answers in the desk; the visitor
+- A visitor chats in the widget; the agent accepts (the visitor sees their line read) and
+  answers in the desk; the visitor
   reloads and continues the same conversation, and the agent sees it in the same one (and
   gets it back when they reload the desk).
 - With chat 2 / voice 1 / max_concurrent 3 the agent holds two chats and a call at once; a
@@ -26,6 +27,7 @@ import asyncio
 import contextlib
 import html
 import json
+import re
 import shutil
 import socket
 import time
@@ -246,6 +248,9 @@ async def chat_scene(server: ServerProcess, shop_base: str, tmp_path: Path) -> N
                 "#timeline .message[data-direction='inbound'] .body",
                 has_text="dónde está mi pedido").wait_for()
             await desk.shot("chat-accepted")
+            # The agent has it open: the visitor sees their line read.
+            await visitor.locator("#centralita-chat .line.visitor .status",
+                                  has_text="Leído").wait_for()
             await desk.send("Sale hoy. ¿Algo más?")
             await visitor.locator("#centralita-chat .line.agent .body",
                                   has_text="Sale hoy. ¿Algo más?").wait_for()
@@ -257,7 +262,7 @@ async def chat_scene(server: ServerProcess, shop_base: str, tmp_path: Path) -> N
             await visitor.locator("#centralita-chat .input").fill("¿Y llega mañana?")
             await visitor.locator("#centralita-chat .input").press("Enter")
             await visitor.locator("#centralita-chat .line.visitor .status",
-                                  has_text="Enviado").nth(1).wait_for()
+                                  has_text=re.compile("Enviado|Leído")).nth(1).wait_for()
         finally:
             await browser.close()
 

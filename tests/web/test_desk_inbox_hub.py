@@ -2,7 +2,8 @@
 bad input gets), and `centralita.desk.DeskHub` between the desk and routing's real
 `TextRouter` on the ACD rig (fake clock, no browser) over a real case store (SQLite) and its
 event bus: an inbound SMS is offered to the agent's desk with the case's public id, `hello`
-carries the agent's conversations and offers, the agent's commands reach the router and its
+carries the agent's conversations and offers, the agent's commands reach the router (a read
+marks the customer's messages read on the case) and its
 refusals come back as errors naming the field, and the cases of an agent's conversations and
 offers are among their live cases (they may read and write on them) until closed.
 """
@@ -207,12 +208,19 @@ async def test_an_sms_is_offered_accepted_read_and_closed_through_the_desk(rig: 
     await rig.sms_in(CUSTOMER, "¿Hola?", "SM" + "2" * 32)
     unread = await again.next("conversation", 1)
     assert unread["conversation"]["unread"] >= 1
+    statuses = [m["status"] for i in (await rig.cases.timeline(case_id))["interactions"]
+                for m in i["messages"]]
+    assert statuses == ["received", "received"]
     await rig.hub.command(again, ConversationRead(conv["id"]))
     for _ in range(200):
         if again.of("conversation")[-1]["conversation"]["unread"] == 0:
             break
         await asyncio.sleep(0.01)
     assert again.of("conversation")[-1]["conversation"]["unread"] == 0
+    # ... and the customer's messages are read on the case (receipts).
+    statuses = [m["status"] for i in (await rig.cases.timeline(case_id))["interactions"]
+                for m in i["messages"]]
+    assert statuses == ["read", "read"]
 
     await rig.hub.command(again, ConversationClose(conv["id"]))
     closed = await again.next("conversation_closed")
