@@ -24,6 +24,10 @@ the five recorded utterances through 8 kHz PCMU):
 * **Batches.** A worker that finds several utterances waiting decodes up to `max_batch` of
   them in one `generate` call (padded to the longest). Batching 30 s windows saved only
   ~25% per utterance on CPU, so it matters less than the windows; it is there for bursts.
+
+The decoding itself (windows, one `generate` per batch, whisper's no-speech rule, junk text)
+is `media.asr.whisper.WhisperEngine.decode`, which the stock engine uses too: a file given to
+`centralita transcribe` is decoded as a call's utterances are.
 """
 
 from __future__ import annotations
@@ -33,34 +37,22 @@ import contextlib
 import heapq
 import itertools
 import logging
-import math
 import threading
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from media.asr.base import RecognitionError, TranscriptResult
-from media.asr.junk import is_junk
-from media.asr.whisper import WHISPER_RATE, WhisperEngine
+from media.asr.whisper import WhisperEngine
 from media.frames import AudioFrame
-from media.resample import resample
 from media.vad import Utterance, UtteranceSegmenter, VadConfig, make_detector
 
 log = logging.getLogger(__name__)
 
-HOP = 160  # whisper's mel hop at 16 kHz: 100 frames a second
-FULL_WINDOW = 3000  # 30 s: what the model was trained on, and the most it takes
-MIN_WINDOW = 1000  # 10 s: shorter windows started to cost accuracy
-TAIL_PAD = 300  # ≥ 3 s of silence after the speech (1 s lost words at utterance ends)
 # Per stream: finished utterances waiting for a worker. Past this the oldest waiting one is
 # dropped (counted): a line that talks faster than it can be recognised must not grow memory.
 MAX_PENDING_UTTERANCES = 16
-# Whisper's own rule for "this window held no speech": both must hold.
-NO_SPEECH_PROB = 0.6
-NO_SPEECH_LOGPROB = -1.0
 
 
 @dataclass(order=True)
@@ -100,22 +92,14 @@ class UtterancePool:
             threading.Thread(target=self._work, name=f"utt-pool-{i}", daemon=True)
             for i in range(workers)
         ]
-        self._prompt: list[int] | None = None
-        self._tokenizer: Any = None
         self._started = False
         self.batches = 0
         self.utterances = 0
 
     def load(self) -> None:
         """Load the model and start the workers (blocking: call it before serving)."""
-        from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
-
-        model = self.engine.load()
-        self._tokenizer = Tokenizer(
-            model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
-            language=self.engine.language or "en",
-        )
-        self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self.engine.load()
+        self.engine.prompt()
         if not self._started:
             self._started = True
             for t in self._threads:
@@ -182,51 +166,11 @@ class UtterancePool:
                 _resolve(job, out)
 
     def _decode(self, batch: list[_Job]) -> list[tuple[str, float | None]]:
-        import ctranslate2  # type: ignore[import-untyped]
-
-        model = self.engine.load()
-        assert self._prompt is not None
-        feats = []
-        longest = 0.0
-        for job in batch:
-            pcm = job.utterance.samples
-            audio = pcm if job.rate == WHISPER_RATE else resample(pcm, job.rate, WHISPER_RATE)
-            frames = len(audio) // HOP
-            window = min(FULL_WINDOW, max(MIN_WINDOW, frames + TAIL_PAD))
-            padded = np.zeros(window * HOP, np.float32)
-            n = min(len(audio), len(padded))
-            padded[:n] = audio[:n].astype(np.float32) / 32768.0
-            feats.append(model.feature_extractor(padded)[:, :window])
-            longest = max(longest, len(audio) / WHISPER_RATE)
-        width = max(f.shape[1] for f in feats)
-        stacked = np.zeros((len(feats), feats[0].shape[0], width), np.float32)
-        for i, f in enumerate(feats):
-            # A shorter window in a batch is padded with its own last (silent) columns.
-            stacked[i, :, : f.shape[1]] = f
-            stacked[i, :, f.shape[1] :] = f[:, -1:]
-        results = model.model.generate(
-            ctranslate2.StorageView.from_array(stacked),
-            [self._prompt] * len(batch),
-            beam_size=1,
-            # ~8 tokens a second of speech is far above real speech; caps runaway repeats.
-            max_length=min(224, 16 + int(8 * longest)),
-            suppress_blank=True,
-            suppress_tokens=[-1],
-            return_scores=True,
-            return_no_speech_prob=True,
-        )
+        # Short windows and one generate call per batch: media.asr.whisper.WhisperEngine.decode
+        # (shared with `centralita transcribe`, so a file is decoded as a call would be).
+        out = self.engine.decode([(job.utterance.samples, job.rate) for job in batch])
         self.batches += 1
         self.utterances += len(batch)
-        out: list[tuple[str, float | None]] = []
-        for r in results:
-            ids = [t for t in r.sequences_ids[0] if t < self._tokenizer.eot]
-            logprob = float(r.scores[0]) if r.scores else 0.0
-            if r.no_speech_prob > NO_SPEECH_PROB and logprob < NO_SPEECH_LOGPROB:
-                out.append(("", None))
-                continue
-            text = self._tokenizer.decode(ids).strip()
-            # Dots, "[BLANK_AUDIO]" and the like: nothing was said (media.asr.junk).
-            out.append(("", None) if is_junk(text) else (text, math.exp(logprob)))
         return out
 
 
