@@ -13,6 +13,7 @@ import {Inbox, customerOf} from "./inbox.js";
 import {t, translatePage} from "./i18n.js";
 
 const KEEP = 50;  // messages kept in the test hook, each way
+
 // The words for a server value (`state.available`, `kind.call`), or the value itself.
 function label(group, value) {
   const key = `${group}.${value}`;
