@@ -247,7 +247,8 @@ class Server:
             self.twilio_voice = TwilioStreams(
                 account_sid=s.twilio.account_sid, tokens=StreamTokens(self.clock.now),
                 ticker=self.ticker, clock=self.clock, handler=handler)
-            add_twilio_voice_routes(app, TwilioVoiceWeb(s.twilio, self.twilio_voice))
+            add_twilio_voice_routes(app, TwilioVoiceWeb(s.twilio, self.twilio_voice),
+                                    debug=s.debug_api)
         if s.email is not None:
             # Email: agents send from a case; replies come in on the SMTP listener.
             self.email = await open_email(s.email, store=self.store, data_dir=s.data_dir,

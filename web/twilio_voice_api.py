@@ -3,6 +3,7 @@
     POST /twilio/voice          Twilio's incoming-call webhook (form)     PUBLIC, signed
     POST /twilio/voice/status   Twilio's call status callback (form)      PUBLIC, signed
     GET  /twilio/stream         the Media Streams WebSocket               PUBLIC, one-time token
+    GET  /api/debug/twilio      the streams' figures (--debug-api only)   admin
 
 The webhooks go through the same checks as the messaging ones (`web.twilio_api`,
 `channels.twilio_webhook`): no `X-Twilio-Signature` is refused before the body is read; the
@@ -38,7 +39,7 @@ from channels.twilio_config import TwilioConfig
 from channels.twilio_webhook import SIGNATURE_HEADER, Form, TwilioVerifier, decode_form
 from voice.twilio.protocol import MAX_MESSAGE_CHARS
 from voice.twilio.stream import TOKEN_PARAMETER, TwilioStreams
-from web.auth import allow_anonymous
+from web.auth import Role, allow_anonymous, require
 from web.case_http import error
 from web.twilio_api import _webhook_body as webhook_body  # the messaging webhooks' reader
 
@@ -198,10 +199,44 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-def add_twilio_voice_routes(app: web.Application, voice: TwilioVoiceWeb) -> None:
+async def debug_streams(request: web.Request) -> web.Response:
+    """The streams' figures: counters, and the live legs' inbound jitter (for bench/)."""
+    streams = request.app[TWILIO_VOICE].streams
+    lateness: list[float] = []
+    totals = {"played": 0, "gaps": 0, "late": 0, "underruns": 0, "overflow": 0,
+              "frames_out": 0, "clears": 0, "marks_unanswered": 0}
+    for session in list(streams.live.values()):
+        media = session.media
+        if media is None:
+            continue
+        lateness.extend(media.jitter.lateness_ms)
+        stats = media.stats()
+        for key in ("played", "gaps", "late", "underruns", "overflow"):
+            totals[key] += getattr(stats, key)
+        totals["frames_out"] += media.frames_out
+        totals["clears"] += media.clears
+        totals["marks_unanswered"] += media.marks_unanswered
+    lateness.sort()
+
+    def at(q: float) -> float:
+        return lateness[min(len(lateness) - 1, int(q * len(lateness)))] if lateness else 0.0
+
+    s = streams.stats
+    return web.json_response({
+        "live": len(streams.live), "accepted": s.accepted, "refused": s.refused,
+        "bad_frames": s.bad_frames, "dropped_out": s.dropped_out, **totals,
+        "inbound_lateness_ms": {"p50": at(0.5), "p99": at(0.99), "max": at(1.0)},
+    })
+
+
+def add_twilio_voice_routes(app: web.Application, voice: TwilioVoiceWeb, *,
+                            debug: bool = False) -> None:
     """Mount the voice webhook, its status callback and the stream socket (all PUBLIC: the
-    signature and the one-time token are their authentication)."""
+    signature and the one-time token are their authentication); with `debug`, also
+    `GET /api/debug/twilio` (admins: the streams' figures)."""
     app[TWILIO_VOICE] = voice
     allow_anonymous(app, app.router.add_post(VOICE_PATH, incoming))
     allow_anonymous(app, app.router.add_post(VOICE_STATUS_PATH, status))
     allow_anonymous(app, app.router.add_get(STREAM_PATH, stream))
+    if debug:
+        require(app, app.router.add_get("/api/debug/twilio", debug_streams), Role.ADMIN)
