@@ -36,6 +36,8 @@ _STATEMENT_CHARS = 240
 # Keyword extraction reads the customer's opening only (the reason), bounded for speed.
 _KEYWORD_CHARS = 600
 _KEYWORDS = 5
+# How much of one message is read for facts (an email's quoted thread is not the customer).
+_MESSAGE_CHARS = 4000
 # Fillers that open a call and say nothing about why.
 _FILLER = re.compile(
     r"^(?:hi|hello|hey|yes|yeah|no|ok(?:ay)?|good (?:morning|afternoon|evening)|thanks?"
@@ -343,6 +345,8 @@ def _customer_texts(record: InteractionRecord) -> list[tuple[str, FactSource]]:
     for msg in record.messages:
         if msg.direction == "inbound":
             text = msg.body if not msg.subject else f"{msg.subject}. {msg.body}"
+            # An email can be long (quoted threads, signatures): its opening says why.
+            text = text[:_MESSAGE_CHARS]
             out.append((text, FactSource(iid, "message", _second(msg.second),
                                          message_id=msg.id)))
     for item in record.ivr:
