@@ -289,6 +289,12 @@ def _extractor(lang: str) -> Any:
     return yake.KeywordExtractor(lan=lang, n=3, top=_KEYWORDS * 2, dedupLim=0.7)
 
 
+# One-word key phrases that say nothing about why (YAKE's stop lists miss call talk).
+_GENERIC = frozenset((
+    "call", "calling", "called", "back", "number", "hello", "hi", "thanks", "please", "today",
+    "yesterday", "tomorrow", "hola", "llamo", "llamar", "gracias", "número", "numero", "favor",
+    "buenos", "buenas", "días", "tardes", "quiero", "dollars", "cents", "euros", "euro",
+))
 _YAKE_LOCK = threading.Lock()
 _WARMING: list[threading.Thread] = []
 
@@ -327,7 +333,8 @@ def _extract(text: str, lang: str | None) -> list[str]:
     out: list[str] = []
     for phrase, _score in found:
         low = phrase.lower()
-        if re.search(r"\d|\*", phrase) or any(low in p.lower() or p.lower() in low for p in out):
+        if re.search(r"\d|\*|@|\.\w", phrase) or low in _GENERIC \
+                or any(low in p.lower() or p.lower() in low for p in out):
             continue
         out.append(phrase)
         if len(out) == _KEYWORDS:
