@@ -51,6 +51,10 @@ SMOKES: dict[str, Smoke] = {
     "webrtc_legs.py": Smoke(
         ("--pcmu", "1", "--opus", "1", "--measure", "1"),
         (r"^leg\s+PCMU\s+1\s", r"^leg\s+opus\s+1\s", r"^opus: max N")),
+    "twilio_streams.py": Smoke(
+        ("--legs", "2", "--measure", "1"),
+        (r"^\s+2(\s+[\d.]+){5}\s",
+         r"^legs per core \(N / server CPU share\), best step: (\d+|none)")),
     "transcribe.py": Smoke(
         ("--calls", "1", "--seconds", "15", "--workers", "1"),
         (r"^calls streams", r"^\s+1\s+2\s")),
