@@ -15,7 +15,16 @@ import pytest
 from media.codecs.g711 import ulaw_decode, ulaw_encode
 from media.frames import Pcm
 from tests.helpers.media_streams_client import Received
-from tests.twilio_voice.conftest import BARGE, CALLER, MENU, VOICEMAIL, Rig, noise
+from tests.twilio_voice.conftest import (
+    ACCOUNT,
+    BARGE,
+    CALLER,
+    MENU,
+    PUBLIC,
+    VOICEMAIL,
+    Rig,
+    noise,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -135,3 +144,22 @@ async def test_a_digit_during_a_prompt_clears_it(rig: Rig) -> None:
     assert 20 * len(heard_after) <= 100
     interaction = await ended_interaction(rig, client.call_sid)
     assert interaction["ended_at"]
+
+
+async def test_a_final_status_callback_ends_the_streaming_call(rig: Rig) -> None:
+    client = await rig.call(BARGE)
+    try:
+        client.start_microphone()
+        await client.wait_for(lambda r: len(r.media) > 10)
+        # Twilio says the call is over (the caller hung up on the PSTN side, say) before the
+        # socket goes: the server ends the call and closes the stream itself.
+        params = {"AccountSid": ACCOUNT, "CallSid": client.call_sid,
+                  "CallStatus": "completed", "From": CALLER, "To": BARGE,
+                  "CallDuration": "3"}
+        status, _ = await rig.twilio.post_webhook(PUBLIC + "/twilio/voice/status", params)
+        assert status == 200
+        await client.wait_closed(within=10)
+    finally:
+        await client.close()
+    assert client.close_code == 1000
+    assert (await ended_interaction(rig, client.call_sid))["ended_at"]
