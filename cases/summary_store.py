@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
 from datetime import datetime
 from typing import Any
 
@@ -108,9 +109,12 @@ def make_summary(
     old = stored_summary(interaction.summary)
     try:
         made = summarise(record, region=region)
-    except Exception:
-        # A summariser bug must not lose the end of an interaction or a wrap-up note.
-        log.exception("summary of interaction %d failed", interaction.id)
+    except Exception as exc:
+        # A summariser bug must not lose the end of an interaction or a wrap-up note. Only
+        # the kind of error and where: its message could quote what the customer said.
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        log.error("summary of interaction %d failed: %s at %s:%s", interaction.id,
+                  type(exc).__name__, frame.filename, frame.lineno)
         return old or {}
     if old is not None and old.get("version") == 0 and old.get("text"):
         # A summary given as text when the interaction ended is the agent's: keep it.

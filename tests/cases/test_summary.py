@@ -233,3 +233,23 @@ def test_a_sensitive_gather_masked_whole_is_a_masked_fact_named_by_its_step() ->
     (fact,) = summarise(record).facts
     assert (fact.key, fact.value, fact.masked, fact.source.ivr_step) == (
         "ask_pin", "***", True, "ask_pin")
+
+
+async def test_a_failing_summariser_never_loses_the_end_nor_logs_what_was_said(
+    store: CaseStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import cases.summary_store
+
+    def broken(record: InteractionRecord, **_: object) -> None:
+        raise ValueError(f"cannot read {record.segments[0].text}")
+
+    monkeypatch.setattr(cases.summary_store, "summarise", broken)
+    ref = await store.start_voice_interaction(caller="+15550100199", call_id="s4")
+    await store.add_segment(ref.interaction_id, speaker="caller", start=0, end=2,
+                            text="my card is 4111 1111 1111 1111", confidence=None, engine="t")
+    await store.end_interaction(ref.interaction_id, outcome="completed")
+    timeline = await store.timeline(ref.case_id)
+    assert timeline["interactions"][0]["outcome"] == "completed"
+    assert timeline["interactions"][0]["summary"] is None
+    assert "summary of interaction" in caplog.text and "ValueError" in caplog.text
+    assert "4111" not in caplog.text
