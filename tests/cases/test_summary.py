@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -185,7 +186,7 @@ async def test_a_call_summary_lands_on_the_case_and_is_kept_live(
         await interactions.add_segment(
             ref.interaction_id, speaker="caller", start=1.0, end=4.0,
             text="Hi, my order four five six arrived damaged.", confidence=0.9, engine="t")
-        live: dict[str, object] | None = None
+        live: dict[str, Any] | None = None
         async for event in events:
             if event["type"] == "summary":
                 live = event["summary"]
