@@ -131,7 +131,8 @@ async def run_step(workdir: Path, audio: Path, n: int, measure_s: float,
             "-m", str(n), "-l", str(n), "-r", str(RAMP_RATE), "-nostdin",
             "-timeout", f"{int(hold_ms / 1000 + 30)}s",
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL, cwd=str(step_dir), start_new_session=True)
+            stderr=(step_dir / "sipp.err").open("wb"), cwd=str(step_dir),
+            start_new_session=True)
         deadline = time.monotonic() + ramp_s + 15.0
         legs = 0
         while time.monotonic() < deadline:
@@ -139,6 +140,11 @@ async def run_step(workdir: Path, audio: Path, n: int, measure_s: float,
             if legs >= n:
                 break
             await asyncio.sleep(0.25)
+        if legs < n:
+            err = (step_dir / "sipp.err").read_text(errors="replace")[-600:]
+            print(f"recording: only {legs} of {n} legs came up (SIPp "
+                  f"{'exited ' + str(sipp.returncode) if sipp.returncode is not None else 'runs'}"
+                  f"){': ' + err if err.strip() else ''}", file=sys.stderr)
         await asyncio.sleep(SETTLE_S)
         before = await view(server)
         cpu0, sizes0, t0 = cpu_seconds(server.pid), wav_sizes(root), time.monotonic()
