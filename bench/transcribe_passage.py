@@ -29,9 +29,15 @@ Measured on this project's 2-core machine (shared with other work, so RTF varies
     path                    WER    segments  max start/end error  problems
     offline (transcribe)    6.2%   10        0.29 / 0.35 s        0     RTF 0.15-0.40
     live (in process)       3.1%   10        0.28 / 0.36 s        0
-    sip (pjsua2 call)       3.1%   10        0.24 / 0.40 s        0     (2 runs: 0.21/0.43)
+    sip (pjsua2 call)       3.1%   10        0.24 / 0.40 s        0     best of 5 calls
+    sip, 5 calls            3.1, 3.1, 4.2, 6.2, 11.5% (mean 5.6%); times always within 0.43 s
     live, 7 s stall         10.4%  10        0.27 / 0.37 s        0     101 frames dropped
     same, before timestamps 10.4%  10        4.99 / 5.35 s        15    (times 5 s late)
+
+The SIP calls vary because a call's VAD cuts move by a frame or two with RTP timing, and
+tiny.en on the 8 kHz `cards` recordings flips with them ("four queen of clubs" -> "4, we have
+close"); the librivox sentences come out the same every time. In process the live path is
+fed the same frames every run and gives the same 3.1%.
 
 The offline path was 7.3% with the stock engine's old 500 ms hangover (6 utterances). The
 live and SIP paths decode 10 s windows in the shared pool, the offline one 30 s windows in
