@@ -46,6 +46,7 @@ from channels.chat import ChatService
 from channels.chat_tokens import VisitorTokens
 from channels.chat_tokens import load_secret as load_chat_secret
 from channels.email_stack import EmailStack, open_email
+from channels.twilio_client import TwilioRest
 from channels.twilio_messaging import TwilioMessaging
 from ivr.interpreter import Interpreter
 from ivr.media.recorder import VoicemailBox
@@ -69,6 +70,7 @@ from voice.sip.ua import SipUserAgent, UaConfig
 from voice.transcription_service import TranscriptionService
 from voice.transfer import SipTransferer, sip_from_uri
 from voice.trust import RegisteredSources, TrustedSources
+from voice.twilio.control import TwilioCallControl
 from voice.twilio.stream import TwilioStreams
 from voice.twilio.tokens import StreamTokens
 from web.app import build_app
@@ -119,6 +121,7 @@ class Server:
         self.opt_outs: OptOutStore | None = None
         self.twilio: TwilioMessaging | None = None
         self.twilio_voice: TwilioStreams | None = None
+        self._twilio_calls: TwilioRest | None = None  # REST call control (hang up, <Dial>)
         self.email: EmailStack | None = None
         self.started = False
         # Prometheus figures (centralita.metrics): a registry of this server's own.
@@ -247,8 +250,11 @@ class Server:
             self.twilio_voice = TwilioStreams(
                 account_sid=s.twilio.account_sid, tokens=StreamTokens(self.clock.now),
                 ticker=self.ticker, clock=self.clock, handler=handler)
-            add_twilio_voice_routes(app, TwilioVoiceWeb(s.twilio, self.twilio_voice),
-                                    debug=s.debug_api)
+            self._twilio_calls = TwilioRest(s.twilio)
+            control = TwilioCallControl(self._twilio_calls.client, s.twilio.account_sid,
+                                        self.dialplan)
+            add_twilio_voice_routes(
+                app, TwilioVoiceWeb(s.twilio, self.twilio_voice, control), debug=s.debug_api)
         if s.email is not None:
             # Email: agents send from a case; replies come in on the SMTP listener.
             self.email = await open_email(s.email, store=self.store, data_dir=s.data_dir,
@@ -416,6 +422,8 @@ class Server:
             await self._http.close()
         if self.twilio is not None:
             await self.twilio.close()
+        if self._twilio_calls is not None:
+            await self._twilio_calls.close()
         if self.opt_outs is not None:
             await self.opt_outs.close()
         if self.email is not None:

@@ -4,6 +4,13 @@
     POST /twilio/voice/status   Twilio's call status callback (form)      PUBLIC, signed
     GET  /twilio/stream         the Media Streams WebSocket               PUBLIC, one-time token
     GET  /api/debug/twilio      the streams' figures (--debug-api only)   admin
+    POST /api/twilio/calls/{sid}/hangup     end the call (REST)           supervisor
+    POST /api/twilio/calls/{sid}/transfer   {"to": number}: <Dial> it     supervisor
+    POST /api/twilio/calls/{sid}/redirect   {"twiml": "<Response>..."}    admin
+
+The call-control routes go through Twilio's REST API (`voice.twilio.control`): a transfer's
+number passes the dial plan first (409 refused, saying why); redirect takes any TwiML, which
+can dial anything, so only admins may. 502 when Twilio refused or could not be reached.
 
 The webhooks go through the same checks as the messaging ones (`web.twilio_api`,
 `channels.twilio_webhook`): no `X-Twilio-Signature` is refused before the body is read; the
@@ -37,10 +44,12 @@ from twilio.twiml.voice_response import Connect, VoiceResponse  # type: ignore[i
 from channels.base import BadInbound, Forged
 from channels.twilio_config import TwilioConfig
 from channels.twilio_webhook import SIGNATURE_HEADER, Form, TwilioVerifier, decode_form
+from voice.dialplan import DialRefused
+from voice.twilio.control import CallControlFailed, TwilioCallControl
 from voice.twilio.protocol import MAX_MESSAGE_CHARS
 from voice.twilio.stream import TOKEN_PARAMETER, TwilioStreams
 from web.auth import Role, allow_anonymous, require
-from web.case_http import error
+from web.case_http import body_fields, error
 from web.twilio_api import _webhook_body as webhook_body  # the messaging webhooks' reader
 
 log = logging.getLogger(__name__)
@@ -57,9 +66,11 @@ _STATUSES = FINAL_STATUSES | {"queued", "initiated", "ringing", "in-progress"}
 class TwilioVoiceWeb:
     """What the routes need: the config, the webhook verifier, the stream service."""
 
-    def __init__(self, config: TwilioConfig, streams: TwilioStreams) -> None:
+    def __init__(self, config: TwilioConfig, streams: TwilioStreams,
+                 control: TwilioCallControl | None = None) -> None:
         self.config = config
         self.streams = streams
+        self.control = control
         self.verifier = TwilioVerifier(config.auth_token, config.public_url)
         self._validator = RequestValidator(config.auth_token)
         base = config.public_url
@@ -229,6 +240,45 @@ async def debug_streams(request: web.Request) -> web.Response:
     })
 
 
+async def control_call(request: web.Request) -> web.Response:
+    """Hang up, transfer or redirect a Twilio call through the REST API."""
+    voice = request.app[TWILIO_VOICE]
+    call_sid, action = request.match_info["sid"], request.match_info["action"]
+    if not _CALL_SID.fullmatch(call_sid):
+        return error(400, "invalid_input", "not a Twilio call id (CA and 32 hex digits)", "sid")
+    if voice.control is None:
+        return error(409, "not_configured", "Twilio call control is not set up")
+    body: dict[str, object] = {}
+    if action != "hangup" or request.can_read_body:  # a hang-up needs no body
+        got = await body_fields(request, {"to", "twiml"})
+        if isinstance(got, web.Response):
+            return got
+        body = got
+    try:
+        if action == "hangup":
+            status = await voice.control.hangup(call_sid)
+            return web.json_response({"call_sid": call_sid, "status": status})
+        if action == "transfer":
+            to = body.get("to")
+            if not isinstance(to, str):
+                return error(400, "invalid_input", "a phone number", "to")
+            dialed = await voice.control.transfer(call_sid, to)
+            return web.json_response({"call_sid": call_sid, "dialed": dialed})
+        twiml = body.get("twiml")
+        if not isinstance(twiml, str):
+            return error(400, "invalid_input", "a TwiML <Response> document", "twiml")
+        status = await voice.control.redirect(call_sid, twiml=twiml)
+        return web.json_response({"call_sid": call_sid, "status": status})
+    except DialRefused as exc:
+        return error(409, "dial_refused", f"refused by the dial plan: {exc.reason}", "to")
+    except ValueError as exc:
+        return error(400, "invalid_input", str(exc), "twiml")
+    except CallControlFailed as exc:
+        reply = {"error": {"code": "twilio_failed", "message": str(exc),
+                           "provider_code": exc.code}}
+        return web.json_response(reply, status=502)
+
+
 def add_twilio_voice_routes(app: web.Application, voice: TwilioVoiceWeb, *,
                             debug: bool = False) -> None:
     """Mount the voice webhook, its status callback and the stream socket (all PUBLIC: the
@@ -238,5 +288,9 @@ def add_twilio_voice_routes(app: web.Application, voice: TwilioVoiceWeb, *,
     allow_anonymous(app, app.router.add_post(VOICE_PATH, incoming))
     allow_anonymous(app, app.router.add_post(VOICE_STATUS_PATH, status))
     allow_anonymous(app, app.router.add_get(STREAM_PATH, stream))
+    calls = "/api/twilio/calls/{sid}"
+    require(app, app.router.add_post(calls + "/{action:hangup|transfer}", control_call),
+            Role.SUPERVISOR)
+    require(app, app.router.add_post(calls + "/{action:redirect}", control_call), Role.ADMIN)
     if debug:
         require(app, app.router.add_get("/api/debug/twilio", debug_streams), Role.ADMIN)

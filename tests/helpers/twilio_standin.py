@@ -10,6 +10,9 @@ calls and what Twilio calls back:
   request's `StatusCallback` (its public URL rewritten to where our server really listens):
   `sent`, then `delivered` (or the `final_status` a test sets, with an `ErrorCode`).
   `refuse_next(code, message)` makes the next create fail as Twilio does (HTTP 400 + JSON).
+- `POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json` (Twilio Voice call control:
+  `Status=completed`, `Twiml`, `Url`): checks basic auth, records it in `call_updates`,
+  answers 200 with the call resource as Twilio does (or the `refuse_next` error).
 - `GET /media/{name}`: media files a test registered with `add_media`, as MMS media URLs.
 - `sign(url, params)`: `X-Twilio-Signature` computed with the twilio package's own
   `RequestValidator.compute_signature`; `post_webhook` posts a signed inbound webhook.
@@ -74,6 +77,7 @@ class TwilioStandIn:
     #: queues a message before it answers: its callbacks can overtake the answer).
     answer_delay: float = 0.0
     requests: list[Recorded] = field(default_factory=list)
+    call_updates: list[Recorded] = field(default_factory=list)
     callbacks: list[Callback] = field(default_factory=list)
     _media: dict[str, _Media] = field(default_factory=dict)
     _forward: dict[str, str] = field(default_factory=dict)
@@ -90,6 +94,7 @@ class TwilioStandIn:
     async def __aenter__(self) -> TwilioStandIn:
         app = web.Application(client_max_size=1 << 20)
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create)
+        app.router.add_post("/2010-04-01/Accounts/{sid}/Calls/{call}.json", self._update_call)
         app.router.add_get("/media/{name}", self._serve_media)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -208,6 +213,29 @@ class TwilioStandIn:
         if self.answer_delay:
             await asyncio.sleep(self.answer_delay)
         return web.json_response(answer, status=201)
+
+    async def _update_call(self, request: web.Request) -> web.Response:
+        sid, call = request.match_info["sid"], request.match_info["call"]
+        basic = None
+        with contextlib.suppress(ValueError):
+            basic = aiohttp.BasicAuth.decode(request.headers.get("Authorization", ""))
+        if basic is None or (basic.login, basic.password) != (self.account_sid, self.auth_token) \
+                or sid != self.account_sid:
+            return web.json_response({"code": 20003, "message": "Authenticate", "status": 401},
+                                     status=401)
+        form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        if self._refuse:
+            code, message = self._refuse.pop(0)
+            self.call_updates.append(Recorded(sid, form, call, 400))
+            return web.json_response({"code": code, "message": message, "status": 400,
+                                      "more_info": f"https://www.twilio.com/docs/errors/{code}"},
+                                     status=400)
+        self.call_updates.append(Recorded(sid, form, call, 200))
+        status = "completed" if form.get("Status") == "completed" else "in-progress"
+        return web.json_response({
+            "sid": call, "account_sid": sid, "status": status, "direction": "inbound",
+            "api_version": "2010-04-01",
+            "uri": f"/2010-04-01/Accounts/{sid}/Calls/{call}.json"})
 
     async def _callbacks(self, url: str, sid: str, form: dict[str, str]) -> None:
         for status in ("sent", self.final_status):
