@@ -507,3 +507,42 @@ def merged(new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
             out[name] = old[name]
     out["edited"] = edited
     return out
+
+
+_SHORT_LABELS = {
+    "en": ("You told us", "Reference", "Next"),
+    "es": ("Nos dijo", "Referencia", "Siguiente"),
+}
+
+
+def short_text(summary: dict[str, Any], limit: int = 300) -> str:
+    """The summary as an outgoing message may carry it (an SMS on handover): the agent's
+    edited text when there is one, else the customer's first statement, the unmasked facts
+    and the next step, cut at a word boundary within `limit` characters. Masked facts are
+    left out entirely: nothing sensitive, not even its last four digits, goes out."""
+    edited = summary.get("edited")
+    if isinstance(edited, dict) and "text" in edited.get("fields", []):
+        return _cut(str(summary.get("text") or ""), limit)
+    said, ref, nxt = _SHORT_LABELS.get(str(summary.get("language") or "en"), _SHORT_LABELS["en"])
+    parts: list[str] = []
+    reason = summary.get("reason") or {}
+    statements = reason.get("statements") or []
+    if statements:
+        parts.append(f"{said}: \u201c{statements[0]}\u201d")
+    facts = [f for f in summary.get("facts") or [] if not f.get("masked")
+             and MASK not in str(f.get("value"))]
+    if facts:
+        shown = ", ".join(str(f["value"]) for f in facts[:4])
+        parts.append(f"{ref}: {shown}")
+    steps = summary.get("next_steps") or []
+    if steps:
+        parts.append(f"{nxt}: {steps[0]}")
+    return _cut(". ".join(p.rstrip(".") for p in parts) + ("." if parts else ""), limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut + "\u2026"

@@ -20,6 +20,7 @@ from cases.summary import (
     InteractionRecord,
     IvrInput,
     Segment,
+    short_text,
     summarise,
 )
 from centralita.call_cases import CallInteractions
@@ -254,3 +255,19 @@ async def test_a_failing_summariser_never_loses_the_end_nor_logs_what_was_said(
     assert timeline["interactions"][0]["summary"] is None
     assert "summary of interaction" in caplog.text and "ValueError" in caplog.text
     assert "4111" not in caplog.text
+
+
+def test_the_short_text_an_sms_may_carry() -> None:
+    made = summarise(record_of(SCRIPTS[0])).to_json()
+    short = short_text(made)
+    assert short.startswith("You told us: \u201cI'm calling because my order 456 arrived")
+    assert "456" in short and len(short) <= 300
+    card = summarise(record_of(SCRIPTS[2])).to_json()
+    assert "*" not in short_text(card) and "1111" not in short_text(card)
+    assert "55512" in short_text(card)
+    spanish = short_text(summarise(record_of(SCRIPTS[7]), region="ES").to_json())
+    assert spanish.startswith("Nos dijo:") and "456" in spanish
+    edited = {**made, "text": "Parcel 456: replacement on its way.",
+              "edited": {"by": "ana", "at": None, "fields": ["text"]}}
+    assert short_text(edited) == "Parcel 456: replacement on its way."
+    assert len(short_text({**edited, "text": "word " * 200}, limit=50)) <= 50
