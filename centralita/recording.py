@@ -305,7 +305,8 @@ class RecordedCalls:
                         agent, queue = await self.cases.handled(call.id)
                     except Exception:
                         log.exception("call %s: its interaction could not be read", call.id)
-                await self.recordings.finish(call.id, queue=queue, agent=agent)
+                # The handler does not wait for compression (one thread does it in turn).
+                await self.recordings.finish(call.id, queue=queue, agent=agent, wait=False)
 
 
 async def _play_to_end(call: Call, source: AudioSource) -> None:

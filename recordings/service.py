@@ -12,6 +12,12 @@ gets the final location, codec, size and sha256, and only then is the WAV remove
 compression that fails keeps the WAV (filed as is, the row's `error` says why). Then the
 webhook (if any) is told: 'recording.saved' or 'recording.failed'.
 
+Settling runs on one thread of its own (`recording-settle`), one file at a time: 400 calls
+ending together queue 400 encodes there rather than filling the default executor that new
+calls' file creation waits on, and compression never takes more than one core from the
+media clock. The call handler does not wait for it (`finish(..., wait=False)`); a settle
+still queued at shutdown is dropped and done again at the next start (the rows say so).
+
 `open()` repairs rows a killed process left 'recording' before anything else is recorded,
 and settles, in the background, every ended row whose file was never filed (a kill during
 compression or upload leaves the WAV and its row; the half-written Opus is overwritten).
@@ -24,12 +30,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from recordings.audit import Access
 from recordings.compress import CompressionError, compress
@@ -41,6 +49,7 @@ from voice.leg_media import LegMedia
 log = logging.getLogger(__name__)
 
 Notify = Callable[[dict[str, Any]], None]
+_T = TypeVar("_T")
 
 
 class RecordingHeld(Exception):
@@ -76,6 +85,13 @@ class Recordings:
         self.settled_at_start = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._resume: asyncio.Task[None] | None = None
+        self._settling: set[asyncio.Task[RecordingRow]] = set()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recording-settle")
+
+    async def _off_loop(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run blocking file or upload work on the settle thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
 
     @classmethod
     async def open(
@@ -151,9 +167,11 @@ class Recordings:
         task.add_done_callback(self._tasks.discard)
 
     async def finish(self, call_id: str, *, queue: str | None = None,
-                     agent: str | None = None) -> RecordingRow | None:
+                     agent: str | None = None, wait: bool = True) -> RecordingRow | None:
         """Close the call's recording, complete its row and settle its file (see the module
-        doc); `queue` and `agent` are the interaction's. None if it was not recorded."""
+        doc); `queue` and `agent` are the interaction's. Returns the settled row, or with
+        `wait=False` the completed one while the settle goes on in the background. None if
+        the call was not recorded."""
         active = self.active.pop(call_id, None)
         if active is None:
             return None
@@ -178,7 +196,11 @@ class Recordings:
                  values["status"], result.duration, result.dropped_chunks)
         row = await self.index.get(rid)
         if row is not None and row.status == "complete":
-            row = await self._settle(row)
+            task = asyncio.get_running_loop().create_task(self._settle(row))
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
+            if wait:
+                row = await asyncio.shield(task)
         elif row is not None:
             self._notify(row)
         return row
@@ -193,7 +215,7 @@ class Recordings:
         if self.compress:
             part = wav.with_suffix(".opus.part")
             try:
-                done = await asyncio.to_thread(compress, wav, part)
+                done = await self._off_loop(compress, wav, part)
                 final, suffix = part, ".opus"
                 values.update(codec="opus", sha256=done.sha256, size_bytes=done.size_bytes)
             except CompressionError as exc:
@@ -202,8 +224,8 @@ class Recordings:
                 values["error"] = "compression failed"
         try:
             if "size_bytes" not in values:
-                values["size_bytes"] = (await asyncio.to_thread(wav.stat)).st_size
-            values["location"] = await asyncio.to_thread(
+                values["size_bytes"] = (await self._off_loop(wav.stat)).st_size
+            values["location"] = await self._off_loop(
                 self.storage.put, final, row.id, when, suffix)
         except (OSError, ValueError) as exc:
             # The WAV stays where it is and the row as it was: the next start tries again.
@@ -212,7 +234,7 @@ class Recordings:
             return row
         await self.index.update(row.id, **values)
         if values["location"] != row.location:
-            await asyncio.to_thread(self.storage.delete, row.location)
+            await self._off_loop(self.storage.delete, row.location)
         settled = await self.index.get(row.id) or row
         self._notify(settled)
         return settled
@@ -276,8 +298,14 @@ class Recordings:
             log.info("recordings: retention deleted %d", len(deleted))
         return deleted
 
+    async def settled(self) -> None:
+        """Wait until every settle under way (from `finish(..., wait=False)`) is done."""
+        while self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
+
     async def close(self) -> None:
-        """Finish every recording still running, then stop the disk thread."""
+        """Finish every recording still running, stop settling (what is left is settled at
+        the next start), then stop the disk thread."""
         for call_id in list(self.active):
             try:
                 await self.finish(call_id)
@@ -287,5 +315,11 @@ class Recordings:
             self._resume.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._resume
+        for task in list(self._settling):
+            task.cancel()
+        await asyncio.gather(*self._settling, return_exceptions=True)
+        # A file being encoded right now is finished by the thread; its row stays unsettled.
+        await asyncio.to_thread(functools.partial(self._pool.shutdown, wait=True,
+                                                  cancel_futures=True))
         await asyncio.to_thread(self.writer.stop)
         await self.index.close()
