@@ -510,8 +510,8 @@ def merged(new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
 
 
 _SHORT_LABELS = {
-    "en": ("You told us", "Reference", "Next"),
-    "es": ("Nos dijo", "Referencia", "Siguiente"),
+    "en": ("You told us", "Details", "Next"),
+    "es": ("Nos dijo", "Datos", "Siguiente"),
 }
 
 
@@ -528,11 +528,13 @@ def short_text(summary: dict[str, Any], limit: int = 300) -> str:
     reason = summary.get("reason") or {}
     statements = reason.get("statements") or []
     if statements:
-        parts.append(f"{said}: \u201c{statements[0]}\u201d")
+        parts.append(f"{said}: \u201c{str(statements[0]).rstrip('.!?')}\u201d")
     facts = [f for f in summary.get("facts") or [] if not f.get("masked")
              and MASK not in str(f.get("value"))]
     if facts:
-        shown = ", ".join(str(f["value"]) for f in facts[:4])
+        names = _FACT_LABELS_ES if summary.get("language") == "es" else _FACT_LABELS
+        shown = ", ".join(f"{names.get(str(f['key']), str(f['key']).replace('_', ' '))} "
+                          f"{f['value']}" for f in facts[:4])
         parts.append(f"{ref}: {shown}")
     steps = summary.get("next_steps") or []
     if steps:
