@@ -250,7 +250,7 @@ async def main_async(args: argparse.Namespace) -> None:
         return
     print(f"{'legs':>5} {'srv cpu%':>8} {'cli cpu%':>8} {'out p50':>8} {'out p99':>8} "
           f"{'rcv%':>6} {'in p50':>7} {'in p99':>7} {'late':>5} {'gaps':>5} {'undr':>5} "
-          f"{'tick p99':>8} {'skipped':>7}")
+          f"{'tick p99':>8} {'skipped':>7} {'out drop':>8}")
     best: float | None = None
     with tempfile.TemporaryDirectory(prefix="twilio-streams-") as tmp:
         for n in [int(x) for x in args.legs.split(",")]:
@@ -263,7 +263,7 @@ async def main_async(args: argparse.Namespace) -> None:
                   f"{st['inbound_lateness_ms']['p50']:>7.1f} "
                   f"{st['inbound_lateness_ms']['p99']:>7.1f} {st['late']:>5} {st['gaps']:>5} "
                   f"{st['underruns']:>5} {md['lateness_ms']['p99']:>8.1f} "
-                  f"{md['skipped_ticks']:>7}", flush=True)
+                  f"{md['skipped_ticks']:>7} {st['dropped_out']:>8}", flush=True)
             # Legs per core only from steps that carried every leg well.
             if row["server_cpu"] > 0 and received >= 99.0 and st["late"] <= n:
                 per_core = n / (row["server_cpu"] / 100)

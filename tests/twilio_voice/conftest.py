@@ -35,6 +35,7 @@ STREAM_PUBLIC = "wss://contact.example.test/pbx/twilio/stream"
 ADMIN_TOKEN = "ctk_tests_twilio_voice_" + "z" * 32
 CALLER = "+34612345678"
 MENU, BARGE, VOICEMAIL = "+34910000001", "+34910000002", "+34910000003"
+SPOKEN_BARGE = "+34910000004"
 
 
 def noise(seconds: float, seed: int, level: float = 6000.0) -> Pcm:
@@ -81,6 +82,14 @@ name: tw-barge
 numbers: ["{BARGE}"]
 steps:
   - play: {{file: long.wav, interrupt: dtmf}}
+  - say: "Thank you."
+  - hangup
+""",
+    "spoken.yaml": f"""\
+name: tw-spoken-barge
+numbers: ["{SPOKEN_BARGE}"]
+steps:
+  - play: {{file: long.wav, interrupt: speech}}
   - say: "Thank you."
   - hangup
 """,
