@@ -58,8 +58,8 @@ class S3Storage:
         return None
 
     def put(self, local: Path, recording_id: str, when: datetime, suffix: str) -> str:
-        relative = self.spool.make_dirs(recording_id, when, suffix)  # validates the id
-        key = f"{self.config.prefix}{relative.as_posix()}"
+        location = self.locate(recording_id, when, suffix)
+        key = self._key(location)
         content_type = "audio/ogg" if suffix == ".opus" else "audio/wav"
         try:
             self.client.upload_file(str(local), self.config.bucket, key,
@@ -68,7 +68,11 @@ class S3Storage:
             raise OSError(f"upload to bucket {self.config.bucket!r} failed: "
                           f"{type(exc).__name__}") from exc
         os.unlink(local)
-        return f"{SCHEME}{self.config.bucket}/{key}"
+        return location
+
+    def locate(self, recording_id: str, when: datetime, suffix: str) -> str:
+        relative = self.spool.locate(recording_id, when, suffix)
+        return f"{SCHEME}{self.config.bucket}/{self.config.prefix}{relative}"
 
     def size(self, location: str) -> int:
         if not location.startswith(SCHEME):

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -50,6 +51,20 @@ log = logging.getLogger(__name__)
 
 Notify = Callable[[dict[str, Any]], None]
 _T = TypeVar("_T")
+
+
+def _hash_stored(storage: RecordingStorage, location: str) -> tuple[str, int]:
+    """sha256 and size of what `storage` holds at `location` (read in 1 MB blocks)."""
+    size = storage.size(location)
+    digest = hashlib.sha256()
+    at = 0
+    while at < size:
+        block = storage.read(location, at, min(1 << 20, size - at))
+        if not block:
+            raise OSError(f"{location}: short read at {at} of {size}")
+        digest.update(block)
+        at += len(block)
+    return digest.hexdigest(), size
 
 
 class RecordingHeld(Exception):
@@ -206,9 +221,17 @@ class Recordings:
         return row
 
     async def _settle(self, row: RecordingRow) -> RecordingRow:
-        """Compress (if configured) and file the WAV of an ended row; tell the webhook."""
+        """Compress (if configured) and file the WAV of an ended row; tell the webhook.
+
+        Order: the final file is filed (complete: a rename, or an upload that appears whole),
+        then the WAV is removed, then the row updated. A kill between the last two leaves a
+        row pointing at a WAV that is gone: `_adopt` finds the filed file at start-up. (The
+        other order could leave a WAV no row points at, which retention would never delete.)
+        """
         wav = self.storage.local_path(row.location)
         when = datetime.fromtimestamp(row.started_wall, UTC)
+        if not await self._off_loop(wav.exists):
+            return await self._adopt(row, when)
         values: dict[str, Any] = {}
         final: Path = wav
         suffix = ".wav"
@@ -232,12 +255,31 @@ class Recordings:
             log.error("recording %s: filing it failed (%s)", row.id, type(exc).__name__)
             self._notify(row)
             return row
-        await self.index.update(row.id, **values)
         if values["location"] != row.location:
             await self._off_loop(self.storage.delete, row.location)
+        await self.index.update(row.id, **values)
         settled = await self.index.get(row.id) or row
         self._notify(settled)
         return settled
+
+    async def _adopt(self, row: RecordingRow, when: datetime) -> RecordingRow:
+        """The WAV of an unsettled row is gone: the row gets the file that was filed for it
+        before the kill (Opus, or the WAV itself in an object store), hashed again; with
+        none, the row says the file is missing (and is not tried again)."""
+        for suffix, codec in ((".opus", "opus"), (".wav", "wav")):
+            location = self.storage.locate(row.id, when, suffix)
+            try:
+                sha, size = await self._off_loop(_hash_stored, self.storage, location)
+            except (OSError, ValueError):
+                continue
+            await self.index.update(row.id, location=location, codec=codec, size_bytes=size,
+                                    sha256=sha)
+            settled = await self.index.get(row.id) or row
+            self._notify(settled)
+            return settled
+        log.error("recording %s: its file is missing", row.id)
+        await self.index.update(row.id, size_bytes=0, error="file missing")
+        return await self.index.get(row.id) or row
 
     def _notify(self, row: RecordingRow) -> None:
         if self.notify is not None:

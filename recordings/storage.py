@@ -58,6 +58,10 @@ class RecordingStorage(Protocol):
         its final location. An object store uploads it and removes the local copy."""
         ...
 
+    def locate(self, recording_id: str, when: datetime, suffix: str) -> str:
+        """The location `put` gives (or gave) `recording_id`'s file with `suffix`."""
+        ...
+
     def size(self, location: str) -> int:
         """Bytes stored at `location` (FileNotFoundError when there are none)."""
         ...
@@ -84,9 +88,7 @@ class FileStorage:
 
     def make_dirs(self, recording_id: str, when: datetime, suffix: str) -> Path:
         """The relative path of `recording_id`'s file, its day's directories made (0700)."""
-        if not recording_id or not recording_id.replace("-", "").isalnum():
-            raise ValueError(f"recording id must be letters, digits and '-', got {recording_id!r}")
-        relative = Path(f"{when:%Y}", f"{when:%m}", f"{when:%d}", f"{recording_id}{suffix}")
+        relative = Path(self.locate(recording_id, when, suffix))
         directory = self.root
         for part in ("", *relative.parts[:-1]):
             directory = directory / part
@@ -101,6 +103,12 @@ class FileStorage:
             os.replace(local, target)
         os.chmod(target, 0o600)
         return relative.as_posix()
+
+    def locate(self, recording_id: str, when: datetime, suffix: str) -> str:
+        if not recording_id or not recording_id.replace("-", "").isalnum():
+            raise ValueError(f"recording id must be letters, digits and '-', got {recording_id!r}")
+        return Path(f"{when:%Y}", f"{when:%m}", f"{when:%d}",
+                    f"{recording_id}{suffix}").as_posix()
 
     def size(self, location: str) -> int:
         return self.local_path(location).stat().st_size

@@ -149,3 +149,40 @@ async def test_kill_9_mid_compression_leaves_the_wav_and_start_up_settles_it(
     assert decoded_duration(opus) == pytest.approx(600.0, abs=0.1)
     assert row.size_bytes == opus.stat().st_size
     assert row.sha256 == hashlib.sha256(opus.read_bytes()).hexdigest()
+
+
+async def test_kill_between_removing_the_wav_and_the_row_update_is_adopted(
+    tmp_path: Path,
+) -> None:
+    """The row still names the WAV (unsettled) but the WAV is gone: start-up finds the Opus
+    file filed for it, hashes it again and points the row at it; a row with no file at all
+    is marked 'file missing' instead of being retried forever."""
+    storage = FileStorage(tmp_path / "rec")
+    index = await RecordingIndex.open(f"sqlite:///{tmp_path}/cases.db")
+    recordings = await Recordings.open(storage, index, wall=lambda: WHEN)
+    caller = HandMedia()
+    call = new_call(caller)
+    rid = await recordings.start(call.id, call, caller)
+    for t in range(100):
+        caller.send(frame(1000 + t))
+    settled = await recordings.finish(call.id)
+    assert settled is not None and settled.codec == "opus"
+    wav_location = storage.locate(rid, WHEN, ".wav")
+    # What the kill left: the Opus filed, the WAV removed, the row not yet updated.
+    await index.update(rid, location=wav_location, codec="wav", size_bytes=None, sha256=None)
+    await index.start(RecordingRow(
+        id="0ddba11", call_id="c2", interaction_id=None, location=storage.locate(
+            "0ddba11", WHEN, ".wav"), channels=2, sample_rate=8000,
+        started_wall=WHEN.timestamp(), status="complete", paused_spans=[], duration=1.0))
+    await recordings.close()
+
+    index = await RecordingIndex.open(f"sqlite:///{tmp_path}/cases.db")
+    again = await Recordings.open(storage, index, wall=lambda: WHEN)
+    await again.resumed()
+    adopted, missing = await index.get(rid), await index.get("0ddba11")
+    await again.close()
+    assert adopted is not None and adopted.location == settled.location
+    assert (adopted.codec, adopted.size_bytes, adopted.sha256) == (
+        "opus", settled.size_bytes, settled.sha256)
+    assert missing is not None and missing.error == "file missing" and missing.size_bytes == 0
+    assert again.settled_at_start == 2
