@@ -23,6 +23,7 @@ from centralita.server import Server
 from centralita.settings import AuthSettings, ConfigTokenSettings, HostPort, Settings
 from channels.twilio_config import TwilioConfig
 from media.frames import Pcm
+from recordings.config import RecordingConfig
 from tests.helpers.media_streams_client import MediaStreamsClient, twiml_stream
 from tests.helpers.server import LOOPBACK, free_port, free_sip_port, random_rtp_block
 from tests.helpers.twilio_standin import TwilioStandIn
@@ -153,7 +154,10 @@ def new_call_sid() -> str:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
+    """The server; `@pytest.mark.parametrize("rig", ["recorded"], indirect=True)` records its
+    calls (uncompressed WAV)."""
+    recorded = getattr(request, "param", None) == "recorded"
     flows = tmp_path / "flows"
     flows.mkdir()
     for name, text in FLOWS.items():
@@ -167,6 +171,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
             http_listen=HostPort(LOOPBACK, free_port(socket.SOCK_STREAM, also_tcp=False)),
             data_dir=tmp_path / "data", rtp_port_min=low, rtp_port_max=high,
             debug_api=True, transcription="off", flows_dir=flows,
+            recordings=RecordingConfig(enabled=recorded, compress=False),
             auth=AuthSettings(tokens=(
                 ConfigTokenSettings("tests", "admin", digest(ADMIN_TOKEN)),)),
             twilio=TwilioConfig(account_sid=ACCOUNT, auth_token=TOKEN, public_url=PUBLIC,

@@ -4,6 +4,7 @@ IVR, case and DTMF path as a SIP call; audio both ways on the µ-law path; barge
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 import wave
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.helpers.media_streams_client import Received
 from tests.speech.audio import have_tools, speak
 from tests.twilio_voice.conftest import (
     ACCOUNT,
+    ADMIN_TOKEN,
     BARGE,
     CALLER,
     MENU,
@@ -190,3 +192,39 @@ async def test_speech_during_a_prompt_clears_it(rig: Rig) -> None:
     # The VAD needs 200 ms of speech (ivr.media.prompt.BARGE_IN_SPEECH_MS) after the
     # jitter buffer's 40 ms and espeak's lead-in: printed, not judged.
     print(f"speech -> clear {1000 * (cleared - spoke):.0f} ms")
+
+
+@pytest.mark.parametrize("rig", ["recorded"], indirect=True)
+async def test_the_call_is_recorded_like_any_other(rig: Rig) -> None:
+    message = noise(1.5, seed=11)
+    client = await rig.call(VOICEMAIL)
+    try:
+        client.start_microphone()
+        await client.wait_for(lambda r: bool(r.echoed))
+        client.speak(message)
+        await client.wait_closed(within=30)
+    finally:
+        await client.close()
+    interaction = await ended_interaction(rig, client.call_sid)
+    deadline = time.monotonic() + 20
+    while True:
+        status, found = await rig.api("GET", f"/api/recordings?interaction={interaction['id']}")
+        assert status == 200, found
+        done = [r for r in found["recordings"] if r["status"] != "recording"]
+        if done:
+            break
+        assert time.monotonic() < deadline, found
+        await asyncio.sleep(0.2)
+    [recording] = done
+    assert recording["call_id"] == client.call_sid and recording["channels"] == 2
+    async with rig.http.get(f"{rig.base}/api/recordings/{recording['id']}/audio",
+                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as response:
+        assert response.status == 200
+        data = await response.read()
+    with wave.open(io.BytesIO(data), "rb") as wav:
+        assert (wav.getnchannels(), wav.getframerate()) == (2, 8000)
+        stereo = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").reshape(-1, 2)
+    # Caller on the left: what they said, through µ-law, whole.
+    assert best_alignment(stereo[:, 0].copy(), ulaw_decode(ulaw_encode(message))) >= 0.99
+    # The other side: what the caller heard ("Leave a message.") is there too.
+    assert np.abs(stereo[:, 1]).max() > 1000
