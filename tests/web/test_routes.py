@@ -22,6 +22,7 @@ from centralita.server import Server
 from centralita.settings import AuthSettings, ConfigTokenSettings, HostPort, Settings
 from channels.chat_config import ChatSettings
 from channels.twilio_config import TwilioConfig
+from recordings.config import RecordingConfig
 from tests.helpers.server import (
     LOOPBACK,
     REPO_ROOT,
@@ -70,6 +71,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
         twilio=TwilioConfig(account_sid="AC" + "0" * 32, auth_token="route-walk-token",
                             public_url="https://contact.example.test", sms_number="+34910000000"),
         chat=ChatSettings(),
+        recordings=RecordingConfig(enabled=True),
         auth=AuthSettings(tokens=tuple(
             ConfigTokenSettings(f"test-{role.label}", role.label, digest(token))
             for role, token in TOKENS.items()
