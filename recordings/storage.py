@@ -1,16 +1,20 @@
 """Where recordings live, and their index.
 
 `RecordingStorage` is the interface; `FileStorage` (the default) keeps each recording at
-DATA_DIR/recordings/YYYY/MM/DD/<id>.wav, directories 0700 and files 0600: a recording is
-the most personal data the server holds. A storage hands out a local file to write while
-the call runs (the recorder streams into it); an object store (S3, later) would upload it in
-`finish()`.
+DATA_DIR/recordings/YYYY/MM/DD/<id>.wav (then <id>.opus), directories 0700 and files 0600:
+a recording is the most personal data the server holds. A storage hands out a local file to
+write while the call runs (the recorder streams into it); `put()` files the final one (the
+filesystem renames it, `recordings.s3.S3Storage` uploads it), `size`/`read`/`delete` serve
+it afterwards.
 
 `RecordingIndex` keeps one row per recording in the `recordings` table (recordings.tables):
 written when the recording starts (status 'recording'), completed at close (duration,
 sha256, paused spans, 'complete' or 'failed'). `repair_interrupted()` runs at start-up: a row
 still 'recording' was left by a killed process; its file's header is made to count what is
-on disk, and the row gets that duration, the file's sha256 and status 'interrupted'.
+on disk, and the row gets that duration, the file's sha256 and status 'interrupted'. Later
+columns (migration 0011): codec and size once the file is settled, the interaction's queue and
+agent, the legal hold, the deletion mark. `unsettled()`, `expired()` and `find()` serve the
+start-up, retention and the review API; `audit` is the access log (recordings.audit).
 """
 
 from __future__ import annotations
