@@ -111,6 +111,25 @@ steps:
 }
 
 
+ACD_FLOW = """\
+name: tw-acd
+default: true
+steps:
+  - queue: {name: support, on_timeout: after}
+  - hangup
+  - label: after
+    say: "Sorry, nobody could take your call."
+  - hangup
+"""
+ROUTING = """\
+queues:
+  - {name: support, moh: null, announce_every: 0, callback_key: null, wrapup: 30,
+     offer_timeout: 30}
+agents:
+  - {id: ana, name: Ana, queues: [support]}
+"""
+
+
 @dataclass
 class Rig:
     server: Server
@@ -143,6 +162,10 @@ class Rig:
         await client.open()
         return client
 
+    @property
+    def http_base(self) -> str:  # what tests.e2e's desk helpers read
+        return self.base
+
     async def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         async with self.http.request(method, self.base + path, json=body, headers={
                 "Authorization": f"Bearer {ADMIN_TOKEN}"}) as response:
@@ -158,11 +181,18 @@ async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[R
     """The server; `@pytest.mark.parametrize("rig", ["recorded"], indirect=True)` records its
     calls (uncompressed WAV)."""
     recorded = getattr(request, "param", None) == "recorded"
+    acd = getattr(request, "param", None) == "acd"
     flows = tmp_path / "flows"
     flows.mkdir()
     for name, text in FLOWS.items():
         (flows / name).write_text(text)
     write_wav(flows / "noise.wav", noise(1.0, seed=1))
+    routing = None
+    if acd:
+        # Every other number goes to the support queue; Ana's desk serves it.
+        (flows / "default.yaml").write_text(ACD_FLOW)
+        routing = tmp_path / "routing.yaml"
+        routing.write_text(ROUTING)
     write_wav(flows / "long.wav", noise(10.0, seed=2))
     async with TwilioStandIn(ACCOUNT, TOKEN) as twilio:
         low, high = random_rtp_block()
@@ -172,6 +202,7 @@ async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[R
             data_dir=tmp_path / "data", rtp_port_min=low, rtp_port_max=high,
             debug_api=True, transcription="off", flows_dir=flows,
             recordings=RecordingConfig(enabled=recorded, compress=False),
+            routing_file=routing,
             auth=AuthSettings(tokens=(
                 ConfigTokenSettings("tests", "admin", digest(ADMIN_TOKEN)),)),
             twilio=TwilioConfig(account_sid=ACCOUNT, auth_token=TOKEN, public_url=PUBLIC,

@@ -1,0 +1,71 @@
+"""A Twilio caller queued and answered by an agent in headless Chromium: the stream leg is
+bridged to the browser's WebRTC leg exactly as a SIP caller is; audio flows both ways and the
+interaction on the caller's case names the agent."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from media.codecs.g711 import ulaw_decode
+from tests.e2e.acd import wait_for
+from tests.e2e.test_desk_calls import PASSWORD, desk_for, speech_wav
+from tests.helpers.chromium import CHROMIUM
+from tests.twilio_voice.conftest import Rig, noise
+from tests.twilio_voice.test_calls import ended_interaction
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("rig", ["acd"], indirect=True)
+async def test_a_twilio_caller_is_answered_on_the_desk(rig: Rig, tmp_path: Path) -> None:
+    if shutil.which(CHROMIUM) is None or shutil.which("espeak-ng") is None:
+        pytest.fail("chromium and espeak-ng are installed by scripts/setup.sh")
+    from playwright.async_api import async_playwright
+
+    status, body = await rig.api("POST", "/api/users",
+                                 {"name": "ana", "password": PASSWORD, "role": "agent"})
+    assert status in (200, 201), body
+    ana_wav = speech_wav(tmp_path / "ana.wav", "Hello, this is Ana. How can I help?",
+                         seconds=30)
+    async with async_playwright() as p, desk_for(p, rig, "ana", tmp_path, ana_wav) as ana:  # type: ignore[arg-type]
+        await ana.page.click("#state-available")
+
+        async def available() -> bool:
+            status, live = await rig.api("GET", "/api/routing/live")
+            return bool(status == 200 and live["agents"]["ana"]["state"] == "available")
+        await wait_for(available, within=20, what="ana available")
+        client = await rig.call("+34910000099")
+        try:
+            client.start_microphone()
+            client.speak(np.tile(noise(1.0, seed=5), 40))  # the caller talks all along
+            await ana.visible("#offer")
+            await ana.page.click("#answer")
+            await ana.visible("#call")
+            await ana.wait_phase("connected")
+            answered = client.now()
+
+            async def caller_heard_in_browser() -> bool:
+                stats = await ana.page.evaluate("window.desk.inbound()")
+                return bool(stats["energy"] > 0.01 and stats["packets"] > 100)
+            await wait_for(caller_heard_in_browser, within=20, what="caller audio in Chromium")
+
+            def agent_heard(r: object) -> bool:
+                heard = [p for t, p in client.received.media if t > answered]
+                if len(heard) < 50:
+                    return False
+                pcm = ulaw_decode(b"".join(heard)).astype(float)
+                return bool(np.sqrt(np.mean(pcm**2)) > 300)
+            await client.wait_for(agent_heard, within=20)
+            started = time.monotonic()
+            await ana.page.keyboard.press("x")  # the agent hangs up
+            await client.wait_closed(within=20)
+            print(f"hang-up -> stream closed {1000 * (time.monotonic() - started):.0f} ms")
+        finally:
+            await client.close()
+    interaction = await ended_interaction(rig, client.call_sid, within=30)
+    assert interaction["agent"] == "ana", interaction
