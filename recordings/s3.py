@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import boto3  # type: ignore[import-untyped]
+from boto3.exceptions import Boto3Error  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 from recordings.config import S3Config
@@ -64,7 +65,7 @@ class S3Storage:
         try:
             self.client.upload_file(str(local), self.config.bucket, key,
                                     ExtraArgs={"ContentType": content_type})
-        except (BotoCoreError, ClientError) as exc:
+        except (Boto3Error, BotoCoreError, ClientError) as exc:  # S3UploadFailedError: Boto3
             raise OSError(f"upload to bucket {self.config.bucket!r} failed: "
                           f"{type(exc).__name__}") from exc
         os.unlink(local)

@@ -71,14 +71,15 @@ class RecordingHeld(Exception):
     """The recording is on legal hold: it may not be deleted."""
 
 
-def notice(row: RecordingRow) -> dict[str, Any]:
-    """The webhook's body for `row` (no personal data: ids, times, where, how it went)."""
-    failed = row.status == "failed"
+def notice(row: RecordingRow, failure: str | None = None) -> dict[str, Any]:
+    """The webhook's body for `row` (no personal data: ids, times, where, how it went);
+    'recording.failed' when the recording failed or `failure` says its filing did."""
+    failed = row.status == "failed" or failure is not None
     return {"event": "recording.failed" if failed else "recording.saved",
             "recording_id": row.id, "interaction_id": row.interaction_id,
             "duration": row.duration, "location": row.location, "status": row.status,
             "codec": row.codec, "size_bytes": row.size_bytes, "sha256": row.sha256,
-            "error": row.error}
+            "error": failure or row.error}
 
 
 class Recordings:
@@ -253,7 +254,7 @@ class Recordings:
         except (OSError, ValueError) as exc:
             # The WAV stays where it is and the row as it was: the next start tries again.
             log.error("recording %s: filing it failed (%s)", row.id, type(exc).__name__)
-            self._notify(row)
+            self._notify(row, f"filing failed: {type(exc).__name__}")
             return row
         if values["location"] != row.location:
             await self._off_loop(self.storage.delete, row.location)
@@ -281,10 +282,10 @@ class Recordings:
         await self.index.update(row.id, size_bytes=0, error="file missing")
         return await self.index.get(row.id) or row
 
-    def _notify(self, row: RecordingRow) -> None:
+    def _notify(self, row: RecordingRow, failure: str | None = None) -> None:
         if self.notify is not None:
             try:
-                self.notify(notice(row))
+                self.notify(notice(row, failure))
             except Exception:
                 log.exception("recording %s: queuing its webhook failed", row.id)
 

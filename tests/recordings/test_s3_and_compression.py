@@ -186,3 +186,38 @@ async def test_kill_between_removing_the_wav_and_the_row_update_is_adopted(
         "opus", settled.size_bytes, settled.sha256)
     assert missing is not None and missing.error == "file missing" and missing.size_bytes == 0
     assert again.settled_at_start == 2
+
+
+async def test_an_upload_that_fails_is_notified_and_kept_for_the_next_start(
+    tmp_path: Path, s3: S3Config
+) -> None:
+    """The bucket refuses (it does not exist): the webhook hears 'recording.failed' with the
+    reason, the WAV stays in the spool and the row unsettled; once the bucket is there the
+    next start uploads it and the webhook hears 'recording.saved'."""
+    missing = S3Config("not-there-yet", s3.endpoint_url, s3.region, s3.prefix)
+    notices: list[dict[str, object]] = []
+    index = await RecordingIndex.open(f"sqlite:///{tmp_path}/cases.db")
+    recordings = await Recordings.open(S3Storage(missing, tmp_path / "spool"), index,
+                                       wall=lambda: WHEN, notify=notices.append)
+    caller = HandMedia()
+    call = new_call(caller)
+    rid = await recordings.start(call.id, call, caller)
+    for t in range(50):
+        caller.send(frame(1000 + t))
+    row = await recordings.finish(call.id)
+    await recordings.close()
+    assert row is not None and row.size_bytes is None and row.codec == "wav"
+    assert [(n["event"], n["recording_id"], n["error"]) for n in notices] == [
+        ("recording.failed", rid, "filing failed: OSError")]
+    assert (tmp_path / "spool" / row.location).exists()
+
+    boto3.client("s3", endpoint_url=s3.endpoint_url).create_bucket(Bucket="not-there-yet")
+    index = await RecordingIndex.open(f"sqlite:///{tmp_path}/cases.db")
+    again = await Recordings.open(S3Storage(missing, tmp_path / "spool"), index,
+                                  wall=lambda: WHEN, notify=notices.append)
+    await again.resumed()
+    done = await index.get(rid)
+    await again.close()
+    assert done is not None and done.codec == "opus" and done.location.startswith("s3://")
+    assert notices[-1]["event"] == "recording.saved" and notices[-1]["location"] == done.location
+    assert not list((tmp_path / "spool").rglob("*.wav"))
