@@ -82,6 +82,8 @@ class S3Storage:
             head = self.client.head_object(Bucket=self.config.bucket, Key=self._key(location))
         except ClientError as exc:
             raise FileNotFoundError(location) from exc
+        except BotoCoreError as exc:  # the endpoint unreachable, a timeout
+            raise OSError(f"bucket {self.config.bucket!r}: {type(exc).__name__}") from exc
         return int(head["ContentLength"])
 
     def read(self, location: str, start: int, length: int) -> bytes:
@@ -94,6 +96,8 @@ class S3Storage:
                                          Range=f"bytes={start}-{start + length - 1}")
         except ClientError as exc:
             raise FileNotFoundError(location) from exc
+        except BotoCoreError as exc:
+            raise OSError(f"bucket {self.config.bucket!r}: {type(exc).__name__}") from exc
         body: bytes = got["Body"].read()
         return body
 
