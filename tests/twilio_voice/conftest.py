@@ -37,6 +37,7 @@ ADMIN_TOKEN = "ctk_tests_twilio_voice_" + "z" * 32
 CALLER = "+34612345678"
 MENU, BARGE, VOICEMAIL = "+34910000001", "+34910000002", "+34910000003"
 SPOKEN_BARGE = "+34910000004"
+SPOKEN_MENU = "+34910000006"
 
 
 def noise(seconds: float, seed: int, level: float = 6000.0) -> Pcm:
@@ -92,6 +93,30 @@ numbers: ["{SPOKEN_BARGE}"]
 steps:
   - play: {{file: long.wav, interrupt: speech}}
   - say: "Thank you."
+  - hangup
+""",
+    "spoken-menu.yaml": f"""\
+name: tw-spoken-menu
+numbers: ["{SPOKEN_MENU}"]
+steps:
+  - label: menu
+    menu:
+      prompt: "Billing or support?"
+      choices:
+        - {{digits: "1", phrases: [billing, bill, invoice, payment], goto: billing}}
+        - {{digits: "2", phrases: [support, help, technical], goto: support}}
+      input: both
+      timeout: 10
+      retries: 1
+      on_failure: goodbye
+      variable: choice
+  - label: billing
+    set: {{team: billing}}
+  - goto: goodbye
+  - label: support
+    set: {{team: support}}
+  - label: goodbye
+    say: "Goodbye."
   - hangup
 """,
     "voicemail.yaml": f"""\
@@ -181,7 +206,8 @@ async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[R
     """The server; `@pytest.mark.parametrize("rig", ["recorded"], indirect=True)` records its
     calls (uncompressed WAV)."""
     recorded = getattr(request, "param", None) == "recorded"
-    acd = getattr(request, "param", None) == "acd"
+    acd = getattr(request, "param", None) in ("acd", "acd-transcribed")
+    transcribed = getattr(request, "param", None) in ("transcribed", "acd-transcribed")
     flows = tmp_path / "flows"
     flows.mkdir()
     for name, text in FLOWS.items():
@@ -200,7 +226,8 @@ async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[R
             sip_listen=HostPort(LOOPBACK, free_sip_port()),
             http_listen=HostPort(LOOPBACK, free_port(socket.SOCK_STREAM, also_tcp=False)),
             data_dir=tmp_path / "data", rtp_port_min=low, rtp_port_max=high,
-            debug_api=True, transcription="off", flows_dir=flows,
+            debug_api=True, transcription="whisper" if transcribed else "off",
+            flows_dir=flows,
             recordings=RecordingConfig(enabled=recorded, compress=False),
             routing_file=routing,
             auth=AuthSettings(tokens=(

@@ -25,6 +25,7 @@ from tests.twilio_voice.conftest import (
     MENU,
     PUBLIC,
     SPOKEN_BARGE,
+    SPOKEN_MENU,
     VOICEMAIL,
     Rig,
     noise,
@@ -228,3 +229,24 @@ async def test_the_call_is_recorded_like_any_other(rig: Rig) -> None:
     assert best_alignment(stereo[:, 0].copy(), ulaw_decode(ulaw_encode(message))) >= 0.99
     # The other side: what the caller heard ("Leave a message.") is there too.
     assert np.abs(stereo[:, 1]).max() > 1000
+
+
+@pytest.mark.parametrize("rig", ["transcribed"], indirect=True)
+async def test_menu_by_real_speech(rig: Rig) -> None:
+    if not have_tools():
+        pytest.fail("espeak-ng and sox are needed (scripts/setup.sh installs them)")
+    said = speak("I need help with technical support.", 8000)
+    client = await rig.call(SPOKEN_MENU)
+    try:
+        client.start_microphone()
+        await client.wait_for(lambda r: bool(r.echoed))  # "Billing or support?" heard
+        client.speak(said)
+        await client.wait_closed(within=60)  # recognised, "Goodbye.", hang-up
+    finally:
+        await client.close()
+    events = (await ended_interaction(rig, client.call_sid, within=40))["ivr_events"]
+    spoken = [e["value"] for e in events if e["step"] == "menu" and e["kind"] == "speech"]
+    assert spoken and spoken[-1]["outcome"] == "match", events
+    assert spoken[-1]["engine"] == "whisper"
+    assert ("support", {"team": "support"}) in [
+        (e["step"], e["value"]) for e in events if e["kind"] == "variable"], events

@@ -1,6 +1,7 @@
 """A Twilio caller queued and answered by an agent in headless Chromium: the stream leg is
-bridged to the browser's WebRTC leg exactly as a SIP caller is; audio flows both ways and the
-interaction on the caller's case names the agent."""
+bridged to the browser's WebRTC leg exactly as a SIP caller is; audio flows both ways, both
+parties are transcribed (whisper) onto the caller's case, and the interaction names the
+agent."""
 
 from __future__ import annotations
 
@@ -15,13 +16,29 @@ from media.codecs.g711 import ulaw_decode
 from tests.e2e.acd import wait_for
 from tests.e2e.test_desk_calls import PASSWORD, desk_for, speech_wav
 from tests.helpers.chromium import CHROMIUM
-from tests.twilio_voice.conftest import Rig, noise
+from tests.speech.audio import speak
+from tests.twilio_voice.conftest import Rig
 from tests.twilio_voice.test_calls import ended_interaction
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("rig", ["acd"], indirect=True)
+async def transcript(rig: Rig, call_sid: str) -> dict[str, str]:
+    """What each party said on the call's interaction so far, by speaker."""
+    status, found = await rig.api("GET", f"/api/calls/{call_sid}/case")
+    if status != 200:
+        return {}
+    _, timeline = await rig.api("GET", f"/api/cases/{found['case_id']}")
+    said: dict[str, str] = {}
+    for interaction in timeline["interactions"]:
+        if interaction["call_id"] == call_sid:
+            for segment in interaction.get("segments", []):
+                said[segment["speaker"]] = (said.get(segment["speaker"], "") + " "
+                                            + segment["text"].lower())
+    return said
+
+
+@pytest.mark.parametrize("rig", ["acd-transcribed"], indirect=True)
 async def test_a_twilio_caller_is_answered_on_the_desk(rig: Rig, tmp_path: Path) -> None:
     if shutil.which(CHROMIUM) is None or shutil.which("espeak-ng") is None:
         pytest.fail("chromium and espeak-ng are installed by scripts/setup.sh")
@@ -42,7 +59,9 @@ async def test_a_twilio_caller_is_answered_on_the_desk(rig: Rig, tmp_path: Path)
         client = await rig.call("+34910000099")
         try:
             client.start_microphone()
-            client.speak(np.tile(noise(1.0, seed=5), 40))  # the caller talks all along
+            words = speak("I would like to check my invoice please.", 8000)
+            once = np.concatenate([words, np.zeros(8000, np.int16)])
+            client.speak(np.tile(once, 12))  # the caller talks all along
             await ana.visible("#offer")
             await ana.page.click("#answer")
             await ana.visible("#call")
@@ -61,6 +80,11 @@ async def test_a_twilio_caller_is_answered_on_the_desk(rig: Rig, tmp_path: Path)
                 pcm = ulaw_decode(b"".join(heard)).astype(float)
                 return bool(np.sqrt(np.mean(pcm**2)) > 300)
             await client.wait_for(agent_heard, within=20)
+            # Both parties are transcribed onto the caller's case while they talk.
+            async def both_parties() -> dict[str, str] | None:
+                said = await transcript(rig, client.call_sid)
+                return said if "caller" in said and "agent" in said else None
+            said = await wait_for(both_parties, within=90, what="caller and agent segments")
             started = time.monotonic()
             await ana.page.keyboard.press("x")  # the agent hangs up
             await client.wait_closed(within=20)
@@ -69,3 +93,6 @@ async def test_a_twilio_caller_is_answered_on_the_desk(rig: Rig, tmp_path: Path)
             await client.close()
     interaction = await ended_interaction(rig, client.call_sid, within=30)
     assert interaction["agent"] == "ana", interaction
+    said = await transcript(rig, client.call_sid)
+    assert "invoice" in said["caller"], said
+    assert any(w in said["agent"] for w in ("help", "ana", "hello")), said
