@@ -48,6 +48,7 @@ MULAW = "audio/x-mulaw"
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 _SID = {"MZ": re.compile(r"MZ[0-9a-fA-F]{32}"), "CA": re.compile(r"CA[0-9a-fA-F]{32}"),
         "AC": re.compile(r"AC[0-9a-fA-F]{32}")}
+_MAX_PAYLOAD_CHARS = MAX_PAYLOAD_BYTES * 4 // 3 + 4
 _MAX_PARAMS = 32
 _MAX_PARAM_CHARS = 1024
 
@@ -208,12 +209,34 @@ class Media:
 
     @classmethod
     def parse(cls, obj: dict[str, Any]) -> Media:
+        # Fifty of these a second per call: a well-formed one takes the direct path (the
+        # same checks, inline); anything odd goes through the field-by-field path below,
+        # which says what is wrong and where.
+        try:
+            body = obj["media"]
+            seq, chunk, stamp = obj["sequenceNumber"], body["chunk"], body["timestamp"]
+            track, encoded, sid = body["track"], body["payload"], obj["streamSid"]
+            if (type(seq) is str and type(chunk) is str and type(stamp) is str
+                    and seq.isascii() and seq.isdigit() and len(seq) <= 15
+                    and chunk.isascii() and chunk.isdigit() and len(chunk) <= 15
+                    and stamp.isascii() and stamp.isdigit() and len(stamp) <= 15
+                    and track in ("inbound", "outbound") and type(encoded) is str
+                    and 0 < len(encoded) <= _MAX_PAYLOAD_CHARS and type(sid) is str
+                    and _SID["MZ"].fullmatch(sid)):
+                return cls(int(seq), sid, track, int(chunk), int(stamp),
+                           base64.b64decode(encoded, validate=True))
+        except (KeyError, TypeError, binascii.Error, ValueError):
+            pass
+        return cls._parse_checked(obj)
+
+    @classmethod
+    def _parse_checked(cls, obj: dict[str, Any]) -> Media:
         seq = _seq(obj)
         body = _obj(obj.get("media"), "media")
         track = _text(body, "track", "media", limit=16)
         if track not in ("inbound", "outbound"):
             raise StreamProtocolError('"inbound" or "outbound"', "media.track")
-        encoded = _text(body, "payload", "media", limit=MAX_PAYLOAD_BYTES * 4 // 3 + 4)
+        encoded = _text(body, "payload", "media", limit=_MAX_PAYLOAD_CHARS)
         try:
             payload = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError) as exc:
