@@ -113,6 +113,8 @@ class StreamSession:
         self._drained = asyncio.Event()
         self._closing = False
         self._grant: Grant | None = None
+        # Our hang-up: flush, then close the socket (owned; awaited when the session ends).
+        self._hangup: asyncio.Future[None] | None = None
 
     def _set_state(self, new: StreamState) -> None:
         old = self.state
@@ -147,9 +149,19 @@ class StreamSession:
                 return  # the reader sees the socket go and ends the call
 
     def hangup(self) -> None:
-        """Our side ends the call. The Call is ENDED right after this returns, which stops
-        the reader; the session then sends what is queued and closes the socket (Twilio
-        ends the call: no TwiML follows the `<Connect>`)."""
+        """Our side ends the call: what is queued goes out, then the socket closes, which
+        ends the reader (and, no TwiML following the `<Connect>`, Twilio's call)."""
+        if self._hangup is None:
+            self._hangup = asyncio.ensure_future(self._flush_and_close())
+
+    async def _flush_and_close(self) -> None:
+        if self._out:
+            self._drained.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._drained.wait()
+        self._closing = True
+        await self._close(1000, "call ended")
 
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):
@@ -231,6 +243,9 @@ class StreamSession:
             handler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await handler
+            if self._hangup is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._hangup
             service.ticker.discard(media)
             media.close()
             service.live.pop(call.id, None)
@@ -254,22 +269,15 @@ class StreamSession:
                      self.bad_frames)
 
     async def _read(self, media: TwilioStreamLeg) -> str:
-        """Feed the leg until the stream stops; the call's end cause."""
+        """Feed the leg until the stream stops; the call's end cause. One plain await per
+        frame (no task per frame): our own hang-up closes the socket, which ends the read."""
         call = self.call
         assert call is not None
-        ended = asyncio.ensure_future(call.wait_ended())
         try:
             while True:
-                receive = asyncio.ensure_future(self.socket.receive())
-                await asyncio.wait({receive, ended}, return_when=asyncio.FIRST_COMPLETED)
-                if not receive.done():
-                    receive.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await receive
-                    return call.end_cause or "local"
-                data = receive.result()
+                data = await self.socket.receive()
                 if data is None:
-                    return "socket-closed"
+                    return call.end_cause or "socket-closed"
                 try:
                     message = parse_inbound(data)
                 except StreamProtocolError as exc:
@@ -294,7 +302,8 @@ class StreamSession:
                             f"{type(message).__name__.lower()} after start", "event")):
                         return "bad-frames"
         finally:
-            ended.cancel()
+            if call.state is not CallState.ENDED:
+                call.ended("socket-closed")  # whatever stopped the read, the call is over
 
     def _bad(self, exc: StreamProtocolError) -> bool:
         """Count a malformed frame; True when there have been too many to go on."""
