@@ -131,7 +131,10 @@ class CallRecorder:
         self.paused_spans: list[PausedSpan] = []
         self._left = _Side()
         self._right = _Side()
-        self._chunk = bytearray()
+        # The chunk being filled, interleaved in place (no per-frame arrays or byte strings:
+        # this runs 50 times a second per recorded call).
+        self._chunk = np.zeros(FRAMES_PER_CHUNK * 2 * FRAME_SAMPLES, np.int16)
+        self._in_chunk = 0  # frames in `_chunk`
         self._chunk_start = 0  # byte offset of the chunk in the data
         self._caller: LegMedia | None = None
         self._agent: LegMedia | None = None
@@ -187,19 +190,20 @@ class CallRecorder:
 
     def write_frame(self, left: Pcm, right: Pcm) -> None:
         """Append one 20 ms stereo frame (also what tests drive directly)."""
-        stereo = np.empty(2 * FRAME_SAMPLES, np.int16)
-        stereo[0::2] = _fit(left)
-        stereo[1::2] = _fit(right)
-        self._chunk += stereo.astype("<i2", copy=False).tobytes()
+        at = self._in_chunk * 2 * FRAME_SAMPLES
+        self._chunk[at:at + 2 * FRAME_SAMPLES:2] = _fit(left)
+        self._chunk[at + 1:at + 2 * FRAME_SAMPLES:2] = _fit(right)
+        self._in_chunk += 1
         self.frames += 1
-        if len(self._chunk) >= FRAMES_PER_CHUNK * FRAME_SAMPLES * FRAME_BYTES:
+        if self._in_chunk == FRAMES_PER_CHUNK:
             self._flush()
 
     def _flush(self) -> None:
-        if self._chunk:
-            self.writer.submit(self.stream, self._chunk_start, bytes(self._chunk))
-            self._chunk_start += len(self._chunk)
-            self._chunk = bytearray()
+        if self._in_chunk:
+            data = self._chunk[: self._in_chunk * 2 * FRAME_SAMPLES].astype("<i2").tobytes()
+            self.writer.submit(self.stream, self._chunk_start, data)
+            self._chunk_start += len(data)
+            self._in_chunk = 0
 
     # -- privacy ---------------------------------------------------------------------------------
     def _privacy_changed(self, change: object) -> None:
