@@ -68,7 +68,9 @@ class Scan:
 
 # -- masking ---------------------------------------------------------------------------------
 
-_CARD = re.compile(r"(?<![\d*])\d(?:[ -]?\d){12,}(?![\d*])")
+# Digits in groups, as people say and recognisers write them: "4111 1111", "4111-1111",
+# "4111, 1111" (whisper puts commas between spoken groups).
+_CARD = re.compile(r"(?<![\d*])\d(?:(?:,? |-)?\d){12,}(?![\d*])")
 # Said before a card number (and what recognisers make of "card number").
 _CARD_TOLD = re.compile(r"card|car number|tarjeta|visa|mastercard|amex|credit|debit|d[eé]bito"
                         r"|cr[eé]dito", re.IGNORECASE)
