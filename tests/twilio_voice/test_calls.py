@@ -250,3 +250,23 @@ async def test_menu_by_real_speech(rig: Rig) -> None:
     assert spoken[-1]["engine"] == "whisper"
     assert ("support", {"team": "support"}) in [
         (e["step"], e["value"]) for e in events if e["kind"] == "variable"], events
+
+
+async def test_a_twilio_call_and_an_sms_from_the_same_number_share_the_case(rig: Rig) -> None:
+    client = await rig.call(MENU)
+    try:
+        client.start_microphone()
+        await client.wait_for(lambda r: bool(r.echoed))
+        await client.dtmf("1")
+        await client.wait_closed(within=30)
+    finally:
+        await client.close()
+    call_case = (await ended_interaction(rig, client.call_sid))["case"]
+    sid = "SM" + "9" * 32
+    sms = {"MessageSid": sid, "SmsSid": sid, "AccountSid": ACCOUNT, "From": CALLER,
+           "To": "+34910000000", "Body": "About my call just now", "NumMedia": "0"}
+    status, _ = await rig.twilio.post_webhook(PUBLIC + "/twilio/messaging", sms)
+    assert status == 200
+    _, timeline = await rig.api("GET", f"/api/cases/{call_case['case']['id']}")
+    assert [i["channel"] for i in timeline["interactions"]] == ["voice", "sms"], timeline
+    assert timeline["identities"] == [{"kind": "phone", "value": CALLER}]
