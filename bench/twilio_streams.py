@@ -22,16 +22,17 @@ Over a fixed window, once all N stream:
 Prints one row per N and legs per core. Exits 0 once figures are printed (it measures, it
 does not judge).
 
-Figures (2 cores shared with other test runs, load average 6-11; pacing is measured at the
+Figures (2 cores shared with other test runs, load average 4-8; pacing is measured at the
 clients, which share those cores, so it shows the machine as much as the server):
 
-    legs  srv cpu%  out p50/p99 ms  rcv%  in p50/p99 ms  late  tick p99  legs per core
-     50      17.0     304 / 405     95.4    3.4 / 113      0     18.1        294
-    100      21.5      28 /  58     99.5    3.1 /  16      0     15.2        466
-    150      33.6     125 / 595     94.6    3.5 /  33      0     18.2        447
+    legs  srv cpu%  out p50/p99 ms  rcv%   in p50/p99 ms  late  tick p99  legs per core
+     50      13.3      2.2 /   8.7  100.2    2.2 /  7.6     0     10.9        376
+    100      21.5     28   /  58     99.5    3.1 / 15.8     0     15.2        466
+    150      33.6    125   / 595     94.6    3.5 / 33.3     0     18.2        447
+    200      45.0     64   / 152     98.8    4.8 / 25.4     0     14.4        444
 
 ~0.2% of a core per leg (JSON + base64 + µ-law both ways, one writer task wake per frame):
-450+ legs per core against the target of 150. The received share below 100% at 150 legs is
+~450 legs per core against the target of 150. The received share below 100% at 150 legs is
 the media clock skipping ticks while the loaded machine held the process (no frame was
 dropped by the server's send queue). Before one change (a task per inbound frame racing the
 call's end, and the field-by-field media parser on every frame) 100 legs took 32% of a core.
