@@ -182,3 +182,22 @@ async def test_a_socket_dropped_mid_call_ends_the_call_and_stop_ends_it_too(rig:
     assert len(rig.server.ticker) == 0 or all(
         kind != "TwilioStreamLeg" for kind in rig.server.ticker.member_kinds())
     await healthy_call(rig)
+
+
+async def test_one_call_has_one_stream_even_with_two_valid_tokens(rig: Rig) -> None:
+    sid = new_call_sid()
+    tokens = []
+    for _ in range(2):  # Twilio retried the webhook: two answers, two tokens
+        status, twiml = await rig.webhook(sid, MENU)
+        assert status == 200
+        tokens.append(twiml_stream(twiml)[1])
+    first = await open_socket(rig, sid, tokens[0])
+    try:
+        await first.wait_for(lambda r: len(r.media) > 5)
+        second = await open_socket(rig, sid, tokens[1])
+        await second.wait_closed(within=10)
+        await second.close()
+        assert second.close_code == 1008 and "already live" in second.close_reason
+    finally:
+        await first.stop()
+    assert (await ended_interaction(rig, sid))["ended_at"]

@@ -207,6 +207,9 @@ class StreamSession:
                 message.custom_parameters.get(TOKEN_PARAMETER), message.call_sid)
         except TokenRefused as exc:
             raise StreamRefused(str(exc)) from exc
+        if grant.call_sid in self.service.live:
+            # A retried webhook holds a second valid token; one call has one stream.
+            raise StreamRefused("a stream for this call is already live")
         self._grant = grant
         return message
 
