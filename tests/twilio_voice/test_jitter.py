@@ -67,3 +67,34 @@ def test_a_long_chunk_fills_several_slots() -> None:
     jitter = InboundJitter(prefill=1)
     jitter.push(0, chunk(1) + chunk(2) + b"\x01" * 80, 0.0)
     assert [jitter.pop() for _ in range(3)] == [chunk(1), chunk(2), b"\x01" * 80 + SILENT[:80]]
+
+
+def test_bursts_that_come_late_lose_nothing() -> None:
+    jitter = InboundJitter(prefill=2)
+    played: list[bytes] = []
+    n = 0
+    for tick in range(60):
+        piece = jitter.pop()  # the tick comes first: each burst is a little late for it
+        if piece is not None:
+            played.append(piece)
+        # Five chunks at once every 100 ms, every other burst 40 ms later than that.
+        if tick % 5 == 1 and (tick // 5) % 2 == 0 or tick % 5 == 3 and (tick // 5) % 2 == 1:
+            for _ in range(5):
+                jitter.push(20 * n, chunk(n), tick * 0.02)
+                n += 1
+    assert played == [chunk(i) for i in range(len(played))]  # in order, none skipped
+    stats = jitter.stats()
+    assert len(played) >= 45 and stats.late == 0 and stats.gaps == 0 and stats.underruns > 0
+
+
+def test_the_delay_a_flood_left_drains_back() -> None:
+    jitter = InboundJitter(prefill=2, max_depth=10)
+    for n in range(10):  # a stalled socket flushes 200 ms at once
+        jitter.push(20 * n, chunk(n), 0.0)
+    depth = []
+    for n in range(10, 200):  # then chunks come at the clock's pace
+        jitter.push(20 * n, chunk(n), 0.0)
+        jitter.pop()
+        depth.append(len(jitter))
+    assert depth[0] >= 9 and depth[-1] <= 4  # ... and the excess is trimmed, slowly
+    assert jitter.stats().overflow >= 5

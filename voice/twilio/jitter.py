@@ -7,12 +7,15 @@ slots, and the clock takes one slot per tick:
 
 - play-out starts once `PREFILL` slots are waiting (40 ms absorbs ordinary bursts);
 - a slot with nothing while later slots wait was lost upstream: silence, counted (`gaps`);
-- nothing waiting at all is an underrun (counted): play-out pauses and primes again, so a
-  stalled socket does not leave every later chunk late for good;
+- nothing waiting at all is an underrun (counted): play-out pauses until `PREFILL` slots
+  wait again and goes on from the slot it was missing, so a burst that comes a tick late is
+  played, not dropped;
 - a chunk for a slot already played is late: dropped and counted (`late`); one for a slot
   already held is a duplicate (`duplicates`);
 - more than `MAX_DEPTH` slots waiting (a socket that stalled, then flushed seconds of
-  audio): the oldest go, counted (`overflow`). Stale audio is worse than lost audio.
+  audio): the oldest go, counted (`overflow`); and while more than `PREFILL + 2` wait for
+  `TRIM_AFTER` ticks in a row, one is dropped (counted in `overflow`), so the delay a flood
+  left behind drains back to the prefill. Stale audio is worse than lost audio.
 
 Nothing here awaits or reads a clock of its own: `push` stamps lateness with the time it is
 given, and `pop` runs on the media tick.
@@ -27,6 +30,8 @@ SLOT_MS = 20
 SLOT_BYTES = 160  # 20 ms of 8 kHz µ-law
 PREFILL = 2
 MAX_DEPTH = 10
+#: Ticks with more than PREFILL + 2 slots waiting before one is dropped (0.5 s).
+TRIM_AFTER = 25
 #: Lateness samples kept for figures (about 80 s of one leg's chunks).
 LATENESS_WINDOW = 4096
 
@@ -55,6 +60,7 @@ class InboundJitter:
         self._slots: dict[int, bytes] = {}
         self._next = 0
         self._playing = False
+        self._excess = 0
         # The earliest (arrival - slot time) seen: the schedule a chunk is late against.
         self._anchor: float | None = None
         self.lateness_ms: deque[float] = deque(maxlen=LATENESS_WINDOW)
@@ -102,6 +108,16 @@ class InboundJitter:
                 return None
             self._playing = True
             self._next = max(self._next, min(slots))
+        if len(slots) > self._prefill + 2:
+            self._excess += 1
+            if self._excess >= TRIM_AFTER:
+                self._excess = 0
+                oldest = min(slots)
+                del slots[oldest]
+                self.overflow += 1
+                self._next = max(self._next, oldest + 1)
+        else:
+            self._excess = 0
         slot = self._next
         piece = slots.pop(slot, None)
         if piece is not None:
@@ -112,8 +128,8 @@ class InboundJitter:
             self._next = slot + 1
             self.gaps += 1
             return b"\xff" * SLOT_BYTES
-        # Nothing at all: pause and prime again; this slot's chunk, should it come, is late.
-        self._next = slot + 1
+        # Nothing at all: pause until primed again, then go on from this slot (a chunk that
+        # is only late comes in the next burst and is played).
         self._playing = False
         self.underruns += 1
         return None
