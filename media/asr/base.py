@@ -309,6 +309,12 @@ class AsrStream:
     # -- output ------------------------------------------------------------------------------
 
     @property
+    def pending_audio_s(self) -> float:
+        """Audio queued for the recogniser that its worker has not taken yet, in seconds (the
+        stream's queue depth: how far recognition is behind what was pushed)."""
+        return self._pending_samples / self.sample_rate
+
+    @property
     def finished(self) -> bool:
         """The worker has stopped (input ended and recognised, failed, or closed)."""
         return self._done
