@@ -201,3 +201,18 @@ async def test_one_call_has_one_stream_even_with_two_valid_tokens(rig: Rig) -> N
     finally:
         await first.stop()
     assert (await ended_interaction(rig, sid))["ended_at"]
+
+
+async def test_shutdown_hangs_up_live_streams_cleanly(rig: Rig) -> None:
+    client = await rig.call(BARGE)
+    try:
+        client.start_microphone()
+        await client.wait_for(lambda r: len(r.media) > 10)
+        voice = rig.server.twilio_voice
+        assert voice is not None and len(voice.live) == 1
+        await voice.close()  # what Server.stop does first
+        await client.wait_closed(within=10)
+    finally:
+        await client.close()
+    assert client.close_code == 1000 and voice.live == {}
+    assert (await ended_interaction(rig, client.call_sid))["ended_at"]
