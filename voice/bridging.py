@@ -8,6 +8,11 @@ caller ⇄ agent connection.
 the other one: nobody is left holding a silent line. What it returns says who left and carries
 the queues' drop/underrun counters (STYLE.md §6: every dropped frame is counted).
 
+Two engines carry the audio: the frame-for-frame two-party `media.bridge.Bridge` (the
+default) and, with `set_live_mixer(True)` (the `live_mixer` setting), a `voice.conference.
+Conference` on the `Mixer`, which parties can join in a mode while the call runs
+(`add_party`: supervisor listen / whisper / barge, a conference's third party).
+
 Privacy crosses the bridge: while either call's privacy is paused the other's is too (held by
 `bridge:<call id>`), so what the other party says in the span (an agent reading a card number
 back) is kept by none of its consumers either; the mirrored pause ends with the original or
@@ -21,19 +26,33 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from media.bridge import Bridge
+from media.bridge import Bridge, Mode
 from media.clock import Clock
 from media.frame_queue import FrameQueue
 from media.frames import AudioFrame
 from media.player import AudioSource
 from media.taps import Tap
 from voice.call import Call, CallState, Privacy, PrivacyChange
+from voice.conference import Conference
 from voice.leg_media import LegMedia
 
 log = logging.getLogger(__name__)
 
 # A G.711 SIP leg carries 8 kHz audio on both sides of the bridge.
 RATE = 8000
+
+_LIVE_MIXER = False
+
+
+def set_live_mixer(on: bool) -> None:
+    """Whether new `CallBridge`s run on the mixer (`Conference`) rather than the two-party
+    `Bridge` (process-wide; the server sets it from the `live_mixer` setting)."""
+    global _LIVE_MIXER
+    _LIVE_MIXER = on
+
+
+def live_mixer() -> bool:
+    return _LIVE_MIXER
 
 
 def media_of(call: Call) -> LegMedia | None:
@@ -61,7 +80,7 @@ class CallBridge:
 
     def __init__(
         self, clock: Clock, a: Call, b: Call, *, names: tuple[str, str] = ("caller", "agent"),
-        queue_frames: int | None = None,
+        queue_frames: int | None = None, mixer: bool | None = None,
     ) -> None:
         self.clock = clock
         self.names = names
@@ -72,8 +91,12 @@ class CallBridge:
                 raise ValueError(f"the {name}'s leg has no media to bridge")
         self.media: dict[str, LegMedia] = {k: v for k, v in media.items() if v is not None}
         kwargs = {} if queue_frames is None else {"max_frames": queue_frames}
+        self.conference: Conference | None = None
+        if _LIVE_MIXER if mixer is None else mixer:
+            self.conference = Conference(rate=RATE, queue_frames=queue_frames)
         self.queues = {name: FrameQueue(RATE, **kwargs) for name in names}
         self.bridge = Bridge(names[0], self.queues[names[0]], names[1], self.queues[names[1]])
+        self.extra: dict[str, Call | None] = {}  # parties joined after start (add_party)
         self._listeners: dict[str, Tap] = {}
         self.held: set[str] = set()
         self.muted: set[str] = set()
@@ -83,6 +106,9 @@ class CallBridge:
 
     def start(self) -> CallBridge:
         for name in self.names:
+            if self.conference is not None:
+                self.conference.join(name, self.media[name])
+                continue
             self._listeners[name] = self._feeder(name)
             self.media[name].add_listener(self._listeners[name])
             self.media[name].play(self.queues[name])
@@ -113,23 +139,68 @@ class CallBridge:
         return feed
 
     def _apply_mute(self, name: str) -> None:
-        self.bridge.set_muted(name, name in self.muted or name in self.held)
+        if self.conference is None:
+            self.bridge.set_muted(name, name in self.muted or name in self.held)
 
     def set_muted(self, party: str, muted: bool) -> None:
         (self.muted.add if muted else self.muted.discard)(party)
+        if self.conference is not None:
+            self.conference.set_muted(party, muted)
         self._apply_mute(party)
 
     def hold(self, party: str, music: AudioSource | None) -> None:
         self.held.add(party)
         self._apply_mute(party)
-        if self.calls[party].state is not CallState.ENDED:
+        live = self.calls[party].state is not CallState.ENDED
+        if self.conference is not None:
+            self.conference.hold(party, music, play=live)
+        elif live:
             self.media[party].play(music)
 
     def resume(self, party: str) -> None:
         self.held.discard(party)
         self._apply_mute(party)
-        if self.calls[party].state is not CallState.ENDED:
+        live = self.calls[party].state is not CallState.ENDED
+        if self.conference is not None:
+            self.conference.resume(party, play=live)
+        elif live:
             self.media[party].play(self.queues[party])
+
+    # -- parties joining the running call (mixer engine only) --------------------------------
+    def add_party(
+        self, name: str, media: LegMedia, mode: Mode | str = "both", *, call: Call | None = None,
+    ) -> None:
+        """Join a third (fourth...) party while the call runs: a supervisor's leg to listen,
+        whisper (`whisper:agent`) or barge (`both`), or a conference's added agent or number.
+        With `call`, that call's privacy follows the room's (a pause anywhere pauses it)."""
+        if self.conference is None:
+            raise ValueError("parties can join only a call on the mixer (live_mixer setting)")
+        if self._stopped:
+            raise ValueError("the call's bridge has ended")
+        if name in self.calls or name in self.extra:
+            raise ValueError(f"party {name!r} is already in the call")
+        self.conference.join(name, media, mode)
+        self.extra[name] = call
+        if call is not None:
+            for original in self.calls.values():
+                self._unfollow.append(original.on_privacy(self._mirror(call)))
+                if original.privacy is Privacy.PAUSED:
+                    self._mirror(call)(PrivacyChange(
+                        original.id, Privacy.OPEN, Privacy.PAUSED, ""))
+
+    def set_party_mode(self, name: str, mode: Mode | str) -> None:
+        """Switch a joined party's mode (listen / whisper:<party> / both) mid-call."""
+        if self.conference is None or name not in self.extra:
+            raise KeyError(name)
+        self.conference.set_mode(name, mode)
+
+    def remove_party(self, name: str) -> None:
+        """A joined party leaves; the call goes on."""
+        if self.conference is None or name not in self.extra:
+            raise KeyError(name)
+        call = self.extra.pop(name)
+        live = call is None or call.state is not CallState.ENDED
+        self.conference.leave(name, silence=live)
 
     def stop(self) -> None:
         """Detach both legs (what they play is stopped); the calls stay up."""
@@ -146,10 +217,18 @@ class CallBridge:
             self.media[name].remove_listener(listener)
             if self.calls[name].state is not CallState.ENDED:
                 self.media[name].play(None)
+        if self.conference is not None:
+            for name in list(self.conference.parties):
+                party_call = self.calls[name] if name in self.calls else self.extra.get(name)
+                live = party_call is None or party_call.state is not CallState.ENDED
+                self.conference.leave(name, silence=live)
+            self.extra.clear()
         for queue in self.queues.values():
             queue.close()
 
     def stats(self) -> dict[str, int]:
+        if self.conference is not None:
+            return self.conference.stats()
         out = {"frames_forwarded": self.bridge.frames_forwarded}
         for name, queue in self.queues.items():
             out[f"to_{name}_dropped"] = queue.dropped
