@@ -15,6 +15,7 @@ they serve, an overflow of kind `queue` names its target:
         channels: [voice, chat, sms, whatsapp, email]   # what it serves; default [voice]
         response_targets: {chat: 60, email: 14400}      # text first-response targets (s)
         sticky_for: 3600              # a returning customer is offered to their last agent
+        language: es                  # its callers' language: only agents speaking it
     agents:
       - id: ana
         name: Ana
@@ -22,6 +23,7 @@ they serve, an overflow of kind `queue` names its target:
         max_concurrent: 3             # total at once: calls and text conversations
         capacity: {voice: 1, chat: 2, email: 3}   # per channel; unnamed: voice 1, text the total
         queues: [support]
+        languages: [en, es]           # what the agent speaks; default [en] (common.languages)
     teams:                            # optional: who supervises whom (case access)
       - name: front
         supervisors: [sam]            # user names of supervisors
@@ -47,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.languages import check_language
 from ivr.verbs.base import Problems
 from ivr.yamlpos import Located, dotted, load_located
 from routing.model import (
@@ -74,9 +77,10 @@ _QUEUE_KEYS = (
     "name", "strategy", "skills", "service_level", "max_wait", "overflow", "announce_every",
     "announce_position", "announce_wait", "moh", "offer_timeout", "wrapup", "callback_key",
     "callback", "aging_per_s", "default_handle_time", "channels", "response_targets",
-    "sticky_for",
+    "sticky_for", "language",
 )
-_AGENT_KEYS = ("id", "name", "skills", "max_concurrent", "contact", "queues", "capacity")
+_AGENT_KEYS = ("id", "name", "skills", "max_concurrent", "contact", "queues", "capacity",
+               "languages")
 _OVERFLOW_KEYS = ("kind", "target")
 _CALLBACK_KEYS = ("max_attempts", "retry_after", "ring_timeout")
 _TEAM_KEYS = ("name", "supervisors", "agents")
@@ -304,6 +308,32 @@ def _callback_policy(value: object, path: Path_, where: _Where) -> CallbackPolic
     )
 
 
+def _language(value: object, path: Path_, where: _Where) -> str | None:
+    """A queue's language: a supported code (common.languages) or null for any."""
+    if value is None:
+        return None
+    try:
+        return check_language(value)
+    except ValueError as exc:
+        raise where.error(str(exc), path) from None
+
+
+def _languages(value: object, path: Path_, where: _Where) -> tuple[str, ...]:
+    """An agent's languages: a list of supported codes, without repeats."""
+    if not isinstance(value, list):
+        raise where.error(f"must be a list of language codes, got {_show(value)}", path)
+    out: list[str] = []
+    for i, item in enumerate(value):
+        try:
+            code = check_language(item)
+        except ValueError as exc:
+            raise where.error(str(exc), (*path, i)) from None
+        if code in out:
+            raise where.error(f"language {code!r} listed twice", (*path, i))
+        out.append(code)
+    return tuple(out)
+
+
 def _queue(value: object, path: Path_, where: _Where) -> QueueConfig:
     raw = _mapping(value, path, where, _QUEUE_KEYS)
     if "name" not in raw:
@@ -335,6 +365,7 @@ def _queue(value: object, path: Path_, where: _Where) -> QueueConfig:
         channels=_channels(*get("channels", list(d.channels)), where),
         response_targets=_response_targets(*get("response_targets", {}), where),
         sticky_for=_seconds(*get("sticky_for", d.sticky_for), where, zero_ok=True),
+        language=_language(*get("language", d.language), where),
     )
     if cfg.overflow is not None and cfg.max_wait is None:
         # Overflow happens at the maximum wait; without one it would never happen.
@@ -374,6 +405,7 @@ def _agent(value: object, path: Path_, where: _Where) -> AgentConfig:
         contact=contact,
         queues=_names(raw.get("queues", []), (*path, "queues"), where, "queue name"),
         capacity=_capacity(raw.get("capacity", {}), (*path, "capacity"), where, total),
+        languages=_languages(raw.get("languages", []), (*path, "languages"), where),
     )
 
 
@@ -460,7 +492,7 @@ def queue_to_dict(cfg: QueueConfig) -> dict[str, Any]:
                      "ring_timeout": cb.ring_timeout},
         "aging_per_s": cfg.aging_per_s, "default_handle_time": cfg.default_handle_time,
         "channels": list(cfg.channels), "response_targets": dict(cfg.response_targets),
-        "sticky_for": cfg.sticky_for,
+        "sticky_for": cfg.sticky_for, "language": cfg.language,
     }
 
 
@@ -468,7 +500,8 @@ def agent_to_dict(cfg: AgentConfig) -> dict[str, Any]:
     """Every field of `cfg` as JSON/YAML values; `parse_agent` reads it back unchanged."""
     return {"id": cfg.id, "name": cfg.name, "skills": dict(cfg.skills),
             "max_concurrent": cfg.max_concurrent, "contact": cfg.contact,
-            "queues": list(cfg.queues), "capacity": dict(cfg.capacity)}
+            "queues": list(cfg.queues), "capacity": dict(cfg.capacity),
+            "languages": list(cfg.languages)}
 
 
 # --- the routing file -----------------------------------------------------------------------

@@ -128,6 +128,9 @@ class QueueConfig:
     # A customer whose conversation closed less than this many seconds ago is offered first
     # to the agent who had it when they write again (0: no such preference).
     sticky_for: float = 3600.0
+    # The language its callers speak (None: any). A call that carries its own language (the
+    # flow's, a `routing.strategies.LANGUAGE_PREFIX` skill) is matched on that one instead.
+    language: str | None = None
 
     def response_target(self, channel: str) -> float:
         """The first-response target of `channel` in seconds (voice: `service_level`)."""
@@ -155,6 +158,12 @@ class AgentConfig:
     contact: str | None = None
     queues: tuple[str, ...] = ()
     capacity: dict[str, int] = field(default_factory=dict)
+    # The languages the agent speaks; none listed means the server's default, English.
+    languages: tuple[str, ...] = ()
+
+    def speaks(self, language: str) -> bool:
+        """Whether the agent takes callers speaking `language` (en, es)."""
+        return language in (self.languages or ("en",))
 
     def capacity_for(self, channel: str) -> int:
         """How many interactions of `channel` the agent takes at once (see the class doc)."""

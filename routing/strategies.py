@@ -40,6 +40,8 @@ __all__ = [
     "assign",
     "effective_priority",
     "eligible",
+    "has_skill",
+    "language_skill",
     "longest_idle",
     "order_entries",
     "pick_agent",
@@ -61,10 +63,30 @@ class Candidate:
         return self.agent.id
 
 
+# A call's language travels as a skill `lang:<code>` (the `queue` verb adds the flow's): it is
+# matched against the agent's `languages`, not skill levels, and wins over the queue's own.
+LANGUAGE_PREFIX = "lang:"
+
+
+def language_skill(code: str) -> str:
+    """The skill that asks for an agent speaking `code`."""
+    return f"{LANGUAGE_PREFIX}{code}"
+
+
 def required_skills(entry: QueueEntry, queue: QueueConfig) -> tuple[str, ...]:
     """The skills an agent needs for `entry` in `queue`: the entry's and the queue's, sorted,
-    without repeats."""
-    return tuple(sorted(set(entry.skills) | set(queue.skills)))
+    without repeats; plus the queue's language when the entry brings none."""
+    skills = set(entry.skills) | set(queue.skills)
+    if queue.language and not any(s.startswith(LANGUAGE_PREFIX) for s in skills):
+        skills.add(language_skill(queue.language))
+    return tuple(sorted(skills))
+
+
+def has_skill(agent: AgentConfig, skill: str) -> bool:
+    """Whether `agent` holds `skill`: a language skill by speaking it, others at level 1+."""
+    if skill.startswith(LANGUAGE_PREFIX):
+        return agent.speaks(skill[len(LANGUAGE_PREFIX):])
+    return agent.skills.get(skill, 0) >= 1
 
 
 def eligible(
@@ -76,7 +98,8 @@ def eligible(
 
     Eligible means: AVAILABLE, serving `queue.name`, taking calls (voice capacity above 0),
     below `max_concurrent` interactions (the engine counts the agent's text conversations in
-    `active`), and holding every required skill (`required_skills`) at level 1 or more.
+    `active`), and holding every required skill (`required_skills`) at level 1 or more (a
+    language skill: speaking it, `has_skill`).
     """
     required = required_skills(entry, queue)
     found = [
@@ -86,7 +109,7 @@ def eligible(
         and queue.name in agent.queues
         and status.active < agent.max_concurrent
         and agent.capacity_for("voice") > 0
-        and all(agent.skills.get(skill, 0) >= 1 for skill in required)
+        and all(has_skill(agent, skill) for skill in required)
     ]
     found.sort(key=lambda c: c.id)
     return found
