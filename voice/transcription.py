@@ -43,9 +43,10 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import inspect
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -127,6 +128,26 @@ class TranscriptStream(Protocol):
 
 StreamFactory = Callable[[int], TranscriptStream]
 """`engine.stream`: a new stream for audio at the given sample rate."""
+
+
+def open_stream(
+    factory: StreamFactory, sample_rate: int, hints: tuple[str, ...] = ()
+) -> TranscriptStream:
+    """A stream from `factory`, given phrase `hints` when the factory takes them.
+
+    The engines' and the pool's `stream` take a keyword `hints` (media.asr: a menu's phrases,
+    a queue's product names); a plain `rate -> stream` callable gets none, and works as before.
+    """
+    if hints and "hints" in _parameters(factory):
+        return factory(sample_rate, hints=hints)  # type: ignore[call-arg]
+    return factory(sample_rate)
+
+
+def _parameters(factory: StreamFactory) -> Mapping[str, inspect.Parameter]:
+    try:
+        return inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: no keywords known
+        return {}
 
 
 class PrivacySource(Protocol):

@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 # Per stream: finished utterances waiting for a worker. Past this the oldest waiting one is
 # dropped (counted): a line that talks faster than it can be recognised must not grow memory.
 MAX_PENDING_UTTERANCES = 16
+# Jobs a worker looks at past the oldest for ones with the same hints to batch with it.
+BATCH_SCAN = 8
 
 
 @dataclass(order=True)
@@ -61,6 +63,7 @@ class _Job:
     seq: int
     utterance: Utterance = field(compare=False)
     rate: int = field(compare=False)
+    hints: tuple[str, ...] = field(compare=False)
     loop: asyncio.AbstractEventLoop = field(compare=False)
     future: asyncio.Future[tuple[str, float | None]] = field(compare=False)
 
@@ -110,19 +113,24 @@ class UtterancePool:
         """Utterances waiting for a worker (the ASR queue's depth, for metrics)."""
         return len(self._heap)
 
-    def stream(self, sample_rate: int) -> PooledStream:
-        """A stream for one party (8 or 16 kHz); its VAD runs on the caller's event loop."""
+    def stream(self, sample_rate: int, *, hints: tuple[str, ...] = ()) -> PooledStream:
+        """A stream for one party (8 or 16 kHz); its VAD runs on the caller's event loop.
+        `hints`: phrases the party is likely to say (media.asr.whisper: phrase hints)."""
         if not self._started:
             raise RuntimeError("UtterancePool.load() first")
-        return PooledStream(self, sample_rate)
+        return PooledStream(self, sample_rate, hints)
 
-    def submit(self, utt: Utterance, rate: int, priority: float) -> asyncio.Future[Any]:
+    def submit(
+        self, utt: Utterance, rate: int, priority: float, hints: tuple[str, ...] = ()
+    ) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[tuple[str, float | None]] = loop.create_future()
         with self._cond:
             if self._stopping:
                 raise RuntimeError("the utterance pool is closed")
-            heapq.heappush(self._heap, _Job(priority, next(self._seq), utt, rate, loop, fut))
+            heapq.heappush(
+                self._heap, _Job(priority, next(self._seq), utt, rate, hints, loop, fut)
+            )
             self._cond.notify()
         return fut
 
@@ -150,8 +158,15 @@ class UtterancePool:
                 if self._stopping:
                     return
                 batch = [heapq.heappop(self._heap)]
-                while self._heap and len(batch) < self.max_batch:
-                    batch.append(heapq.heappop(self._heap))
+                # One generate call takes one prompt shape (media.asr.whisper), so a batch
+                # holds utterances with the oldest one's hints; a bounded look past others.
+                others: list[_Job] = []
+                while (self._heap and len(batch) < self.max_batch
+                       and len(others) < BATCH_SCAN):
+                    job = heapq.heappop(self._heap)
+                    (batch if job.hints == batch[0].hints else others).append(job)
+                for job in others:
+                    heapq.heappush(self._heap, job)
             # A job whose stream was closed meanwhile is skipped, not decoded.
             batch = [j for j in batch if not j.future.done()]
             if not batch:
@@ -168,7 +183,9 @@ class UtterancePool:
     def _decode(self, batch: list[_Job]) -> list[tuple[str, float | None]]:
         # Short windows and one generate call per batch: media.asr.whisper.WhisperEngine.decode
         # (shared with `centralita transcribe`, so a file is decoded as a call would be).
-        out = self.engine.decode([(job.utterance.samples, job.rate) for job in batch])
+        out = self.engine.decode(
+            [(job.utterance.samples, job.rate) for job in batch], batch[0].hints
+        )
         self.batches += 1
         self.utterances += len(batch)
         return out
@@ -191,11 +208,14 @@ def _resolve(job: _Job, value: tuple[str, float | None] | BaseException) -> None
 class PooledStream:
     """One party's stream: VAD here, recognition in the pool, finals in utterance order."""
 
-    def __init__(self, pool: UtterancePool, sample_rate: int) -> None:
+    def __init__(
+        self, pool: UtterancePool, sample_rate: int, hints: tuple[str, ...] = ()
+    ) -> None:
         if sample_rate not in (8000, 16000):
             raise ValueError(f"sample_rate must be 8000 or 16000, got {sample_rate}")
         self.pool = pool
         self.sample_rate = sample_rate
+        self.hints = hints
         self._loop = asyncio.get_running_loop()
         self._segmenter = UtteranceSegmenter(make_detector(pool.vad, sample_rate), pool.vad_config)
         self._pending: deque[tuple[Utterance, asyncio.Future[Any]]] = deque()
@@ -243,7 +263,7 @@ class PooledStream:
                     old.set_result(("", None))
                 self.dropped_finals += 1
                 self.dropped_frames += -(-len(dropped.samples) // self._frame_len)
-            fut = self.pool.submit(ev, self.sample_rate, self._loop.time())
+            fut = self.pool.submit(ev, self.sample_rate, self._loop.time(), self.hints)
             self._pending.append((ev, fut))
             self._changed.set()
 

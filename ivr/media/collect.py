@@ -23,7 +23,7 @@ from ivr.verbs.base import IvrSession, Step
 from media.asr.base import TranscriptResult
 from media.clock import settle
 from media.frames import AudioFrame
-from voice.transcription import StreamFactory, TranscriptStream
+from voice.transcription import StreamFactory, TranscriptStream, open_stream
 
 # Whisper takes ~0.2–0.9 s of CPU per utterance; a loaded pool may queue it a little more.
 SPEECH_GRACE_S = 4.0
@@ -62,9 +62,12 @@ class SpeechListener:
     """A short-lived recognition stream on the caller's audio; `result` holds the first
     non-empty final. Owns its reader task: `aclose()` cancels and awaits it."""
 
-    def __init__(self, session: IvrSession, factory: StreamFactory) -> None:
+    def __init__(
+        self, session: IvrSession, factory: StreamFactory, hints: tuple[str, ...] = ()
+    ) -> None:
         self._leg = caller_audio(session.call)
         self._factory = factory
+        self._hints = hints
         self._stream: TranscriptStream | None = None
         self._task: asyncio.Task[None] | None = None
         self.result: asyncio.Future[TranscriptResult] = (
@@ -79,7 +82,7 @@ class SpeechListener:
     def start(self) -> None:
         if self._leg is None:
             return
-        self._stream = self._factory(8000)
+        self._stream = open_stream(self._factory, 8000, self._hints)
         self._leg.add_listener(self._listener)
         self._task = asyncio.create_task(self._read(self._stream), name="ivr-speech")
 
@@ -118,7 +121,7 @@ async def collect(
     use_dtmf = input_mode in ("dtmf", "both")
     factory = session.services.asr
     listener = (
-        SpeechListener(session, factory)
+        SpeechListener(session, factory, phrases.hints)
         if input_mode in ("speech", "both") and phrases is not None and callable(factory)
         else None
     )

@@ -38,6 +38,10 @@ class PhraseMatcher:
 
     def __init__(self, choices: Mapping[str, Sequence[str]]) -> None:
         self._choices: list[tuple[str, list[list[str]]]] = []
+        # As written, for the recogniser's phrase hints (media.asr engines).
+        self.hints: tuple[str, ...] = tuple(
+            dict.fromkeys(p.strip() for ps in choices.values() for p in ps if p.strip())
+        )
         for name, phrases in choices.items():
             tokenised = [words(p) for p in phrases]
             self._choices.append((name, [t for t in tokenised if t]))

@@ -158,7 +158,9 @@ class RecognizerEngine:
             max_workers=workers, thread_name_prefix=f"asr-{self.name}"
         )
 
-    def make_recognizer(self, sample_rate: int) -> Recognizer:
+    def make_recognizer(self, sample_rate: int, hints: tuple[str, ...] = ()) -> Recognizer:
+        """A recogniser for one stream; `hints` are phrases the caller is likely to say
+        (a menu's choices, product names): each engine uses them as it can, or not at all."""
         raise NotImplementedError
 
     def load(self) -> object:
@@ -167,8 +169,10 @@ class RecognizerEngine:
         any audio is pushed rather than a failed stream."""
         return None
 
-    def stream(self, sample_rate: int, *, lossless: bool = False) -> AsrStream:
-        return AsrStream(self, sample_rate, lossless=lossless)
+    def stream(
+        self, sample_rate: int, *, lossless: bool = False, hints: tuple[str, ...] = ()
+    ) -> AsrStream:
+        return AsrStream(self, sample_rate, lossless=lossless, hints=hints)
 
     def close(self) -> None:
         if self._own_executor:
@@ -198,11 +202,13 @@ class AsrStream:
     """
 
     def __init__(
-        self, engine: RecognizerEngine, sample_rate: int, *, lossless: bool = False
+        self, engine: RecognizerEngine, sample_rate: int, *, lossless: bool = False,
+        hints: tuple[str, ...] = (),
     ) -> None:
         if sample_rate not in (8000, 16000):
             raise ValueError(f"sample_rate must be 8000 or 16000, got {sample_rate}")
         self.engine = engine
+        self.hints = hints
         self.sample_rate = sample_rate
         self.lossless = lossless
         self._loop = asyncio.get_running_loop()
@@ -393,7 +399,9 @@ class AsrStream:
     async def _run(self) -> None:
         recognizer: Recognizer | None = None
         try:
-            recognizer = await self._call(self.engine.make_recognizer, self.sample_rate)
+            # Hints only when there are some: an engine written before them takes the rate.
+            args = (self.sample_rate, self.hints) if self.hints else (self.sample_rate,)
+            recognizer = await self._call(self.engine.make_recognizer, *args)
             while True:
                 item, behind = await self._next_item()
                 if isinstance(item, _Marker):

@@ -50,7 +50,10 @@ class PocketSphinxEngine(RecognizerEngine):
         with self._lock:  # the model loader is not known to be re-entrant
             return pocketsphinx.Decoder(samprate=MODEL_RATE, loglevel="FATAL")
 
-    def make_recognizer(self, sample_rate: int) -> _SphinxRecognizer:
+    def make_recognizer(
+        self, sample_rate: int, hints: tuple[str, ...] = ()
+    ) -> _SphinxRecognizer:
+        # Hints are not used: a pocketsphinx grammar would need a pronunciation per phrase.
         return _SphinxRecognizer(self, sample_rate)
 
 

@@ -4,6 +4,11 @@ Vosk does its own endpointing, so no VAD runs in front: audio goes straight into
 `KaldiRecognizer`, which says when an utterance ended (`AcceptWaveform` returns True) and can
 be asked for its current guess at any time (`PartialResult`). The model is always opened by
 path (`Model(path)`): `Model(lang=...)` would try to download one.
+
+Phrase hints become a grammar: the recogniser may only hear those phrases, or "[unk]" for
+anything else (which comes out as no text, so a menu reprompts rather than guessing). Words
+the model's lexicon lacks are dropped by Kaldi with a warning; a grammar needs a model with
+a dynamic graph (small models; big ones ignore it).
 """
 
 from __future__ import annotations
@@ -47,16 +52,28 @@ class VoskEngine(RecognizerEngine):
                 self._model = vosk.Model(str(path))
             return self._model
 
-    def make_recognizer(self, sample_rate: int) -> _VoskRecognizer:
-        return _VoskRecognizer(self.load(), sample_rate)
+    def make_recognizer(
+        self, sample_rate: int, hints: tuple[str, ...] = ()
+    ) -> _VoskRecognizer:
+        return _VoskRecognizer(self.load(), sample_rate, hints)
+
+
+def grammar(hints: tuple[str, ...]) -> str | None:
+    """The vosk grammar for `hints` (lower-cased phrases plus "[unk]"), or None for none."""
+    phrases = sorted({h.strip().lower() for h in hints if h.strip()})
+    return json.dumps([*phrases, "[unk]"]) if phrases else None
 
 
 class _VoskRecognizer:
-    def __init__(self, model: Any, sample_rate: int) -> None:
+    def __init__(self, model: Any, sample_rate: int, hints: tuple[str, ...] = ()) -> None:
         import vosk
 
         self._rate = sample_rate
-        self._rec = vosk.KaldiRecognizer(model, sample_rate)
+        spec = grammar(hints)
+        self._rec = (
+            vosk.KaldiRecognizer(model, sample_rate)
+            if spec is None else vosk.KaldiRecognizer(model, sample_rate, spec)
+        )
         self._rec.SetWords(True)
         self._samples = 0
         self._utt_start = 0.0  # where the current utterance began (end of the last final)
@@ -92,7 +109,8 @@ class _VoskRecognizer:
         now = self._samples / self._rate
         start, self._utt_start = self._utt_start, now
         self._last_partial = ""
-        text = doc.get("text", "")
+        # A grammar's catch-all: something outside the hints was said.
+        text = " ".join(w for w in doc.get("text", "").split() if w != "[unk]")
         if not text:
             return None
         words = doc.get("result") or []

@@ -27,6 +27,16 @@ Two ways to decode an utterance:
   10 of clubs 10 of clubs 10 of clubs 10", "5 5 5 5 5 5 ..."): a decode that repeats itself
   (`repeats_in_a_loop`) is done again by the loop, so a call's sentence is never stored
   four times over.
+
+Phrase hints (`hints`: the phrases a menu expects, a queue's product names) go before the
+decoder prompt as whisper's "previous text": `<|startofprev|> billing, support, refund<|sot|>`,
+which is what faster-whisper's `hotwords` builds. Measured on espeak-ng words through the 8 kHz
+telephone band (tiny.en, tests/assist/test_phrase_hints.py): unhinted, "billing" came out
+"Really?" and "I need billing" "I need to be a link."; the hotwords form (a comma list) got all
+five test words right in the loop, an `initial_prompt` written as sentences ("Billing.
+Support.") four of five ("I need to be willing."). So hints are given as the comma list.
+CTranslate2 needs <|startoftranscript|> at one position across a batch, so a batch holds
+utterances with the same hints only (voice.utterance_pool groups them).
 """
 
 from __future__ import annotations
@@ -60,6 +70,8 @@ NO_SPEECH_LOGPROB = -1.0
 # faster-whisper's loop, whose temperature fallback breaks such loops.
 LOOP_REPEATS = 4
 LOOP_NGRAM = 6
+# Whisper's text context is 448 tokens; faster-whisper keeps previous text to half of it.
+MAX_HINT_TOKENS = 223
 
 
 def repeats_in_a_loop(ids: list[int]) -> bool:
@@ -71,6 +83,12 @@ def repeats_in_a_loop(ids: list[int]) -> bool:
                    for k in range(1, LOOP_REPEATS)):
                 return True
     return False
+
+
+def hint_text(hints: tuple[str, ...]) -> str | None:
+    """The hints as whisper's previous text (a comma list: see the module docstring)."""
+    cleaned = [h.strip() for h in hints if h.strip()]
+    return ", ".join(cleaned) if cleaned else None
 
 
 def check_language(language: str | None) -> str | None:
@@ -165,8 +183,10 @@ class WhisperEngine(RecognizerEngine):
                 self._model = model
             return self._model
 
-    def make_recognizer(self, sample_rate: int) -> _WhisperRecognizer:
-        return _WhisperRecognizer(self, sample_rate)
+    def make_recognizer(
+        self, sample_rate: int, hints: tuple[str, ...] = ()
+    ) -> _WhisperRecognizer:
+        return _WhisperRecognizer(self, sample_rate, hints)
 
     def prompt(self) -> tuple[list[int], Any]:
         """The decoder prompt (start of transcript, language, no timestamps) and the
@@ -184,14 +204,27 @@ class WhisperEngine(RecognizerEngine):
                 self._prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
             return self._prompt, self._tokenizer
 
-    def decode(self, utterances: list[tuple[Pcm, int]]) -> list[tuple[str, float | None]]:
+    def hinted_prompt(self, hints: tuple[str, ...]) -> list[int]:
+        """The decoder prompt with `hints` before it as previous text (none: the plain one)."""
+        prompt, tokenizer = self.prompt()
+        text = hint_text(hints)
+        if text is None:
+            return prompt
+        tokens = tokenizer.encode(" " + text)[:MAX_HINT_TOKENS]
+        return [tokenizer.sot_prev, *tokens, *prompt]
+
+    def decode(
+        self, utterances: list[tuple[Pcm, int]], hints: tuple[str, ...] = ()
+    ) -> list[tuple[str, float | None]]:
         """Text and confidence of each (samples, rate) utterance, decoded together in one
-        `generate` call on short windows (see the module docstring). Blocking; safe to call
-        from several threads at once. Empty text: no speech (whisper's rule, or junk)."""
+        `generate` call on short windows (see the module docstring), all with the same
+        phrase `hints`. Blocking; safe to call from several threads at once. Empty text: no
+        speech (whisper's rule, or junk)."""
         import ctranslate2  # type: ignore[import-untyped]
 
         model = self.load()
-        prompt, tokenizer = self.prompt()
+        _, tokenizer = self.prompt()
+        prompt = self.hinted_prompt(hints)
         feats = []
         longest = 0.0
         for pcm, rate in utterances:
@@ -229,20 +262,25 @@ class WhisperEngine(RecognizerEngine):
                 continue
             if repeats_in_a_loop(ids):
                 self.loops += 1
-                out.append(self.transcribe_loop(pcm, rate))
+                out.append(self.transcribe_loop(pcm, rate, hints))
                 continue
             text = tokenizer.decode(ids).strip()
             # Dots, "[BLANK_AUDIO]" and the like: nothing was said (media.asr.junk).
             out.append(("", None) if is_junk(text) else (text, math.exp(logprob)))
         return out
 
-    def transcribe(self, pcm: Pcm, sample_rate: int) -> tuple[str, float | None]:
+    def transcribe(
+        self, pcm: Pcm, sample_rate: int, hints: tuple[str, ...] = ()
+    ) -> tuple[str, float | None]:
         """Text and confidence of one utterance (blocking): faster-whisper's own loop."""
-        return self.transcribe_loop(pcm, sample_rate)
+        return self.transcribe_loop(pcm, sample_rate, hints)
 
-    def transcribe_loop(self, pcm: Pcm, sample_rate: int) -> tuple[str, float | None]:
+    def transcribe_loop(
+        self, pcm: Pcm, sample_rate: int, hints: tuple[str, ...] = ()
+    ) -> tuple[str, float | None]:
         """One utterance through faster-whisper's own loop: 30 s window, temperature
-        fallback, language detection when the language is None (blocking)."""
+        fallback, language detection when the language is None, `hints` as its
+        `hotwords` (blocking)."""
         audio = pcm if sample_rate == WHISPER_RATE else resample(pcm, sample_rate, WHISPER_RATE)
         segments, _info = self.load().transcribe(
             audio.astype(np.float32) / 32768.0,
@@ -252,6 +290,7 @@ class WhisperEngine(RecognizerEngine):
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
+            hotwords=hint_text(hints),
         )
         texts: list[str] = []
         logprobs: list[float] = []
@@ -266,9 +305,12 @@ class WhisperEngine(RecognizerEngine):
 
 
 class _WhisperRecognizer:
-    def __init__(self, engine: WhisperEngine, sample_rate: int) -> None:
+    def __init__(
+        self, engine: WhisperEngine, sample_rate: int, hints: tuple[str, ...] = ()
+    ) -> None:
         self._engine = engine
         self._rate = sample_rate
+        self._hints = hints
         engine.load()  # fail here, at stream start, if the model is missing
         self._segmenter = UtteranceSegmenter(
             make_detector(engine.vad, sample_rate), engine.vad_config
@@ -287,7 +329,7 @@ class _WhisperRecognizer:
         out: list[TranscriptResult] = []
         for ev in events:
             if isinstance(ev, Utterance):
-                text, conf = self._engine.transcribe(ev.samples, self._rate)
+                text, conf = self._engine.transcribe(ev.samples, self._rate, self._hints)
                 if text:
                     out.append(TranscriptResult(text, True, ev.start, ev.end, conf, "whisper"))
         return out

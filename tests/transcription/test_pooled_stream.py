@@ -27,7 +27,9 @@ class ScriptedPool:
         self.delay = delay
         self.submitted = 0
 
-    def submit(self, utt: Utterance, rate: int, priority: float) -> asyncio.Future[Any]:
+    def submit(
+        self, utt: Utterance, rate: int, priority: float, hints: tuple[str, ...] = ()
+    ) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
         self.submitted += 1
