@@ -65,8 +65,10 @@ def text_interactions(session: Session, interaction_id: int | None) -> list[Text
     previous: dict[int, tuple[str, datetime]] = {}
     case_ids = {i.case_id for i in interactions}
     for case_id, agent, ended in session.execute(
+            # Calls count: a customer who texts after a call (a handover) goes back to the
+            # agent who took the call first.
             select(Interaction.case_id, Interaction.agent, Interaction.ended_at)
-            .where(Interaction.case_id.in_(case_ids), Interaction.channel != "voice",
+            .where(Interaction.case_id.in_(case_ids),
                    Interaction.ended_at.is_not(None), Interaction.agent.is_not(None))
             .order_by(Interaction.ended_at, Interaction.id)):
         if ended is not None:

@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
@@ -46,6 +47,9 @@ from channels.chat import ChatService
 from channels.chat_tokens import VisitorTokens
 from channels.chat_tokens import load_secret as load_chat_secret
 from channels.email_stack import EmailStack, open_email
+from channels.handover import Handover
+from channels.handover_tokens import HandoverTokens
+from channels.handover_tokens import load_secret as load_handover_secret
 from channels.twilio_client import TwilioRest
 from channels.twilio_messaging import TwilioMessaging
 from ivr.interpreter import Interpreter
@@ -85,6 +89,7 @@ from web.cases_api import add_case_routes
 from web.chat_api import add_chat_routes
 from web.desk.api import add_desk_routes
 from web.email_api import add_email_routes
+from web.handover_api import add_handover_routes
 from web.jsonbody import JsonBodyError, read_json
 from web.recordings_api import RecordingsApi, add_recording_routes
 from web.routing_api import add_routing_routes
@@ -260,11 +265,19 @@ class Server:
             self.email = await open_email(s.email, store=self.store, data_dir=s.data_dir,
                                           tls_context=tls)
             add_email_routes(app, self.email.cases)
+        visitors: VisitorTokens | None = None
         if s.chat is not None:
             # Web chat: the widget's socket (visitor tokens signed with a key in the data dir)
             # and the agents' chat route, over the case event bus the desk's live view reads.
-            tokens = VisitorTokens(load_chat_secret(s.data_dir))
+            visitors = tokens = VisitorTokens(load_chat_secret(s.data_dir))
             add_chat_routes(app, ChatService(self.store, bus, tokens, s.chat))
+        # Handover: continue by SMS / email / chat with the summary and a signed chat link.
+        self.handover = Handover(
+            self.store, HandoverTokens(load_handover_secret(s.data_dir)),
+            base_url=s.twilio.public_url if s.twilio is not None else None, wall=time.time,
+            visitors=visitors, sms=self.twilio,
+            email=self.email.cases if self.email is not None else None)
+        add_handover_routes(app, self.handover)
         if self.routing is not None:
             add_routing_routes(app, self.routing.service)
             add_desk_routes(app, self.routing.desks)

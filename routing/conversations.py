@@ -289,10 +289,14 @@ class TextRouter:
 
     def _on_the_case(self, case_id: int) -> str | None:
         """The agent on a call of case `case_id` now (an SMS or email sent from the case during
-        the call is answered to them), if any."""
+        the call is answered to them), else the agent holding another open conversation of the
+        case (a chat the agent's SMS handed over to), if any."""
         for agent_id, session in self.acd.sessions.items():
             if session.context.get("case_id") == case_id:
                 return agent_id
+        for conv in self._convs.values():
+            if conv.case_id == case_id and conv.agent is not None:
+                return conv.agent
         return None
 
     def _queue_for(self, channel: str, named: str | None) -> QueueConfig | None:

@@ -4,7 +4,8 @@
 //
 // A site that knows its user adds data-user-id="ID" data-user-hash="HEX", the hex
 // HMAC-SHA256 of the id under the site's secret, computed on the site's server; and
-// data-prechat="on" for the optional name/email/phone form. The page's CSP must allow the
+// data-prechat="on" for the optional name/email/phone form (data-visitor-token: the page
+// a handover link opens, `web.handover_api`). The page's CSP must allow the
 // chat server in script-src, style-src and connect-src (wss:). No inline script, no build.
 
 import { ChatSocket } from "./socket.js";
@@ -38,6 +39,12 @@ async function main() {
   const identity = data.userId && data.userHash
     ? { user_id: data.userId, user_hash: data.userHash } : null;
   const store = new VisitorStore(base.origin);
+  // A handover link (/chat/continue) hands this page a visitor already joined to the
+  // customer's case: it replaces any visitor this browser was before, and opens the panel.
+  if (data.visitorToken) {
+    store.set("token", data.visitorToken);
+    store.set("chatted", "1");
+  }
 
   const host = document.createElement("div");
   host.id = "centralita-chat";
