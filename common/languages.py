@@ -30,6 +30,16 @@ LANGUAGES: dict[str, Language] = {
 }
 
 
+# A call's language travels to routing as a skill `lang:<code>`, matched against the agents'
+# `languages` rather than skill levels (routing.strategies).
+LANGUAGE_PREFIX = "lang:"
+
+
+def language_skill(code: str) -> str:
+    """The skill that asks for an agent speaking `code`."""
+    return f"{LANGUAGE_PREFIX}{code}"
+
+
 def check_language(value: object, *, auto_ok: bool = False) -> str:
     """`value` as a supported code, or ValueError saying what is accepted."""
     allowed = [*LANGUAGES, *([AUTO] if auto_ok else [])]

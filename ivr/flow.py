@@ -27,6 +27,9 @@ class FlowDoc:
     number_pos: dict[str, Pos] = field(default_factory=dict)
     max_steps: int | None = None
     answer: bool = True
+    # `en`, `es` or `auto` (detected on the caller's first utterance); None: not said (English
+    # prompts and recognition, and routing asks for no language).
+    language: str | None = None
 
     @property
     def dir(self) -> pathlib.Path:

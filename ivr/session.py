@@ -6,6 +6,7 @@ import pathlib
 import re
 from typing import TYPE_CHECKING, Any
 
+from ivr.language import set_language
 from ivr.services import IvrInput, Services
 from ivr.verbs.base import Step
 
@@ -41,6 +42,8 @@ class Session:
         self.services = services
         self.clock = clock
         self.vars: dict[str, Any] = {"caller": call.caller, "dialed": call.dialed}
+        # `${language}`: the call's language (ivr.language), the flow's to begin with.
+        set_language(self, flow.language)
         self.inputs: list[IvrInput] = []
         self.flow_dir: pathlib.Path = flow.dir
 

@@ -79,6 +79,7 @@ def parse_flow(raw: bytes, path: pathlib.Path, problems: Problems, *, file: str)
         number_pos={str(n): doc.at(("numbers", i)) for i, n in enumerate(value.get("numbers", []))},
         max_steps=value.get("max_steps"),
         answer=bool(value.get("answer", True)),
+        language=value.get("language"),
     )
     for step in steps:
         if step.index not in broken:

@@ -129,7 +129,7 @@ class QueueConfig:
     # to the agent who had it when they write again (0: no such preference).
     sticky_for: float = 3600.0
     # The language its callers speak (None: any). A call that carries its own language (the
-    # flow's, a `routing.strategies.LANGUAGE_PREFIX` skill) is matched on that one instead.
+    # flow's, a `common.languages.LANGUAGE_PREFIX` skill) is matched on that one instead.
     language: str | None = None
 
     def response_target(self, channel: str) -> float:

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from common.languages import LANGUAGE_PREFIX, language_skill
 from routing.model import (
     STRATEGIES,
     AgentConfig,
@@ -61,16 +62,6 @@ class Candidate:
     @property
     def id(self) -> str:
         return self.agent.id
-
-
-# A call's language travels as a skill `lang:<code>` (the `queue` verb adds the flow's): it is
-# matched against the agent's `languages`, not skill levels, and wins over the queue's own.
-LANGUAGE_PREFIX = "lang:"
-
-
-def language_skill(code: str) -> str:
-    """The skill that asks for an agent speaking `code`."""
-    return f"{LANGUAGE_PREFIX}{code}"
 
 
 def required_skills(entry: QueueEntry, queue: QueueConfig) -> tuple[str, ...]:

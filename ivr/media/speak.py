@@ -4,7 +4,7 @@ A prompt is either a WAV file (relative to the flow's directory) or text to spea
 
     prompt: welcome.wav                      # a string ending in .wav is a file
     prompt: "Hello ${name}"                  # any other string is spoken
-    prompt: {say: "Hello", voice: en-us, rate: 160}
+    prompt: {say: "Hello", voice: en-us, rate: 160}   # voice: default the call's language's
     prompt: {play: prompts/hello.wav}
 
 Text is rendered (`${var}`) before synthesis; a sensitive step's render is synthesized
@@ -16,8 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ivr.language import session_voice
 from ivr.media.prompt import PromptOutcome, play_prompt
-from ivr.media.tts import DEFAULT_RATE, DEFAULT_VOICE, EspeakTts
+from ivr.media.tts import DEFAULT_RATE, EspeakTts
 from ivr.verbs.base import IvrSession, Pos, Problems, Step
 from media.player import Player, WavFormatError, load_prompt, read_wav
 
@@ -86,11 +87,11 @@ async def prompt_source(spec: Any, session: IvrSession, *, sensitive: bool) -> P
     if not isinstance(tts, EspeakTts):
         raise PromptUnavailable("no text-to-speech service on this server")
     if isinstance(spec, dict):
-        text, voice, rate = spec["say"], spec.get("voice", DEFAULT_VOICE), spec.get(
+        text, voice, rate = spec["say"], spec.get("voice", session_voice(session)), spec.get(
             "rate", DEFAULT_RATE
         )
     else:
-        text, voice, rate = str(spec), DEFAULT_VOICE, DEFAULT_RATE
+        text, voice, rate = str(spec), session_voice(session), DEFAULT_RATE
     rendered = session.render(text)
     pcm = await tts.synthesize(rendered, voice=voice, rate=rate, cache=not sensitive)
     return Player(pcm, 8000)

@@ -32,6 +32,8 @@ DOCUMENT: dict[str, Any] = {
         "default": {"type": "boolean"},
         "answer": {"type": "boolean"},
         "max_steps": {"type": "integer", "minimum": 1, "maximum": 100000},
+        # The callers' language (common.languages); `auto`: detected on the first utterance.
+        "language": {"enum": ["en", "es", "auto"]},
         "steps": {"type": "array", "minItems": 1},
     },
 }

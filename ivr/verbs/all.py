@@ -15,6 +15,7 @@ from ivr.verbs import (
     hangup,
     hours,
     http,
+    language,
     menu,
     play,
     queue,
@@ -25,7 +26,7 @@ from ivr.verbs import (
 )
 from ivr.verbs.base import REGISTRY, Verb
 
-CONTROL_VERBS = (branch, callback, goto, hangup, hours, http, queue, set, transfer)
+CONTROL_VERBS = (branch, callback, goto, hangup, hours, http, language, queue, set, transfer)
 MEDIA_VERBS = (play, say, gather, menu, voicemail)
 
 

@@ -3,7 +3,7 @@
     - queue:
         name: support
         priority: 1            # higher first, default 0
-        skills: [spanish]
+        skills: [billing]      # and the call's language (ivr.language) as lang:<code>
         on_timeout: voicemail  # label when the call leaves the queue unanswered
         on_unavailable: sorry  # label when routing is not available (default: hang up)
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ivr.language import language_skills
 from ivr.services import QueueRequest, ServiceUnavailable
 from ivr.verbs.base import HANGUP, IvrSession, Problems, Step, check_label, register
 from ivr.verbs.fallback import unavailable
@@ -31,7 +32,7 @@ def request_for(step: Step, session: IvrSession, queue: str) -> QueueRequest:
     return QueueRequest(
         queue=queue,
         priority=int(step.params.get("priority", 0)),
-        skills=tuple(step.params.get("skills", ())),
+        skills=tuple(step.params.get("skills", ())) + language_skills(session),
         vars=dict(session.vars),
     )
 

@@ -3,7 +3,7 @@
     - say: "Welcome to Centralita"
     - say:
         text: "Hello ${customer_name}, your balance is ${balance}"
-        voice: en-us          # espeak-ng voice, default en-us
+        voice: en-us          # espeak-ng voice, default: the call's language's (es, en-us)
         rate: 160             # words a minute, default 160
         interrupt: dtmf       # dtmf | speech | any | none (default)
         cache: false          # default true; a sensitive step is never cached
@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ivr.language import session_voice
 from ivr.media.prompt import PromptOutcome, play_prompt
 from ivr.media.speak import INTERRUPT_SCHEMA
-from ivr.media.tts import DEFAULT_RATE, DEFAULT_VOICE, EspeakTts, TtsError
+from ivr.media.tts import DEFAULT_RATE, EspeakTts, TtsError
 from ivr.verbs.base import HANGUP, IvrSession, Problems, Step, register
 from media.player import Player
 
@@ -61,7 +62,7 @@ class SayVerb:
         cache = bool(p.get("cache", True)) and not step.sensitive
         try:
             pcm = await tts.synthesize(
-                session.render(str(p["text"])), voice=p.get("voice", DEFAULT_VOICE),
+                session.render(str(p["text"])), voice=p.get("voice", session_voice(session)),
                 rate=int(p.get("rate", DEFAULT_RATE)), cache=cache,
             )
         except TtsError as exc:
