@@ -11,6 +11,7 @@ they serve, an overflow of kind `queue` names its target:
         max_wait: 300                 # then `overflow`; null: wait for ever
         overflow: {kind: queue, target: sales}   # or voicemail, callback, hangup
         callback_key: "1"             # a DTMF key (0-9, * or #), or null for no callback offer
+        deflect_key: "2"              # a key for "text me a chat link" (handover); default null
         moh: default                  # default, a .wav path, or null for silence
         channels: [voice, chat, sms, whatsapp, email]   # what it serves; default [voice]
         response_targets: {chat: 60, email: 14400}      # text first-response targets (s)
@@ -76,7 +77,7 @@ SKILL_LEVELS = range(1, 11)
 _QUEUE_KEYS = (
     "name", "strategy", "skills", "service_level", "max_wait", "overflow", "announce_every",
     "announce_position", "announce_wait", "moh", "offer_timeout", "wrapup", "callback_key",
-    "callback", "aging_per_s", "default_handle_time", "channels", "response_targets",
+    "deflect_key", "callback", "aging_per_s", "default_handle_time", "channels", "response_targets",
     "sticky_for", "language",
 )
 _AGENT_KEYS = ("id", "name", "skills", "max_concurrent", "contact", "queues", "capacity",
@@ -359,6 +360,7 @@ def _queue(value: object, path: Path_, where: _Where) -> QueueConfig:
         offer_timeout=_seconds(*get("offer_timeout", d.offer_timeout), where),
         wrapup=_seconds(*get("wrapup", d.wrapup), where, zero_ok=True),
         callback_key=_dtmf_key(*get("callback_key", d.callback_key), where),
+        deflect_key=_dtmf_key(*get("deflect_key", d.deflect_key), where),
         callback=_callback_policy(*get("callback", {}), where),
         aging_per_s=_seconds(*get("aging_per_s", d.aging_per_s), where, zero_ok=True),
         default_handle_time=_seconds(*get("default_handle_time", d.default_handle_time), where),
@@ -370,6 +372,9 @@ def _queue(value: object, path: Path_, where: _Where) -> QueueConfig:
     if cfg.overflow is not None and cfg.max_wait is None:
         # Overflow happens at the maximum wait; without one it would never happen.
         raise where.error("overflow needs max_wait", (*path, "overflow"))
+    if cfg.deflect_key is not None and cfg.deflect_key == cfg.callback_key:
+        raise where.error(f"deflect_key {cfg.deflect_key!r} is also the callback_key",
+                          (*path, "deflect_key"))
     return cfg
 
 
@@ -488,6 +493,7 @@ def queue_to_dict(cfg: QueueConfig) -> dict[str, Any]:
         "announce_every": cfg.announce_every, "announce_position": cfg.announce_position,
         "announce_wait": cfg.announce_wait, "moh": cfg.moh, "offer_timeout": cfg.offer_timeout,
         "wrapup": cfg.wrapup, "callback_key": cfg.callback_key,
+        "deflect_key": cfg.deflect_key,
         "callback": {"max_attempts": cb.max_attempts, "retry_after": cb.retry_after,
                      "ring_timeout": cb.ring_timeout},
         "aging_per_s": cfg.aging_per_s, "default_handle_time": cfg.default_handle_time,

@@ -118,6 +118,9 @@ class QueueConfig:
     offer_timeout: float = 15.0
     wrapup: float = 10.0
     callback_key: str | None = "1"  # the DTMF key that asks for a callback while waiting
+    # The DTMF key that asks for a text with a chat link instead of waiting (handover);
+    # the caller keeps their place until the chat is accepted. None: not offered.
+    deflect_key: str | None = None
     callback: CallbackPolicy = field(default_factory=CallbackPolicy)
     aging_per_s: float = 0.0
     default_handle_time: float = 180.0  # the wait estimate's handle time before any history
@@ -254,7 +257,10 @@ class Callback:
 
 
 # "cancelled": a callback withdrawn while it waited (counted as offered, in no other bucket).
-OUTCOMES = ("answered", "abandoned", "overflow", "callback", "timeout", "cancelled")
+# "deflected": the caller took a text with a chat link and left (or was released when the
+# chat was accepted): served on another channel, never an abandon.
+OUTCOMES = ("answered", "abandoned", "overflow", "callback", "timeout", "cancelled",
+            "deflected")
 
 
 @dataclass

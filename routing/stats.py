@@ -50,7 +50,9 @@ class QueueFigures:
 
     Counts: `offered` (every contact: a call that turned into a callback is counted once,
     by the callback's own record), by outcome `answered`, `abandoned` (of which
-    `short_abandoned`), `overflowed`, `callbacks` (callers who took a callback), `timed_out`
+    `short_abandoned`), `overflowed`, `callbacks` (callers who took a callback), `deflected`
+    (callers who took a chat link by text instead of waiting: served, never abandoned, and
+    out of the service level's count like callbacks), `timed_out`
     (callbacks that ran out of attempts among them), and `waiting` (no outcome yet, callbacks
     in line included); `answered_within` (wait <= `threshold`). A cancelled callback counts
     in `offered` only.
@@ -63,6 +65,7 @@ class QueueFigures:
     short_abandoned: int
     overflowed: int
     callbacks: int
+    deflected: int
     timed_out: int
     waiting: int
     answered_within: int
@@ -161,6 +164,7 @@ def queue_figures(
         short_abandoned=short,
         overflowed=len(by_outcome["overflow"]),
         callbacks=len(by_outcome["callback"]),
+        deflected=len(by_outcome["deflected"]),
         timed_out=timed_out,
         waiting=len(by_outcome[None]),
         answered_within=within,

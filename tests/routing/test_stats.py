@@ -75,6 +75,7 @@ def test_the_day_by_hand() -> None:
         short_abandoned=0,
         overflowed=1,
         callbacks=1,
+        deflected=0,
         timed_out=0,
         waiting=0,
         answered_within=4,
