@@ -507,7 +507,11 @@ class _Parser:
             m.key = value
         elif letter == "a":
             attr = Attribute.parse(value)
-            _check_attribute(attr, n)
+            if m.media == "audio":
+                # Only audio attributes are read by negotiation; a stream we do not take
+                # (video with `a=rtpmap:31 LPC`, RFC 4475 §3.1.1.1) is declined with port 0
+                # in the answer (RFC 3264 §6), not a reason to refuse the whole offer.
+                _check_attribute(attr, n)
             m.attributes.append(attr)
         elif letter in "vosuepztr":
             raise SdpError(f"{letter}= not allowed inside a media section", n)

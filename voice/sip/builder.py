@@ -33,7 +33,9 @@ REASONS: dict[int, str] = {
     405: "Method Not Allowed",
     407: "Proxy Authentication Required",
     408: "Request Timeout",
+    406: "Not Acceptable",
     415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme",
     420: "Bad Extension",
     480: "Temporarily Unavailable",
     481: "Call/Transaction Does Not Exist",
@@ -45,6 +47,7 @@ REASONS: dict[int, str] = {
     500: "Server Internal Error",
     501: "Not Implemented",
     503: "Service Unavailable",
+    505: "Version Not Supported",
     603: "Decline",
 }
 
@@ -105,11 +108,13 @@ def make_response(
 
 
 _LINE_SPLIT = re.compile(rb"\r?\n")
-_REQUEST_START = re.compile(r"^([A-Za-z]+) \S+ SIP/2\.0$")
+# Loose on purpose: a request line with extra spaces or another SIP version is refused by the
+# parser but can still be answered (RFC 4475 §3.1.2.8-10, §3.1.2.16).
+_REQUEST_START = re.compile(r"^([A-Za-z0-9\-.!%*_+`'~]+) +\S.* +SIP/\d+\.\d+ *$")
 _NO_RESPONSE = frozenset({"ACK"})
 
 
-def salvage_response(data: bytes, reason: str) -> bytes | None:
+def salvage_response(data: bytes, reason: str, status: int = 400) -> bytes | None:
     """A 400 for a request the parser rejected, or None when it can't be addressed.
 
     Needs a request start line (not ACK) and a Via; the other headers a response copies are
@@ -140,7 +145,7 @@ def salvage_response(data: bytes, reason: str) -> bytes | None:
         return None
     # A reason phrase must be printable text on one line.
     safe_reason = "".join(ch for ch in reason if ch.isprintable())[:80] or "Bad Request"
-    out = [f"SIP/2.0 400 {safe_reason}"]
+    out = [f"SIP/2.0 {status} {safe_reason}"]
     for name in _COPIED:
         out.extend(f"{name}: {value}" for value in found.get(name, []))
     out.append("Content-Length: 0")

@@ -35,6 +35,10 @@ _MOVES = {
 
 def _contact_uri(message: SipRequest | SipResponse) -> str:
     contact = message.headers.get("Contact")
+    if not contact and isinstance(message, SipRequest) and message.headers.get("From"):
+        # An RFC 2543 peer may send an INVITE without Contact: its From is where it is
+        # reached (RFC 4475 §3.4.1).
+        contact = message.headers.get("From")
     if not contact:
         raise DialogError("dialog-creating message without Contact")
     try:

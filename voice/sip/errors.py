@@ -24,9 +24,11 @@ class SipParseError(SipError):
     `reason` is short and safe to send back as the reason phrase of a 400.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, status: int = 400) -> None:
         super().__init__(reason)
         self.reason = reason
+        # The response a request refused for this gets: 400, or 505 for another SIP version.
+        self.status = status
 
 
 class TransactionError(SipError):

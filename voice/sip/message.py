@@ -81,8 +81,17 @@ _LIST_HEADERS = frozenset(
 )
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
-_STATUS_RE = re.compile(r"^SIP/2\.0 ([1-6][0-9][0-9]) ?(.*)$")
+# The status code is exactly three digits followed by SP (RFC 3261 §25.1): "4294967301" is not
+# a 429 (RFC 4475 §3.1.2.19).
+_STATUS_RE = re.compile(r"^SIP/2\.0 ([1-6][0-9][0-9])(?: (.*))?$")
 _REQUEST_RE = re.compile(r"^([A-Za-z0-9\-.!%*_+`'~]+) (\S+) SIP/2\.0$")
+_VERSION_RE = re.compile(r"^\S+ \S+ SIP/(\d+\.\d+)$|^SIP/(\d+\.\d+) ")
+# LWS is allowed around the slashes of a Via's sent-protocol (RFC 3261 §25.1 SLASH = SWS "/"
+# SWS; RFC 4475 §3.1.1.1): "SIP  /   2.0 /UDP" is "SIP/2.0/UDP".
+_VIA_PROTO_RE = re.compile(r"^\s*([^\s/]+)\s*/\s*([^\s/]+)\s*/\s*([^\s/;]+)")
+# Headers that carry one value (RFC 3261 §20; RFC 4475 §3.3.8, §3.3.9).
+_SINGLE_HEADERS = ("Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length",
+                   "Content-Type")
 
 MANDATORY_REQUEST_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
 
@@ -425,10 +434,11 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipMessage:
         head = head_b.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SipParseError("headers are not UTF-8") from exc
-    if "\x00" in head:
+    if "\x00" in head and not _nul_only_quoted(head):
+        # A NUL is legal only as a quoted-pair inside a quoted string (RFC 4475 §3.1.1.2).
         raise SipParseError("NUL in headers")
     lines = _unfold(head)
-    start = lines[0].strip()
+    start = lines[0].lstrip()
     headers = Headers()
     if len(lines) - 1 > MAX_HEADERS:
         raise SipParseError("too many headers")
@@ -448,14 +458,24 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipMessage:
     else:
         m = _REQUEST_RE.match(start)
         if not m:
-            if start.upper().startswith("SIP/") or start.upper().endswith(("SIP/1.0", "SIP/3.0")):
-                raise SipParseError("unsupported SIP version")
+            version = _VERSION_RE.match(start)
+            if version is not None and (version.group(1) or version.group(2)) != "2.0":
+                raise SipParseError("unsupported SIP version", status=505)
+            if start.upper().startswith("SIP/"):
+                raise SipParseError("malformed status line")
             raise SipParseError("malformed start line")
         method, uri = m.group(1), m.group(2)
-        if ":" not in uri:
+        if ":" not in uri or uri.startswith("<"):
             raise SipParseError("malformed Request-URI")
+        if "?" in uri.rpartition("@")[2] and uri.lower().startswith(("sip:", "sips:")):
+            # URI headers are for a URI that makes a request, never in one (RFC 3261 §19.1.5).
+            raise SipParseError("headers in Request-URI")
         msg = SipRequest(headers=headers, method=method.upper(), uri=uri)
 
+    for name in _SINGLE_HEADERS:
+        values = headers._index.get(name)
+        if values is not None and len(values) > 1:
+            raise SipParseError(f"more than one {name}")
     length_text = headers.get("Content-Length")
     if length_text is not None:
         if not length_text.isdigit():
@@ -486,9 +506,58 @@ def _validate(msg: SipMessage) -> None:
         if mf is not None and (not mf.isdigit() or int(mf) > 255):
             raise SipParseError("bad Max-Forwards")
     vias = h.get_all("Via")
-    via = vias[0] if vias else ""
-    if not via.upper().startswith("SIP/2.0/"):
+    if not vias:
         raise SipParseError("bad Via")
+    normal = []
+    for via in vias:
+        m = _VIA_PROTO_RE.match(via)
+        if m is None or m.group(1).upper() != "SIP" or m.group(2) != "2.0":
+            raise SipParseError("bad Via")
+        rest = via[m.end():].strip()
+        if not rest or rest.startswith(";") or ";;" in rest.replace(" ", "") or rest.endswith(";"):
+            raise SipParseError("bad Via parameters")
+        normal.append(f"SIP/2.0/{m.group(3).upper()} {rest}")
+    if normal != vias:
+        h.set("Via", ", ".join(normal))
+    for name in ("From", "To"):
+        _check_address(h.get(name) or "", name)
+
+
+def _nul_only_quoted(head: str) -> bool:
+    """Whether every NUL in `head` is a quoted-pair inside a quoted string."""
+    quoted = escaped = False
+    for ch in head:
+        if escaped:
+            escaped = False
+        elif ch == "\x00":
+            return False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == "\n":
+            quoted = False
+    return True
+
+
+_DISPLAY_TOKEN_RE = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~ \t]*$")
+
+
+def _check_address(value: str, name: str) -> None:
+    """From/To: quotes balanced; an unquoted display name is tokens (RFC 4475 §3.1.2.6, 15)."""
+    quoted = escaped = False
+    for ch in value:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+    if quoted:
+        raise SipParseError(f"unterminated quoted string in {name}")
+    lt = value.find("<")
+    if lt > 0 and '"' not in value[:lt] and not _DISPLAY_TOKEN_RE.match(value[:lt]):
+        raise SipParseError(f"bad display name in {name}")
 
 
 class StreamFramer:

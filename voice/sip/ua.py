@@ -265,7 +265,7 @@ class SipUserAgent:
                 else:
                     self._on_response(msg)
             except SipParseError as exc:
-                self._on_malformed(data, exc.reason, flow, peer)
+                self._on_malformed(data, exc.reason, flow, peer, exc.status)
         except TransportError as exc:
             self._counters["send_errors"] += 1
             log.debug("send failed while handling a message: %s", exc)
@@ -274,9 +274,11 @@ class SipUserAgent:
             self._counters["internal_errors"] += 1
             log.exception("internal error handling a %s message", flow.transport)
 
-    def _on_malformed(self, data: bytes, reason: str, flow: Flow, peer: Address) -> None:
+    def _on_malformed(
+        self, data: bytes, reason: str, flow: Flow, peer: Address, status: int = 400
+    ) -> None:
         self._counters["malformed"] += 1
-        reply = salvage_response(data, reason)
+        reply = salvage_response(data, reason, status)
         if reply is None:
             self._counters["malformed_dropped"] += 1
             return
@@ -355,6 +357,23 @@ class SipUserAgent:
 
     def _precheck(self, request: SipRequest) -> SipResponse | None:
         """Checks every request must pass before it reaches a handler."""
+        scheme = request.uri.partition(":")[0].lower()
+        if scheme not in ("sip", "sips", "tel"):
+            return make_response(request, 416)  # RFC 4475 §3.3.2, §3.3.3
+        if request.method == "INVITE":
+            ctype = (request.headers.get("Content-Type") or "").partition(";")[0].strip().lower()
+            if request.body and ctype != "application/sdp":
+                resp = make_response(request, 415)  # RFC 4475 §3.3.6
+                resp.headers.add("Accept", "application/sdp")
+                return resp
+            accept = request.headers.get_all("Accept")
+            if accept and not any(
+                a.partition(";")[0].strip().lower() in ("application/sdp", "application/*", "*/*")
+                for a in accept
+            ):
+                resp = make_response(request, 406)  # RFC 4475 §3.3.15
+                resp.headers.add("Accept", "application/sdp")
+                return resp
         mf = request.headers.get("Max-Forwards")
         # A UAS answers OPTIONS at Max-Forwards 0 (§11.1); anything else has run out of hops.
         if mf is not None and int(mf) == 0 and request.method != "OPTIONS":
