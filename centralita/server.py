@@ -25,6 +25,8 @@ from cases.db import private_dir
 from cases.events import InProcessBus
 from cases.opt_outs import OptOutStore
 from cases.store import CaseStore, system_clock
+from assist.index import KnowledgeBase
+from centralita.assist_live import AssistedTranscripts
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
 from centralita.logs_entry import LoggedCalls, log_context_middleware, logged_verbs
 from centralita.metrics import ServerMetrics, Sources
@@ -93,6 +95,7 @@ from web.handover_api import add_handover_routes
 from web.jsonbody import JsonBodyError, read_json
 from web.recordings_api import RecordingsApi, add_recording_routes
 from web.routing_api import add_routing_routes
+from web.assist_api import add_assist_routes
 from web.summary_api import add_summary_routes
 from web.twilio_api import add_twilio_routes
 from web.twilio_voice_api import TwilioVoiceWeb, add_twilio_voice_routes
@@ -173,9 +176,14 @@ class Server:
         self.store = await CaseStore.open(s.database_url, bus=bus, default_region=s.default_region)
         self.metrics.watch_engine(self.store.engine, "cases")
         interactions = CallInteractions(self.store, self.clock)
+        # Agent assist: the knowledge base searched from each caller segment (assist/).
+        kb = (KnowledgeBase(s.assist.articles, base_url=s.assist.base_url)
+              if s.assist is not None else None)
         if s.transcription != "off":
             self.speech = await build_speech(
-                s.transcription, s.transcription_model, s.vad, s.data_dir, interactions,
+                s.transcription, s.transcription_model, s.vad, s.data_dir,
+                interactions if kb is None or s.assist is None else AssistedTranscripts(
+                    interactions, kb, bus, limit=s.assist.suggestions),
                 self.clock,
             )
         if s.routing_file is not None:
@@ -241,6 +249,8 @@ class Server:
             teams=Teams.from_config(self.routing.teams) if self.routing else None,
             live=self.routing.desks if self.routing else None))
         add_summary_routes(app)  # interaction summaries and case facts, same access rules
+        if kb is not None:
+            add_assist_routes(app, kb)
         if s.twilio is not None:
             # SMS and WhatsApp through Twilio: signed webhooks in, the desk's sends out
             # (through the same dial plan as calls, and the opt-out table).

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import yaml
 
+from assist.config import AssistConfigError, AssistSettings, parse_assist
 from centralita.metrics_config import MetricsConfigError, MetricsSettings, parse_metrics
 from centralita.routing_store_config import (
     RoutingStoreConfigError,
@@ -162,6 +163,8 @@ class Settings:
     recordings: RecordingSettings = field(default_factory=RecordingSettings)
     # Where /metrics is served and who may read it (centralita.metrics_config).
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    # Agent assist: a knowledge base searched from what callers say (assist.config); None: off.
+    assist: AssistSettings | None = None
     # Log lines as text (default) or one JSON object each (centralita.logs).
     log_format: Literal["text", "json"] = "text"
 
@@ -278,6 +281,11 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         try:
             return parse_twilio(value, f"{where}: twilio")
         except TwilioConfigError as exc:
+            raise ConfigError(str(exc)) from exc
+    if key == "assist":
+        try:
+            return parse_assist(value, f"{where}: assist")
+        except AssistConfigError as exc:
             raise ConfigError(str(exc)) from exc
     if key == "metrics":
         try:
