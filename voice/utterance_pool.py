@@ -108,6 +108,25 @@ class UtterancePool:
             for t in self._threads:
                 t.start()
 
+    def start(self) -> None:
+        """Start the workers now and load the model beside them, without waiting (a pool
+        made on a call's first use of its language: voice.language_pools). Jobs that arrive
+        first wait for the model inside their worker (`decode` loads it)."""
+        if self._started:
+            return
+        self._started = True
+        threading.Thread(target=self._warm, name="utt-pool-load", daemon=True).start()
+        for t in self._threads:
+            t.start()
+
+    def _warm(self) -> None:
+        try:
+            self.engine.load()
+            self.engine.prompt()
+        except Exception as exc:  # the first job fails the same way and says so to its reader
+            log.warning("whisper model %s did not load: %s", self.engine.model_name,
+                        type(exc).__name__)
+
     @property
     def queued(self) -> int:
         """Utterances waiting for a worker (the ASR queue's depth, for metrics)."""

@@ -204,6 +204,22 @@ class WhisperEngine(RecognizerEngine):
                 self._prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
             return self._prompt, self._tokenizer
 
+    def detect_language(
+        self, pcm: Pcm, sample_rate: int, among: tuple[str, ...] = ("en", "es")
+    ) -> str:
+        """The most likely of `among` for one utterance (blocking): whisper's own language
+        detection (faster-whisper `detect_language`, one encoder pass) on a multilingual
+        model, its probabilities restricted to the languages the server serves."""
+        model = self.load()
+        if not model.model.is_multilingual:
+            raise UnsupportedLanguageError(
+                f"whisper model {self.model_name} is English-only: it cannot detect languages"
+            )
+        audio = pcm if sample_rate == WHISPER_RATE else resample(pcm, sample_rate, WHISPER_RATE)
+        _best, _prob, probs = model.detect_language(audio.astype(np.float32) / 32768.0)
+        scores = {code: p for code, p in probs if code in among}
+        return max(among, key=lambda code: scores.get(code, 0.0))
+
     def hinted_prompt(self, hints: tuple[str, ...]) -> list[int]:
         """The decoder prompt with `hints` before it as previous text (none: the plain one)."""
         prompt, tokenizer = self.prompt()

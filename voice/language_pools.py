@@ -1,0 +1,250 @@
+"""Speech recognition in the caller's language: one utterance pool per whisper model.
+
+    pools = LanguagePools(english_pool, multilingual=lambda lang: UtterancePool(engine_for(lang)))
+    stream = pools(8000)                                # English (the default), like pool.stream
+    stream = pools.bind(lambda: call.language)(8000)    # follows the call's language
+
+English goes to the server's pool (whisper tiny.en by default). Any other language gets its
+own pool with a multilingual model (whisper base, `common.languages`), made on first use: its
+worker threads start at once and load the model before their first job, so the first Spanish
+caller waits for the model once rather than every server paying for it at start.
+
+Each `LanguageStream` cuts utterances with the VAD on the event loop (as `PooledStream` does)
+and asks its language source *per utterance*: a flow that switches language mid-call has its
+next utterance recognised in the new one. `auto`: the utterance's language is detected first
+(faster-whisper's `detect_language` on the multilingual model, restricted to the languages
+the server serves) and it is then recognised by that language's pool; every later utterance of
+the stream keeps the detected language. Results are `LanguageResult`s: a `TranscriptResult`
+that says which language it was recognised in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from common.languages import AUTO, DEFAULT_LANGUAGE, LANGUAGES
+from media.asr.base import RecognitionError, TranscriptResult
+from media.asr.whisper import WhisperEngine
+from media.frames import AudioFrame
+from media.vad import Utterance, UtteranceSegmenter, make_detector
+from voice.utterance_pool import MAX_PENDING_UTTERANCES, UtterancePool
+
+log = logging.getLogger(__name__)
+
+LanguageSource = Callable[[], str | None]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, repr=False)
+class LanguageResult(TranscriptResult):
+    """A final in `language` (an ISO 639-1 code), detected or as the call said."""
+
+    language: str = DEFAULT_LANGUAGE
+
+
+def result_language(result: TranscriptResult) -> str | None:
+    """The language of a result when its stream knew it (a `LanguageResult`), else None."""
+    return result.language if isinstance(result, LanguageResult) else None
+
+
+def _english() -> str | None:
+    return None
+
+
+class LanguagePools:
+    """The pools per language and the streams over them (a stream factory, like
+    `UtterancePool.stream`, that also binds to a call's language)."""
+
+    def __init__(
+        self,
+        english: UtterancePool,
+        multilingual: Callable[[str], UtterancePool] | None,
+    ) -> None:
+        self.english = english
+        self._make = multilingual
+        self._pools: dict[str, UtterancePool] = {DEFAULT_LANGUAGE: english}
+        self._lock = threading.Lock()
+        # Detection is one short encoder pass per call (the first utterance): one thread.
+        self._detector = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr-detect")
+        self.detections = 0
+
+    @property
+    def vad(self) -> str:
+        return self.english.vad
+
+    def pool_for(self, language: str) -> UtterancePool:
+        """The pool that recognises `language`, made (and its model loading) on first use."""
+        if language not in LANGUAGES:
+            language = DEFAULT_LANGUAGE
+        with self._lock:
+            pool = self._pools.get(language)
+            if pool is None:
+                if self._make is None:
+                    raise RecognitionError(f"no multilingual model: language {language}")
+                pool = self._pools[language] = self._make(language)
+                pool.start()
+            return pool
+
+    def detector_engine(self) -> WhisperEngine:
+        """The multilingual engine language detection runs on (Spanish's)."""
+        return self.pool_for(next(c for c in LANGUAGES if c != DEFAULT_LANGUAGE)).engine
+
+    def detect(self, utt: Utterance, rate: int) -> asyncio.Future[str]:
+        """The language of `utt` among the served ones, off the event loop."""
+        self.detections += 1
+        engine = self.detector_engine()
+        return asyncio.wrap_future(self._detector.submit(
+            engine.detect_language, utt.samples, rate, tuple(LANGUAGES)))
+
+    def __call__(self, sample_rate: int, *, hints: tuple[str, ...] = ()) -> LanguageStream:
+        """An English stream (the default language), as `UtterancePool.stream`."""
+        return LanguageStream(self, sample_rate, _english, hints)
+
+    def bind(self, language: LanguageSource) -> Callable[..., LanguageStream]:
+        """A stream factory whose streams follow `language()` (a call's language)."""
+
+        def factory(sample_rate: int, *, hints: tuple[str, ...] = ()) -> LanguageStream:
+            return LanguageStream(self, sample_rate, language, hints)
+
+        return factory
+
+    def close(self) -> None:
+        """Stop every pool made here (the English one belongs to whoever passed it)."""
+        self._detector.shutdown(wait=True, cancel_futures=True)
+        for code, pool in list(self._pools.items()):
+            if code != DEFAULT_LANGUAGE:
+                pool.close()
+
+
+class LanguageStream:
+    """One party's stream in its call's language: VAD here, recognition in the pool of the
+    language, finals in utterance order (`LanguageResult`)."""
+
+    def __init__(
+        self, pools: LanguagePools, sample_rate: int, language: LanguageSource,
+        hints: tuple[str, ...] = (),
+    ) -> None:
+        if sample_rate not in (8000, 16000):
+            raise ValueError(f"sample_rate must be 8000 or 16000, got {sample_rate}")
+        self.pools = pools
+        self.sample_rate = sample_rate
+        self.language = language
+        self.hints = hints
+        self.detected: str | None = None
+        self._loop = asyncio.get_running_loop()
+        english = pools.english
+        self._segmenter = UtteranceSegmenter(make_detector(english.vad, sample_rate),
+                                             english.vad_config)
+        self._pending: deque[tuple[Utterance, asyncio.Future[tuple[str, float | None, str]]]] = (
+            deque())
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._changed = asyncio.Event()
+        self._ended = False
+        self._frame_len = max(1, sample_rate // 50)
+        self.dropped_finals = 0
+        self.dropped_frames = 0
+
+    def push_frame(self, frame: AudioFrame) -> None:
+        if self._ended:
+            raise RuntimeError("push_frame() after end_input()")
+        self._submit(self._segmenter.push(frame.samples))
+
+    def flush(self) -> None:
+        if self._ended:
+            raise RuntimeError("flush() after end_input()")
+        self._submit(self._segmenter.flush())
+
+    def end_input(self) -> None:
+        if not self._ended:
+            self._submit(self._segmenter.flush())
+            self._ended = True
+            self._changed.set()
+
+    def _wanted(self) -> str:
+        code = self.language() or DEFAULT_LANGUAGE
+        if code == AUTO:
+            return self.detected or AUTO
+        return code if code in LANGUAGES else DEFAULT_LANGUAGE
+
+    def _submit(self, events: list[Any]) -> None:
+        for ev in events:
+            if not isinstance(ev, Utterance):
+                continue
+            if len(self._pending) >= MAX_PENDING_UTTERANCES:
+                dropped, old = self._pending.popleft()
+                if not old.done():
+                    old.set_result(("", None, DEFAULT_LANGUAGE))
+                self.dropped_finals += 1
+                self.dropped_frames += -(-len(dropped.samples) // self._frame_len)
+            fut: asyncio.Future[tuple[str, float | None, str]] = self._loop.create_future()
+            task = asyncio.create_task(self._recognise(ev, self._wanted(), self._loop.time(), fut),
+                                       name="asr-language")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            self._pending.append((ev, fut))
+            self._changed.set()
+
+    async def _recognise(
+        self, utt: Utterance, language: str, priority: float,
+        out: asyncio.Future[tuple[str, float | None, str]],
+    ) -> None:
+        try:
+            if language == AUTO:
+                language = await self.pools.detect(utt, self.sample_rate)
+                self.detected = self.detected or language
+            pool = self.pools.pool_for(language)
+            text, conf = await pool.submit(utt, self.sample_rate, priority, self.hints)
+        except asyncio.CancelledError:
+            if not out.done():
+                out.cancel()
+            raise
+        except Exception as exc:  # handed to the reader, which re-raises it
+            if not out.done():
+                out.set_exception(exc)
+            return
+        if not out.done():
+            out.set_result((text, conf, language))
+
+    def __aiter__(self) -> AsyncIterator[TranscriptResult]:
+        return self._results()
+
+    async def _results(self) -> AsyncIterator[TranscriptResult]:
+        while True:
+            if self._pending:
+                utt, fut = self._pending[0]
+                try:
+                    text, conf, language = await fut
+                except Exception as exc:
+                    raise RecognitionError(f"whisper failed: {type(exc).__name__}") from exc
+                finally:
+                    if self._pending and self._pending[0][1] is fut:
+                        self._pending.popleft()
+                if text:
+                    yield LanguageResult(text, True, utt.start, utt.end, conf, "whisper",
+                                         language)
+                continue
+            if self._ended:
+                return
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def aclose(self) -> None:
+        """Drop utterances not yet recognised; cancel and await their tasks."""
+        self._ended = True
+        while self._pending:
+            _, fut = self._pending.popleft()
+            if not fut.done():
+                fut.set_result(("", None, DEFAULT_LANGUAGE))
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._changed.set()
