@@ -31,6 +31,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from media.frame_queue import DEFAULT_MAX_FRAMES, FrameQueue
 from media.frames import AudioFrame, Pcm, samples_per_frame
 from media.resample import Resampler
 
@@ -126,11 +127,15 @@ class _Leg:
     sink: AudioSink
     rate: int
     mode: Mode = SPEAK_AND_HEAR
-    inbound: deque[Pcm] = field(default_factory=lambda: deque(maxlen=MAX_BUFFERED_FRAMES))
+    inbound: deque[AudioFrame] = field(
+        default_factory=lambda: deque(maxlen=MAX_BUFFERED_FRAMES))
     to_mix: Resampler | None = None
     from_mix: Resampler | None = None
     timestamp: int = 0
     dropped: int = 0
+    # While the plan is pure routing (`_Plan.direct`): the sinks of the legs hearing this one.
+    direct_to: tuple[AudioSink, ...] = ()
+    routed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,13 +150,23 @@ class _Plan:
     everyone: tuple[bool, ...]
     speaking: tuple[int, ...]  # indices heard by anybody at all
     speaks_to_all: tuple[bool, ...]  # index in the "total" of everyone-listeners
+    # Per listener: the one speaker it hears when that is all, with no resampling (-1: none).
+    single: tuple[int, ...]
+    # Pure routing: every listener hears at most one speaker and nobody resamples (a
+    # two-party call, or one with its other parties on hold). `feed` then forwards each frame
+    # at once, as the `Bridge` did, and the tick has nothing to mix.
+    direct: bool
 
 
 class Mixer:
     """N legs mixed on a 20 ms tick; each hears the legs its mode and `set_hears` allow."""
 
-    def __init__(self, sample_rate: int = 8000) -> None:
+    def __init__(self, sample_rate: int = 8000, *, forward: bool = False) -> None:
+        """`forward`: while the plan is pure routing, forward frames as they arrive instead of
+        on the tick (for sinks that fill a gap with silence themselves, as `FrameQueue`
+        does: the tick then writes nothing, not even silence)."""
         self.sample_rate = sample_rate
+        self._forward = forward
         self._n = samples_per_frame(sample_rate)
         self._legs: dict[str, _Leg] = {}
         # (listener, speaker) pairs cut on top of what the modes allow.
@@ -189,20 +204,20 @@ class Mixer:
             leg.to_mix = Resampler(rate, self.sample_rate)
             leg.from_mix = Resampler(self.sample_rate, rate)
         self._legs[leg_id] = leg
-        self._plan = None
+        self._invalidate()
 
     def remove_leg(self, leg_id: str) -> None:
         """Take a leg out; a leg whispering to it now speaks to nobody (it still hears)."""
         self._legs.pop(leg_id)
         self._blocked = {p for p in self._blocked if leg_id not in p}
-        self._plan = None
+        self._invalidate()
 
     def set_mode(self, leg_id: str, mode: Mode | str) -> None:
         """Switch a leg's mode from the next tick (listen -> whisper -> barge mid-call)."""
         if leg_id not in self._legs:
             raise KeyError(leg_id)
         self._legs[leg_id].mode = self._check_mode(leg_id, mode)
-        self._plan = None
+        self._invalidate()
 
     def _check_mode(self, leg_id: str, mode: Mode | str) -> Mode:
         parsed = Mode.parse(mode) if isinstance(mode, str) else mode
@@ -220,7 +235,7 @@ class Mixer:
             if leg_id not in self._legs:
                 raise KeyError(leg_id)
         (self._blocked.discard if hears else self._blocked.add)((listener, speaker))
-        self._plan = None
+        self._invalidate()
 
     def listen_only(self, leg_id: str) -> None:
         """`leg_id` hears everyone and nobody hears it (supervisor listen, or mute)."""
@@ -237,17 +252,29 @@ class Mixer:
         return self._legs[speaker].mode.heard_by(speaker, listener)
 
     def feed(self, leg_id: str, frame: AudioFrame) -> None:
-        """Audio from `leg_id`, held until the next tick (oldest dropped beyond 60 ms)."""
+        """Audio from `leg_id`, held until the next tick (oldest dropped beyond 60 ms); while
+        the plan is pure routing, forwarded at once to whoever hears it."""
         leg = self._legs[leg_id]
-        pcm = frame.samples
-        if leg.to_mix is not None:
-            pcm = leg.to_mix.process(pcm)
-        if len(pcm) != self._n:
-            pcm = np.resize(pcm, self._n) if len(pcm) > self._n else np.pad(
-                pcm, (0, self._n - len(pcm)))
-        if len(leg.inbound) == leg.inbound.maxlen:
+        if leg.routed:
+            for sink in leg.direct_to:
+                sink.write(frame)
+            return
+        if leg.to_mix is not None or len(frame.samples) != self._n:
+            pcm = frame.samples if leg.to_mix is None else leg.to_mix.process(frame.samples)
+            if len(pcm) != self._n:
+                pcm = pcm[: self._n] if len(pcm) > self._n else np.pad(
+                    pcm, (0, self._n - len(pcm)))
+            frame = AudioFrame(pcm, self.sample_rate, frame.timestamp)
+        inbound = leg.inbound
+        if len(inbound) == MAX_BUFFERED_FRAMES:
             leg.dropped += 1
-        leg.inbound.append(pcm)
+        inbound.append(frame)
+
+    def _invalidate(self) -> None:
+        """Membership or modes changed: the plan is worked out again when next needed."""
+        self._plan = None
+        for leg in self._legs.values():
+            leg.routed = False
 
     def _make_plan(self) -> _Plan:
         ids = tuple(self._legs)
@@ -262,82 +289,114 @@ class Mixer:
             for speaker in ids)
         total = {s for s, t in enumerate(in_total) if t}
         everyone = tuple(set(h) == total - {i} for i, h in enumerate(hears))
-        plan = _Plan(ids, legs, hears, everyone, speaking, in_total)
+        single = tuple(h[0] if len(h) == 1 and leg.from_mix is None else -1
+                       for h, leg in zip(hears, legs, strict=True))
+        direct = self._forward and all(len(h) <= 1 for h in hears) and all(
+            leg.from_mix is None and leg.to_mix is None for leg in legs)
+        for s, leg in enumerate(legs):
+            leg.direct_to = tuple(
+                legs[i].sink for i, h in enumerate(hears) if s in h) if direct else ()
+            leg.routed = direct
+            if direct:
+                leg.inbound.clear()
+        plan = _Plan(ids, legs, hears, everyone, speaking, in_total, single, direct)
         self._plan = plan
         return plan
 
     def tick(self) -> None:
-        """Mix one 20 ms frame and write it to every leg."""
+        """Mix one 20 ms frame and write it to every leg.
+
+        A listener hearing exactly one speaker gets that speaker's frame object as it came
+        (bit-exact, no copy: it keeps the speaker's timestamp; sinks that need a continuous
+        stream restamp, as `FrameQueue` does). Any other frame is stamped per leg.
+        """
         plan = self._plan or self._make_plan()
-        if not plan.ids:
+        legs = plan.legs
+        if not legs or plan.direct:
             return
         self.ticks += 1
-        frames: list[Pcm | None] = []
-        heard: list[Pcm]
-        for leg in plan.legs:
-            if leg.inbound:
-                frames.append(leg.inbound.popleft())
+        frames: list[AudioFrame | None] = []
+        for leg in legs:
+            inbound = leg.inbound
+            if inbound:
+                frames.append(inbound.popleft())
             else:
                 frames.append(None)
                 self.underruns += 1
         total: npt.NDArray[np.int32] | None = None
         wide: npt.NDArray[np.int32]
-        for i, leg in enumerate(plan.legs):
-            heard = [f for f in (frames[s] for s in plan.hears[i]) if f is not None]
+        n = self._n
+        single = plan.single
+        for i, leg in enumerate(legs):
+            one = single[i]
+            if one >= 0:
+                only = frames[one]
+                if only is not None:
+                    leg.sink.write(only)
+                    leg.timestamp += n
+                    continue
+            sources = plan.hears[i]
+            heard = [f.samples for f in (frames[s] for s in sources) if f is not None]
             pcm: Pcm
             if not heard:
                 pcm = self._silence
             elif len(heard) == 1:
                 pcm = heard[0]
             else:
-                if plan.everyone[i] and len(plan.hears[i]) > 3:
+                if plan.everyone[i] and len(sources) > 3:
                     if total is None:
                         total = self._total(plan, frames)
                     own = frames[i]
                     wide = total
                     if own is not None and plan.speaks_to_all[i]:
-                        wide = np.subtract(total, own, dtype=np.int32)
+                        wide = np.subtract(total, own.samples, dtype=np.int32)
                 else:
-                    wide = np.sum(np.stack(heard), axis=0, dtype=np.int32)
-                pcm = np.clip(wide, -32768, 32767).astype(np.int16)
+                    wide = heard[0].astype(np.int32)
+                    for more in heard[1:]:
+                        np.add(wide, more, out=wide)
+                pcm = np.clip(wide, -32768, 32767, out=wide).astype(np.int16)
             if leg.from_mix is not None:
                 pcm = leg.from_mix.process(pcm)
             leg.sink.write(AudioFrame(pcm, leg.rate, leg.timestamp))
             leg.timestamp += len(pcm)
 
-    def _total(self, plan: _Plan, frames: list[Pcm | None]) -> npt.NDArray[np.int32]:
-        parts = [f for f, t in zip(frames, plan.speaks_to_all, strict=True)
-                 if t and f is not None]
-        if not parts:
-            return np.zeros(self._n, np.int32)
-        total: npt.NDArray[np.int32] = np.sum(np.stack(parts), axis=0, dtype=np.int32)
+    def _total(self, plan: _Plan, frames: list[AudioFrame | None]) -> npt.NDArray[np.int32]:
+        """The sum of every frame all listeners hear (the room's total)."""
+        total: npt.NDArray[np.int32] = np.zeros(self._n, np.int32)
+        for f, counted in zip(frames, plan.speaks_to_all, strict=True):
+            if counted and f is not None:
+                np.add(total, f.samples, out=total)
         return total
 
 
-class PulledMix:
-    """One leg's `AudioSource` out of a `Mixer` driven by its legs' own ticks.
+class PulledMix(FrameQueue):
+    """One leg's queue of mixed frames out of a `Mixer` driven by its legs' own ticks: the
+    mixer's sink for that leg (`write`) and what the leg plays (`next_frame`).
 
-    Each party plays its `PulledMix`; the mixer writes every party's frame into that party's
-    queue. A party that pulls and finds its queue empty runs the mixer's tick first, so the
-    first leg the media ticker visits each 20 ms mixes for all of them and the others find
-    their frame waiting: one mix per tick with no clock of the mixer's own.
+    A party that pulls and finds its queue empty runs the mixer's tick first, so the first
+    leg the media ticker visits each 20 ms mixes for all of them and the others find their
+    frame waiting: one mix per tick with no clock of the mixer's own. Like any `FrameQueue`
+    it restamps what it hands out and plays silence when there is nothing.
     """
 
-    def __init__(self, mixer: Mixer, queue: FrameQueueLike) -> None:
+    def __init__(self, mixer: Mixer, sample_rate: int = 8000,
+                 max_frames: int = DEFAULT_MAX_FRAMES) -> None:
+        super().__init__(sample_rate, max_frames)
         self.mixer = mixer
-        self.queue = queue
 
     def next_frame(self) -> AudioFrame | None:
-        if not len(self.queue):
+        # FrameQueue.next_frame inlined: this runs per party per tick, and a call through
+        # the base class made the two-party call ~10% dearer than the Bridge (bench/mixer.py).
+        if self._closed:
+            return None
+        frames = self._frames
+        if not frames:
             self.mixer.tick()
-        return self.queue.next_frame()
-
-
-class FrameQueueLike(Protocol):
-    """What `PulledMix` needs of its queue (`media.frame_queue.FrameQueue`)."""
-
-    def __len__(self) -> int: ...
-
-    def write(self, frame: AudioFrame) -> None: ...
-
-    def next_frame(self) -> AudioFrame | None: ...
+        if frames:
+            frame = frames.popleft()
+        else:
+            self.underruns += 1
+            frame = AudioFrame(self._silence, self.sample_rate)
+        out = AudioFrame(frame.samples, frame.sample_rate, self._timestamp)
+        self._timestamp += len(frame.samples)
+        return out

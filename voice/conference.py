@@ -27,7 +27,6 @@ import logging
 from dataclasses import dataclass
 
 from media.bridge import Mixer, Mode, PulledMix
-from media.frame_queue import FrameQueue
 from media.frames import AudioFrame
 from media.player import AudioSource
 from media.taps import Tap
@@ -41,8 +40,7 @@ RATE = 8000
 @dataclass
 class _Party:
     media: LegMedia
-    queue: FrameQueue
-    source: PulledMix
+    queue: PulledMix  # the mixer's sink for the party and what its leg plays
     tap: Tap
     held: bool = False
     muted: bool = False
@@ -53,7 +51,7 @@ class Conference:
 
     def __init__(self, *, rate: int = RATE, queue_frames: int | None = None) -> None:
         self.rate = rate
-        self.mixer = Mixer(rate)
+        self.mixer = Mixer(rate, forward=True)
         self._queue_frames = queue_frames
         self._parties: dict[str, _Party] = {}
         self.left: dict[str, dict[str, int]] = {}  # counters of parties that left
@@ -73,17 +71,17 @@ class Conference:
         if name in self._parties:
             raise ValueError(f"party {name!r} is already in the call")
         kwargs = {} if self._queue_frames is None else {"max_frames": self._queue_frames}
-        queue = FrameQueue(self.rate, **kwargs)
+        queue = PulledMix(self.mixer, self.rate, **kwargs)
         self.mixer.add_leg(name, queue, mode=mode)
         mixer = self.mixer
 
         def feed(frame: AudioFrame) -> None:
             mixer.feed(name, frame)
 
-        party = _Party(media, queue, PulledMix(self.mixer, queue), feed)
+        party = _Party(media, queue, feed)
         self._parties[name] = party
         media.add_listener(feed)
-        media.play(party.source)
+        media.play(party.queue)
         log.info("conference: %s joined as %s (%d parties)", name, self.mixer.mode(name),
                  len(self._parties))
 
@@ -131,7 +129,7 @@ class Conference:
         party.held = False
         self._apply(name)
         if play:
-            party.media.play(party.source)
+            party.media.play(party.queue)
 
     def _apply(self, name: str) -> None:
         """Hold and mute cut the party from every listener, on top of its mode."""

@@ -42,6 +42,10 @@ SMOKES: dict[str, Smoke] = {
     "sip_cps.py": Smoke(
         ("--rates", "20", "--seconds", "1", "--warmup", "0"),
         (r"^\s+20\s+20\s+20\s+0\s", r"^highest rate with 0 failed calls: 20 calls/s")),
+    "cluster_cps.py": Smoke(
+        ("--nodes", "1,2", "--rates", "20", "--seconds", "1"),
+        (r"^\s+1\s+20\s+20\s+20\s+0\s", r"^\s+2\s+20\s+20\s+20\s+0\s+\d+\s+0\s",
+         r"^2 node\(s\): highest rate with 0 failed calls: 20 calls/s")),
     "media_calls.py": Smoke(
         ("--calls", "2", "--measure", "1"),
         (r"^calls\s+legs\s+ok", r"^\s+2\s+2\s+2\s")),
@@ -64,6 +68,10 @@ SMOKES: dict[str, Smoke] = {
         ("--engines", "whisper,pocketsphinx,vosk", "--utterances", "1"),
         (r"^whisper\s+1\s", r"^pocketsphinx\s+1\s", r"^vosk\s+1\s")),
     "vad.py": Smoke((), (r"^webrtc\s+clean speech", r"^silero\s+noise -20 dBFS")),
+    "mixer.py": Smoke(
+        ("--parties", "2,3", "--ticks", "200", "--repeat", "1"),
+        (r"^bridge\s+2\s", r"^mixer both\s+3\s", r"^mixer sup whisper\s+3\s",
+         r"^two parties: mixer"), slow=False),
     "summary.py": Smoke(
         ("--minutes", "1", "--runs", "2"),
         (r"^summarise\s+2\s", r"^\+1 segment\s+2\s", r"^store\s+2\s"), slow=False),

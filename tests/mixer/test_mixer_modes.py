@@ -8,7 +8,6 @@ import numpy.typing as npt
 import pytest
 
 from media.bridge import Mixer, Mode, PulledMix
-from media.frame_queue import FrameQueue
 from media.frames import AudioFrame
 from voice.conference import Conference
 
@@ -131,10 +130,9 @@ def test_bad_modes_say_what_is_wrong() -> None:
 
 def test_pulled_mix_runs_one_tick_per_period_whoever_pulls_first() -> None:
     mixer = Mixer()
-    queues = {n: FrameQueue(8000) for n in ("a", "b", "c")}
-    for n, q in queues.items():
+    pulled = {n: PulledMix(mixer) for n in ("a", "b", "c")}
+    for n, q in pulled.items():
         mixer.add_leg(n, q)
-    pulled = {n: PulledMix(mixer, q) for n, q in queues.items()}
     orders = [("a", "b", "c"), ("c", "a", "b"), ("b", "c", "a")] * 10
     for order in orders:
         for n in order:
