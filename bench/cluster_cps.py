@@ -95,9 +95,12 @@ def print_table(steps: list[Step]) -> None:
 
 async def ramp(nodes: int, rates: list[int], seconds: float, workdir: Path,
                children: int) -> list[Step]:
-    options = ServerOptions(debug_api=False, tls=False, rtp_ports=random_rtp_block(6000))
+    options = ServerOptions(debug_api=False, tls=False, rtp_ports=random_rtp_block(6000),
+                            extra_args=["--transcription", "off"])
+    # A loaded node may answer its health check late: 2 s before a ping counts as lost, and
+    # 10 s for an INVITE it took (100 Trying) to be answered, as a deployment would have.
     cluster = Cluster(workdir / f"{nodes}-nodes", nodes=nodes, options=options,
-                      kamailio_children=children)
+                      fr_timer_ms=2000, fr_inv_timer_ms=10000, kamailio_children=children)
     await cluster.start()
     steps: list[Step] = []
     try:

@@ -32,7 +32,7 @@ class NodeFigures:
 
 
 async def node_figures(node: ServerProcess) -> NodeFigures:
-    status, body = await http_get(node.http_base + "/metrics", limit=5.0,
+    status, body = await http_get(node.http_base + "/metrics", limit=30.0,
                                   headers=node.auth_headers)
     if status != 200:
         raise AssertionError(f"/metrics of {node.sip_target} answered {status}: {body[:300]}")
@@ -54,6 +54,7 @@ class Cluster:
         options: ServerOptions | None = None,
         ping_interval: int = 1,
         fr_timer_ms: int = 1000,
+        fr_inv_timer_ms: int = 3000,
         kamailio_children: int = 4,
     ) -> None:
         self.workdir = workdir
@@ -61,11 +62,12 @@ class Cluster:
         for index in range(nodes):
             node_dir = workdir / f"node-{index + 1}"
             node_dir.mkdir(parents=True, exist_ok=True)
-            opts = options or ServerOptions(tls=False)
+            # Transcription off: these runs measure SIP, not speech (bench/transcribe.py does).
+            opts = options or ServerOptions(tls=False, extra_args=["--transcription", "off"])
             self.nodes.append(ServerProcess(node_dir, opts))
         self.kamailio = KamailioProcess(
             workdir, [n.sip_target for n in self.nodes], ping_interval=ping_interval,
-            fr_timer_ms=fr_timer_ms, children=kamailio_children,
+            fr_timer_ms=fr_timer_ms, fr_inv_timer_ms=fr_inv_timer_ms, children=kamailio_children,
         )
 
     async def start(self) -> None:
