@@ -15,6 +15,11 @@ command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need_apt+=(sox)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 [ -d /usr/share/pocketsphinx/test/data/librivox ] || need_apt+=(pocketsphinx-testdata)
+# Kamailio: the SIP edge of the cluster tests and scripts/run-cluster.sh; a Compose client
+# checks docker-compose.yml (tests/cluster).
+command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || need_apt+=(kamailio)
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 \
+    || need_apt+=(docker-compose)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     echo "setup: apt-get install ${need_apt[*]}"
     $SUDO apt-get update -qq
