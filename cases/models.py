@@ -240,6 +240,8 @@ class TranscriptSegment(Base):
     text: Mapped[str] = mapped_column(Text)
     confidence: Mapped[float | None] = mapped_column(Float)
     engine: Mapped[str] = mapped_column(String(64))
+    # The language it was recognised in (en, es), or None when the engine did not say.
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     interaction: Mapped[Interaction] = relationship(back_populates="segments")

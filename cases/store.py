@@ -59,6 +59,7 @@ from cases.timeline import (
     note_view,
     segment_view,
 )
+from common.languages import LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -271,11 +272,13 @@ class CaseStore:
         text: str,
         confidence: float | None,
         engine: str,
+        language: str | None = None,
     ) -> int:
         """Store a final transcript segment; returns its id once it is committed.
 
         `start`/`end` are seconds from the interaction's start. Segments may still arrive
-        after `end_interaction` (the recogniser flushing at hangup) and are kept.
+        after `end_interaction` (the recogniser flushing at hangup) and are kept. `language`:
+        the code it was recognised in (common.languages), None when the engine did not say.
         """
         interaction_id = validate.row_id(interaction_id, "interaction")
         speaker = validate.choice(speaker, SPEAKERS, "speaker")
@@ -286,6 +289,8 @@ class CaseStore:
         text = validate.text(text, "text")
         conf = validate.confidence(confidence)
         engine = validate.text(engine, "engine", max_len=64)
+        if language is not None and language not in LANGUAGES:
+            raise InvalidInput(f"unsupported language {language!r}", "language")
         seg = TranscriptSegment(
             interaction_id=interaction_id,
             speaker=speaker,
@@ -294,6 +299,7 @@ class CaseStore:
             text=text,
             confidence=conf,
             engine=engine,
+            language=language,
         )
         case_id, view = await self._db.run(self._add_to_interaction, seg, "created_at", segment_view)
         await self._publish(case_id, {"type": "segment", "case_id": case_id, "segment": view})

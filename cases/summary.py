@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -74,6 +75,8 @@ class Segment:
     start: float
     end: float
     text: str
+    # The language it was recognised in (common.languages), None when the engine did not say.
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -387,6 +390,14 @@ def _wrapup(notes: tuple[AgentNote, ...]) -> tuple[str | None, str | None]:
     return disposition, ("\n".join(rest) or None)
 
 
+def _recognised_language(record: InteractionRecord) -> str | None:
+    """The language the customer's speech was recognised in (the most segments' language),
+    when the recogniser said: it knows better than guessing from a few words of text."""
+    counts = Counter(s.language for s in record.segments
+                     if s.language and s.speaker == "caller")
+    return counts.most_common(1)[0][0] if counts else None
+
+
 def summarise(
     record: InteractionRecord, *, region: str | None = None, today: date | None = None,
 ) -> Summary:
@@ -396,8 +407,8 @@ def summarise(
     if today is None and record.started_at is not None:
         today = record.started_at.date()
     customer = _customer_texts(record)
-    lang = language(" ".join(t for t, _ in customer[:20])) or language(
-        " ".join(_agent_texts(record)[:20]))
+    lang = _recognised_language(record) or language(
+        " ".join(t for t, _ in customer[:20])) or language(" ".join(_agent_texts(record)[:20]))
     summary = Summary(record.interaction_id, record.channel, lang)
     summary.ivr_path = _ivr_path(record.ivr)
     summary.facts = _ivr_facts(record)

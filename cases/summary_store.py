@@ -90,7 +90,8 @@ def load_record(session: Session, interaction: Interaction) -> InteractionRecord
         agent=interaction.agent,
         outcome=interaction.outcome,
         ended=interaction.ended_at is not None,
-        segments=tuple(Segment(s.speaker, s.start, s.end, s.text) for s in segments),
+        segments=tuple(Segment(s.speaker, s.start, s.end, s.text, s.language)
+                       for s in segments),
         ivr=tuple(IvrInput(e.kind, e.step, e.step_index, e.value, e.sensitive,
                            _seconds(e.at, start)) for e in events),
         messages=tuple(TextMessage(m.id, m.direction, m.body, _seconds(m.created_at, start),

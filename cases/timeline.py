@@ -49,6 +49,7 @@ def segment_view(seg: TranscriptSegment) -> dict[str, Any]:
         "text": seg.text,
         "confidence": seg.confidence,
         "engine": seg.engine,
+        "language": seg.language,
         "created_at": _time(seg.created_at),
     }
 

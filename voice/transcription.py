@@ -99,7 +99,7 @@ class TranscriptStore(Protocol):
 
     async def add_segment(
         self, interaction_id: int, *, speaker: str, start: float, end: float, text: str,
-        confidence: float | None, engine: str,
+        confidence: float | None, engine: str, language: str | None = None,
     ) -> int: ...
 
     async def end_interaction(
@@ -414,7 +414,7 @@ class _Party:
             seg_id = await owner.store.add_segment(
                 owner.interaction_id, speaker=self.speaker, start=round(start, 3),
                 end=round(end, 3), text=result.text, confidence=result.confidence,
-                engine=result.engine,
+                engine=result.engine, language=getattr(result, "language", None),
             )
         except Exception as exc:  # a store hiccup loses one segment, not the call
             owner.store_errors += 1
