@@ -28,9 +28,11 @@ from cases.store import CaseStore, system_clock
 from assist.index import KnowledgeBase
 from centralita.assist_live import AssistedTranscripts
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
+from centralita.handover_setup import CallHandover
 from centralita.logs_entry import LoggedCalls, log_context_middleware, logged_verbs
 from centralita.metrics import ServerMetrics, Sources
 from centralita.metrics_http import add_metrics_route, serve_metrics_apart
+from centralita.call_monitor import build_monitors
 from centralita.recording import (
     CaseInteractions,
     Consent,
@@ -40,7 +42,7 @@ from centralita.recording import (
     espeak_announcer,
     open_recordings,
 )
-from centralita.routing_setup import RoutingStack, start_routing
+from centralita.routing_setup import CaseNotes, RoutingStack, start_routing
 from centralita.settings import Settings
 from centralita.speech import SpeechStack, TranscribedCalls, build_speech
 from centralita.tls import server_context
@@ -63,7 +65,8 @@ from media.clock import LoopClock
 from media.rtp.ports import PortAllocator
 from media.ticker import MediaTicker
 from recordings.service import Recordings
-from voice.bridging import media_of
+from voice.bridging import media_of, set_live_mixer
+from voice.conference_monitor import MonitorError, Monitors
 from voice.call import Call
 from voice.calls import CallHandler, CallManager
 from voice.demo import DemoHandler
@@ -93,6 +96,7 @@ from web.desk.api import add_desk_routes
 from web.email_api import add_email_routes
 from web.handover_api import add_handover_routes
 from web.jsonbody import JsonBodyError, read_json
+from web.monitor_api import MonitorApi, add_monitor_routes
 from web.recordings_api import RecordingsApi, add_recording_routes
 from web.routing_api import add_routing_routes
 from web.assist_api import add_assist_routes
@@ -124,7 +128,10 @@ class Server:
         self.speech: SpeechStack | None = None
         self.recordings: Recordings | None = None
         self.flows: FlowRegistry | None = None
+        # What IVR verbs find in `Services.extra` (filled in as the parts are built).
+        self.ivr_extra: dict[str, Any] = {}
         self.routing: RoutingStack | None = None
+        self.monitors: Monitors | None = None  # supervisors and conference parties on calls
         self._http: aiohttp.ClientSession | None = None
         self.opt_outs: OptOutStore | None = None
         self.twilio: TwilioMessaging | None = None
@@ -288,9 +295,22 @@ class Server:
             visitors=visitors, sms=self.twilio,
             email=self.email.cases if self.email is not None else None)
         add_handover_routes(app, self.handover)
+        # A call texted the summary and a chat link: by a queue's deflect key, or the IVR's
+        # handover / sms verbs (Services.extra["handover"]). Untrusted calls never are.
+        call_handover = CallHandover(self.handover, self.store,
+                                     CaseNotes(self.store, interactions).case_of_call,
+                                     gate=self.dialplan)
+        self.ivr_extra["handover"] = call_handover
+        if self.routing is not None:
+            self.routing.acd.deflector = call_handover
         if self.routing is not None:
             add_routing_routes(app, self.routing.service)
             add_desk_routes(app, self.routing.desks)
+            # Listen / whisper / barge and conference parties, on calls bridged by the mixer.
+            if s.live_mixer:
+                set_live_mixer(True)
+            self.monitors = build_monitors(self.routing.desks)
+            add_monitor_routes(app, MonitorApi(self.monitors, MonitorError))
         if self.recordings is not None:
             # Review: agents their own, supervisors their teams', admins all; all audited.
             add_recording_routes(app, RecordingsApi(
@@ -346,6 +366,8 @@ class Server:
                 log.error("flow rejected: %s", line)
             log.error("flow %s not served until fixed", path)
         self.flows.start()
+        if self.speech is not None:
+            self.ivr_extra["live_transcripts"] = self.speech
         self._http = aiohttp.ClientSession()
         data = self.settings.data_dir
         services = Services(
@@ -357,7 +379,7 @@ class Server:
             store=self.store,
             recorder=VoicemailBox(data / "recordings"),
             # ivr.verbs.voicemail.LIVE_TRANSCRIPTS: voicemail reuses the live transcript.
-            extra={"live_transcripts": self.speech} if self.speech is not None else {},
+            extra=self.ivr_extra,
             router=self.routing.acd if self.routing is not None else UnavailableRouter(),
             # A provider: the CallManager is built after the IVR handler it runs.
             transferer=SipTransferer(
@@ -433,6 +455,8 @@ class Server:
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
         self.metrics.close()
+        if self.monitors is not None:
+            await self.monitors.close()
         if self.routing is not None:
             await self.routing.close()
         if self.calls is not None:

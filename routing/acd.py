@@ -45,12 +45,14 @@ from routing.session import AgentSession, SessionEnd, Target
 from routing.store import RoutingStore
 from routing.strategies import assign, order_entries
 from routing.waiting import (
+    Deflector,
     Tts,
     WaitingRoom,
     WaitOutcome,
     WaitStatus,
     music_for,
     say_callback_confirmed,
+    say_released,
 )
 from voice.call import Call, CallState
 
@@ -76,6 +78,7 @@ class _Waiter:
     answered: asyncio.Future[tuple[AgentConfig, Call]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    room: WaitingRoom | None = None
 
 
 class Acd:
@@ -115,6 +118,9 @@ class Acd:
         # which is reachable here as `text_router` for the desk.
         self.text_load: Callable[[str], int] = lambda agent_id: 0
         self.text_router: TextRouter | None = None
+        # Texts a waiting caller a chat link when they press a queue's `deflect_key`
+        # (handover, set by the composition root); None: the key is not offered.
+        self.deflector: Deflector | None = None
         self._kick = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -197,7 +203,8 @@ class Acd:
         self.kick()
         room = WaitingRoom(call, queue, clock=self.clock, tts=self.tts,
                            status=lambda: self._positions.get(entry.id, _UNCOUNTED),
-                           callback_gate=self._callbacks.gate)
+                           callback_gate=self._callbacks.gate, deflector=self.deflector)
+        waiter.room = room
         room_task = asyncio.ensure_future(room.run())
         waits: set[asyncio.Future[Any]] = {waiter.answered, room_task}
         deadline = None
@@ -225,18 +232,43 @@ class Acd:
             if cancelled:
                 raise asyncio.CancelledError
             return await asyncio.shield(talk)
+        # A caller who was texted a chat link and left (or was released when the chat was
+        # accepted) was served on another channel: `deflected`, never an abandon.
+        gone = "deflected" if room.deflected else "abandoned"
         if cancelled:
-            await self._left(record, "abandoned")
-            log.info("call %s abandoned queue %s", call.id, queue.name)
+            await self._left(record, gone)
+            log.info("call %s %s queue %s", call.id, gone, queue.name)
             raise asyncio.CancelledError
         outcome = room_task.result() if room_task.done() and not room_task.cancelled() else None
         if isinstance(outcome, WaitOutcome) and outcome.kind == "callback" and outcome.number:
             return await self._to_callback(call, queue, entry, record, outcome.number)
         if call.state is CallState.ENDED:
-            await self._left(record, "abandoned")
-            log.info("call %s abandoned queue %s", call.id, queue.name)
-            return QueueOutcome("abandoned")
+            await self._left(record, gone)
+            log.info("call %s %s queue %s", call.id, gone, queue.name)
+            return QueueOutcome(gone)
         return await self._overflow(call, queue, entry, record)
+
+    async def release_deflected(self, case_id: int) -> int:
+        """A chat of case `case_id` was accepted: the callers of that case who were texted a
+        chat link while waiting leave the queue (told so, then hung up; outcome
+        `deflected`). How many were released."""
+        released = 0
+        for waiter in list(self._waiters.values()):
+            room = waiter.room
+            if room is None or not room.deflected or waiter.call.state is CallState.ENDED:
+                continue
+            if await self._case_of(waiter.call) != case_id:
+                continue
+            released += 1
+            log.info("call %s: its chat was accepted; released from queue %s",
+                     waiter.call.id, waiter.entry.queue)
+            self._spawn(self._release_call(waiter.call), f"release-{waiter.call.id}")
+        return released
+
+    async def _release_call(self, call: Call) -> None:
+        await say_released(call, self.tts, self.clock)
+        if call.state is not CallState.ENDED:
+            call.hangup("deflected")
 
     async def _withdraw(self, entry: QueueEntry) -> None:
         """Take the entry out of line and stop any offer made for it."""

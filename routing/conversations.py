@@ -520,6 +520,12 @@ class TextRouter:
                 await self.cases.set_text_interaction(conv.id, agent=agent_id, queue=conv.queue)
             except Exception:
                 log.exception("conversation %d: the case did not record its agent", conv.id)
+        # A caller of this case waiting in a queue after taking a chat link (handover) is
+        # released now: their contact goes on here.
+        try:
+            await self.acd.release_deflected(conv.case_id)
+        except Exception:
+            log.exception("conversation %d: releasing the deflected caller failed", conv.id)
         return conv
 
     async def decline(self, agent_id: str, offer_id: str) -> None:

@@ -7,7 +7,11 @@ Music on hold loops for as long as the caller waits and picks up where it left o
 each announcement. Announcements come on entry and then every `queue.announce_every`
 seconds, built from `status()` at that moment; with a `callback_key` they offer a callback
 that keeps the caller's place (with `announce_every` 0 there is no position or wait, but a
-callback is still offered once, on entry). The callback menu:
+callback is still offered once, on entry). With a `deflect_key` and a `deflector` (handover)
+they also offer "a text with a chat link instead of waiting": pressing it sends the text and
+the caller keeps waiting, their place kept, until the chat is accepted (the engine then ends
+the call, outcome `deflected`) or they hang up (also `deflected`, never an abandon). The
+callback menu:
 
     WAITING ─key─▶ OFFERING ─1─▶ CONFIRMING ─1─▶ callback returned
                       │ 2 (or no usable caller number)  ▲   │ 2
@@ -67,6 +71,11 @@ ENTER_TEXT = "Please enter the number to call you back at, then press the pound 
 INVALID_TEXT = "Sorry, that is not a valid number."
 REFUSED_NUMBER_TEXT = "Sorry, we cannot call that number."
 NO_CALLBACK_TEXT = "Sorry, we cannot call you back on this line. Please stay on the line."
+DEFLECTED_TEXT = ("We have sent you a text message with a link to continue by chat. "
+                  "You keep your place in line until the chat is answered. You may hang up.")
+NO_TEXT_TEXT = "Sorry, we cannot send you a text message on this line. Please stay on the line."
+TEXT_FAILED_TEXT = "Sorry, we could not send the text message. Please stay on the line."
+RELEASED_TEXT = "Your chat has been answered. Thank you, goodbye."
 CONFIRMED_TEXT = "Thank you. We will call you back, and you keep your place in line. Goodbye."
 UNAVAILABLE_TEXT = "Sorry, no one can take your call right now. Please call again later. Goodbye."
 
@@ -75,6 +84,15 @@ class Tts(Protocol):
     """The text to speech a waiting room needs (`ivr.media.tts.EspeakTts`)."""
 
     async def synthesize(self, text: str, *, cache: bool = True) -> Pcm: ...
+
+
+class Deflector(Protocol):
+    """Sends a waiting caller a text with the summary and a chat link (handover); the
+    composition root's `centralita.handover_setup.CallHandover`."""
+
+    async def deflect(self, call: Call, queue: QueueConfig) -> str | None:
+        """Text the caller of `call`; None when sent, else why not (said to no one: logged)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -117,10 +135,11 @@ class _HungUp(Exception):
 
 
 def announcement(queue: QueueConfig, status: WaitStatus | None, *,
-                 offer_callback: bool = True) -> str | None:
+                 offer_callback: bool = True, offer_deflect: bool = False) -> str | None:
     """The words of one announcement (None: nothing to say). `status` None leaves out
     position and wait, as a queue that never announces them does; `offer_callback` False
-    leaves out the callback key (a caller who may not ask for one)."""
+    leaves out the callback key (a caller who may not ask for one); `offer_deflect` says the
+    deflect key (a caller who may be texted, on a server that can)."""
     parts: list[str] = []
     if status is not None and queue.announce_position and status.position >= 1:
         parts.append(spoken_position(status.position))
@@ -130,6 +149,9 @@ def announcement(queue: QueueConfig, status: WaitStatus | None, *,
     if queue.callback_key and offer_callback:
         key = KEY_NAMES.get(queue.callback_key, queue.callback_key)
         parts.append(f"To be called back without losing your place, press {key}.")
+    if queue.deflect_key and offer_deflect:
+        key = KEY_NAMES.get(queue.deflect_key, queue.deflect_key)
+        parts.append(f"To continue by chat instead, press {key} and we will text you a link.")
     return " ".join(parts) or None
 
 
@@ -160,11 +182,13 @@ class WaitingRoom:
     def __init__(
         self, call: Call, queue: QueueConfig, *, clock: Clock, tts: Tts,
         status: Callable[[], WaitStatus], moh: Pcm | str | None | _Moh = FROM_QUEUE,
-        callback_gate: CallbackGate | None = None,
+        callback_gate: CallbackGate | None = None, deflector: Deflector | None = None,
     ) -> None:
         """`moh`: samples to loop, a setting like `QueueConfig.moh` ("default", a WAV path),
         None for silence; by default the queue's own setting. `callback_gate`: who may be
-        called back at what number (without one, the number's shape alone)."""
+        called back at what number (without one, the number's shape alone); it also decides
+        who may be texted (an untrusted source may not). `deflector`: sends the chat link
+        when the caller presses the queue's `deflect_key` (None: not offered)."""
         self.call = call
         self._gate: CallbackGate = callback_gate if callback_gate is not None else ShapeOnly()
         # Decided once: whether this call may ask for a callback at all (its source).
@@ -179,6 +203,8 @@ class WaitingRoom:
         self._music = None if samples is None else Player(samples, RATE, loop=True)
         self._reader = CallInput.of(call)
         self.phase = Phase.WAITING
+        self.deflector = deflector if queue.deflect_key else None
+        self.deflected = False  # a chat link was texted: leaving is `deflected`, not abandoned
 
     def _set_phase(self, new: Phase) -> None:
         log.debug("call %s queue %s: %s -> %s", self.call.id, self.queue.name,
@@ -211,6 +237,12 @@ class WaitingRoom:
                     if next_at is not None:
                         # Just out of a menu: the next announcement is not due at once.
                         next_at = max(next_at, self.clock.now() + every)
+                elif isinstance(item, Digit) and item.digit == self.queue.deflect_key \
+                        and self.deflector is not None:
+                    await self._deflect()
+                    self._set_phase(Phase.WAITING)
+                    if next_at is not None:
+                        next_at = max(next_at, self.clock.now() + every)
         except _HungUp:
             self._set_phase(Phase.DONE)
             return WaitOutcome("hangup")
@@ -226,13 +258,40 @@ class WaitingRoom:
             self.call.play(self._music)
 
     async def _announce(self, status: WaitStatus | None) -> None:
-        text = announcement(self.queue, status, offer_callback=self._no_callback is None)
+        text = announcement(self.queue, status, offer_callback=self._no_callback is None,
+                            offer_deflect=self.deflector is not None and not self.deflected
+                            and self._no_callback is None)
         if text is None:
             return
         self._set_phase(Phase.ANNOUNCING)
         # A key press cuts the announcement only when there is a key to press; it stays
         # waiting for `run()` to read.
-        await self._say(text, interrupt="dtmf" if self.queue.callback_key else "none")
+        keys = self.queue.callback_key or self.deflector is not None
+        await self._say(text, interrupt="dtmf" if keys else "none")
+
+    async def _deflect(self) -> None:
+        """The deflect key: text the chat link (once; again on request), say what happened.
+        A call from an untrusted source is never texted (the gate's source rule)."""
+        if self._no_callback is not None or self.deflector is None:
+            log.info("call %s queue %s: chat link refused: %s", self.call.id, self.queue.name,
+                     self._no_callback)
+            await self._say(NO_TEXT_TEXT)
+            return
+        try:
+            refusal = await self.deflector.deflect(self.call, self.queue)
+        except Exception:
+            log.exception("call %s queue %s: the chat link failed", self.call.id,
+                          self.queue.name)
+            refusal = "failed"
+        if refusal is not None:
+            log.info("call %s queue %s: chat link not sent: %s", self.call.id, self.queue.name,
+                     refusal)
+            await self._say(TEXT_FAILED_TEXT)
+            return
+        self.deflected = True
+        log.info("call %s queue %s: chat link sent; waiting for the chat", self.call.id,
+                 self.queue.name)
+        await self._say(DEFLECTED_TEXT)
 
     async def _say(self, text: str, *, interrupt: str = "dtmf", cache: bool = True) -> bool:
         """Say `text`; False when it cannot be synthesized (the caller hears nothing)."""
@@ -337,6 +396,11 @@ async def _say_once(call: Call, tts: Tts, clock: Clock, text: str) -> None:
 async def say_callback_confirmed(call: Call, tts: Tts, clock: Clock) -> None:
     """Thank the caller for a stored callback (before the engine hangs up)."""
     await _say_once(call, tts, clock, CONFIRMED_TEXT)
+
+
+async def say_released(call: Call, tts: Tts, clock: Clock) -> None:
+    """Tell a deflected caller their chat was answered (before the engine hangs up)."""
+    await _say_once(call, tts, clock, RELEASED_TEXT)
 
 
 async def say_unavailable(call: Call, tts: Tts, clock: Clock) -> None:

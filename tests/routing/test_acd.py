@@ -509,7 +509,7 @@ async def test_a_scripted_day_gives_the_figures_worked_by_hand(make_rig: Factory
     assert support == {
         "queue": "support", "since": None, "until": None, "threshold": 20.0,
         "offered": 12, "answered": 9, "abandoned": 2, "short_abandoned": 0, "overflowed": 1,
-        "callbacks": 1, "timed_out": 0, "waiting": 0, "answered_within": 6,
+        "callbacks": 1, "deflected": 0, "timed_out": 0, "waiting": 0, "answered_within": 6,
         "asa": pytest.approx(295 / 9), "aht": pytest.approx(1180 / 9),
         "abandonment_rate": pytest.approx(2 / 12), "service_level": pytest.approx(6 / 11),
         "max_wait": 120.0,
@@ -519,7 +519,7 @@ async def test_a_scripted_day_gives_the_figures_worked_by_hand(make_rig: Factory
     assert backup == {
         "queue": "backup", "since": None, "until": None, "threshold": 30.0,
         "offered": 1, "answered": 1, "abandoned": 0, "short_abandoned": 0, "overflowed": 0,
-        "callbacks": 0, "timed_out": 0, "waiting": 0, "answered_within": 1,
+        "callbacks": 0, "deflected": 0, "timed_out": 0, "waiting": 0, "answered_within": 1,
         "asa": 5.0, "aht": 110.0, "abandonment_rate": 0.0, "service_level": 1.0,
         "max_wait": 5.0,
     }
