@@ -70,7 +70,7 @@ cases_url: "$CASES_URL"
 routing:
   store: redis
   redis_url: "$REDIS_URL"
-  key_prefix: "centralita:cluster:"
+  key_prefix: "centralita:cluster:routing:"
   node_id: "$name"
   lease_ttl: 10
 sessions:
@@ -112,7 +112,9 @@ run-cluster: up (Ctrl-C stops everything)
   Redis:   $REDIS_URL (routing state, sessions)
   cases:   $CASES_URL
   logs:    $CLUSTER_DIR/{node1,node2}/server.log  $CLUSTER_DIR/kamailio/kamailio.log
+  admin:   the users are in PostgreSQL: the node that created 'admin' wrote its password to
+           $CLUSTER_DIR/node1/data/admin-password or $CLUSTER_DIR/node2/data/admin-password
   try:     sipp -sf tests/cluster/scenarios/uac_via_proxy.xml -s 100 -m 10 $EDGE_LISTEN
 INFO
 wait -n "${pids[@]}" || true
-echo "run-cluster: a process exited; see the logs in $CLUSTER_DIR" >&2
+echo "run-cluster: Ctrl-C or a process exited (logs in $CLUSTER_DIR): stopping the rest" >&2

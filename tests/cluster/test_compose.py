@@ -84,6 +84,7 @@ def test_compose_topology_is_valid_and_consistent() -> None:
         sessions = parse_session_store(config["sessions"], f"{name}: sessions")
         assert routing.store == "redis" and sessions.store == "redis"
         assert config["cases_url"].startswith("postgresql://")
+        assert routing.node_id is not None, f"{name} has no routing.node_id"
         node_ids.append(routing.node_id)
     assert len(set(node_ids)) == 2, f"the nodes share a node_id: {node_ids}"
     assert len(set(node_sip)) == 2
