@@ -436,6 +436,11 @@ class DeskHub:
         await self._send(agent_id, {"type": "wrapup_saved", "call_id": call_id,
                                     "case_id": await self._public_id(case_id)})
 
+    def coached(self, agent_id: str, call_id: str, mode: str | None) -> None:
+        """Tell the agent's desk a supervisor is on their call (`mode`: listen, whisper or
+        barge) or has left it (None), so the page can show they are being coached."""
+        self._push(agent_id, {"type": "coached", "call_id": call_id, "mode": mode})
+
     async def _send(self, agent_id: str, message: dict[str, Any]) -> None:
         link = self.links.get(agent_id)
         if link is not None:

@@ -28,11 +28,11 @@ from cases.store import CaseStore, system_clock
 from assist.index import KnowledgeBase
 from centralita.assist_live import AssistedTranscripts
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
+from centralita.call_monitor import build_monitors
 from centralita.handover_setup import CallHandover
 from centralita.logs_entry import LoggedCalls, log_context_middleware, logged_verbs
 from centralita.metrics import ServerMetrics, Sources
 from centralita.metrics_http import add_metrics_route, serve_metrics_apart
-from centralita.call_monitor import build_monitors
 from centralita.recording import (
     CaseInteractions,
     Consent,
@@ -66,9 +66,9 @@ from media.rtp.ports import PortAllocator
 from media.ticker import MediaTicker
 from recordings.service import Recordings
 from voice.bridging import media_of, set_live_mixer
-from voice.conference_monitor import MonitorError, Monitors
 from voice.call import Call
 from voice.calls import CallHandler, CallManager
+from voice.conference_monitor import MonitorError, Monitors
 from voice.demo import DemoHandler
 from voice.dialplan import DialPlan, DialRefused
 from voice.sip.auth import AuthPolicy
@@ -216,7 +216,7 @@ class Server:
                 s.demo_prompt or default_prompt(), s.demo_hangup_after, s.demo_answer_after
             )
         if self.speech is not None:
-            handler = TranscribedCalls(handler, self.speech.service)
+            handler = TranscribedCalls(handler, self.speech.service, self.speech.languages)
         if self.recordings is not None:
             # Consent (per flow and queue) is decided once, at the call's start.
             handler = RecordedCalls(

@@ -118,6 +118,9 @@ class Settings:
     # Ring briefly before answering, as a real line does (and so a caller can CANCEL).
     demo_answer_after: float = 0.5
     debug_api: bool = False
+    # Live calls bridged by the mixer (voice.conference): supervisors and conference
+    # parties can join them. Off: the two-party bridge (parties cannot join).
+    live_mixer: bool = False
     # Where numbers (not SIP URIs) are dialed, e.g. a transfer to "+3491...": a carrier trunk
     # or PBX as HOST:PORT. None: transfers to numbers are unavailable (and say so).
     trunk: HostPort | None = None
@@ -206,7 +209,7 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         if not isinstance(value, int | float) or value < 0:
             raise ConfigError(f"{where}: {key} must be zero or more seconds")
         return float(value)
-    if key == "debug_api":
+    if key in ("debug_api", "live_mixer"):
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: {key} must be true or false")
         return value

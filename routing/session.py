@@ -138,6 +138,12 @@ class AgentSession:
         self._hang_up_lost = False  # the agent hung up while reconnecting
         self.started = now()
 
+    @property
+    def bridge(self) -> Bridged | None:
+        """The caller's bridge to the agent now (None while consulting or waiting for a
+        rejoin): where a supervisor or a conference party joins the call."""
+        return self._bridge
+
     def _set_phase(self, new: Phase) -> None:
         old = self.phase
         if new is old:

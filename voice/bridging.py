@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -41,7 +42,9 @@ log = logging.getLogger(__name__)
 # A G.711 SIP leg carries 8 kHz audio on both sides of the bridge.
 RATE = 8000
 
-_LIVE_MIXER = False
+# The process default; the server sets it from the `live_mixer` setting. The environment
+# variable lets a test run (or an operator) try the mixer without a settings file.
+_LIVE_MIXER = os.environ.get("CENTRALITA_LIVE_MIXER", "") == "1"
 
 
 def set_live_mixer(on: bool) -> None:
@@ -97,6 +100,7 @@ class CallBridge:
         self.queues = {name: FrameQueue(RATE, **kwargs) for name in names}
         self.bridge = Bridge(names[0], self.queues[names[0]], names[1], self.queues[names[1]])
         self.extra: dict[str, Call | None] = {}  # parties joined after start (add_party)
+        self.stopped = asyncio.Event()  # set by stop(): the parties joined to it are gone
         self._listeners: dict[str, Tap] = {}
         self.held: set[str] = set()
         self.muted: set[str] = set()
@@ -207,6 +211,7 @@ class CallBridge:
         if self._stopped:
             return
         self._stopped = True
+        self.stopped.set()
         for unfollow in self._unfollow:
             unfollow()
         for name, call in self.calls.items():

@@ -1,0 +1,245 @@
+"""Supervisors and added parties on a live call's mixer: listen, whisper, barge, conference.
+
+    monitors = Monitors(find=..., answer_leg=..., connect=..., ring_agent=..., dial=...,
+                        coached=...)
+    answer = await monitors.join(call_id, "sup1", "listen", offer_sdp)   # the browser's SDP
+    await monitors.set_mode(call_id, "sup1", "whisper")
+    await monitors.leave(call_id, "sup1")
+    await monitors.add_agent(call_id, "agent2")     # conference: a third party in `both`
+
+A supervisor's browser leg is a WebRTC leg like an agent's (`voice.webrtc.call_leg`); once
+its media flows it joins the call's `CallBridge` (which must run on the mixer) as party
+`sup:<id>` in the mode asked:
+
+    listen   ->  `listen`          hears caller and agent; nobody hears the supervisor
+    whisper  ->  `whisper:agent`   hears both; only the agent hears the supervisor
+    barge    ->  `both`            all three hear each other
+
+The agent's desk is told (`coached(agent, call_id, mode)`; mode None when the supervisor
+leaves) so it can show that they are being coached.
+
+What the recording gets (the recorder taps the caller's and the agent's *received* audio,
+`recordings.recorder`: caller's microphone left, agent's microphone right): in every mode
+the supervisor's voice is in neither channel. Listen and whisper: the recording is exactly
+the two-party call (whisper never reaches the caller's leg, so it cannot reach the caller's
+channel, and the agent's channel is the agent's microphone, not what the agent hears).
+Barge and a conference's third party: that party's voice is not recorded either (the
+recorder has no third input yet); what the caller and the agent say is.
+
+A party whose call ends leaves the room; the room itself ends with the call's bridge (a
+consult or a rejoin that replaces the bridge ends the supervisors' monitors too: they join
+again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from voice.bridging import CallBridge
+from voice.call import Call, CallState
+
+log = logging.getLogger(__name__)
+
+MODES = {"listen": "listen", "whisper": "whisper:agent", "barge": "both"}
+
+
+class MonitorError(Exception):
+    """A refused monitor or conference request: HTTP status, code, message, field."""
+
+    def __init__(self, status: int, code: str, message: str, where: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.where = where
+
+
+@dataclass(frozen=True)
+class LiveCall:
+    """A call in progress as the monitor sees it: its bridge and the agent on it."""
+
+    bridge: CallBridge
+    agent_id: str
+
+
+@dataclass
+class _Party:
+    call: Call
+    mode: str
+    task: asyncio.Task[None] | None = None
+    joined: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+CallFinder = Callable[[str], LiveCall | None]
+LegAnswerer = Callable[[str, str], Awaitable[tuple[Call, str]]]
+Connect = Callable[[Call], Awaitable[bool]]
+Coached = Callable[[str, str, str | None], None]
+RingAgent = Callable[[str, Call], Awaitable[Call | str]]
+Dial = Callable[[str, Call], Awaitable[Call | str]]
+
+
+def parse_mode(mode: object) -> str:
+    if not isinstance(mode, str) or mode not in MODES:
+        raise MonitorError(400, "bad_mode", "mode must be listen, whisper or barge", "mode")
+    return mode
+
+
+class Monitors:
+    """Who is on which call besides its caller and agent, and in what mode."""
+
+    def __init__(
+        self, *, find: CallFinder, answer_leg: LegAnswerer, connect: Connect,
+        coached: Coached, ring_agent: RingAgent | None = None, dial: Dial | None = None,
+        watch: Callable[[Call], Awaitable[None]] | None = None,
+    ) -> None:
+        self._find = find
+        self._answer_leg = answer_leg
+        self._connect = connect
+        self._coached = coached
+        self._ring_agent = ring_agent
+        self._dial = dial
+        self._watch = watch  # ends a supervisor's call when its browser goes away
+        self._parties: dict[tuple[str, str], _Party] = {}
+
+    def _live(self, call_id: str) -> LiveCall:
+        live = self._find(call_id)
+        if live is None:
+            raise MonitorError(404, "no_call", f"no call {call_id!r} in progress", "call_id")
+        if live.bridge.conference is None:
+            raise MonitorError(409, "no_mixer",
+                               "this call is not on the mixer (the live_mixer setting is off)")
+        return live
+
+    def party(self, call_id: str, name: str) -> str | None:
+        """A joined party's mode (listen / whisper / barge / both), None if not there."""
+        p = self._parties.get((call_id, name))
+        return None if p is None else p.mode
+
+    # -- supervisors -------------------------------------------------------------------------
+    async def join(self, call_id: str, supervisor: str, mode: object, sdp: object) -> str:
+        """Answer the supervisor's browser offer; the leg joins the call in `mode` once its
+        media flows. Returns the answer SDP."""
+        mode = parse_mode(mode)
+        if not isinstance(sdp, str) or not sdp.strip():
+            raise MonitorError(400, "bad_offer", "sdp must be the browser's WebRTC offer", "sdp")
+        live = self._live(call_id)
+        name = f"sup:{supervisor}"
+        if (call_id, name) in self._parties:
+            raise MonitorError(409, "already_monitoring",
+                               "you are already on this call (PATCH to change mode)")
+        try:
+            call, answer = await self._answer_leg(sdp, supervisor)
+        except ValueError as exc:
+            raise MonitorError(400, "bad_offer", str(exc), "sdp") from exc
+        party = _Party(call, mode)
+        self._parties[(call_id, name)] = party
+        party.task = asyncio.create_task(self._run(call_id, name, live, party, MODES[mode]),
+                                         name=f"monitor-{call_id}")
+        return answer
+
+    async def wait_joined(self, call_id: str, name: str) -> None:
+        await self._parties[(call_id, name)].joined.wait()
+
+    async def set_mode(self, call_id: str, supervisor: str, mode: object) -> None:
+        mode = parse_mode(mode)
+        name = f"sup:{supervisor}"
+        party = self._parties.get((call_id, name))
+        if party is None:
+            raise MonitorError(404, "not_monitoring", "you are not on this call")
+        live = self._live(call_id)
+        party.mode = mode
+        if name in live.bridge.extra:
+            live.bridge.set_party_mode(name, MODES[mode])
+            self._coached(live.agent_id, call_id, mode)
+
+    async def leave(self, call_id: str, supervisor: str) -> None:
+        party = self._parties.get((call_id, f"sup:{supervisor}"))
+        if party is None:
+            raise MonitorError(404, "not_monitoring", "you are not on this call")
+        party.call.hangup("monitor-left")
+        if party.task is not None:
+            await asyncio.gather(party.task, return_exceptions=True)
+
+    # -- conference ---------------------------------------------------------------------------
+    async def add_agent(self, call_id: str, agent_id: str) -> None:
+        """Ring `agent_id`'s desk; once answered they join the call in `both`."""
+        if self._ring_agent is None:
+            raise MonitorError(409, "unavailable", "agents cannot be added here")
+        await self._add(call_id, f"agent:{agent_id}", self._ring_agent, agent_id)
+
+    async def add_number(self, call_id: str, number: str) -> None:
+        """Dial `number` (the dial plan decides whether it may be); once answered it joins
+        the call in `both`."""
+        if self._dial is None:
+            raise MonitorError(409, "unavailable", "numbers cannot be dialed from here")
+        await self._add(call_id, f"number:{len(self._parties)}", self._dial, number)
+
+    async def _add(self, call_id: str, name: str,
+                   ring: Callable[[str, Call], Awaitable[Call | str]], target: str) -> None:
+        live = self._live(call_id)
+        if (call_id, name) in self._parties:
+            raise MonitorError(409, "already_in_call", "that party is already on the call")
+        caller = live.bridge.calls[live.bridge.names[0]]
+        outcome = await ring(target, caller)
+        if isinstance(outcome, str):
+            raise MonitorError(409, "not_connected", outcome)
+        party = _Party(outcome, "both")
+        self._parties[(call_id, name)] = party
+        party.task = asyncio.create_task(self._run(call_id, name, live, party, "both",
+                                                   connected=True),
+                                         name=f"party-{call_id}")
+        await party.joined.wait()
+
+    async def _run(self, call_id: str, name: str, live: LiveCall, party: _Party,
+                   mixer_mode: str, *, connected: bool = False) -> None:
+        """Connect the party's leg, join it to the room, and keep it there until its call,
+        the caller's or the bridge ends."""
+        bridge = live.bridge
+        coached = name.startswith("sup:")
+        try:
+            if not connected and not await self._connect(party.call):
+                return
+            media = party.call.media()
+            if media is None or bridge.conference is None:
+                return
+            try:
+                bridge.add_party(name, media, mixer_mode,
+                                 call=None if coached else party.call)
+            except ValueError:
+                log.info("call %s: the bridge ended before %s joined", call_id, name)
+                return
+            party.joined.set()
+            if coached:
+                self._coached(live.agent_id, call_id, party.mode)
+            waits: list[asyncio.Future[object]] = [
+                asyncio.ensure_future(c.wait_ended())
+                for c in (party.call, *bridge.calls.values())]
+            waits.append(asyncio.ensure_future(bridge.stopped.wait()))
+            if coached and self._watch is not None:
+                waits.append(asyncio.ensure_future(self._watch(party.call)))
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+                await asyncio.gather(*waits, return_exceptions=True)
+        finally:
+            party.joined.set()
+            self._parties.pop((call_id, name), None)
+            if name in bridge.extra:
+                bridge.remove_party(name)
+            if party.call.state is not CallState.ENDED:
+                party.call.hangup("monitor-ended")
+            if coached:
+                self._coached(live.agent_id, call_id, None)
+            log.info("call %s: %s left", call_id, name)
+
+    async def close(self) -> None:
+        """Hang up every supervisor and added party (server shutdown)."""
+        for party in list(self._parties.values()):
+            party.call.hangup("shutdown")
+        tasks = [p.task for p in self._parties.values() if p.task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
