@@ -64,10 +64,11 @@ from routing.model import (
 from routing.store import (
     PENDING_CALLBACKS,
     AlreadyStored,
+    ApiConfigs,
     NotStored,
     StoreError,
     _check_record,
-    _json_copy,
+    select_records,
 )
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ def _record(raw: Any) -> QueueRecord:
     return QueueRecord(**json.loads(raw))
 
 
-class RedisRoutingStore:
+class RedisRoutingStore(ApiConfigs):
     """The `RoutingStore` on Redis; see the module doc. `redis` is a `redis.asyncio.Redis`
     (the store closes it); every key starts with `prefix`."""
 
@@ -492,35 +493,10 @@ class RedisRoutingStore:
     ) -> list[QueueRecord]:
         if self._db is not None:
             return await self._db.records(queue, agent, since, until)
-        found = [
-            r for r in map(_record, (await self._call(
-                self.redis.hgetall(self._k("records")))).values())
-            if (queue is None or r.queue == queue)
-            and (agent is None or r.agent_id == agent)
-            and (since is None or r.enqueued_wall >= since)
-            and (until is None or r.enqueued_wall < until)
-        ]
-        return sorted(found, key=lambda r: (r.enqueued_wall, r.id))
+        raw = await self._call(self.redis.hgetall(self._k("records")))
+        return select_records(map(_record, raw.values()), queue, agent, since, until)
 
     # -- configs made through the API ------------------------------------------------------------
-
-    async def put_queue(self, name: str, config: dict[str, Any]) -> None:
-        await self._put("queue", name, _json_copy(config, f"queue {name}"))
-
-    async def delete_queue(self, name: str) -> bool:
-        return await self._delete("queue", name)
-
-    async def queue_configs(self) -> dict[str, dict[str, Any]]:
-        return await self._configs_of("queue")
-
-    async def put_agent(self, agent_id: str, config: dict[str, Any]) -> None:
-        await self._put("agent", agent_id, _json_copy(config, f"agent {agent_id}"))
-
-    async def delete_agent(self, agent_id: str) -> bool:
-        return await self._delete("agent", agent_id)
-
-    async def agent_configs(self) -> dict[str, dict[str, Any]]:
-        return await self._configs_of("agent")
 
     async def _put(self, kind: str, key: str, config: dict[str, Any]) -> None:
         if self._db is not None:

@@ -30,7 +30,7 @@ import asyncio
 import copy
 import json
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -236,7 +236,54 @@ def _check_record(rec: QueueRecord) -> None:
         raise ValueError(f"queue record {rec.id}: outcome {rec.outcome!r} is not one of {OUTCOMES}")
 
 
-class MemoryRoutingStore:
+def select_records(
+    records: Iterable[QueueRecord], queue: str | None, agent: str | None,
+    since: float | None, until: float | None,
+) -> list[QueueRecord]:
+    """`RoutingStore.records`' filter and order over records kept by a store itself."""
+    found = [
+        r for r in records
+        if (queue is None or r.queue == queue)
+        and (agent is None or r.agent_id == agent)
+        and (since is None or r.enqueued_wall >= since)
+        and (until is None or r.enqueued_wall < until)
+    ]
+    return sorted(found, key=lambda r: (r.enqueued_wall, r.id))
+
+
+class ApiConfigs:
+    """The queue and agent definitions made through the API, the same in every store over
+    its `_put`, `_delete` and `_configs_of` (by kind: "queue" or "agent")."""
+
+    async def _put(self, kind: str, key: str, config: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def _delete(self, kind: str, key: str) -> bool:
+        raise NotImplementedError
+
+    async def _configs_of(self, kind: str) -> dict[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    async def put_queue(self, name: str, config: dict[str, Any]) -> None:
+        await self._put("queue", name, _json_copy(config, f"queue {name}"))
+
+    async def delete_queue(self, name: str) -> bool:
+        return await self._delete("queue", name)
+
+    async def queue_configs(self) -> dict[str, dict[str, Any]]:
+        return await self._configs_of("queue")
+
+    async def put_agent(self, agent_id: str, config: dict[str, Any]) -> None:
+        await self._put("agent", agent_id, _json_copy(config, f"agent {agent_id}"))
+
+    async def delete_agent(self, agent_id: str) -> bool:
+        return await self._delete("agent", agent_id)
+
+    async def agent_configs(self) -> dict[str, dict[str, Any]]:
+        return await self._configs_of("agent")
+
+
+class MemoryRoutingStore(ApiConfigs):
     """The in-process `RoutingStore`; durable parts go to `persistence` if one is given.
 
     Without persistence everything is in memory (unit tests, fake-clock engine tests), and
@@ -485,35 +532,10 @@ class MemoryRoutingStore:
     ) -> list[QueueRecord]:
         if self._db is not None:
             return await self._db.records(queue, agent, since, until)
-        found = [
-            replace(r)
-            for r in self._records.values()
-            if (queue is None or r.queue == queue)
-            and (agent is None or r.agent_id == agent)
-            and (since is None or r.enqueued_wall >= since)
-            and (until is None or r.enqueued_wall < until)
-        ]
-        return sorted(found, key=lambda r: (r.enqueued_wall, r.id))
+        return select_records(
+            (replace(r) for r in self._records.values()), queue, agent, since, until)
 
     # -- configs made through the API --------------------------------------------------------
-
-    async def put_queue(self, name: str, config: dict[str, Any]) -> None:
-        await self._put("queue", name, _json_copy(config, f"queue {name}"))
-
-    async def delete_queue(self, name: str) -> bool:
-        return await self._delete("queue", name)
-
-    async def queue_configs(self) -> dict[str, dict[str, Any]]:
-        return await self._configs_of("queue")
-
-    async def put_agent(self, agent_id: str, config: dict[str, Any]) -> None:
-        await self._put("agent", agent_id, _json_copy(config, f"agent {agent_id}"))
-
-    async def delete_agent(self, agent_id: str) -> bool:
-        return await self._delete("agent", agent_id)
-
-    async def agent_configs(self) -> dict[str, dict[str, Any]]:
-        return await self._configs_of("agent")
 
     async def _put(self, kind: str, key: str, config: dict[str, Any]) -> None:
         if self._db is not None:
