@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
+
+from centralita.redis_config import DEFAULT_REDIS_URL, parse_store_section
 
 
 class RoutingStoreConfigError(Exception):
@@ -28,7 +29,7 @@ class RoutingStoreConfigError(Exception):
 @dataclass(frozen=True)
 class RoutingStoreSettings:
     store: Literal["memory", "redis"] = "memory"
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = DEFAULT_REDIS_URL
     key_prefix: str = "centralita:routing:"
     node_id: str | None = None
     lease_ttl: float = 10.0
@@ -39,28 +40,15 @@ _KEYS = {"store", "redis_url", "key_prefix", "node_id", "lease_ttl"}
 
 def parse_routing_store(value: Any, where: str) -> RoutingStoreSettings:
     """The section's settings, or RoutingStoreConfigError naming `where` and the key."""
-    if not isinstance(value, dict):
-        raise RoutingStoreConfigError(f"{where} must be a mapping")
-    unknown = set(value) - _KEYS
-    if unknown:
-        raise RoutingStoreConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}")
-    defaults = RoutingStoreSettings()
-    store = value.get("store", defaults.store)
-    if store not in ("memory", "redis"):
-        raise RoutingStoreConfigError(f"{where}.store must be memory or redis")
-    url = value.get("redis_url", defaults.redis_url)
-    if not isinstance(url, str) or urlsplit(url).scheme not in ("redis", "rediss", "unix"):
-        raise RoutingStoreConfigError(
-            f"{where}.redis_url must be a redis://, rediss:// or unix:// URL")
-    prefix = value.get("key_prefix", defaults.key_prefix)
-    if not isinstance(prefix, str) or not prefix:
-        raise RoutingStoreConfigError(f"{where}.key_prefix must be text")
+    store, url, prefix = parse_store_section(
+        value, where, keys=_KEYS, default_prefix=RoutingStoreSettings.key_prefix,
+        error=RoutingStoreConfigError)
     node_id = value.get("node_id")
     if node_id is not None and (not isinstance(node_id, str) or not node_id
                                 or any(c in node_id for c in ":*?[] ")):
         raise RoutingStoreConfigError(
             f"{where}.node_id must be text without spaces, ':' or glob characters")
-    ttl = value.get("lease_ttl", defaults.lease_ttl)
+    ttl = value.get("lease_ttl", RoutingStoreSettings.lease_ttl)
     if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0.5 <= ttl <= 3600:
         raise RoutingStoreConfigError(f"{where}.lease_ttl must be 0.5 to 3600 seconds")
     return RoutingStoreSettings(store, url, prefix, node_id, float(ttl))

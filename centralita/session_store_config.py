@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
+
+from centralita.redis_config import DEFAULT_REDIS_URL, parse_store_section
 
 
 class SessionStoreConfigError(Exception):
@@ -23,26 +24,13 @@ class SessionStoreConfigError(Exception):
 @dataclass(frozen=True)
 class SessionStoreSettings:
     store: Literal["memory", "redis"] = "memory"
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = DEFAULT_REDIS_URL
     key_prefix: str = "centralita:session:"
 
 
 def parse_session_store(value: Any, where: str) -> SessionStoreSettings:
     """The section's settings, or SessionStoreConfigError naming `where` and the key."""
-    if not isinstance(value, dict):
-        raise SessionStoreConfigError(f"{where} must be a mapping")
-    unknown = set(value) - {"store", "redis_url", "key_prefix"}
-    if unknown:
-        raise SessionStoreConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}")
-    defaults = SessionStoreSettings()
-    store = value.get("store", defaults.store)
-    if store not in ("memory", "redis"):
-        raise SessionStoreConfigError(f"{where}.store must be memory or redis")
-    url = value.get("redis_url", defaults.redis_url)
-    if not isinstance(url, str) or urlsplit(url).scheme not in ("redis", "rediss", "unix"):
-        raise SessionStoreConfigError(
-            f"{where}.redis_url must be a redis://, rediss:// or unix:// URL")
-    prefix = value.get("key_prefix", defaults.key_prefix)
-    if not isinstance(prefix, str) or not prefix:
-        raise SessionStoreConfigError(f"{where}.key_prefix must be text")
+    store, url, prefix = parse_store_section(
+        value, where, keys=("store", "redis_url", "key_prefix"),
+        default_prefix=SessionStoreSettings.key_prefix, error=SessionStoreConfigError)
     return SessionStoreSettings(store, url, prefix)
