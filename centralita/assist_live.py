@@ -18,6 +18,7 @@ transcript never waits on or loses anything for it.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sqlite3
 
@@ -41,6 +42,7 @@ class AssistedTranscripts:
         self.bus = bus
         self.limit = limit
         self._cases: dict[int, int] = {}  # interaction -> case, for the calls seen
+        self._language = "language" in inspect.signature(inner.add_segment).parameters
         self.suggested = 0
         self.failed = 0
 
@@ -55,11 +57,14 @@ class AssistedTranscripts:
 
     async def add_segment(
         self, interaction_id: int, *, speaker: str, start: float, end: float, text: str,
-        confidence: float | None, engine: str,
+        confidence: float | None, engine: str, language: str | None = None,
     ) -> int:
+        # The segment's language goes on when the inner store takes it (a newer keyword
+        # than the rest: both kinds of store are served).
+        more = {"language": language} if language is not None and self._language else {}
         seg_id = await self.inner.add_segment(
             interaction_id, speaker=speaker, start=start, end=end, text=text,
-            confidence=confidence, engine=engine,
+            confidence=confidence, engine=engine, **more,
         )
         case_id = self._cases.get(interaction_id)
         if speaker == SEARCHED_SPEAKER and case_id is not None:

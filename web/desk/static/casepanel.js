@@ -79,6 +79,8 @@ export class CasePanel {
     this.generation = 0;
     this.typingTimer = null;
     this.onTimeline = null;
+    this.onAssist = null;  // (message, this call's interaction id) for agent assist
+    this.onReset = null;
   }
 
   /** Show the pop for `caseId` (null: no case known) and this call's IVR inputs, or for the
@@ -144,6 +146,7 @@ export class CasePanel {
     this.messages.clear();
     this.statuses.clear();
     this.setTyping(false);
+    if (this.onReset) this.onReset();
     for (const node of [this.ivr, this.transcript, this.timeline, this.title, this.liveStatus]) {
       node.replaceChildren();
     }
@@ -171,6 +174,8 @@ export class CasePanel {
     } else if (msg.type === "segment" && msg.segment) {
       if (this.interactionId === null) this.interactionId = msg.segment.interaction_id;
       if (msg.segment.interaction_id === this.interactionId) this.addSegment(msg.segment);
+    } else if (msg.type === "assist") {
+      if (this.onAssist && this.callId !== null) this.onAssist(msg, this.interactionId);
     } else if (msg.type === "interaction_started") {
       if (this.interactionId === null && this.callId !== null) {
         this.interactionId = msg.interaction_id;

@@ -112,6 +112,20 @@ export class Composer {
     this.channelChanged();
   }
 
+  /** Put an article's link into the message (agent assist): after what the agent wrote,
+   * as the subject too when an email has none of the agent's own. */
+  insertLink(title, url) {
+    if (this.caseId === null) return;
+    const line = t("assist.link", {title, url});
+    const mine = this.body.value === this.prefilled.body ? "" : this.body.value.trimEnd();
+    this.body.value = mine ? `${mine}\n${line}` : line;
+    if (this.kind === "email" && this.subject.value === this.prefilled.subject) {
+      this.subject.value = title;
+    }
+    this.edited();
+    this.body.focus();
+  }
+
   /** Remember what the agent wrote on the case on screen (switching to another case). */
   keepDraft() {
     if (this.caseId === null) return;

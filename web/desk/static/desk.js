@@ -9,6 +9,7 @@ import {Softphone} from "./softphone.js";
 import {DeskSocket} from "./socket.js";
 import {CasePanel} from "./casepanel.js";
 import {Composer} from "./composer.js";
+import {AssistPanel} from "./assist.js";
 import {Inbox, customerOf} from "./inbox.js";
 import {t, translatePage} from "./i18n.js";
 
@@ -59,6 +60,10 @@ const composer = new Composer();
 const inbox = new Inbox({accept: acceptConversation, decline: declineConversation,
                          select: focusOn});
 const socket = new DeskSocket("/api/desk/ws", receive, linkChanged);
+// Agent assist: suggested articles in the case panel; "Send link" writes into the composer.
+const assist = new AssistPanel((title, url) => composer.insertLink(title, url));
+pop.onAssist = (msg, interactionId) => assist.show(msg, interactionId);
+pop.onReset = () => assist.clear();
 pop.onTimeline = (timeline) => {
   composer.setTimeline(timeline);
   updateComposer();

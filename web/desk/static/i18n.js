@@ -90,6 +90,11 @@ export const en = {
   "pop.ivr": "IVR inputs",
   "pop.transcript": "Live transcript",
   "pop.case": "Case",
+  // agent assist: articles suggested from what the caller says
+  "assist.title": "Suggested articles",
+  "assist.heard": "Heard: “{phrase}”",
+  "assist.send": "Send link",
+  "assist.link": "{title}: {url}",
   "speaker.caller": "Caller",
   "speaker.agent": "Agent",
   "direction.inbound": "inbound",
