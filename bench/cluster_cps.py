@@ -97,10 +97,12 @@ async def ramp(nodes: int, rates: list[int], seconds: float, workdir: Path,
                children: int) -> list[Step]:
     options = ServerOptions(debug_api=False, tls=False, rtp_ports=random_rtp_block(6000),
                             extra_args=["--transcription", "off"])
-    # A loaded node may answer its health check late: 2 s before a ping counts as lost, and
-    # 10 s for an INVITE it took (100 Trying) to be answered, as a deployment would have.
+    # The shipped defaults but a 1 s ping: a loaded node may answer its health check late,
+    # 2 s before a ping counts as lost, 3 lost in a row to leave the rotation, and 10 s for an
+    # INVITE it took (100 Trying) to be answered.
     cluster = Cluster(workdir / f"{nodes}-nodes", nodes=nodes, options=options,
-                      fr_timer_ms=2000, fr_inv_timer_ms=10000, kamailio_children=children)
+                      probing_threshold=3, fr_timer_ms=2000, fr_inv_timer_ms=10000,
+                      kamailio_children=children)
     await cluster.start()
     steps: list[Step] = []
     try:

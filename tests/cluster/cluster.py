@@ -53,6 +53,7 @@ class Cluster:
         *,
         options: ServerOptions | None = None,
         ping_interval: int = 1,
+        probing_threshold: int = 2,
         fr_timer_ms: int = 1000,
         fr_inv_timer_ms: int = 3000,
         kamailio_children: int = 4,
@@ -67,6 +68,7 @@ class Cluster:
             self.nodes.append(ServerProcess(node_dir, opts))
         self.kamailio = KamailioProcess(
             workdir, [n.sip_target for n in self.nodes], ping_interval=ping_interval,
+            probing_threshold=probing_threshold,
             fr_timer_ms=fr_timer_ms, fr_inv_timer_ms=fr_inv_timer_ms, children=kamailio_children,
         )
 

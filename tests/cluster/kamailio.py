@@ -79,6 +79,7 @@ class KamailioProcess:
         nodes: list[str],
         *,
         ping_interval: int = 1,
+        probing_threshold: int = 2,
         fr_timer_ms: int = 1000,
         fr_inv_timer_ms: int = 3000,
         children: int = 4,
@@ -89,6 +90,7 @@ class KamailioProcess:
         self.nodes = nodes
         self.port = free_port()
         self.ping_interval = ping_interval
+        self.probing_threshold = probing_threshold
         self.fr_timer_ms = fr_timer_ms
         self.fr_inv_timer_ms = fr_inv_timer_ms
         self.children = children
@@ -122,6 +124,7 @@ class KamailioProcess:
         defines = {
             "DS_LIST": f'"{self.list_path}"',
             "DS_PING_INTERVAL": str(self.ping_interval),
+            "DS_PROBING_THRESHOLD": str(self.probing_threshold),
             "FR_TIMER": str(self.fr_timer_ms),
             "FR_INV_TIMER": str(self.fr_inv_timer_ms),
             "CHILDREN": str(self.children),

@@ -48,9 +48,9 @@ async def test_calls_spread_over_both_nodes_and_byes_reach_their_node(tmp_path: 
 
 
 async def test_kill_one_node_new_calls_go_to_the_survivor(tmp_path: Path) -> None:
-    ping_interval, fr_timer_ms = 1, 1000
+    ping_interval, threshold, fr_timer_ms = 1, 2, 1000
     async with Cluster(tmp_path, nodes=2, ping_interval=ping_interval,
-                       fr_timer_ms=fr_timer_ms) as cluster:
+                       probing_threshold=threshold, fr_timer_ms=fr_timer_ms) as cluster:
         survivor, victim = cluster.nodes
         before = await cluster.figures()
 
@@ -70,9 +70,9 @@ async def test_kill_one_node_new_calls_go_to_the_survivor(tmp_path: Path) -> Non
         log = cluster.kamailio.log_tail(200_000)
         assert "failover from a node" in log, "no call needed a failover?\n" + log[-3000:]
 
-        # Past the detection window (one ping interval and its timeout): no call goes to the
-        # dead node any more, so none needs a failover.
-        await asyncio.sleep(ping_interval + fr_timer_ms / 1000 + 1.0)
+        # Past the detection window (`threshold` health checks lost, each after its timeout):
+        # no call goes to the dead node any more, so none needs a failover.
+        await asyncio.sleep(threshold * ping_interval + fr_timer_ms / 1000 + 1.0)
         failovers = cluster.kamailio.log_tail(200_000).count("failover from a node")
         mid = await node_figures(survivor)
         after_window = await run_sipp(
