@@ -198,12 +198,13 @@ class CallBridge:
             raise KeyError(name)
         self.conference.set_mode(name, mode)
 
-    def remove_party(self, name: str) -> None:
-        """A joined party leaves; the call goes on."""
+    def remove_party(self, name: str, *, silence: bool = True) -> None:
+        """A joined party leaves; the call goes on. `silence`: its leg stops playing the
+        room (False for a leg already gone)."""
         if self.conference is None or name not in self.extra:
             raise KeyError(name)
         call = self.extra.pop(name)
-        live = call is None or call.state is not CallState.ENDED
+        live = silence and (call is None or call.state is not CallState.ENDED)
         self.conference.leave(name, silence=live)
 
     def stop(self) -> None:

@@ -161,7 +161,10 @@ class Monitors:
             raise MonitorError(404, "not_monitoring", "you are not on this call")
         party.call.hangup("monitor-left")
         if party.task is not None:
-            await asyncio.gather(party.task, return_exceptions=True)
+            for outcome in await asyncio.gather(party.task, return_exceptions=True):
+                if isinstance(outcome, Exception):
+                    log.error("call %s: leaving failed: %s", call_id, type(outcome).__name__,
+                              exc_info=outcome)
 
     # -- conference ---------------------------------------------------------------------------
     async def add_agent(self, call_id: str, agent_id: str) -> None:
@@ -229,13 +232,16 @@ class Monitors:
         finally:
             party.joined.set()
             self._parties.pop((call_id, name), None)
-            if name in bridge.extra:
-                bridge.remove_party(name)
-            if party.call.state is not CallState.ENDED:
-                party.call.hangup("monitor-ended")
             if coached:
                 self._coached(live.agent_id, call_id, None)
-            log.info("call %s: %s left", call_id, name)
+            try:
+                if name in bridge.extra:
+                    bridge.remove_party(name,
+                                        silence=party.call.state is not CallState.ENDED)
+            finally:
+                if party.call.state is not CallState.ENDED:
+                    party.call.hangup("monitor-ended")
+                log.info("call %s: %s left", call_id, name)
 
     async def close(self) -> None:
         """Hang up every supervisor and added party (server shutdown)."""
