@@ -79,6 +79,8 @@ class _Waiter:
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
     room: WaitingRoom | None = None
+    room_task: asyncio.Future[WaitOutcome] | None = None
+    released: bool = False  # a chat of the caller's case was accepted (see release_deflected)
 
 
 class Acd:
@@ -205,7 +207,7 @@ class Acd:
                            status=lambda: self._positions.get(entry.id, _UNCOUNTED),
                            callback_gate=self._callbacks.gate, deflector=self.deflector)
         waiter.room = room
-        room_task = asyncio.ensure_future(room.run())
+        room_task = waiter.room_task = asyncio.ensure_future(room.run())
         waits: set[asyncio.Future[Any]] = {waiter.answered, room_task}
         deadline = None
         if queue.max_wait is not None:
@@ -235,6 +237,13 @@ class Acd:
         # A caller who was texted a chat link and left (or was released when the chat was
         # accepted) was served on another channel: `deflected`, never an abandon.
         gone = "deflected" if room.deflected else "abandoned"
+        if waiter.released and not cancelled and call.state is not CallState.ENDED:
+            await self._left(record, "deflected")
+            log.info("call %s: its chat was accepted; released from queue %s", call.id,
+                     queue.name)
+            await say_released(call, self.tts, self.clock)
+            call.hangup("deflected")
+            return QueueOutcome("deflected")
         if cancelled:
             await self._left(record, gone)
             log.info("call %s %s queue %s", call.id, gone, queue.name)
@@ -260,15 +269,12 @@ class Acd:
             if await self._case_of(waiter.call) != case_id:
                 continue
             released += 1
-            log.info("call %s: its chat was accepted; released from queue %s",
-                     waiter.call.id, waiter.entry.queue)
-            self._spawn(self._release_call(waiter.call), f"release-{waiter.call.id}")
+            # The caller's own coroutine (`_wait`) says goodbye and hangs up once its waiting
+            # room has stopped (no music or prompt of the room plays over the goodbye).
+            waiter.released = True
+            if waiter.room_task is not None:
+                waiter.room_task.cancel()
         return released
-
-    async def _release_call(self, call: Call) -> None:
-        await say_released(call, self.tts, self.clock)
-        if call.state is not CallState.ENDED:
-            call.hangup("deflected")
 
     async def _withdraw(self, entry: QueueEntry) -> None:
         """Take the entry out of line and stop any offer made for it."""
