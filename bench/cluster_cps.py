@@ -32,7 +32,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from tests.cluster.cluster import SCENARIO, Cluster  # noqa: E402
 from tests.cluster.kamailio import KamailioError  # noqa: E402
-from tests.helpers.server import ServerOptions, ServerStartError, random_rtp_block  # noqa: E402
+from tests.helpers.server import ServerOptions, ServerStartError  # noqa: E402
 from tests.helpers.sipp import run_sipp  # noqa: E402
 
 
@@ -95,8 +95,7 @@ def print_table(steps: list[Step]) -> None:
 
 async def ramp(nodes: int, rates: list[int], seconds: float, workdir: Path,
                children: int) -> list[Step]:
-    options = ServerOptions(debug_api=False, tls=False, rtp_ports=random_rtp_block(6000),
-                            extra_args=["--transcription", "off"])
+    options = ServerOptions(debug_api=False, tls=False, extra_args=["--transcription", "off"])
     # The shipped defaults but a 1 s ping: a loaded node may answer its health check late,
     # 2 s before a ping counts as lost, 3 lost in a row to leave the rotation, and 10 s for an
     # INVITE it took (100 Trying) to be answered.

@@ -101,7 +101,7 @@ printf '1 sip:%s\n1 sip:%s\n' "$NODE1_SIP" "$NODE2_SIP" >"$CLUSTER_DIR/kamailio/
     -l "udp:$EDGE_LISTEN" -l "tcp:$EDGE_LISTEN" \
     -A "DS_LIST=\"$CLUSTER_DIR/kamailio/dispatcher.list\"" -A DS_PING_INTERVAL=2 \
     -P "$CLUSTER_DIR/kamailio/kamailio.pid" -Y "$CLUSTER_DIR/kamailio/run" \
-    -w "$CLUSTER_DIR/kamailio" -m 64 -M 8 >"$CLUSTER_DIR/kamailio/kamailio.log" 2>&1 &
+    -w "$CLUSTER_DIR/kamailio" -m 256 -M 8 >"$CLUSTER_DIR/kamailio/kamailio.log" 2>&1 &
 pids+=($!)
 
 cat <<INFO

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from types import TracebackType
 from tests.cluster.kamailio import KamailioProcess
 from tests.helpers.server import ServerOptions, ServerProcess, http_get
 
+RTP_BLOCK = 4000
 SCENARIO = Path(__file__).resolve().parent / "scenarios" / "uac_via_proxy.xml"
 _CALLS = re.compile(r"^centralita_calls_total\s+([0-9.e+]+)$", re.M)
 _481 = re.compile(r'^centralita_sip_responses_sent_total\{code="481"\}\s+([0-9.e+]+)$', re.M)
@@ -60,11 +63,16 @@ class Cluster:
     ) -> None:
         self.workdir = workdir
         self.nodes: list[ServerProcess] = []
+        # Transcription off: these runs measure SIP, not speech (bench/transcribe.py does).
+        base = options or ServerOptions(tls=False, extra_args=["--transcription", "off"])
+        # Each node its own RTP block (4,000 ports, below the ephemeral range): two nodes on one
+        # range take each other's ports ("no bindable RTP port pair") under load.
+        first = random.randrange(12000, 32000 - nodes * RTP_BLOCK, 2)
         for index in range(nodes):
             node_dir = workdir / f"node-{index + 1}"
             node_dir.mkdir(parents=True, exist_ok=True)
-            # Transcription off: these runs measure SIP, not speech (bench/transcribe.py does).
-            opts = options or ServerOptions(tls=False, extra_args=["--transcription", "off"])
+            low = first + index * RTP_BLOCK
+            opts = dataclasses.replace(base, rtp_ports=(low, low + RTP_BLOCK - 2))
             self.nodes.append(ServerProcess(node_dir, opts))
         self.kamailio = KamailioProcess(
             workdir, [n.sip_target for n in self.nodes], ping_interval=ping_interval,

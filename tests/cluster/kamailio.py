@@ -27,6 +27,9 @@ from tests.helpers.server import LOOPBACK, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KAMAILIO_CFG = REPO_ROOT / "deploy" / "kamailio" / "kamailio.cfg"
+# Shared memory (MB) holds every transaction until its wait timer ends: 64 MB ran out at
+# ~500 calls/s with a backlog (tm "out of mem", 500s to the callers).
+SHM_MB = 256
 
 
 class KamailioError(RuntimeError):
@@ -134,7 +137,7 @@ class KamailioProcess:
             kamailio_binary(), "-DD", "-E", "-f", str(KAMAILIO_CFG),
             "-l", f"udp:{self.target}",
             "-P", str(self.workdir / "kamailio.pid"), "-Y", str(run_dir),
-            "-w", str(self.workdir), "-m", "64", "-M", "8",
+            "-w", str(self.workdir), "-m", str(SHM_MB), "-M", "8",
         ]
         for name, value in defines.items():
             argv += ["-A", f"{name}={value}"]
