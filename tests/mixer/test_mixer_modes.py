@@ -202,3 +202,66 @@ def corr_shift(heard: npt.NDArray[np.int16], freq: float, shift: int) -> float:
     x = heard[:n].astype(np.float64)
     denom = float(np.linalg.norm(x) * np.linalg.norm(ref))
     return 0.0 if denom == 0 else float(np.dot(x, ref) / denom)
+
+
+class Music:
+    """A source that plays a 300 Hz tone (what a held party hears)."""
+
+    def __init__(self) -> None:
+        self.i = 0
+
+    def next_frame(self) -> AudioFrame:
+        self.i += 1
+        return AudioFrame(tone(300.0, self.i))
+
+
+def amp(x: npt.NDArray[np.int16], freq: float) -> float:
+    """The amplitude of `freq` in `x` (phase-free: a sine's and a cosine's correlation)."""
+    t = np.arange(len(x)) / 8000
+    return float(2 * abs(np.dot(x.astype(np.float64), np.exp(-2j * np.pi * freq * t))) / len(x))
+
+
+def heard_tail(leg: FakeLegMedia, n: int) -> npt.NDArray[np.int16]:
+    return np.concatenate(leg.heard[-n:])
+
+
+def test_hold_mute_and_a_whisper_target_leaving() -> None:
+    legs = {n: FakeLegMedia(TONES[n]) for n in ("caller", "agent", "sup")}
+    room = Conference()
+    for n in ("caller", "agent"):
+        room.join(n, legs[n])  # type: ignore[arg-type]
+    room.join("sup", legs["sup"], "whisper:agent")  # type: ignore[arg-type]
+
+    def run(k: int = FRAMES) -> None:
+        for _ in range(k):
+            for leg in legs.values():
+                leg.tick()
+
+    run()
+    assert amp(heard_tail(legs["agent"], 20), TONES["sup"]) > 1000
+    assert amp(heard_tail(legs["caller"], 20), TONES["sup"]) < 50
+
+    # The caller on hold hears music; the agent and the supervisor no longer hear them.
+    room.hold("caller", Music())  # type: ignore[arg-type]
+    run()
+    assert amp(heard_tail(legs["agent"], 20), TONES["caller"]) < 50
+    assert amp(heard_tail(legs["sup"], 20), TONES["caller"]) < 50
+    assert amp(heard_tail(legs["caller"], 20), 300.0) > 1000
+    room.resume("caller")
+    run()
+    assert amp(heard_tail(legs["agent"], 20), TONES["caller"]) > 1000
+
+    # Muted, the agent is heard by nobody but still hears.
+    room.set_muted("agent", True)
+    run()
+    assert amp(heard_tail(legs["caller"], 20), TONES["agent"]) < 50
+    assert amp(heard_tail(legs["agent"], 20), TONES["caller"]) > 1000
+    room.set_muted("agent", False)
+
+    # The agent leaves: the whisperer now speaks to nobody (listen), and still hears.
+    room.leave("agent")
+    assert str(room.mode("sup")) == "listen"
+    run()
+    assert amp(heard_tail(legs["caller"], 20), TONES["sup"]) < 50
+    assert amp(heard_tail(legs["sup"], 20), TONES["caller"]) > 1000
+    assert room.stats()["to_agent_dropped"] >= 0
