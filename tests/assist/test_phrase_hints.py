@@ -120,3 +120,25 @@ def test_menu_hints_keep_every_phrase_once() -> None:
 def test_vosk_grammar_is_the_phrases_and_unk() -> None:
     assert grammar(("Billing", "support", " ")) == '["billing", "support", "[unk]"]'
     assert grammar(()) is None
+
+
+def noise(kind: str) -> np.ndarray:
+    """Half a second of silence, `kind` of line noise, a second of silence."""
+    rng = np.random.default_rng(1)
+    if kind == "hum":
+        t = np.arange(8000) / RATE
+        x = (3000 * np.sin(2 * np.pi * 300 * t)).astype(np.int16)
+    else:
+        amp, seconds = {"soft": (1000, 1.0), "medium": (3000, 0.4), "loud": (8000, 0.8)}[kind]
+        x = rng.normal(0, amp, int(seconds * RATE)).clip(-32768, 32767).astype(np.int16)
+    return np.concatenate([np.zeros(4000, np.int16), x, np.zeros(8000, np.int16)])
+
+
+@pytest.mark.parametrize("kind", ["soft", "medium", "loud", "hum"])
+async def test_hints_never_make_line_noise_a_menu_choice(pool: UtterancePool, kind: str) -> None:
+    """A prompt of hints invites whisper to say them: noise must still choose nothing. (Loud
+    white noise came out "I'm not a fan of the game." hinted, nothing unhinted: hints make
+    whisper more talkative on noise, but not into a choice.)"""
+    hinted = await heard(pool, noise(kind), MENU.hints)
+    print(f"{kind} noise, hinted: {hinted!r}")
+    assert MENU.match(hinted) is None
