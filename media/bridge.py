@@ -175,6 +175,7 @@ class Mixer:
         self._silence: Pcm = np.zeros(self._n, np.int16)
         self.underruns = 0
         self.ticks = 0
+        self.frames_forwarded = 0  # frames the legs handed in (as the Bridge counted them)
 
     @property
     def legs(self) -> list[str]:
@@ -255,6 +256,7 @@ class Mixer:
         """Audio from `leg_id`, held until the next tick (oldest dropped beyond 60 ms); while
         the plan is pure routing, forwarded at once to whoever hears it."""
         leg = self._legs[leg_id]
+        self.frames_forwarded += 1
         if leg.routed:
             for sink in leg.direct_to:
                 sink.write(frame)

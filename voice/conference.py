@@ -149,7 +149,7 @@ class Conference:
                 f"from_{name}_dropped": self.mixer.dropped(name)}
 
     def stats(self) -> dict[str, int]:
-        out = {"mix_ticks": self.mixer.ticks}
+        out = {"mix_ticks": self.mixer.ticks, "frames_forwarded": self.mixer.frames_forwarded}
         for counters in self.left.values():
             out.update(counters)
         for name, party in self._parties.items():
