@@ -12,6 +12,7 @@ from ivr.verbs import (
     callback,
     gather,
     goto,
+    handover,
     hangup,
     hours,
     http,
@@ -21,12 +22,14 @@ from ivr.verbs import (
     queue,
     say,
     set,
+    sms,
     transfer,
     voicemail,
 )
 from ivr.verbs.base import REGISTRY, Verb
 
-CONTROL_VERBS = (branch, callback, goto, hangup, hours, http, language, queue, set, transfer)
+CONTROL_VERBS = (branch, callback, goto, handover, hangup, hours, http, language, queue, set,
+                 sms, transfer)
 MEDIA_VERBS = (play, say, gather, menu, voicemail)
 
 

@@ -97,11 +97,11 @@ async def until(check: Callable[[], bool], what: str, within: float = 30.0) -> N
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def _live(tmp_path: Path, trusted: str | None) -> AsyncIterator[Live]:
+async def _live(tmp_path: Path, trusted: str | None, flow: str = FLOW) -> AsyncIterator[Live]:
     (tmp_path / "routing.yaml").write_text(ROUTING)
     flows = tmp_path / "flows"
     flows.mkdir()
-    (flows / "queue.yaml").write_text(FLOW)
+    (flows / "queue.yaml").write_text(flow)
     async with TwilioStandIn(ACCOUNT, TOKEN) as twilio, aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=30)) as http:
         low, high = random_rtp_block()
