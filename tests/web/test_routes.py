@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from assist.config import AssistSettings
 from centralita.server import Server
 from centralita.settings import AuthSettings, ConfigTokenSettings, HostPort, Settings
 from channels.chat_config import ChatSettings
@@ -76,6 +77,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
                             public_url="https://contact.example.test", sms_number="+34910000000"),
         chat=ChatSettings(),
         recordings=RecordingConfig(enabled=True),
+        assist=AssistSettings(articles=tmp_path / "kb"),
         auth=AuthSettings(tokens=tuple(
             ConfigTokenSettings(f"test-{role.label}", role.label, digest(token))
             for role, token in TOKENS.items()
