@@ -9,6 +9,7 @@ import {Softphone} from "./softphone.js";
 import {DeskSocket} from "./socket.js";
 import {CasePanel} from "./casepanel.js";
 import {Composer} from "./composer.js";
+import {HandoverPanel} from "./handover.js";
 import {AssistPanel} from "./assist.js";
 import {Inbox, customerOf} from "./inbox.js";
 import {t, translatePage} from "./i18n.js";
@@ -57,6 +58,8 @@ const ringer = new Ringer();
 const phone = new Softphone($("remote"));
 const pop = new CasePanel();
 const composer = new Composer();
+// "Continue by SMS / email / chat" with the summary and a chat link (web/handover_api.py).
+const handover = new HandoverPanel();
 const inbox = new Inbox({accept: acceptConversation, decline: declineConversation,
                          select: focusOn});
 const socket = new DeskSocket("/api/desk/ws", receive, linkChanged);
@@ -431,6 +434,8 @@ function updateComposer() {
     composer.target(pop.caseId, channelsOf(pop.data));
   }
   else composer.target(null, []);
+  handover.target(c ? c.case_id : ((state.call || state.wrapup || state.endedCall) && pop.data
+    ? pop.caseId : null));
 }
 
 function renderInbox() {
