@@ -107,11 +107,11 @@ class CallInteractions:
 
     async def add_segment(
         self, interaction_id: int, *, speaker: str, start: float, end: float, text: str,
-        confidence: float | None, engine: str,
+        confidence: float | None, engine: str, language: str | None = None,
     ) -> int:
         seg_id = await self.store.add_segment(
             interaction_id, speaker=speaker, start=start, end=end, text=text,
-            confidence=confidence, engine=engine,
+            confidence=confidence, engine=engine, language=language,
         )
         self._refresh_summary(interaction_id)
         return seg_id

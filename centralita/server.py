@@ -216,7 +216,7 @@ class Server:
                 s.demo_prompt or default_prompt(), s.demo_hangup_after, s.demo_answer_after
             )
         if self.speech is not None:
-            handler = TranscribedCalls(handler, self.speech.service)
+            handler = TranscribedCalls(handler, self.speech.service, self.speech.languages)
         if self.recordings is not None:
             # Consent (per flow and queue) is decided once, at the call's start.
             handler = RecordedCalls(

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from centralita.beside import run_beside
+from common.languages import LANGUAGES
 from media.asr.base import RecognizerEngine
 from media.asr.factory import create_engine
+from media.asr.whisper import WhisperEngine
 from media.clock import Clock
 from voice.call import Call, Direction
+from voice.language_pools import LanguagePools
 from voice.leg_media import LegMedia
 from voice.transcription import StreamFactory, TranscriptStore
 from voice.transcription_service import TranscriptionService
@@ -36,6 +39,8 @@ class SpeechStack:
     engine: RecognizerEngine
     pool: UtterancePool | None
     factory: StreamFactory
+    # Whisper: the pools per language (English on `pool`); streams follow a call's language.
+    languages: LanguagePools | None = None
 
     def covers(self, call_id: str) -> bool:
         """Whether `call_id`'s caller is being transcribed live right now: IVR verbs that
@@ -47,6 +52,8 @@ class SpeechStack:
         await self.service.close()
         # Both join worker threads: off the event loop.
         loop = asyncio.get_running_loop()
+        if self.languages is not None:
+            await loop.run_in_executor(None, self.languages.close)
         if self.pool is not None:
             await loop.run_in_executor(None, self.pool.close)
         await loop.run_in_executor(None, self.engine.close)
@@ -65,15 +72,30 @@ async def build_speech(
     pool: UtterancePool | None = None
     factory: StreamFactory
     if engine_name == "whisper":
-        from media.asr.whisper import WhisperEngine
-
         assert isinstance(engine, WhisperEngine)
         pool = UtterancePool(engine)
         await asyncio.get_running_loop().run_in_executor(None, pool.load)
-        factory = pool.stream
-    else:
-        factory = engine.stream
+        languages = LanguagePools(pool, multilingual_pools(engine, data_dir))
+        return SpeechStack(TranscriptionService(store, languages, clock), engine, pool,
+                           languages, languages)
+    factory = engine.stream
     return SpeechStack(TranscriptionService(store, factory, clock), engine, pool, factory)
+
+
+def multilingual_pools(
+    engine: WhisperEngine, data_dir: Path
+) -> Callable[[str], UtterancePool]:
+    """How a language other than English gets its pool: whisper base (common.languages) in
+    that language, joined into `data_dir/models` on first use; or, when the server's own
+    model is already multilingual, that model."""
+
+    def make(language: str) -> UtterancePool:
+        name = engine.model_name if engine.model_name != "tiny.en" else (
+            LANGUAGES[language].whisper_model)
+        return UtterancePool(WhisperEngine(name, cache_dir=data_dir / "models",
+                                           language=language, vad=engine.vad))
+
+    return make
 
 
 class TranscribedCalls:
@@ -81,9 +103,14 @@ class TranscribedCalls:
     onto the case of the caller's number until the call ends, except while the call's
     privacy is paused (`voice.call.Privacy`)."""
 
-    def __init__(self, inner: CallHandler, service: TranscriptionService) -> None:
+    def __init__(
+        self, inner: CallHandler, service: TranscriptionService,
+        languages: LanguagePools | None = None,
+    ) -> None:
         self.inner = inner
         self.service = service
+        # Whisper: each call's streams follow the language its flow sets (`call.language`).
+        self.languages = languages
 
     async def __call__(self, call: Call) -> None:
         media = call.media()
@@ -106,6 +133,8 @@ class TranscribedCalls:
             direction=call.direction.value,
             dialed=call.dialed if outbound else (call.dialed or None),
             answered_at=answered_at, privacy=call,
+            stream_factory=(self.languages.bind(lambda: call.language)
+                            if self.languages is not None else None),
         )
         try:
             await call.wait_ended()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import re
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,11 @@ class Session:
     def __init__(self, call: Call, flow: FlowDoc, services: Services, clock: Clock) -> None:
         self.call = call
         self.flow = flow
+        # A recogniser that follows the call's language (voice.language_pools) is bound to
+        # this call: gathers hear the caller in the language the flow set or detected.
+        bind = getattr(services.asr, "bind", None)
+        if callable(bind):
+            services = dataclasses.replace(services, asr=bind(lambda: call.language))
         self.services = services
         self.clock = clock
         self.vars: dict[str, Any] = {"caller": call.caller, "dialed": call.dialed}

@@ -150,6 +150,13 @@ class LanguageStream:
         self._frame_len = max(1, sample_rate // 50)
         self.dropped_finals = 0
         self.dropped_frames = 0
+        # A call already in another language (or detecting one) starts that pool now, so its
+        # model loads while the prompt plays rather than on the caller's first utterance.
+        wanted = self._wanted()
+        if wanted == AUTO:
+            pools.detector_engine()
+        elif wanted != DEFAULT_LANGUAGE:
+            pools.pool_for(wanted)
 
     def push_frame(self, frame: AudioFrame) -> None:
         if self._ended:

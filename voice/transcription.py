@@ -150,6 +150,13 @@ def _parameters(factory: StreamFactory) -> Mapping[str, inspect.Parameter]:
         return {}
 
 
+def _language_of(result: TranscriptResult) -> dict[str, str]:
+    """`{"language": code}` when the stream said which language it heard (a multilingual
+    pool: voice.language_pools), else nothing: stores that predate languages still work."""
+    language = getattr(result, "language", None)
+    return {"language": language} if isinstance(language, str) else {}
+
+
 class PrivacySource(Protocol):
     """Whose privacy state transcription follows (voice.call.Call)."""
 
@@ -414,7 +421,7 @@ class _Party:
             seg_id = await owner.store.add_segment(
                 owner.interaction_id, speaker=self.speaker, start=round(start, 3),
                 end=round(end, 3), text=result.text, confidence=result.confidence,
-                engine=result.engine, language=getattr(result, "language", None),
+                engine=result.engine, **_language_of(result),
             )
         except Exception as exc:  # a store hiccup loses one segment, not the call
             owner.store_errors += 1

@@ -99,12 +99,15 @@ class TranscriptionService:
         self, call_id: str, caller: str, leg: LegMedia, *, speaker: str = "caller",
         direction: str = "inbound", dialed: str | None = None,
         answered_at: float | None = None, privacy: PrivacySource | None = None,
+        stream_factory: StreamFactory | None = None,
     ) -> CallTranscriber:
         """Open the call's interaction on the caller's case and start transcribing `leg`.
 
         Call it when the call is answered (segment times count from `answered_at`, default
         now). Attach the agent's leg later with `tx.attach(agent_leg, "agent")`. With
         `privacy` (the call), every party stops being transcribed while it is paused.
+        `stream_factory` overrides the service's for this call (one that follows the call's
+        language: voice.language_pools).
         """
         if call_id in self._live:
             raise ValueError(f"call {call_id} is already being transcribed")
@@ -112,7 +115,8 @@ class TranscriptionService:
             caller=caller, call_id=call_id, direction=direction, dialed=dialed
         )
         tx = CallTranscriber(
-            call_id, ref.interaction_id, self.store, self.stream_factory, self.clock,
+            call_id, ref.interaction_id, self.store, stream_factory or self.stream_factory,
+            self.clock,
             self.clock.now() if answered_at is None else answered_at,
             sample_rate=self.sample_rate, on_partial=self.on_partial, on_final=self.on_final,
             close_timeout=self.close_timeout,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ivr.language import detected
 from ivr.media.dtmf import Collected, DtmfAggregator, DtmfRules, Outcome
 from ivr.media.events import CallInput, Digit, HungUp, caller_audio
 from ivr.media.phrases import PhraseMatcher
@@ -23,6 +24,7 @@ from ivr.verbs.base import IvrSession, Step
 from media.asr.base import TranscriptResult
 from media.clock import settle
 from media.frames import AudioFrame
+from voice.language_pools import result_language
 from voice.transcription import StreamFactory, TranscriptStream, open_stream
 
 # Whisper takes ~0.2–0.9 s of CPU per utterance; a loaded pool may queue it a little more.
@@ -65,6 +67,7 @@ class SpeechListener:
     def __init__(
         self, session: IvrSession, factory: StreamFactory, hints: tuple[str, ...] = ()
     ) -> None:
+        self._session = session
         self._leg = caller_audio(session.call)
         self._factory = factory
         self._hints = hints
@@ -98,6 +101,8 @@ class SpeechListener:
     async def _read(self, stream: TranscriptStream) -> None:
         async for result in stream:
             if result.is_final and result.text.strip() and not self.result.done():
+                # `language: auto`: the first answer's language becomes the call's.
+                detected(self._session, result_language(result))
                 self.result.set_result(result)
                 return
 
