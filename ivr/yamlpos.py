@@ -59,7 +59,17 @@ def _pos(file: str, node: yaml.Node) -> Pos:
 
 def load_located(text: str, file: str, problems: Problems) -> Located | None:
     """Parse one YAML document; syntax errors and duplicate keys go to `problems`."""
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader checks for control characters as it is built: that is an error at a
+        # position too, not an exception out of the validator (found by tests/fuzz).
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        char = exc.character
+        code = char if isinstance(char, int) else ord(char)
+        problems.add(Pos(file, line, column), f"character U+{code:04X} is not allowed in YAML")
+        return None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:

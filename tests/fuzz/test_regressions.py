@@ -1,0 +1,26 @@
+"""Inputs the fuzzers found that broke a parser, each now a clear error (tests/fuzz/run.py)."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from ivr.validator import parse_flow
+from ivr.verbs.base import Problems
+from routing.config import parse_routing
+from routing.model import InvalidConfig
+
+
+def test_control_character_in_routing_yaml_is_a_positioned_error() -> None:
+    # routing_yaml target: yaml's reader raised ReaderError out of load_located.
+    with pytest.raises(InvalidConfig, match=r"f\.yaml:2:6: .*U\+0013"):
+        parse_routing("queues:\n  a: \x13\n", "f.yaml")
+
+
+def test_control_character_in_flow_yaml_is_a_problem() -> None:
+    # flow_yaml target: the same ReaderError escaped the flow validator.
+    problems = Problems()
+    assert parse_flow(b"name: x\nsteps: \x06\n", pathlib.Path("x.yaml"), problems,
+                      file="x.yaml") is None
+    assert [str(m) for _, m in problems.items] == ["character U+0006 is not allowed in YAML"]
