@@ -1,10 +1,13 @@
 // The desk's words, in one catalogue per language (STYLE.md §16): scripts ask `t(key)`,
 // markup names its key in `data-i18n` (text), `data-i18n-placeholder`,
 // `data-i18n-aria-label` or `data-i18n-title`, and `translatePage()` fills them in. The page
-// speaks the language of <html lang> when there is a catalogue for it, else English.
+// speaks the language of <html lang> when there is a catalogue for it, else English; that is
+// set when this module loads, from the user's choice or the browser's (`pickLanguage`).
 //
 // Placeholders are `{name}`: t("inbox.unread", {count: 3}). Keys ending in `.one` / `.other`
 // are plural forms picked by `count`.
+
+import {es} from "./i18n_es.js";
 
 export const en = {
   // the header, the link to the server
@@ -174,7 +177,27 @@ export const en = {
   "status.received": "received",
 };
 
-const CATALOGUES = {en};
+const CATALOGUES = {en, es};
+
+/** The desk's language: the user's choice (`?lang=es`, kept in this browser's storage),
+ * else the first of the browser's languages we have a catalogue for, else English. */
+export function pickLanguage(
+  query = globalThis.location?.search ?? "",
+  stored = globalThis.localStorage?.getItem("centralita.language"),
+  browser = globalThis.navigator?.languages ?? [globalThis.navigator?.language ?? "en"],
+) {
+  const primary = (tag) => String(tag || "").toLowerCase().split("-")[0];
+  const asked = primary(new URLSearchParams(query).get("lang"));
+  if (asked in CATALOGUES) {
+    globalThis.localStorage?.setItem("centralita.language", asked);
+    return asked;
+  }
+  if (primary(stored) in CATALOGUES) return primary(stored);
+  return browser.map(primary).find((code) => code in CATALOGUES) ?? "en";
+}
+
+// <html lang> says the page's language to the browser and to `catalogue()` below.
+if (globalThis.document) document.documentElement.lang = pickLanguage();
 
 function catalogue() {
   const lang = (document.documentElement.lang || "en").toLowerCase().split("-")[0];
