@@ -23,7 +23,7 @@ import pytest
 from cases.events import InProcessBus
 from cases.messages import MessageDraft
 from cases.opt_outs import OptOutStore
-from cases.store import CaseStore
+from cases.store import CaseStore, system_clock
 from channels.attachments import AttachmentStore
 from channels.chat_tokens import VisitorTokens
 from channels.chat_tokens import load_secret as load_chat_secret
@@ -68,7 +68,7 @@ async def rig(tmp_path: Path, users: UserStore, clock: FakeClock) -> AsyncIterat
     bus = InProcessBus()
     url = f"sqlite:///{tmp_path}/handover-cases.db"
     cases = await CaseStore.open(url, bus=bus)
-    opt_outs = await OptOutStore.open(url, now=time.time)
+    opt_outs = await OptOutStore.open(url, now=system_clock)
     service = FakeDeskService()
     async with TwilioStandIn(ACCOUNT, TOKEN) as twilio:
         config = TwilioConfig(account_sid=ACCOUNT, auth_token=TOKEN, public_url=PUBLIC,
