@@ -368,6 +368,8 @@ class Server:
         self.flows.start()
         if self.speech is not None:
             self.ivr_extra["live_transcripts"] = self.speech
+            if self.speech.languages is not None:  # Spanish/auto flows: load base now
+                self.speech.languages.prepare(f.language for f in self.flows.flows.values())
         self._http = aiohttp.ClientSession()
         data = self.settings.data_dir
         services = Services(

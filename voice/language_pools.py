@@ -26,7 +26,7 @@ import dataclasses
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -91,6 +91,15 @@ class LanguagePools:
                 pool = self._pools[language] = self._make(language)
                 pool.start()
             return pool
+
+    def prepare(self, languages: Iterable[str | None]) -> None:
+        """Start loading, in the background, the models the flows' languages need (`auto`:
+        the detector's), so their first caller does not wait for a model to load."""
+        for code in set(languages):
+            if code == AUTO:
+                self.detector_engine()
+            elif code in LANGUAGES and code != DEFAULT_LANGUAGE:
+                self.pool_for(code)
 
     def detector_engine(self) -> WhisperEngine:
         """The multilingual engine language detection runs on (Spanish's)."""

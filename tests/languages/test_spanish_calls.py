@@ -77,7 +77,7 @@ steps:
   - label: english
     queue: {name: english, on_timeout: bye}
   - label: bye
-    hangup
+    hangup:
 """
 
 # espeak-ng's Spanish through 8 kHz is heard best by whisper base at 130 words a minute
@@ -191,7 +191,7 @@ async def test_language_auto_sends_english_and_spanish_callers_to_different_queu
         for n, name in enumerate(("facturacion", "english")):
             before = await call_ids(server)
             result = await place_call(uri, play=spoken[name], from_user=f"+3460022233{n}",
-                                      duration=14.0)
+                                      duration=16.0)
             assert result.connected, result
             interaction = await ended_interaction(server, exclude=before, within=40.0, direction="inbound",
                                                   path_recorded=True)
