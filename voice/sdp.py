@@ -314,7 +314,9 @@ class MediaDescription(_HasAttributes):
     @property
     def ptime(self) -> int | None:
         value = self.attribute("ptime")
-        return int(value) if value else None
+        # Read as the parser checked it (stripped, then `_int`): `int()` alone refuses a value
+        # ending in a separator character that `str.strip` removes (found by tests/fuzz).
+        return _int(value.strip(), "ptime", None, 1, 10_000) if value else None
 
     @property
     def rtcp(self) -> tuple[int, Connection | None] | None:

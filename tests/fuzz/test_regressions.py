@@ -24,3 +24,15 @@ def test_control_character_in_flow_yaml_is_a_problem() -> None:
     assert parse_flow(b"name: x\nsteps: \x06\n", pathlib.Path("x.yaml"), problems,
                       file="x.yaml") is None
     assert [str(m) for _, m in problems.items] == ["character U+0006 is not allowed in YAML"]
+
+
+def test_ptime_with_trailing_separator_character_reads_as_checked() -> None:
+    # sdp target: "a=ptime:20\x1d" passed the parser's check (str.strip removes U+001D) but
+    # the ptime property's int() raised ValueError out of answer_offer.
+    from voice.sdp import SessionDescription, answer_offer
+
+    offer = SessionDescription.parse(
+        b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+        b"m=audio 4000 RTP/AVP 0\r\na=ptime:20\x1d\r\n")
+    _, params = answer_offer(offer, "127.0.0.1", 40000, session_id=1)
+    assert params.ptime == 20
