@@ -49,8 +49,13 @@ async def test_calls_spread_over_both_nodes_and_byes_reach_their_node(tmp_path: 
 
 async def test_kill_one_node_new_calls_go_to_the_survivor(tmp_path: Path) -> None:
     ping_interval, threshold, fr_timer_ms = 1, 2, 1000
+    # A call ringing on the node when it dies fails over once its INVITE times out
+    # (FR_INV_TIMER) if by then the health checks took the node out (~threshold * interval +
+    # FR_TIMER): the INVITE timeout must be the longer, or such a call ends 408.
+    fr_inv_timer_ms = 6000
     async with Cluster(tmp_path, nodes=2, ping_interval=ping_interval,
-                       probing_threshold=threshold, fr_timer_ms=fr_timer_ms) as cluster:
+                       probing_threshold=threshold, fr_timer_ms=fr_timer_ms,
+                       fr_inv_timer_ms=fr_inv_timer_ms) as cluster:
         survivor, victim = cluster.nodes
         before = await cluster.figures()
 
