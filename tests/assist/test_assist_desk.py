@@ -1,6 +1,6 @@
 """Agent assist end to end, in headless Chromium: a pjsua2 caller (espeak-ng, 8 kHz PCMU,
 transcribed live by whisper) queues to an agent whose desk answers over WebRTC; when the
-caller says "I would like a refund for my order" the refund article appears in the desk's
+caller says "I want a refund for my order, please" the refund article appears in the desk's
 case panel with the caller's matching words, and "Send link" puts its link into the composer.
 
 The figure printed is the time from the caller's segment being stored (its `created_at`) to
@@ -40,7 +40,12 @@ from voice.pjsua.client import place_call
 pytestmark = pytest.mark.slow
 
 DEMO = Path(__file__).resolve().parents[2] / "assist" / "demo"
-CALLER_SAYS = "I would like a refund for my order."
+# The brief's "I would like a refund for my order." is not heard by whisper tiny.en from
+# espeak-ng: "I will die for my order." (en, 175 wpm), "I will buy a kara for my order" (en-us,
+# 150), ... in 6 of 6 voices and rates tried through 8 kHz PCMU; with the whole call hinted
+# ("refund, order, ...") 3 of 6. A run's caller saying it got the refund article only by the
+# word "order". This sentence is heard word for word in all 6.
+CALLER_SAYS = "I want a refund for my order, please."
 CALL_SECONDS = 120.0
 BOUND_S = 10.0  # generous: the figure is printed and kept in the README, not asserted tight
 HELP = "https://help.example.com/kb"
@@ -48,10 +53,17 @@ HELP = "https://help.example.com/kb"
 # Records when a suggestion of each article first shows (page clock, ms since the epoch).
 OBSERVER = """
 window.__assistSeen = {};
+window.__assistFirst = {};  // which article led the list at that moment
 new MutationObserver(() => {
   for (const li of document.querySelectorAll('#assist-list .assist-item')) {
-    const slug = li.dataset.slug;
-    if (!(slug in window.__assistSeen)) window.__assistSeen[slug] = Date.now();
+    // Keyed by article and the caller's words that matched it.
+    const phrase = (li.querySelector('.assist-phrase') || {}).textContent || '';
+    const key = li.dataset.slug + (phrase.toLowerCase().includes('refund') ? ':refund' : '');
+    if (!(key in window.__assistSeen)) {
+      window.__assistSeen[key] = Date.now();
+      window.__assistFirst[key] = document.querySelector('#assist-list .assist-item')
+        .dataset.slug;
+    }
   }
 }).observe(document, {subtree: true, childList: true});
 """
@@ -102,26 +114,31 @@ async def test_a_caller_asking_for_a_refund_shows_the_refund_article_on_the_desk
             await ana.page.click("#answer")
             await ana.visible("#call")
             await ana.wait_phase("connected")
-            await ana.visible('#assist-list .assist-item[data-slug="refunds"]', within=90)
-            seen_ms = (await ana.page.evaluate("window.__assistSeen"))["refunds"]
+            # The caller's "refund" (an utterance heard without it, "... for my order",
+            # may suggest the article first, by "order").
+            await ana.page.wait_for_function(
+                "() => 'refunds:refund' in window.__assistSeen", timeout=90_000)
+            seen_ms = (await ana.page.evaluate("window.__assistSeen"))["refunds:refund"]
             await ana.shot("assist")
 
             item = ana.page.locator('#assist-list .assist-item[data-slug="refunds"]')
             assert "Refunds and returns" in (await item.text_content() or "")
-            phrase = (await item.locator(".assist-phrase").text_content() or "").lower()
-            assert "refund" in phrase, phrase
-            first = await ana.page.eval_on_selector_all(
-                "#assist-list .assist-item", "els => els.map(e => e.dataset.slug)")
-            assert first[0] == "refunds", first
+            first = await ana.page.evaluate("window.__assistFirst['refunds:refund']")
+            assert first == "refunds", first  # the refund article led the suggestions
 
             # From the segment's store time to the suggestion on the page.
             case_id = await ana.page.evaluate("window.desk.state.call.case_id")
             timeline = await get_json(server, f"/api/cases/{case_id}")
-            segments = [s for i in timeline["interactions"] for s in i["segments"]
-                        if s["speaker"] == "caller" and "refund" in s["text"].lower()]
-            assert segments, "no caller segment with 'refund' stored"
-            latency = seen_ms / 1000 - stored_at(segments[0]["created_at"])
-            print(f"\nassist: segment stored -> refund article on the desk: {latency:.3f} s")
+            found = [(i, s) for i in timeline["interactions"] for s in i["segments"]
+                     if s["speaker"] == "caller" and "refund" in s["text"].lower()]
+            assert found, "no caller segment with 'refund' stored"
+            interaction, segment = found[0]
+            latency = seen_ms / 1000 - stored_at(segment["created_at"])
+            # Segment times count from the call's answer; the interaction starts then too
+            # (the IVR answers at once), so this is roughly the end of the caller's words.
+            said_end = stored_at(interaction["started_at"]) + segment["end"]
+            print(f"\nassist: segment stored -> refund article on the desk: {latency:.3f} s; "
+                  f"utterance end (approx.) -> desk: {seen_ms / 1000 - said_end:.2f} s")
             assert -0.5 < latency < BOUND_S
 
             # "Send link" puts the article's link into the composer.
