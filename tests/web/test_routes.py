@@ -52,6 +52,9 @@ PUBLIC_ROUTES = {
     # visitor token (sent in the socket's first message) is the authentication (web.chat_api).
     ("GET", "/chat/socket.js"), ("HEAD", "/chat/socket.js"),
     ("GET", "/api/chat/ws"), ("HEAD", "/api/chat/ws"),
+    # A handover link's page: the signed, expiring token in its query is the authentication
+    # (web.handover_api); a bad one opens nothing and says why.
+    ("GET", "/chat/continue"), ("HEAD", "/chat/continue"),
 }
 
 
@@ -96,12 +99,25 @@ def _access(app: web.Application, route: web.AbstractRoute) -> Access | None:
     return app[ROUTE_ACCESS].get(route)
 
 
+def _concrete(resource: web.AbstractResource) -> str:
+    """The resource's path with each {variable} filled: "1", or where its pattern does not
+    take "1" (`{action:hangup|transfer}`) the first word the pattern allows."""
+    info = resource.get_info()
+    if "formatter" not in info:
+        return resource.canonical
+    values = {}
+    for name, regex in re.findall(r"\(\?P<(\w+)>((?:[^()]|\([^()]*\))*)\)", info["pattern"].pattern):
+        first = regex.split("|")[0]
+        values[name] = "1" if re.fullmatch(regex, "1") else first
+    return str(info["formatter"]).format(**values)
+
+
 def _routes(app: web.Application) -> list[tuple[web.AbstractRoute, str, str]]:
-    """(route, method, a concrete path) for every route; {variables} filled with "1"."""
+    """(route, method, a concrete path) for every route; {variables} filled by `_concrete`."""
     found = []
     for route in app.router.routes():
         assert route.resource is not None
-        path = re.sub(r"\{[^}]+\}", "1", route.resource.canonical)
+        path = _concrete(route.resource)
         if isinstance(route.resource, web.StaticResource):
             # A directory answers 403 (no index): ask for a file it really serves.
             directory = route.resource.get_info()["directory"]
@@ -130,10 +146,14 @@ async def test_every_route_is_declared_and_refuses_anonymous_and_lower_roles(
             access = _access(running.app, route)
             assert access is not None
             if access.role is None:
-                if path.startswith("/twilio/"):
+                if path.startswith("/twilio/") and method == "POST":
                     # Public, but not open: unsigned is refused before anything is read.
                     async with http.post(running.base + path, data={"Body": "x"}) as resp:
                         assert resp.status == 403, path
+                elif path == "/twilio/stream" and method == "GET":
+                    # The Media Streams socket without its one-time token: no upgrade.
+                    async with http.get(running.base + path) as resp:
+                        assert resp.status in (400, 403), (path, resp.status)
                 continue
             where = f"{method} {path}"
             async with http.request(
