@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.acd_store_pass import run_store_bench  # noqa: E402
+from bench._acd_store_pass import run_store_bench  # noqa: E402
 from routing.model import AgentConfig, AgentState, AgentStatus, QueueConfig, QueueEntry  # noqa: E402
 from routing.strategies import assign  # noqa: E402
 

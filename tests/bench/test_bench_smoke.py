@@ -79,7 +79,9 @@ SMOKES: dict[str, Smoke] = {
 
 
 def test_every_bench_has_a_smoke_run() -> None:
-    assert sorted(p.name for p in BENCH.glob("*.py")) == sorted(SMOKES)
+    # `_name.py` is a module the scripts share (bench/_acd_store_pass.py), not a script.
+    scripts = sorted(p.name for p in BENCH.glob("*.py") if not p.name.startswith("_"))
+    assert scripts == sorted(SMOKES)
 
 
 @pytest.mark.parametrize(
