@@ -209,7 +209,10 @@ def parse_inbound(form: Form, account_sid: str) -> InboundText:
 def _media(form: Form, index: int) -> MediaRef:
     url_field, type_field = f"MediaUrl{index}", f"MediaContentType{index}"
     url = _required(form, url_field)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "https://api.twili[.com": an unbalanced bracket (found by tests/fuzz)
+        raise BadInbound("an http(s) URL", url_field) from None
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2048:
         raise BadInbound("an http(s) URL", url_field)
     content_type = _required(form, type_field).strip()

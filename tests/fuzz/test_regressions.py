@@ -36,3 +36,17 @@ def test_ptime_with_trailing_separator_character_reads_as_checked() -> None:
         b"m=audio 4000 RTP/AVP 0\r\na=ptime:20\x1d\r\n")
     _, params = answer_offer(offer, "127.0.0.1", 40000, session_id=1)
     assert params.ptime == 20
+
+
+def test_media_url_with_unbalanced_bracket_is_bad_inbound() -> None:
+    # twilio_webhook target: urlsplit raised ValueError("Invalid IPv6 URL") out of parse_inbound.
+    from channels.base import BadInbound
+    from channels.twilio_webhook import decode_form, parse_inbound
+
+    account = "AC" + "0" * 32
+    form = decode_form(b"MessageSid=SM" + b"1" * 32 + b"&AccountSid=" + account.encode()
+                       + b"&From=%2B34600000000&To=%2B34910000000&Body=hola&NumMedia=1"
+                       b"&MediaUrl0=https%3A%2F%2Fapi.twili[.com%2Fm&MediaContentType0=image%2Fjpeg")
+    with pytest.raises(BadInbound) as info:
+        parse_inbound(form, account)
+    assert info.value.where == "MediaUrl0"
