@@ -306,7 +306,7 @@ async def test_agent_crud(client: Client, service: FakeRouting) -> None:
     resp = await client.get("/api/agents/ana")
     assert await resp.json() == {
         "id": "ana", "name": "", "skills": {}, "max_concurrent": 1, "contact": None,
-        "queues": ["support"], "capacity": {},
+        "queues": ["support"], "capacity": {}, "languages": [],
         "status": {"agent": "ana", "state": "offline", "reason": None, "since": 0.0, "active": 0},
     }
     resp = await client.put("/api/agents/bob", json={"max_concurrent": 3})
