@@ -32,7 +32,6 @@ from typing import Any
 
 from common.languages import AUTO, DEFAULT_LANGUAGE, LANGUAGES
 from media.asr.base import RecognitionError, TranscriptResult
-from media.asr.whisper import WhisperEngine
 from media.frames import AudioFrame
 from media.vad import Utterance, UtteranceSegmenter, make_detector
 from voice.utterance_pool import MAX_PENDING_UTTERANCES, UtterancePool
@@ -97,18 +96,18 @@ class LanguagePools:
         the detector's), so their first caller does not wait for a model to load."""
         for code in set(languages):
             if code == AUTO:
-                self.detector_engine()
+                self.detector_pool()
             elif code in LANGUAGES and code != DEFAULT_LANGUAGE:
                 self.pool_for(code)
 
-    def detector_engine(self) -> WhisperEngine:
-        """The multilingual engine language detection runs on (Spanish's)."""
-        return self.pool_for(next(c for c in LANGUAGES if c != DEFAULT_LANGUAGE)).engine
+    def detector_pool(self) -> UtterancePool:
+        """The multilingual pool whose engine language detection runs on (Spanish's)."""
+        return self.pool_for(next(c for c in LANGUAGES if c != DEFAULT_LANGUAGE))
 
     def detect(self, utt: Utterance, rate: int) -> asyncio.Future[str]:
         """The language of `utt` among the served ones, off the event loop."""
         self.detections += 1
-        engine = self.detector_engine()
+        engine = self.detector_pool().engine
         return asyncio.wrap_future(self._detector.submit(
             engine.detect_language, utt.samples, rate, tuple(LANGUAGES)))
 
@@ -163,7 +162,7 @@ class LanguageStream:
         # model loads while the prompt plays rather than on the caller's first utterance.
         wanted = self._wanted()
         if wanted == AUTO:
-            pools.detector_engine()
+            pools.detector_pool()
         elif wanted != DEFAULT_LANGUAGE:
             pools.pool_for(wanted)
 
