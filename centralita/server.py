@@ -307,8 +307,8 @@ class Server:
             add_routing_routes(app, self.routing.service)
             add_desk_routes(app, self.routing.desks)
             # Listen / whisper / barge and conference parties, on calls bridged by the mixer.
-            if s.live_mixer:
-                set_live_mixer(True)
+            if not s.live_mixer:
+                set_live_mixer(False)
             self.monitors = build_monitors(self.routing.desks)
             add_monitor_routes(app, MonitorApi(self.monitors, MonitorError))
         if self.recordings is not None:

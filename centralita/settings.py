@@ -119,8 +119,8 @@ class Settings:
     demo_answer_after: float = 0.5
     debug_api: bool = False
     # Live calls bridged by the mixer (voice.conference): supervisors and conference
-    # parties can join them. Off: the two-party bridge (parties cannot join).
-    live_mixer: bool = False
+    # parties can join them. Off: the old two-party bridge (parties cannot join).
+    live_mixer: bool = True
     # Where numbers (not SIP URIs) are dialed, e.g. a transfer to "+3491...": a carrier trunk
     # or PBX as HOST:PORT. None: transfers to numbers are unavailable (and say so).
     trunk: HostPort | None = None

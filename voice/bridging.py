@@ -8,10 +8,11 @@ caller ⇄ agent connection.
 the other one: nobody is left holding a silent line. What it returns says who left and carries
 the queues' drop/underrun counters (STYLE.md §6: every dropped frame is counted).
 
-Two engines carry the audio: the frame-for-frame two-party `media.bridge.Bridge` (the
-default) and, with `set_live_mixer(True)` (the `live_mixer` setting), a `voice.conference.
-Conference` on the `Mixer`, which parties can join in a mode while the call runs
-(`add_party`: supervisor listen / whisper / barge, a conference's third party).
+Two engines carry the audio: a `voice.conference.Conference` on the `Mixer` (the default),
+which parties can join in a mode while the call runs (`add_party`: supervisor listen /
+whisper / barge, a conference's third party), and, with `set_live_mixer(False)` (the
+`live_mixer: false` setting), the frame-for-frame two-party `media.bridge.Bridge` it
+replaced (same cost for two parties: bench/mixer.py).
 
 Privacy crosses the bridge: while either call's privacy is paused the other's is too (held by
 `bridge:<call id>`), so what the other party says in the span (an agent reading a card number
@@ -42,9 +43,9 @@ log = logging.getLogger(__name__)
 # A G.711 SIP leg carries 8 kHz audio on both sides of the bridge.
 RATE = 8000
 
-# The process default; the server sets it from the `live_mixer` setting. The environment
-# variable lets a test run (or an operator) try the mixer without a settings file.
-_LIVE_MIXER = os.environ.get("CENTRALITA_LIVE_MIXER", "") == "1"
+# The process default: the mixer. The server turns it off with `live_mixer: false`; the
+# environment variable CENTRALITA_LIVE_MIXER=0 does too (a test run of the old bridge).
+_LIVE_MIXER = os.environ.get("CENTRALITA_LIVE_MIXER", "1") != "0"
 
 
 def set_live_mixer(on: bool) -> None:

@@ -13,7 +13,8 @@ frequency: a correlation with the source's sine):
 
 Then the conference: Ana adds agent Bob (`POST /api/calls/{id}/parties {agent}`), whose
 desk answers the offer; caller, Ana and Bob (1500 Hz) each hear the two others.
-The server runs with the live mixer on (`CENTRALITA_LIVE_MIXER=1`).
+The server runs with the live mixer on (the default; set here so that a run with
+`CENTRALITA_LIVE_MIXER=0` in the environment still tests it).
 """
 
 from __future__ import annotations
