@@ -2,7 +2,7 @@
 PCMU, its WER and CPU per utterance, and language detection's accuracy over Spanish and
 English sentences.
 
-    python3 bench/languages_wer.py [--speed 130]
+    python3 bench/languages_wer.py [--speed 130] [--sentences 10]
 
 No recording of real Spanish speech with reference transcripts installs from a registry here,
 so the speech is synthetic (espeak-ng `-v es`): the figure says how well the pipeline hears a
@@ -65,27 +65,30 @@ def telephone(text: str, voice: str, speed: int) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--speed", type=int, default=130, help="espeak-ng words a minute")
+    parser.add_argument("--sentences", type=int, default=len(SPANISH),
+                        help="how many of the Spanish (and English) sentences to use")
     args = parser.parse_args()
+    spanish, english = SPANISH[: args.sentences], ENGLISH[: args.sentences]
     with tempfile.TemporaryDirectory() as cache:
         engine = WhisperEngine("base", cache_dir=Path(cache), language="es")
         engine.load()
         engine.prompt()
         hyps, cpu = [], 0.0
-        audio = [telephone(s, "es", args.speed) for s in SPANISH]
+        audio = [telephone(s, "es", args.speed) for s in spanish]
         for pcm in audio:
             t0 = time.process_time()
             hyps.append(engine.decode([(pcm, RATE)])[0][0])
             cpu += time.process_time() - t0
-        words = sum(len(s.split()) for s in SPANISH)
+        words = sum(len(s.split()) for s in spanish)
         print(f"whisper base, es, espeak-ng {args.speed} wpm through 8 kHz PCMU: "
-              f"WER {100 * wer(SPANISH, hyps):.1f}% over {len(SPANISH)} sentences "
-              f"({words} words), {cpu / len(SPANISH):.2f} s CPU per utterance")
+              f"WER {100 * wer(spanish, hyps):.1f}% over {len(spanish)} sentences "
+              f"({words} words), {cpu / len(spanish):.2f} s CPU per utterance")
         es_right = sum(engine.detect_language(p, RATE) == "es" for p in audio)
         en_right = sum(engine.detect_language(telephone(s, "en-us", 150), RATE) == "en"
-                       for s in ENGLISH)
-        print(f"language detection: {es_right}/{len(SPANISH)} Spanish, "
-              f"{en_right}/{len(ENGLISH)} English right")
-        for ref, hyp in zip(SPANISH, hyps, strict=True):
+                       for s in english)
+        print(f"language detection: {es_right}/{len(spanish)} Spanish, "
+              f"{en_right}/{len(english)} English right")
+        for ref, hyp in zip(spanish, hyps, strict=True):
             print(f"  {ref!r} -> {hyp!r}")
 
 

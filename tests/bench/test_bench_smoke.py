@@ -36,6 +36,9 @@ SMOKES: dict[str, Smoke] = {
     "chat_sockets.py": Smoke(
         ("--visitors", "5", "--rate", "5", "--seconds", "1", "--concurrency", "2"),
         (r"^5 sockets open in", r"^visitor→server\s+n=\s+5\s", r"^agent→visitor\s+n=\s+5\s")),
+    "languages_wer.py": Smoke(
+        ("--sentences", "1"),
+        (r"^whisper base, es, .* WER [\d.]+% over 1 sentences", r"^language detection: \d/1 Spanish")),
     "messages.py": Smoke(
         ("--messages", "20", "--concurrency", "2", "--customers", "5", "--db", "both"),
         (r"^SQLite\s+20 messages.*failures 0$", r"^PostgreSQL 20 messages.*failures 0$")),
