@@ -44,6 +44,7 @@ class _Party:
     tap: Tap
     held: bool = False
     muted: bool = False
+    deaf: bool = False
 
 
 class Conference:
@@ -131,13 +132,22 @@ class Conference:
         if play:
             party.media.play(party.queue)
 
+    def set_deaf(self, name: str, deaf: bool) -> None:
+        """`name` hears nobody (a supervisor while the call's privacy is paused: a card
+        number read out is not heard by them either); their own mode is unchanged."""
+        self._parties[name].deaf = deaf
+        self._apply(name)
+
     def _apply(self, name: str) -> None:
-        """Hold and mute cut the party from every listener, on top of its mode."""
-        party = self._parties[name]
-        cut = party.held or party.muted
-        for other in self._parties:
-            if other != name:
-                self.mixer.set_hears(other, name, not cut)
+        """Hold and mute cut a party from every listener, deafness every speaker from it, on
+        top of the modes. Every pair is worked out again (rooms are small)."""
+        if name not in self._parties:
+            raise KeyError(name)
+        for listener, lp in self._parties.items():
+            for speaker, sp in self._parties.items():
+                if listener != speaker:
+                    self.mixer.set_hears(listener, speaker,
+                                         not (sp.held or sp.muted or lp.deaf))
 
     def stop(self, *, silence: bool = True) -> None:
         for name in list(self._parties):

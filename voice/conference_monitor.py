@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from voice.bridging import CallBridge
-from voice.call import Call, CallState
+from voice.call import Call, CallState, Privacy, PrivacyChange
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +202,7 @@ class Monitors:
         the caller's or the bridge ends."""
         bridge = live.bridge
         coached = name.startswith("sup:")
+        unfollow: list[Callable[[], None]] = []
         try:
             if not connected and not await self._connect(party.call):
                 return
@@ -217,6 +218,7 @@ class Monitors:
             party.joined.set()
             if coached:
                 self._coached(live.agent_id, call_id, party.mode)
+                unfollow = self._follow_privacy(bridge, name)
             waits: list[asyncio.Future[object]] = [
                 asyncio.ensure_future(c.wait_ended())
                 for c in (party.call, *bridge.calls.values())]
@@ -226,6 +228,8 @@ class Monitors:
             try:
                 await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             finally:
+                for stop in unfollow:
+                    stop()
                 for w in waits:
                     w.cancel()
                 await asyncio.gather(*waits, return_exceptions=True)
@@ -242,6 +246,19 @@ class Monitors:
                 if party.call.state is not CallState.ENDED:
                     party.call.hangup("monitor-ended")
                 log.info("call %s: %s left", call_id, name)
+
+    @staticmethod
+    def _follow_privacy(bridge: CallBridge, name: str) -> list[Callable[[], None]]:
+        """While the call's privacy is paused the supervisor hears nothing (what is said in
+        the span is kept by no consumer, a supervisor's ear included)."""
+
+        def update(_change: PrivacyChange | None = None) -> None:
+            if bridge.conference is not None and name in bridge.conference:
+                paused = any(c.privacy is Privacy.PAUSED for c in bridge.calls.values())
+                bridge.conference.set_deaf(name, paused)
+
+        update()
+        return [c.on_privacy(update) for c in bridge.calls.values()]
 
     async def close(self) -> None:
         """Hang up every supervisor and added party (server shutdown)."""

@@ -266,3 +266,28 @@ def test_hold_mute_and_a_whisper_target_leaving() -> None:
     assert amp(heard_tail(legs["sup"], 20), TONES["caller"]) > 1000
     assert room.stats()["to_agent_dropped"] >= 0
     assert room.stats()["frames_forwarded"] > 3 * FRAMES
+
+
+def test_a_deaf_supervisor_hears_nobody_until_privacy_resumes() -> None:
+    """Deafness (privacy paused) outlasts other parties' mute and hold changes."""
+    legs = {n: FakeLegMedia(TONES[n]) for n in ("caller", "agent", "sup")}
+    room = Conference()
+    for n in ("caller", "agent"):
+        room.join(n, legs[n])  # type: ignore[arg-type]
+    room.join("sup", legs["sup"], "whisper:agent")  # type: ignore[arg-type]
+
+    def run() -> None:
+        for _ in range(FRAMES):
+            for leg in legs.values():
+                leg.tick()
+
+    room.set_deaf("sup", True)
+    room.set_muted("agent", True)
+    room.set_muted("agent", False)
+    run()
+    assert amp(heard_tail(legs["sup"], 20), TONES["caller"]) < 50
+    assert amp(heard_tail(legs["sup"], 20), TONES["agent"]) < 50
+    assert amp(heard_tail(legs["agent"], 20), TONES["sup"]) > 1000  # still whispering
+    room.set_deaf("sup", False)
+    run()
+    assert amp(heard_tail(legs["sup"], 20), TONES["caller"]) > 1000
