@@ -21,11 +21,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from assist.index import KnowledgeBase
 from cases.db import private_dir
 from cases.events import InProcessBus
 from cases.opt_outs import OptOutStore
 from cases.store import CaseStore, system_clock
-from assist.index import KnowledgeBase
 from centralita.assist_live import AssistedTranscripts
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
 from centralita.call_monitor import build_monitors
@@ -83,6 +83,7 @@ from voice.twilio.control import TwilioCallControl
 from voice.twilio.stream import TwilioStreams
 from voice.twilio.tokens import StreamTokens
 from web.app import build_app
+from web.assist_api import add_assist_routes
 from web.auth import Auth, ConfigToken, ConfigTokens, Role, require
 from web.auth.bootstrap import ensure_admin
 from web.auth.redis_sessions import RedisSessionStore
@@ -99,7 +100,6 @@ from web.jsonbody import JsonBodyError, read_json
 from web.monitor_api import MonitorApi, add_monitor_routes
 from web.recordings_api import RecordingsApi, add_recording_routes
 from web.routing_api import add_routing_routes
-from web.assist_api import add_assist_routes
 from web.summary_api import add_summary_routes
 from web.twilio_api import add_twilio_routes
 from web.twilio_voice_api import TwilioVoiceWeb, add_twilio_voice_routes
