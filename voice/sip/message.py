@@ -540,7 +540,9 @@ def _nul_only_quoted(head: str) -> bool:
     return True
 
 
-_DISPLAY_TOKEN_RE = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~ \t]*$")
+# An unquoted display name is tokens: refuse the separators that make it ambiguous
+# ("Bell, Alexander <sip:...>"), but not non-ASCII letters, which phones send unquoted.
+_DISPLAY_TOKEN_RE = re.compile(r'^[^,;:@\\<>()?\[\]{}=/"]*$')
 
 
 def _check_address(value: str, name: str) -> None:
