@@ -23,6 +23,7 @@ from web.auth.access import require
 from web.auth.http import json_error
 from web.auth.roles import Role
 from web.auth.service import principal
+from web.jsonbody import JsonBodyError, read_json_object
 
 
 class MonitorRefused(Protocol):
@@ -52,13 +53,11 @@ class MonitorApi:
         self.refused = refused
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
+        """The JSON object posted, bounded in size and depth (`web.jsonbody`)."""
         try:
-            body = await request.json()
-        except ValueError as exc:
-            raise _Bad("bad_json", "the body must be a JSON object") from exc
-        if not isinstance(body, dict):
-            raise _Bad("bad_json", "the body must be a JSON object")
-        return body
+            return await read_json_object(request)
+        except JsonBodyError as exc:
+            raise _Bad(exc.code, exc.message, exc.where) from exc
 
     def _error(self, exc: Exception) -> web.Response:
         if isinstance(exc, _Bad):
