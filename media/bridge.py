@@ -257,6 +257,10 @@ class Mixer:
         the plan is pure routing, forwarded at once to whoever hears it."""
         leg = self._legs[leg_id]
         self.frames_forwarded += 1
+        if self._plan is None:
+            # Decide now whether this is pure routing: a frame buffered for a mix the plan
+            # then finds it need not make would be one frame late or lost.
+            self._make_plan()
         if leg.routed:
             for sink in leg.direct_to:
                 sink.write(frame)
@@ -300,6 +304,10 @@ class Mixer:
                 legs[i].sink for i, h in enumerate(hears) if s in h) if direct else ()
             leg.routed = direct
             if direct:
+                # What waited for a mix goes on as it would have: in order, not dropped.
+                for waiting in leg.inbound:
+                    for sink in leg.direct_to:
+                        sink.write(waiting)
                 leg.inbound.clear()
         plan = _Plan(ids, legs, hears, everyone, speaking, in_total, single, direct)
         self._plan = plan
