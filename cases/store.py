@@ -45,7 +45,7 @@ from cases.models import (
 from cases.shares import Share
 from cases.store_base import (
     _RESOLVE_ATTEMPTS,
-    MESSAGES_TOPIC,  # noqa: F401  (callers read it from cases.store)
+    MESSAGES_TOPIC,
     CaseContact,
     Clock,
     InteractionRef,
@@ -61,6 +61,11 @@ from cases.timeline import (
     segment_view,
 )
 from common.languages import LANGUAGES
+
+# Callers import these from here, wherever they are defined.
+__all__ = [
+    "MESSAGES_TOPIC", "CaseContact", "CaseStore", "Clock", "InteractionRef", "system_clock",
+]
 
 log = logging.getLogger(__name__)
 
