@@ -387,6 +387,30 @@ def find_conversation(
     return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
 
 
+def open_chat_of_case(
+    sessions: Callable[[], Session], case_id: int,
+) -> tuple[int, str | None] | None:
+    """(interaction id, the visitor's address: the sender of its latest inbound line, None
+    before they wrote) of case `case_id`'s newest open chat, or None: two indexed reads,
+    whatever the case's history."""
+    with sessions() as session:
+        interaction = session.execute(
+            select(_INTERACTIONS.c.id)
+            .where(_INTERACTIONS.c.case_id == case_id, _INTERACTIONS.c.channel == "chat",
+                   _INTERACTIONS.c.ended_at.is_(None))
+            .order_by(_INTERACTIONS.c.started_at.desc(), _INTERACTIONS.c.id.desc()).limit(1)
+        ).scalar()
+        if interaction is None:
+            return None
+        visitor = session.execute(
+            select(_MESSAGES.c.sender)
+            .where(_MESSAGES.c.interaction_id == interaction,
+                   _MESSAGES.c.direction == "inbound")
+            .order_by(_MESSAGES.c.id.desc()).limit(1)
+        ).scalar()
+    return int(interaction), None if visitor is None else str(visitor)
+
+
 # The hot path (every inbound SMS, WhatsApp message, email and chat line) in a handful of
 # Core statements on the session's connection: the ORM's unit of work, autoflush and lazy
 # loads cost several times the SQL itself (measured: 5.5 ms a message through the ORM on

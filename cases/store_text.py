@@ -65,6 +65,13 @@ class TextChannels(StoreBase):
         )
         return None if found is None else InteractionRef(*found)
 
+    async def open_chat(self, case_id: int) -> tuple[int, str | None] | None:
+        """Case `case_id`'s open chat: (interaction id, the visitor's address or None before
+        they wrote), or None when it has none."""
+        case_id = validate.row_id(case_id, "case")
+        return await self._db.run(functools.partial(messages.open_chat_of_case, self._session,
+                                                    case_id))
+
     async def store_message(self, draft: MessageDraft) -> StoredMessage:
         """Store a chat line, SMS, WhatsApp message or email on the customer's case, once per
         channel id (a retry returns the stored one, `created=False`): see `cases.messages`.

@@ -183,14 +183,10 @@ class ChatService:
         """Store an agent's line on the case's open chat; the bus takes it to the visitor's
         sockets. `Refused` when the case has no open chat. Its status is `sent` if a socket
         of the case is open here, else `queued` (the widget acks it when it connects)."""
-        timeline = await self.store.timeline(case_id)
-        chats = [i for i in timeline["interactions"]
-                 if i["channel"] == "chat" and i["ended_at"] is None]
-        if not chats:
+        chat = await self.store.open_chat(case_id)
+        if chat is None:
             raise Refused("the customer is not chatting on this case", code="no_chat")
-        interaction_id = int(chats[-1]["id"])
-        visitor = next((m["sender"] for m in reversed(chats[-1].get("messages", []))
-                        if m["direction"] == "inbound"), None)
+        interaction_id, visitor = chat
         if visitor is None:
             raise Refused("the visitor has not written yet on this chat", code="no_chat")
         stored = await self.store.store_message(MessageDraft(
