@@ -151,9 +151,16 @@ class ChatConversation:
         self._service.socket_opened(case_id)
         subscription = self._service.bus.subscribe(f"case:{case_id}", maxsize=SOCKET_QUEUE)
         await subscription.__aenter__()
+        # Subscribed first, so nothing published meanwhile is missed; forwarded only after
+        # the replay, so a live line never overtakes the older ones being replayed (the
+        # subscription holds it, and `_show` skips what the replay already showed).
+        try:
+            for view in await self._service.history(case_id, self._last_seen):
+                await self._show(view)
+        except BaseException:
+            await subscription.__aexit__(None, None, None)
+            raise
         self._forwarder = asyncio.create_task(self._forward(subscription))
-        for view in await self._service.history(case_id, self._last_seen):
-            await self._show(view)
 
     async def _forward(self, subscription: Subscription) -> None:
         lost = 0
