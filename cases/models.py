@@ -461,3 +461,30 @@ class OptOut(Base):
     state: Mapped[str] = mapped_column(String(16))
     keyword: Mapped[str] = mapped_column(String(32))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+ERASURE_STATES = ("erasing", "erased")
+
+
+class Erasure(Base):
+    """The audit of one GDPR erasure (`cases.gdpr_erase`), without personal data.
+
+    `customer_id` names the erased customer's row, which is gone; `counts` is what each store
+    removed ({"cases.messages": 3, "recordings.files": 1, ...}). `erasing` while the stores
+    are emptied; `erased` is written in the transaction that deletes the case rows, so a run
+    that stopped half-way is finished by running it again.
+    """
+
+    __tablename__ = "erasures"
+    __table_args__ = (
+        UniqueConstraint("customer_id"),
+        CheckConstraint(_one_of("state", ERASURE_STATES), name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    counts: Mapped[Any] = mapped_column(JSON)
