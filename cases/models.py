@@ -488,3 +488,20 @@ class Erasure(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     counts: Mapped[Any] = mapped_column(JSON)
+
+
+class QaReview(Base):
+    """A reviewer's quality review of one interaction (`cases.qa`): a score from 0 to 100
+    (None: notes only) and notes. An interaction may have several; the latest is current."""
+
+    __tablename__ = "qa_reviews"
+    __table_args__ = (
+        CheckConstraint("score IS NULL OR (score >= 0 AND score <= 100)", name="score"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(100))
+    score: Mapped[int | None] = mapped_column(Integer)
+    notes: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -42,10 +42,20 @@ def _target_metadata() -> Any:
     return list(found) if isinstance(found, (list, tuple)) else found
 
 
+# The full-text search structures of migration 0015 (cases.transcript_search) have no model:
+# the SQLite FTS5 table with its shadow tables, the PostgreSQL expression index.
+_UNMODELLED = ("transcript_fts", "ix_transcript_segments_fts")
+
+
+def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    return not (name or "").startswith(_UNMODELLED)
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=_target_metadata(),
+        include_name=_include_name,
         compare_type=True,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",

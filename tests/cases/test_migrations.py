@@ -28,7 +28,8 @@ def test_upgrade_on_empty_database_matches_models(db_url: str) -> None:
             # tables, columns, types, nullability, indexes or unique constraints.
             command.check(config)
             inspector = inspect(connection)
-            tables = set(inspector.get_table_names())
+            # The SQLite full-text index (an FTS5 table and its shadow tables) has no model.
+            tables = {t for t in inspector.get_table_names() if not t.startswith("transcript_fts")}
             assert tables == (
                 set(Base.metadata.tables) | set(routing_metadata.tables)
                 | set(auth_metadata.tables) | set(recordings_metadata.tables)
