@@ -52,6 +52,7 @@ NAMING = {
 }
 
 CASE_STATUSES = ("open", "closed")
+SEGMENT_SOURCES = ("live", "post")
 CHANNELS = ("voice", "chat", "sms", "whatsapp", "email")
 # Channels whose interactions carry messages (every channel but voice).
 TEXT_CHANNELS = ("chat", "sms", "whatsapp", "email")
@@ -209,6 +210,8 @@ class Interaction(Base):
     outcome: Mapped[str | None] = mapped_column(String(100))
     call_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     summary: Mapped[str | None] = mapped_column(Text)
+    # Sentiment trend and topics of the interaction (cases.insights), JSON; None: not made.
+    insights: Mapped[Any] = mapped_column(JSON, nullable=True)
 
     case: Mapped[Case] = relationship(back_populates="interactions")
     segments: Mapped[list[TranscriptSegment]] = relationship(
@@ -242,6 +245,12 @@ class TranscriptSegment(Base):
     engine: Mapped[str] = mapped_column(String(64))
     # The language it was recognised in (en, es), or None when the engine did not say.
     language: Mapped[str | None] = mapped_column(String(8))
+    # 'live' (recognised while the call ran) or 'post' (the post-call pass over the
+    # recording, with the larger model): the case shows 'post' when an interaction has any.
+    source: Mapped[str] = mapped_column(String(8), server_default="live")
+    # -1 (negative) .. 1 (positive) and the topic names found in `text` (cases.insights).
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    topics: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     interaction: Mapped[Interaction] = relationship(back_populates="segments")

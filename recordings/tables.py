@@ -82,3 +82,31 @@ recording_audit = Table(
     Index("ix_recording_audit_recording_id", "recording_id"),
     Index("ix_recording_audit_at_wall", "at_wall"),
 )
+
+POSTCALL_STATUSES = ("queued", "running", "done", "failed")
+
+# The post-call accuracy pass's queue (recordings.postcall_queue), migration 0016: one job per
+# recording. A 'running' job whose `lease_until` passed (its process died) is claimed again.
+# `audio_s`, `cpu_s`, `wall_s`: what the pass measured (its real-time factor).
+postcall_jobs = Table(
+    "postcall_jobs",
+    metadata,
+    Column("recording_id", String(64), primary_key=True),
+    Column("interaction_id", Integer, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("model", String(200), nullable=True),
+    Column("language", String(8), nullable=True),
+    Column("queued_wall", Float, nullable=False),
+    Column("started_wall", Float, nullable=True),
+    Column("finished_wall", Float, nullable=True),
+    Column("lease_until", Float, nullable=True),
+    Column("owner", String(64), nullable=True),
+    Column("error", String(200), nullable=True),
+    Column("segments", Integer, nullable=True),
+    Column("audio_s", Float, nullable=True),
+    Column("cpu_s", Float, nullable=True),
+    Column("wall_s", Float, nullable=True),
+    CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+    Index("ix_postcall_jobs_status", "status", "queued_wall"),
+)
