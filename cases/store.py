@@ -42,6 +42,7 @@ from cases.models import (
     Note,
     TranscriptSegment,
 )
+from cases.redact import redact
 from cases.shares import Share
 from cases.store_base import (
     _RESOLVE_ATTEMPTS,
@@ -212,6 +213,8 @@ class CaseStore(TextChannels):
         engine = validate.text(engine, "engine", max_len=64)
         if language is not None and language not in LANGUAGES:
             raise InvalidInput(f"unsupported language {language!r}", "language")
+        # Card numbers and long digit runs never reach the database (cases.redact).
+        text = redact(text, language)
         seg = TranscriptSegment(
             interaction_id=interaction_id,
             speaker=speaker,
