@@ -437,10 +437,12 @@ class CaseStore(TextChannels):
                 known[fact["key"]] = fact["value"]
         return known
 
-    async def recent_contacts(self, case_id: int, *, days: float) -> int:
+    async def recent_contacts(self, case_id: int, *, days: float,
+                              inbound_only: bool = False) -> int:
         """How many interactions (calls, chats, message threads, emails) the customer of
         case `case_id` started in the last `days` (the store's clock), on any of their
-        cases."""
+        cases; `inbound_only`: those the customer started (not a callback or a text we
+        sent)."""
         case_id = validate.row_id(case_id, "case")
         if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days < 36500:
             raise InvalidInput("a number of days", "days")
@@ -450,9 +452,12 @@ class CaseStore(TextChannels):
             customer = session.scalar(select(Case.customer_id).where(Case.id == case_id))
             if customer is None:
                 raise NotFound("case", case_id)
-            return int(session.scalar(
-                select(func.count(Interaction.id)).join(Case, Case.id == Interaction.case_id)
-                .where(Case.customer_id == customer, Interaction.started_at >= since)) or 0)
+            query = (select(func.count(Interaction.id))
+                     .join(Case, Case.id == Interaction.case_id)
+                     .where(Case.customer_id == customer, Interaction.started_at >= since))
+            if inbound_only:
+                query = query.where(Interaction.direction == "inbound")
+            return int(session.scalar(query) or 0)
 
         return await self._db.run(self._read, count)
 

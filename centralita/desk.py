@@ -462,6 +462,7 @@ class DeskHub:
                 "call_id": offer.call_id, "queue": offer.queue, "caller": offer.caller,
                 "case_id": await self._public_id(offer.case_id), "timeout": ring_timeout,
                 "ivr_inputs": await self._ivr_inputs(offer), "from_agent": offer.from_agent,
+                "repeat": offer.repeat.to_dict() if offer.repeat is not None else None,
             })
             sdp = await self._wait_answer(pending, ring_timeout, for_call)
             if isinstance(sdp, NotConnected):

@@ -29,6 +29,7 @@ from routing.conversations import TextRouter
 from routing.model import InvalidConfig
 from routing.persistence import SqlRoutingPersistence
 from routing.redis_store import RedisRoutingStore
+from routing.repeat import RepeatCheck
 from routing.store import MemoryRoutingStore, RoutingStore, StoreError
 from routing.waiting import Tts
 from voice.call import Call
@@ -129,6 +130,8 @@ async def start_routing(
     service = AcdService(acd)
     desks = DeskHub(acd, service, ticker=ticker, cases=cases, host_addresses=webrtc_hosts)
     connector.desks = desks
+    if config.repeat is not None and cases is not None:
+        acd.repeat = RepeatCheck(config.repeat, cases)
     text = TextRouter(acd, cases) if cases is not None else None
     heartbeat = None
     try:

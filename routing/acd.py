@@ -41,6 +41,7 @@ from routing.model import (
     QueueEntry,
     QueueRecord,
 )
+from routing.repeat import Repeat, RepeatCheck
 from routing.session import AgentSession, SessionEnd, Target
 from routing.store import RoutingStore
 from routing.strategies import assign, order_entries
@@ -123,6 +124,10 @@ class Acd:
         # Texts a waiting caller a chat link when they press a queue's `deflect_key`
         # (handover, set by the composition root); None: the key is not offered.
         self.deflector: Deflector | None = None
+        # Raises the priority of a customer's repeat contacts (routing.repeat; set by the
+        # composition root from the routing file's `repeat_contacts`); None: off.
+        self.repeat: RepeatCheck | None = None
+        self._repeats: dict[str, Repeat] = {}  # call id -> its repeat, for the screen pop
         self._kick = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -176,12 +181,22 @@ class Acd:
     async def enqueue(self, call: Call, request: QueueRequest) -> QueueOutcome:
         """Hold `call` in the queue until an agent answers, it leaves, or it overflows."""
         queue = self._queue(request.queue)
+        repeat = None
+        if self.repeat is not None:
+            repeat = await self.repeat.of_case(await self._case_of(call), queue)
         entry = QueueEntry(
             id=uuid.uuid4().hex, queue=queue.name, seq=await self.store.next_seq(),
             enqueued_mono=self.clock.now(), enqueued_wall=self.wall(),
-            priority=request.priority, skills=request.skills, kind="call", call_id=call.id,
+            priority=request.priority + (repeat.boost if repeat is not None else 0),
+            skills=request.skills, kind="call", call_id=call.id,
         )
-        return await self._wait(call, queue, entry)
+        if repeat is None:
+            return await self._wait(call, queue, entry)
+        self._repeats[call.id] = repeat  # told to every agent offered this call
+        try:
+            return await self._wait(call, queue, entry)
+        finally:
+            self._repeats.pop(call.id, None)
 
     async def request_callback(self, call: Call, request: QueueRequest, number: str) -> str:
         """A callback asked for outside a queue (the IVR's `callback` step): it lines up now."""
@@ -639,7 +654,8 @@ class Acd:
                 await self._release(agent, "entry-gone")
                 return
             offer = Offer("call", waiter.call.id, queue.name, waiter.call.caller,
-                          await self._case_of(waiter.call))
+                          await self._case_of(waiter.call),
+                          repeat=self._repeats.get(waiter.call.id))
             outcome = await self._ring(agent, offer, queue, waiter.call)
             if isinstance(outcome, NotConnected):
                 await self._missed(agent, entry, outcome)

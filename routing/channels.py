@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from routing.model import AgentConfig
+    from routing.repeat import Repeat
     from routing.session import Bridged
     from voice.call import Call
 
@@ -33,7 +34,8 @@ class NotConnected:
 @dataclass(frozen=True)
 class Offer:
     """What an agent is offered: `kind` call, callback, transfer or consult; the caller's
-    number (personal data: shown to the agent, never logged) and the case for the screen pop."""
+    number (personal data: shown to the agent, never logged) and the case for the screen pop;
+    `repeat` when the customer is making a repeat contact (routing.repeat)."""
 
     kind: str
     call_id: str
@@ -41,6 +43,7 @@ class Offer:
     caller: str
     case_id: int | None = None
     from_agent: str | None = None
+    repeat: Repeat | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ they serve, an overflow of kind `queue` names its target:
         response_targets: {chat: 60, email: 14400}      # text first-response targets (s)
         sticky_for: 3600              # a returning customer is offered to their last agent
         language: es                  # its callers' language: only agents speaking it
+        repeat_boost: 0               # its own repeat-contact boost (default: the file's)
+    repeat_contacts:                  # optional: repeat contacts go ahead (routing.repeat)
+      contacts: 3                     # the customer's 3rd inbound contact or later ...
+      days: 7                         # ... within 7 days, on any channel
+      priority_boost: 10              # added to the entry's priority in any queue
     agents:
       - id: ana
         name: Ana
@@ -64,6 +69,7 @@ from routing.model import (
     Overflow,
     QueueConfig,
 )
+from routing.repeat import MAX_BOOST, MAX_DAYS, RepeatPolicy
 
 Path_ = tuple[str | int, ...]
 
@@ -78,14 +84,15 @@ _QUEUE_KEYS = (
     "name", "strategy", "skills", "service_level", "max_wait", "overflow", "announce_every",
     "announce_position", "announce_wait", "moh", "offer_timeout", "wrapup", "callback_key",
     "deflect_key", "callback", "aging_per_s", "default_handle_time", "channels", "response_targets",
-    "sticky_for", "language",
+    "sticky_for", "language", "repeat_boost",
 )
 _AGENT_KEYS = ("id", "name", "skills", "max_concurrent", "contact", "queues", "capacity",
                "languages")
 _OVERFLOW_KEYS = ("kind", "target")
 _CALLBACK_KEYS = ("max_attempts", "retry_after", "ring_timeout")
 _TEAM_KEYS = ("name", "supervisors", "agents")
-_FILE_KEYS = ("queues", "agents", "teams")
+_FILE_KEYS = ("queues", "agents", "teams", "repeat_contacts")
+_REPEAT_KEYS = ("contacts", "days", "priority_boost")
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,7 @@ class RoutingConfig:
     queues: dict[str, QueueConfig]
     agents: dict[str, AgentConfig]
     teams: dict[str, TeamConfig] = field(default_factory=dict)
+    repeat: RepeatPolicy | None = None  # `repeat_contacts:` (None: repeat contacts wait as all)
 
 
 class _Where:
@@ -335,6 +343,26 @@ def _languages(value: object, path: Path_, where: _Where) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _repeat_boost(value: object, path: Path_, where: _Where) -> int | None:
+    return None if value is None else _int(value, path, where, 0, MAX_BOOST)
+
+
+def _repeat_policy(value: object, path: Path_, where: _Where) -> RepeatPolicy:
+    """The file's `repeat_contacts`: every key required, so nobody guesses a default."""
+    raw = _mapping(value, path, where, _REPEAT_KEYS)
+    for key in _REPEAT_KEYS:
+        if key not in raw:
+            raise where.error(f'missing required key "{key}"', path)
+    days = _seconds(raw["days"], (*path, "days"), where)
+    if days > MAX_DAYS:
+        raise where.error(f"must be at most {MAX_DAYS} days, got {_show(raw['days'])}",
+                          (*path, "days"))
+    return RepeatPolicy(
+        contacts=_int(raw["contacts"], (*path, "contacts"), where, 2, 1000),
+        days=days,
+        boost=_int(raw["priority_boost"], (*path, "priority_boost"), where, 1, MAX_BOOST))
+
+
 def _queue(value: object, path: Path_, where: _Where) -> QueueConfig:
     raw = _mapping(value, path, where, _QUEUE_KEYS)
     if "name" not in raw:
@@ -368,6 +396,7 @@ def _queue(value: object, path: Path_, where: _Where) -> QueueConfig:
         response_targets=_response_targets(*get("response_targets", {}), where),
         sticky_for=_seconds(*get("sticky_for", d.sticky_for), where, zero_ok=True),
         language=_language(*get("language", d.language), where),
+        repeat_boost=_repeat_boost(*get("repeat_boost", d.repeat_boost), where),
     )
     if cfg.overflow is not None and cfg.max_wait is None:
         # Overflow happens at the maximum wait; without one it would never happen.
@@ -499,6 +528,7 @@ def queue_to_dict(cfg: QueueConfig) -> dict[str, Any]:
         "aging_per_s": cfg.aging_per_s, "default_handle_time": cfg.default_handle_time,
         "channels": list(cfg.channels), "response_targets": dict(cfg.response_targets),
         "sticky_for": cfg.sticky_for, "language": cfg.language,
+        "repeat_boost": cfg.repeat_boost,
     }
 
 
@@ -562,7 +592,9 @@ def parse_routing(text: str, file: str) -> RoutingConfig:
             raise where.error(f"duplicate team {_show(team.name)} (first at teams[{first}])",
                               ("teams", index, "name"))
         teams[team.name] = team
-    return RoutingConfig(queues, agents, teams)
+    repeat = raw.get("repeat_contacts")
+    policy = None if repeat is None else _repeat_policy(repeat, ("repeat_contacts",), where)
+    return RoutingConfig(queues, agents, teams, policy)
 
 
 def _team(

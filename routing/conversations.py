@@ -19,7 +19,8 @@ seconds when nobody else can).
 
 The voice dispatcher counts the conversations each agent holds (`Acd.text_load`); a
 conversation closing kicks it, an agent's state changing kicks this one. Line order is the
-calls' (priority, then `seq`, numbers from the same counter). Desk messages go through
+calls' (priority, then `seq`, numbers from the same counter); a customer's repeat contact
+comes in at a raised priority (`Acd.repeat`, routing.repeat). Desk messages go through
 `Acd.notify` (the contract: notes/text_routing_contract.md). Live state is in this process;
 at start-up `restore()` puts the open text interactions back in line.
 """
@@ -259,10 +260,14 @@ class TextRouter:
             return None
         now_wall = self.wall()
         enqueued = row.started_at.timestamp() if restored else now_wall
+        # A repeat contact goes ahead of the line (routing.repeat), as a repeat caller does.
+        check = self.acd.repeat
+        repeat = await check.of_case(row.case_id, queue) if check is not None else None
         conv = Conversation(
             id=row.id, case_id=row.case_id, channel=row.channel, queue=queue.name,
             seq=await self.acd.store.next_seq(), enqueued_mono=self.clock.now(),
-            enqueued_wall=enqueued, unread=1, customer=row.customer)
+            enqueued_wall=enqueued, unread=1, customer=row.customer,
+            priority=repeat.boost if repeat is not None else 0, repeat=repeat)
         inbound = row.last_inbound_at.timestamp() if row.last_inbound_at else None
         outbound = row.last_outbound_at.timestamp() if row.last_outbound_at else None
         conv.last_message_wall = max((t for t in (inbound, outbound) if t is not None),

@@ -134,6 +134,9 @@ class QueueConfig:
     # The language its callers speak (None: any). A call that carries its own language (the
     # flow's, a `common.languages.LANGUAGE_PREFIX` skill) is matched on that one instead.
     language: str | None = None
+    # Priority points a repeat contact gets here (routing.repeat); None: the routing file's
+    # `repeat_contacts.priority_boost`, 0: none in this queue.
+    repeat_boost: int | None = None
 
     def response_target(self, channel: str) -> float:
         """The first-response target of `channel` in seconds (voice: `service_level`)."""

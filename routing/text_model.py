@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from routing.model import RoutingError
+from routing.repeat import Repeat
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class Conversation:
     preferred: str | None = None
     passed: dict[str, float] = field(default_factory=dict)
     offer_id: str | None = None
+    repeat: Repeat | None = None  # a repeat contact (routing.repeat): its priority is raised
 
     def set_state(self, new: ConvState) -> None:
         old = self.state
@@ -103,7 +105,8 @@ class Conversation:
         return {"id": self.id, "case_id": self.case_id, "channel": self.channel,
                 "queue": self.queue, "state": self.state.value, "agent": self.agent,
                 "unread": self.unread, "last_message_at": iso(self.last_message_wall),
-                "waiting_since": iso(self.waiting_since_wall), "customer": self.customer}
+                "waiting_since": iso(self.waiting_since_wall), "customer": self.customer,
+                "repeat": self.repeat.to_dict() if self.repeat is not None else None}
 
 
 @dataclass

@@ -31,7 +31,7 @@ FULL_QUEUE = {
     "callback": {"max_attempts": 5, "retry_after": 90.0, "ring_timeout": 20.0},
     "aging_per_s": 0.5, "default_handle_time": 240.0,
     "channels": ["voice", "chat", "email"], "response_targets": {"chat": 30.0},
-    "sticky_for": 600.0, "language": "en",
+    "sticky_for": 600.0, "language": "en", "repeat_boost": 5,
 }
 FULL_AGENT = {
     "id": "ana.garcia", "name": "Ana García", "skills": {"english": 8, "spanish": 10},

@@ -57,7 +57,7 @@ async def test_a_chat_is_offered_accepted_and_recorded_on_the_case(make_text: Ma
         "id": conv_id, "case_id": 1, "channel": "chat", "queue": "help", "state": "offered",
         "agent": None, "unread": 1, "last_message_at": datetime.fromtimestamp(
             WALL0, UTC).isoformat(), "waiting_since": datetime.fromtimestamp(
-            WALL0, UTC).isoformat(), "customer": "visitor:abc"}
+            WALL0, UTC).isoformat(), "customer": "visitor:abc", "repeat": None}
     assert t.router.live_cases("ana") == {1}
     await t.take("ana")
     [update] = t.of("ana", "conversation")

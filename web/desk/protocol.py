@@ -36,6 +36,9 @@ renders them. The page leaves its wrap-up form on `wrapup_saved` (or the next `s
 it sent `wrapup`); an `error` with `command: "accept"` or code `bad_offer` ends its answer.
 A refused command is answered `{"type": "error", "code", "message", "where"?, "command"?}`:
 `where` names the offending field (`sdp`, `to.agent`), `command` the command's type.
+An `offer` (a call) and a conversation carry `repeat`: null, or `{"contacts": n, "days": d,
+"boost": points}` when the customer is making a repeat contact that went ahead of the line
+(`routing.repeat`); the page says it in a sentence.
 
 Errors:
 

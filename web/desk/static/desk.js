@@ -11,7 +11,7 @@ import {CasePanel} from "./casepanel.js";
 import {Composer} from "./composer.js";
 import {HandoverPanel} from "./handover.js";
 import {AssistPanel} from "./assist.js";
-import {Inbox, customerOf} from "./inbox.js";
+import {Inbox, customerOf, repeatSentence} from "./inbox.js";
 import {t, translatePage} from "./i18n.js";
 
 const KEEP = 50;  // messages kept in the test hook, each way
@@ -586,6 +586,9 @@ function renderOffer() {
   $("answer").disabled = Boolean(state.accepting);
   $("decline").disabled = Boolean(state.accepting);
   tick();
+  const repeat = repeatSentence(offer.repeat);
+  show($("offer-repeat"), Boolean(repeat));
+  text($("offer-repeat"), repeat);
 }
 
 function renderCall() {

@@ -42,6 +42,8 @@ export const en = {
   "offer.withdrawn": "The offer was withdrawn ({reason}).",
   "offer.no_reason": "no reason given",
   "offer.cannot_answer": "Cannot answer: {error}",
+  "offer.repeat.ahead": "Repeat contact: {count} contacts from this customer in {days} days, so they were moved ahead in the queue.",
+  "offer.repeat.same": "Repeat contact: {count} contacts from this customer in {days} days.",
   "call.on_call_with": "On call with",
   "call.queue": "Queue",
   "call.mute": "Mute",

@@ -34,6 +34,8 @@ export const es = {
   "offer.withdrawn": "La oferta se retiró ({reason}).",
   "offer.no_reason": "sin motivo",
   "offer.cannot_answer": "No se puede contestar: {error}",
+  "offer.repeat.ahead": "Contacto repetido: {count} contactos de este cliente en {days} días, por eso pasó por delante en la cola.",
+  "offer.repeat.same": "Contacto repetido: {count} contactos de este cliente en {days} días.",
   "call.on_call_with": "En llamada con",
   "call.queue": "Cola",
   "call.mute": "Silenciar",

@@ -36,6 +36,14 @@ function since(iso, now) {
   return Number.isNaN(at) ? 0 : Math.max(0, (now - at) / 1000);
 }
 
+/** The sentence that tells a repeat contact (an offer's or a conversation's `repeat`), or
+ * "" when it is not one. */
+export function repeatSentence(repeat) {
+  if (!repeat) return "";
+  const params = {count: repeat.contacts, days: repeat.days};
+  return t(Number(repeat.boost) > 0 ? "offer.repeat.ahead" : "offer.repeat.same", params);
+}
+
 export class Inbox {
   /** `actions`: {accept(offerId), decline(offerId), select(conversationId | "call")}. */
   constructor(actions) {
@@ -65,6 +73,7 @@ export class Inbox {
       h("p", {}, channelTag(conversation.channel), " ",
         h("strong", {class: "customer"}, customerOf(conversation)),
         conversation.queue ? h("span", {class: "queue"}, ` · ${conversation.queue}`) : null),
+      conversation.repeat ? h("p", {class: "repeat"}, repeatSentence(conversation.repeat)) : null,
       h("p", {class: "countdown", dataset: {deadline: String(offer.deadline || 0)}}),
       h("p", {class: "controls"},
         this.button("accept answer", t("inbox.accept"), () => this.actions.accept(offer.offer_id)),
