@@ -46,6 +46,7 @@ from centralita.routing_setup import CaseNotes, RoutingStack, start_routing
 from centralita.settings import Settings
 from centralita.speech import SpeechStack, TranscribedCalls, build_speech
 from centralita.tls import server_context
+from centralita.wallboard import add_wallboard
 from channels.attachments import AttachmentStore
 from channels.chat import ChatService
 from channels.chat_tokens import VisitorTokens
@@ -311,6 +312,8 @@ class Server:
                 set_live_mixer(False)
             self.monitors = build_monitors(self.routing.desks)
             add_monitor_routes(app, MonitorApi(self.monitors, MonitorError))
+            # The supervisor's page: the live wallboard (deltas), calls, listen/whisper/barge.
+            add_wallboard(app, self.routing.acd, self.store)
         if self.recordings is not None:
             # Review: agents their own, supervisors their teams', admins all; all audited.
             add_recording_routes(app, RecordingsApi(

@@ -1,0 +1,178 @@
+"""The supervisor's wallboard and history figures, read from the ACD (`web.supervisor`).
+
+`AcdBoard.board()` is the whole board (`web.supervisor.board`): per queue its line and today's
+figures, per agent their state since when and what they are on, per queue and text channel the
+conversations' figures, and the calls in progress with their case's public id (the page opens
+the case's live socket for the transcript). `attach` pokes the feed on every routing event and
+agent state change; the feed's own refresh catches the rest (a caller joining a line).
+
+Times on the board are wall seconds that stay put (when a state began, when the oldest caller
+came in): the engine's monotonic times are moved to the wall with one offset taken when the
+board is made, so the same instant never reads differently from one build to the next.
+
+It sits in the composition root because it joins routing (the engine), cases (public ids) and
+web (the feed).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from cases.errors import CaseError
+from cases.store import CaseStore
+from routing.acd import Acd
+from routing.conversations import TextRouter
+from routing.model import QueueRecord
+from routing.stats import agent_figures, queue_figures
+from web.supervisor.api import add_supervisor_routes
+from web.supervisor.board import Board
+from web.supervisor.feed import WallboardFeed
+
+log = logging.getLogger(__name__)
+
+_DAY = 86400.0
+_HOUR = 3600.0
+
+
+def _r(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+class AcdBoard:
+    """Builds the board and the history figures from a running `Acd`."""
+
+    def __init__(self, acd: Acd, cases: CaseStore | None) -> None:
+        self.acd = acd
+        self.cases = cases
+        self._offset = acd.wall() - acd.clock.now()  # engine monotonic -> wall seconds
+        self._public: dict[int, str] = {}
+
+    def attach(self, feed: WallboardFeed) -> None:
+        """Poke `feed` on every routing event and agent state change."""
+        self.acd.listeners.append(lambda _agent, _message: feed.poke())
+        watchers = getattr(self.acd.store, "state_watchers", None)
+        if isinstance(watchers, list):
+            watchers.append(lambda _status: feed.poke())
+
+    def _wall(self, mono: float) -> float:
+        return round(mono + self._offset, 1)
+
+    async def _public_id(self, case_id: object) -> str | None:
+        if not isinstance(case_id, int) or self.cases is None:
+            return None
+        known = self._public.get(case_id)
+        if known is None:
+            try:
+                known = await self.cases.public_id(case_id)
+            except CaseError as exc:
+                log.warning("case %s: no public id for the wallboard: %s", case_id, exc)
+                return None
+            self._public[case_id] = known
+        return known
+
+    async def board(self) -> Board:
+        acd = self.acd
+        statuses = await acd.store.statuses()
+        states = {a: (statuses.get(a) or await acd.store.agent_status(a)) for a in acd.agents}
+        router = acd.text_router if isinstance(acd.text_router, TextRouter) else None
+        calls: dict[str, dict[str, Any]] = {}
+        on_call: dict[str, str] = {}
+        for agent_id, session in list(acd.sessions.items()):
+            context = session.context
+            call_id = session.caller.id
+            on_call[agent_id] = call_id
+            calls[call_id] = {
+                "agent": agent_id, "queue": context.get("queue"),
+                "caller": context.get("caller"), "phase": session.phase.value,
+                "case_id": await self._public_id(context.get("case_id")),
+                "since": self._wall(session.started), "muted": session.muted,
+            }
+        agents: dict[str, dict[str, Any]] = {}
+        for agent_id, cfg in acd.agents.items():
+            status = states[agent_id]
+            agents[agent_id] = {
+                "name": cfg.name or agent_id, "state": status.state.value,
+                "reason": status.reason, "since": self._wall(status.since),
+                "call": on_call.get(agent_id),
+                "conversations": len(router.conversations_of(agent_id)) if router else 0,
+            }
+        now = acd.wall()
+        today = now - now % _DAY
+        queues: dict[str, dict[str, Any]] = {}
+        channels: dict[str, dict[str, Any]] = {}
+        for name, queue in acd.queues.items():
+            line = await acd.store.entries(name)
+            by_state: dict[str, int] = defaultdict(int)
+            for agent_id, cfg in acd.agents.items():
+                if name in cfg.queues:
+                    by_state[states[agent_id].state.value] += 1
+            f = queue_figures(await acd.store.records(queue=name, since=today),
+                              threshold=queue.service_level)
+            waiting = [e for e in line if e.kind == "call"]
+            queues[name] = {
+                "waiting": len(waiting),
+                "callbacks": len(line) - len(waiting),
+                "oldest": min((self._wall(e.enqueued_mono) for e in waiting), default=None),
+                "agents": dict(by_state), "offered": f.offered, "answered": f.answered,
+                "abandoned": f.abandoned, "service_level": _r(f.service_level, 3),
+                "asa": _r(f.asa), "threshold": queue.service_level,
+            }
+            if router is None:
+                continue
+            for channel, c in router.figures(name, since=today).items():
+                channels[f"{name}/{channel}"] = {
+                    "queue": name, "channel": channel, "waiting": c.waiting,
+                    "oldest": round(now - c.longest_wait) if c.waiting else None,
+                    "offered": c.offered, "responded": c.responded,
+                    "service_level": _r(c.service_level, 3), "asa": _r(c.asa),
+                }
+        return {"queues": queues, "agents": agents, "channels": channels, "calls": calls}
+
+    async def history(self, since: float | None, until: float | None) -> dict[str, Any]:
+        """Figures over `[since, until)` (`routing.stats`): per queue, per agent, and per queue
+        and hour (keys "<queue> <YYYY-MM-DDTHH>Z", hours in UTC)."""
+        acd = self.acd
+        records = await acd.store.records(since=since, until=until)
+        by_queue: dict[str, list[QueueRecord]] = defaultdict(list)
+        by_hour: dict[tuple[str, float], list[QueueRecord]] = defaultdict(list)
+        for record in records:
+            by_queue[record.queue].append(record)
+            hour = record.enqueued_wall - record.enqueued_wall % _HOUR
+            by_hour[(record.queue, hour)].append(record)
+
+        def threshold(queue: str) -> float:
+            cfg = acd.queues.get(queue)
+            return cfg.service_level if cfg is not None else 20.0
+
+        queues = {q: _finite(queue_figures(by_queue.get(q, []), threshold=threshold(q))
+                             .to_dict()) for q in sorted(set(acd.queues) | set(by_queue))}
+        agents = {a: _finite(f.to_dict()) for a, f in agent_figures(records).items()}
+        hours: dict[str, Any] = {}
+        for (queue, hour), rows in sorted(by_hour.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            label = datetime.fromtimestamp(hour, UTC).strftime("%Y-%m-%dT%H")
+            hours[f"{queue} {label}Z"] = {
+                "queue": queue, "hour": hour,
+                **_finite(queue_figures(rows, threshold=threshold(queue)).to_dict())}
+        return {"since": since, "until": until, "queues": queues, "agents": agents,
+                "hours": hours}
+
+
+def _finite(out: dict[str, Any]) -> dict[str, Any]:
+    """JSON has no infinity nor NaN: such a figure is None."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in out.items()}
+
+
+def add_wallboard(app: web.Application, acd: Acd, cases: CaseStore | None) -> WallboardFeed:
+    """The supervisor's page on `app`, its wallboard fed from `acd` (`web.supervisor.api`)."""
+    board = AcdBoard(acd, cases)
+    feed = WallboardFeed(board.board)
+    board.attach(feed)
+    add_supervisor_routes(app, feed, board.history)
+    return feed

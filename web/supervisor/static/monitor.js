@@ -1,0 +1,84 @@
+// Listening to a call from this browser (web/monitor_api.py): one WebRTC leg joins the call
+// in the mode chosen (listen: hear both; whisper: the agent alone hears you; barge: all three
+// talk), the mode switches during the call, Leave ends it. The peer connection is the desk's
+// softphone (non-trickle offer, no STUN server, the remote audio in <audio id="remote">).
+
+import {Softphone} from "/desk/static/softphone.js";
+import {request, reason} from "./api.js";
+
+export const MODES = ["listen", "whisper", "barge"];
+
+export class Monitor {
+  constructor(remote, onChange) {
+    this.phone = new Softphone(remote);
+    this.onChange = onChange;
+    this.callId = null;
+    this.mode = null;
+    this.busy = false;
+    this.error = null;
+  }
+
+  changed() {
+    this.onChange(this);
+  }
+
+  async run(work) {
+    this.busy = true;
+    this.error = null;
+    this.changed();
+    try {
+      await work();
+    } catch (err) {
+      this.error = err.message || String(err);
+    } finally {
+      this.busy = false;
+      this.changed();
+    }
+  }
+
+  /** Listen, whisper or barge on `callId`: join it, or switch mode if already on it. */
+  choose(callId, mode) {
+    return this.run(async () => {
+      if (this.callId !== null && this.callId !== callId) await this.leaveNow();
+      if (this.callId === callId) {
+        const resp = await request("PATCH", this.path(callId), {mode});
+        if (!resp.ok) throw new Error(await reason(resp));
+        this.mode = mode;
+        return;
+      }
+      const sdp = await this.phone.start();
+      const resp = await request("POST", this.path(callId), {mode, sdp});
+      if (!resp.ok) {
+        this.phone.close();
+        throw new Error(await reason(resp));
+      }
+      await this.phone.answer((await resp.json()).sdp);
+      this.callId = callId;
+      this.mode = mode;
+    });
+  }
+
+  leave() {
+    return this.run(() => this.leaveNow());
+  }
+
+  async leaveNow() {
+    const callId = this.callId;
+    this.callId = null;
+    this.mode = null;
+    this.phone.close();
+    if (callId !== null) await request("DELETE", this.path(callId));
+  }
+
+  /** The call ended under us: nothing to tell the server. */
+  ended() {
+    this.callId = null;
+    this.mode = null;
+    this.phone.close();
+    this.changed();
+  }
+
+  path(callId) {
+    return `/api/calls/${encodeURIComponent(callId)}/monitor`;
+  }
+}
