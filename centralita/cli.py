@@ -1,5 +1,5 @@
 """The `centralita` command: `serve` runs the server, `call` dials it with pjsua2, `users` and
-`tokens` manage who may use the HTTP API."""
+`tokens` manage who may use the HTTP API, `customers` exports or erases one customer's data."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--debug-api", action="store_true", default=None,
                        help="expose GET /api/debug/calls (decoded audio, digits, RTP stats)")
 
+    from centralita.customers_cli import add_customers_parser
     from centralita.demo import add_demo_parser
     from ivr.cli import add_flows_parser
     from media.asr.transcribe import add_transcribe_parser
@@ -63,6 +64,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_transcribe_parser(sub)
     add_flows_parser(sub)
     add_demo_parser(sub)
+    add_customers_parser(sub)
     for auth_parser in add_auth_parsers(sub):
         auth_parser.add_argument("--config", type=Path, help="YAML config file (as for serve)")
         auth_parser.add_argument("--data-dir", type=Path, help="the server's data directory")
@@ -93,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         from ivr.cli import run_flows_command
 
         return run_flows_command(args)
+    if args.command == "customers":
+        from centralita.customers_cli import run_customers_command
+
+        return run_customers_command(args)
     if args.command in ("users", "tokens"):
         return _auth_command(args)
     if args.command == "transcribe":

@@ -24,11 +24,13 @@ from aiohttp import web
 from assist.index import KnowledgeBase
 from cases.db import private_dir
 from cases.events import InProcessBus
+from cases.gdpr_erase import Gdpr
 from cases.opt_outs import OptOutStore
 from cases.store import CaseStore, system_clock
 from centralita.assist_live import AssistedTranscripts
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
 from centralita.call_monitor import build_monitors
+from centralita.gdpr_setup import holders_for_server
 from centralita.handover_setup import CallHandover
 from centralita.logs_entry import LoggedCalls, log_context_middleware, logged_verbs
 from centralita.metrics import ServerMetrics, Sources
@@ -94,6 +96,7 @@ from web.auth.throttle import LoginThrottle
 from web.case_access import CaseAccess, Teams
 from web.cases_api import add_case_routes
 from web.chat_api import add_chat_routes
+from web.customers_api import add_customer_routes
 from web.desk.api import add_desk_routes
 from web.email_api import add_email_routes
 from web.handover_api import add_handover_routes
@@ -139,6 +142,9 @@ class Server:
         self.twilio_voice: TwilioStreams | None = None
         self._twilio_calls: TwilioRest | None = None  # REST call control (hang up, <Dial>)
         self.email: EmailStack | None = None
+        # GDPR export and erasure (centralita.gdpr_setup: register new stores there).
+        self.gdpr: Gdpr | None = None
+        self._gdpr_close: Callable[[], Awaitable[None]] | None = None
         self.started = False
         # Prometheus figures (centralita.metrics): a registry of this server's own.
         self.metrics = ServerMetrics()
@@ -319,6 +325,9 @@ class Server:
             add_recording_routes(app, RecordingsApi(
                 self.recordings, CaseInteractions(self.store),
                 Teams.from_config(self.routing.teams) if self.routing else None))
+        # GDPR: one customer's export and erasure across every store, admins only.
+        self.gdpr, self._gdpr_close = await holders_for_server(self)
+        add_customer_routes(app, self.gdpr)
         if s.debug_api:
             require(app, app.router.add_post("/api/debug/dial", self._debug_dial), Role.ADMIN)
             require(app, app.router.add_get("/api/debug/media", self._debug_media), Role.ADMIN)
@@ -484,6 +493,8 @@ class Server:
             await self.speech.close()
         if self.recordings is not None:
             await self.recordings.close()
+        if self._gdpr_close is not None:
+            await self._gdpr_close()
         if self.users is not None:
             await self.users.close()
         if isinstance(self.sessions, RedisSessionStore):

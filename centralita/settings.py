@@ -29,6 +29,7 @@ from channels.email_config import EmailConfigError, EmailSettings, parse_email_s
 from channels.twilio_config import TwilioConfig, TwilioConfigError, parse_twilio
 from recordings.config import RecordingConfig, RecordingConfigError, parse_recordings
 from voice.dialplan import DialPlanConfig, DialPlanConfigError, parse_dialplan, parse_region
+from voice.trunk import TrunkConfig, TrunkConfigError, parse_trunk
 from voice.trust import DEMO_TRUSTED_SOURCES, Network, TrustConfigError, parse_sources
 from web.auth.roles import ROLE_LABELS
 from web.auth.tokens import digest
@@ -122,8 +123,9 @@ class Settings:
     # parties can join them. Off: the old two-party bridge (parties cannot join).
     live_mixer: bool = True
     # Where numbers (not SIP URIs) are dialed, e.g. a transfer to "+3491...": a carrier trunk
-    # or PBX as HOST:PORT. None: transfers to numbers are unavailable (and say so).
-    trunk: HostPort | None = None
+    # or PBX as HOST:PORT, or a mapping with transport, digest login and caller id
+    # (voice.trunk). None: transfers to numbers are unavailable (and say so).
+    trunk: TrunkConfig | None = None
     # A directory of IVR flows (YAML); None serves the built-in demo handler.
     flows_dir: Path | None = None
     # Queues and agents to load at start (YAML, see routing.config and routing/demo.yaml).
@@ -184,7 +186,7 @@ class Settings:
         return self.public_host or self.sip_listen.host
 
 
-_HOSTPORT_KEYS = {"sip_listen", "sip_tls_listen", "http_listen", "trunk"}
+_HOSTPORT_KEYS = {"sip_listen", "sip_tls_listen", "http_listen"}
 _PATH_KEYS = {"tls_cert", "tls_key", "data_dir", "demo_prompt", "flows_dir", "routing_file"}
 
 
@@ -261,6 +263,11 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         )
     if key == "auth":
         return _auth(value, f"{where}: auth")
+    if key == "trunk":
+        try:
+            return parse_trunk(value, f"{where}: trunk")
+        except TrunkConfigError as exc:
+            raise ConfigError(str(exc)) from exc
     if key in ("default_region", "dialplan", "trusted_sources"):
         try:
             if key == "default_region":
@@ -393,6 +400,8 @@ def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
             value = HostPort.parse(value, f"--{key.replace('_', '-')}")
         elif isinstance(value, str) and key in _PATH_KEYS:
             value = Path(value)
+        elif isinstance(value, str) and key == "trunk":
+            value = _coerce(key, value, "--trunk")
         setattr(settings, key, value)
     if settings.transcription == "vosk" and not settings.transcription_model:
         raise ConfigError("transcription: vosk needs transcription_model (a model directory)")
