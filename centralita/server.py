@@ -151,8 +151,10 @@ class Server:
         self._metrics_runner: web.AppRunner | None = None
         # The one check every call the server places goes through (callbacks, transfers,
         # customers rung back, the debug dial): voice.dialplan.
+        trunk = settings.trunk
         self.dialplan = DialPlan(settings.dialplan, region=settings.default_region,
-                                 trunk=str(settings.trunk) if settings.trunk else None)
+                                 trunk=trunk.hostport if trunk else None,
+                                 trunk_params=trunk.uri_params if trunk else "")
 
     async def start(self) -> None:
         s = self.settings
@@ -181,6 +183,8 @@ class Server:
                 tcp_port=s.sip_listen.port,
                 tls_port=s.tls_listen.port,
                 tls_server_context=tls,
+                # A TLS trunk's CA (voice.trunk); None: the system's CAs.
+                tls_client_context=s.trunk.client_context() if s.trunk else None,
                 public_host=s.public_host,
             ),
             on_register=registrations.on_register,
@@ -239,6 +243,7 @@ class Server:
             debug_dir=s.data_dir / "debug" if s.debug_api else None,
             inband_dtmf=s.inband_dtmf,
             trust=TrustedSources(s.trusted_sources, registrations),
+            trunk=s.trunk,
         )
         self.calls.on_ended = self.metrics.call_ended
         self.metrics.watch_ticker(self.ticker)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from centralita.settings import ConfigError, HostPort, load_settings
+from voice.trunk import TrunkConfig
 
 
 def test_defaults_then_file_then_flags(tmp_path: Path) -> None:
@@ -17,7 +18,7 @@ def test_defaults_then_file_then_flags(tmp_path: Path) -> None:
     s = load_settings(
         cfg, {"http_listen": "127.0.0.1:9000", "data_dir": None, "trunk": "127.0.0.1:5080"}
     )
-    assert s.trunk == HostPort("127.0.0.1", 5080)
+    assert s.trunk == TrunkConfig("127.0.0.1", 5080)
     assert s.sip_listen == HostPort("127.0.0.1", 5070)
     assert s.tls_listen == HostPort("127.0.0.1", 5071)
     assert s.http_listen.port == 9000

@@ -36,6 +36,7 @@ from voice.sip.session import EndCause, InviteSession, SessionState
 from voice.sip.ua import SipUserAgent
 from voice.sip_call_leg import SipCallLeg
 from voice.sip_leg import InbandDtmfMode, SipLeg
+from voice.trunk import TrunkConfig
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +114,13 @@ class CallManager:
         debug_dir: Path | None = None,
         inband_dtmf: InbandDtmfMode = "on",
         trust: SourceTrust | None = None,
+        trunk: TrunkConfig | None = None,
     ) -> None:
-        """`trust`: which inbound calls are trusted (voice.trust); None trusts none."""
+        """`trust`: which inbound calls are trusted (voice.trust); None trusts none.
+        `trunk`: calls dialed to it log in with its credentials and present its caller id."""
         self.ua = ua
         self.trust = trust
+        self.trunk = trunk
         self.inband_dtmf: InbandDtmfMode = inband_dtmf
         self.inband_bank = InbandDtmfBank()
         ticker.after_tick(self.inband_bank.flush)
@@ -193,6 +197,9 @@ class CallManager:
 
         Raises `voice.sip.errors.CallFailed` / `TransactionTimeout` when it isn't answered.
         """
+        if self.trunk is not None and self.trunk.is_trunk(target):
+            credentials = credentials or self.trunk.credentials_for(target)
+            from_uri = self.trunk.presented_from(from_uri)
         rtp = await self._open_rtp()
         assert rtp.local_port is not None
         offer = build_offer(self.media_host, rtp.local_port, session_id=secrets.randbits(31))

@@ -63,6 +63,7 @@ _TYPE_LABELS: Mapping[int, str] = {v: k.replace("_", "-") for k, v in NUMBER_TYP
 _NUMBER_TEXT = re.compile(r"\+?[0-9][0-9 ().\-]{0,39}")
 _PREFIX = re.compile(r"\+[0-9]{1,15}")
 DEFAULT_PORT = 5060
+DEFAULT_TLS_PORT = 5061  # a sips: or ;transport=tls URI without a port
 
 
 class DialRefused(Exception):
@@ -162,16 +163,18 @@ class DialPlan:
 
     `region`: how a number without + is read (and the default plan's only country).
     `trunk`: `host:port` where numbers are sent; None and no number can be dialed.
+    `trunk_params`: URI parameters after it (`;transport=tls`, `voice.trunk.TrunkConfig`).
     """
 
     def __init__(self, config: DialPlanConfig | None = None, *, region: str = "ES",
-                 trunk: str | None = None) -> None:
+                 trunk: str | None = None, trunk_params: str = "") -> None:
         self.config = config or DialPlanConfig()
         self.region = parse_region(region, "default_region")
         self.countries = self.config.countries if self.config.countries is not None \
             else frozenset({self.region})
         self._types = frozenset(NUMBER_TYPES[name] for name in self.config.types)
         self.trunk = trunk
+        self.trunk_params = trunk_params
         self._trunk_key = _host_port(trunk) if trunk is not None else None
 
     # -- numbers --------------------------------------------------------------------------------
@@ -216,8 +219,9 @@ class DialPlan:
                 uri = SipUri.parse(target)
             except SipParseError as exc:
                 raise DialRefused(f"not a valid SIP URI ({exc.reason})") from exc
-            if self._trunk_key is None or (uri.host.strip("[]").lower(),
-                                           uri.port or DEFAULT_PORT) != self._trunk_key:
+            tls = uri.scheme == "sips" or (uri.params.get("transport") or "").lower() == "tls"
+            port = uri.port or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT)
+            if self._trunk_key is None or (uri.host.strip("[]").lower(), port) != self._trunk_key:
                 return target  # not the trunk: the operator's own URI
             number = uri.user or ""
         else:
@@ -226,7 +230,7 @@ class DialPlan:
             raise DialRefused("dialing a number needs a SIP trunk; none is configured")
         if call is not None and not call.trusted:
             raise DialRefused(UNTRUSTED)
-        return f"sip:{self.check_number(number)}@{self.trunk}"
+        return f"sip:{self.check_number(number)}@{self.trunk}{self.trunk_params}"
 
     def customer_uri(self, number: str) -> str:
         """Where a callback's customer is called: numbers only, through the trunk."""

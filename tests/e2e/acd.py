@@ -45,8 +45,10 @@ async def start_acd(
     server_factory: ServerFactory, tmp_path: Path, *, queues: list[dict[str, Any]],
     agents: list[dict[str, Any]], entry_queue: str, extra_args: list[str] | None = None,
     workdir_name: str = "acd", transcription: bool = False,
+    config: dict[str, Any] | None = None,
 ) -> ServerProcess:
-    """A server whose default flow puts every caller in `entry_queue`."""
+    """A server whose default flow puts every caller in `entry_queue`; `config`: more of its
+    config file's sections."""
     conf = tmp_path / workdir_name
     conf.mkdir(exist_ok=True)
     flows = conf / "flows"
@@ -56,7 +58,7 @@ async def start_acd(
     routing.write_text(yaml.safe_dump({"queues": queues, "agents": agents}, sort_keys=False))
     args = ["--flows", str(flows), "--routing", str(routing),
             "--transcription", "whisper" if transcription else "off", *(extra_args or [])]
-    return await server_factory(ServerOptions(extra_args=args))
+    return await server_factory(ServerOptions(config=config or {}, extra_args=args))
 
 
 async def set_state(server: ServerProcess, agent_id: str, state: str,

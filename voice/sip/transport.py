@@ -223,8 +223,12 @@ class TransportLayer:
         raise TransportError(f"not listening on {transport} for {family_host}")
 
     # -- sending ------------------------------------------------------------------------------
-    async def flow_to(self, transport: str, addr: Address) -> Flow:
-        """A flow able to reach `addr`: the UDP socket of its family or a (new) connection."""
+    async def flow_to(self, transport: str, addr: Address, *,
+                      server_name: str | None = None) -> Flow:
+        """A flow able to reach `addr`: the UDP socket of its family or a (new) connection.
+
+        `server_name`: the host name a TLS certificate must carry (the URI's host, before it
+        was resolved to `addr`); default the address itself."""
         transport = transport.upper()
         if transport == "UDP":
             family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
@@ -244,7 +248,7 @@ class TransportLayer:
         try:
             _, conn = await loop.create_connection(
                 lambda: StreamFlow(self, transport), addr[0], addr[1], ssl=context,
-                server_hostname=addr[0] if context is not None else None,
+                server_hostname=(server_name or addr[0]) if context is not None else None,
             )
         except (OSError, ssl.SSLError) as exc:
             raise TransportError(f"cannot connect {transport} to {addr}: {exc}") from exc

@@ -464,10 +464,10 @@ class SipUserAgent:
         """
         uri = SipUri.parse(target)
         name = (transport or uri.transport).upper()
-        host = (uri.params.get("maddr") or uri.host).strip("[]")
+        name_host = (uri.params.get("maddr") or uri.host).strip("[]")
         port = uri.port or (5061 if name == "TLS" else 5060)
-        host = await _resolve(host)
-        flow = await self.transports.flow_to(name, (host, port))
+        host = await _resolve(name_host)
+        flow = await self.transports.flow_to(name, (host, port), server_name=name_host)
         sent_host, _ = self._sent_by(flow)
         request = SipRequest(method="INVITE", uri=target)
         h = request.headers
