@@ -129,6 +129,18 @@ class LiveCollector(Collector):
         for kind in _SIP_KINDS:
             messages.add_metric([kind], figures.get(kind, 0))
         yield messages
+        # Scanner handling (voice.sip.abuse): requests dropped unanswered, and bans.
+        dropped = CounterMetricFamily("centralita_sip_abuse_dropped",
+                                      "SIP messages dropped unanswered, by reason",
+                                      labels=["reason"])
+        for reason in ("scanner", "banned", "rate"):
+            dropped.add_metric([reason], figures.get(f"abuse_dropped_{reason}", 0))
+        yield dropped
+        yield CounterMetricFamily("centralita_sip_abuse_bans", "SIP source addresses banned",
+                                  value=figures.get("abuse_bans", 0))
+        yield GaugeMetricFamily("centralita_sip_abuse_banned_sources",
+                                "SIP source addresses banned now",
+                                value=figures.get("abuse_banned_sources", 0))
         yield GaugeMetricFamily("centralita_sip_dialogs_active", "INVITE dialogs live",
                                 value=figures.get("calls_active", 0))
         yield GaugeMetricFamily("centralita_sip_transactions_active", "SIP transactions live",

@@ -74,6 +74,7 @@ from voice.calls import CallHandler, CallManager
 from voice.conference_monitor import MonitorError, Monitors
 from voice.demo import DemoHandler
 from voice.dialplan import DialPlan, DialRefused
+from voice.sip.abuse import SourceGuard
 from voice.sip.auth import AuthPolicy
 from voice.sip.errors import SipError, SipParseError
 from voice.sip.headers import SipUri
@@ -190,6 +191,11 @@ class Server:
             on_register=registrations.on_register,
         )
         self.ua.on_sent = self.metrics.sip_sent
+        if s.sip_abuse.enabled:
+            # Scanners and floods get no answer; the trunks (trusted_sources) are never banned.
+            exempt = s.sip_abuse.exempt
+            self.ua.guard = SourceGuard(s.sip_abuse, self.clock.now, exempt=(
+                exempt if exempt is not None else s.trusted_sources))
         bus = InProcessBus()
         self.store = await CaseStore.open(s.database_url, bus=bus, default_region=s.default_region)
         self.metrics.watch_engine(self.store.engine, "cases")

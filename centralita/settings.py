@@ -29,6 +29,7 @@ from channels.email_config import EmailConfigError, EmailSettings, parse_email_s
 from channels.twilio_config import TwilioConfig, TwilioConfigError, parse_twilio
 from recordings.config import RecordingConfig, RecordingConfigError, parse_recordings
 from voice.dialplan import DialPlanConfig, DialPlanConfigError, parse_dialplan, parse_region
+from voice.sip.abuse import AbuseConfigError, AbuseSettings, parse_abuse
 from voice.trunk import TrunkConfig, TrunkConfigError, parse_trunk
 from voice.trust import DEMO_TRUSTED_SOURCES, Network, TrustConfigError, parse_sources
 from web.auth.roles import ROLE_LABELS
@@ -158,6 +159,9 @@ class Settings:
     # embedded demo's; a server on a public address lists its trunk here (or [] for none).
     trusted_sources: tuple[Network, ...] = field(
         default_factory=lambda: parse_sources(DEMO_TRUSTED_SOURCES, "trusted_sources"))
+    # SIP scanners: known scanner user agents dropped, INVITE/REGISTER rate per source with
+    # a ban, OPTIONS answered to health checkers (voice.sip.abuse).
+    sip_abuse: AbuseSettings = field(default_factory=AbuseSettings)
     # SMS and WhatsApp through Twilio (channels.twilio_config); None: not offered.
     twilio: TwilioConfig | None = None
     # Email: the relay out, the SMTP listener in (channels.email_config); None: not offered.
@@ -276,6 +280,11 @@ def _coerce(key: str, value: Any, where: str) -> Any:
                 return parse_dialplan(value, f"{where}: dialplan")
             return parse_sources(value, f"{where}: trusted_sources")
         except (DialPlanConfigError, TrustConfigError) as exc:
+            raise ConfigError(str(exc)) from exc
+    if key == "sip_abuse":
+        try:
+            return parse_abuse(value, f"{where}: sip_abuse")
+        except AbuseConfigError as exc:
             raise ConfigError(str(exc)) from exc
     if key == "email":
         try:

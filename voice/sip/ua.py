@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from media.clock import Clock
+from voice.sip.abuse import SourceGuard
 from voice.sip.builder import make_response, new_call_id, new_tag, salvage_response
 from voice.sip.dialog import Dialog, DialogId
 from voice.sip.errors import SipError, SipParseError, TransactionTimeout, TransportError
@@ -105,6 +106,9 @@ class SipUserAgent:
         # Sees every message sent, retransmissions included (centralita.metrics counts the
         # responses by status code); must not raise or block.
         self.on_sent: Callable[[bytes], None] | None = None
+        # Scanner handling (voice.sip.abuse): banned sources are dropped before parsing,
+        # out-of-dialog requests are admitted or dropped without an answer. None: all pass.
+        self.guard: SourceGuard | None = None
         self._authenticator = authenticator
         self._counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         self.transports = TransportLayer(
@@ -152,6 +156,9 @@ class SipUserAgent:
         out["calls_active"] = len(self._sessions)
         out["transactions_active"] = len(self._server_tx) + len(self._client_tx)
         out["connections"] = self.transports.connection_count
+        if self.guard is not None:
+            out.update(self.guard.counters)
+            out["abuse_banned_sources"] = self.guard.banned_now
         return out
 
     def count(self, name: str, n: int = 1) -> None:
@@ -257,6 +264,8 @@ class SipUserAgent:
         self._counters["messages_in"] += 1
         if not data.strip():
             return  # RFC 5626 keep-alive
+        if self.guard is not None and self.guard.blocked(peer[0]):
+            return
         try:
             try:
                 msg = parse_message(data, stream=flow.reliable)
@@ -315,6 +324,11 @@ class SipUserAgent:
             self._counters["absorbed"] += 1
             return
         method = request.method
+        if self.guard is not None and method != "ACK" and not self.guard.admit(
+            method, peer[0], request.headers.get("User-Agent"),
+            in_dialog=request.to_tag is not None or method == "CANCEL",
+        ):
+            return  # no answer at all: a scanner must not learn that anything listens
         if method == "ACK":
             self._on_ack(request)
             return
