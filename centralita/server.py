@@ -47,7 +47,7 @@ from centralita.recording import (
 from centralita.routing_setup import CaseNotes, RoutingStack, start_routing
 from centralita.settings import Settings
 from centralita.speech import SpeechStack, TranscribedCalls, build_speech
-from centralita.tls import server_context
+from centralita.tls import CertificateReloader, new_server_context, server_files
 from centralita.wallboard import add_wallboard
 from channels.attachments import AttachmentStore
 from channels.chat import ChatService
@@ -150,6 +150,8 @@ class Server:
         # Prometheus figures (centralita.metrics): a registry of this server's own.
         self.metrics = ServerMetrics()
         self._metrics_runner: web.AppRunner | None = None
+        # Renewed TLS certificates are served without a restart (polled, and on SIGHUP).
+        self.tls_reloader: CertificateReloader | None = None
         # The one check every call the server places goes through (callbacks, transfers,
         # customers rung back, the debug dial): voice.dialplan.
         trunk = settings.trunk
@@ -163,7 +165,10 @@ class Server:
             # Cases, hashes, recordings and keys live here: it was open to other local users.
             log.warning("data directory %s was open to other users; made it private (0700)",
                         s.data_dir)
-        tls = server_context(s.tls_cert, s.tls_key, s.data_dir)
+        cert, key = server_files(s.tls_cert, s.tls_key, s.data_dir)
+        tls = new_server_context(cert, key)
+        self.tls_reloader = CertificateReloader(tls, cert, key)
+        self.tls_reloader.start()
         registrar = Registrar(
             RegistrarConfig(
                 realm=s.registrar.realm,
@@ -513,6 +518,8 @@ class Server:
         if self.store is not None:
             await self.store.close()
         await self.ticker.stop()
+        if self.tls_reloader is not None:
+            await self.tls_reloader.close()
 
 
 def agent_transcription(
@@ -561,6 +568,14 @@ async def run_server(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+
+    def reload_tls() -> None:
+        if server.tls_reloader is not None:
+            server.tls_reloader.check()
+
+    with contextlib.suppress(NotImplementedError):
+        # A renewed certificate is loaded at once (it is also found by polling).
+        loop.add_signal_handler(signal.SIGHUP, reload_tls)
     try:
         await server.start()
         tune_gc()
