@@ -26,6 +26,7 @@ from cases.db import private_dir
 from cases.events import InProcessBus
 from cases.gdpr_erase import Gdpr
 from cases.opt_outs import OptOutStore
+from cases.review_store import ReviewStore
 from cases.store import CaseStore, system_clock
 from centralita.assist_live import AssistedTranscripts
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
@@ -104,6 +105,7 @@ from web.handover_api import add_handover_routes
 from web.jsonbody import JsonBodyError, read_json
 from web.monitor_api import MonitorApi, add_monitor_routes
 from web.recordings_api import RecordingsApi, add_recording_routes
+from web.review import ReviewApi, add_review_routes
 from web.routing_api import add_routing_routes
 from web.summary_api import add_summary_routes
 from web.twilio_api import add_twilio_routes
@@ -132,6 +134,7 @@ class Server:
         self.app: web.Application | None = None
         self.speech: SpeechStack | None = None
         self.recordings: Recordings | None = None
+        self.review: ReviewStore | None = None  # transcript search and QA (web.review)
         self.flows: FlowRegistry | None = None
         # What IVR verbs find in `Services.extra` (filled in as the parts are built).
         self.ivr_extra: dict[str, Any] = {}
@@ -338,9 +341,13 @@ class Server:
             add_wallboard(app, self.routing.acd, self.store)
         if self.recordings is not None:
             # Review: agents their own, supervisors their teams', admins all; all audited.
-            add_recording_routes(app, RecordingsApi(
+            recordings_api = RecordingsApi(
                 self.recordings, CaseInteractions(self.store),
-                Teams.from_config(self.routing.teams) if self.routing else None))
+                Teams.from_config(self.routing.teams) if self.routing else None)
+            add_recording_routes(app, recordings_api)
+            # The review page: player, synced transcript, search, QA reviews (web.review).
+            self.review = await ReviewStore.open(s.database_url)
+            add_review_routes(app, ReviewApi(recordings_api, self.review))
         # GDPR: one customer's export and erasure across every store, admins only.
         self.gdpr, self._gdpr_close = await holders_for_server(self)
         add_customer_routes(app, self.gdpr)
@@ -509,6 +516,8 @@ class Server:
             await self.speech.close()
         if self.recordings is not None:
             await self.recordings.close()
+        if self.review is not None:
+            await self.review.close()
         if self._gdpr_close is not None:
             await self._gdpr_close()
         if self.users is not None:

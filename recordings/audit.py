@@ -1,8 +1,9 @@
 """The access audit of recordings: who did what to which recording, when, and the result.
 
-One row per request that touches a recording (list, read, play, hold, release, delete) and
-per refusal, written before the answer goes out. Columns hold no personal data: the actor is
-a staff user or token name with its role, the object a recording or interaction id.
+One row per request that touches a recording (list, read, play, hold, release, delete; from
+the review pages waveform, search, qa_read, qa_write) and per refusal, written before the
+answer goes out. Columns hold no personal data: the actor is a staff user or token name
+with its role, the object a recording or interaction id.
 Retention's deletions are written too, as actor "system:retention".
 """
 
@@ -16,7 +17,9 @@ from sqlalchemy import insert, select
 from cases.db import DbWorker
 from recordings.tables import recording_audit
 
-ACTIONS = ("list", "read", "play", "download", "hold", "release", "delete")
+ACTIONS = ("list", "read", "play", "download", "hold", "release", "delete",
+           # the review pages (web.review): waveform, transcript search, QA reviews
+           "waveform", "search", "qa_read", "qa_write")
 RESULTS = ("ok", "forbidden", "not_found", "conflict", "gone", "invalid", "error")
 
 

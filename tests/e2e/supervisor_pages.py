@@ -51,12 +51,12 @@ def tone(freq: float, seconds: float, rate: int = RATE, level: float = 6000.0
     return (level * np.sin(2 * np.pi * freq * t)).astype(np.int16)
 
 
-def tone_wav(path: Path, freq: float, seconds: float) -> Path:
+def tone_wav(path: Path, freq: float, seconds: float, level: float = 6000.0) -> Path:
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(RATE)
-        w.writeframes(tone(freq, seconds).tobytes())
+        w.writeframes(tone(freq, seconds, level=level).tobytes())
     return path
 
 
@@ -69,8 +69,19 @@ def amplitude(x: npt.NDArray[Any], freq: float, rate: int = RATE) -> float:
     return float(2 * abs(c) / len(x))
 
 
+WINDOW = 800  # 100 ms at 8 kHz: a whole number of cycles of every test tone (10 Hz steps)
+
+
 def levels(x: npt.NDArray[Any], **freqs: float) -> dict[str, float]:
-    return {name: round(amplitude(x, f), 1) for name, f in freqs.items()}
+    """The median over 100 ms windows of each tone's amplitude in `x`. Per window, not over the
+    whole: a browser's audio may skip a block under load, and a phase jump would cancel a long
+    correlation although the tone is there."""
+    n = len(x) // WINDOW
+    if n == 0:
+        return {name: 0.0 for name in freqs}
+    windows = np.asarray(x[:n * WINDOW], np.float64).reshape(n, WINDOW)
+    return {name: round(float(np.median([amplitude(w, f) for w in windows])), 1)
+            for name, f in freqs.items()}
 
 
 async def record_remote(page: Any, seconds: float) -> npt.NDArray[np.int16]:
@@ -93,7 +104,7 @@ async def logged_in_page(playwright: Any, server: ServerProcess, name: str, tmp:
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         # Failed requests by address (the console's "Failed to load resource" names none);
         # the browser's own favicon request is not the page's.
-        page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+        page.on("response", lambda r: errors.append(f"{r.status} {r.request.method} {r.url}")
                 if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
         page.on("console", lambda msg: errors.append(msg.text)
                 if msg.type == "error" and "Failed to load resource" not in msg.text else None)

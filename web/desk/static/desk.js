@@ -33,6 +33,7 @@ const state = {
   accepting: null,       // offer id we answered and await the call for
   rejoining: null,       // call id whose audio this (reloaded) page is getting back
   call: null,
+  coached: null,         // {call_id, mode}: a supervisor on our call (listen, whisper, barge)
   callSince: 0,
   wrapup: null,
   wrapupCaller: null,
@@ -247,6 +248,9 @@ const handlers = {
     }
   },
   pong() {},
+  coached(msg) {  // a supervisor listens, whispers or barged in on our call (mode null: left)
+    state.coached = msg.mode ? {call_id: msg.call_id, mode: msg.mode} : null;
+  },
 };
 
 async function receive(msg) {
@@ -600,6 +604,10 @@ function renderCall() {
   const phase = call.reconnecting ? t("call.reconnecting", {phase: call.phase}) : call.phase;
   text($("call-phase"), phase);
   $("call-phase").dataset.phase = call.phase;
+  const coached = state.coached && state.coached.call_id === call.call_id ? state.coached.mode : null;
+  show($("coached"), Boolean(coached));
+  text($("coached"), coached ? t(`coached.${coached}`) : "");
+  $("coached").dataset.mode = coached || "";
   const mute = $("mute");
   mute.setAttribute("aria-pressed", String(Boolean(call.muted)));
   mute.firstChild.textContent = `${call.muted ? t("call.unmute") : t("call.mute")} `;

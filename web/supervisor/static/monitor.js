@@ -66,8 +66,12 @@ export class Monitor {
     const callId = this.callId;
     this.callId = null;
     this.mode = null;
-    this.phone.close();
-    if (callId !== null) await request("DELETE", this.path(callId));
+    // Tell the server first: closing the connection first would end the leg under it.
+    try {
+      if (callId !== null) await request("DELETE", this.path(callId));
+    } finally {
+      this.phone.close();
+    }
   }
 
   /** The call ended under us: nothing to tell the server. */
