@@ -103,6 +103,25 @@ async def test_a_waiting_call_shows_and_its_answer_arrives_as_a_delta(
                 assert any(q.get("waiting") == 0 for q in line), deltas
                 assert all("threshold" not in q for q in line), line  # unchanged, not sent
                 assert any(m["changed"].get("calls", {}).get(offer["call_id"]) for m in deltas)
+
+                # History: the answered call in today's figures, as JSON, CSV and a chart.
+                reply = await page.request.get("/api/supervisor/history")
+                assert reply.ok, await reply.text()
+                figures = await reply.json()
+                assert figures["queues"]["support"]["answered"] == 1, figures
+                assert figures["agents"]["ana"]["answered"] == 1, figures
+                assert [k for k in figures["hours"] if k.startswith("support ")], figures
+                reply = await page.request.get("/api/supervisor/history?format=csv&since="
+                                               + "2000-01-01")
+                lines = (await reply.text()).splitlines()
+                assert lines[0].startswith("scope,key,offered,answered,abandoned,asa"), lines
+                assert any(line.startswith("queue,support,1,1,0,") for line in lines), lines
+                assert any(line.startswith("agent,ana,") for line in lines), lines
+                reply = await page.request.get("/api/supervisor/history?since=yesterday")
+                assert reply.status == 400
+                await page.select_option("#history-figure", "asa")
+                await page.click("#history-show")
+                await page.wait_for_selector("#chart-agents svg rect.bar", timeout=10000)
                 assert page.errors == [], page.errors
             finally:
                 if caller is not None and not caller.done():
