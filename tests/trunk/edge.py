@@ -22,6 +22,9 @@ from tests.cluster.kamailio import KamailioProcess, kamailio_binary
 from tests.helpers.server import free_port
 
 EDGE_CFG = Path(__file__).with_name("trunk_edge.cfg")
+ORIGINATION_CFG = Path(__file__).with_name("origination_edge.cfg")
+# The carrier's address as the node sees it: not the phones' 127.0.0.1.
+CARRIER_HOST = "127.0.0.3"
 TRUNK_USER = "centralita-trunk"
 TRUNK_PASSWORD = "s3cret-from-the-credential-list"
 
@@ -46,34 +49,37 @@ def localhost_certificate(cert_path: Path, key_path: Path) -> None:
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-class TrunkEdge(KamailioProcess):
-    """Kamailio challenging every INVITE, relaying authorised ones to `customer` (host:port)."""
+class _Edge(KamailioProcess):
+    """Kamailio with one of this directory's configurations, a UDP port on 127.0.0.1 (the
+    OPTIONS the start waits for) and a TLS port with a certificate for `localhost`."""
 
-    def __init__(self, workdir: Path, customer: str, *, password: str = TRUNK_PASSWORD) -> None:
+    config: Path
+    name: str
+
+    def __init__(self, workdir: Path) -> None:
         super().__init__(workdir, [], children=2)
-        self.workdir = workdir / "trunk-edge"
+        self.workdir = workdir / self.name
         self.log_path = self.workdir / "kamailio.log"
         self.list_path = self.workdir / "dispatcher.list"
         self.tls_port = free_port()
         self.cert = self.workdir / "edge.crt"
         self.key = self.workdir / "edge.key"
-        self.customer = customer
-        self.password = password
+
+    def tls_listen(self) -> str:
+        return f"tls:127.0.0.1:{self.tls_port}"
+
+    def config_defines(self) -> dict[str, str]:
+        raise NotImplementedError
 
     def build_argv(self) -> list[str]:
         run_dir = self.workdir / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         localhost_certificate(self.cert, self.key)
-        defines = {
-            "TRUNK_USER": f'"{TRUNK_USER}"',
-            "TRUNK_PASSWORD": f'"{self.password}"',
-            "CUSTOMER": f'"sip:{self.customer}"',
-            "TLS_CERT": f'"{self.cert}"',
-            "TLS_KEY": f'"{self.key}"',
-        }
+        defines = {"TLS_CERT": f'"{self.cert}"', "TLS_KEY": f'"{self.key}"',
+                   **self.config_defines()}
         argv = [
-            kamailio_binary(), "-DD", "-E", "-f", str(EDGE_CFG),
-            "-l", f"udp:{self.target}", "-l", f"tls:127.0.0.1:{self.tls_port}",
+            kamailio_binary(), "-DD", "-E", "-f", str(self.config),
+            "-l", f"udp:{self.target}", "-l", self.tls_listen(),
             "-P", str(self.workdir / "kamailio.pid"), "-Y", str(run_dir),
             "-w", str(self.workdir), "-m", "64", "-M", "8",
         ]
@@ -88,3 +94,38 @@ class TrunkEdge(KamailioProcess):
         except OSError:
             return []
         return [line for line in text.splitlines() if marker in line]
+
+
+class TrunkEdge(_Edge):
+    """Challenging every INVITE, relaying authorised ones to `customer` (host:port)."""
+
+    config = EDGE_CFG
+    name = "trunk-edge"
+
+    def __init__(self, workdir: Path, customer: str, *, password: str = TRUNK_PASSWORD) -> None:
+        super().__init__(workdir)
+        self.customer = customer
+        self.password = password
+
+    def config_defines(self) -> dict[str, str]:
+        return {"TRUNK_USER": f'"{TRUNK_USER}"', "TRUNK_PASSWORD": f'"{self.password}"',
+                "CUSTOMER": f'"sip:{self.customer}"'}
+
+
+class OriginationEdge(_Edge):
+    """Relaying every INVITE it gets to `node` (host:port of the node's SIP TLS listener) over
+    TLS, sent from CARRIER_HOST: a carrier delivering calls to us."""
+
+    config = ORIGINATION_CFG
+    name = "origination-edge"
+
+    def __init__(self, workdir: Path, node: str) -> None:
+        super().__init__(workdir)
+        self.node = node
+
+    def tls_listen(self) -> str:
+        return f"tls:{CARRIER_HOST}:{self.tls_port}"
+
+    def config_defines(self) -> dict[str, str]:
+        return {"NODE": f'"sip:{self.node};transport=tls"',
+                "SEND_SOCKET": f'"{self.tls_listen()}"'}

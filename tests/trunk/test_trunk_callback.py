@@ -20,9 +20,15 @@ from tests.conftest import ServerFactory
 from tests.e2e.acd import agent, ended_calls, set_state, start_acd, user_of, wait_for
 from tests.e2e.api import get_json
 from tests.e2e.test_acd_callback import callback_queue, callbacks, take_callback
-from tests.helpers.server import ServerProcess
-from tests.trunk.edge import TRUNK_PASSWORD, TRUNK_USER, TrunkEdge
-from voice.pjsua.client import PjsuaListener
+from tests.helpers.server import ServerOptions, ServerProcess
+from tests.trunk.edge import (
+    CARRIER_HOST,
+    TRUNK_PASSWORD,
+    TRUNK_USER,
+    OriginationEdge,
+    TrunkEdge,
+)
+from voice.pjsua.client import PjsuaListener, place_call
 
 pytestmark = pytest.mark.slow
 
@@ -107,3 +113,23 @@ async def test_a_wrong_trunk_password_reaches_nobody_and_says_why(
         assert len(edge.log_lines("edge: challenge INVITE over tls")) >= 2, edge.log_tail()
         assert not edge.log_lines("edge: authorised"), edge.log_tail()
         assert await ended_calls(customer, settle=1.0) == []
+
+
+async def test_calls_the_carrier_delivers_over_tls_are_trusted_and_others_are_not(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    # The carrier's address only: a phone on loopback is anyone.
+    server = await server_factory(ServerOptions(
+        config={"trusted_sources": [f"{CARRIER_HOST}/32"]}, demo_hangup_after=30.0))
+    async with OriginationEdge(tmp_path, f"127.0.0.1:{server.tls_port}") as edge:
+        assert isinstance(edge, OriginationEdge)
+        through = await place_call(f"sip:+34910000000@{edge.target}", from_user="+34612345678",
+                                   duration=3.0)
+        direct = await place_call(f"sip:100@{server.sip_target}", from_user="+34612345679",
+                                  duration=3.0)
+        assert through.connected and direct.connected, (through, direct)
+        assert edge.log_lines("origination: INVITE relayed"), edge.log_tail()
+        # The caller's BYE went back through the carrier, over the TLS leg.
+        assert edge.log_lines("origination: in-dialog BYE over udp"), edge.log_tail()
+    inbound = [c for c in await server.debug_calls() if c["direction"] == "inbound"]
+    assert sorted(str(c["trusted_by"]) for c in inbound) == ["None", "trunk"], inbound

@@ -117,6 +117,11 @@ class InviteSession:
             raise DialogError(f"cannot {action} in state {self.state.name}")
 
     # -- UAS: answering an INVITE -------------------------------------------------------------
+    def _contact(self) -> str:
+        """Our Contact in this dialog: `sips:` when the INVITE that made it was (§12.1.1)."""
+        return self._ua.contact_for(
+            self.flow, secure=self.request.uri.lstrip().lower().startswith("sips:"))
+
     def _respond(self, status: int, reason: str | None = None, body: bytes = b"") -> SipResponse:
         assert self.dialog is not None and self.ist is not None
         resp = make_response(self.request, status, reason, to_tag=self.dialog.local_tag)
@@ -124,7 +129,7 @@ class InviteSession:
         if status > 100 and status < 300:
             for rr in self.request.headers.get_all("Record-Route"):
                 h.add("Record-Route", rr)
-            h.add("Contact", self._ua.contact_for(self.flow))
+            h.add("Contact", self._contact())
         if body:
             h.add("Content-Type", "application/sdp")
             resp.body = body
@@ -280,7 +285,7 @@ class InviteSession:
         self.dialog.update_target(request)
         self.local_sdp = answer
         resp = make_response(request, 200)
-        resp.headers.add("Contact", self._ua.contact_for(self.flow))
+        resp.headers.add("Contact", self._contact())
         if answer:
             resp.headers.add("Content-Type", "application/sdp")
             resp.body = answer
@@ -301,7 +306,7 @@ class InviteSession:
         try:
             request = self.dialog.create_request(
                 "INVITE", self._ua.via_for(self.flow), body=sdp,
-                contact=self._ua.contact_for(self.flow),
+                contact=self._contact(),
             )
             response = await self._ua.request_in_dialog(self, request)
         finally:

@@ -193,10 +193,15 @@ class SipUserAgent:
         host, port = self._sent_by(flow)
         return fresh_via(flow.transport, host, port)
 
-    def contact_for(self, flow: Flow) -> str:
+    def contact_for(self, flow: Flow, *, secure: bool = False) -> str:
+        """Our Contact on `flow`. `sips:` only in a dialog made by a SIPS request (RFC 3261
+        §12.1.1): a `sip:` request over TLS gets `sip:...;transport=tls`, which a peer behind
+        a proxy that reaches it over UDP can still send its ACK and BYE to (a `sips:` target
+        forbids any hop but TLS; RFC 5630)."""
         host, port = self._sent_by(flow)
-        tp = "" if flow.transport == "UDP" else f";transport={flow.transport.lower()}"
-        scheme = "sips" if flow.transport == "TLS" else "sip"
+        scheme = "sips" if secure and flow.transport == "TLS" else "sip"
+        tp = "" if flow.transport == "UDP" or scheme == "sips" \
+            else f";transport={flow.transport.lower()}"
         return f"<{scheme}:{host}:{port}{tp}>"
 
     def client_transaction(
@@ -491,7 +496,7 @@ class SipUserAgent:
         h.add("To", str(NameAddress.parse(to_uri or target)))
         h.add("Call-ID", new_call_id(sent_host))
         h.add("CSeq", "1 INVITE")
-        h.add("Contact", self.contact_for(flow))
+        h.add("Contact", self.contact_for(flow, secure=uri.scheme == "sips"))
         h.add("Allow", self.ALLOW)
         h.add("User-Agent", self.config.user_agent)
         for hname, value in headers or []:
