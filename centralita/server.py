@@ -104,6 +104,7 @@ from web.email_api import add_email_routes
 from web.handover_api import add_handover_routes
 from web.jsonbody import JsonBodyError, read_json
 from web.monitor_api import MonitorApi, add_monitor_routes
+from web.ratelimit import RateLimiter, rate_limit_middleware
 from web.recordings_api import RecordingsApi, add_recording_routes
 from web.review import ReviewApi, add_review_routes
 from web.routing_api import add_routing_routes
@@ -275,6 +276,11 @@ class Server:
         )
         # Outermost: every request logs in a context of its own (centralita.logs_entry).
         app.middlewares.insert(0, log_context_middleware)
+        if s.api_limits.enabled:
+            # A request budget per route and caller (web.ratelimit), inside the auth
+            # middleware so that a logged-in caller is counted as themselves.
+            app.middlewares.append(
+                rate_limit_middleware(RateLimiter(s.api_limits, self.clock.now)))
         # Who reads which case: agents their offers, calls and recent contacts; supervisors
         # their teams' (from the routing file); admins all.
         add_case_routes(app, self.store, bus, access=CaseAccess(

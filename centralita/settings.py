@@ -34,6 +34,7 @@ from voice.trunk import TrunkConfig, TrunkConfigError, parse_trunk
 from voice.trust import DEMO_TRUSTED_SOURCES, Network, TrustConfigError, parse_sources
 from web.auth.roles import ROLE_LABELS
 from web.auth.tokens import digest
+from web.ratelimit import ApiLimitSettings, RateLimitConfigError, parse_api_limits
 
 
 class ConfigError(Exception):
@@ -162,6 +163,8 @@ class Settings:
     # SIP scanners: known scanner user agents dropped, INVITE/REGISTER rate per source with
     # a ban, OPTIONS answered to health checkers (voice.sip.abuse).
     sip_abuse: AbuseSettings = field(default_factory=AbuseSettings)
+    # Requests per second per caller on each API route prefix, 429 past them (web.ratelimit).
+    api_limits: ApiLimitSettings = field(default_factory=ApiLimitSettings)
     # SMS and WhatsApp through Twilio (channels.twilio_config); None: not offered.
     twilio: TwilioConfig | None = None
     # Email: the relay out, the SMTP listener in (channels.email_config); None: not offered.
@@ -280,6 +283,11 @@ def _coerce(key: str, value: Any, where: str) -> Any:
                 return parse_dialplan(value, f"{where}: dialplan")
             return parse_sources(value, f"{where}: trusted_sources")
         except (DialPlanConfigError, TrustConfigError) as exc:
+            raise ConfigError(str(exc)) from exc
+    if key == "api_limits":
+        try:
+            return parse_api_limits(value, f"{where}: api_limits")
+        except RateLimitConfigError as exc:
             raise ConfigError(str(exc)) from exc
     if key == "sip_abuse":
         try:
