@@ -42,6 +42,7 @@ from tests.e2e.supervisor_pages import (
     tone_wav,
 )
 from tests.helpers.chromium import CHROMIUM
+from tests.recordings.test_recorded_calls import channels, wait_row
 from voice.pjsua.client import place_call
 
 pytestmark = pytest.mark.slow
@@ -76,7 +77,8 @@ async def test_listen_whisper_barge_from_the_supervisor_page(
     server = await start_acd(server_factory, tmp_path,
                              queues=[queue("support", offer_timeout=30)],
                              agents=[{"id": "ana", "name": "Ana", "queues": ["support"]}],
-                             entry_queue="support")
+                             entry_queue="support",
+                             config={"recordings": {"enabled": True, "compress": False}})
     for name, role in (("ana", "agent"), ("sue", "supervisor")):
         await send_json(server, "POST", "/api/users",
                         {"name": name, "password": PASSWORD, "role": role})
@@ -208,6 +210,29 @@ async def test_listen_whisper_barge_from_the_supervisor_page(
     assert report["barge"]["caller"]["sue"] > HEARS, report
     assert report["after_leave"]["caller"]["sue"] < SILENT, report
     assert report["after_leave"]["caller"]["ana"] > HEARS, report
+
+    # The call's own stereo recording (caller left, agent right), on the same clock: Ana's
+    # tone starts on the right channel when the desk connected. Listening and whispering
+    # leave no trace of Sue in it, on either side.
+    row = await wait_row(server.data_dir, "complete", within=30)
+    left, right, _ = channels(server.data_dir / "recordings" / row["location"])
+    agent_at = next(i for i in range(0, len(right) - win, win)
+                    if amplitude(right[i:i + win], ANA_HZ) > HEARS) / 8000
+
+    def recorded(side: npt.NDArray[Any], a: float, b: float) -> npt.NDArray[Any]:
+        lo = int((a - connected_at + agent_at + 0.5) * 8000)
+        hi = int((b - connected_at + agent_at - 0.5) * 8000)
+        return side[max(lo, 0):max(hi, 0)]
+
+    stored = {mode: {"left": levels(recorded(left, a, b), caller=CALLER_HZ, sue=SUP_HZ),
+                     "right": levels(recorded(right, a, b), ana=ANA_HZ, sue=SUP_HZ)}
+              for mode, (a, b) in phases.items()}
+    print("the call's recording, tone amplitudes per channel:", stored)
+    for mode in ("listen", "whisper"):
+        assert stored[mode]["left"]["caller"] > HEARS, stored
+        assert stored[mode]["right"]["ana"] > HEARS, stored
+        assert stored[mode]["left"]["sue"] < SILENT and stored[mode]["right"]["sue"] < SILENT, \
+            stored
 
 
 async def _async(value: bool) -> bool:
