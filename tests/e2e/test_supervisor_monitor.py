@@ -214,8 +214,8 @@ async def test_listen_whisper_barge_from_the_supervisor_page(
     # The call's own stereo recording (caller left, agent right), on the same clock: Ana's
     # tone starts on the right channel when the desk connected. Listening and whispering
     # leave no trace of Sue in it, on either side.
-    row = await wait_row(server.data_dir, "complete", within=30)
-    left, right, _ = channels(server.data_dir / "recordings" / row["location"])
+    stored_row = await wait_row(server.data_dir, "complete", within=30)
+    left, right, _ = channels(server.data_dir / "recordings" / stored_row["location"])
     agent_at = next(i for i in range(0, len(right) - win, win)
                     if amplitude(right[i:i + win], ANA_HZ) > HEARS) / 8000
 
