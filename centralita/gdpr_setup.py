@@ -10,7 +10,8 @@ Every package that keeps something about a person registers a `cases.gdpr.Holder
     debug          the debug API's decoded call audio and records     below
     cases          every case row (always last)                       cases.gdpr_erase
 
-`open_gdpr_offline` builds the same from the settings alone, for `centralita customers`.
+`open_gdpr_offline` builds the same from the settings alone, for `centralita customers`
+(the database, the data dir's files, the routing store's Redis; no live state).
 """
 
 from __future__ import annotations
@@ -139,13 +140,14 @@ async def holders_for_server(server: Server) -> tuple[Gdpr, Callable[[], Awaitab
         prefix=redis.prefix if redis is not None else "centralita:routing:")
     closers.append(callbacks.close)
     gdpr.register(callbacks)
-    if server.recordings is not None:
-        rec = server.recordings
-        recordings = await RecordingsHolder.open(
-            s.database_url, rec.storage, recording=lambda: tuple(rec.active),
-            settled=rec.settled)
-        closers.append(recordings.close)
-        gdpr.register(recordings)
+    rec = server.recordings
+    # Recordings made while recording was on stay after it is turned off: always a holder.
+    recordings = await RecordingsHolder.open(
+        s.database_url, rec.storage if rec is not None else make_storage(s.data_dir, s.recordings),
+        recording=(lambda: tuple(rec.active)) if rec is not None else tuple,
+        settled=rec.settled if rec is not None else None)
+    closers.append(recordings.close)
+    gdpr.register(recordings)
     gdpr.register(attachments(s.data_dir / "attachments"))
     gdpr.register(voicemail(s.data_dir / "recordings"))
 
@@ -171,15 +173,22 @@ async def holders_for_server(server: Server) -> tuple[Gdpr, Callable[[], Awaitab
 async def open_gdpr_offline(settings: Settings) -> tuple[Gdpr, Callable[[], Awaitable[None]]]:
     """`Gdpr` over the stores the settings name, for the command line (no live state)."""
     s = settings
+    from redis.asyncio import Redis
+
     gdpr = await Gdpr.open(s.database_url, now=system_clock)
-    callbacks = await CallbacksHolder.open(s.database_url, _normalizer(s.default_region))
-    closers: list[Callable[[], Awaitable[None]]] = [gdpr.close, callbacks.close]
+    closers: list[Callable[[], Awaitable[None]]] = [gdpr.close]
+    redis = Redis.from_url(s.routing.redis_url) if s.routing.store == "redis" else None
+    if redis is not None:
+        closers.append(redis.aclose)
+    callbacks = await CallbacksHolder.open(
+        s.database_url, _normalizer(s.default_region), redis=redis,
+        prefix=s.routing.key_prefix)
+    closers.append(callbacks.close)
     gdpr.register(callbacks)
-    if s.recordings.enabled:
-        recordings = await RecordingsHolder.open(
-            s.database_url, make_storage(s.data_dir, s.recordings))
-        closers.append(recordings.close)
-        gdpr.register(recordings)
+    recordings = await RecordingsHolder.open(
+        s.database_url, make_storage(s.data_dir, s.recordings))
+    closers.append(recordings.close)
+    gdpr.register(recordings)
     gdpr.register(attachments(s.data_dir / "attachments"))
     gdpr.register(voicemail(s.data_dir / "recordings"))
     gdpr.register(debug_captures(s.data_dir / "debug", lambda _s: 0))

@@ -5,8 +5,10 @@ the other person's data is checked to be all there."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import sys
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from redis.asyncio import Redis
 
 from cases.errors import NotFound
@@ -299,3 +302,43 @@ async def test_a_recording_on_legal_hold_refuses_the_erasure(world: World) -> No
     assert subject.phones == (ANA.phone,)
     with pytest.raises(NotFound):
         await world.gdpr.erase(999_999, actor="admin")
+
+
+async def cli(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "centralita", "customers", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_the_command_line_exports_and_erases(world: World, tmp_path: Path) -> None:
+    conf = tmp_path / "centralita.yaml"
+    conf.write_text(yaml.safe_dump({"routing": {
+        "store": "redis", "redis_url": REDIS_URL, "key_prefix": world.prefix}}))
+    where = ["--config", str(conf), "--data-dir", str(world.data), "--cases-url", world.db_url]
+    customer = str(world.customers["a"])
+    out = tmp_path / "export.zip"
+    code, said, err = await cli("export", customer, "--out", str(out), *where)
+    assert code == 0, err
+    with zipfile.ZipFile(out) as z:
+        names = z.namelist()
+    assert "recordings/rec-a.wav" in names and "cases/transcript_segments.json" in names
+    assert f"{len(names)} entries" in said
+
+    code, _, err = await cli("erase", customer, *where)
+    assert code == 2 and "--yes" in err
+    assert (await world.gdpr.subject(world.customers["a"])).phones == (ANA.phone,)
+
+    code, said, err = await cli("erase", customer, "--yes", "--actor", "dpo", *where)
+    assert code == 0, err
+    audit = json.loads(said)
+    assert audit["state"] == "erased" and audit["actor"] == "dpo"
+    assert audit["counts"]["routing.redis_callbacks"] == 1
+    mine = patterns(needles(ANA))
+    assert table_hits(world.db_url, mine) == []
+    assert file_hits(world.data, mine) == []
+    assert await redis_hits(world.redis, world.prefix, mine) == []
+    code, _, err = await cli("export", "999999", *where)
+    assert code == 1 and "not found" in err.lower()
