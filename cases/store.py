@@ -104,8 +104,13 @@ class CaseStore(TextChannels):
         call_id: str,
         direction: str = "inbound",
         dialed: str | None = None,
+        customer_id: int | None = None,
     ) -> InteractionRef:
         """Record a new call on the customer's open case.
+
+        `customer_id` names the customer when the caller is known another way than by
+        number (a chat visitor who clicked "call us"): the call joins that customer's open
+        case (the chat's), or a new one if it was closed; the number is then not looked at.
 
         The customer is found by phone number: the caller for an inbound call, the dialed
         number for an outbound one (a callback joins the case it was promised on). A new
@@ -122,14 +127,17 @@ class CaseStore(TextChannels):
             raise InvalidInput("an outbound call needs the dialed number", "dialed")
         validate.text(party, where, blank=True)
         number: str | None = None
-        if not is_anonymous_caller(party):
+        if customer_id is not None:
+            pass  # known already: the number names nobody here
+        elif not is_anonymous_caller(party):
             try:
                 number = self._identities.phone(party, where=where)
             except InvalidInput:
                 # The number comes off the network (a SIP From such as sip:alice@pbx); a form
                 # we cannot read must not cost the call its transcript. Treat it as withheld.
                 log.debug("%s is not a phone number; unidentified customer", where)
-        ref, new_case = await self._db.run(self._start_voice, number, call_id, direction, dialed)
+        ref, new_case = await self._db.run(
+            self._start_voice, number, call_id, direction, dialed, customer_id)
         log.info(
             "call interaction %d on case %d (%s case)",
             ref.interaction_id,
@@ -143,7 +151,8 @@ class CaseStore(TextChannels):
         return ref
 
     def _start_voice(
-        self, number: str | None, call_id: str, direction: str, dialed: str | None
+        self, number: str | None, call_id: str, direction: str, dialed: str | None,
+        known: int | None = None,
     ) -> tuple[InteractionRef, bool]:
         for attempt in range(_RESOLVE_ATTEMPTS):
             try:
@@ -151,7 +160,12 @@ class CaseStore(TextChannels):
                     if session.scalar(select(Interaction.id).where(Interaction.call_id == call_id)):
                         raise InvalidInput("this call already has an interaction", "call_id")
                     now = self._now()
-                    customer_id = self._customer_for(session, number, now)
+                    if known is not None:
+                        if session.get(Customer, known) is None:
+                            raise NotFound("customer", known)
+                        customer_id = known
+                    else:
+                        customer_id = self._customer_for(session, number, now)
                     case, new_case = self._open_case_for(session, customer_id, now)
                     interaction = Interaction(
                         case_id=case.id,

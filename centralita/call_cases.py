@@ -89,13 +89,14 @@ class CallInteractions:
 
     async def start_voice_interaction(
         self, *, caller: str, call_id: str, direction: str = "inbound",
-        dialed: str | None = None,
+        dialed: str | None = None, customer_id: int | None = None,
     ) -> InteractionRef:
         pending = self._open.get(call_id)
         if pending is None:
             pending = asyncio.ensure_future(
                 self.store.start_voice_interaction(
-                    caller=caller, call_id=call_id, direction=direction, dialed=dialed
+                    caller=caller, call_id=call_id, direction=direction, dialed=dialed,
+                    customer_id=customer_id,
                 )
             )
             self._open[call_id] = pending
@@ -193,6 +194,7 @@ class CallInteractions:
         return await self.start_voice_interaction(
             caller=call.caller, call_id=call.id, direction=call.direction.value,
             dialed=call.dialed if outbound or call.dialed else None,
+            customer_id=call.customer_id,
         )
 
     async def finish(self, call: Call) -> None:
@@ -269,6 +271,11 @@ class CaseCalls:
     async def __call__(self, call: Call) -> None:
         gaps = _GapWatch(call, self.interactions)
         try:
+            if call.customer_id is not None:
+                # A caller known by another channel (the chat's "call us"): the interaction
+                # is opened here, first, so whoever asks for it later (the transcriber asks
+                # by number) finds it on that customer's case.
+                await self.interactions.for_call(call)
             await self.inner(call)
         finally:
             try:

@@ -145,6 +145,7 @@ class Call:
     def __init__(
         self, call_id: str, direction: Direction, leg: CallLeg, *,
         caller: str = "", dialed: str = "", trusted_by: str | None = None,
+        customer_id: int | None = None,
     ) -> None:
         self.id = call_id
         self.direction = direction
@@ -156,6 +157,9 @@ class Call:
         # None: anyone on the network can send an INVITE with any From, so an untrusted call
         # reaches the IVR but never makes the server dial out (voice.dialplan).
         self.trusted_by = trusted_by
+        # The customer the caller is already known as (a chat visitor who clicked "call us":
+        # voice.webrtc.browser_caller), or None: the case finds them by the caller's number.
+        self.customer_id = customer_id
         # The caller's language as the flow set it (`en`, `es`, `auto` until detected), or
         # None when no flow said: ivr.language sets it, the live transcript's streams read it.
         self.language: str | None = None

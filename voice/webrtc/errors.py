@@ -2,7 +2,8 @@
 
     WebRtcError
      ├── OfferError        the browser's SDP offer cannot be answered (says why)
-     └── LegStateError     an operation the leg's current state does not allow
+     ├── LegStateError     an operation the leg's current state does not allow
+     └── TooManyCalls      the browser callers' cap of live calls is reached
 """
 
 from __future__ import annotations
@@ -18,3 +19,7 @@ class OfferError(WebRtcError, ValueError):
 
 class LegStateError(WebRtcError, RuntimeError):
     """An operation on a leg in a state that does not allow it (e.g. play after close)."""
+
+
+class TooManyCalls(WebRtcError):
+    """As many browser-caller calls as allowed run already (`voice.webrtc.browser_caller`)."""
