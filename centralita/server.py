@@ -52,6 +52,7 @@ from centralita.tls import CertificateReloader, new_server_context, server_files
 from centralita.wallboard import add_wallboard
 from channels.attachments import AttachmentStore
 from channels.chat import ChatService
+from channels.chat_call import ChatCalls
 from channels.chat_tokens import VisitorTokens
 from channels.chat_tokens import load_secret as load_chat_secret
 from channels.email_stack import EmailStack, open_email
@@ -87,6 +88,7 @@ from voice.trust import RegisteredSources, TrustedSources
 from voice.twilio.control import TwilioCallControl
 from voice.twilio.stream import TwilioStreams
 from voice.twilio.tokens import StreamTokens
+from voice.webrtc.browser_caller import BrowserCallers
 from web.app import build_app
 from web.assist_api import add_assist_routes
 from web.auth import Auth, ConfigToken, ConfigTokens, Role, require
@@ -145,6 +147,7 @@ class Server:
         self.opt_outs: OptOutStore | None = None
         self.twilio: TwilioMessaging | None = None
         self.twilio_voice: TwilioStreams | None = None
+        self.browser_calls: BrowserCallers | None = None  # the chat widget's "call us"
         self._twilio_calls: TwilioRest | None = None  # REST call control (hang up, <Dial>)
         self.email: EmailStack | None = None
         # GDPR export and erasure (centralita.gdpr_setup: register new stores there).
@@ -319,7 +322,16 @@ class Server:
             # Web chat: the widget's socket (visitor tokens signed with a key in the data dir)
             # and the agents' chat route, over the case event bus the desk's live view reads.
             visitors = tokens = VisitorTokens(load_chat_secret(s.data_dir))
-            add_chat_routes(app, ChatService(self.store, bus, tokens, s.chat))
+            chat_calls: ChatCalls | None = None
+            if s.chat.call_to is not None:
+                # "Call us": the visitor's browser calls through the very handler SIP calls
+                # do (IVR, queue, case, transcription, recording), on the chat's case, and
+                # untrusted: a web page never makes the server dial.
+                self.browser_calls = BrowserCallers(
+                    ticker=self.ticker, handler=handler, max_live=s.chat.call_max_live,
+                    host_addresses=_webrtc_hosts(s.http_listen.host))
+                chat_calls = ChatCalls(self.browser_calls, dialed=s.chat.call_to)
+            add_chat_routes(app, ChatService(self.store, bus, tokens, s.chat, calls=chat_calls))
         # Handover: continue by SMS / email / chat with the summary and a signed chat link.
         self.handover = Handover(
             self.store, HandoverTokens(load_handover_secret(s.data_dir)),
@@ -493,6 +505,8 @@ class Server:
     async def stop(self) -> None:
         if self.twilio_voice is not None:
             await self.twilio_voice.close()  # hang up streams while their sockets are open
+        if self.browser_calls is not None:
+            await self.browser_calls.close()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._metrics_runner is not None:

@@ -30,6 +30,7 @@ from cases.events import EventBus
 from cases.messages import MessageDraft, StoredMessage
 from cases.store import CaseStore, InteractionRef
 from channels.base import BadInbound, Refused
+from channels.chat_call import ChatCalls
 from channels.chat_config import ChatSettings
 from channels.chat_protocol import Hello, Line, PreChat, ProtocolError, Say
 from channels.chat_rate import Monotonic, RateLimits
@@ -77,8 +78,11 @@ class ChatService:
     """Identifies visitors, stores their lines, sends agents' lines (see the module doc)."""
 
     def __init__(self, store: CaseStore, bus: EventBus, tokens: VisitorTokens,
-                 settings: ChatSettings, *, monotonic: Monotonic = time.monotonic) -> None:
+                 settings: ChatSettings, *, monotonic: Monotonic = time.monotonic,
+                 calls: ChatCalls | None = None) -> None:
         self.store = store
+        # "Call us" (channels.chat_call), or None when the widget offers no calls.
+        self.calls = calls
         self.bus = bus
         self.tokens = tokens
         self.settings = settings

@@ -5,6 +5,9 @@
       site_secret_files: [/etc/centralita/chat-site.key]  # HMAC secrets for user_hash
       # rate: {lines: 5, per_seconds: 10}            # per visitor (token bucket)
       # max_line_chars: 4000
+      # call_to: "chat"        # offer "call us": the browser's call runs the IVR flow
+      #                        # bound to this number (the default flow if none is)
+      # call_max_live: 20      # browser calls at once on this server (each costs CPU)
 
 The server's own origin may always open the socket (a page it serves). A socket whose
 Origin is neither is refused with 403 before the upgrade; a client that sends no Origin is
@@ -22,7 +25,8 @@ from urllib.parse import urlsplit
 from channels.chat_protocol import MAX_LINE_CHARS
 
 MIN_SECRET_CHARS = 32
-_KEYS = {"allowed_origins", "site_secret_files", "rate", "max_line_chars"}
+_KEYS = {"allowed_origins", "site_secret_files", "rate", "max_line_chars", "call_to",
+         "call_max_live"}
 
 
 class ChatConfigError(Exception):
@@ -38,6 +42,8 @@ class ChatSettings:
     rate_lines: int = 5
     rate_seconds: float = 10.0
     max_line_chars: int = MAX_LINE_CHARS
+    call_to: str | None = None  # None: the widget offers no calls
+    call_max_live: int = 20
 
 
 def normalize_origin(text: str) -> str | None:
@@ -94,7 +100,16 @@ def parse_chat_settings(value: Any, where: str) -> ChatSettings:
     if isinstance(max_chars, bool) or not isinstance(max_chars, int) \
             or not 1 <= max_chars <= MAX_LINE_CHARS:
         raise ChatConfigError(f"{where}.max_line_chars must be from 1 to {MAX_LINE_CHARS}")
-    return ChatSettings(tuple(origins), secrets, lines, float(seconds), max_chars)
+    call_to = value.get("call_to")
+    if call_to is not None and (not isinstance(call_to, str) or not call_to.strip()
+                                or len(call_to) > 64 or not call_to.isprintable()):
+        raise ChatConfigError(f"{where}.call_to must be the number (text) whose flow serves "
+                              "chat calls")
+    max_live = value.get("call_max_live", 20)
+    if isinstance(max_live, bool) or not isinstance(max_live, int) or not 1 <= max_live <= 1000:
+        raise ChatConfigError(f"{where}.call_max_live must be a whole number from 1 to 1000")
+    return ChatSettings(tuple(origins), secrets, lines, float(seconds), max_chars,
+                        call_to.strip() if call_to is not None else None, max_live)
 
 
 def _secret(path: Any, where: str) -> bytes:

@@ -1,13 +1,15 @@
 """The chat widget's WebSocket messages: one JSON object per frame, each a dataclass here.
 
     widget → server                               server → widget
-    hello    {token?, user_id?, user_hash?,       welcome  {token, identified}
+    hello    {token?, user_id?, user_hash?,       welcome  {token, identified, calls?}
               last_seen?}                         line     {id, from, body, at, client_id?,
     message  {id, body}                                     status}
     typing   {active}                             receipt  {client_id, id, duplicate}
     ack      {id, status: delivered|read}         status   {id, status}
     prechat  {name?, email?, phone?}              typing   {active}
-                                                  error    {code, message, where?, client_id?}
+    call     {sdp}   (an SDP offer: "call us")    error    {code, message, where?, client_id?}
+    hangup   {}                                   call     {state: answered|ended|refused,
+                                                            sdp?, code?, message?}
 
 `parse()` reads one frame (text, or a binary frame holding UTF-8) and raises `ProtocolError`
 naming the field (`where`) and what is wrong with it; the socket stays open after one, so a
@@ -34,6 +36,8 @@ MAX_LINE_CHARS = 4000
 MAX_FRAME_BYTES = 64 * 1024
 MAX_USER_ID_CHARS = 200
 MAX_FORM_CHARS = 200
+#: A browser's SDP offer with its candidates is 2-6 KB; far more is not an offer.
+MAX_SDP_CHARS = 20_000
 
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -176,8 +180,40 @@ class PreChat:
         return cls(name, email, phone)
 
 
-ClientMessage = Hello | Say | Typing | Ack | PreChat
-_CLIENT: dict[str, Any] = {c.type: c for c in (Hello, Say, Typing, Ack, PreChat)}
+@dataclass(frozen=True)
+class CallOffer:
+    """"Call us": the browser's SDP offer, its ICE candidates in it (non-trickle)."""
+
+    type: ClassVar[str] = "call"
+    sdp: str
+
+    @classmethod
+    def from_obj(cls, obj: dict[str, Any]) -> CallOffer:
+        _check_fields(obj, frozenset({"sdp"}))
+        sdp = obj.get("sdp")
+        if not isinstance(sdp, str) or not sdp.startswith("v=0"):
+            raise ProtocolError("must be an SDP offer (starting v=0)", "sdp")
+        if len(sdp) > MAX_SDP_CHARS:
+            raise ProtocolError(f"is {len(sdp)} characters; at most {MAX_SDP_CHARS}", "sdp",
+                                code="too_long")
+        return cls(sdp)
+
+
+@dataclass(frozen=True)
+class HangUp:
+    """The visitor hung up the call they placed from this socket."""
+
+    type: ClassVar[str] = "hangup"
+
+    @classmethod
+    def from_obj(cls, obj: dict[str, Any]) -> HangUp:
+        _check_fields(obj, frozenset())
+        return cls()
+
+
+ClientMessage = Hello | Say | Typing | Ack | PreChat | CallOffer | HangUp
+_CLIENT: dict[str, Any] = {
+    c.type: c for c in (Hello, Say, Typing, Ack, PreChat, CallOffer, HangUp)}
 
 
 def parse(frame: str | bytes) -> ClientMessage:
@@ -226,6 +262,7 @@ class Welcome(_ServerMessage):
     type: ClassVar[str] = "welcome"
     token: str
     identified: bool
+    calls: bool | None = None  # True: the widget may offer "call us" (chat.call_to is set)
 
 
 @dataclass(frozen=True)
@@ -285,4 +322,17 @@ class Error(_ServerMessage):
     message: str
     where: str | None = None
     client_id: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class CallUpdate(_ServerMessage):
+    """The visitor's call: `answered` (with our SDP answer), `ended` (with why), or
+    `refused` (`code`: busy, rate_limited, unavailable, bad_offer; `message` in words)."""
+
+    type: ClassVar[str] = "call"
+    state: str
+    sdp: str | None = None
+    code: str | None = None
+    message: str | None = None
     retry_after: float | None = None

@@ -26,10 +26,14 @@ from cases.errors import CaseError, InvalidInput, NotFound
 from cases.events import Subscription
 from channels.base import BadInbound, Forged, Refused
 from channels.chat import ChatService, RateLimited, Visitor, line_of
+from channels.chat_call import CallRefused, PlacedCall
 from channels.chat_protocol import (
     Ack,
     AgentTyping,
+    CallOffer,
+    CallUpdate,
     Error,
+    HangUp,
     Hello,
     PreChat,
     ProtocolError,
@@ -67,6 +71,9 @@ class ChatConversation:
         self._forwarder: asyncio.Task[None] | None = None
         self._retired: asyncio.Task[None] | None = None  # the forwarder a merge replaced
         self._typing = False
+        # The call this socket placed ("call us") and the task that reports its end.
+        self.call: PlacedCall | None = None
+        self._call_watch: asyncio.Task[None] | None = None
         self.done = False
 
     async def _send(self, message: Any) -> None:
@@ -102,7 +109,9 @@ class ChatConversation:
                                    "the message could not be stored; it will be sent again",
                                    client_id=client_id))
 
-    async def _dispatch(self, message: Hello | Say | Typing | Ack | PreChat) -> None:
+    async def _dispatch(
+        self, message: Hello | Say | Typing | Ack | PreChat | CallOffer | HangUp,
+    ) -> None:
         if isinstance(message, Hello):
             if self.visitor is not None:
                 raise ProtocolError("was said already on this socket", "type")
@@ -122,6 +131,11 @@ class ChatConversation:
             ref = await self._service.prechat(visitor, message)
             if self.case_id is None:
                 await self._attach(ref.case_id)
+        elif isinstance(message, CallOffer):
+            await self._place_call(visitor, message)
+        elif isinstance(message, HangUp):
+            if self.call is not None:
+                self.call.hangup("caller-hung-up")
         elif isinstance(message, Typing):
             if self.case_id is not None and message.active != self._typing:
                 self._typing = message.active
@@ -135,7 +149,8 @@ class ChatConversation:
     async def _hello(self, hello: Hello) -> None:
         visitor = self._service.identify(hello)
         self.visitor = visitor
-        await self._send(Welcome(visitor.token, visitor.identified))
+        await self._send(Welcome(visitor.token, visitor.identified,
+                                 calls=True if self._service.calls is not None else None))
         if hello.last_seen is not None or visitor.identified:
             # A returning widget, or a known user: their conversation, from where it was.
             # Only an open one: a page load is not a conversation (the first line opens it),
@@ -144,6 +159,48 @@ class ChatConversation:
             ref = await self._service.existing_conversation(visitor)
             if ref is not None:
                 await self._attach(ref.case_id)
+
+    async def _place_call(self, visitor: Visitor, offer: CallOffer) -> None:
+        """"Call us": a call into the IVR on the customer's case (`channels.chat_call`);
+        the widget gets the answer SDP, then the call's end, or why it was refused."""
+        calls = self._service.calls
+        if calls is None:
+            await self._send(CallUpdate("refused", code="unavailable",
+                                        message="calls are not offered on this chat"))
+            return
+        if self.call is not None:
+            await self._send(CallUpdate("refused", code="busy",
+                                        message="a call from this chat is already going on"))
+            return
+        # The call goes on the chat's case: the visitor's open conversation (opened now if
+        # they call before writing anything), followed by this socket as a line would be.
+        ref = await self._service.existing_conversation(visitor) \
+            or await self._service.conversation(visitor)
+        if self.case_id is None:
+            await self._attach(ref.case_id)
+        try:
+            placed = await calls.start(visitor.visitor_id, ref.customer_id, offer.sdp)
+        except CallRefused as exc:
+            await self._send(CallUpdate("refused", code=exc.code, message=exc.reason,
+                                        retry_after=None if exc.retry_after is None
+                                        else round(exc.retry_after, 1)))
+            return
+        self.call = placed
+        try:
+            await self._send(CallUpdate("answered", sdp=placed.answer_sdp))
+        finally:
+            self._call_watch = asyncio.create_task(self._watch_call(visitor.visitor_id, placed))
+
+    async def _watch_call(self, visitor_id: str, placed: PlacedCall) -> None:
+        try:
+            cause = await placed.wait_ended()
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self._send(CallUpdate("ended", message=cause))
+        finally:
+            if self._service.calls is not None:
+                self._service.calls.ended(visitor_id)
+            if self.call is placed:
+                self.call = None
 
     async def _attach(self, case_id: int) -> None:
         """Follow case `case_id`: subscribe, then replay what the widget has not seen."""
@@ -229,7 +286,13 @@ class ChatConversation:
         await self._send(line_of(view, self.visitor.visitor_id))
 
     async def close(self) -> None:
-        """Stop forwarding (the socket closed); idempotent."""
+        """Stop forwarding (the socket closed) and hang up its call; idempotent."""
+        if self.call is not None:
+            self.call.hangup("chat-closed")  # a reload or a closed tab ends the call
+        watch, self._call_watch = self._call_watch, None
+        if watch is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
         task, self._forwarder = self._forwarder, None
         for owned in (task, self._retired):
             if owned is not None:

@@ -2,6 +2,7 @@
 
     GET  /chat/widget.js (and /chat/*.js, *.css,  the widget: plain ES modules, no build  PUBLIC
          /chat/i18n/{en,es}.js)                   step; CORS-readable (module scripts)
+    GET  /chat/softphone.js                       the desk's softphone, for "call us"   PUBLIC
     GET  /api/chat/ws                             the visitor's WebSocket               PUBLIC
     POST /api/cases/{id}/chat         {"body": text}       an agent's line to the visitor  agent
     POST /api/cases/{id}/chat/typing  {"active": bool}     the agent's typing indicator    agent
@@ -37,6 +38,8 @@ from web.case_http import OpenSockets, body_fields, error, from_case_error, publ
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "chat" / "static"
+# "Call us" places its call with the agent desk's own WebRTC module: one file, two pages.
+SOFTPHONE_JS = Path(__file__).parent / "desk" / "static" / "softphone.js"
 CHAT: web.AppKey[ChatService] = web.AppKey("chat_service", ChatService)
 # The widget reconnects on its own, so a socket that went quiet can be dropped quickly:
 # aiohttp pings every 25 s and closes a socket that does not answer within half of that.
@@ -136,6 +139,11 @@ async def agent_typing(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def softphone(request: web.Request) -> web.FileResponse:
+    """The desk's softphone module, for the widget's "call us" (public: it holds no data)."""
+    return web.FileResponse(SOFTPHONE_JS, headers={"Content-Type": "text/javascript"})
+
+
 async def _widget_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
     """The widget's files are loaded as module scripts by other sites' pages: CORS-readable
     by anyone (public files, no credentials) and not limited to same-origin embedding."""
@@ -155,6 +163,7 @@ def add_chat_routes(app: web.Application, chat: ChatService) -> None:
     app[CHAT_SOCKETS] = OpenSockets()
     app.on_response_prepare.append(_widget_headers)
     app.on_shutdown.append(_close_sockets)
+    allow_anonymous(app, app.router.add_get("/chat/softphone.js", softphone))
     allow_anonymous(app, app.router.add_static("/chat", STATIC_DIR))
     allow_anonymous(app, app.router.add_get("/api/chat/ws", visitor_socket))
     require(app, app.router.add_post("/api/cases/{id}/chat", agent_line), Role.AGENT)

@@ -50,8 +50,11 @@ PUBLIC_ROUTES = {
     ("GET", "/twilio/stream"), ("HEAD", "/twilio/stream"),
     # The chat widget's files and the visitor's socket: a visitor has no login; their signed
     # visitor token (sent in the socket's first message) is the authentication (web.chat_api).
-    ("GET", "/chat/socket.js"), ("HEAD", "/chat/socket.js"),
+    # (A static directory is walked with its first file by name: call.js here.)
+    ("GET", "/chat/call.js"), ("HEAD", "/chat/call.js"),
     ("GET", "/api/chat/ws"), ("HEAD", "/api/chat/ws"),
+    # "Call us" loads the desk's softphone module (code only, no data).
+    ("GET", "/chat/softphone.js"), ("HEAD", "/chat/softphone.js"),
     # A handover link's page: the signed, expiring token in its query is the authentication
     # (web.handover_api); a bad one opens nothing and says why.
     ("GET", "/chat/continue"), ("HEAD", "/chat/continue"),

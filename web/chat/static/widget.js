@@ -8,6 +8,7 @@
 // a handover link opens, `web.handover_api`). The page's CSP must allow the
 // chat server in script-src, style-src and connect-src (wss:). No inline script, no build.
 
+import { CallBar } from "./call.js";
 import { ChatSocket } from "./socket.js";
 import { VisitorStore } from "./store.js";
 import { ChatView } from "./view.js";
@@ -61,10 +62,17 @@ async function main() {
     unread.clear();
   };
 
+  // "Call us", once the server says it takes calls (its `welcome`).
+  let callBar = null;
+  window.centralitaChat = { call: async () => (callBar ? callBar.stats() : null) };
   const socket = new ChatSocket(wsUrl.href, identity, store, {
     onState: (state) => {
       view.setState(state);
       if (state === "refused") view.composer.hidden = true;
+      // The server hangs up a call whose socket went away.
+      if (callBar && (state === "offline" || state === "refused")) {
+        callBar.ended(strings.callStates.failed);
+      }
     },
     onFrame: (frame) => {
       if (frame.type === "line") {
@@ -93,6 +101,9 @@ async function main() {
         }
       } else if (frame.type === "welcome") {
         view.showError("");
+        if (frame.calls && !callBar) callBar = new CallBar(view, strings, (f) => socket.raw(f));
+      } else if (frame.type === "call" && callBar) {
+        callBar.update(frame);
       }
     },
   });
