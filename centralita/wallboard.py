@@ -28,8 +28,8 @@ from cases.errors import CaseError
 from cases.store import CaseStore
 from routing.acd import Acd
 from routing.conversations import TextRouter
-from routing.model import QueueRecord
-from routing.stats import agent_figures, queue_figures
+from routing.model import QueueEntry, QueueRecord
+from routing.stats import QueueFigures, agent_figures, queue_figures
 from web.supervisor.api import add_supervisor_routes
 from web.supervisor.board import Board
 from web.supervisor.feed import WallboardFeed
@@ -52,13 +52,23 @@ class AcdBoard:
         self.cases = cases
         self._offset = acd.wall() - acd.clock.now()  # engine monotonic -> wall seconds
         self._public: dict[int, str] = {}
+        # Today's figures of each queue change only when a record does: a caller joins or
+        # leaves its line, or routing says something (an answer, a hang-up, a wrap-up). The
+        # refresh in between (for the lines) reuses them instead of reading the day again.
+        self._events = 0
+        self._figures: dict[str, tuple[tuple[Any, ...], QueueFigures]] = {}
+        self.figure_reads = 0  # days of records read (tests)
 
     def attach(self, feed: WallboardFeed) -> None:
         """Poke `feed` on every routing event and agent state change."""
-        self.acd.listeners.append(lambda _agent, _message: feed.poke())
+        def changed(*_: object) -> None:
+            self._events += 1
+            feed.poke()
+
+        self.acd.listeners.append(changed)
         watchers = getattr(self.acd.store, "state_watchers", None)
         if isinstance(watchers, list):
-            watchers.append(lambda _status: feed.poke())
+            watchers.append(changed)
 
     def _wall(self, mono: float) -> float:
         return round(mono + self._offset, 1)
@@ -112,8 +122,7 @@ class AcdBoard:
             for agent_id, cfg in acd.agents.items():
                 if name in cfg.queues:
                     by_state[states[agent_id].state.value] += 1
-            f = queue_figures(await acd.store.records(queue=name, since=today),
-                              threshold=queue.service_level)
+            f = await self._today(name, today, queue.service_level, line)
             waiting = [e for e in line if e.kind == "call"]
             queues[name] = {
                 "waiting": len(waiting),
@@ -133,6 +142,18 @@ class AcdBoard:
                     "service_level": _r(c.service_level, 3), "asa": _r(c.asa),
                 }
         return {"queues": queues, "agents": agents, "channels": channels, "calls": calls}
+
+    async def _today(self, queue: str, today: float, threshold: float,
+                     line: list[QueueEntry]) -> QueueFigures:
+        key = (today, threshold, self._events, frozenset(e.id for e in line))
+        known = self._figures.get(queue)
+        if known is not None and known[0] == key:
+            return known[1]
+        self.figure_reads += 1
+        figures = queue_figures(await self.acd.store.records(queue=queue, since=today),
+                                threshold=threshold)
+        self._figures[queue] = (key, figures)
+        return figures
 
     async def history(self, since: float | None, until: float | None) -> dict[str, Any]:
         """Figures over `[since, until)` (`routing.stats`): per queue, per agent, and per queue
@@ -172,7 +193,7 @@ def _finite(out: dict[str, Any]) -> dict[str, Any]:
 def add_wallboard(app: web.Application, acd: Acd, cases: CaseStore | None) -> WallboardFeed:
     """The supervisor's page on `app`, its wallboard fed from `acd` (`web.supervisor.api`)."""
     board = AcdBoard(acd, cases)
-    feed = WallboardFeed(board.board)
+    feed = WallboardFeed(board.board, wall=acd.wall)
     board.attach(feed)
     add_supervisor_routes(app, feed, board.history)
     return feed

@@ -62,13 +62,14 @@ class Source:
 
 async def test_the_feed_builds_once_per_change_for_every_viewer_and_sends_deltas() -> None:
     source = Source()
-    feed = WallboardFeed(source, refresh=30.0, settle=0.01)
+    feed = WallboardFeed(source, refresh=30.0, settle=0.01, wall=lambda: 1_700_000_000.5)
     await feed.start()
     try:
         async with feed.watch() as one, feed.watch() as two:
             first = [await one.next(), await two.next()]
             assert [m["type"] for m in first] == ["snapshot", "snapshot"]
             assert first[0]["board"] == BEFORE and first[0]["seq"] == first[1]["seq"] == 0
+            assert first[0]["now"] == 1_700_000_000.5  # the server's clock, for the page's
             builds = feed.builds
             source.board["agents"]["ana"]["state"] = "reserved"
             feed.poke()

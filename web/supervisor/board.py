@@ -85,8 +85,10 @@ def apply(board: Board, delta: BoardDelta) -> Board:
     return out
 
 
-def snapshot(board: Board, seq: int) -> dict[str, Any]:
-    return {"type": "snapshot", "seq": seq, "board": board}
+def snapshot(board: Board, seq: int, now: float | None = None) -> dict[str, Any]:
+    """The whole board; `now` (the server's wall clock) lets a page whose clock is off count
+    the times on the board right."""
+    return {"type": "snapshot", "seq": seq, "board": board, "now": now}
 
 
 class _Missing:

@@ -77,8 +77,9 @@ class WallboardFeed:
     """Builds the board on changes and fans its deltas out to the viewers."""
 
     def __init__(self, source: BoardSource, *, refresh: float = REFRESH_S,
-                 settle: float = SETTLE_S) -> None:
+                 settle: float = SETTLE_S, wall: Callable[[], float] | None = None) -> None:
         self._source = source
+        self._wall = wall
         self._refresh = refresh
         self._settle = settle
         self._board: Board | None = None
@@ -120,7 +121,8 @@ class WallboardFeed:
             if self._board is None:
                 await self._update()
             assert self._board is not None
-            return snapshot(self._board, self._seq)
+            return snapshot(self._board, self._seq,
+                            None if self._wall is None else round(self._wall(), 3))
 
     async def _update(self) -> None:
         board = await self._source()

@@ -12,6 +12,7 @@ import {Transcript} from "./transcript.js";
 translatePage();
 
 const board = new Board();
+let skew = 0;  // ms: the server's wall clock minus ours (the board's times are the server's)
 const received = {snapshot: 0, delta: 0, log: []};  // log: the last 50 messages (diagnostics)
 const transcript = new Transcript($("transcript"));
 const monitor = new Monitor($("remote"), renderMonitor);
@@ -20,6 +21,7 @@ const percent = new Intl.NumberFormat(locale(), {style: "percent", maximumFracti
 const socket = new BoardSocket("/api/supervisor/ws", (msg) => {
   if (msg.type === "snapshot" || msg.type === "delta") {
     received[msg.type] += 1;
+    if (msg.type === "snapshot" && typeof msg.now === "number") skew = msg.now * 1000 - Date.now();
     received.log = [...received.log.slice(-49), msg];
     if (!board.take(msg)) {
       socket.restart();  // a delta went missing: start again from a snapshot
@@ -35,7 +37,7 @@ const socket = new BoardSocket("/api/supervisor/ws", (msg) => {
 /** "m:ss" (or "h:mm:ss") since the wall time `since` (seconds). */
 function since(wall) {
   if (wall === undefined || wall === null) return "";
-  const s = Math.max(0, Math.floor(Date.now() / 1000 - wall));
+  const s = Math.max(0, Math.floor((Date.now() + skew) / 1000 - wall));
   const hh = Math.floor(s / 3600);
   const mm = String(Math.floor((s % 3600) / 60)).padStart(hh ? 2 : 1, "0");
   const ss = String(s % 60).padStart(2, "0");
