@@ -11,6 +11,7 @@ never into log messages (STYLE.md §12).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cases import facts_store, post_segments, shares, summary_store, validate
+from cases import facts_store, shares, summary_store, validate
 from cases.db import DbWorker
 from cases.errors import InvalidInput, NotFound, StorageError
 from cases.events import EventBus
@@ -30,6 +31,7 @@ from cases.identity import (
     open_case_for,
     resolve_customer,
 )
+from cases.journey import journey as journey_figures
 from cases.models import (
     DIRECTIONS,
     IVR_EVENT_KINDS,
@@ -238,7 +240,6 @@ class CaseStore(TextChannels):
             confidence=conf,
             engine=engine,
             language=language,
-            source="live",
         )
         case_id, view = await self._db.run(self._add_to_interaction, seg, "created_at", segment_view)
         await self._publish(case_id, {"type": "segment", "case_id": case_id, "segment": view})
@@ -386,49 +387,6 @@ class CaseStore(TextChannels):
         await self._publish_summary(case_id, interaction_id, summary)
         return summary
 
-    # -- the post-call pass (cases.post_segments) ------------------------------------------
-
-    async def replace_post_segments(
-        self, interaction_id: int, segments: list[post_segments.PostSegmentIn], *, engine: str,
-    ) -> int:
-        """Store the post-call pass's transcript of an interaction (replacing an earlier
-        pass's), publish it, remake the summary from it; how many segments were stored."""
-        interaction_id = validate.row_id(interaction_id, "interaction")
-        engine = validate.text(engine, "engine", max_len=64)
-        clean = []
-        for seg in segments:
-            if seg.language is not None and seg.language not in LANGUAGES:
-                raise InvalidInput(f"unsupported language {seg.language!r}", "language")
-            clean.append(post_segments.PostSegmentIn(
-                validate.choice(seg.speaker, SPEAKERS, "speaker"),
-                validate.seconds(seg.start, "start"), validate.seconds(seg.end, "end"),
-                validate.text(seg.text, "text"), validate.confidence(seg.confidence),
-                seg.language))
-
-        def store(session: Session) -> tuple[int, list[dict[str, Any]]]:
-            case_id, rows = post_segments.replace_post(
-                session, interaction_id, clean, engine, self._now())
-            return case_id, [segment_view(r) for r in rows]
-
-        case_id, views = await self._db.run(self._in_transaction, store)
-        await self._publish(case_id, {"type": "transcript", "case_id": case_id,
-                                      "interaction_id": interaction_id, "source": "post",
-                                      "segments": views})
-        await self.refresh_summary(interaction_id)
-        return len(views)
-
-    async def post_pass_context(self, interaction_id: int) -> post_segments.PassContext:
-        """What the post-call pass needs of an interaction (cases.post_segments)."""
-        interaction_id = validate.row_id(interaction_id, "interaction")
-
-        def read(session: Session) -> post_segments.PassContext:
-            return post_segments.PassContext(
-                post_segments.interaction_start(session, interaction_id),
-                post_segments.live_language(session, interaction_id),
-                post_segments.first_live_start(session, interaction_id, "agent"))
-
-        return await self._db.run(self._read, read)
-
     async def interaction_summary(
         self, case_id: int, interaction_id: int
     ) -> dict[str, Any] | None:
@@ -518,6 +476,15 @@ class CaseStore(TextChannels):
             return int(session.scalar(query) or 0)
 
         return await self._db.run(self._read, count)
+
+    async def journey(self, *, since: datetime | None = None, until: datetime | None = None,
+                      queue: str | None = None) -> dict[str, Any]:
+        """The journey figures (`cases.journey`) of the cases whose first contact started
+        in [since, until), only those through `queue` when given."""
+        if since is not None and until is not None and until < since:
+            raise InvalidInput("until is before since", "until")
+        return await self._db.run(self._read, functools.partial(
+            journey_figures, since=since, until=until, queue=queue))
 
     async def facts(self, case_id: int) -> list[dict[str, Any]]:
         """The facts of case `case_id`, oldest first (NotFound for an unknown case)."""

@@ -36,7 +36,6 @@ from centralita.handover_setup import CallHandover
 from centralita.logs_entry import LoggedCalls, log_context_middleware, logged_verbs
 from centralita.metrics import ServerMetrics, Sources
 from centralita.metrics_http import add_metrics_route, serve_metrics_apart
-from centralita.postcall import open_post_call
 from centralita.recording import (
     CaseInteractions,
     Consent,
@@ -70,7 +69,6 @@ from ivr.services import Services, UnavailableRouter
 from media.clock import LoopClock
 from media.rtp.ports import PortAllocator
 from media.ticker import MediaTicker
-from recordings.postcall import PostCallPass
 from recordings.service import Recordings
 from voice.bridging import media_of, set_live_mixer
 from voice.call import Call
@@ -106,6 +104,7 @@ from web.customers_api import add_customer_routes
 from web.desk.api import add_desk_routes
 from web.email_api import add_email_routes
 from web.handover_api import add_handover_routes
+from web.journey_api import add_journey_routes
 from web.jsonbody import JsonBodyError, read_json
 from web.monitor_api import MonitorApi, add_monitor_routes
 from web.ratelimit import RateLimiter, rate_limit_middleware
@@ -140,7 +139,6 @@ class Server:
         self.speech: SpeechStack | None = None
         self.recordings: Recordings | None = None
         self.review: ReviewStore | None = None  # transcript search and QA (web.review)
-        self.post_call: PostCallPass | None = None
         self.flows: FlowRegistry | None = None
         # What IVR verbs find in `Services.extra` (filled in as the parts are built).
         self.ivr_extra: dict[str, Any] = {}
@@ -236,9 +234,6 @@ class Server:
         if s.recordings.enabled:
             # Repairs recordings a killed process left open before any call is recorded.
             self.recordings = await open_recordings(s.data_dir, s.database_url, s.recordings)
-            if s.post_call.enabled:
-                self.post_call = await open_post_call(
-                    s.post_call, s.data_dir, s.database_url, self.store, self.recordings)
         if self.routing is not None:
             self.routing.acd.on_bridged = chain_bridged(
                 agent_transcription(self.speech.service) if self.speech is not None else None,
@@ -297,6 +292,7 @@ class Server:
             teams=Teams.from_config(self.routing.teams) if self.routing else None,
             live=self.routing.desks if self.routing else None))
         add_summary_routes(app)  # interaction summaries and case facts, same access rules
+        add_journey_routes(app)  # journey figures (supervisors)
         if kb is not None:
             add_assist_routes(app, kb)
         if s.twilio is not None:
@@ -540,8 +536,6 @@ class Server:
             await self.email.close()
         if self.speech is not None:
             await self.speech.close()
-        if self.post_call is not None:
-            await self.post_call.close()
         if self.recordings is not None:
             await self.recordings.close()
         if self.review is not None:

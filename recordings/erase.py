@@ -6,9 +6,8 @@ the WAV or Opus a stopped settle may have left) and then the rows, in one transa
 access audit (`recording_audit`) stays: it names staff and recording ids, no personal data.
 The post-call pass's queue rows (`postcall_jobs`) of those recordings go with them.
 
-Refused (`ErasureRefused`, nothing deleted): a recording on legal hold, one still being
-recorded (its call is live: erase after it ends), or one the post-call pass is transcribing
-(its segments would land after the erasure).
+Refused (`ErasureRefused`, nothing deleted): a recording on legal hold, or one still being
+recorded (its call is live: erase after it ends).
 """
 
 from __future__ import annotations
@@ -63,12 +62,6 @@ class RecordingsHolder:
         with self._db.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(query)]
 
-    def _passes_running(self, ids: list[str]) -> int:
-        query = select(postcall_jobs.c.recording_id).where(
-            postcall_jobs.c.recording_id.in_(ids), postcall_jobs.c.status == "running")
-        with self._db.engine.connect() as c:
-            return len(c.execute(query).all())
-
     async def export(self, subject: Subject, archive: Archive) -> None:
         rows = await self._db.run(self._rows, subject)
         await asyncio.to_thread(archive.add_json, "recordings/recordings.json", rows)
@@ -96,8 +89,6 @@ class RecordingsHolder:
             raise ErasureRefused(self.name, "a recording is on legal hold")
         if any(r["status"] == "recording" or r["call_id"] in live for r in rows):
             raise ErasureRefused(self.name, "a call is still being recorded")
-        if await self._db.run(self._passes_running, [str(r["id"]) for r in rows]):
-            raise ErasureRefused(self.name, "a post-call pass is transcribing a recording")
         files = 0
         for row in rows:
             files += await asyncio.to_thread(self._delete_files, row)

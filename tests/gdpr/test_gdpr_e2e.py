@@ -8,8 +8,7 @@ The archive of `GET /api/customers/{id}/export` holds all of it; after
 `DELETE /api/customers/{id}` no table of the database, no byte of any file under the data
 dir and no Redis key of the routing prefix holds the person's phone (E.164 or national),
 email, name or any word of their transcript, texts or emails, and the recording and the
-photo are gone; the second person's messages and photo are all there. Run with the case
-database on SQLite (its file's bytes searched too) and on PostgreSQL.
+photo are gone; the second person's messages and photo are all there.
 """
 
 from __future__ import annotations
@@ -121,7 +120,7 @@ def person_needles(heard: set[str]) -> dict[str, str]:
 
 
 async def test_after_erase_no_store_holds_the_callers_values(
-    server_factory: ServerFactory, tmp_path: Path, relay: Relay, spoken: Path, db_url: str
+    server_factory: ServerFactory, tmp_path: Path, relay: Relay, spoken: Path
 ) -> None:
     await require_redis()
     flows = tmp_path / "flows"
@@ -137,15 +136,12 @@ async def test_after_erase_no_store_holds_the_callers_values(
     async with TwilioStandIn(ACCOUNT_SID, "twilio-auth-token-for-privacy") as twilio:
         conf = config(tmp_path, twilio, relay, smtp_in, flows)
         conf["recordings"] = {"enabled": True}
-        if not db_url.startswith("sqlite"):
-            conf["cases_url"] = db_url
         conf["routing"] = {"store": "redis", "redis_url": REDIS_URL, "key_prefix": prefix}
         server = await server_factory(ServerOptions(
             config=conf, extra_args=["--routing", str(routing)], startup_timeout=120))
         twilio.forward(PUBLIC, server.http_base)
         try:
-            await fill_and_erase(server, twilio, relay, smtp_in, spoken, redis, prefix,
-                                 db_url if "cases_url" in conf else None)
+            await fill_and_erase(server, twilio, relay, smtp_in, spoken, redis, prefix)
         finally:
             async for key in redis.scan_iter(match=prefix + "*"):
                 await redis.delete(key)
@@ -153,8 +149,7 @@ async def test_after_erase_no_store_holds_the_callers_values(
 
 
 async def fill_and_erase(server: ServerProcess, twilio: TwilioStandIn, relay: Relay,
-                         smtp_in: int, spoken: Path, redis: Redis, prefix: str,
-                         cases_url: str | None) -> None:
+                         smtp_in: int, spoken: Path, redis: Redis, prefix: str) -> None:
     # The call: number, account digits, a spoken sentence, a callback; recorded.
     result = await place_call(
         f"sip:100@{server.sip_target}", from_user=CALLER, play=spoken,
@@ -205,7 +200,6 @@ async def fill_and_erase(server: ServerProcess, twilio: TwilioStandIn, relay: Re
     assert heard, "whisper stored no transcript of the spoken sentence"
     customer_id = timeline["customer"]["id"]
     data = server.data_dir
-    database = cases_url or f"sqlite:///{data}/cases.db"
     assert list((data / "recordings").rglob("*.opus")) or list((data / "recordings").rglob("*.wav"))
     assert len(list((data / "attachments").iterdir())) == 2
 
@@ -237,7 +231,7 @@ async def fill_and_erase(server: ServerProcess, twilio: TwilioStandIn, relay: Re
     assert (await get_json(server, "/api/callbacks?state=waiting"))["callbacks"] == []
 
     # Nothing of the person anywhere: tables, files (bytes), Redis, the debug call list.
-    assert table_hits(database, needles) == []
+    assert table_hits(f"sqlite:///{data}/cases.db", needles) == []
     assert file_hits(data, needles) == []
     assert await redis_hits(redis, prefix, needles) == []
     assert not list((data / "recordings").rglob("*.opus"))
@@ -248,6 +242,6 @@ async def fill_and_erase(server: ServerProcess, twilio: TwilioStandIn, relay: Re
 
     # The other person is whole.
     theirs = patterns({"phone": OTHER[3:], "sms": "hipopotamo", "photo": "narwhal named"})
-    assert {h.split(": ", 1)[1] for h in table_hits(database, theirs)} \
+    assert {h.split(": ", 1)[1] for h in table_hits(f"sqlite:///{data}/cases.db", theirs)} \
         == {"phone", "sms"}
     assert [h for h in file_hits(data / "attachments", theirs) if h.endswith("photo")]
