@@ -586,13 +586,13 @@ function renderOffer() {
   show($("offer-from-label"), Boolean(from));
   show($("offer-from"), Boolean(from));
   text($("offer-from"), from || "");
+  const repeat = repeatSentence(offer.repeat);
+  show($("offer-repeat"), Boolean(repeat));
+  text($("offer-repeat"), repeat);
   text($("offer-status"), state.accepting ? t("offer.connecting") : "");
   $("answer").disabled = Boolean(state.accepting);
   $("decline").disabled = Boolean(state.accepting);
   tick();
-  const repeat = repeatSentence(offer.repeat);
-  show($("offer-repeat"), Boolean(repeat));
-  text($("offer-repeat"), repeat);
 }
 
 function renderCall() {
