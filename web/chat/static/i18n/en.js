@@ -26,7 +26,7 @@ export default {
     mic: "Allowing the microphone…",
     calling: "Calling…",
     connecting: "Connecting the call…",
-    connected: "On the call. An agent will be with you shortly.",
+    connected: "On the call.",
     ended: "The call has ended.",
     failed: "The call could not be connected. Please try again.",
     noMic: "We need your microphone for the call. Allow it and try again.",

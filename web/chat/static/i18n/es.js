@@ -26,7 +26,7 @@ export default {
     mic: "Permitiendo el micrófono…",
     calling: "Llamando…",
     connecting: "Conectando la llamada…",
-    connected: "En llamada. Un agente te atenderá en breve.",
+    connected: "En llamada.",
     ended: "La llamada ha terminado.",
     failed: "No se pudo conectar la llamada. Inténtalo de nuevo.",
     noMic: "Necesitamos tu micrófono para la llamada. Permítelo e inténtalo de nuevo.",
