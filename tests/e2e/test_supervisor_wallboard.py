@@ -123,6 +123,13 @@ async def test_a_waiting_call_shows_and_its_answer_arrives_as_a_delta(
                 await page.click("#history-show")
                 await page.wait_for_selector("#chart-agents svg rect.bar", timeout=10000)
                 assert page.errors == [], page.errors
+
+                # In Spanish, from its own catalogue.
+                await page.goto("/supervisor?lang=es")
+                await page.wait_for_selector('#queues-body tr[data-queue="support"]')
+                assert await _text(page, "#queues thead th") == "Cola"
+                assert await _text(page, '#agents-body tr[data-agent="ana"] .state') \
+                    == "En llamada"
             finally:
                 if caller is not None and not caller.done():
                     caller.cancel()
