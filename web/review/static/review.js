@@ -36,6 +36,7 @@ async function showRecording(id) {
     duration: duration(row.duration || 0), agent: row.agent || t("recording.none"),
     queue: row.queue || t("recording.none")});
   const paused = row.paused_spans || [];
+  $("legend-paused").hidden = paused.length === 0;
   $("paused-list").replaceChildren(...paused.map((span) => h("li", {}, t("paused.span", {
     from: duration(span.start), to: duration(span.end), by: pausedBy(span.by)}))));
   const player = new Player($("audio"), $("wave"));
