@@ -55,6 +55,10 @@ SMOKES: dict[str, Smoke] = {
     "recording.py": Smoke(
         ("--calls", "2", "--measure", "1"),
         (r"^plain\s+2\s+2\s", r"^rec\s+2\s+2\s.*\s2\s+2\s", r"^recording at 2 calls: ")),
+    "transcript_search.py": Smoke(
+        ("--segments", "200", "--queries", "3", "--db", "both"),
+        (r"^SQLite\s+200 segments stored", r"^PostgreSQL 200 segments stored",
+         r"^SQLite\s+agent phrase\s+p50", r"^PostgreSQL agent phrase\s+p50")),
     "webrtc_legs.py": Smoke(
         ("--pcmu", "1", "--opus", "1", "--measure", "1"),
         (r"^leg\s+PCMU\s+1\s", r"^leg\s+opus\s+1\s", r"^opus: max N")),
