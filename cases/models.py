@@ -121,6 +121,10 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The channel the customer chose to hear from us on (cases.preferences), and when;
+    # null: never chosen (inferred from their recent inbound contacts instead).
+    preferred_channel: Mapped[str | None] = mapped_column(String(16))
+    preferred_channel_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     identities: Mapped[list[Identity]] = relationship(
         back_populates="customer", order_by="Identity.id"
