@@ -69,6 +69,9 @@ SMOKES: dict[str, Smoke] = {
     "transcribe.py": Smoke(
         ("--calls", "1", "--seconds", "15", "--workers", "1"),
         (r"^calls streams", r"^\s+1\s+2\s")),
+    "postcall.py": Smoke(
+        ("--models", "tiny.en", "--tick-seconds", "1", "--calls", "5"),
+        (r"^tiny\.en\s+en\s+[\d.]+\s", r"^alone\s+\d+\s", r"^pass, SCHED_IDLE\s+\d+\s")),
     "transcribe_passage.py": Smoke(
         ("--offline-only",), (r"^offline: .* real-time factor", r"^offline\s+WER\s+[\d.]+%")),
     "transcribe_engine.py": Smoke(
