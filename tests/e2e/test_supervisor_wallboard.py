@@ -119,6 +119,7 @@ async def test_a_waiting_call_shows_and_its_answer_arrives_as_a_delta(
                 assert any(line.startswith("agent,ana,") for line in lines), lines
                 reply = await page.request.get("/api/supervisor/history?since=yesterday")
                 assert reply.status == 400
+                assert (await reply.json())["error"]["where"] == "query.since"
                 await page.select_option("#history-figure", "asa")
                 await page.click("#history-show")
                 await page.wait_for_selector("#chart-agents svg rect.bar", timeout=10000)

@@ -28,6 +28,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from web.auth import Role, principal, require, require_page
+from web.auth.http import json_error
 from web.case_http import OpenSockets
 from web.desk.api import PAGE_HEADERS
 from web.socket_login import LOGGED_OUT, RECHECK_S, login_check, watch_login
@@ -102,6 +103,12 @@ def _is_ping(data: str) -> bool:
     return isinstance(message, dict) and message.get("type") == "ping"
 
 
+class _BadQuery(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} must be a UNIX time or an ISO-8601 date")
+        self.where = f"query.{name}"
+
+
 def _when(request: web.Request, name: str) -> float | None:
     raw = request.query.get(name)
     if raw is None or raw == "":
@@ -113,14 +120,14 @@ def _when(request: web.Request, name: str) -> float | None:
     try:
         return datetime.fromisoformat(raw).timestamp()
     except ValueError:
-        raise web.HTTPBadRequest(
-            text='{"error": {"code": "invalid_parameter", "message": "a UNIX time or an '
-                 f'ISO-8601 date", "where": "query.{name}"}}}}',
-            content_type="application/json") from None
+        raise _BadQuery(name) from None
 
 
 async def history(request: web.Request) -> web.StreamResponse:
-    since, until = _when(request, "since"), _when(request, "until")
+    try:
+        since, until = _when(request, "since"), _when(request, "until")
+    except _BadQuery as exc:
+        return json_error(400, "invalid_parameter", str(exc), where=exc.where)
     figures = await request.app[HISTORY](since, until)
     if request.query.get("format") != "csv":
         return web.json_response(figures)
