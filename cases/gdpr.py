@@ -10,6 +10,8 @@ remaining stores need (the subject is read from the case rows) and is finished b
 again.
 
     Holder.export(subject, archive)   add its rows (JSON) and files to the archive
+    Holder.check(subject)             (optional) raise ErasureRefused if it may not erase now;
+                                      every holder is asked before any erases
     Holder.erase(subject)             delete them, in one transaction per store; idempotent;
                                       returns {"<store>.<what>": count}
 
@@ -118,6 +120,12 @@ class Holder(Protocol):
     async def export(self, subject: Subject, archive: Archive) -> None: ...
 
     async def erase(self, subject: Subject) -> dict[str, int]: ...
+
+
+class Checked(Protocol):
+    """A holder that may refuse an erasure (`Holder.check`)."""
+
+    async def check(self, subject: Subject) -> None: ...
 
 
 def row_dict(row: Any) -> dict[str, Any]:

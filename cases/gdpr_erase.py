@@ -2,6 +2,7 @@
 leave an audit row without personal data (`cases.models.Erasure`).
 
     erase(customer_id, actor)
+      0. every holder that can refuse is asked (`check`): a refusal erases nothing
       1. the `erasures` row is written ("erasing", who, when), with the subject read from
          the case rows (`cases.gdpr_rows.find_subject`)
       2. each registered `Holder` erases its part (files, recordings, callbacks, Redis,
@@ -180,9 +181,18 @@ class Gdpr:
         if there is no such customer and no erasure of it; `ErasureRefused` (or a store's
         error) if a store could not erase, the case rows then untouched."""
         async with self._lock(customer_id):
+            done = await self.erasure(customer_id)
+            if done is not None and done.state == "erased":
+                return done
+            # Asked before anything is written: a refusal leaves no trace at all.
+            found = await self.subject(customer_id)
+            for holder in self.holders:
+                check = getattr(holder, "check", None)
+                if check is not None:
+                    await check(found)
             begun = await self._db.run(self._begin, customer_id, actor[:100])
             if isinstance(begun, ErasureRecord):
-                return begun  # erased already
+                return begun  # erased meanwhile (another process)
             subject = begun
             for holder in self.holders:
                 counts = await holder.erase(subject)

@@ -3,6 +3,8 @@
 Every package that keeps something about a person registers a `cases.gdpr.Holder` here
 (a new store, a new search index: one `gdpr.register(...)` line in `holders_for_server`):
 
+    live           refuses while a call of theirs is up; withdraws    below
+                   their text conversations from the live line
     routing        callbacks (database rows, the live line, Redis)   routing.erase
     recordings     recording files and index rows                     recordings.erase
     attachments    message attachment bytes (data dir)                below
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cases.errors import InvalidInput
-from cases.gdpr import Archive, Subject
+from cases.gdpr import Archive, ErasureRefused, Subject
 from cases.gdpr_erase import Gdpr
 from cases.identity import IdentityParser
 from cases.store import system_clock
@@ -110,6 +112,36 @@ def debug_captures(root: Path, forget: Callable[[Subject], int]) -> FilesHolder:
                        forget=forget)
 
 
+class LiveState:
+    """What the running server holds about a subject in memory: their calls in progress (an
+    erasure waits until they end: their transcript and recording are still being written)
+    and their text conversations waiting or assigned (withdrawn, so no agent is offered a
+    conversation whose messages are gone)."""
+
+    name = "live"
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+
+    async def export(self, subject: Subject, archive: Archive) -> None:
+        return None  # nothing that is not in the stores
+
+    async def check(self, subject: Subject) -> None:
+        calls = self._server.calls
+        if calls is not None and any(c in calls.calls for c in subject.call_ids):
+            raise ErasureRefused(self.name, "a call of the customer is in progress")
+
+    async def erase(self, subject: Subject) -> dict[str, int]:
+        await self.check(subject)
+        routing = self._server.routing
+        text = routing.text if routing is not None else None
+        withdrawn = 0
+        if text is not None:
+            for interaction_id in subject.interaction_ids:
+                withdrawn += await text.withdraw(interaction_id)
+        return {"live.conversations": withdrawn}
+
+
 def _normalizer(region: str | None) -> Callable[[str], str | None]:
     parser = IdentityParser(region)
 
@@ -130,6 +162,7 @@ async def holders_for_server(server: Server) -> tuple[Gdpr, Callable[[], Awaitab
     s = server.settings
     gdpr = await Gdpr.open(s.database_url, now=system_clock)
     closers: list[Callable[[], Awaitable[None]]] = [gdpr.close]
+    gdpr.register(LiveState(server))
     routing = server.routing
     redis = routing.store if routing is not None and isinstance(
         routing.store, RedisRoutingStore) else None

@@ -6,8 +6,9 @@ the WAV or Opus a stopped settle may have left) and then the rows, in one transa
 access audit (`recording_audit`) stays: it names staff and recording ids, no personal data.
 The post-call pass's queue rows (`postcall_jobs`) of those recordings go with them.
 
-Refused (`ErasureRefused`, nothing deleted): a recording on legal hold, or one still being
-recorded (its call is live: erase after it ends).
+Refused (`ErasureRefused`, nothing deleted): a recording on legal hold, one still being
+recorded (its call is live: erase after it ends), or one the post-call pass is transcribing
+(its segments would land after the erasure).
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ class RecordingsHolder:
         with self._db.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(query)]
 
+    def _passes_running(self, ids: list[str]) -> int:
+        query = select(postcall_jobs.c.recording_id).where(
+            postcall_jobs.c.recording_id.in_(ids), postcall_jobs.c.status == "running")
+        with self._db.engine.connect() as c:
+            return len(c.execute(query).all())
+
     async def export(self, subject: Subject, archive: Archive) -> None:
         rows = await self._db.run(self._rows, subject)
         await asyncio.to_thread(archive.add_json, "recordings/recordings.json", rows)
@@ -80,15 +87,25 @@ class RecordingsHolder:
         suffix = location.rsplit(".", 1)[-1] if "." in location else "bin"
         archive.add_bytes(f"recordings/{row['id']}.{suffix}", data)
 
-    async def erase(self, subject: Subject) -> dict[str, int]:
-        if self._settled is not None:
-            await self._settled()  # a settle under way would file a new copy after us
+    async def check(self, subject: Subject) -> None:
+        """`ErasureRefused` if a recording is held, being recorded or being transcribed."""
         rows = await self._db.run(self._rows, subject)
+        self._refusal(rows)
+        if await self._db.run(self._passes_running, [str(r["id"]) for r in rows]):
+            raise ErasureRefused(self.name, "a post-call pass is transcribing a recording")
+
+    def _refusal(self, rows: list[dict[str, Any]]) -> None:
         live = set(self._recording())
         if any(r["held"] for r in rows):
             raise ErasureRefused(self.name, "a recording is on legal hold")
         if any(r["status"] == "recording" or r["call_id"] in live for r in rows):
             raise ErasureRefused(self.name, "a call is still being recorded")
+
+    async def erase(self, subject: Subject) -> dict[str, int]:
+        if self._settled is not None:
+            await self._settled()  # a settle under way would file a new copy after us
+        await self.check(subject)  # again: a call may have started since
+        rows = await self._db.run(self._rows, subject)
         files = 0
         for row in rows:
             files += await asyncio.to_thread(self._delete_files, row)

@@ -554,6 +554,15 @@ class TextRouter:
         log.info("conversation %d closed by agent %s", conv.id, agent_id)
         return conv
 
+    async def withdraw(self, conversation_id: int) -> bool:
+        """End a live conversation in any state without an agent (its customer's data is
+        being erased: `routing.erase`); False if there is none."""
+        conv = self._convs.get(conversation_id)
+        if conv is None:
+            return False
+        await self._end(conv, "erased")
+        return True
+
     async def _end(self, conv: Conversation, outcome: str) -> None:
         if conv.offer_id is not None and conv.offer_id in self._offers:
             offer = self._offers[conv.offer_id]

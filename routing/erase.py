@@ -91,11 +91,21 @@ class CallbacksHolder:
         live = [v for k, v in (await self._redis_rows(subject)).items() if k not in stored]
         await asyncio.to_thread(archive.add_json, "routing/callbacks.json", rows + live)
 
-    async def erase(self, subject: Subject) -> dict[str, int]:
+    async def _states(self, subject: Subject) -> dict[str, str]:
+        """The subject's callbacks, by id: their states (Redis's newer than the table's)."""
         rows = await self._db.run(self._rows, subject)
-        in_redis = await self._redis_rows(subject)
         states = {str(r["id"]): str(r["state"]) for r in rows}
-        states.update({k: str(v.get("state")) for k, v in in_redis.items()})
+        states.update({k: str(v.get("state")) for k, v in
+                       (await self._redis_rows(subject)).items()})
+        return states
+
+    async def check(self, subject: Subject) -> None:
+        """`ErasureRefused` while one of the subject's callbacks is being dialed."""
+        if "dialing" in (await self._states(subject)).values():
+            raise ErasureRefused(self.name, "a callback is being dialed")
+
+    async def erase(self, subject: Subject) -> dict[str, int]:
+        states = await self._states(subject)
         if "dialing" in states.values():
             raise ErasureRefused(self.name, "a callback is being dialed")
         cancelled = 0

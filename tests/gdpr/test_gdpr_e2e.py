@@ -8,7 +8,8 @@ The archive of `GET /api/customers/{id}/export` holds all of it; after
 `DELETE /api/customers/{id}` no table of the database, no byte of any file under the data
 dir and no Redis key of the routing prefix holds the person's phone (E.164 or national),
 email, name or any word of their transcript, texts or emails, and the recording and the
-photo are gone; the second person's messages and photo are all there.
+photo are gone; the second person's messages and photo are all there. Run with the case
+database on SQLite (its file's bytes searched too) and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def person_needles(heard: set[str]) -> dict[str, str]:
 
 
 async def test_after_erase_no_store_holds_the_callers_values(
-    server_factory: ServerFactory, tmp_path: Path, relay: Relay, spoken: Path
+    server_factory: ServerFactory, tmp_path: Path, relay: Relay, spoken: Path, db_url: str
 ) -> None:
     await require_redis()
     flows = tmp_path / "flows"
@@ -128,7 +129,8 @@ async def test_after_erase_no_store_holds_the_callers_values(
     (flows / "gdpr.yaml").write_text(FLOW)
     routing = tmp_path / "routing.yaml"
     routing.write_text(yaml.safe_dump({"queues": [{
-        "name": "q", "moh": None, "announce_every": 0, "wrapup": 0.5, "offer_timeout": 10}],
+        "name": "q", "moh": None, "announce_every": 0, "wrapup": 0.5, "offer_timeout": 10,
+        "channels": ["voice", "sms", "email"]}],
         "agents": []}))
     prefix = f"test:{uuid.uuid4().hex[:12]}:"
     smtp_in = free_port(__import__("socket").SOCK_STREAM, also_tcp=False)
@@ -136,12 +138,15 @@ async def test_after_erase_no_store_holds_the_callers_values(
     async with TwilioStandIn(ACCOUNT_SID, "twilio-auth-token-for-privacy") as twilio:
         conf = config(tmp_path, twilio, relay, smtp_in, flows)
         conf["recordings"] = {"enabled": True}
+        if not db_url.startswith("sqlite"):
+            conf["cases_url"] = db_url
         conf["routing"] = {"store": "redis", "redis_url": REDIS_URL, "key_prefix": prefix}
         server = await server_factory(ServerOptions(
             config=conf, extra_args=["--routing", str(routing)], startup_timeout=120))
         twilio.forward(PUBLIC, server.http_base)
         try:
-            await fill_and_erase(server, twilio, relay, smtp_in, spoken, redis, prefix)
+            await fill_and_erase(server, twilio, relay, smtp_in, spoken, redis, prefix,
+                                 db_url if "cases_url" in conf else None)
         finally:
             async for key in redis.scan_iter(match=prefix + "*"):
                 await redis.delete(key)
@@ -149,7 +154,8 @@ async def test_after_erase_no_store_holds_the_callers_values(
 
 
 async def fill_and_erase(server: ServerProcess, twilio: TwilioStandIn, relay: Relay,
-                         smtp_in: int, spoken: Path, redis: Redis, prefix: str) -> None:
+                         smtp_in: int, spoken: Path, redis: Redis, prefix: str,
+                         cases_url: str | None) -> None:
     # The call: number, account digits, a spoken sentence, a callback; recorded.
     result = await place_call(
         f"sip:100@{server.sip_target}", from_user=CALLER, play=spoken,
@@ -200,6 +206,7 @@ async def fill_and_erase(server: ServerProcess, twilio: TwilioStandIn, relay: Re
     assert heard, "whisper stored no transcript of the spoken sentence"
     customer_id = timeline["customer"]["id"]
     data = server.data_dir
+    database = cases_url or f"sqlite:///{data}/cases.db"
     assert list((data / "recordings").rglob("*.opus")) or list((data / "recordings").rglob("*.wav"))
     assert len(list((data / "attachments").iterdir())) == 2
 
@@ -222,6 +229,8 @@ async def fill_and_erase(server: ServerProcess, twilio: TwilioStandIn, relay: Re
     assert counts["recordings.files"] >= 1 and counts["attachments.files"] == 1, counts
     assert counts["routing.callbacks"] == 1 and counts["routing.callbacks_cancelled"] == 1
     assert counts["cases.transcript_segments"] >= 1, counts
+    # Their SMS and email conversations waited in line (nobody logged in): withdrawn.
+    assert counts["live.conversations"] == 2, counts
     assert (await api(server, "DELETE", f"/api/customers/{customer_id}"))["erasure"] == erased
     assert (await api(server, "GET", f"/api/customers/{customer_id}/erasure"))["erasure"] \
         == erased
@@ -231,7 +240,7 @@ async def fill_and_erase(server: ServerProcess, twilio: TwilioStandIn, relay: Re
     assert (await get_json(server, "/api/callbacks?state=waiting"))["callbacks"] == []
 
     # Nothing of the person anywhere: tables, files (bytes), Redis, the debug call list.
-    assert table_hits(f"sqlite:///{data}/cases.db", needles) == []
+    assert table_hits(database, needles) == []
     assert file_hits(data, needles) == []
     assert await redis_hits(redis, prefix, needles) == []
     assert not list((data / "recordings").rglob("*.opus"))
@@ -242,6 +251,6 @@ async def fill_and_erase(server: ServerProcess, twilio: TwilioStandIn, relay: Re
 
     # The other person is whole.
     theirs = patterns({"phone": OTHER[3:], "sms": "hipopotamo", "photo": "narwhal named"})
-    assert {h.split(": ", 1)[1] for h in table_hits(f"sqlite:///{data}/cases.db", theirs)} \
+    assert {h.split(": ", 1)[1] for h in table_hits(database, theirs)} \
         == {"phone", "sms"}
     assert [h for h in file_hits(data / "attachments", theirs) if h.endswith("photo")]

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from redis.asyncio import Redis
+from sqlalchemy import create_engine, insert, select, update
 
 from cases.errors import NotFound
 from cases.gdpr import ErasureRefused, Subject
@@ -29,6 +30,7 @@ from centralita.gdpr_setup import attachments, debug_captures, voicemail
 from channels.attachments import AttachmentStore
 from recordings.erase import RecordingsHolder
 from recordings.storage import FileStorage, RecordingIndex, RecordingRow
+from recordings.tables import postcall_jobs
 from routing.erase import CallbacksHolder
 from routing.model import Callback
 from routing.persistence import SqlRoutingPersistence
@@ -298,6 +300,7 @@ async def test_a_recording_on_legal_hold_refuses_the_erasure(world: World) -> No
     with pytest.raises(ErasureRefused) as refused:
         await world.gdpr.erase(world.customers["a"], actor="admin")
     assert refused.value.store == "recordings"
+    assert await world.gdpr.erasure(world.customers["a"]) is None  # no trace of a refusal
     subject = await world.gdpr.subject(world.customers["a"])
     assert subject.phones == (ANA.phone,)
     with pytest.raises(NotFound):
@@ -342,3 +345,25 @@ async def test_the_command_line_exports_and_erases(world: World, tmp_path: Path)
     assert await redis_hits(world.redis, world.prefix, mine) == []
     code, _, err = await cli("export", "999999", *where)
     assert code == 1 and "not found" in err.lower()
+
+
+async def test_a_running_post_call_pass_refuses_then_its_job_goes_with_the_recording(
+    world: World
+) -> None:
+    engine = create_engine(world.db_url)
+    try:
+        with engine.begin() as c:
+            c.execute(insert(postcall_jobs).values(
+                recording_id="rec-a", interaction_id=None, status="running", attempts=1,
+                queued_wall=1.0))
+        with pytest.raises(ErasureRefused) as refused:
+            await world.gdpr.erase(world.customers["a"], actor="admin")
+        assert "post-call" in refused.value.reason
+        with engine.begin() as c:
+            c.execute(update(postcall_jobs).values(status="done"))
+        done = await world.gdpr.erase(world.customers["a"], actor="admin")
+        assert done.counts["recordings.postcall_jobs"] == 1
+        with engine.connect() as c:
+            assert c.execute(select(postcall_jobs)).all() == []
+    finally:
+        engine.dispose()
