@@ -358,7 +358,7 @@ class Server:
             self.monitors = build_monitors(self.routing.desks)
             add_monitor_routes(app, MonitorApi(self.monitors, MonitorError))
             # The supervisor's page: the live wallboard (deltas), calls, listen/whisper/barge.
-            add_wallboard(app, self.routing.acd, self.store)
+            add_wallboard(app, self.routing.acd, self.store, self.monitors)
         if self.recordings is not None:
             # Review: agents their own, supervisors their teams', admins all; all audited.
             recordings_api = RecordingsApi(

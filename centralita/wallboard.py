@@ -20,7 +20,7 @@ import logging
 import math
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -44,12 +44,21 @@ def _r(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
-class AcdBoard:
-    """Builds the board and the history figures from a running `Acd`."""
+class SupervisorsOnCalls(Protocol):
+    """Who listens to which call (`voice.conference_monitor.Monitors`)."""
 
-    def __init__(self, acd: Acd, cases: CaseStore | None) -> None:
+    def supervisors(self, call_id: str) -> dict[str, str]: ...
+
+
+class AcdBoard:
+    """Builds the board and the history figures from a running `Acd`; `monitors` puts on each
+    call the supervisors on it and their modes (so two do not step on each other)."""
+
+    def __init__(self, acd: Acd, cases: CaseStore | None,
+                 monitors: SupervisorsOnCalls | None = None) -> None:
         self.acd = acd
         self.cases = cases
+        self.monitors = monitors
         self._offset = acd.wall() - acd.clock.now()  # engine monotonic -> wall seconds
         self._public: dict[int, str] = {}
         # Today's figures of each queue change only when a record does: a caller joins or
@@ -102,6 +111,7 @@ class AcdBoard:
                 "caller": context.get("caller"), "phase": session.phase.value,
                 "case_id": await self._public_id(context.get("case_id")),
                 "since": self._wall(session.started), "muted": session.muted,
+                "supervisors": self.monitors.supervisors(call_id) if self.monitors else {},
             }
         agents: dict[str, dict[str, Any]] = {}
         for agent_id, cfg in acd.agents.items():
@@ -190,9 +200,10 @@ def _finite(out: dict[str, Any]) -> dict[str, Any]:
             for k, v in out.items()}
 
 
-def add_wallboard(app: web.Application, acd: Acd, cases: CaseStore | None) -> WallboardFeed:
+def add_wallboard(app: web.Application, acd: Acd, cases: CaseStore | None,
+                  monitors: SupervisorsOnCalls | None = None) -> WallboardFeed:
     """The supervisor's page on `app`, its wallboard fed from `acd` (`web.supervisor.api`)."""
-    board = AcdBoard(acd, cases)
+    board = AcdBoard(acd, cases, monitors)
     feed = WallboardFeed(board.board, wall=acd.wall)
     board.attach(feed)
     add_supervisor_routes(app, feed, board.history)

@@ -118,6 +118,11 @@ class Monitors:
         p = self._parties.get((call_id, name))
         return None if p is None else p.mode
 
+    def supervisors(self, call_id: str) -> dict[str, str]:
+        """The supervisors on `call_id` (joined or joining) and their modes."""
+        return {name[4:]: p.mode for (call, name), p in list(self._parties.items())
+                if call == call_id and name.startswith("sup:")}
+
     # -- supervisors -------------------------------------------------------------------------
     async def join(self, call_id: str, supervisor: str, mode: object, sdp: object) -> str:
         """Answer the supervisor's browser offer; the leg joins the call in `mode` once its

@@ -137,6 +137,10 @@ async def test_listen_whisper_barge_from_the_supervisor_page(
                 await wait_for(lambda m=mode: sue_in(m), within=20, what=f"sue in {mode}")
                 await wait_for(lambda m=mode: desk_says(m), within=20,
                                what=f"the desk showing {mode}")
+                # The wallboard's call row says who is on it, in which mode.
+                await sup.wait_for_selector(
+                    f'{row} .watcher[data-supervisor="sue"][data-mode="{mode}"]',
+                    timeout=10000)
                 if mode == "listen":
                     async def sue_hears() -> bool:
                         stats = await sup.evaluate("window.supervisor.inbound()")

@@ -14,10 +14,19 @@ from web.supervisor.feed import WallboardFeed
 __all__ = ["make_rig"]  # the rig's fixture
 
 
+class Watching:
+    def __init__(self) -> None:
+        self.on: dict[str, dict[str, str]] = {}
+
+    def supervisors(self, call_id: str) -> dict[str, str]:
+        return dict(self.on.get(call_id, {}))
+
+
 async def test_the_board_follows_a_call_and_keeps_still_in_between(make_rig: Factory) -> None:
     rig = await make_rig([queue("help", wrapup=5.0)], [agent("a1", "help")],
                          answer={"a1": 0}, step=0.5)
-    board = AcdBoard(rig.acd, None)
+    monitors = Watching()
+    board = AcdBoard(rig.acd, None, monitors)
     feed = WallboardFeed(board.board)
     board.attach(feed)
 
@@ -46,6 +55,11 @@ async def test_the_board_follows_a_call_and_keeps_still_in_between(make_rig: Fac
     assert talking["calls"]["c1"]["agent"] == "a1"
     assert talking["calls"]["c1"]["caller"] == "+15550100"
     assert talking["calls"]["c1"]["since"] == WALL0 + 10
+    assert talking["calls"]["c1"]["supervisors"] == {}
+    monitors.on["c1"] = {"sue": "whisper"}
+    assert diff(talking, await board.board()).changed == {
+        "calls": {"c1": {"supervisors": {"sue": "whisper"}}}}
+    monitors.on.clear()
     assert board.figure_reads > reads
 
     await rig.at(45)  # talked 30 s, then 5 s of wrap-up

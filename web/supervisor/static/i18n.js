@@ -50,6 +50,7 @@ export const en = {
   "calls.none": "No calls right now.",
   "calls.line": "{caller} with {agent} · {queue} · {phase} · {time}",
   "calls.unknown_caller": "Unknown number",
+  "calls.supervisor": "{who}: {mode}",
   "phase.connected": "talking",
   "phase.held": "on hold",
   "phase.consulting": "consulting",

@@ -45,6 +45,7 @@ export const es = {
   "calls.none": "No hay llamadas ahora.",
   "calls.line": "{caller} con {agent} · {queue} · {phase} · {time}",
   "calls.unknown_caller": "Número desconocido",
+  "calls.supervisor": "{who}: {mode}",
   "phase.connected": "hablando",
   "phase.held": "en espera",
   "phase.consulting": "consultando",

@@ -125,7 +125,11 @@ function renderCalls() {
       type: "button", class: "mode", dataset: {mode, call: id},
       "aria-pressed": String(monitor.callId === id && monitor.mode === mode),
     }, t(`monitor.${mode}`)));
-    return h("li", {dataset: {call: id}}, h("span", {class: "line"}, line), " ", buttons);
+    const watchers = Object.entries(c.supervisors || {}).map(([who, mode]) =>
+      h("span", {class: "badge watcher", dataset: {mode, supervisor: who}},
+        t("calls.supervisor", {who, mode: t(`monitor.${mode}`)})));
+    return h("li", {dataset: {call: id}}, h("span", {class: "line"}, line), " ", watchers,
+             " ", buttons);
   }));
   if (monitor.callId !== null && !(monitor.callId in board.data.calls)) {
     monitor.ended();
