@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 from tests.channels import test_email_smtp
 from tests.channels.test_email_smtp import Relay
 from tests.conftest import ServerFactory
-from tests.e2e.api import ended_interaction, get_json
+from tests.e2e.api import get_json
 from tests.gdpr.scan import file_hits, patterns, redis_hits, table_hits
 from tests.helpers.redis_server import REDIS_URL, require_redis
 from tests.helpers.server import ServerOptions, ServerProcess, free_port
@@ -85,6 +85,25 @@ steps:
   - say: "We will call you back."
   - hangup
 """
+
+
+async def ended_call(server: ServerProcess, *, within: float) -> tuple[
+        list[dict[str, Any]], str, dict[str, Any]]:
+    """The debug call list, the case and the voice interaction of the one call, once it
+    ended with its IVR path stored (a callback may add a text interaction after it)."""
+    deadline = time.monotonic() + within
+    while True:
+        calls = await get_json(server, "/api/debug/calls")
+        if calls and calls[-1]["state"] == "ended":
+            case_id = (await get_json(
+                server, f"/api/calls/{calls[-1]['call_id']}/case"))["case_id"]
+            timeline = await get_json(server, f"/api/cases/{case_id}")
+            voice = [i for i in timeline["interactions"] if i["channel"] == "voice"]
+            if voice and voice[0]["ended_at"] and any(
+                    e["kind"] == "path" for e in voice[0]["ivr_events"]):
+                return calls, case_id, voice[0]
+        assert time.monotonic() < deadline, f"the call did not end in {within:g}s: {calls}"
+        await asyncio.sleep(0.3)
 
 
 async def api(server: ServerProcess, method: str, path: str, body: Any = None) -> Any:
@@ -161,9 +180,7 @@ async def fill_and_erase(server: ServerProcess, twilio: TwilioStandIn, relay: Re
         f"sip:100@{server.sip_target}", from_user=CALLER, play=spoken,
         dtmf=ACCOUNT_DIGITS + "#", dtmf_delay=DTMF_AT_S, duration=24.0)
     assert result.connected, result
-    interaction = await ended_interaction(server, within=60.0, path_recorded=True)
-    calls = await get_json(server, "/api/debug/calls")
-    case_id = (await get_json(server, f"/api/calls/{calls[-1]['call_id']}/case"))["case_id"]
+    calls, case_id, interaction = await ended_call(server, within=60.0)
     assert any(e["kind"] == "callback" for e in interaction["ivr_events"]), \
         interaction["ivr_events"]
     [callback] = (await get_json(server, "/api/callbacks?state=waiting"))["callbacks"]
@@ -234,9 +251,16 @@ async def fill_and_erase(server: ServerProcess, twilio: TwilioStandIn, relay: Re
     assert (await api(server, "DELETE", f"/api/customers/{customer_id}"))["erasure"] == erased
     assert (await api(server, "GET", f"/api/customers/{customer_id}/erasure"))["erasure"] \
         == erased
-    async with (aiohttp.ClientSession(headers=server.auth_headers) as http,
-                http.get(f"{server.http_base}/api/cases/{case_id}") as resp):
-        assert resp.status == 404
+    for method, path, status in (
+            ("GET", f"/api/cases/{case_id}", 404),
+            ("GET", f"/api/customers/{customer_id}/export", 404),
+            ("DELETE", "/api/customers/12ab", 400),
+            ("DELETE", "/api/customers/0", 400),
+            ("DELETE", "/api/customers/987654", 404),
+            ("GET", "/api/customers/987654/erasure", 404)):
+        async with (aiohttp.ClientSession(headers=server.auth_headers) as http,
+                    http.request(method, server.http_base + path) as resp):
+            assert resp.status == status, (method, path, resp.status, await resp.text())
     assert (await get_json(server, "/api/callbacks?state=waiting"))["callbacks"] == []
 
     # Nothing of the person anywhere: tables, files (bytes), Redis, the debug call list.
