@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cases import facts_store, shares, summary_store, validate
+from cases import facts_store, post_segments, shares, summary_store, validate
 from cases.db import DbWorker
 from cases.errors import InvalidInput, NotFound, StorageError
 from cases.events import EventBus
@@ -240,10 +240,17 @@ class CaseStore(TextChannels):
             confidence=conf,
             engine=engine,
             language=language,
+            source="live",
         )
-        case_id, view = await self._db.run(self._add_to_interaction, seg, "created_at", segment_view)
+        case_id, view = await self._db.run(self._add_scored, seg)
         await self._publish(case_id, {"type": "segment", "case_id": case_id, "segment": view})
         return int(view["id"])
+
+    def _add_scored(self, seg: TranscriptSegment) -> tuple[int, dict[str, Any]]:
+        """Add a segment with its sentiment and topics (cases.insights: lexicons load on
+        the database thread, never on the event loop)."""
+        post_segments.score(seg)
+        return self._add_to_interaction(seg, "created_at", segment_view)
 
     def _add_to_interaction(
         self, row: TranscriptSegment | IvrEvent, stamp: str,
@@ -329,6 +336,7 @@ class CaseStore(TextChannels):
             session.flush()
             # The summary and its facts, in the same transaction (cases.summary_store).
             summary_store.make_summary(session, interaction, now, self._region)
+            post_segments.store_insights(session, interaction)
             session.flush()
             return interaction_view(interaction, with_segments=False)
 
@@ -386,6 +394,50 @@ class CaseStore(TextChannels):
         case_id, summary = made
         await self._publish_summary(case_id, interaction_id, summary)
         return summary
+
+    # -- the post-call pass (cases.post_segments) ------------------------------------------
+
+    async def replace_post_segments(
+        self, interaction_id: int, segments: list[post_segments.PostSegmentIn], *, engine: str,
+    ) -> int:
+        """Store the post-call pass's transcript of an interaction (replacing an earlier
+        pass's), publish it, remake the summary from it; how many segments were stored."""
+        interaction_id = validate.row_id(interaction_id, "interaction")
+        engine = validate.text(engine, "engine", max_len=64)
+        clean = []
+        for seg in segments:
+            if seg.language is not None and seg.language not in LANGUAGES:
+                raise InvalidInput(f"unsupported language {seg.language!r}", "language")
+            clean.append(post_segments.PostSegmentIn(
+                validate.choice(seg.speaker, SPEAKERS, "speaker"),
+                validate.seconds(seg.start, "start"), validate.seconds(seg.end, "end"),
+                # Masked like a live segment (cases.redact): the pass hears card numbers too.
+                validate.text(redact(seg.text, seg.language), "text"),
+                validate.confidence(seg.confidence), seg.language))
+
+        def store(session: Session) -> tuple[int, list[dict[str, Any]]]:
+            case_id, rows = post_segments.replace_post(
+                session, interaction_id, clean, engine, self._now())
+            return case_id, [segment_view(r) for r in rows]
+
+        case_id, views = await self._db.run(self._in_transaction, store)
+        await self._publish(case_id, {"type": "transcript", "case_id": case_id,
+                                      "interaction_id": interaction_id, "source": "post",
+                                      "segments": views})
+        await self.refresh_summary(interaction_id)
+        return len(views)
+
+    async def post_pass_context(self, interaction_id: int) -> post_segments.PassContext:
+        """What the post-call pass needs of an interaction (cases.post_segments)."""
+        interaction_id = validate.row_id(interaction_id, "interaction")
+
+        def read(session: Session) -> post_segments.PassContext:
+            return post_segments.PassContext(
+                post_segments.interaction_start(session, interaction_id),
+                post_segments.live_language(session, interaction_id),
+                post_segments.first_live_start(session, interaction_id, "agent"))
+
+        return await self._db.run(self._read, read)
 
     async def interaction_summary(
         self, case_id: int, interaction_id: int

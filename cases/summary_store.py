@@ -21,6 +21,7 @@ from cases.errors import InvalidInput, NotFound
 from cases.facts import mask_text
 from cases.facts_store import replace_auto
 from cases.models import Interaction, IvrEvent, Message, Note, TranscriptSegment
+from cases.post_segments import shown
 from cases.summary import (
     EDITABLE,
     SYSTEM_AUTHORS,
@@ -68,9 +69,10 @@ def load_record(session: Session, interaction: Interaction) -> InteractionRecord
     """What the summariser reads about `interaction`: its segments, IVR inputs, messages,
     and the case's notes written from its start until the next interaction on the case."""
     start = interaction.started_at
-    segments = session.scalars(select(TranscriptSegment).where(
+    # The transcript the case shows: the post-call pass's when there is one.
+    segments = shown(session.scalars(select(TranscriptSegment).where(
         TranscriptSegment.interaction_id == interaction.id)
-        .order_by(TranscriptSegment.start, TranscriptSegment.id)).all()
+        .order_by(TranscriptSegment.start, TranscriptSegment.id)).all())
     events = session.scalars(select(IvrEvent).where(IvrEvent.interaction_id == interaction.id)
                              .order_by(IvrEvent.at, IvrEvent.id)).all()
     messages = session.scalars(select(Message).where(Message.interaction_id == interaction.id)

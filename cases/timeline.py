@@ -28,6 +28,7 @@ from cases.models import (
     Note,
     TranscriptSegment,
 )
+from cases.post_segments import insights, shown, transcript_source
 from cases.summary_store import stored_summary, summary_text
 
 # Entries at the same instant: the call before what happened in it, then messages, notes.
@@ -50,8 +51,28 @@ def segment_view(seg: TranscriptSegment) -> dict[str, Any]:
         "confidence": seg.confidence,
         "engine": seg.engine,
         "language": seg.language,
+        "source": seg.source,
+        "sentiment": seg.sentiment,
+        "topics": seg.topics or [],
         "created_at": _time(seg.created_at),
     }
+
+
+def transcript_views(interaction: Interaction) -> dict[str, Any]:
+    """The transcript the case shows (`segments`: the post-call pass's when there is one,
+    cases.post_segments), which one it is (`transcript_source`: post, live or None), the
+    live segments beside it when the post ones are shown (`live_segments`), and its
+    sentiment trend and topics (`insights`, cases.insights)."""
+    views: dict[str, Any] = {
+        "segments": [segment_view(s) for s in shown(interaction.segments)],
+        "transcript_source": transcript_source(interaction.segments),
+        # Made from the segments each time: segments still arrive after the call ends.
+        "insights": insights(interaction.segments),
+    }
+    if views["transcript_source"] == "post":
+        views["live_segments"] = [segment_view(s) for s in interaction.segments
+                                  if s.source != "post"]
+    return views
 
 
 def ivr_event_view(event: IvrEvent) -> dict[str, Any]:
@@ -91,7 +112,7 @@ def interaction_view(
         "summary_detail": stored_summary(interaction.summary),
     }
     if with_segments:
-        view["segments"] = [segment_view(s) for s in interaction.segments]
+        view.update(transcript_views(interaction))
         view["ivr_events"] = [ivr_event_view(e) for e in interaction.ivr_events]
         view["messages"] = [message_view(m) for m in interaction.messages]
     return view
@@ -194,7 +215,7 @@ def timeline_entries(case: Case) -> list[dict[str, Any]]:
     for interaction in case.interactions:
         if interaction.channel == "voice":
             call = interaction_view(interaction, with_segments=False)
-            call["segments"] = [segment_view(s) for s in interaction.segments]
+            call.update(transcript_views(interaction))
             add("call", interaction.started_at, interaction.id, call)
         for event in interaction.ivr_events:
             add("ivr", event.at, event.id, ivr_event_view(event))

@@ -36,6 +36,7 @@ from centralita.handover_setup import CallHandover
 from centralita.logs_entry import LoggedCalls, log_context_middleware, logged_verbs
 from centralita.metrics import ServerMetrics, Sources
 from centralita.metrics_http import add_metrics_route, serve_metrics_apart
+from centralita.postcall import open_post_call
 from centralita.recording import (
     CaseInteractions,
     Consent,
@@ -69,6 +70,7 @@ from ivr.services import Services, UnavailableRouter
 from media.clock import LoopClock
 from media.rtp.ports import PortAllocator
 from media.ticker import MediaTicker
+from recordings.postcall import PostCallPass
 from recordings.service import Recordings
 from voice.bridging import media_of, set_live_mixer
 from voice.call import Call
@@ -138,6 +140,7 @@ class Server:
         self.app: web.Application | None = None
         self.speech: SpeechStack | None = None
         self.recordings: Recordings | None = None
+        self.post_call: PostCallPass | None = None
         self.review: ReviewStore | None = None  # transcript search and QA (web.review)
         self.flows: FlowRegistry | None = None
         # What IVR verbs find in `Services.extra` (filled in as the parts are built).
@@ -234,6 +237,9 @@ class Server:
         if s.recordings.enabled:
             # Repairs recordings a killed process left open before any call is recorded.
             self.recordings = await open_recordings(s.data_dir, s.database_url, s.recordings)
+            if s.post_call.enabled:
+                self.post_call = await open_post_call(
+                    s.post_call, s.data_dir, s.database_url, self.store, self.recordings)
         if self.routing is not None:
             self.routing.acd.on_bridged = chain_bridged(
                 agent_transcription(self.speech.service) if self.speech is not None else None,
@@ -536,6 +542,8 @@ class Server:
             await self.email.close()
         if self.speech is not None:
             await self.speech.close()
+        if self.post_call is not None:
+            await self.post_call.close()
         if self.recordings is not None:
             await self.recordings.close()
         if self.review is not None:

@@ -28,6 +28,7 @@ from channels.chat_config import ChatConfigError, ChatSettings, parse_chat_setti
 from channels.email_config import EmailConfigError, EmailSettings, parse_email_settings
 from channels.twilio_config import TwilioConfig, TwilioConfigError, parse_twilio
 from recordings.config import RecordingConfig, RecordingConfigError, parse_recordings
+from recordings.postcall_config import PostCallConfig, PostCallConfigError, parse_post_call
 from voice.dialplan import DialPlanConfig, DialPlanConfigError, parse_dialplan, parse_region
 from voice.sip.abuse import AbuseConfigError, AbuseSettings, parse_abuse
 from voice.trunk import TrunkConfig, TrunkConfigError, parse_trunk
@@ -173,6 +174,8 @@ class Settings:
     chat: ChatSettings | None = None
     # Stereo recordings of answered calls under DATA_DIR/recordings (recordings/).
     recordings: RecordingSettings = field(default_factory=RecordingSettings)
+    # The post-call accuracy pass over each recording (recordings.postcall_config): off.
+    post_call: PostCallConfig = field(default_factory=PostCallConfig)
     # Where /metrics is served and who may read it (centralita.metrics_config).
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     # Agent assist: a knowledge base searched from what callers say (assist.config); None: off.
@@ -333,6 +336,11 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         if value not in ("text", "json"):
             raise ConfigError(f"{where}: log_format must be text or json")
         return value
+    if key == "post_call":
+        try:
+            return parse_post_call(value, f"{where}: post_call")
+        except PostCallConfigError as exc:
+            raise ConfigError(str(exc)) from exc
     if key == "recordings":
         try:
             return parse_recordings(value, f"{where}: recordings")
