@@ -19,6 +19,7 @@ Errors:
 
     GdprError
       ├── ErasureRefused   a store may not erase now (a legal hold, a call still recorded)
+      ├── MergedAway       the customer was merged into another: that one is the person
       └── (cases.errors.NotFound for an unknown customer)
 
 Nothing here logs a value of the subject: only counts and ids.
@@ -46,6 +47,16 @@ class ErasureRefused(GdprError):
         super().__init__(f"{store}: {reason}")
         self.store = store
         self.reason = reason
+
+
+class MergedAway(GdprError):
+    """The customer row was merged into `target_id` (`cases.merge`): its identities, cases
+    and messages are that customer's now, so the person is exported or erased through it."""
+
+    def __init__(self, customer_id: int, target_id: int) -> None:
+        super().__init__(f"customer {customer_id} was merged into customer {target_id}")
+        self.customer_id = customer_id
+        self.target_id = target_id
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from cases import transcript_search
 from cases.errors import NotFound
-from cases.gdpr import Subject
+from cases.gdpr import MergedAway, Subject
 from cases.models import (
     Case,
     CaseFact,
@@ -54,9 +54,14 @@ def _table(model: Any) -> Table:
 
 
 def find_subject(session: Session, customer_id: int) -> Subject:
-    """The person whose customer row is `customer_id`; `NotFound` if there is none."""
+    """The person whose customer row is `customer_id`; `NotFound` if there is none,
+    `MergedAway` if it was merged into another customer (who holds the person's data)."""
     if session.get(Customer, customer_id) is None:
         raise NotFound("customer", customer_id)
+    target = session.scalar(select(CustomerMerge.target_customer_id).where(
+        CustomerMerge.source_customer_id == customer_id).order_by(CustomerMerge.id.desc()))
+    if target is not None:
+        raise MergedAway(customer_id, int(target))
     customers = [customer_id]
     for _ in range(_MAX_MERGES):
         merged = set(session.scalars(select(CustomerMerge.source_customer_id).where(

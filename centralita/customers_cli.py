@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cases.errors import CaseError
-from cases.gdpr import ErasureRefused
+from cases.gdpr import ErasureRefused, MergedAway
 
 
 def add_customers_parser(sub: Any) -> argparse.ArgumentParser:
@@ -59,6 +59,9 @@ def run_customers_command(args: argparse.Namespace) -> int:
         return asyncio.run(_run(args, settings))
     except ErasureRefused as exc:
         print(f"centralita: not erased: {exc}", file=sys.stderr)
+        return 1
+    except MergedAway as exc:
+        print(f"centralita: {exc}: use {exc.target_id}", file=sys.stderr)
         return 1
     except CaseError as exc:
         print(f"centralita: {exc}", file=sys.stderr)

@@ -9,7 +9,8 @@
 
 `{id}` is the customer's id as the case timeline shows it (`customer.id`). Errors are JSON
 `{"error": {"code", "message", "where"?}}`: 400 for a malformed id, 404 for an unknown
-customer, 409 when a store may not erase now (a legal hold, a call being recorded or a
+customer, 409 `merged` for a customer merged into another (the message names it: export or
+erase that one), 409 `erasure_refused` when a store may not erase now (a legal hold, a call being recorded or a
 callback being dialed: nothing of the case rows was touched; try again later), 503 when a
 store fails (what was erased stays erased; DELETE again finishes).
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 from aiohttp import web
 
 from cases.errors import CaseError
-from cases.gdpr import ErasureRefused
+from cases.gdpr import ErasureRefused, MergedAway
 from cases.gdpr_erase import Gdpr
 from web.auth import Role, require
 from web.auth.service import PRINCIPAL
@@ -45,6 +46,10 @@ def _customer_id(request: web.Request) -> int | web.Response:
     return int(raw)
 
 
+def _merged(exc: MergedAway) -> web.Response:
+    return error(409, "merged", f"merged into customer {exc.target_id}", "id")
+
+
 async def export_customer(request: web.Request) -> web.StreamResponse:
     customer_id = _customer_id(request)
     if isinstance(customer_id, web.Response):
@@ -54,6 +59,8 @@ async def export_customer(request: web.Request) -> web.StreamResponse:
         path = directory / f"customer-{customer_id}.zip"
         try:
             await request.app[GDPR].export(customer_id, path)
+        except MergedAway as exc:
+            return _merged(exc)
         except CaseError as exc:
             return from_case_error(exc)
         except OSError as exc:
@@ -84,6 +91,8 @@ async def erase_customer(request: web.Request) -> web.Response:
         record = await request.app[GDPR].erase(customer_id, actor=actor)
     except ErasureRefused as exc:
         return error(409, "erasure_refused", exc.reason, exc.store)
+    except MergedAway as exc:
+        return _merged(exc)
     except CaseError as exc:
         return from_case_error(exc)
     except OSError as exc:

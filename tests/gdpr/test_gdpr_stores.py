@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from sqlalchemy import create_engine, insert, select, update
 
 from cases.errors import NotFound
-from cases.gdpr import ErasureRefused, Subject
+from cases.gdpr import ErasureRefused, MergedAway, Subject
 from cases.gdpr_erase import Gdpr
 from cases.messages import MessageDraft
 from cases.opt_outs import OptOutStore
@@ -367,3 +367,15 @@ async def test_a_running_post_call_pass_refuses_then_its_job_goes_with_the_recor
             assert c.execute(select(postcall_jobs)).all() == []
     finally:
         engine.dispose()
+
+
+async def test_a_customer_merged_into_another_points_to_it(world: World, tmp_path: Path) -> None:
+    person = await world.gdpr.subject(world.customers["a"])
+    [visitor] = person.customer_ids[1:]  # the chat visitor merged into the caller
+    for attempt in (world.gdpr.erase(visitor, actor="admin"),
+                    world.gdpr.export(visitor, tmp_path / "visitor.zip")):
+        with pytest.raises(MergedAway) as merged:
+            await attempt
+        assert merged.value.target_id == world.customers["a"]
+    assert await world.gdpr.erasure(visitor) is None
+    assert await world.gdpr.subject(world.customers["a"]) == person
