@@ -167,15 +167,17 @@ class AcdBoard:
 
     async def history(self, since: float | None, until: float | None) -> dict[str, Any]:
         """Figures over `[since, until)` (`routing.stats`): per queue, per agent, and per queue
-        and hour (keys "<queue> <YYYY-MM-DDTHH>Z", hours in UTC)."""
+        and hour and day (keys "<queue> <YYYY-MM-DDTHH>Z" and "<queue> <YYYY-MM-DD>", UTC)."""
         acd = self.acd
         records = await acd.store.records(since=since, until=until)
         by_queue: dict[str, list[QueueRecord]] = defaultdict(list)
         by_hour: dict[tuple[str, float], list[QueueRecord]] = defaultdict(list)
+        by_day: dict[tuple[str, float], list[QueueRecord]] = defaultdict(list)
         for record in records:
             by_queue[record.queue].append(record)
-            hour = record.enqueued_wall - record.enqueued_wall % _HOUR
-            by_hour[(record.queue, hour)].append(record)
+            wall = record.enqueued_wall
+            by_hour[(record.queue, wall - wall % _HOUR)].append(record)
+            by_day[(record.queue, wall - wall % _DAY)].append(record)
 
         def threshold(queue: str) -> float:
             cfg = acd.queues.get(queue)
@@ -184,14 +186,21 @@ class AcdBoard:
         queues = {q: _finite(queue_figures(by_queue.get(q, []), threshold=threshold(q))
                              .to_dict()) for q in sorted(set(acd.queues) | set(by_queue))}
         agents = {a: _finite(f.to_dict()) for a, f in agent_figures(records).items()}
-        hours: dict[str, Any] = {}
-        for (queue, hour), rows in sorted(by_hour.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            label = datetime.fromtimestamp(hour, UTC).strftime("%Y-%m-%dT%H")
-            hours[f"{queue} {label}Z"] = {
-                "queue": queue, "hour": hour,
-                **_finite(queue_figures(rows, threshold=threshold(queue)).to_dict())}
+
+        def periods(groups: dict[tuple[str, float], list[QueueRecord]], fmt: str,
+                    key: str) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for (queue, start), rows in sorted(groups.items(),
+                                               key=lambda kv: (kv[0][1], kv[0][0])):
+                label = datetime.fromtimestamp(start, UTC).strftime(fmt)
+                out[f"{queue} {label}"] = {
+                    "queue": queue, key: start,
+                    **_finite(queue_figures(rows, threshold=threshold(queue)).to_dict())}
+            return out
+
         return {"since": since, "until": until, "queues": queues, "agents": agents,
-                "hours": hours}
+                "hours": periods(by_hour, "%Y-%m-%dT%HZ", "hour"),
+                "days": periods(by_day, "%Y-%m-%d", "day")}
 
 
 def _finite(out: dict[str, Any]) -> dict[str, Any]:

@@ -117,6 +117,7 @@ async def test_a_waiting_call_shows_and_its_answer_arrives_as_a_delta(
                 assert lines[0].startswith("scope,key,offered,answered,abandoned,asa"), lines
                 assert any(line.startswith("queue,support,1,1,0,") for line in lines), lines
                 assert any(line.startswith("agent,ana,") for line in lines), lines
+                assert any(line.startswith("day,support ") for line in lines), lines
                 reply = await page.request.get("/api/supervisor/history?since=yesterday")
                 assert reply.status == 400
                 assert (await reply.json())["error"]["where"] == "query.since"

@@ -72,6 +72,8 @@ async def test_the_board_follows_a_call_and_keeps_still_in_between(make_rig: Fac
     assert figures["queues"]["help"]["asa"] == 9.0
     assert figures["agents"]["a1"]["answered"] == 1
     assert list(figures["hours"]) == ["help 2023-11-14T22Z"]
+    assert list(figures["days"]) == ["help 2023-11-14"]
+    assert figures["days"]["help 2023-11-14"]["answered"] == 1
 
 
 async def test_text_channels_show_per_queue_and_an_agents_conversations(

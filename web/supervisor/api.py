@@ -6,7 +6,7 @@
                                      board} then {"type": "delta", seq, changed, removed} as
                                      things change (`web.supervisor.feed`)
     GET /api/supervisor/history      ?since=&until= (UNIX s or ISO-8601) figures per queue,
-                                     agent and hour as JSON; `&format=csv` as CSV (supervisor)
+                                     agent, hour and day as JSON; `&format=csv` as CSV (supervisor)
 
 Listening, whispering and barging go through `web.monitor_api`; a call's live transcript is
 the case's live socket (`/api/cases/{id}/live`). The socket re-checks its login like the
@@ -140,11 +140,11 @@ CSV_FIELDS = ("offered", "answered", "abandoned", "asa", "aht", "abandonment_rat
 
 
 def to_csv(figures: dict[str, Any]) -> str:
-    """One line per queue, agent and hour: `scope, key, <figures>`."""
+    """One line per queue, agent, queue-hour and queue-day: `scope, key, <figures>`."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(("scope", "key", *CSV_FIELDS))
-    for scope in ("queues", "agents", "hours"):
+    for scope in ("queues", "agents", "hours", "days"):
         for key, row in figures.get(scope, {}).items():
             writer.writerow((scope[:-1], key, *(_cell(row.get(f)) for f in CSV_FIELDS)))
     return out.getvalue()

@@ -66,7 +66,7 @@ export class History {
     const figure = $("history-figure").value;
     const label = (key, row) => (row.agent ? row.agent : key);
     for (const [scope, target] of [["queues", "chart-queues"], ["agents", "chart-agents"],
-                                   ["hours", "chart-hours"]]) {
+                                   ["days", "chart-days"], ["hours", "chart-hours"]]) {
       const rows = Object.entries(this.data[scope] || {}).map(
         ([key, row]) => [label(key, row), row[figure]]);
       this.bars($(target), rows, figure);

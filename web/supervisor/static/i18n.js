@@ -82,6 +82,7 @@ export const en = {
   "history.by_queue": "Per queue",
   "history.by_agent": "Per agent",
   "history.by_hour": "Per hour",
+  "history.by_day": "Per day",
   "history.empty": "No calls in this period.",
   "history.failed": "Could not load the figures: {error}",
   "figure.service_level": "Service level",

@@ -77,6 +77,7 @@ export const es = {
   "history.by_queue": "Por cola",
   "history.by_agent": "Por agente",
   "history.by_hour": "Por hora",
+  "history.by_day": "Por día",
   "history.empty": "No hubo llamadas en este periodo.",
   "history.failed": "No se pudieron cargar las cifras: {error}",
   "figure.service_level": "Nivel de servicio",
