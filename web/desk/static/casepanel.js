@@ -44,6 +44,31 @@ function later(a, b) {
   return (STATUS_RANK[b] ?? -1) > (STATUS_RANK[a] ?? -1) ? b : a;
 }
 
+function sentimentLevel(score) {
+  if (score >= 0.05) return "positive";
+  if (score <= -0.05) return "negative";
+  return "neutral";
+}
+
+// The call's sentiment (its label, and one mark per segment in time order, coloured by
+// level) and its topics, in words.
+function insightsItem(insights) {
+  const trend = insights.trend || [];
+  const topics = (insights.topics || []).map((x) => t(`topic.${x.topic}`)).join(", ");
+  return h("div", {class: "insights"},
+    h("p", {}, t("insights.sentiment", {label: t(`insights.label.${insights.label}`)}), " ",
+      h("span", {class: "trend", role: "img",
+                 "aria-label": t("insights.trend", {count: trend.length})},
+        trend.map((p) => {
+          const level = sentimentLevel(p.sentiment);
+          return h("span", {class: "point", dataset: {level},
+            title: t("insights.point", {speaker: speakerLabel(p.speaker),
+                                        second: Math.round(p.start),
+                                        label: t(`insights.label.${level}`)})});
+        }))),
+    topics ? h("p", {class: "topics"}, t("insights.topics", {topics})) : null);
+}
+
 function speakerLabel(speaker) {
   const label = t(`speaker.${speaker}`);
   return label === `speaker.${speaker}` ? String(speaker) : label;
@@ -174,6 +199,8 @@ export class CasePanel {
     } else if (msg.type === "segment" && msg.segment) {
       if (this.interactionId === null) this.interactionId = msg.segment.interaction_id;
       if (msg.segment.interaction_id === this.interactionId) this.addSegment(msg.segment);
+    } else if (msg.type === "transcript") {
+      this.load();  // the post-call pass's transcript replaces the live one
     } else if (msg.type === "assist") {
       if (this.onAssist && this.callId !== null) this.onAssist(msg, this.interactionId);
     } else if (msg.type === "interaction_started") {
@@ -257,11 +284,13 @@ export class CasePanel {
         h("time", {datetime: i.started_at || ""}, clock(i.started_at)), " ", facts,
         current ? h("span", {class: "badge"}, badge) : null),
       i.summary ? h("p", {class: "summary"}, i.summary) : null,
+      i.insights ? insightsItem(i.insights) : null,
       events.length ? h("ul", {class: "ivr"}, events.map((e) => h("li", {},
         h("span", {class: "kind"}, e.kind), " ", e.step || "", " ",
         h("strong", {}, ivrValue(e.value))))) : null,
       segments.length ? h("details", {},
-        h("summary", {}, t("timeline.transcript", {count: segments.length})),
+        h("summary", {}, t(i.transcript_source === "post" ? "timeline.transcript_post"
+          : "timeline.transcript", {count: segments.length})),
         h("ol", {class: "transcript"}, segments.map((s) => this.segmentItem(s)))) : null,
       i.channel !== "voice" ? (current || messages.length <= 3 ? list
         : h("details", {}, h("summary", {}, t("timeline.messages", {count: messages.length})),
