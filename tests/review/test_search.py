@@ -79,6 +79,9 @@ async def test_words_and_phrases_are_found_in_stored_segments(rig: Rig) -> None:
     assert await _texts(rig.review, '"came never van"') == []
     assert await _texts(rig.review, "seguimiento") == [SAID["bo"][1][2]]
     assert await _texts(rig.review, "refund banana") == []
+    # Newest call first (bo's was stored after ana's), each call's lines in time order.
+    assert await _texts(rig.review, "the") == [
+        SAID["bo"][0][2], SAID["ana"][0][2], SAID["ana"][1][2]]
 
 
 async def test_results_are_limited_to_the_agents_given(rig: Rig) -> None:
