@@ -43,6 +43,10 @@ class PlacedCall(Protocol):
 
     def hangup(self, cause: str = "caller-hung-up") -> None: ...
 
+    def press(self, digits: str) -> None:
+        """Keys the caller pressed (the widget's keypad), for the IVR."""
+        ...
+
     async def wait_ended(self) -> str: ...
 
 

@@ -9,7 +9,7 @@
     prechat  {name?, email?, phone?}              typing   {active}
     call     {sdp}   (an SDP offer: "call us")    error    {code, message, where?, client_id?}
     hangup   {}                                   call     {state: answered|ended|refused,
-                                                            sdp?, code?, message?}
+    dtmf     {digits}  (keys pressed in the call)           sdp?, code?, message?}
 
 `parse()` reads one frame (text, or a binary frame holding UTF-8) and raises `ProtocolError`
 naming the field (`where`) and what is wrong with it; the socket stays open after one, so a
@@ -42,6 +42,7 @@ MAX_SDP_CHARS = 20_000
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _USER_ID_BAD = re.compile(r"[\x00-\x20\x7f]")
+_DIGITS = re.compile(r"[0-9*#A-D]{1,32}\Z")
 
 
 class ProtocolError(BadInbound):
@@ -211,9 +212,25 @@ class HangUp:
         return cls()
 
 
-ClientMessage = Hello | Say | Typing | Ack | PreChat | CallOffer | HangUp
+@dataclass(frozen=True)
+class Keys:
+    """Keys the visitor pressed on the widget's keypad during their call (for the IVR)."""
+
+    type: ClassVar[str] = "dtmf"
+    digits: str
+
+    @classmethod
+    def from_obj(cls, obj: dict[str, Any]) -> Keys:
+        _check_fields(obj, frozenset({"digits"}))
+        digits = obj.get("digits")
+        if not isinstance(digits, str) or not _DIGITS.match(digits):
+            raise ProtocolError("must be 1 to 32 keys of 0-9, *, #, A-D", "digits")
+        return cls(digits)
+
+
+ClientMessage = Hello | Say | Typing | Ack | PreChat | CallOffer | HangUp | Keys
 _CLIENT: dict[str, Any] = {
-    c.type: c for c in (Hello, Say, Typing, Ack, PreChat, CallOffer, HangUp)}
+    c.type: c for c in (Hello, Say, Typing, Ack, PreChat, CallOffer, HangUp, Keys)}
 
 
 def parse(frame: str | bytes) -> ClientMessage:

@@ -35,6 +35,7 @@ from channels.chat_protocol import (
     Error,
     HangUp,
     Hello,
+    Keys,
     PreChat,
     ProtocolError,
     Receipt,
@@ -110,7 +111,7 @@ class ChatConversation:
                                    client_id=client_id))
 
     async def _dispatch(
-        self, message: Hello | Say | Typing | Ack | PreChat | CallOffer | HangUp,
+        self, message: Hello | Say | Typing | Ack | PreChat | CallOffer | HangUp | Keys,
     ) -> None:
         if isinstance(message, Hello):
             if self.visitor is not None:
@@ -136,6 +137,10 @@ class ChatConversation:
         elif isinstance(message, HangUp):
             if self.call is not None:
                 self.call.hangup("caller-hung-up")
+        elif isinstance(message, Keys):
+            if self.call is None:
+                raise ProtocolError("there is no call on this socket to press keys in", "type")
+            self.call.press(message.digits)
         elif isinstance(message, Typing):
             if self.case_id is not None and message.active != self._typing:
                 self._typing = message.active

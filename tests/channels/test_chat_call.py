@@ -33,7 +33,11 @@ class FakeCall:
         self.customer_id = customer_id
         self.dialed = dialed
         self.cause: str | None = None
+        self.keys = ""
         self._ended = asyncio.Event()
+
+    def press(self, digits: str) -> None:
+        self.keys += digits
 
     def hangup(self, cause: str = "caller-hung-up") -> None:
         if self.cause is None:
@@ -105,9 +109,12 @@ async def test_a_refused_placement_frees_the_visitor(error: Exception, code: str
 def test_the_frames_and_the_setting() -> None:
     assert parse(json.dumps({"type": "call", "sdp": OFFER})).sdp == OFFER  # type: ignore[union-attr]
     assert type(parse('{"type":"hangup"}')).__name__ == "HangUp"
+    assert parse('{"type":"dtmf","digits":"12#"}').digits == "12#"  # type: ignore[union-attr]
     for bad, where in ((json.dumps({"type": "call", "sdp": "hello"}), "sdp"),
                        (json.dumps({"type": "call", "sdp": "v=0" + "x" * 30_000}), "sdp"),
-                       ('{"type":"hangup","now":true}', "now")):
+                       ('{"type":"hangup","now":true}', "now"),
+                       ('{"type":"dtmf","digits":"1x"}', "digits"),
+                       ('{"type":"dtmf","digits":""}', "digits")):
         with pytest.raises(ProtocolError) as exc:
             parse(bad)
         assert exc.value.where == where
@@ -148,6 +155,8 @@ async def test_the_socket_places_the_call_on_the_visitors_case(tmp_path: Path) -
         conversation = ChatConversation(service, socket.send)
         await conversation.handle('{"type":"hello"}')
         assert socket.frames[0]["type"] == "welcome" and socket.frames[0]["calls"] is True
+        await conversation.handle('{"type":"dtmf","digits":"1"}')  # no call yet
+        assert socket.frames[-1]["type"] == "error" and socket.frames[-1]["where"] == "type"
         await conversation.handle('{"type":"message","id":"v1","body":"my parcel"}')
         case_id = conversation.case_id
         assert case_id is not None
@@ -162,6 +171,9 @@ async def test_the_socket_places_the_call_on_the_visitors_case(tmp_path: Path) -
         assert socket.calls()[-1]["state"] == "refused"
         assert socket.calls()[-1]["code"] == "busy"
 
+        await conversation.handle('{"type":"dtmf","digits":"2"}')
+        await conversation.handle('{"type":"dtmf","digits":"#"}')
+        assert placer.placed[0].keys == "2#"
         await conversation.handle('{"type":"hangup"}')
         await socket.wait_for(lambda f: any(
             x["type"] == "call" and x["state"] == "ended" for x in f))

@@ -1,7 +1,8 @@
 """Chat → call in headless Chromium (Playwright, /usr/bin/chromium), against a real server
 process: a shop's page (another origin) embeds the chat widget; the visitor writes a line,
 then clicks "Call us"; the browser's call (the desk's own softphone module, a WebRTC leg on
-the server) runs the IVR flow bound to `chat.call_to`, which queues it; the agent's desk page
+the server) runs the IVR flow bound to `chat.call_to`, whose menu the visitor answers on
+the widget's keypad, and which queues it; the agent's desk page
 rings with the screen pop showing the chat, the agent answers, and audio flows both ways: the
 visitor's fake microphone plays a 700 Hz tone, the agent's 1100 Hz, and each page's remote
 audio is analysed (inbound energy from getStats, and the dominant frequency of what the
@@ -39,7 +40,17 @@ QUEUE_FLOW = """\
 name: chat-calls
 default: true
 steps:
-  - queue: {name: support, on_timeout: after}
+  - label: menu
+    menu:
+      prompt: "For support, press 2."
+      choices:
+        - {digits: "2", goto: support}
+      retries: 3
+      timeout: 6
+      on_failure: after
+      variable: choice
+  - label: support
+    queue: {name: support, on_timeout: after}
   - hangup
   - label: after
     say: "Sorry, nobody could take your call."
@@ -170,6 +181,10 @@ async def test_a_visitor_calls_from_the_chat_and_the_desk_answers_on_the_chats_c
         assert (await call.text_content() or "").strip() == "Call us"
         await call.click()
         await visitor.wait_for_selector(f"{WIDGET} .hangup", state="visible", timeout=20_000)
+        # The IVR's menu: the visitor presses 2 on the widget's keypad.
+        await visitor.wait_for_selector(f"{WIDGET} .keypad", state="visible", timeout=20_000)
+        await shot(visitor, "visitor-keypad")
+        await visitor.click(f'{WIDGET} .keypad button[data-key="2"]')
 
         # The desk rings with the screen pop, which shows the chat.
         await ana.visible("#offer", within=30)
@@ -189,7 +204,7 @@ async def test_a_visitor_calls_from_the_chat_and_the_desk_answers_on_the_chats_c
             return bool(stats and stats["phase"] == "connected")
         await wait_for(visitor_connected, within=20, what="the visitor's call connected")
         words = await visitor.text_content(f"{WIDGET} .call-state") or ""
-        assert words.startswith("On the call"), words
+        assert words == "On the call.", words
 
         # Audio both ways: energy in each page's inbound RTP, and each hears the other's tone.
         async def desk_hears() -> Any:
@@ -222,6 +237,9 @@ async def test_a_visitor_calls_from_the_chat_and_the_desk_answers_on_the_chats_c
         assert chats == [CHAT_LINE], chats
         calls = [e["call"]["call_id"] for e in entries if e["type"] == "call"]
         assert calls == [offer["call_id"]], calls
+        keys = [(e["ivr"]["value"]["digits"], e["ivr"]["value"]["outcome"]) for e in entries
+                if e["type"] == "ivr" and e["ivr"]["kind"] == "digits"]
+        assert keys == [("2", "match")], [e["ivr"] for e in entries if e["type"] == "ivr"]
 
         # The visitor hangs up; the desk's call ends and the widget says so.
         await visitor.click(f"{WIDGET} .hangup")

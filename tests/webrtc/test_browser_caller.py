@@ -67,11 +67,14 @@ async def test_the_browser_call_runs_the_handler_untrusted_on_the_chats_customer
     try:
         placed = await callers.place(await client.offer(), customer_id=42, dialed="chat")
         await client.answer(placed.answer_sdp)
-        await until(lambda: handler.calls and len(handler.heard) >= 100)
+        await until(lambda: handler.calls)
         call = handler.calls[0]
         assert call.direction is Direction.INBOUND and call.customer_id == 42
         assert call.dialed == "chat" and call.caller == CHAT_CALLER
         assert not call.trusted  # a web page never makes the server dial out
+        placed.press("2#")  # the widget's keypad: the call's DTMF, for the IVR
+        assert call.digits == ["2", "#"] and call.digit_sources == ["chat", "chat"]
+        await until(lambda: len(handler.heard) >= 100)
         got = np.concatenate([f.samples for f in handler.heard[-25:]])
         assert abs(dominant_hz(got) - VISITOR_HZ) < 20 and rms(got) > 2000
         await until(lambda: len(client.heard.audio()) >= 8000)

@@ -43,6 +43,7 @@ CallHandler = Callable[[Call], Awaitable[None]]
 #: number: the customer is known from the chat).
 CHAT_CALLER = "web-chat"
 DEFAULT_MAX_LIVE = 20
+KEY_MS = 100  # the duration a keypad press is reported with (a typical DTMF tone)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,15 @@ class BrowserCall:
     def hangup(self, cause: str = "caller-hung-up") -> None:
         """End the call from the browser's side (the widget's hang-up button)."""
         self.call.hangup(cause)
+
+    def press(self, digits: str) -> None:
+        """Keys the visitor pressed on the widget's keypad: the call's DTMF, as a SIP phone's
+        RFC 4733 events are (the signalling carries them: a browser's own DTMF sender would
+        need telephone-event decoding in the leg)."""
+        if self.call.state is CallState.ENDED:
+            return
+        for digit in digits:
+            self.call.digit(digit, KEY_MS, "chat")
 
     async def wait_ended(self) -> str:
         """Wait for the call's end and its teardown; the end cause."""

@@ -26,8 +26,16 @@ export class CallBar {
       strings.hangUp);
     this.status = make("p", { class: "call-state", role: "status", hidden: "" });
     this.audio = make("audio", { class: "remote", autoplay: "" });
+    // The keypad, for the menus of the line (its keys go on the chat socket).
+    this.keypad = make("div", { class: "keypad", role: "group", "aria-label": strings.keypad,
+      hidden: "" });
+    for (const key of "123456789*0#") {
+      const button = make("button", { type: "button", "data-key": key }, key);
+      button.addEventListener("click", () => this.press(key));
+      this.keypad.append(button);
+    }
     this.bar = make("div", { class: "callbar" });
-    this.bar.append(this.callButton, this.hangupButton, this.status, this.audio);
+    this.bar.append(this.callButton, this.hangupButton, this.status, this.keypad, this.audio);
     view.panel.insertBefore(this.bar, view.state);
     this.phone = new Softphone(this.audio);
     this.callButton.addEventListener("click", () => this.start());
@@ -44,7 +52,12 @@ export class CallBar {
     const busy = phase !== "idle";
     this.callButton.hidden = busy;
     this.hangupButton.hidden = !busy;
+    this.keypad.hidden = phase !== "connected";
     this.say(words);
+  }
+
+  press(key) {
+    if (this.phase === "connected") this.send({ type: "dtmf", digits: key });
   }
 
   async start() {

@@ -22,6 +22,7 @@ export default {
   skip: "Skip",
   call: "Call us",
   hangUp: "Hang up",
+  keypad: "Keypad",
   callStates: {
     mic: "Allowing the microphone…",
     calling: "Calling…",

@@ -22,6 +22,7 @@ export default {
   skip: "Omitir",
   call: "Llámanos",
   hangUp: "Colgar",
+  keypad: "Teclado",
   callStates: {
     mic: "Permitiendo el micrófono…",
     calling: "Llamando…",
