@@ -106,6 +106,7 @@ class DeskHub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._public_ids: dict[int, str] = {}  # case id -> public id (they never change)
         self._recorded: set[tuple[str, str]] = set()  # (call id, agent) stored on the case
+        self._coached: dict[str, dict[str, str]] = {}  # agent -> {call_id, mode} of a supervisor
         # The last send to each desk still waiting for a public id: later messages queue
         # behind it so a desk gets them in the order routing said them.
         self._tails: dict[str, asyncio.Future[Any]] = {}
@@ -292,6 +293,9 @@ class DeskHub:
             "call": None if session is None
             else await self._with_public_id({"type": "call", **session.view()}),
             "directory": await self._directory(),
+            "coached": self._coached.get(link.agent_id) if session is not None
+            and self._coached.get(link.agent_id, {}).get("call_id") == session.caller.id
+            else None,
             **await self._text_hello(link.agent_id),
         })
 
@@ -438,7 +442,12 @@ class DeskHub:
 
     def coached(self, agent_id: str, call_id: str, mode: str | None) -> None:
         """Tell the agent's desk a supervisor is on their call (`mode`: listen, whisper or
-        barge) or has left it (None), so the page can show they are being coached."""
+        barge) or has left it (None), so the page can show they are being coached. Kept, so
+        a desk opened again during the call is told in its hello."""
+        if mode is None:
+            self._coached.pop(agent_id, None)
+        else:
+            self._coached[agent_id] = {"call_id": call_id, "mode": mode}
         self._push(agent_id, {"type": "coached", "call_id": call_id, "mode": mode})
 
     async def _send(self, agent_id: str, message: dict[str, Any]) -> None:

@@ -29,7 +29,8 @@ Text conversations (chat, SMS, WhatsApp, email; `routing.conversations`, the con
 Server → desk messages are plain dicts the `DeskService` builds (hello, state, offer,
 offer_withdrawn, answer_sdp, call, wrapup, wrapup_saved, directory, error, pong, and for text
 conversations conversation_offer, conversation_offer_withdrawn, conversation,
-conversation_closed; `hello` carries `conversations` and `conversation_offers`); `answer_sdp`
+conversation_closed, coached {call_id, mode: listen|whisper|barge|null}; `hello` carries
+`conversations`, `conversation_offers` and `coached`); `answer_sdp`
 carries `offer_id` for an accept and `rejoin` (the call id) for a rejoin. A page that opens
 while its agent is on a call (`hello` has a `call`) sends `rejoin` to get its audio back; the page
 renders them. The page leaves its wrap-up form on `wrapup_saved` (or the next `state` after

@@ -127,6 +127,7 @@ const handlers = {
     state.readSent = {};
     if (!(state.focus in state.conversations)) state.focus = null;
     setCall(msg.call);
+    state.coached = msg.coached || null;  // a supervisor already on the call
     // Opened (or reloaded) while on a call: get its audio back on this page.
     if (state.call && !phone.active && !state.rejoining) rejoin(state.call.call_id);
     renderDirectory();
