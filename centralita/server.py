@@ -339,6 +339,9 @@ class Server:
                     ticker=self.ticker, handler=handler, max_live=s.chat.call_max_live,
                     host_addresses=_webrtc_hosts(s.http_listen.host))
                 chat_calls = ChatCalls(self.browser_calls, dialed=s.chat.call_to)
+                if self.routing is not None:  # the widget says when an agent took the call
+                    self.routing.acd.on_bridged = chain_bridged(
+                        self.routing.acd.on_bridged, self.browser_calls.bridged)
             add_chat_routes(app, ChatService(self.store, bus, tokens, s.chat, calls=chat_calls))
         # Handover: continue by SMS / email / chat with the summary and a signed chat link.
         self.handover = Handover(

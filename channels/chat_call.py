@@ -47,6 +47,10 @@ class PlacedCall(Protocol):
         """Keys the caller pressed (the widget's keypad), for the IVR."""
         ...
 
+    async def wait_agent(self) -> None:
+        """Return once an agent is on the call."""
+        ...
+
     async def wait_ended(self) -> str: ...
 
 

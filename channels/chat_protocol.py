@@ -8,8 +8,8 @@
     ack      {id, status: delivered|read}         status   {id, status}
     prechat  {name?, email?, phone?}              typing   {active}
     call     {sdp}   (an SDP offer: "call us")    error    {code, message, where?, client_id?}
-    hangup   {}                                   call     {state: answered|ended|refused,
-    dtmf     {digits}  (keys pressed in the call)           sdp?, code?, message?}
+    hangup   {}                                   call     {state: answered|agent|ended|
+    dtmf     {digits}  (keys pressed in the call)           refused, sdp?, code?, message?}
 
 `parse()` reads one frame (text, or a binary frame holding UTF-8) and raises `ProtocolError`
 naming the field (`where`) and what is wrong with it; the socket stays open after one, so a
@@ -344,7 +344,8 @@ class Error(_ServerMessage):
 
 @dataclass(frozen=True)
 class CallUpdate(_ServerMessage):
-    """The visitor's call: `answered` (with our SDP answer), `ended` (with why), or
+    """The visitor's call: `answered` (with our SDP answer), `agent` (an agent took it),
+    `ended` (with why), or
     `refused` (`code`: busy, rate_limited, unavailable, bad_offer; `message` in words)."""
 
     type: ClassVar[str] = "call"

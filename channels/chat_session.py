@@ -197,15 +197,27 @@ class ChatConversation:
             self._call_watch = asyncio.create_task(self._watch_call(visitor.visitor_id, placed))
 
     async def _watch_call(self, visitor_id: str, placed: PlacedCall) -> None:
+        agent = asyncio.ensure_future(self._tell_agent(placed))
         try:
             cause = await placed.wait_ended()
+            agent.cancel()  # "agent" never follows "ended"
+            with contextlib.suppress(asyncio.CancelledError):
+                await agent
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await self._send(CallUpdate("ended", message=cause))
         finally:
+            agent.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await agent
             if self._service.calls is not None:
                 self._service.calls.ended(visitor_id)
             if self.call is placed:
                 self.call = None
+
+    async def _tell_agent(self, placed: PlacedCall) -> None:
+        await placed.wait_agent()
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self._send(CallUpdate("agent"))
 
     async def _attach(self, case_id: int) -> None:
         """Follow case `case_id`: subscribe, then replay what the widget has not seen."""

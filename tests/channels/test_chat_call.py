@@ -34,7 +34,11 @@ class FakeCall:
         self.dialed = dialed
         self.cause: str | None = None
         self.keys = ""
+        self.agent = asyncio.Event()
         self._ended = asyncio.Event()
+
+    async def wait_agent(self) -> None:
+        await self.agent.wait()
 
     def press(self, digits: str) -> None:
         self.keys += digits
@@ -174,6 +178,8 @@ async def test_the_socket_places_the_call_on_the_visitors_case(tmp_path: Path) -
         await conversation.handle('{"type":"dtmf","digits":"2"}')
         await conversation.handle('{"type":"dtmf","digits":"#"}')
         assert placer.placed[0].keys == "2#"
+        placer.placed[0].agent.set()  # the queue bridged an agent: the widget is told
+        await socket.wait_for(lambda f: f[-1] == {"type": "call", "state": "agent"})
         await conversation.handle('{"type":"hangup"}')
         await socket.wait_for(lambda f: any(
             x["type"] == "call" and x["state"] == "ended" for x in f))

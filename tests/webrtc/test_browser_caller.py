@@ -98,6 +98,10 @@ async def test_the_owner_hangs_up_and_the_handler_sees_the_end(ticker: MediaTick
         placed = await callers.place(await client.offer(), customer_id=7, dialed="chat")
         await client.answer(placed.answer_sdp)
         await until(lambda: handler.calls and handler.heard)
+        # The ACD's bridged hook: the widget learns an agent took the call.
+        await callers.bridged(handler.calls[0], handler.calls[0])
+        async with asyncio.timeout(1):
+            await placed.wait_agent()
         placed.hangup()
         async with asyncio.timeout(WAIT_S):
             assert await placed.wait_ended() == "caller-hung-up"

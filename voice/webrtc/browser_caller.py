@@ -62,6 +62,7 @@ class BrowserCall:
         self.leg = leg
         self.answer_sdp = answer_sdp
         self.task: asyncio.Task[None] | None = None
+        self._agent = asyncio.Event()  # set when the queue bridged an agent to the call
 
     @property
     def id(self) -> str:
@@ -79,6 +80,10 @@ class BrowserCall:
             return
         for digit in digits:
             self.call.digit(digit, KEY_MS, "chat")
+
+    async def wait_agent(self) -> None:
+        """Return once an agent has been bridged to the call (the widget says so)."""
+        await self._agent.wait()
 
     async def wait_ended(self) -> str:
         """Wait for the call's end and its teardown; the end cause."""
@@ -130,6 +135,12 @@ class BrowserCallers:
         placed.task = asyncio.create_task(self._run(placed), name=f"browser-call-{call_id}")
         log.info("browser call %s placed (%s)", call_id, media.codec)
         return placed
+
+    async def bridged(self, caller: Call, agent_call: Call) -> None:
+        """The ACD's bridged hook (`routing.acd.Acd.on_bridged`): an agent took `caller`."""
+        placed = self.live.get(caller.id)
+        if placed is not None:
+            placed._agent.set()
 
     async def _run(self, placed: BrowserCall) -> None:
         call, leg = placed.call, placed.leg

@@ -15,6 +15,7 @@ export class CallBar {
     this.t = strings;
     this.send = send;
     this.phase = "idle"; // idle | mic | calling | connecting | connected
+    this.withAgent = false; // an agent took the call (a `call` frame said so)
     const make = (tag, props, text) => {
       const node = document.createElement(tag);
       for (const [key, value] of Object.entries(props)) node.setAttribute(key, value);
@@ -62,6 +63,7 @@ export class CallBar {
 
   async start() {
     if (this.phase !== "idle") return;
+    this.withAgent = false;
     this.setPhase("mic", this.t.callStates.mic);
     let sdp;
     try {
@@ -76,7 +78,10 @@ export class CallBar {
     pc.addEventListener("connectionstatechange", () => {
       if (this.phone.pc !== pc) return;
       const state = pc.connectionState;
-      if (state === "connected") this.setPhase("connected", this.t.callStates.connected);
+      if (state === "connected") {
+        this.setPhase("connected",
+          this.withAgent ? this.t.callStates.agent : this.t.callStates.connected);
+      }
       else if (state === "failed" || state === "closed") this.ended(this.t.callStates.failed);
     });
     this.setPhase("calling", this.t.callStates.calling);
@@ -98,6 +103,9 @@ export class CallBar {
       this.phone.close();
       this.setPhase("idle", typeof words === "function"
         ? words(Math.ceil(frame.retry_after ?? 1)) : words);
+    } else if (frame.state === "agent" && this.phase !== "idle") {
+      this.withAgent = true;
+      if (this.phase === "connected") this.say(this.t.callStates.agent);
     } else if (frame.state === "ended") {
       this.ended(this.t.callStates.ended);
     }

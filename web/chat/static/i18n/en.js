@@ -28,6 +28,7 @@ export default {
     calling: "Calling…",
     connecting: "Connecting the call…",
     connected: "On the call.",
+    agent: "On the call with an agent.",
     ended: "The call has ended.",
     failed: "The call could not be connected. Please try again.",
     noMic: "We need your microphone for the call. Allow it and try again.",

@@ -28,6 +28,7 @@ export default {
     calling: "Llamando…",
     connecting: "Conectando la llamada…",
     connected: "En llamada.",
+    agent: "En llamada con un agente.",
     ended: "La llamada ha terminado.",
     failed: "No se pudo conectar la llamada. Inténtalo de nuevo.",
     noMic: "Necesitamos tu micrófono para la llamada. Permítelo e inténtalo de nuevo.",
