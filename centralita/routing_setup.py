@@ -20,6 +20,7 @@ from centralita.desk import DeskHub
 from centralita.routing_store_config import RoutingStoreSettings
 from centralita.settings import ConfigError
 from centralita.sip_connector import AgentConnector
+from common.tasks import cancel
 from media.clock import Clock
 from media.ticker import MediaTicker
 from routing.acd import Acd
@@ -31,6 +32,7 @@ from routing.persistence import SqlRoutingPersistence
 from routing.redis_store import RedisRoutingStore
 from routing.repeat import RepeatCheck
 from routing.store import MemoryRoutingStore, RoutingStore, StoreError
+from routing.takeover import run_takeover
 from routing.waiting import Tts
 from voice.call import Call
 from voice.dialplan import DialPlan
@@ -67,8 +69,11 @@ class RoutingStack:
     teams: tuple[TeamConfig, ...] = ()  # who supervises whom (web.case_access)
     text: TextRouter | None = None  # text conversations (None without a case store)
     heartbeat: asyncio.Task[None] | None = None  # the Redis store's node lease
+    takeover: asyncio.Task[None] | None = None  # taking over dead nodes (routing.takeover)
 
     async def close(self) -> None:
+        if self.takeover is not None:
+            await cancel(self.takeover)
         if self.text is not None:
             await self.text.stop()
         await self.desks.close()
@@ -133,21 +138,27 @@ async def start_routing(
     if config.repeat is not None and cases is not None:
         acd.repeat = RepeatCheck(config.repeat, cases)
     text = TextRouter(acd, cases) if cases is not None else None
-    heartbeat = None
+    heartbeat = takeover = None
     try:
         await service.load_persisted()
         await acd.start()  # loads the store: a Redis node joins (its lease) here
         if isinstance(store, RedisRoutingStore):
             heartbeat = asyncio.create_task(store.run_heartbeat(), name="routing-lease")
+            # A third of the lease: a dead node's callbacks are dialed from here within
+            # about 1.3 lease TTLs of its death.
+            takeover = asyncio.create_task(run_takeover(
+                store, acd, wall=time.time, interval=store.lease_ttl / 3), name="routing-takeover")
         if text is not None and cases is not None:
             if cases.bus is not None:  # subscribed before the restore: no message between
                 await text.follow(cases.bus)
             await text.restore()
             text.start()
     except BaseException:
+        if takeover is not None:
+            await cancel(takeover)
         if text is not None:
             await text.stop()
         await _close_store(store, heartbeat)
         raise
     return RoutingStack(acd, service, store, desks, tuple(config.teams.values()), text,
-                        heartbeat)
+                        heartbeat, takeover)

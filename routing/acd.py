@@ -37,6 +37,7 @@ from routing.model import (
     AgentConfig,
     AgentState,
     AgentStatus,
+    Callback,
     QueueConfig,
     QueueEntry,
     QueueRecord,
@@ -147,6 +148,13 @@ class Acd:
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="acd-dispatch")
         log.info("ACD up: %d queues, %d agents, %d callbacks waiting", len(self.queues),
                  len(self.agents), len(self._callbacks))
+
+    async def adopt_callbacks(self, callbacks: list[Callback]) -> int:
+        """Waiting callbacks taken over from a dead node: lined up here in their old places
+        (`routing.redis_store.RedisRoutingStore.take_over_dead`)."""
+        adopted = await self._callbacks.adopt(callbacks)
+        self.kick()  # the dead node's agents may be free now too
+        return adopted
 
     async def close(self) -> None:
         """Stop dispatching and every offer in flight (their calls are hung up)."""

@@ -124,12 +124,20 @@ class Callbacks:
 
     async def load(self) -> None:
         """At start-up: bring back the stored pending callbacks, each in its old place."""
-        for cb in await self._store.load():
+        await self.adopt(await self._store.load())
+
+    async def adopt(self, callbacks: list[Callback]) -> int:
+        """Line up waiting callbacks this node now owns (its own at start-up, or a dead
+        node's taken over), each in its old place; how many were lined up."""
+        adopted = 0
+        for cb in callbacks:
             if cb.queue not in self._queues:
                 log.error("callback %s waits for queue %s, which is not configured", cb.id,
                           cb.queue)
                 continue
             await self._line_up(cb)
+            adopted += 1
+        return adopted
 
     def close(self) -> None:
         """Stop the retry timers."""
