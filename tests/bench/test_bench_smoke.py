@@ -82,6 +82,10 @@ SMOKES: dict[str, Smoke] = {
         ("--parties", "2,3", "--ticks", "200", "--repeat", "1"),
         (r"^bridge\s+2\s", r"^mixer both\s+3\s", r"^mixer sup whisper\s+3\s",
          r"^two parties: mixer"), slow=False),
+    "wallboard.py": Smoke(
+        ("--queues", "3", "--agents", "10", "--calls", "2", "--viewers", "2", "--changes", "20"),
+        (r"^diff \(us\)\s+[\d.]+", r"^delta \(bytes\)\s+\d+",
+         r"^per change to 2 viewers: deltas"), slow=False),
     "summary.py": Smoke(
         ("--minutes", "1", "--runs", "2"),
         (r"^summarise\s+2\s", r"^\+1 segment\s+2\s", r"^store\s+2\s"), slow=False),

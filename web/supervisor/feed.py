@@ -124,6 +124,12 @@ class WallboardFeed:
             return snapshot(self._board, self._seq,
                             None if self._wall is None else round(self._wall(), 3))
 
+    async def build_now(self) -> None:
+        """Build the board and send its delta now, as the feed's task does after a poke (for
+        benches and tests that drive the feed step by step)."""
+        async with self._lock:
+            await self._update()
+
     async def _update(self) -> None:
         board = await self._source()
         self.builds += 1
