@@ -52,6 +52,7 @@ PHASE_S = 5.0
 HEARS = 400.0  # tone amplitude (int16) above which a source is heard (the caller sends 6000)
 SILENT = 120.0  # ... and below which it is not
 CALL_S = 120.0
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "supervisor-e2e"
 BROWSER_LEVEL = 16000.0
 
 
@@ -141,6 +142,10 @@ async def test_listen_whisper_barge_from_the_supervisor_page(
                 await sup.wait_for_selector(
                     f'{row} .watcher[data-supervisor="sue"][data-mode="{mode}"]',
                     timeout=10000)
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                await sup.screenshot(path=str(ARTIFACTS / f"supervisor-{mode}.png"),
+                                     full_page=True)
+                await desk.screenshot(path=str(ARTIFACTS / f"desk-{mode}.png"), full_page=True)
                 if mode == "listen":
                     async def sue_hears() -> bool:
                         stats = await sup.evaluate("window.supervisor.inbound()")
