@@ -26,7 +26,6 @@ from cases.db import private_dir
 from cases.events import InProcessBus
 from cases.gdpr_erase import Gdpr
 from cases.opt_outs import OptOutStore
-from cases.redis_bus import RedisBus
 from cases.review_store import ReviewStore
 from cases.store import CaseStore, system_clock
 from centralita.assist_live import AssistedTranscripts
@@ -38,6 +37,7 @@ from centralita.logs_entry import LoggedCalls, log_context_middleware, logged_ve
 from centralita.metrics import ServerMetrics, Sources
 from centralita.metrics_http import add_metrics_route, serve_metrics_apart
 from centralita.postcall import open_post_call
+from centralita.preferred_channel import PreferredChannels
 from centralita.recording import (
     CaseInteractions,
     Consent,
@@ -110,6 +110,7 @@ from web.handover_api import add_handover_routes
 from web.journey_api import add_journey_routes
 from web.jsonbody import JsonBodyError, read_json
 from web.monitor_api import MonitorApi, add_monitor_routes
+from web.preference_api import add_preference_routes
 from web.ratelimit import RateLimiter, rate_limit_middleware
 from web.recordings_api import RecordingsApi, add_recording_routes
 from web.review import ReviewApi, add_review_routes
@@ -146,6 +147,7 @@ class Server:
         self.flows: FlowRegistry | None = None
         # What IVR verbs find in `Services.extra` (filled in as the parts are built).
         self.ivr_extra: dict[str, Any] = {}
+        self.preferences: PreferredChannels | None = None  # issue 12: preferred channel
         self.routing: RoutingStack | None = None
         self.monitors: Monitors | None = None  # supervisors and conference parties on calls
         self._http: aiohttp.ClientSession | None = None
@@ -155,7 +157,6 @@ class Server:
         self.browser_calls: BrowserCallers | None = None  # the chat widget's "call us"
         self._twilio_calls: TwilioRest | None = None  # REST call control (hang up, <Dial>)
         self.email: EmailStack | None = None
-        self._redis_bus: RedisBus | None = None  # the event bus when nodes share Redis
         # GDPR export and erasure (centralita.gdpr_setup: register new stores there).
         self.gdpr: Gdpr | None = None
         self._gdpr_close: Callable[[], Awaitable[None]] | None = None
@@ -214,15 +215,7 @@ class Server:
             exempt = s.sip_abuse.exempt
             self.ua.guard = SourceGuard(s.sip_abuse, self.clock.now, exempt=(
                 exempt if exempt is not None else s.trusted_sources))
-        bus: InProcessBus | RedisBus
-        if s.routing.store == "redis":
-            # Several nodes: a case's live view shows what any node adds (cases.redis_bus).
-            bus = self._redis_bus = RedisBus.from_url(
-                s.routing.redis_url, prefix=s.routing.key_prefix + "bus:",
-                node_id=s.routing.node_id)
-            await bus.start()
-        else:
-            bus = InProcessBus()
+        bus = InProcessBus()
         self.store = await CaseStore.open(s.database_url, bus=bus, default_region=s.default_region)
         self.metrics.watch_engine(self.store.engine, "cases")
         interactions = CallInteractions(self.store, self.clock)
@@ -360,6 +353,13 @@ class Server:
             visitors=visitors, sms=self.twilio,
             email=self.email.cases if self.email is not None else None)
         add_handover_routes(app, self.handover)
+        # The customer's preferred channel: a reply that chooses one, callback confirmations
+        # sent there, the desk's default handover channel (centralita.preferred_channel).
+        self.preferences = await PreferredChannels.open(
+            s.database_url, self.store, now=system_clock, sms=self.twilio,
+            email=self.email.cases if self.email is not None else None)
+        await self.preferences.follow(bus)
+        add_preference_routes(app, self.preferences.store)
         # A call texted the summary and a chat link: by a queue's deflect key, or the IVR's
         # handover / sms verbs (Services.extra["handover"]). Untrusted calls never are.
         call_handover = CallHandover(self.handover, self.store,
@@ -368,6 +368,7 @@ class Server:
         self.ivr_extra["handover"] = call_handover
         if self.routing is not None:
             self.routing.acd.deflector = call_handover
+            self.routing.acd.on_callback = self.preferences
         if self.routing is not None:
             add_routing_routes(app, self.routing.service)
             add_desk_routes(app, self.routing.desks)
@@ -549,6 +550,8 @@ class Server:
             await self.twilio.close()
         if self._twilio_calls is not None:
             await self._twilio_calls.close()
+        if self.preferences is not None:
+            await self.preferences.close()
         if self.opt_outs is not None:
             await self.opt_outs.close()
         if self.email is not None:
@@ -569,8 +572,6 @@ class Server:
             await self.sessions.close()
         if self.store is not None:
             await self.store.close()
-        if self._redis_bus is not None:
-            await self._redis_bus.close()
         await self.ticker.stop()
         if self.tls_reloader is not None:
             await self.tls_reloader.close()

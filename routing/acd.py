@@ -30,6 +30,7 @@ from common.tasks import cancel
 from ivr.services import QueueOutcome, QueueRequest, ServiceUnavailable
 from media.clock import Clock, TimerHandle, sleep
 from media.player import AudioSource, Player
+from routing.callback_notice import CallbackNotice
 from routing.callbacks import CallbackGate, Callbacks, Engine
 from routing.channels import CaseLog, Connector, NotConnected, Offer, case_of
 from routing.eta import HandleTimes, estimate_wait
@@ -129,6 +130,9 @@ class Acd:
         # composition root from the routing file's `repeat_contacts`); None: off.
         self.repeat: RepeatCheck | None = None
         self._repeats: dict[str, Repeat] = {}  # call id -> its repeat, for the screen pop
+        # Tells the customer their callback is lined up and about when (set by the
+        # composition root: the customer's preferred channel); None: nobody is told.
+        self.on_callback: CallbackNotice | None = None
         self._kick = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -209,6 +213,7 @@ class Acd:
     async def request_callback(self, call: Call, request: QueueRequest, number: str) -> str:
         """A callback asked for outside a queue (the IVR's `callback` step): it lines up now."""
         cb = await self._callbacks.request(call, self._queue(request.queue), request, number)
+        self._notice(call, cb.queue, cb.id)
         return cb.id
 
     async def cancel_callback(self, callback_id: str) -> bool:
@@ -545,6 +550,7 @@ class Acd:
         number: str,
     ) -> QueueOutcome:
         cb = await self._callbacks.keep_place(call, queue, entry, number)
+        self._notice(call, cb.queue, cb.id)
         await self._left(record, "callback")
         await say_callback_confirmed(call, self.tts, self.clock)
         call.hangup("callback-requested")
@@ -571,6 +577,40 @@ class Acd:
         if over is not None and over.kind == "hangup":
             call.hangup("queue-timeout")
         return QueueOutcome("timeout", {"overflow": kind, "queue": queue.name})
+
+    def _notice(self, call: Call, queue: str, callback_id: str) -> None:
+        """Tell the customer about their new callback (`on_callback`), in an owned task."""
+        notice = self.on_callback
+        if notice is None:
+            return
+
+        async def tell() -> None:
+            cb = await self.store.callback(callback_id)
+            if cb is not None:
+                await notice(call, cb, await self.wait_of(queue, f"cb-{callback_id}"))
+
+        self._spawn(tell(), f"callback-notice-{callback_id}")
+
+    async def wait_of(self, queue_name: str, entry_id: str) -> float:
+        """Estimated seconds until entry `entry_id` of `queue_name` reaches an agent, at its
+        place in line now (`routing.eta.estimate_wait`); NaN when it is not in line."""
+        queue = self.queues[queue_name]
+        line = order_entries(await self.store.entries(queue_name), now=self.clock.now(),
+                             aging_per_s=queue.aging_per_s)
+        position = next((n for n, e in enumerate(line, start=1) if e.id == entry_id), None)
+        if position is None:
+            return math.nan
+        statuses = await self.store.statuses()
+        staffed = available = 0
+        for agent in self.agents.values():
+            status = statuses.get(agent.id)
+            if queue_name in agent.queues and status is not None and status.state in _STAFFED:
+                staffed += 1
+                available += status.state is _A.AVAILABLE
+        average = self.handle_times.get(queue_name, HandleTimes()).average(
+            queue.default_handle_time)
+        return estimate_wait(position, average_handle=average, staffed=staffed,
+                             available=available)
 
     # -- dispatching ----------------------------------------------------------------------------
     async def _dispatch_loop(self) -> None:

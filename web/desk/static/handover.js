@@ -5,6 +5,8 @@
 // server, after it, so an edit can never break it) and sends it
 // (POST /api/cases/{id}/handover {channel, text}). Refusals show in the server's words.
 // The customer's answer comes back on the same case, offered first to this agent.
+// The customer's preferred channel (GET /api/cases/{id}/preferred_channel: chosen by them,
+// or inferred from how they contact us) comes first and is marked as theirs.
 
 import {$, h, text, show} from "./dom.js";
 import {t} from "./i18n.js";
@@ -20,6 +22,7 @@ const WORDS = {
   "handover.drafting": "Preparing the message…", "handover.sending": "Sending…",
   "handover.sent": "Sent. The customer's answer comes back to you on this case.",
   "handover.failed": "Not sent: {reason}",
+  "handover.preferred": "{channel} (preferred)",
 };
 
 /** `t(key)`, or the English words here when the catalogue does not have the key yet. */
@@ -42,6 +45,7 @@ export class HandoverPanel {
     this.root = $("handover");
     this.caseId = null;
     this.channel = null;
+    this.preferred = null;  // the customer's preferred channel, when it is one of CHANNELS
     this.buttons = h("p", {class: "handover-channels"});
     this.form = h("form", {class: "handover-form", hidden: ""});
     this.body = h("textarea", {rows: "4", "aria-label": tr("handover.title"),
@@ -74,6 +78,28 @@ export class HandoverPanel {
       button.addEventListener("click", () => this.open(channel));
       return button;
     }));
+    this.preferred = null;
+    if (this.caseId !== null) this.loadPreferred(this.caseId);
+  }
+
+  /** Put the customer's preferred channel first, marked (a failure leaves the order). */
+  async loadPreferred(caseId) {
+    let preference;
+    try {
+      const resp = await fetch(`/api/cases/${encodeURIComponent(caseId)}/preferred_channel`,
+                               {credentials: "same-origin"});
+      if (!resp.ok) return;
+      preference = await resp.json();
+    } catch (err) {
+      return;
+    }
+    if (caseId !== this.caseId || !CHANNELS.includes(preference.channel)) return;
+    const button = this.buttons.querySelector(`[data-channel="${preference.channel}"]`);
+    if (!button) return;
+    this.preferred = preference.channel;
+    button.dataset.preferred = preference.source;
+    button.textContent = tr("handover.preferred", {channel: tr(`handover.${preference.channel}`)});
+    this.buttons.prepend(button);
   }
 
   close() {

@@ -44,6 +44,7 @@ export const en = {
   "offer.cannot_answer": "Cannot answer: {error}",
   "offer.repeat.ahead": "Repeat contact: {count} contacts from this customer in {days} days, so they were moved ahead in the queue.",
   "offer.repeat.same": "Repeat contact: {count} contacts from this customer in {days} days.",
+  "handover.preferred": "{channel} (preferred)",
   "call.on_call_with": "On call with",
   "call.queue": "Queue",
   "call.mute": "Mute",

@@ -36,6 +36,7 @@ export const es = {
   "offer.cannot_answer": "No se puede contestar: {error}",
   "offer.repeat.ahead": "Contacto repetido: {count} contactos de este cliente en {days} días, por eso pasó por delante en la cola.",
   "offer.repeat.same": "Contacto repetido: {count} contactos de este cliente en {days} días.",
+  "handover.preferred": "{channel} (preferido)",
   "call.on_call_with": "En llamada con",
   "call.queue": "Cola",
   "call.mute": "Silenciar",
