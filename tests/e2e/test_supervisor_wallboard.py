@@ -1,8 +1,9 @@
 """The supervisor's wallboard in headless Chromium against a real server: a pjsua2 caller waits
 in a queue and the page shows it waiting; the agent (an aiortc desk on the desk socket) answers
 and the page gets a delta, not a second snapshot, that takes the caller off the line and puts
-the agent on the call; the call is listed in progress. Agents and pages without the role are
-refused."""
+the agent on the call; the call is listed in progress, and listening in from its row shows the
+caller's words live (espeak-ng speech, whisper). History as JSON, CSV and a chart; the page in
+Spanish. Agents and pages without the role are refused."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.conftest import ServerFactory
 from tests.e2e.acd import queue, start_acd, wait_for
 from tests.e2e.api import send_json
 from tests.e2e.supervisor_pages import logged_in_page, tone_wav
+from tests.e2e.test_desk_calls import CALLER_SAYS, speech_wav
 from tests.helpers.chromium import CHROMIUM
 from tests.mixer.test_monitor_calls import PASSWORD, DeskClient
 from voice.pjsua.client import place_call
@@ -33,14 +35,14 @@ async def _text(page: Any, selector: str) -> str:
 async def test_a_waiting_call_shows_and_its_answer_arrives_as_a_delta(
     server_factory: ServerFactory, tmp_path: Path,
 ) -> None:
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail("chromium is installed by scripts/setup.sh")
+    if shutil.which(CHROMIUM) is None or shutil.which("espeak-ng") is None:
+        pytest.fail("chromium and espeak-ng are installed by scripts/setup.sh")
     from playwright.async_api import async_playwright
 
     server = await start_acd(server_factory, tmp_path,
                              queues=[queue("support", offer_timeout=30)],
                              agents=[{"id": "ana", "name": "Ana", "queues": ["support"]}],
-                             entry_queue="support")
+                             entry_queue="support", transcription=True)
     for name, role in (("ana", "agent"), ("sue", "supervisor")):
         await send_json(server, "POST", "/api/users",
                         {"name": name, "password": PASSWORD, "role": role})
@@ -60,8 +62,8 @@ async def test_a_waiting_call_shows_and_its_answer_arrives_as_a_delta(
 
                 caller = asyncio.ensure_future(place_call(
                     f"sip:100@{server.sip_target}", from_user="5550123",
-                    play=tone_wav(tmp_path / "caller.wav", 440.0, 60.0),
-                    record=tmp_path / "heard.wav", duration=60.0, answer_timeout=10.0))
+                    play=speech_wav(tmp_path / "caller.wav", CALLER_SAYS, seconds=90.0),
+                    record=tmp_path / "heard.wav", duration=90.0, answer_timeout=10.0))
 
                 async def waiting() -> bool:
                     return await _text(page, f"{row} .waiting") == "1"
@@ -103,6 +105,22 @@ async def test_a_waiting_call_shows_and_its_answer_arrives_as_a_delta(
                 assert any(q.get("waiting") == 0 for q in line), deltas
                 assert all("threshold" not in q for q in line), line  # unchanged, not sent
                 assert any(m["changed"].get("calls", {}).get(offer["call_id"]) for m in deltas)
+
+                # Sue listens in from the call's row: its live transcript shows what the
+                # caller says (the case's live socket), the row names her and her mode.
+                call_row = f'#calls li[data-call="{offer["call_id"]}"]'
+                await page.click(f'{call_row} button[data-mode="listen"]')
+                await page.wait_for_selector(
+                    f'{call_row} .watcher[data-supervisor="sue"][data-mode="listen"]',
+                    timeout=20000)
+
+                async def transcribed() -> bool:
+                    said = await page.eval_on_selector_all(
+                        '#transcript li[data-speaker="caller"]',
+                        "els => els.map(e => e.textContent)")
+                    return any("invoice" in s.lower() for s in said)
+                await wait_for(transcribed, within=120, what="the caller's words on the page")
+                assert "Caller" in await _text(page, '#transcript li[data-speaker="caller"]')
 
                 # History: the answered call in today's figures, as JSON, CSV and a chart.
                 reply = await page.request.get("/api/supervisor/history")
