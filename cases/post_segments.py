@@ -4,8 +4,8 @@
 The case shows one transcript per interaction, the better one: its post segments when it
 has any, else its live ones (`shown`). Live segments are never deleted: they stay for
 comparison (`live_segments` in the timeline when post ones are shown) and the accuracy
-figures. Both sets sit on the same clock (seconds from the interaction's start), so the
-review player plays either against the recording.
+figures. Both sets sit on the same clock (seconds from the call's answer, when the
+recording starts too), so the review player plays either against the recording.
 
 `replace_post` stores a pass's segments in one transaction, replacing any earlier pass of
 the same interaction: a job run again after a crash stores its segments once.
@@ -42,7 +42,7 @@ class PassContext:
 
 @dataclass(frozen=True)
 class PostSegmentIn:
-    """A post-call segment to store: seconds from the interaction's start."""
+    """A post-call segment to store: seconds from the call's answer (of the recording)."""
 
     speaker: str
     start: float

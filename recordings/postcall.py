@@ -15,9 +15,8 @@ start; after a kill its lease runs out and it is claimed again. The pass runs in
 so it takes only CPU the media clock leaves (bench/postcall.py measures tick lateness with
 and without it).
 
-Times. The worker gives seconds of the recording. The recording starts at answer, the
-interaction (whose clock live segments use) when the call arrived, so each segment is
-shifted by `recording.started_wall - interaction.started_at`: post segments and live ones
+Times. The worker gives seconds of the recording, which starts at the call's answer: the
+clock live segments count from too (voice.transcription), so post segments and live ones
 are on one clock, and the review player plays either against the same file. Post segments
 keep the times whisper found in the recording rather than being forced into the live
 segments' boundaries: the live cuts are VAD utterances decoded without context, and gluing
@@ -81,15 +80,14 @@ def paused_spans(row: RecordingRow) -> list[tuple[float, float]]:
     return spans
 
 
-def channels(row: RecordingRow, context: PassContext, offset: float
-             ) -> list[tuple[str, int, float]]:
+def channels(row: RecordingRow, context: PassContext) -> list[tuple[str, int, float]]:
     """(party, channel, from second of the file) to transcribe. The right channel is what
     the caller heard: prompts and music until an agent answered, so it is the agent's only
     from a little before the agent first spoke live; with no live agent transcript, all of
     it when the call had an agent, none of it otherwise (an IVR-only call)."""
     out = [("caller", 0, 0.0)]
     if context.agent_from is not None:
-        out.append(("agent", 1, max(0.0, context.agent_from - offset - AGENT_LEAD_S)))
+        out.append(("agent", 1, max(0.0, context.agent_from - AGENT_LEAD_S)))
     elif row.agent is not None:
         out.append(("agent", 1, 0.0))
     return out
@@ -183,13 +181,12 @@ class PostCallPass:
         context = await self.cases.post_pass_context(row.interaction_id)
         language = context.language
         model = self.config.model_for(language)
-        offset = row.started_wall - context.started.timestamp()
         with tempfile.TemporaryDirectory(prefix="postcall-") as tmp:
             path = await asyncio.to_thread(self._local_file, row, Path(tmp))
             request = {
                 "path": str(path), "model": model,
                 "cache_dir": str(self.cache_dir) if self.cache_dir else None,
-                "language": language, "channels": channels(row, context, offset),
+                "language": language, "channels": channels(row, context),
                 "paused": paused_spans(row), "beam_size": self.config.beam_size,
                 "cpu_threads": self.config.cpu_threads, "priority": self.config.priority,
                 "nice": self.config.nice,
@@ -199,9 +196,9 @@ class PostCallPass:
         done: dict[str, Any] = {}
         for line in lines:
             if line.get("type") == "segment":
-                start = max(0.0, float(line["start"]) + offset)
+                start = max(0.0, float(line["start"]))
                 segments.append(PostSegmentIn(
-                    line["speaker"], start, max(start, float(line["end"]) + offset),
+                    line["speaker"], start, max(start, float(line["end"])),
                     line["text"], line.get("confidence"), line.get("language")))
             elif line.get("type") == "done":
                 done = line
