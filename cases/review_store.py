@@ -24,6 +24,7 @@ from cases import qa, transcript_search
 from cases.db import DbWorker
 from cases.errors import StorageError
 from cases.models import Interaction, TranscriptSegment
+from cases.post_segments import shown
 from cases.store_base import system_clock
 from cases.transcript_search import Query, SearchHit
 
@@ -58,8 +59,9 @@ class ReviewStore:
         return await self._db.run(run)
 
     async def segments(self, interaction_id: int) -> list[dict[str, Any]]:
-        """The interaction's segments in time order: id, speaker, start, end, text, language
-        (times in seconds from the call's answer, as stored)."""
+        """The interaction's transcript the case shows (`cases.post_segments.shown`: the
+        post-call pass's when there is one, else the live one) in time order: id, speaker,
+        start, end, text, language, source (times in seconds from the call's answer)."""
         def run() -> list[dict[str, Any]]:
             with self._session() as session:
                 rows = session.scalars(
@@ -67,7 +69,8 @@ class ReviewStore:
                     .where(TranscriptSegment.interaction_id == interaction_id)
                     .order_by(TranscriptSegment.start, TranscriptSegment.id)).all()
             return [{"id": s.id, "speaker": s.speaker, "start": s.start, "end": s.end,
-                     "text": s.text, "language": s.language} for s in rows]
+                     "text": s.text, "language": s.language, "source": s.source}
+                    for s in shown(rows)]
         return await self._db.run(run)
 
     async def agent_of(self, interaction_id: int) -> tuple[bool, str | None]:

@@ -6,7 +6,9 @@ One interface over two engines (migration 0015 makes both):
   `transcript_segments` by triggers;
 - PostgreSQL: `to_tsvector('simple', text)` under a GIN index.
 
-Hits come newest call first, and in time order within a call.
+Hits come newest call first, and in time order within a call. Of a call transcribed twice
+(live, then by the post-call pass: `cases.post_segments`), only the transcript the case shows
+is searched.
 
 A query is words (all must occur in one segment, any order, accents and case ignored on
 SQLite; case ignored on PostgreSQL) or, in double quotes, a phrase (the words in order).
@@ -27,8 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, column, select, table, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, column, exists, or_, select, table, text
+from sqlalchemy.orm import Session, aliased
 
 from cases.errors import InvalidInput
 from cases.models import Interaction, TranscriptSegment
@@ -110,6 +112,11 @@ def search(session: Session, query: Query, *, agents: Collection[str] | None = N
     # on PostgreSQL and 76 ms on SQLite for a frequent word over 100,000 segments).
     stmt = stmt.order_by(Interaction.started_at.desc(), Interaction.id.desc(),
                          TranscriptSegment.start, TranscriptSegment.id)
+    # Only the transcript the case shows: the post-call pass's lines where there are any
+    # (cases.post_segments), else the live ones; never both copies of one call.
+    post = aliased(TranscriptSegment)
+    stmt = stmt.where(or_(TranscriptSegment.source == "post", ~exists().where(
+        post.interaction_id == TranscriptSegment.interaction_id, post.source == "post")))
     if agents is not None:
         if not agents:
             return []

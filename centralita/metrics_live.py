@@ -19,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from cases.events import InProcessBus
+from cases.redis_bus import RedisBus
 from cases.store import CaseStore
 from media.ticker import MediaTicker
 from routing.admin import AcdService
@@ -45,7 +46,7 @@ class Sources:
     ticker: MediaTicker | None = None
     transcription: TranscriptionService | None = None
     asr_pool: UtterancePool | None = None
-    bus: InProcessBus | None = None
+    bus: InProcessBus | RedisBus | None = None
     acd: AcdService | None = None
     store: CaseStore | None = None
 

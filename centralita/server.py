@@ -26,6 +26,7 @@ from cases.db import private_dir
 from cases.events import InProcessBus
 from cases.gdpr_erase import Gdpr
 from cases.opt_outs import OptOutStore
+from cases.redis_bus import RedisBus
 from cases.review_store import ReviewStore
 from cases.store import CaseStore, system_clock
 from centralita.assist_live import AssistedTranscripts
@@ -157,6 +158,7 @@ class Server:
         self.browser_calls: BrowserCallers | None = None  # the chat widget's "call us"
         self._twilio_calls: TwilioRest | None = None  # REST call control (hang up, <Dial>)
         self.email: EmailStack | None = None
+        self._redis_bus: RedisBus | None = None  # the event bus when nodes share Redis
         # GDPR export and erasure (centralita.gdpr_setup: register new stores there).
         self.gdpr: Gdpr | None = None
         self._gdpr_close: Callable[[], Awaitable[None]] | None = None
@@ -215,7 +217,15 @@ class Server:
             exempt = s.sip_abuse.exempt
             self.ua.guard = SourceGuard(s.sip_abuse, self.clock.now, exempt=(
                 exempt if exempt is not None else s.trusted_sources))
-        bus = InProcessBus()
+        bus: InProcessBus | RedisBus
+        if s.routing.store == "redis":
+            # Several nodes: a case's live view shows what any node adds (cases.redis_bus).
+            bus = self._redis_bus = RedisBus.from_url(
+                s.routing.redis_url, prefix=s.routing.key_prefix + "bus:",
+                node_id=s.routing.node_id)
+            await bus.start()
+        else:
+            bus = InProcessBus()
         self.store = await CaseStore.open(s.database_url, bus=bus, default_region=s.default_region)
         self.metrics.watch_engine(self.store.engine, "cases")
         interactions = CallInteractions(self.store, self.clock)
@@ -572,6 +582,8 @@ class Server:
             await self.sessions.close()
         if self.store is not None:
             await self.store.close()
+        if self._redis_bus is not None:
+            await self._redis_bus.close()
         await self.ticker.stop()
         if self.tls_reloader is not None:
             await self.tls_reloader.close()

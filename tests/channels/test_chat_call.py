@@ -231,3 +231,20 @@ async def test_without_call_to_the_widget_offers_no_calls(tmp_path: Path) -> Non
         await conversation.close()
     finally:
         await cases.close()
+
+
+def test_the_widgets_words_are_in_both_catalogues() -> None:
+    """Every key of the widget's English catalogue (the call bar's included) is in the
+    Spanish one, and the other way round."""
+    import re
+
+    static = Path(__file__).resolve().parents[2] / "web" / "chat" / "static"
+    keys = [set(re.findall(r"^\s*(\w+):", (static / "i18n" / f"{lang}.js").read_text(),
+                           re.MULTILINE)) for lang in ("en", "es")]
+    assert keys[0] == keys[1]
+    assert {"call", "hangUp", "keypad", "callStates", "callErrors", "agent", "noMic",
+            "busy", "rate_limited", "unavailable", "bad_offer"} <= keys[0]
+    call_js = (static / "call.js").read_text()
+    for used in set(re.findall(r"this\.t\.(?:callStates\.)?(\w+)", call_js)) - {"callStates",
+                                                                                "callErrors"}:
+        assert used in keys[0], used

@@ -46,7 +46,7 @@ async def test_serve_offers_the_widget_and_its_socket(
     try:
         async with aiohttp.ClientSession() as http:
             for path in ("/chat/widget.js", "/chat/socket.js", "/chat/i18n/es.js",
-                         "/chat/widget.css"):
+                         "/chat/widget.css", "/chat/call.js", "/chat/softphone.js"):
                 async with http.get(base + path,
                                     headers={"Origin": "https://shop.example.com"}) as resp:
                     assert resp.status == 200, path

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from cases.db import make_engine
 from cases.errors import InvalidInput, NotFound
 from cases.events import InProcessBus
+from cases.post_segments import PostSegmentIn
 from cases.review_store import ReviewStore
 from cases.store import CaseStore
 from cases.transcript_search import Query
@@ -165,3 +166,22 @@ async def test_qa_reviews_are_stored_checked_listed_and_erased(rig: Rig) -> None
     assert await rig.review.reviews(rig.interactions["bo"]) == []
     assert (await rig.review.erase_interactions([ana]))["review.qa"] == 2
     assert await rig.review.reviews(ana) == []
+
+
+async def test_a_call_transcribed_again_shows_and_finds_only_the_post_call_transcript(
+        rig: Rig) -> None:
+    ana = rig.interactions["ana"]
+    assert [s["source"] for s in await rig.review.segments(ana)] == ["live"] * 3
+    await rig.cases.replace_post_segments(ana, [
+        PostSegmentIn("caller", 1.1, 3.9, "I would like to ask about the refund policy, please",
+                      0.95, "en"),
+        PostSegmentIn("agent", 4.6, 7.0, "Of course: refunds take five working days",
+                      0.95, "en")], engine="whisper-base")
+    shown = await rig.review.segments(ana)
+    assert [(s["source"], s["start"]) for s in shown] == [("post", 1.1), ("post", 4.6)]
+    # One hit for the call, from the transcript shown, not the live copy as well.
+    assert await _texts(rig.review, "refund policy") == [
+        "I would like to ask about the refund policy, please"]
+    assert await _texts(rig.review, "refund takes") == []
+    # Another call's live lines are still found.
+    assert await _texts(rig.review, "delivery van") == [SAID["bo"][0][2]]
