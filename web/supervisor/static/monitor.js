@@ -8,6 +8,14 @@ import {request, reason} from "./api.js";
 
 export const MODES = ["listen", "whisper", "barge"];
 
+async function code(resp) {
+  try {
+    return (await resp.clone().json()).error.code;
+  } catch (err) {
+    return null;
+  }
+}
+
 export class Monitor {
   constructor(remote, onChange) {
     this.phone = new Softphone(remote);
@@ -47,7 +55,12 @@ export class Monitor {
         return;
       }
       const sdp = await this.phone.start();
-      const resp = await request("POST", this.path(callId), {mode, sdp});
+      let resp = await request("POST", this.path(callId), {mode, sdp});
+      if (resp.status === 409 && await code(resp) === "already_monitoring") {
+        // Our leg from before a reload is still on the call: take it off, join again.
+        await request("DELETE", this.path(callId));
+        resp = await request("POST", this.path(callId), {mode, sdp});
+      }
       if (!resp.ok) {
         this.phone.close();
         throw new Error(await reason(resp));
