@@ -181,7 +181,9 @@ def _chat() -> Target:
     def fn(data: bytes) -> None:
         parse(data)
 
-    seeds = [b'{"type":"hello","token":"t"}', b'{"type":"message","text":"hola"}']
+    seeds = [b'{"type":"hello","token":"t"}', b'{"type":"message","text":"hola"}',
+             b'{"type":"call","sdp":"v=0\\r\\ns=-\\r\\n"}', b'{"type":"dtmf","digits":"2#"}',
+             b'{"type":"hangup"}']
     return Target("chat", fn, (ProtocolError,), seeds)
 
 
