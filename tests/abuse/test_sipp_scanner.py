@@ -95,7 +95,7 @@ async def test_a_flood_is_limited_and_banned_while_health_checks_are_answered(
     server_factory: ServerFactory, tmp_path: Path
 ) -> None:
     burst = 20
-    server = await start(server_factory, rate=5, burst=burst, ban_seconds=120,
+    server = await start(server_factory, rate=1, burst=burst, ban_seconds=120,
                          health_checkers=[f"{CHECKER}/32"])
 
     async def sipp(address: str, args: list[str], name: str, **kw: object) -> SippResult:
