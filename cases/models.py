@@ -518,3 +518,24 @@ class QaReview(Base):
     score: Mapped[int | None] = mapped_column(Integer)
     notes: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CsatSurvey(Base):
+    """A one-question satisfaction survey sent after an interaction (`cases.csat`), and the
+    customer's answer (1-5). Plain integer references (no foreign keys): erasing a case
+    leaves only an anonymous score."""
+
+    __tablename__ = "csat_surveys"
+    __table_args__ = (
+        CheckConstraint("score IS NULL OR (score >= 1 AND score <= 5)", name="score"),
+        UniqueConstraint("interaction_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(Integer, index=True)
+    interaction_id: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))  # the interaction's
+    via: Mapped[str] = mapped_column(String(16))  # the survey's
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    score: Mapped[int | None] = mapped_column(Integer)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
