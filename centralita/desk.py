@@ -104,6 +104,8 @@ class DeskHub:
         self.links: dict[str, DeskLink] = {}
         self._offers: dict[str, _Pending] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # The server is stopping: a desk closing now did not leave (`stopping`).
+        self._stopping = False
         self._public_ids: dict[int, str] = {}  # case id -> public id (they never change)
         self._recorded: set[tuple[str, str]] = set()  # (call id, agent) stored on the case
         self._coached: dict[str, dict[str, str]] = {}  # agent -> {call_id, mode} of a supervisor
@@ -318,6 +320,8 @@ class DeskHub:
         for pending in list(self._offers.values()):
             if pending.agent_id == link.agent_id and not pending.answer.done():
                 pending.answer.set_result(None)
+        if self._stopping:
+            return
         # A closed desk can't take calls: an idle agent goes offline (one on a call stays).
         status = await self.acd.store.agent_status(link.agent_id)
         if status.state in (AgentState.AVAILABLE, AgentState.BREAK, AgentState.WRAP_UP):
@@ -568,6 +572,13 @@ class DeskHub:
                 return [{"kind": e.get("kind"), "value": e.get("value"), "step": e.get("step")}
                         for e in interaction.get("ivr_events", [])]
         return []
+
+    def stopping(self) -> None:
+        """The server is shutting down: the desks it closes now were not closed by their
+        agents, so nobody is set offline. With a shared routing store the agents' states wait
+        for their pages to reconnect (to the restarted node or another); in process they end
+        with the process anyway."""
+        self._stopping = True
 
     async def close(self) -> None:
         for pending in self._offers.values():

@@ -535,6 +535,8 @@ class Server:
         })
 
     async def stop(self) -> None:
+        if self.routing is not None:
+            self.routing.desks.stopping()  # closing their sockets logs no agent out
         if self.twilio_voice is not None:
             await self.twilio_voice.close()  # hang up streams while their sockets are open
         if self.browser_calls is not None:
