@@ -3,7 +3,8 @@ caller speaks real human English (Debian's pocketsphinx-testdata clips) into a s
 records (Opus after the call) and transcribes (whisper) it. On the page of that recording,
 clicking each transcript line seeks the <audio> to within 0.5 s of the line's start (and the
 recording does hold speech there); a search for a phrase the caller said finds it and links
-to the second in this recording, and following the link plays from there.
+to the second in this recording, and following the link plays from there. With the case
+database (and the recording index) on SQLite, then on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import pytest
 
 from tests.conftest import ServerFactory
 from tests.e2e.api import ended_interaction, get_json, send_json
-from tests.e2e.test_transcribed_calls import clips, speech_wav
+from tests.e2e.test_transcribed_calls import cases_config, clips, speech_wav
 from tests.helpers.chromium import CHROMIUM, chromium_context
 from tests.helpers.server import ServerOptions, ServerProcess
 from voice.pjsua.client import place_call
 
 pytestmark = pytest.mark.slow
+__all__ = ["cases_config"]  # the fixture: the case database on SQLite, then PostgreSQL
 
 PASSWORD = "review-test-password-1"
 SEEK_TOLERANCE_S = 0.5
@@ -70,7 +72,7 @@ def spoken_phrase(segments: list[dict[str, Any]], reference: str) -> tuple[str, 
 
 
 async def test_transcript_lines_seek_the_player_and_search_finds_a_spoken_phrase(
-    server_factory: ServerFactory, tmp_path: Path,
+    server_factory: ServerFactory, cases_config: dict[str, Any], tmp_path: Path,
 ) -> None:
     if shutil.which(CHROMIUM) is None:
         pytest.fail("chromium is installed by scripts/setup.sh")
@@ -79,7 +81,7 @@ async def test_transcript_lines_seek_the_player_and_search_finds_a_spoken_phrase
     chosen = clips()[:3]
     seconds = speech_wav(tmp_path / "speech.wav", chosen)
     server = await server_factory(ServerOptions(
-        demo_hangup_after=120, config={"recordings": {"enabled": True}}))
+        demo_hangup_after=120, config={"recordings": {"enabled": True}, **cases_config}))
     await send_json(server, "POST", "/api/users",
                     {"name": "sam", "password": PASSWORD, "role": "supervisor"})
     result = await place_call(f"sip:100@{server.sip_target}", play=tmp_path / "speech.wav",

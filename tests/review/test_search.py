@@ -185,3 +185,14 @@ async def test_a_call_transcribed_again_shows_and_finds_only_the_post_call_trans
     assert await _texts(rig.review, "refund takes") == []
     # Another call's live lines are still found.
     assert await _texts(rig.review, "delivery van") == [SAID["bo"][0][2]]
+
+
+async def test_a_phrase_is_found_across_hyphens_and_punctuation(rig: Rig) -> None:
+    said = "He was not an ill-disposed young man, unless to be rather cold-hearted."
+    await rig.cases.add_segment(rig.interactions["bo"], speaker="caller", start=12.0,
+                                end=16.0, text=said, confidence=0.9, engine="test")
+    for phrase in ('"an ill disposed young"', '"young man unless"', '"rather cold hearted"',
+                   '"ill-disposed young man"'):
+        assert await _texts(rig.review, phrase) == [said], phrase
+    assert await _texts(rig.review, '"disposed ill"') == []
+    assert await _texts(rig.review, '"man young"') == []
