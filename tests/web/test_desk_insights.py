@@ -69,6 +69,10 @@ async def test_the_case_panel_shows_the_sentiment_trend_and_topics(
             assert "Temas: entrega" in words, words
             title = await points.nth(0).get_attribute("title") or ""
             assert title == "Llamante en el segundo 1: negativo", title
+            # Each transcript line carries its level too (the live view colours them).
+            lines = call_item.locator("ol.transcript li.segment")
+            assert [await lines.nth(i).get_attribute("data-level") for i in range(3)] == [
+                "negative", "neutral", "positive"]
             await page.screenshot(path=str(ARTIFACTS / "insights-es.png"), full_page=True)
 
             # The post-call pass's transcript replaces the live one: the page reloads it.

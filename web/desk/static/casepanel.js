@@ -372,7 +372,10 @@ export class CasePanel {
   }
 
   segmentItem(seg) {
-    return h("li", {class: "segment", dataset: {speaker: seg.speaker}},
+    // Each line carries its sentiment's level (a coloured edge): the trend as the call goes.
+    const level = typeof seg.sentiment === "number" ? sentimentLevel(seg.sentiment) : "";
+    return h("li", {class: "segment", dataset: {speaker: seg.speaker, level},
+                    title: level ? t(`insights.label.${level}`) : null},
       h("span", {class: "speaker"}, speakerLabel(seg.speaker)), " ",
       h("span", {class: "text"}, seg.text));
   }
