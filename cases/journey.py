@@ -18,7 +18,9 @@ it). For those cases:
   or a flow before the question. A gather that took the fact instead of asking
   (`skip_if_known`) stored a `variable` event, not an answer: never counted. Sensitive steps
   (whose variable name is masked) are left out. Counted per ask, and per contact (the share
-  of contacts with at least one).
+  of contacts with at least one);
+- **CSAT** per channel of the interaction surveyed (`cases.csat`, when surveys are on):
+  surveys sent, answers, their mean and how many of each score 1-5.
 
 Functions over an open session (`CaseStore.journey` runs them on its database threads);
 `figures()` is pure over the loaded rows, so the rules are tested without a database.
@@ -36,7 +38,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cases.models import Case, CaseFact, Interaction, IvrEvent
+from cases.models import Case, CaseFact, CsatSurvey, Interaction, IvrEvent
 from cases.summary_store import stored_summary
 
 RESOLVED = "resolved"
@@ -79,6 +81,15 @@ class KnownFact:
     auto: bool  # the summariser's (from the interaction's own inputs and words)
 
 
+@dataclass(frozen=True)
+class Survey:
+    """A CSAT survey about interaction `interaction_id` of `channel`; `score` None: unanswered."""
+
+    interaction_id: int
+    channel: str
+    score: int | None
+
+
 @dataclass
 class CaseRow:
     id: int
@@ -108,8 +119,8 @@ def _resolved(raw: str | None) -> bool:
 
 
 def load(session: Session, *, since: datetime | None, until: datetime | None,
-         queue: str | None) -> tuple[list[CaseRow], list[Ask], list[KnownFact]]:
-    """The cohort's cases with their interactions, their IVR answers and their facts."""
+         queue: str | None) -> tuple[list[CaseRow], list[Ask], list[KnownFact], list[Survey]]:
+    """The cohort's cases with their interactions, their IVR answers, facts and surveys."""
     first = func.min(Interaction.started_at)
     cohort = select(Interaction.case_id).where(Interaction.direction == "inbound") \
         .group_by(Interaction.case_id)
@@ -122,6 +133,7 @@ def load(session: Session, *, since: datetime | None, until: datetime | None,
     contacts: dict[int, Contact] = {}
     asks: list[Ask] = []
     facts: list[KnownFact] = []
+    surveys: list[Survey] = []
     queued: dict[int, set[str]] = defaultdict(set)
     for ids in _chunks(case_ids):
         for c in session.execute(select(Case.id, Case.status, Case.updated_at)
@@ -152,6 +164,10 @@ def load(session: Session, *, since: datetime | None, until: datetime | None,
                     queued[e.interaction_id].add(value["queue"])
             elif isinstance(value.get("variable"), str) and not e.sensitive:
                 asks.append(Ask(e.interaction_id, value["variable"], _aware(e.at)))
+        for v in session.execute(select(CsatSurvey.interaction_id, CsatSurvey.channel,
+                                        CsatSurvey.score)
+                                 .where(CsatSurvey.interaction_id.in_(ids))):
+            surveys.append(Survey(v.interaction_id, v.channel, v.score))
     for contact in sorted(contacts.values(), key=lambda c: (c.started_at, c.id)):
         if queued.get(contact.id):
             contact = replace(contact, queues=contact.queues | queued[contact.id])
@@ -162,7 +178,8 @@ def load(session: Session, *, since: datetime | None, until: datetime | None,
         keep = {c.id for r in rows for c in r.contacts}
         asks = [a for a in asks if a.interaction_id in keep]
         facts = [f for f in facts if f.case_id in {r.id for r in rows}]
-    return rows, asks, facts
+        surveys = [v for v in surveys if v.interaction_id in keep]
+    return rows, asks, facts, surveys
 
 
 def _seconds(values: list[float]) -> dict[str, float | None]:
@@ -200,8 +217,23 @@ def repeated_asks(cases: Iterable[CaseRow], asks: Iterable[Ask],
     return found
 
 
+def csat(surveys: Iterable[Survey]) -> dict[str, dict[str, Any]]:
+    """Per channel surveyed: surveys sent, answers, their mean, and the count of each score."""
+    by_channel: dict[str, list[Survey]] = defaultdict(list)
+    for survey in surveys:
+        by_channel[survey.channel].append(survey)
+    out: dict[str, dict[str, Any]] = {}
+    for channel, sent in sorted(by_channel.items()):
+        scores = [v.score for v in sent if v.score is not None]
+        out[channel] = {
+            "surveys": len(sent), "responses": len(scores),
+            "average": round(statistics.fmean(scores), 2) if scores else None,
+            "scores": {str(n): scores.count(n) for n in range(1, 6)}}
+    return out
+
+
 def figures(cases: Sequence[CaseRow], asks: Sequence[Ask],
-            facts: Sequence[KnownFact]) -> dict[str, Any]:
+            facts: Sequence[KnownFact], surveys: Sequence[Survey] = ()) -> dict[str, Any]:
     """The journey figures of loaded rows (the API's JSON, without the period)."""
     inbound = {case.id: [c for c in case.contacts if c.direction == "inbound"]
                for case in cases}
@@ -245,11 +277,12 @@ def figures(cases: Sequence[CaseRow], asks: Sequence[Ask],
             "contacts": len(asked_again),
             "share": _share(len(asked_again), len(contacts)),
         },
+        "csat": csat(surveys),
     }
 
 
 def journey(session: Session, *, since: datetime | None = None,
             until: datetime | None = None, queue: str | None = None) -> dict[str, Any]:
     """Load the cohort and compute its figures."""
-    cases, asks, facts = load(session, since=since, until=until, queue=queue)
-    return figures(cases, asks, facts)
+    cases, asks, facts, surveys = load(session, since=since, until=until, queue=queue)
+    return figures(cases, asks, facts, surveys)

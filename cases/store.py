@@ -65,9 +65,13 @@ from cases.timeline import (
 )
 from common.languages import LANGUAGES
 
+# Every interaction that ends (node-local: each node surveys its own; centralita.csat_surveys).
+INTERACTIONS_TOPIC = "interactions"
+
 # Callers import these from here, wherever they are defined.
 __all__ = [
-    "MESSAGES_TOPIC", "CaseContact", "CaseStore", "Clock", "InteractionRef", "system_clock",
+    "INTERACTIONS_TOPIC", "MESSAGES_TOPIC", "CaseContact", "CaseStore", "Clock",
+    "InteractionRef", "system_clock",
 ]
 
 log = logging.getLogger(__name__)
@@ -312,10 +316,10 @@ class CaseStore(TextChannels):
         outcome = validate.text(outcome, "outcome", max_len=100)
         summary = validate.optional_text(summary, "summary")
         view = await self._db.run(self._end_interaction, interaction_id, outcome, summary)
-        await self._publish(
-            view["case_id"],
-            {"type": "interaction_ended", "case_id": view["case_id"], "interaction": view},
-        )
+        ended = {"type": "interaction_ended", "case_id": view["case_id"], "interaction": view}
+        await self._publish(view["case_id"], ended)
+        if self._bus is not None:  # every ended interaction, for the CSAT surveys
+            await self._bus.publish(INTERACTIONS_TOPIC, ended)
         await self._publish_summary(view["case_id"], interaction_id, view.get("summary_detail"))
 
     def _end_interaction(

@@ -70,6 +70,7 @@ class RoutingStack:
     text: TextRouter | None = None  # text conversations (None without a case store)
     heartbeat: asyncio.Task[None] | None = None  # the Redis store's node lease
     takeover: asyncio.Task[None] | None = None  # taking over dead nodes (routing.takeover)
+    csat: tuple[str, ...] = ()  # the channels whose handled contacts get a CSAT survey
 
     async def close(self) -> None:
         if self.takeover is not None:
@@ -161,4 +162,4 @@ async def start_routing(
         await _close_store(store, heartbeat)
         raise
     return RoutingStack(acd, service, store, desks, tuple(config.teams.values()), text,
-                        heartbeat, takeover)
+                        heartbeat, takeover, csat=config.csat)

@@ -22,6 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from assist.index import KnowledgeBase
+from cases.csat import SurveyStore
 from cases.db import private_dir
 from cases.events import InProcessBus
 from cases.gdpr_erase import Gdpr
@@ -32,6 +33,8 @@ from cases.store import CaseStore, system_clock
 from centralita.assist_live import AssistedTranscripts
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
 from centralita.call_monitor import build_monitors
+from centralita.csat_surveys import CsatSurveys
+from centralita.desk_relay import DeskRelay
 from centralita.gdpr_setup import holders_for_server
 from centralita.handover_setup import CallHandover
 from centralita.logs_entry import LoggedCalls, log_context_middleware, logged_verbs
@@ -149,6 +152,7 @@ class Server:
         # What IVR verbs find in `Services.extra` (filled in as the parts are built).
         self.ivr_extra: dict[str, Any] = {}
         self.preferences: PreferredChannels | None = None  # issue 12: preferred channel
+        self.csat: CsatSurveys | None = None  # the one-question survey after a contact
         self.routing: RoutingStack | None = None
         self.monitors: Monitors | None = None  # supervisors and conference parties on calls
         self._http: aiohttp.ClientSession | None = None
@@ -159,6 +163,7 @@ class Server:
         self._twilio_calls: TwilioRest | None = None  # REST call control (hang up, <Dial>)
         self.email: EmailStack | None = None
         self._redis_bus: RedisBus | None = None  # the event bus when nodes share Redis
+        self._desk_relay: DeskRelay | None = None
         # GDPR export and erasure (centralita.gdpr_setup: register new stores there).
         self.gdpr: Gdpr | None = None
         self._gdpr_close: Callable[[], Awaitable[None]] | None = None
@@ -247,6 +252,11 @@ class Server:
                 cases=self.store, interactions=interactions, ticker=self.ticker,
                 webrtc_hosts=_webrtc_hosts(s.http_listen.host), store_settings=s.routing,
             )
+            if self._redis_bus is not None:
+                # An agent's desk on another node takes this node's calls (desk_relay).
+                self._desk_relay = DeskRelay(self._redis_bus, key_prefix=s.routing.key_prefix)
+                await self._desk_relay.start(self.routing.desks)
+                self.routing.desks.relay = self._desk_relay
         if s.recordings.enabled:
             # Repairs recordings a killed process left open before any call is recorded.
             self.recordings = await open_recordings(s.data_dir, s.database_url, s.recordings)
@@ -370,6 +380,12 @@ class Server:
             email=self.email.cases if self.email is not None else None)
         await self.preferences.follow(bus)
         add_preference_routes(app, self.preferences.store)
+        if self.routing is not None and self.routing.csat:
+            self.csat = CsatSurveys(
+                await SurveyStore.open(s.database_url, now=system_clock),
+                self.preferences.store, channels=self.routing.csat, sms=self.twilio,
+                email=self.email.cases if self.email is not None else None)
+            await self.csat.follow(bus)
         # A call texted the summary and a chat link: by a queue's deflect key, or the IVR's
         # handover / sms verbs (Services.extra["handover"]). Untrusted calls never are.
         call_handover = CallHandover(self.handover, self.store,
@@ -562,6 +578,9 @@ class Server:
             await self.twilio.close()
         if self._twilio_calls is not None:
             await self._twilio_calls.close()
+        if self.csat is not None:
+            await self.csat.close()
+            await self.csat.surveys.close()
         if self.preferences is not None:
             await self.preferences.close()
         if self.opt_outs is not None:
@@ -584,6 +603,8 @@ class Server:
             await self.sessions.close()
         if self.store is not None:
             await self.store.close()
+        if self._desk_relay is not None:
+            await self._desk_relay.close()
         if self._redis_bus is not None:
             await self._redis_bus.close()
         await self.ticker.stop()

@@ -18,6 +18,7 @@ they serve, an overflow of kind `queue` names its target:
         sticky_for: 3600              # a returning customer is offered to their last agent
         language: es                  # its callers' language: only agents speaking it
         repeat_boost: 0               # its own repeat-contact boost (default: the file's)
+    csat: {channels: [voice, sms]}    # optional: a 1-5 survey after contacts an agent handled
     repeat_contacts:                  # optional: repeat contacts go ahead (routing.repeat)
       contacts: 3                     # the customer's 3rd inbound contact or later ...
       days: 7                         # ... within 7 days, on any channel
@@ -91,7 +92,8 @@ _AGENT_KEYS = ("id", "name", "skills", "max_concurrent", "contact", "queues", "c
 _OVERFLOW_KEYS = ("kind", "target")
 _CALLBACK_KEYS = ("max_attempts", "retry_after", "ring_timeout")
 _TEAM_KEYS = ("name", "supervisors", "agents")
-_FILE_KEYS = ("queues", "agents", "teams", "repeat_contacts")
+_FILE_KEYS = ("queues", "agents", "teams", "repeat_contacts", "csat")
+_CSAT_KEYS = ("channels",)
 _REPEAT_KEYS = ("contacts", "days", "priority_boost")
 
 
@@ -112,6 +114,9 @@ class RoutingConfig:
     agents: dict[str, AgentConfig]
     teams: dict[str, TeamConfig] = field(default_factory=dict)
     repeat: RepeatPolicy | None = None  # `repeat_contacts:` (None: repeat contacts wait as all)
+    # `csat: {channels}`: the channels whose agent-handled contacts get the one-question
+    # survey afterwards (centralita.csat_surveys); empty: no surveys.
+    csat: tuple[str, ...] = ()
 
 
 class _Where:
@@ -594,7 +599,11 @@ def parse_routing(text: str, file: str) -> RoutingConfig:
         teams[team.name] = team
     repeat = raw.get("repeat_contacts")
     policy = None if repeat is None else _repeat_policy(repeat, ("repeat_contacts",), where)
-    return RoutingConfig(queues, agents, teams, policy)
+    csat: tuple[str, ...] = ()
+    if raw.get("csat") is not None:
+        survey = _mapping(raw["csat"], ("csat",), where, _CSAT_KEYS)
+        csat = _channels(survey.get("channels", list(CHANNELS)), ("csat", "channels"), where)
+    return RoutingConfig(queues, agents, teams, policy, csat)
 
 
 def _team(
