@@ -4,12 +4,16 @@ so the database, the search index and the case's live view all see the masked te
 
 from __future__ import annotations
 
+from alembic import command
 from sqlalchemy import text
 
-from cases.db import make_engine
+from cases.db import make_engine, upgrade
 from cases.events import InProcessBus
 from cases.redact import redact
+from cases.review_store import ReviewStore
 from cases.store import CaseStore
+from cases.transcript_search import Query
+from centralita.schema import alembic_config
 
 SPOKEN_CARD = ("my card number is four one one one one one one one "
                "one one one one one one one one")
@@ -59,3 +63,40 @@ async def test_the_store_keeps_the_masked_text_only(db_url: str) -> None:
         engine.dispose()
     assert stored == ["my card number is ***1111", "***"]
     assert not any("one one" in s or "1111 1111" in s for s in stored)
+
+
+async def test_segments_stored_before_redaction_are_redacted_by_the_migration(
+        db_url: str) -> None:
+    store = await CaseStore.open(db_url, bus=InProcessBus())
+    try:
+        ref = await store.start_voice_interaction(caller="+34600111222", call_id="red-2")
+        await store.add_segment(ref.interaction_id, speaker="caller", start=1.0, end=6.0,
+                                text="hello there", confidence=0.9, engine="test")
+        await store.add_segment(ref.interaction_id, speaker="caller", start=7.0, end=9.0,
+                                text="my order number is 123456", confidence=0.9,
+                                engine="test")
+    finally:
+        await store.close()
+    engine = make_engine(db_url)
+    try:
+        config = alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0018_csat_surveys")
+            # As an older release stored it: the recogniser's words, card number and all.
+            connection.execute(text("UPDATE transcript_segments SET text = :t WHERE text = "
+                                    "'hello there'"), {"t": "card 4111 1111 1111 1111 ok"})
+        upgrade(engine)
+        with engine.connect() as connection:
+            stored = sorted(r[0] for r in connection.execute(
+                text("SELECT text FROM transcript_segments")))
+    finally:
+        engine.dispose()
+    assert stored == ["card ***1111 ok", "my order number is 123456"]
+    review = await ReviewStore.open(db_url)
+    try:
+        assert await review.search(Query.parse("4111")) == []
+        assert [h.text for h in await review.search(Query.parse("card ok"))] == [
+            "card ***1111 ok"]
+    finally:
+        await review.close()
