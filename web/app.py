@@ -16,6 +16,7 @@ from aiohttp import web
 
 from web.auth import AUTH, Auth, Role, add_auth_routes, allow_anonymous, auth_middleware, require
 from web.auth.http import security_headers
+from web.openapi import add_openapi_route
 
 HealthCheck = Callable[[], dict[str, bool]]
 CallsView = Callable[[], list[dict[str, Any]]]
@@ -50,6 +51,7 @@ def build_app(health: HealthCheck, calls: CallsView | None, auth: Auth) -> web.A
     app[AUTH] = auth
     allow_anonymous(app, app.router.add_get("/healthz", healthz))
     add_auth_routes(app)
+    add_openapi_route(app)  # GET /api/openapi.json: every route of this app (agent role)
     if calls is not None:
         app[DEBUG_CALLS] = calls
         require(app, app.router.add_get("/api/debug/calls", debug_calls), Role.ADMIN)
