@@ -112,6 +112,9 @@ async def test_transcript_lines_seek_the_player_and_search_finds_a_spoken_phrase
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        # A CSP refusal (an inline script or style, a foreign source) is a console error.
+        page.on("console", lambda msg: errors.append(msg.text)
+                if msg.type == "error" and "Failed to load resource" not in msg.text else None)
         page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
                 if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
         reply = await page.request.post("/api/login",
