@@ -147,6 +147,8 @@ async def test_transcript_lines_seek_the_player_and_search_finds_a_spoken_phrase
         href = await hit.get_attribute("href")
         assert href == f"/review/{row['id']}#t={holder['start']:.1f}", (href, phrase)
         assert phrase in " ".join(words(await hit.inner_text()))
+        marks = [m.lower() for m in await hit.locator("mark").all_inner_texts()]
+        assert set(re.findall(r"[a-z0-9]+", phrase)) <= set(marks), (marks, phrase)  # marked
         await hit.click()
         await page.wait_for_selector("body[data-view=recording]")
         at = await page.evaluate(SETTLED)

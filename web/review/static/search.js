@@ -15,18 +15,32 @@ export async function search(words) {
     const results = body.results || [];
     status.textContent = results.length ? t("search.count", {count: results.length})
                                         : t("search.none");
-    list.replaceChildren(...results.map(resultItem));
+    const wanted = new Set((words.match(WORD) || []).map(fold));
+    list.replaceChildren(...results.map((hit) => resultItem(hit, wanted)));
   } catch (err) {
     status.textContent = t("search.failed", {error: err.message});
   }
 }
 
-function resultItem(hit) {
+const WORD = /[\p{L}\p{N}_]+/gu;
+
+/** A word as the search compares it: lower case, accents off. */
+function fold(word) {
+  return word.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+}
+
+/** `text` with the searched words marked (text nodes and <mark>s, never markup). */
+function marked(text, wanted) {
+  return text.split(/([\p{L}\p{N}_]+)/u).map((part, i) =>
+    (i % 2 === 1 && wanted.has(fold(part)) ? h("mark", {}, part) : part));
+}
+
+function resultItem(hit, wanted) {
   const where = t("search.at", {speaker: t(`speaker.${hit.speaker}`),
                                 time: duration(hit.start), when: when(hit.started_at)});
   const said = hit.link ? h("a", {href: hit.link, class: "hit", dataset: {
-    recording: hit.recording_id, start: String(hit.start)}}, hit.text)
-    : h("span", {class: "hit"}, hit.text, " ", t("search.no_recording"));
+    recording: hit.recording_id, start: String(hit.start)}}, marked(hit.text, wanted))
+    : h("span", {class: "hit"}, marked(hit.text, wanted), " ", t("search.no_recording"));
   return h("li", {}, said, h("div", {class: "where"}, where));
 }
 
