@@ -13,9 +13,9 @@ add replay, trimming and consumer bookkeeping for nothing a view needs. Pub/sub 
 event only to nodes subscribed to its channel: a node subscribes to `case:42` while one of its
 sockets watches case 42.
 
-Only topics under `shared` prefixes cross nodes (default `case:`). Others stay in the node:
-the text router's `messages` feed must not be seen by two routers, or both would offer the
-same conversation (text routing's live state is per node).
+Only topics under `shared` prefixes cross nodes (default `case:`, `node:`, `desks:`). Others
+stay in the node: the text router's `messages` feed must not be seen by two routers, or both
+would offer the same conversation (text routing's live state is per node).
 
 A subscription is live once `__aenter__` returns: for a shared topic, after Redis confirmed
 the SUBSCRIBE, so an event another node publishes afterwards is delivered. A Redis failure
@@ -42,7 +42,8 @@ from cases.events import DEFAULT_QUEUE_SIZE, InProcessBus, LocalSubscription, Pa
 
 log = logging.getLogger(__name__)
 
-SHARED_PREFIXES = ("case:",)
+# A case's live view; one node's inbox and the desks' whereabouts (centralita.desk_relay).
+SHARED_PREFIXES = ("case:", "node:", "desks:")
 # How long a subscribe waits for Redis to confirm before the subscriber goes on anyway
 # (local events still flow; remote ones start once Redis answers).
 CONFIRM_TIMEOUT_S = 2.0

@@ -32,12 +32,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cases.errors import CaseError
 from cases.store import CaseStore
+from centralita.desk_relay import DeskRelay
 from common.tasks import cancel
 from media.ticker import MediaTicker
 from routing.acd import Acd
@@ -64,6 +65,7 @@ from web.desk.protocol import (
     DeskCommand,
     DeskError,
     DeskLink,
+    DeskProtocolError,
     Hangup,
     Hold,
     Mute,
@@ -72,6 +74,7 @@ from web.desk.protocol import (
     SetState,
     Transfer,
     Wrapup,
+    parse_command,
 )
 
 log = logging.getLogger(__name__)
@@ -106,6 +109,8 @@ class DeskHub:
         self._tasks: set[asyncio.Task[Any]] = set()
         # The server is stopping: a desk closing now did not leave (`stopping`).
         self._stopping = False
+        # Desks on other nodes (centralita.desk_relay), when nodes share Redis.
+        self.relay: DeskRelay | None = None
         self._public_ids: dict[int, str] = {}  # case id -> public id (they never change)
         self._recorded: set[tuple[str, str]] = set()  # (call id, agent) stored on the case
         self._coached: dict[str, dict[str, str]] = {}  # agent -> {call_id, mode} of a supervisor
@@ -118,7 +123,9 @@ class DeskHub:
             watchers.append(self._state_changed)
 
     def online(self, agent_id: str) -> bool:
-        return agent_id in self.links
+        """Whether the agent has a desk open, here or on another node."""
+        return agent_id in self.links or (
+            self.relay is not None and self.relay.node_of(agent_id) is not None)
 
     @property
     def text(self) -> TextRouter | None:
@@ -223,6 +230,8 @@ class DeskHub:
     def _push(self, agent_id: str, message: dict[str, Any]) -> None:
         link = self.links.get(agent_id)
         if link is None:
+            if self.relay is not None and self.relay.node_of(agent_id) is not None:
+                self._spawn(self._relay_push(agent_id, message))
             return
         known = self._known_public(message)
         if known is not None and agent_id not in self._tails:
@@ -282,6 +291,8 @@ class DeskHub:
     async def connect(self, link: DeskLink) -> None:
         old = self.links.get(link.agent_id)
         self.links[link.agent_id] = link
+        if self.relay is not None:
+            await self.relay.claim(link.agent_id)  # offers from other nodes come here now
         if old is not None and old is not link:
             log.info("agent %s: desk replaced by a new one", link.agent_id)
         agent = self.acd.agents.get(link.agent_id)
@@ -317,6 +328,8 @@ class DeskHub:
         if self.links.get(link.agent_id) is not link:
             return
         del self.links[link.agent_id]
+        if self.relay is not None:
+            await self.relay.release(link.agent_id)
         for pending in list(self._offers.values()):
             if pending.agent_id == link.agent_id and not pending.answer.done():
                 pending.answer.set_result(None)
@@ -332,6 +345,11 @@ class DeskHub:
 
     async def command(self, link: DeskLink, message: DeskCommand) -> None:
         agent_id = link.agent_id
+        if self.relay is not None:
+            owner = self.relay.owner_of(agent_id, message, local=self._serves(agent_id, message))
+            if owner is not None:
+                await self.relay.forward(owner, agent_id, message)
+                return
         try:
             await self._command(agent_id, link, message)
         except SessionError as exc:
@@ -343,7 +361,16 @@ class DeskHub:
         except RoutingError as exc:
             raise DeskError("refused", str(exc)) from exc
 
-    async def _command(self, agent_id: str, link: DeskLink, message: DeskCommand) -> None:
+    def _serves(self, agent_id: str, message: DeskCommand) -> bool:
+        """Whether this node has the offer, call or wrap-up `message` acts on."""
+        if isinstance(message, Accept | Decline):
+            return message.offer_id in self._offers
+        if isinstance(message, Wrapup):
+            return agent_id in self.acd.last_calls or agent_id in self.acd.sessions
+        return agent_id in self.acd.sessions
+
+    async def _command(self, agent_id: str, link: DeskLink | None,
+                       message: DeskCommand) -> None:
         if isinstance(message, SetState):
             state = AgentState(message.state)
             await self.service.set_agent_state(agent_id, state, message.reason)
@@ -458,19 +485,48 @@ class DeskHub:
         link = self.links.get(agent_id)
         if link is not None:
             await link.send(message)
+        elif self.relay is not None:
+            await self._relay_push(agent_id, message)
+
+    async def _relay_push(self, agent_id: str, message: dict[str, Any]) -> None:
+        """To the agent's desk on another node, with public case ids (its page sees no other)."""
+        assert self.relay is not None
+        await self.relay.push(agent_id, await self._with_public_id(message))
+
+    # -- desks on other nodes (centralita.desk_relay) ------------------------------------------
+    async def deliver(self, agent_id: str, message: dict[str, Any]) -> None:
+        """A message another node relays to this node's desk of `agent_id`."""
+        link = self.links.get(agent_id)
+        if link is not None:
+            await link.send(message)
+
+    async def remote_command(self, agent_id: str, data: dict[str, Any],
+                             reply: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        """A desk command relayed from the node holding the agent's desk, for an offer or a
+        call of this node; a refusal goes back to that desk as an error."""
+        try:
+            await self._command(agent_id, None, parse_command(data))
+        except DeskProtocolError as exc:
+            await reply({"type": "error", **exc.to_json()})
+        except DeskError as exc:
+            await reply({"type": "error", **exc.to_json()})
+        except (SessionError, AgentStateError, KeyError, RoutingError) as exc:
+            await reply({"type": "error", "code": "refused", "message": str(exc)})
 
     # -- offers (routing's Connector, for agents at a desk) -------------------------------------
     async def ring_agent(
         self, agent: AgentConfig, offer: Offer, *, ring_timeout: float, for_call: Call | None,
     ) -> Call | NotConnected:
         link = self.links.get(agent.id)
-        if link is None:
+        if link is None and not self.online(agent.id):
             return NotConnected("unavailable", f"agent {agent.id} has no desk open")
         offer_id = uuid.uuid4().hex
         pending = _Pending(agent.id, asyncio.get_running_loop().create_future(), offer.case_id)
         self._offers[offer_id] = pending
         try:
-            await link.send({
+            # A desk on another node gets it relayed; its answer comes back the same way, and
+            # the browser's leg is made here, with this node's media (centralita.desk_relay).
+            await self._send(agent.id, {
                 "type": "offer", "offer_id": offer_id, "kind": offer.kind,
                 "call_id": offer.call_id, "queue": offer.queue, "caller": offer.caller,
                 "case_id": await self._public_id(offer.case_id), "timeout": ring_timeout,

@@ -34,6 +34,7 @@ from centralita.assist_live import AssistedTranscripts
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
 from centralita.call_monitor import build_monitors
 from centralita.csat_surveys import CsatSurveys
+from centralita.desk_relay import DeskRelay
 from centralita.gdpr_setup import holders_for_server
 from centralita.handover_setup import CallHandover
 from centralita.logs_entry import LoggedCalls, log_context_middleware, logged_verbs
@@ -162,6 +163,7 @@ class Server:
         self._twilio_calls: TwilioRest | None = None  # REST call control (hang up, <Dial>)
         self.email: EmailStack | None = None
         self._redis_bus: RedisBus | None = None  # the event bus when nodes share Redis
+        self._desk_relay: DeskRelay | None = None
         # GDPR export and erasure (centralita.gdpr_setup: register new stores there).
         self.gdpr: Gdpr | None = None
         self._gdpr_close: Callable[[], Awaitable[None]] | None = None
@@ -250,6 +252,11 @@ class Server:
                 cases=self.store, interactions=interactions, ticker=self.ticker,
                 webrtc_hosts=_webrtc_hosts(s.http_listen.host), store_settings=s.routing,
             )
+            if self._redis_bus is not None:
+                # An agent's desk on another node takes this node's calls (desk_relay).
+                self._desk_relay = DeskRelay(self._redis_bus, key_prefix=s.routing.key_prefix)
+                await self._desk_relay.start(self.routing.desks)
+                self.routing.desks.relay = self._desk_relay
         if s.recordings.enabled:
             # Repairs recordings a killed process left open before any call is recorded.
             self.recordings = await open_recordings(s.data_dir, s.database_url, s.recordings)
@@ -596,6 +603,8 @@ class Server:
             await self.sessions.close()
         if self.store is not None:
             await self.store.close()
+        if self._desk_relay is not None:
+            await self._desk_relay.close()
         if self._redis_bus is not None:
             await self._redis_bus.close()
         await self.ticker.stop()
