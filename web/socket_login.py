@@ -70,7 +70,7 @@ def login_check(
     session_id = who.session_id
 
     async def session_kept(*, fresh: bool = True) -> bool:
-        session = auth.sessions.get(session_id)
+        session = await auth.sessions.fetch(session_id)
         return session is not None and (
             auth.versions is None or await auth.versions.still_valid(session))
 

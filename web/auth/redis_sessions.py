@@ -13,9 +13,10 @@ injected monotonic clock, which another process or machine does not share), with
 expiry at the session's end, so Redis drops what nobody ends. As in memory, only the id's
 digest is a key: a dump of Redis yields no usable cookie.
 
-Not covered: a session created on another node after this one started is not seen here
-until this node restarts (HTTP to a cluster needs sticky sessions until the request path
-can await a Redis look-up).
+Several nodes: the request path asks `fetch`, which checks a session against Redis at most
+every `verify_every` seconds (10): a login made through another node is found on its first
+request here, and one ended there (logout, a revoked user) ends here within that time. While
+Redis is unreachable, memory answers.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -46,8 +48,10 @@ class RedisSessionStore(SessionStore):
 
     def __init__(self, redis: Redis, now: Now, policy: SessionPolicy | None = None, *,
                  prefix: str = "centralita:session:", wall: Callable[[], float] = time.time,
-                 touch_every: float = 60.0) -> None:
+                 touch_every: float = 60.0, verify_every: float = 10.0) -> None:
         super().__init__(now, policy)
+        self._verify_every = verify_every
+        self._verified: dict[str, float] = {}  # key -> when Redis last confirmed it
         self.redis = redis
         self.prefix = prefix
         self._wall = wall
@@ -109,8 +113,41 @@ class RedisSessionStore(SessionStore):
         before = set(self._sessions)
         session_id, session = super().create(user, role, user_version)
         self._gone(before)
-        self._put(digest(session_id))
+        key = digest(session_id)
+        self._verified[key] = self._now()  # made here: Redis has it once the writer runs
+        self._put(key)
         return session_id, session
+
+    async def fetch(self, session_id: str) -> Session | None:
+        """`get`, checked against Redis (see the module doc)."""
+        key = digest(session_id)
+        now = self._now()
+        if key in self._sessions and now - self._verified.get(key, -math.inf) \
+                < self._verify_every:
+            return self.get(session_id)
+        try:
+            raw = await self.redis.get(self.prefix + key)
+        except RedisError as exc:
+            log.error("sessions: Redis unreachable, answering from memory: %s", exc)
+            return self.get(session_id)
+        if raw is None:
+            if key in self._sessions:  # ended through another node
+                del self._sessions[key]
+                self._written.pop(key, None)
+            self._verified.pop(key, None)
+            return None
+        try:
+            found = self._decode(json.loads(raw), now, self._wall())
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("sessions: a stored session is unreadable (%s)", exc)
+            return self.get(session_id)
+        mine = self._sessions.get(key)
+        if mine is not None:
+            found.last_seen = max(found.last_seen, mine.last_seen)
+        self._sessions[key] = found
+        self._written[key] = found.last_seen
+        self._verified[key] = now
+        return self.get(session_id)
 
     def get(self, session_id: str) -> Session | None:
         key = digest(session_id)
@@ -148,6 +185,7 @@ class RedisSessionStore(SessionStore):
 
     def _delete(self, key: str) -> None:
         self._written.pop(key, None)
+        self._verified.pop(key, None)
         self._queue.put_nowait((_DELETE, key))
 
     async def _write_loop(self) -> None:

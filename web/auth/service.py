@@ -136,7 +136,7 @@ async def identify(request: web.Request, auth: Auth) -> Principal | None:
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         return None
-    session = auth.sessions.get(session_id)
+    session = await auth.sessions.fetch(session_id)
     if session is None:
         return None
     assert auth.versions is not None

@@ -87,6 +87,11 @@ class SessionStore:
         session.last_seen = now
         return session
 
+    async def fetch(self, session_id: str) -> Session | None:
+        """`get` for the request path: a store shared between nodes
+        (`web.auth.redis_sessions`) looks at the shared copy too."""
+        return self.get(session_id)
+
     def revoke(self, session_id: str) -> None:
         """End one session (logout). Unknown ids are ignored."""
         self._sessions.pop(digest(session_id), None)
