@@ -87,6 +87,30 @@ async def test_sessions_come_back_after_a_restart_with_the_same_rules() -> None:
         await _wipe(prefix)
 
 
+async def test_a_login_made_on_one_node_is_found_and_ended_on_another() -> None:
+    await require_redis()
+    prefix, clocks = new_prefix(), Clocks()
+    a, b = await open_store(clocks, prefix), await open_store(clocks, prefix)
+    try:
+        ana_id, _ = a.create("ana", Role.AGENT)
+        await a.flush()
+        assert b.get(ana_id) is None  # not in B's memory...
+        found = await b.fetch(ana_id)  # ...but in Redis
+        assert found is not None and found.user == "ana"
+        a.revoke(ana_id)  # logout through A
+        await a.flush()
+        clocks.advance(5.0)
+        assert await b.fetch(ana_id) is not None  # checked against Redis every 10 s
+        clocks.advance(6.0)
+        assert await b.fetch(ana_id) is None  # ended here too
+        assert b.get(ana_id) is None
+        assert await b.fetch("never-issued") is None
+    finally:
+        await a.close()
+        await b.close()
+        await _wipe(prefix)
+
+
 async def test_revoke_user_and_redis_expiry() -> None:
     await require_redis()
     prefix, clocks = new_prefix(), Clocks()
