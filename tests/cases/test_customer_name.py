@@ -3,16 +3,14 @@ refused with the field named when it is not one line of 1-200 characters."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from cases.errors import InvalidInput, NotFound
 from cases.store import CaseStore
 
 
-async def test_a_name_is_set_once_unless_replaced(tmp_path: Path) -> None:
-    cases = await CaseStore.open(f"sqlite:///{tmp_path}/c.db")
+async def test_a_name_is_set_once_unless_replaced(db_url: str) -> None:
+    cases = await CaseStore.open(db_url)
     try:
         ref = await cases.open_text_interaction(channel="sms", address="+34612345678")
         assert await cases.name_customer(ref.customer_id, "  Ana Pérez ") is True

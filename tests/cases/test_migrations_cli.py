@@ -15,8 +15,8 @@ def alembic(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_upgrade_then_check_from_the_command_line(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'cases.db'}"
+def test_upgrade_then_check_from_the_command_line(tmp_path: Path, db_url: str) -> None:
+    url = db_url
     done = alembic("-x", f"url={url}", "upgrade", "head", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     done = alembic("-x", f"url={url}", "check", cwd=tmp_path)

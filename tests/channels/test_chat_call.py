@@ -148,9 +148,9 @@ class Socket:
         return [f for f in self.frames if f["type"] == "call"]
 
 
-async def test_the_socket_places_the_call_on_the_visitors_case(tmp_path: Path) -> None:
+async def test_the_socket_places_the_call_on_the_visitors_case(db_url: str) -> None:
     bus = InProcessBus()
-    cases = await CaseStore.open(f"sqlite:///{tmp_path}/c.db", bus=bus)
+    cases = await CaseStore.open(db_url, bus=bus)
     placer = FakePlacer()
     try:
         service = ChatService(cases, bus, VisitorTokens(b"k" * 32), ChatSettings(),
@@ -197,9 +197,9 @@ async def test_the_socket_places_the_call_on_the_visitors_case(tmp_path: Path) -
         await cases.close()
 
 
-async def test_a_visitor_who_calls_before_writing_gets_a_case(tmp_path: Path) -> None:
+async def test_a_visitor_who_calls_before_writing_gets_a_case(db_url: str) -> None:
     bus = InProcessBus()
-    cases = await CaseStore.open(f"sqlite:///{tmp_path}/c.db", bus=bus)
+    cases = await CaseStore.open(db_url, bus=bus)
     placer = FakePlacer()
     try:
         service = ChatService(cases, bus, VisitorTokens(b"k" * 32), ChatSettings(),

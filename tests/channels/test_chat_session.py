@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 from cases.events import InProcessBus
@@ -36,9 +35,9 @@ class StallingSocket:
             await asyncio.wait_for(self.got.wait_for(lambda: check(self.frames)), 5)
 
 
-async def test_a_stalled_socket_gets_the_lines_the_bus_dropped(tmp_path: Path) -> None:
+async def test_a_stalled_socket_gets_the_lines_the_bus_dropped(db_url: str) -> None:
     bus = InProcessBus()
-    cases = await CaseStore.open(f"sqlite:///{tmp_path}/c.db", bus=bus)
+    cases = await CaseStore.open(db_url, bus=bus)
     try:
         service = ChatService(cases, bus, VisitorTokens(b"k" * 32), ChatSettings())
         socket = StallingSocket()
@@ -63,7 +62,7 @@ async def test_a_stalled_socket_gets_the_lines_the_bus_dropped(tmp_path: Path) -
 
 
 async def test_a_signed_in_users_page_load_opens_no_chat_until_they_write(
-    tmp_path: Path,
+    db_url: str,
 ) -> None:
     """A site's signed-in user loads a page (the widget says hello): nothing is opened on their
     case (before: every page view opened a chat interaction for an agent to see); their first
@@ -71,7 +70,7 @@ async def test_a_signed_in_users_page_load_opens_no_chat_until_they_write(
     from channels.chat_tokens import user_hash
 
     bus = InProcessBus()
-    cases = await CaseStore.open(f"sqlite:///{tmp_path}/c.db", bus=bus)
+    cases = await CaseStore.open(db_url, bus=bus)
     secret = b"site-secret-for-the-test-0123456789"
     try:
         service = ChatService(cases, bus, VisitorTokens(b"k" * 32),
@@ -102,11 +101,11 @@ async def test_a_signed_in_users_page_load_opens_no_chat_until_they_write(
         await cases.close()
 
 
-async def test_the_visitor_sees_when_an_agent_read_their_lines(tmp_path: Path) -> None:
+async def test_the_visitor_sees_when_an_agent_read_their_lines(db_url: str) -> None:
     """An agent opens the conversation (`CaseStore.mark_read`): the visitor's lines become
     `read`, the socket gets a `status` frame for each, and a second read changes nothing."""
     bus = InProcessBus()
-    cases = await CaseStore.open(f"sqlite:///{tmp_path}/c.db", bus=bus)
+    cases = await CaseStore.open(db_url, bus=bus)
     try:
         service = ChatService(cases, bus, VisitorTokens(b"k" * 32), ChatSettings())
         socket = StallingSocket()

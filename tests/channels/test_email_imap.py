@@ -94,8 +94,8 @@ class Setup:
 
 
 @pytest.fixture
-async def setup(tmp_path: Path, mailbox: Mailbox) -> AsyncIterator[Setup]:
-    store = await CaseStore.open(f"sqlite:///{tmp_path}/cases.db", bus=InProcessBus())
+async def setup(tmp_path: Path, mailbox: Mailbox, db_url: str) -> AsyncIterator[Setup]:
+    store = await CaseStore.open(db_url, bus=InProcessBus())
     tokens = ReplyTokens(load_secret(tmp_path / "data"), REPLY_DOMAIN)
     inbound = EmailInbound(store, tokens, AttachmentStore(tmp_path / "att"),
                            max_attachment_bytes=1024 * 1024,

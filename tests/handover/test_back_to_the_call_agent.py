@@ -5,16 +5,16 @@ were left out and the answer went to whoever was least loaded."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from cases.messages import MessageDraft
 from cases.store import CaseStore
+from tests.helpers.databases import database_fixtures
 
 CUSTOMER = "+34612345678"
+pg_database, db_url = database_fixtures("centralita_back_to_agent", "cases.db")
 
 
-async def test_the_call_agent_is_the_previous_agent_of_the_answer(tmp_path: Path) -> None:
-    store = await CaseStore.open(f"sqlite:///{tmp_path}/cases.db")
+async def test_the_call_agent_is_the_previous_agent_of_the_answer(db_url: str) -> None:
+    store = await CaseStore.open(db_url)
     try:
         call = await store.start_voice_interaction(caller=CUSTOMER, call_id="call-1")
         await store.set_interaction_agent("call-1", "ana")

@@ -24,8 +24,10 @@ def test_days_per_queue_and_default() -> None:
     assert retention_days(RecordingConfig(enabled=True)) == {}  # kept until deleted
 
 
-async def test_the_loop_deletes_the_expired_and_keeps_the_held(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/cases.db"
+async def test_the_loop_deletes_the_expired_and_keeps_the_held(
+    tmp_path: Path, db_url: str
+) -> None:
+    url = db_url
     config = RecordingConfig(enabled=True, retention_days=365, retention_interval=0.05,
                              queues={"support": QueuePolicy(retention_days=7)})
     recordings = await open_recordings(tmp_path, url, RecordingConfig(enabled=True))

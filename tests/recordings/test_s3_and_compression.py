@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+import urllib.request
 import wave
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -44,6 +45,9 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Config]:
     server.start()
     try:
         config = S3Config("recordings", f"http://127.0.0.1:{port}", "us-east-1", "cc/")
+        # moto keeps its buckets in process-wide state: start each test from an empty S3.
+        urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - loopback
+            f"{config.endpoint_url}/moto-api/reset", method="POST"), timeout=10).close()
         boto3.client("s3", endpoint_url=config.endpoint_url).create_bucket(Bucket=config.bucket)
         yield config
     finally:
@@ -63,10 +67,10 @@ def write_wav(path: Path, seconds: float) -> None:
 
 
 async def test_recording_compressed_uploaded_and_served_from_s3(
-    tmp_path: Path, s3: S3Config
+    tmp_path: Path, s3: S3Config, db_url: str
 ) -> None:
     storage = S3Storage(s3, tmp_path / "spool")
-    index = await RecordingIndex.open(f"sqlite:///{tmp_path}/cases.db")
+    index = await RecordingIndex.open(db_url)
     recordings = await Recordings.open(storage, index, wall=lambda: WHEN)
     caller = HandMedia()
     call = new_call(caller)
@@ -108,7 +112,7 @@ def test_compression_is_verified_by_decoding(tmp_path: Path) -> None:
 
 
 async def test_kill_9_mid_compression_leaves_the_wav_and_start_up_settles_it(
-    tmp_path: Path,
+    tmp_path: Path, db_url: str
 ) -> None:
     root = tmp_path / "rec"
     storage = FileStorage(root)
@@ -133,7 +137,7 @@ async def test_kill_9_mid_compression_leaves_the_wav_and_start_up_settles_it(
     with pytest.raises(Exception):  # noqa: B017 - what is left is not a whole Opus file
         assert decoded_duration(part) == pytest.approx(600.0, abs=0.1)
 
-    index = await RecordingIndex.open(f"sqlite:///{tmp_path}/cases.db")
+    index = await RecordingIndex.open(db_url)
     await index.start(RecordingRow(  # the row as `finish` left it before settling
         id="feedbeef", call_id="c1", interaction_id=3, location=location, channels=2,
         sample_rate=8000, started_wall=WHEN.timestamp(), status="complete", paused_spans=[],
@@ -152,13 +156,13 @@ async def test_kill_9_mid_compression_leaves_the_wav_and_start_up_settles_it(
 
 
 async def test_kill_between_removing_the_wav_and_the_row_update_is_adopted(
-    tmp_path: Path,
+    tmp_path: Path, db_url: str
 ) -> None:
     """The row still names the WAV (unsettled) but the WAV is gone: start-up finds the Opus
     file filed for it, hashes it again and points the row at it; a row with no file at all
     is marked 'file missing' instead of being retried forever."""
     storage = FileStorage(tmp_path / "rec")
-    index = await RecordingIndex.open(f"sqlite:///{tmp_path}/cases.db")
+    index = await RecordingIndex.open(db_url)
     recordings = await Recordings.open(storage, index, wall=lambda: WHEN)
     caller = HandMedia()
     call = new_call(caller)
@@ -176,7 +180,7 @@ async def test_kill_between_removing_the_wav_and_the_row_update_is_adopted(
         started_wall=WHEN.timestamp(), status="complete", paused_spans=[], duration=1.0))
     await recordings.close()
 
-    index = await RecordingIndex.open(f"sqlite:///{tmp_path}/cases.db")
+    index = await RecordingIndex.open(db_url)
     again = await Recordings.open(storage, index, wall=lambda: WHEN)
     await again.resumed()
     adopted, missing = await index.get(rid), await index.get("0ddba11")
@@ -189,14 +193,14 @@ async def test_kill_between_removing_the_wav_and_the_row_update_is_adopted(
 
 
 async def test_an_upload_that_fails_is_notified_and_kept_for_the_next_start(
-    tmp_path: Path, s3: S3Config
+    tmp_path: Path, s3: S3Config, db_url: str
 ) -> None:
     """The bucket refuses (it does not exist): the webhook hears 'recording.failed' with the
     reason, the WAV stays in the spool and the row unsettled; once the bucket is there the
     next start uploads it and the webhook hears 'recording.saved'."""
     missing = S3Config("not-there-yet", s3.endpoint_url, s3.region, s3.prefix)
     notices: list[dict[str, object]] = []
-    index = await RecordingIndex.open(f"sqlite:///{tmp_path}/cases.db")
+    index = await RecordingIndex.open(db_url)
     recordings = await Recordings.open(S3Storage(missing, tmp_path / "spool"), index,
                                        wall=lambda: WHEN, notify=notices.append)
     caller = HandMedia()
@@ -212,7 +216,7 @@ async def test_an_upload_that_fails_is_notified_and_kept_for_the_next_start(
     assert (tmp_path / "spool" / row.location).exists()
 
     boto3.client("s3", endpoint_url=s3.endpoint_url).create_bucket(Bucket="not-there-yet")
-    index = await RecordingIndex.open(f"sqlite:///{tmp_path}/cases.db")
+    index = await RecordingIndex.open(db_url)
     again = await Recordings.open(S3Storage(missing, tmp_path / "spool"), index,
                                   wall=lambda: WHEN, notify=notices.append)
     await again.resumed()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
 import pytest
 
@@ -15,6 +14,7 @@ from centralita.call_cases import PRIVACY_AUTHOR, CallInteractions, CaseCalls, P
 from ivr.interpreter import Interpreter
 from ivr.services import Services
 from media.clock import FakeClock
+from tests.helpers.databases import database_fixtures
 from tests.ivr.fakes_flow import make_call
 from tests.ivr.test_interpreter import flow
 from tests.transcription.fakes import LOUD, QUIET, FakeEngine, FakeLeg, Interaction, MemoryStore
@@ -32,6 +32,8 @@ from voice.call import (
     PrivacyError,
 )
 from voice.transcription import CallTranscriber
+
+pg_database, db_url = database_fixtures("centralita_privacy", "cases.db")
 
 
 def active_call(call_id: str = "c-1") -> Call:
@@ -201,9 +203,9 @@ async def test_a_pause_held_by_someone_else_outlives_the_sensitive_step() -> Non
 
 # -- the gap on the case ------------------------------------------------------------------------
 async def test_the_case_notes_each_gap_with_its_times_and_who_never_content(
-    tmp_path: Path,
+    db_url: str,
 ) -> None:
-    store = await CaseStore.open(f"sqlite:///{tmp_path}/cases.db")
+    store = await CaseStore.open(db_url)
     clock = FakeClock(50.0)
     interactions = CallInteractions(store, clock)
     call = Call("gap-1", Direction.INBOUND, CallFakeLeg(), caller="+15550177", dialed="100")

@@ -26,6 +26,7 @@ from media.ticker import MediaTicker
 from routing.channels import Offer
 from routing.config import TeamConfig, parse_routing
 from routing.model import InvalidConfig
+from tests.helpers.databases import database_fixtures
 from tests.helpers.webapp import start_app
 from tests.routing.acd_rig import Factory, agent, make_rig, queue
 from tests.web.conftest import PASSWORD, make_auth
@@ -40,6 +41,7 @@ TEAMS = Teams.from_config([TeamConfig("front", ("sam",), ("ana",)),
 ROLES = {"root": Role.ADMIN, "sam": Role.SUPERVISOR, "sue": Role.SUPERVISOR,
          "ana": Role.AGENT, "bo": Role.AGENT}
 CLOSE_WITHIN_S = 5.0
+pg_database, db_url = database_fixtures("centralita_case_access", "cases.db")
 __all__ = ["make_rig"]  # the ACD rig's fixture, for the hub's test
 
 
@@ -76,12 +78,12 @@ class Server:
 
 
 @pytest.fixture
-async def server(tmp_path: Path, users: UserStore) -> AsyncIterator[Server]:
+async def server(db_url: str, users: UserStore) -> AsyncIterator[Server]:
     for name, role in ROLES.items():
         await users.add_user(name, PASSWORD, role)
     auth = make_auth(users, FakeClock(1000.0))
     bus = InProcessBus()
-    cases = await CaseStore.open(f"sqlite:///{tmp_path}/cases.db", bus=bus)
+    cases = await CaseStore.open(db_url, bus=bus)
     live = FakeLive()
     shift = [timedelta(0)]
     access = CaseAccess(cases, teams=TEAMS, live=live, recent_window=3600,
@@ -308,9 +310,9 @@ class Link:
 
 
 async def test_the_hub_tells_who_is_offered_a_case_and_desks_see_its_public_id(
-    make_rig: Factory, tmp_path: Path
+    make_rig: Factory, db_url: str
 ) -> None:
-    cases = await CaseStore.open(f"sqlite:///{tmp_path}/hub.db")
+    cases = await CaseStore.open(db_url)
     rig = await make_rig([queue("help")], [agent("a1", "help")])
     hub = DeskHub(rig.acd, rig.admin, ticker=MediaTicker(), cases=cases, host_addresses=None)
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,6 +14,7 @@ import pytest
 from cases.events import InProcessBus
 from cases.store import CaseStore
 from media.clock import FakeClock
+from tests.helpers.databases import database_fixtures
 from tests.helpers.webapp import start_app
 from tests.web.conftest import PASSWORD, make_auth
 from web.app import build_app
@@ -25,6 +25,7 @@ from web.cases_api import add_case_routes
 from web.summary_api import add_summary_routes
 
 ROLES = {"ana": Role.AGENT, "bo": Role.AGENT}
+pg_database, db_url = database_fixtures("centralita_summary_api", "cases.db")
 
 
 @dataclass
@@ -38,12 +39,12 @@ class Server:
 
 
 @pytest.fixture
-async def server(tmp_path: Path, users: UserStore) -> AsyncIterator[Server]:
+async def server(db_url: str, users: UserStore) -> AsyncIterator[Server]:
     for name, role in ROLES.items():
         await users.add_user(name, PASSWORD, role)
     auth = make_auth(users, FakeClock(1000.0))
     bus = InProcessBus()
-    cases = await CaseStore.open(f"sqlite:///{tmp_path}/cases.db", bus=bus,
+    cases = await CaseStore.open(db_url, bus=bus,
                                  default_region="ES")
     app = build_app(lambda: {"http": True}, None, auth)
     add_case_routes(app, cases, bus, access=CaseAccess(cases))

@@ -15,6 +15,7 @@ from ivr.services import Services
 from ivr.verbs.voicemail import LIVE_TRANSCRIPTS
 from ivr.verbs.voicemail import VERB as VOICEMAIL
 from media.clock import LoopClock
+from tests.helpers.databases import database_fixtures
 from tests.ivr.media.fakes import (
     FakeAsrStream,
     FakeLeg,
@@ -25,10 +26,14 @@ from tests.ivr.media.fakes import (
 )
 from voice.transcription_service import TranscriptionService
 
+pg_database, db_url = database_fixtures("centralita_voicemail", "cases.db")
 
-async def test_voicemail_recorded_and_transcribed_onto_case(leg: FakeLeg, tmp_path: Path) -> None:
+
+async def test_voicemail_recorded_and_transcribed_onto_case(
+    leg: FakeLeg, tmp_path: Path, db_url: str
+) -> None:
     speech = await EspeakTts(tmp_path / "tts").synthesize("please call me back about my bill")
-    store = await CaseStore.open(f"sqlite:///{tmp_path}/cases.db")
+    store = await CaseStore.open(db_url)
     try:
         ref = await store.start_voice_interaction(caller="+15550100199", call_id="call-1")
         services = Services(store=store, recorder=VoicemailBox(tmp_path / "recordings"),
@@ -83,10 +88,10 @@ class LiveTranscripts:
 
 
 async def test_voicemail_on_a_live_transcribed_call_is_transcribed_once(
-    leg: FakeLeg, tmp_path: Path
+    leg: FakeLeg, tmp_path: Path, db_url: str
 ) -> None:
     speech = await EspeakTts(tmp_path / "tts").synthesize("please call me back about my bill")
-    store = await CaseStore.open(f"sqlite:///{tmp_path}/cases.db")
+    store = await CaseStore.open(db_url)
     streams: list[CountingAsrStream] = []
 
     def asr(rate: int) -> CountingAsrStream:
