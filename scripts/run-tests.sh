@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) are the machine's own services:
+# stop here, naming the missing one, rather than fail every store and cluster test.
+python3 scripts/check_servers.py
 python3 -m ruff check .
 python3 -m mypy
 # Independent tests run in parallel (pytest-xdist; each e2e test has its own ports and data

@@ -3,7 +3,8 @@
 PostgreSQL is the local server (see `tests.helpers.postgres`). One uniquely named database is
 created per `scope` and dropped at its end; each test starts from an empty `public` schema in
 it, so migrations run from nothing every time, as on SQLite. Without a reachable server the
-PostgreSQL half of each test is skipped.
+PostgreSQL half of each test is skipped on a developer's run, and fails under CI=true
+(tests/conftest.py turns every skip into a failure there): CI never passes without PostgreSQL.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def database_fixtures(
 
     @pytest.fixture(scope=scope)
     def pg_database() -> Iterator[str]:
-        """The name of this scope's PostgreSQL database (skips if the server is unreachable)."""
+        """The name of this scope's PostgreSQL database (skips if the server is unreachable:
+        a failure under CI=true)."""
         try:
             name = create_database(prefix)
         except psycopg.OperationalError as exc:
