@@ -85,7 +85,13 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
                 await ws.close(code=CLOSE_NO_HELLO, message=b"say hello first")
                 break
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                await conversation.handle(msg.data)
+                try:
+                    await conversation.handle(msg.data)
+                except ConnectionResetError:
+                    # The visitor left (page closed, network gone) while we wrote to them:
+                    # what they said is stored; this is the socket's end, not an error.
+                    log.info("chat socket: the visitor left while we wrote to it")
+                    break
                 if conversation.done:
                     await ws.close(code=CLOSE_FORGED, message=b"identity refused")
             elif msg.type == WSMsgType.ERROR:
