@@ -11,17 +11,30 @@ dial plan (a refused number comes back 409 `not_connected` with the plan's reaso
 from __future__ import annotations
 
 from centralita.desk import DeskHub
+from recordings.service import Recordings
 from routing.channels import NotConnected, Offer
 from voice.bridging import CallBridge
 from voice.call import Call
-from voice.conference_monitor import LiveCall, MonitorError, Monitors
+from voice.conference_monitor import Heard, LiveCall, MonitorError, Monitors
+from voice.leg_media import LegMedia
 from voice.webrtc.call_leg import answer_browser, until_connected, watch
 from voice.webrtc.errors import WebRtcError
 
 RING_TIMEOUT_S = 25.0
 
 
-def build_monitors(desks: DeskHub) -> Monitors:
+def parties_recorded(recordings: Recordings) -> Heard:
+    """Who everyone on a call hears goes into its recording: an added number on the caller's
+    side (left), an added agent or a barging supervisor on the agent's (right)."""
+
+    def heard(call_id: str, name: str, media: LegMedia | None) -> None:
+        side = "left" if name.startswith("number:") else "right"
+        recordings.add_party(call_id, name, media, side)
+
+    return heard
+
+
+def build_monitors(desks: DeskHub, *, heard: Heard | None = None) -> Monitors:
     acd = desks.acd
 
     def find(call_id: str) -> LiveCall | None:
@@ -57,7 +70,7 @@ def build_monitors(desks: DeskHub) -> Monitors:
 
     return Monitors(find=find, answer_leg=answer_leg, connect=until_connected,
                     coached=desks.coached, ring_agent=ring_agent, dial=dial,
-                    watch=watch)
+                    watch=watch, heard=heard)
 
 
 def _why(outcome: NotConnected) -> str:

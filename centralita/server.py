@@ -32,7 +32,7 @@ from cases.review_store import ReviewStore
 from cases.store import CaseStore, system_clock
 from centralita.assist_live import AssistedTranscripts
 from centralita.call_cases import CallInteractions, CaseCalls, IvrCalls
-from centralita.call_monitor import build_monitors
+from centralita.call_monitor import build_monitors, parties_recorded
 from centralita.csat_surveys import CsatSurveys
 from centralita.desk_relay import DeskRelay
 from centralita.gdpr_setup import holders_for_server
@@ -401,7 +401,9 @@ class Server:
             # Listen / whisper / barge and conference parties, on calls bridged by the mixer.
             if not s.live_mixer:
                 set_live_mixer(False)
-            self.monitors = build_monitors(self.routing.desks)
+            self.monitors = build_monitors(
+                self.routing.desks,
+                heard=parties_recorded(self.recordings) if self.recordings else None)
             add_monitor_routes(app, MonitorApi(self.monitors, MonitorError))
             # The supervisor's page: the live wallboard (deltas), calls, listen/whisper/barge.
             add_wallboard(app, self.routing.acd, self.store, self.monitors)

@@ -138,6 +138,8 @@ class CallRecorder:
         self._chunk_start = 0  # byte offset of the chunk in the data
         self._caller: LegMedia | None = None
         self._agent: LegMedia | None = None
+        # Conference parties and barging supervisors, mixed into a side (`add_party`).
+        self._parties: dict[str, tuple[LegMedia, _Side, str, Callable[[AudioFrame], None]]] = {}
         self._closed = False
         self._unsubscribe = privacy.on_privacy(self._privacy_changed)
         if privacy.privacy is Privacy.PAUSED:
@@ -172,6 +174,22 @@ class CallRecorder:
             self._agent.remove_listener(self._agent_in)
             self._agent = None
 
+    def add_party(self, name: str, media: LegMedia, side: str) -> None:
+        """A party everyone on the call hears (an added agent or number, a supervisor who
+        barged in) is mixed into `side`: "left" with the caller, "right" with the agent.
+        A supervisor who only listens or whispers is never recorded."""
+        if self._closed or side not in ("left", "right"):
+            return
+        self.remove_party(name)
+        buffer = _Side()
+        media.add_listener(buffer.push)
+        self._parties[name] = (media, buffer, side, buffer.push)
+
+    def remove_party(self, name: str) -> None:
+        party = self._parties.pop(name, None)
+        if party is not None:
+            party[0].remove_listener(party[3])
+
     def _caller_in(self, frame: AudioFrame) -> None:
         self._left.push(frame)
 
@@ -184,9 +202,19 @@ class CallRecorder:
         if self._agent is None:
             self._right.push(heard)  # until an agent joins, the right is what the caller hears
         right = self._right.take()
+        if self._parties:
+            left, right = self._mix_parties(left, right)
         if self._privacy.privacy is Privacy.PAUSED:
             left = right = _SILENCE
         self.write_frame(left, right)
+
+    def _mix_parties(self, left: Pcm, right: Pcm) -> tuple[Pcm, Pcm]:
+        """Each side with its parties' frames added (saturating at int16)."""
+        sums = {"left": _fit(left).astype(np.int32), "right": _fit(right).astype(np.int32)}
+        for _media, buffer, side, _push in self._parties.values():
+            sums[side] += _fit(buffer.take())
+        return (np.clip(sums["left"], -32768, 32767).astype(np.int16),
+                np.clip(sums["right"], -32768, 32767).astype(np.int16))
 
     def write_frame(self, left: Pcm, right: Pcm) -> None:
         """Append one 20 ms stereo frame (also what tests drive directly)."""
@@ -239,6 +267,8 @@ class CallRecorder:
                 self._caller.remove_listener(self._caller_in)
                 self._caller.remove_out_listener(self._tick)
             self.detach_agent()
+            for name in list(self._parties):
+                self.remove_party(name)
             if self.paused_spans and self.paused_spans[-1].end is None:
                 self.paused_spans[-1].end = self.seconds
             self._flush()

@@ -169,6 +169,18 @@ class Recordings:
         active[2].attach_agent(media)
         return True
 
+    def add_party(self, call_id: str, name: str, media: LegMedia | None, side: str) -> bool:
+        """A conference party (or a barging supervisor) mixed into a side of the call's
+        recording, or taken out of it (`media` None); False when the call is not recorded."""
+        active = self.active.get(call_id)
+        if active is None:
+            return False
+        if media is None:
+            active[2].remove_party(name)
+        else:
+            active[2].add_party(name, media, side)
+        return True
+
     async def set_interaction(self, call_id: str, interaction_id: int) -> None:
         """Link the call's recording to its interaction (opened after the answer)."""
         active = self.active.get(call_id)

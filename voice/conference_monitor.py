@@ -23,8 +23,10 @@ What the recording gets (the recorder taps the caller's and the agent's *receive
 the supervisor's voice is in neither channel. Listen and whisper: the recording is exactly
 the two-party call (whisper never reaches the caller's leg, so it cannot reach the caller's
 channel, and the agent's channel is the agent's microphone, not what the agent hears).
-Barge and a conference's third party: that party's voice is not recorded either (the
-recorder has no third input yet); what the caller and the agent say is.
+Barge and a conference's third party: everyone hears that party, so the recording does too
+(`heard`: the composition root mixes the party into a side of the recording, an added number
+with the caller, an agent or a barging supervisor with the agent), from the moment it is heard
+until it leaves or goes back to listening or whispering.
 
 A party whose call ends leaves the room; the room itself ends with the call's bridge (a
 consult or a rejoin that replaces the bridge ends the supervisors' monitors too: they join
@@ -40,10 +42,14 @@ from dataclasses import dataclass, field
 
 from voice.bridging import CallBridge
 from voice.call import Call, CallState, Privacy, PrivacyChange
+from voice.leg_media import LegMedia
 
 log = logging.getLogger(__name__)
 
 MODES = {"listen": "listen", "whisper": "whisper:agent", "barge": "both"}
+
+Heard = Callable[[str, str, LegMedia | None], None]
+"""(call id, party name, its media while everyone hears it, else None)."""
 
 
 class MonitorError(Exception):
@@ -94,8 +100,10 @@ class Monitors:
         self, *, find: CallFinder, answer_leg: LegAnswerer, connect: Connect,
         coached: Coached, ring_agent: RingAgent | None = None, dial: Dial | None = None,
         watch: Callable[[Call], Awaitable[None]] | None = None,
+        heard: Heard | None = None,
     ) -> None:
         self._find = find
+        self._heard = heard
         self._answer_leg = answer_leg
         self._connect = connect
         self._coached = coached
@@ -159,6 +167,7 @@ class Monitors:
         if name in live.bridge.extra:
             live.bridge.set_party_mode(name, MODES[mode])
             self._coached(live.agent_id, call_id, mode)
+            self._tell_heard(call_id, name, party.call.media() if mode == "barge" else None)
 
     async def leave(self, call_id: str, supervisor: str) -> None:
         party = self._parties.get((call_id, f"sup:{supervisor}"))
@@ -221,6 +230,8 @@ class Monitors:
                 log.info("call %s: the bridge ended before %s joined", call_id, name)
                 return
             party.joined.set()
+            if mixer_mode == "both":
+                self._tell_heard(call_id, name, media)
             if coached:
                 self._coached(live.agent_id, call_id, party.mode)
                 unfollow = self._follow_privacy(bridge, name)
@@ -241,6 +252,7 @@ class Monitors:
         finally:
             party.joined.set()
             self._parties.pop((call_id, name), None)
+            self._tell_heard(call_id, name, None)
             if coached:
                 self._coached(live.agent_id, call_id, None)
             try:
@@ -251,6 +263,14 @@ class Monitors:
                 if party.call.state is not CallState.ENDED:
                     party.call.hangup("monitor-ended")
                 log.info("call %s: %s left", call_id, name)
+
+    def _tell_heard(self, call_id: str, name: str, media: LegMedia | None) -> None:
+        if self._heard is None:
+            return
+        try:
+            self._heard(call_id, name, media)
+        except Exception:  # the recording's trouble never ends a party's call
+            log.exception("call %s: telling who is heard failed", call_id)
 
     @staticmethod
     def _follow_privacy(bridge: CallBridge, name: str) -> list[Callable[[], None]]:

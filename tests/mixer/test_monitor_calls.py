@@ -13,6 +13,10 @@ frequency: a correlation with the source's sine):
 
 Then the conference: Ana adds agent Bob (`POST /api/calls/{id}/parties {agent}`), whose
 desk answers the offer; caller, Ana and Bob (1500 Hz) each hear the two others.
+
+And the call's stereo recording (caller left, agent right): the supervisor is in neither
+channel while listening or whispering, in the agent's (right) while barging; Bob, an added
+agent, is in the right channel too; the caller's (left) channel holds neither.
 The server runs with the live mixer on (the default; set here so that a run with
 `CENTRALITA_LIVE_MIXER=0` in the environment still tests it).
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import time
 import wave
@@ -35,7 +40,7 @@ import pytest
 
 from tests.conftest import ServerFactory
 from tests.e2e.acd import queue, start_acd, wait_for
-from tests.e2e.api import send_json
+from tests.e2e.api import get_json, send_json
 from tests.helpers.server import ServerProcess
 from tests.helpers.webrtc_peer import SEND_RATE, ClientPeer
 from voice.pjsua.client import place_call
@@ -177,7 +182,8 @@ async def test_listen_whisper_barge_and_a_conference(
               {"id": "bob", "name": "Bob", "queues": ["other"]}]
     server = await start_acd(server_factory, tmp_path,
                              queues=[queue("support", offer_timeout=30), queue("other")],
-                             agents=agents, entry_queue="support")
+                             agents=agents, entry_queue="support",
+                             config={"recordings": {"enabled": True, "compress": False}})
     for name, role in (("ana", "agent"), ("bob", "agent"), ("sue", "supervisor")):
         await send_json(server, "POST", "/api/users",
                         {"name": name, "password": PASSWORD, "role": role})
@@ -300,11 +306,57 @@ async def test_listen_whisper_barge_and_a_conference(
             assert report["whisper"]["caller"]["sup"] < SILENT, report
             assert report["barge"]["caller"]["sup"] > HEARS, report
             assert min(report["conf"]["caller"].values()) > HEARS, report
+
+            # -- the call's recording, per phase and channel -------------------------------
+            left, right = await recording_of(server)
+            rec_ana_at = next(i for i in range(0, len(right) - win, win)
+                              if amplitude(right[i:i + win], ANA_HZ) > HEARS) / 8000
+
+            def recorded(x: npt.NDArray[np.int16], a: float, b: float) -> npt.NDArray[np.int16]:
+                lo = int((a - connected_at + rec_ana_at + 1.0) * 8000)
+                hi = int((b - connected_at + rec_ana_at - 1.0) * 8000)
+                return x[max(lo, 0):max(hi, 0)]
+
+            recording = {mode: {"left": levels(recorded(left, a, b), sup=SUP_HZ),
+                                "right": levels(recorded(right, a, b), sup=SUP_HZ, ana=ANA_HZ)}
+                         for mode, (a, b) in phases.items()}
+            recording["conf"] = {
+                "left": levels(recorded(left, conf_start, conf_end), bob=BOB_HZ),
+                "right": levels(recorded(right, conf_start, conf_end), bob=BOB_HZ, ana=ANA_HZ)}
+            print(recording)
+            for mode in ("listen", "whisper"):
+                assert recording[mode]["right"]["sup"] < SILENT, recording
+                assert recording[mode]["right"]["ana"] > HEARS, recording
+            assert recording["barge"]["right"]["sup"] > HEARS, recording
+            assert recording["conf"]["right"]["bob"] > HEARS, recording
+            for mode in ("listen", "whisper", "barge"):
+                assert recording[mode]["left"]["sup"] < SILENT, recording
+            assert recording["conf"]["left"]["bob"] < SILENT, recording
     finally:
         if not caller.done():
             caller.cancel()
             with contextlib.suppress(BaseException):
                 await caller
+
+
+async def recording_of(
+    server: ServerProcess,
+) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
+    """The call's recording once filed: (left, right) samples."""
+
+    async def complete() -> list[dict[str, Any]]:
+        listed = await get_json(server, "/api/recordings")
+        return [r for r in listed["recordings"] if r["status"] == "complete"]
+
+    [row] = await wait_for(complete, within=30, what="the call's recording filed")
+    async with aiohttp.ClientSession(headers=server.auth_headers) as http, \
+            http.get(f"{server.http_base}/api/recordings/{row['id']}/audio") as resp:
+        assert resp.status == 200, await resp.text()
+        data = await resp.read()
+    with wave.open(io.BytesIO(data)) as w:
+        assert (w.getnchannels(), w.getframerate()) == (2, 8000)
+        pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    return pcm[0::2], pcm[1::2]
 
 
 async def _async(value: bool) -> bool:

@@ -178,3 +178,57 @@ def test_a_stalled_disk_drops_the_oldest_chunk_and_keeps_the_timeline(tmp_path: 
     left, right, n = read(path)
     assert n == 400  # the dropped chunks' place is silence, the later ones where they belong
     assert np.all(left[:200] == 0) and np.all(left[200:300] == 3) and np.all(left[300:] == 4)
+
+
+async def test_parties_everyone_hears_are_mixed_into_their_side_while_heard(
+    tmp_path: Path,
+) -> None:
+    caller, agent, sup, number = HandMedia(), HandMedia(), HandMedia(), HandMedia()
+    writer = DiskWriter()
+    writer.start()
+    path = tmp_path / "r.wav"
+    rec = CallRecorder("c1", new_call(caller), WavStream(path.open("w+b")), writer)
+    rec.attach_caller(caller)
+    rec.attach_agent(agent)
+    for t in range(1, 61):
+        if t == 11:
+            rec.add_party("sup:sam", sup, "right")  # a supervisor barges in
+        if t == 21:
+            rec.add_party("number:0", number, "left")  # a third party on the caller's side
+        if t == 31:
+            rec.remove_party("sup:sam")  # back to listening: out of the recording
+        if t == 41:
+            rec.add_party("bogus", sup, "middle")  # no such side: nothing happens
+        agent.send(frame(100))
+        sup.send(frame(20))
+        number.send(frame(3))
+        caller.send(frame(1), heard=frame(0))
+    result = await rec.close()
+    writer.stop()
+    left, right, n = read(path)
+    assert n == 60 * 160 and result.duration == pytest.approx(1.2)
+    per_tick_l = [int(v) for v in left.reshape(60, 160)[:, 0]]
+    per_tick_r = [int(v) for v in right.reshape(60, 160)[:, 0]]
+    assert per_tick_r[2:10] == [100] * 8 and per_tick_r[11:30] == [120] * 19
+    assert per_tick_r[31:] == [100] * 29
+    assert per_tick_l[:20] == [1] * 20 and per_tick_l[21:] == [4] * 39
+    assert not sup.taps_in and not number.taps_in  # all detached at close
+
+
+async def test_a_loud_party_saturates_instead_of_wrapping_around(tmp_path: Path) -> None:
+    caller, agent, sup = HandMedia(), HandMedia(), HandMedia()
+    writer = DiskWriter()
+    writer.start()
+    path = tmp_path / "r.wav"
+    rec = CallRecorder("c1", new_call(caller), WavStream(path.open("w+b")), writer)
+    rec.attach_caller(caller)
+    rec.attach_agent(agent)
+    rec.add_party("agent:bo", sup, "right")
+    for _ in range(5):
+        agent.send(frame(30000))
+        sup.send(frame(30000))
+        caller.send(frame(-30000), heard=frame(0))
+    await rec.close()
+    writer.stop()
+    _, right, _ = read(path)
+    assert int(right.reshape(5, 160)[-1, 0]) == 32767  # not 60000 wrapped to -5536
