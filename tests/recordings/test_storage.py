@@ -108,10 +108,12 @@ def test_config_key_is_off_by_default_and_checked(tmp_path: Path) -> None:
         load_settings(config, {})
 
 
-async def test_bridged_hook_puts_the_agent_on_the_right_channel(tmp_path: Path) -> None:
+async def test_bridged_hook_puts_the_agent_on_the_right_channel(
+    tmp_path: Path, db_url: str
+) -> None:
     from centralita.recording import agent_recording, chain_bridged
 
-    index = await RecordingIndex.open(f"sqlite:///{tmp_path}/cases.db")
+    index = await RecordingIndex.open(db_url)
     recordings = await Recordings.open(FileStorage(tmp_path / "rec"), index, wall=lambda: WHEN,
                                        compress=False)
     caller, agent = HandMedia(), HandMedia()

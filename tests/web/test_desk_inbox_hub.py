@@ -1,11 +1,11 @@
 """The desk's text-conversation commands and messages: the protocol's four commands (and what
 bad input gets), and `centralita.desk.DeskHub` between the desk and routing's real
-`TextRouter` on the ACD rig (fake clock, no browser) over a real case store (SQLite) and its
-event bus: an inbound SMS is offered to the agent's desk with the case's public id, `hello`
-carries the agent's conversations and offers, the agent's commands reach the router (a read
-marks the customer's messages read on the case) and its
-refusals come back as errors naming the field, and the cases of an agent's conversations and
-offers are among their live cases (they may read and write on them) until closed.
+`TextRouter` on the ACD rig (fake clock, no browser) over a real case store (SQLite and
+PostgreSQL) and its event bus: an inbound SMS is offered to the agent's desk with the case's
+public id, `hello` carries the agent's conversations and offers, the agent's commands reach the
+router (a read marks the customer's messages read on the case) and its refusals come back as
+errors naming the field, and the cases of an agent's conversations and offers are among their
+live cases (they may read and write on them) until closed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +25,7 @@ from centralita.desk import DeskHub
 from media.ticker import MediaTicker
 from routing.conversations import TextRouter
 from routing.model import AgentConfig, AgentState
+from tests.helpers.databases import database_fixtures
 from tests.routing.acd_rig import Factory, make_rig, queue
 from web.desk.protocol import (
     ConversationAccept,
@@ -39,6 +39,7 @@ from web.desk.protocol import (
 )
 
 __all__ = ["make_rig"]  # the ACD rig's fixture
+pg_database, db_url = database_fixtures("centralita_desk_inbox", "inbox.db")
 
 # --- the protocol ---------------------------------------------------------------------------
 
@@ -141,9 +142,9 @@ def texter(agent_id: str) -> AgentConfig:
 
 
 @pytest.fixture
-async def rig(make_rig: Factory, tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(make_rig: Factory, db_url: str) -> AsyncIterator[Rig]:
     bus = InProcessBus()
-    cases = await CaseStore.open(f"sqlite:///{tmp_path}/inbox.db", bus=bus)
+    cases = await CaseStore.open(db_url, bus=bus)
     acd_rig = await make_rig([queue("texts", channels=("voice", "sms"), offer_timeout=60)],
                              [texter("a1"), texter("a2")])
     hub = DeskHub(acd_rig.acd, acd_rig.admin, ticker=MediaTicker(), cases=cases,

@@ -20,6 +20,7 @@ from ivr.verbs.menu import VERB as MENU
 from ivr.verbs.play import VERB as PLAY
 from ivr.verbs.say import VERB as SAY
 from media.player import ToneGenerator
+from tests.helpers.databases import database_fixtures
 from tests.ivr.media.fakes import (
     FakeAsrStream,
     FakeLeg,
@@ -27,6 +28,8 @@ from tests.ivr.media.fakes import (
     new_call,
     step,
 )
+
+pg_database, db_url = database_fixtures("centralita_ivr_media", "cases.db")
 
 
 @pytest.fixture
@@ -177,10 +180,10 @@ async def test_hangup_during_gather(leg: FakeLeg, tmp_path: Path) -> None:
 
 
 async def test_sensitive_gather_masked_in_logs_and_store(
-    leg: FakeLeg, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    leg: FakeLeg, tmp_path: Path, caplog: pytest.LogCaptureFixture, db_url: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    store = await CaseStore.open(f"sqlite:///{tmp_path}/cases.db")
+    store = await CaseStore.open(db_url)
     try:
         ref = await store.start_voice_interaction(caller="+15550100199", call_id="call-1")
         session = FakeSession(new_call(leg), Services(store=store), tmp_path, ref.interaction_id)
