@@ -9,6 +9,7 @@ left out of that scrape and counted in `centralita_metrics_source_errors_total`,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Iterator
@@ -64,12 +65,15 @@ class LiveCollector(Collector):
         self.sources = sources
         self._acd: dict[str, Any] | None = None
         self._messages: dict[tuple[str, str], int] | None = None
+        self._tasks: int | None = None
         self.source_errors = 0
 
     async def refresh(self) -> None:
         """Read the figures behind an await; a failing source is skipped this time."""
         s = self.sources
         self._acd = self._messages = None
+        # Counted here, on the loop: a task count creeping up over a soak is a leaked task.
+        self._tasks = len(asyncio.all_tasks())
         if s.acd is not None:
             try:
                 self._acd = await s.acd.live()
@@ -91,6 +95,9 @@ class LiveCollector(Collector):
         yield from self._bus()
         yield from self._routing()
         yield from self._messages_by_status()
+        if self._tasks is not None:
+            yield GaugeMetricFamily("centralita_asyncio_tasks",
+                                    "Asyncio tasks alive on the server's loop", value=self._tasks)
         yield CounterMetricFamily(
             "centralita_metrics_source_errors", "Scrapes in which a source could not be read",
             value=self.source_errors)

@@ -65,6 +65,8 @@ async def test_metrics_scraped_during_a_sipp_run_show_the_calls(
     assert total(before, "centralita_calls_active") == 0
     calls_before = total(before, "centralita_calls_total")
     ok_before = total(before, "centralita_sip_responses_sent_total", code="200")
+    tasks_before = total(before, "centralita_asyncio_tasks")
+    assert tasks_before > 0
 
     run = asyncio.ensure_future(run_sipp(
         ["-m", str(CALLS), "-r", "10", "-l", str(CALLS), "-d", str(CALL_SECONDS * 1000),
@@ -72,13 +74,14 @@ async def test_metrics_scraped_during_a_sipp_run_show_the_calls(
         target=server.sip_target, workdir=tmp_path, builtin="uac", kill_after=75))
     try:
         # While SIPp's calls are up, the scrape shows them (and their SIP legs on the clock).
-        peak_calls = peak_legs = 0.0
+        peak_calls = peak_legs = peak_tasks = 0.0
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not run.done():
             during = await scrape(server)
             peak_calls = max(peak_calls, total(during, "centralita_calls_active",
                                                direction="inbound"))
             peak_legs = max(peak_legs, total(during, "centralita_legs_active", kind="sip"))
+            peak_tasks = max(peak_tasks, total(during, "centralita_asyncio_tasks"))
             if peak_calls >= 5 and peak_legs >= 5:
                 break
             await asyncio.sleep(0.3)
@@ -102,6 +105,9 @@ async def test_metrics_scraped_during_a_sipp_run_show_the_calls(
     assert total(after, "centralita_sip_responses_sent_total", code="200") - ok_before \
         >= 2 * CALLS
     assert total(after, "centralita_media_tick_lateness_seconds_count") > 0
+    # Each call runs in a task of its own: the gauge rose with them and fell back after.
+    assert peak_tasks >= tasks_before + 5, (tasks_before, peak_tasks)
+    assert total(after, "centralita_asyncio_tasks") < peak_tasks
 
 
 async def test_metrics_need_the_configured_role(
