@@ -144,12 +144,16 @@ async def answer_and_hand_over(desk: Desk, twilio: TwilioStandIn) -> tuple[str, 
         timeout=30_000)
     case_id = str(await page.evaluate("window.desk.state.call.case_id"))
 
-    await page.locator("#handover-sms").click(timeout=20_000)
-    await page.wait_for_function(
-        f"() => document.querySelector('#handover-text').value.includes('{ORDER}')",
-        timeout=20_000)
-    draft = await page.input_value("#handover-text")
-    assert "damage" in draft.lower() or "crack" in draft.lower(), draft
+    async def drafted() -> str | None:
+        """The SMS draft, once the summary has the order number and the caller's reason
+        (a loaded machine may still be transcribing them: each click drafts afresh)."""
+        await page.locator("#handover-sms").click(timeout=20_000)
+        await page.wait_for_function(
+            "() => document.querySelector('#handover-text').value !== ''", timeout=20_000)
+        draft = await page.input_value("#handover-text")
+        reason = "damage" in draft.lower() or "crack" in draft.lower()
+        return draft if ORDER in draft and reason else None
+    await until(drafted, "the summary with the order number and the reason", within=60.0)
     assert LINK.search(await page.text_content("#handover-link") or ""), "the link is shown"
     await shot(page, "handover-draft")
     before = len(twilio.requests)
