@@ -108,9 +108,16 @@ def undocumented(app: web.Application) -> list[str]:
                    if (r.method, r.path) not in OPERATIONS})
 
 
-def _reply(value: Reply | str) -> dict[str, Any]:
+# A path whose variable does not match its route's pattern is aiohttp's own plain 404.
+_NO_ROUTE = "text/plain"
+
+
+def _reply(value: Reply | str, status: int, variables: bool) -> dict[str, Any]:
     if isinstance(value, str):
-        return {"description": value, "content": {JSON: {"schema": ERROR_REF}}}
+        content: dict[str, Any] = {JSON: {"schema": ERROR_REF}}
+        if status == 404 and variables:
+            content[_NO_ROUTE] = {}
+        return {"description": value, "content": content}
     answer: dict[str, Any] = {"description": value.description}
     if value.media is not None:
         answer["content"] = {value.media: {"schema": value.schema} if value.schema else {}}
@@ -153,7 +160,13 @@ def _operation(listed: Listed, op: Op, tag: str) -> dict[str, Any]:
             replies.setdefault(401, "not signed in")
         replies.setdefault(403, f"below the {role.label} role, or a cookie without its "
                                 "CSRF token")
-    out["responses"] = {str(status): _reply(replies[status]) for status in sorted(replies)}
+    if listed.variables:
+        replies.setdefault(404, "nothing by that name")
+    if listed.path.startswith("/api/"):
+        replies.setdefault(429, "over the caller's request budget for this route "
+                                "(web.ratelimit); Retry-After says when to try again")
+    out["responses"] = {str(status): _reply(replies[status], status, bool(listed.variables))
+                        for status in sorted(replies)}
     return out
 
 

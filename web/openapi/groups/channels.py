@@ -25,9 +25,21 @@ TWIML = Reply("TwiML", None, "text/xml")
 PLAIN = Reply("not a WebSocket handshake, or refused before the upgrade", None, "text/plain")
 UPGRADE = Reply("switching to the WebSocket", None, None)
 # Twilio's webhooks: form fields, signed. Nothing is read before the signature is checked.
-WEBHOOK_FORM: Schema = {"type": "object", "properties": {name: STR for name in (
-    "MessageSid", "AccountSid", "From", "To", "Body", "NumMedia", "MessageStatus",
-    "CallSid", "CallStatus")}}
+_SID: Schema = {"type": "string", "pattern": "^[A-Z]{2}[0-9a-f]{32}$"}
+_NUMBER: Schema = {"type": "string", "pattern": r"^(whatsapp:)?\+[1-9][0-9]{6,14}$"}
+_STATUS: Schema = {"enum": ["queued", "sent", "delivered", "undelivered", "failed", "read"]}
+_CALL_STATUS: Schema = {"enum": ["queued", "ringing", "in-progress", "completed", "busy",
+                                 "failed", "no-answer", "canceled"]}
+_BODY: Schema = {"type": "string", "minLength": 1, "maxLength": 1600}
+_MEDIA: Schema = {"type": "string", "pattern": "^[0-9]{1,2}$"}
+MESSAGE_FORM = obj(("MessageSid", "AccountSid", "From", "To", "Body"), MessageSid=_SID,
+                   AccountSid=_SID, From=_NUMBER, To=_NUMBER, Body=_BODY, NumMedia=_MEDIA)
+MESSAGE_STATUS_FORM = obj(("MessageSid", "AccountSid", "MessageStatus"), MessageSid=_SID,
+                          AccountSid=_SID, MessageStatus=_STATUS, ErrorCode=STR)
+CALL_FORM = obj(("CallSid", "AccountSid", "From", "To"), CallSid=_SID, AccountSid=_SID,
+                From=_NUMBER, To=_NUMBER, CallStatus=_CALL_STATUS)
+CALL_STATUS_FORM = obj(("CallSid", "AccountSid", "CallStatus"), CallSid=_SID,
+                       AccountSid=_SID, CallStatus=_CALL_STATUS, CallDuration=STR)
 WEBHOOK_REPLIES: dict[int, Reply | str] = {
     200: TWIML,
     400: "a malformed field (`where` names it)",
@@ -45,7 +57,7 @@ CASE_ERRORS: dict[int, Reply | str] = {
 SEND_FAILED = Reply("the provider refused or could not be reached (`provider_code` is its "
                     "code)", {"$ref": "#/components/schemas/Error"})
 SENT = obj(("message",), message=ANY_OBJ, case_id=STR)
-CALL_SID: Schema = {"type": "string", "pattern": "^[A-Za-z0-9]{1,40}$"}
+CALL_SID: Schema = {"type": "string", "pattern": "^CA[0-9a-f]{32}$"}
 CONTROL: dict[int, Reply | str] = {
     200: ok("done", obj(("call_sid",), call_sid=STR, status=STR)),
     400: "not a Twilio call id (`where`: sid) or a bad field",
@@ -57,11 +69,11 @@ CONTROL: dict[int, Reply | str] = {
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/twilio/messaging"): Op(
         "Twilio's inbound SMS/WhatsApp webhook (signed form)",
-        WEBHOOK_REPLIES, body=WEBHOOK_FORM, body_media=FORM, headers=SIGNATURE),
+        WEBHOOK_REPLIES, body=MESSAGE_FORM, body_media=FORM, headers=SIGNATURE),
     ("POST", "/twilio/messaging/status"): Op(
         "Twilio's status callback for a message we sent (signed form)",
         {**WEBHOOK_REPLIES, 404: "no message was sent with this MessageSid"},
-        body=WEBHOOK_FORM, body_media=FORM, headers=SIGNATURE),
+        body=MESSAGE_STATUS_FORM, body_media=FORM, headers=SIGNATURE),
     ("POST", "/api/cases/{id}/messages"): Op(
         "Send an SMS or WhatsApp message to the case's customer",
         {201: ok("the stored message", SENT), **CASE_ERRORS,
@@ -71,11 +83,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                  body=STR, to=STR)),
     ("POST", "/twilio/voice"): Op(
         "Twilio's incoming-call webhook (signed form): TwiML connecting a Media Stream",
-        WEBHOOK_REPLIES, body=WEBHOOK_FORM, body_media=FORM, headers=SIGNATURE),
+        WEBHOOK_REPLIES, body=CALL_FORM, body_media=FORM, headers=SIGNATURE),
     ("POST", "/twilio/voice/status"): Op(
         "Twilio's call status callback (signed form)",
         {**WEBHOOK_REPLIES, 204: NO_CONTENT},
-        body=WEBHOOK_FORM, body_media=FORM, headers=SIGNATURE),
+        body=CALL_STATUS_FORM, body_media=FORM, headers=SIGNATURE),
     ("GET", "/twilio/stream"): Op(
         "Twilio's Media Streams WebSocket (one-time token in its start message)",
         {101: UPGRADE, 400: PLAIN, 403: PLAIN}),
@@ -131,6 +143,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         {201: ok("the stored message", ANY_OBJ), **CASE_ERRORS,
          409: "will not send: the case is closed, the address is another customer's",
          502: SEND_FAILED},
-        body=obj(("subject", "body"), extra=False, to=STR, subject=STR, body=STR,
+        body=obj(("subject", "body"), extra=False, to={"type": "string", "format": "email"},
+                 subject={"type": "string", "minLength": 1, "maxLength": 200},
+                 body={"type": "string", "minLength": 1},
                  in_reply_to_message={"type": "integer"})),
 }

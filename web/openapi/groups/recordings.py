@@ -77,7 +77,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         path={"id": RECORDING_ID}),
     ("GET", "/api/review/search"): Op(
         "Transcript segments that match, each linking to its recording and second",
-        {200: ok("the hits", obj(("hits",), hits=arr(ANY_OBJ))),
+        {200: ok("the hits", obj(("results",), results=arr(ANY_OBJ))),
          400: "`invalid_query` (`where`: query.q)"},
         query={"q": {"type": "string", "maxLength": 200}}),
     ("GET", "/api/review/interactions/{iid}/qa"): Op("The interaction's QA reviews", {

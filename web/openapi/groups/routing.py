@@ -50,6 +50,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         200: ok("the queue", ANY_OBJ), 404: "no such queue"}),
     ("PUT", "/api/queues/{name}"): Op("Create (201) or replace (200) a queue", {
         200: ok("replaced", ANY_OBJ), 201: ok("created", ANY_OBJ), 400: BAD_CONFIG,
+        404: "not a name a queue can have",
         409: "`in_use` or `conflict`: the engine refuses it now"}, body=QUEUE),
     ("DELETE", "/api/queues/{name}"): Op("Delete a queue", {
         204: NO_CONTENT, 404: "no such queue",
@@ -66,6 +67,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         200: ok("the agent", ANY_OBJ), 404: "no such agent"}),
     ("PUT", "/api/agents/{id}"): Op("Create (201) or replace (200) an agent", {
         200: ok("replaced", ANY_OBJ), 201: ok("created", ANY_OBJ), 400: BAD_CONFIG,
+        404: "not an id an agent can have",
         409: "`conflict`: the engine refuses it now"}, body=AGENT),
     ("DELETE", "/api/agents/{id}"): Op("Delete an agent", {
         204: NO_CONTENT, 404: "no such agent", 409: "`conflict`: busy now"}),
