@@ -86,6 +86,12 @@ SMOKES: dict[str, Smoke] = {
         ("--queues", "3", "--agents", "10", "--calls", "2", "--viewers", "2", "--changes", "20"),
         (r"^diff \(us\)\s+[\d.]+", r"^delta \(bytes\)\s+\d+",
          r"^per change to 2 viewers: deltas"), slow=False),
+    "soak.py": Smoke(
+        ("--minutes", "0.4", "--calls", "4", "--hold", "3", "6", "--interval", "6",
+         "--warmup", "0"),
+        (r"^\s*min\s+up\s+legs\s+done", r"^RSS [\d.]+ -> [\d.]+ MiB: growth [-+][\d.]+%",
+         r"^fds \d+ -> \d+", r"^soak verdict: (PASS|FAIL)$",
+         r"^SMS webhooks: [1-9]\d* acknowledged, \d+ not, 0 acknowledged missing")),
     "summary.py": Smoke(
         ("--minutes", "1", "--runs", "2"),
         (r"^summarise\s+2\s", r"^\+1 segment\s+2\s", r"^store\s+2\s"), slow=False),
