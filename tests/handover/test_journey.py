@@ -193,7 +193,7 @@ async def take_on_the_case(desk: Desk, bob: AgentSocket, case_id: str, channel: 
         f"[window.desk.state.conversations[{conversation}].case_id,"
         f" window.desk.state.conversations[{conversation}].channel]")
     assert on == [case_id, channel], on
-    assert [m for m in bob.of_type("conversation_offer")] == [], "offered to Bob"
+    assert bob.of_type("conversation_offer") == [], "offered to Bob"
     summary = desk.page.locator("#timeline .interaction[data-channel='voice'] .summary")
     await summary.filter(has_text=ORDER).first.wait_for(timeout=20_000)
     await shot(desk.page, f"{channel}-on-the-case")
@@ -231,10 +231,13 @@ async def test_the_customer_says_it_once_across_call_sms_chat_and_a_second_call(
     caller_wav = speech_after(tmp_path / "caller.wav", SAID, at=SPEECH_AT, tail=20.0)
     async with TwilioStandIn(ACCOUNT, TWILIO_TOKEN) as twilio:
         server = await start(server_factory, tmp_path, twilio)
-        bob = AgentSocket(server, "bob", PASSWORD)
-        async with async_playwright() as p, chromium_context(
+        async with contextlib.AsyncExitStack() as stack:
+            bob = AgentSocket(server, "bob", PASSWORD)
+            stack.push_async_callback(bob.close)
+            p = await stack.enter_async_context(async_playwright())
+            ctx = await stack.enter_async_context(chromium_context(
                 p, tmp_path / "profile-ana", silence(tmp_path / "ana.wav"),
-                base_url=server.http_base, viewport={"width": 1280, "height": 1000}) as ctx:
+                base_url=server.http_base, viewport={"width": 1280, "height": 1000}))
             page = await ctx.new_page()
             reply = await page.request.post("/api/login",
                                             data={"username": "ana", "password": PASSWORD})
@@ -249,7 +252,7 @@ async def test_the_customer_says_it_once_across_call_sms_chat_and_a_second_call(
                 f"sip:100@{server.sip_target}", from_user=NATIONAL, play=caller_wav,
                 dtmf_at=((2.0, f"{ORDER}#"),), duration=CALL_SECONDS, answer_timeout=10.0))
             try:
-                await bob.open()  # Bob comes in free once the call is in (he takes no calls)
+                await bob.open()  # free from now on for texts (he takes no calls)
                 case_id, sms = await answer_and_hand_over(desk, twilio)
                 result = await asyncio.wait_for(caller, 30)
             finally:
@@ -263,12 +266,14 @@ async def test_the_customer_says_it_once_across_call_sms_chat_and_a_second_call(
             assert link is not None, sms
             first_call = [c["call_id"] for c in await get_json(server, "/api/debug/calls")]
 
-            # 3. The customer's SMS answer: offered to Ana, on the case, with the summary.
+            # 3. The customer's SMS answer: offered to Ana (Bob is free and has nothing), on
+            # the case, with the summary.
+            board = await get_json(server, "/api/routing/live")
+            assert board["agents"]["bob"]["state"] == "available", board["agents"]
             await sms_reply(twilio, "Yes please, send the replacement.")
             await take_on_the_case(desk, bob, case_id, "sms")
 
-            # 4. The chat link in a second browser: the same case, offered to Ana, who
-            # answers in it.
+            # 4. The chat link in a second browser: the same case, offered to Ana, who answers.
             async with chat_from_the_link(p, server, link.group(1)) as customer:
                 await take_on_the_case(desk, bob, case_id, "chat")
                 await desk.page.locator("#timeline .message .body",
@@ -278,11 +283,10 @@ async def test_the_customer_says_it_once_across_call_sms_chat_and_a_second_call(
                                        has_text="it ships today").wait_for()
                 await shot(customer, "customer-chat")
             assert desk.errors == []
-        await bob.close()
 
         timeline = await get_json(server, f"/api/cases/{case_id}")
-        # One case: the call, the SMS thread our handover started (the customer's answer
-        # goes on in it) and the chat.
+        # One case: the call, the SMS thread our handover started (the customer's answer goes on
+        # in it) and the chat.
         assert [(i["channel"], i["direction"]) for i in timeline["interactions"]] == [
             ("voice", "inbound"), ("sms", "outbound"), ("chat", "inbound")]
         [thread] = [i for i in timeline["interactions"] if i["channel"] == "sms"]
