@@ -13,6 +13,7 @@ from __future__ import annotations
 from centralita.desk import DeskHub
 from recordings.service import Recordings
 from routing.channels import NotConnected, Offer
+from routing.model import AgentState
 from voice.bridging import CallBridge
 from voice.call import Call
 from voice.conference_monitor import Heard, LiveCall, MonitorError, Monitors
@@ -64,13 +65,25 @@ def build_monitors(desks: DeskHub, *, heard: Heard | None = None) -> Monitors:
                                          for_call=caller)
         return outcome if isinstance(outcome, Call) else _why(outcome)
 
+    async def ring_queue(queue: str, caller: Call, on_call: frozenset[str]) -> Call | str:
+        """An available agent of `queue` with a desk open, not already on the call, rung."""
+        if queue not in acd.queues:
+            raise MonitorError(404, "unknown_queue", f"no queue {queue!r}", "queue")
+        statuses = await acd.store.statuses()
+        for agent in acd.agents.values():
+            status = statuses.get(agent.id)
+            if queue in agent.queues and agent.id not in on_call and status is not None \
+                    and status.state is AgentState.AVAILABLE and desks.online(agent.id):
+                return await ring_agent(agent.id, caller)
+        return f"unavailable: nobody in queue {queue} is available"
+
     async def dial(number: str, caller: Call) -> Call | str:
         outcome = await acd.connector.ring_customer(number, ring_timeout=RING_TIMEOUT_S)
         return outcome if isinstance(outcome, Call) else _why(outcome)
 
     return Monitors(find=find, answer_leg=answer_leg, connect=until_connected,
                     coached=desks.coached, ring_agent=ring_agent, dial=dial,
-                    watch=watch, heard=heard)
+                    watch=watch, heard=heard, ring_queue=ring_queue)
 
 
 def _why(outcome: NotConnected) -> str:

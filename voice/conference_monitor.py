@@ -85,6 +85,8 @@ Connect = Callable[[Call], Awaitable[bool]]
 Coached = Callable[[str, str, str | None], None]
 RingAgent = Callable[[str, Call], Awaitable[Call | str]]
 Dial = Callable[[str, Call], Awaitable[Call | str]]
+RingQueue = Callable[[str, Call, frozenset[str]], Awaitable[Call | str]]
+"""(queue, the caller, agents already on the call) -> an available agent of it, answered."""
 
 
 def parse_mode(mode: object) -> str:
@@ -100,10 +102,11 @@ class Monitors:
         self, *, find: CallFinder, answer_leg: LegAnswerer, connect: Connect,
         coached: Coached, ring_agent: RingAgent | None = None, dial: Dial | None = None,
         watch: Callable[[Call], Awaitable[None]] | None = None,
-        heard: Heard | None = None,
+        heard: Heard | None = None, ring_queue: RingQueue | None = None,
     ) -> None:
         self._find = find
         self._heard = heard
+        self._ring_queue = ring_queue
         self._answer_leg = answer_leg
         self._connect = connect
         self._coached = coached
@@ -181,22 +184,45 @@ class Monitors:
                               exc_info=outcome)
 
     # -- conference ---------------------------------------------------------------------------
-    async def add_agent(self, call_id: str, agent_id: str) -> None:
-        """Ring `agent_id`'s desk; once answered they join the call in `both`."""
+    async def add_agent(self, call_id: str, agent_id: str, *, by: str | None = None) -> None:
+        """Ring `agent_id`'s desk; once answered they join the call in `both`. `by`: the
+        agent asking (only the call's own agent may; None for a supervisor or admin)."""
         if self._ring_agent is None:
             raise MonitorError(409, "unavailable", "agents cannot be added here")
-        await self._add(call_id, f"agent:{agent_id}", self._ring_agent, agent_id)
+        if agent_id == self._live(call_id).agent_id:
+            raise MonitorError(409, "already_in_call", "that agent is already on the call",
+                               "agent")
+        await self._add(call_id, f"agent:{agent_id}", self._ring_agent, agent_id, by)
 
-    async def add_number(self, call_id: str, number: str) -> None:
+    async def add_number(self, call_id: str, number: str, *, by: str | None = None) -> None:
         """Dial `number` (the dial plan decides whether it may be); once answered it joins
         the call in `both`."""
         if self._dial is None:
             raise MonitorError(409, "unavailable", "numbers cannot be dialed from here")
-        await self._add(call_id, f"number:{len(self._parties)}", self._dial, number)
+        await self._add(call_id, f"number:{len(self._parties)}", self._dial, number, by)
+
+    async def add_queue(self, call_id: str, queue: str, *, by: str | None = None) -> None:
+        """Ring an available agent of `queue` (not one already on the call); once answered
+        they join the call in `both`."""
+        ring_queue = self._ring_queue
+        if ring_queue is None:
+            raise MonitorError(409, "unavailable", "queues cannot be added here")
+        on_call = frozenset({self._live(call_id).agent_id} | {
+            name.removeprefix("agent:") for (call, name) in self._parties
+            if call == call_id and name.startswith("agent:")})
+
+        async def ring(target: str, caller: Call) -> Call | str:
+            return await ring_queue(target, caller, on_call)
+
+        await self._add(call_id, f"queue:{queue}:{len(self._parties)}", ring, queue, by)
 
     async def _add(self, call_id: str, name: str,
-                   ring: Callable[[str, Call], Awaitable[Call | str]], target: str) -> None:
+                   ring: Callable[[str, Call], Awaitable[Call | str]], target: str,
+                   by: str | None = None) -> None:
         live = self._live(call_id)
+        if by is not None and by != live.agent_id:
+            raise MonitorError(403, "not_your_call",
+                               "only the call's agent or a supervisor may add a party to it")
         if (call_id, name) in self._parties:
             raise MonitorError(409, "already_in_call", "that party is already on the call")
         caller = live.bridge.calls[live.bridge.names[0]]

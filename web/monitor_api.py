@@ -4,8 +4,10 @@
                                            -> 201 {sdp: <answer>, mode}   (supervisor)
     PATCH  /api/calls/{call_id}/monitor   {mode}   -> 200 {mode}           (supervisor)
     DELETE /api/calls/{call_id}/monitor             -> 204                  (supervisor)
-    POST   /api/calls/{call_id}/parties   {agent: id} | {number: "+34..."}
-                                           -> 201 {party, mode: "both"}   (agent and up)
+    POST   /api/calls/{call_id}/parties   {agent: id} | {number: "+34..."} | {queue: name}
+                                           -> 201 {party, mode: "both"}
+                                           (the call's own agent, or a supervisor: 403
+                                           `not_your_call` for another agent)
 
 The supervisor's browser posts its complete WebRTC offer (ICE gathered, as the desk does) and
 gets the answer back; its leg joins the call once its media flows. The service behind these
@@ -42,9 +44,11 @@ class MonitorService(Protocol):
 
     async def leave(self, call_id: str, supervisor: str) -> None: ...
 
-    async def add_agent(self, call_id: str, agent_id: str) -> None: ...
+    async def add_agent(self, call_id: str, agent_id: str, *, by: str | None = None) -> None: ...
 
-    async def add_number(self, call_id: str, number: str) -> None: ...
+    async def add_number(self, call_id: str, number: str, *, by: str | None = None) -> None: ...
+
+    async def add_queue(self, call_id: str, queue: str, *, by: str | None = None) -> None: ...
 
 
 class MonitorApi:
@@ -93,21 +97,27 @@ class MonitorApi:
 
     async def add_party(self, request: web.Request) -> web.Response:
         call_id = request.match_info["call_id"]
+        who = principal(request)
+        # An agent adds to their own call only; a supervisor or an admin to any.
+        by = who.name if who.role < Role.SUPERVISOR else None
         try:
             body = await self._body(request)
-            agent, number = body.get("agent"), body.get("number")
-            if (agent is None) == (number is None):
-                raise _Bad("bad_party", "give exactly one of agent or number", "agent")
-            if agent is not None:
-                if not isinstance(agent, str) or not agent:
-                    raise _Bad("bad_party", "agent must be an agent's id", "agent")
-                await self.service.add_agent(call_id, agent)
-                party = f"agent:{agent}"
-            else:
-                if not isinstance(number, str) or not number.strip():
-                    raise _Bad("bad_party", "number must be a phone number", "number")
-                await self.service.add_number(call_id, number)
+            given = [key for key in ("agent", "number", "queue") if body.get(key) is not None]
+            if len(given) != 1:
+                raise _Bad("bad_party", "give exactly one of agent, number or queue", "agent")
+            key = given[0]
+            value = body[key]
+            if not isinstance(value, str) or not value.strip():
+                raise _Bad("bad_party", f"{key} must be text", key)
+            if key == "agent":
+                await self.service.add_agent(call_id, value, by=by)
+                party = f"agent:{value}"
+            elif key == "number":
+                await self.service.add_number(call_id, value, by=by)
                 party = "number"
+            else:
+                await self.service.add_queue(call_id, value, by=by)
+                party = f"queue:{value}"
         except (_Bad, self.refused) as exc:
             return self._error(exc)
         return web.json_response({"party": party, "mode": "both"}, status=201)

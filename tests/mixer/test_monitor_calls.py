@@ -242,6 +242,18 @@ async def test_listen_whisper_barge_and_a_conference(
                 after_sup = time.monotonic()
 
                 # -- conference: Ana adds Bob --------------------------------------------
+                # Not Bob himself (not his call), not two parties at once, no such queue,
+                # and a queue with nobody available says so.
+                parties = f"/api/calls/{call_id}/parties"
+                status, body = await bob.request("POST", parties, {"agent": "bob"})
+                assert status == 403 and body["error"]["code"] == "not_your_call", body
+                status, body = await ana.request("POST", parties,
+                                                 {"agent": "bob", "queue": "other"})
+                assert status == 400 and body["error"]["code"] == "bad_party", body
+                status, body = await ana.request("POST", parties, {"queue": "nosuch"})
+                assert status == 404 and body["error"]["where"] == "queue", body
+                status, body = await ana.request("POST", parties, {"queue": "other"})
+                assert status == 409 and body["error"]["code"] == "not_connected", body
                 adding = asyncio.ensure_future(ana.request(
                     "POST", f"/api/calls/{call_id}/parties", {"agent": "bob"}))
                 bob_offer = await bob.accept()

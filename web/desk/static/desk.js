@@ -11,6 +11,7 @@ import {CasePanel} from "./casepanel.js";
 import {Composer} from "./composer.js";
 import {HandoverPanel} from "./handover.js";
 import {AssistPanel} from "./assist.js";
+import {ConferencePanel} from "./conference.js";
 import {Inbox, customerOf, repeatSentence} from "./inbox.js";
 import {t, translatePage} from "./i18n.js";
 
@@ -61,6 +62,8 @@ const pop = new CasePanel();
 const composer = new Composer();
 // "Continue by SMS / email / chat" with the summary and a chat link (web/handover_api.py).
 const handover = new HandoverPanel();
+// "Add to call": another agent, an agent of a queue or a number joins (a conference).
+const conference = new ConferencePanel();
 const inbox = new Inbox({accept: acceptConversation, decline: declineConversation,
                          select: focusOn});
 const socket = new DeskSocket("/api/desk/ws", receive, linkChanged);
@@ -599,6 +602,7 @@ function renderOffer() {
 function renderCall() {
   const call = state.call;
   show($("call"), Boolean(call));
+  conference.setCall(call ? call.call_id : null);
   if (!call) return;
   text($("call-caller"), call.caller);
   text($("call-queue"), call.queue);
@@ -649,6 +653,7 @@ function renderDirectory() {
       (q) => h("option", {value: `queue:${q}`}, q))),
   );
   $("consult-to").replaceChildren(h("option", {value: ""}, t("transfer.choose_agent")), ...agents.map(agentOption));
+  conference.setDirectory(agents, state.directory.queues || [], (s) => label("state", s));
 }
 
 // Countdowns and the call timer; the rest of the page changes only on messages.
