@@ -2,7 +2,8 @@
 
 Real peers throughout: a real `centralita serve` (whisper transcription), a pjsua2 caller, the
 agent's desk in headless Chromium (Playwright, /usr/bin/chromium), the real `twilio` client
-against the loopback Twilio stand-in, the customer's second browser on the chat link.
+against the loopback Twilio stand-in, the customer's second browser on the chat link; the
+cases on SQLite and on PostgreSQL.
 
 1. The caller keys an order number (RFC 4733 DTMF) and says why they call (espeak-ng speech,
    transcribed live), then waits in the queue.
@@ -30,6 +31,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 
@@ -38,6 +40,7 @@ from tests.e2e.api import ended_interaction, get_json, send_json
 from tests.e2e.test_desk_inbox import Desk
 from tests.handover.journey_peers import AgentSocket, silence, speech_after, transcribe
 from tests.helpers.chromium import CHROMIUM, chromium_context
+from tests.helpers.postgres import create_database, drop_database, url
 from tests.helpers.server import ServerOptions, ServerProcess
 from tests.helpers.twilio_standin import TwilioStandIn
 from voice.pjsua.client import place_call
@@ -104,8 +107,21 @@ async def until(check: Callable[[], Awaitable[Any]], what: str, within: float = 
         await asyncio.sleep(0.2)
 
 
-async def start(server_factory: ServerFactory, tmp_path: Path,
-                twilio: TwilioStandIn) -> ServerProcess:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def cases_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The server's case database: its own SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return {}
+    try:
+        name = create_database("centralita_journey_e2e")
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}")
+    request.addfinalizer(lambda: drop_database(name))
+    return {"cases_url": url(name)}
+
+
+async def start(server_factory: ServerFactory, tmp_path: Path, twilio: TwilioStandIn,
+                cases: dict[str, Any]) -> ServerProcess:
     conf = tmp_path / "conf"
     (conf / "flows").mkdir(parents=True)
     (conf / "flows" / "journey.yaml").write_text(FLOW)
@@ -114,7 +130,7 @@ async def start(server_factory: ServerFactory, tmp_path: Path,
         config={"twilio": {"account_sid": ACCOUNT, "auth_token": TWILIO_TOKEN,
                            "public_url": PUBLIC, "sms_number": OUR_SMS,
                            "api_base_url": twilio.base_url},
-                "chat": {"allowed_origins": []}},
+                "chat": {"allowed_origins": []}, **cases},
         extra_args=["--flows", str(conf / "flows"), "--routing", str(conf / "routing.yaml"),
                     "--transcription", "whisper"],
         startup_timeout=60.0))
@@ -221,7 +237,7 @@ async def chat_from_the_link(playwright: Any, server: ServerProcess,
 
 
 async def test_the_customer_says_it_once_across_call_sms_chat_and_a_second_call(
-    server_factory: ServerFactory, tmp_path: Path,
+    server_factory: ServerFactory, tmp_path: Path, cases_config: dict[str, Any],
 ) -> None:
     for tool in (CHROMIUM, "espeak-ng", "sox"):
         if shutil.which(tool) is None:
@@ -230,7 +246,7 @@ async def test_the_customer_says_it_once_across_call_sms_chat_and_a_second_call(
 
     caller_wav = speech_after(tmp_path / "caller.wav", SAID, at=SPEECH_AT, tail=20.0)
     async with TwilioStandIn(ACCOUNT, TWILIO_TOKEN) as twilio:
-        server = await start(server_factory, tmp_path, twilio)
+        server = await start(server_factory, tmp_path, twilio, cases_config)
         async with contextlib.AsyncExitStack() as stack:
             bob = AgentSocket(server, "bob", PASSWORD)
             stack.push_async_callback(bob.close)
