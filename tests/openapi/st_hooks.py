@@ -4,9 +4,10 @@
   `RequestValidator` over `public_url` + path and the generated form), so the generated
   forms reach the parsers behind the signature check instead of all stopping at 403.
 - Path parameters that name things are, in two cases out of three, replaced by things that
-  exist (a case, its interaction and customer, a queue, an agent: `CENTRALITA_ST_SEEDS`, a
-  JSON list of [path prefix, parameter, value]); the third keeps its generated value, so
-  the unknown-id answers are exercised too.
+  exist (a case, its interaction, a customer, a queue, an agent, recordings:
+  `CENTRALITA_ST_SEEDS`, a JSON list of [method or "*", path, parameter, value], where a
+  path ending in "/" is a prefix; the first rule that matches wins); the third keeps its
+  generated value, so the unknown-id answers are exercised too.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 WEBHOOKS = ("/twilio/messaging", "/twilio/messaging/status", "/twilio/voice",
             "/twilio/voice/status")
-_SEEDS: list[tuple[str, str, str]] = [
-    (prefix, name, value)
-    for prefix, name, value in json.loads(os.environ.get("CENTRALITA_ST_SEEDS", "[]"))
+_SEEDS: list[tuple[str, str, str, str]] = [
+    (method, path, name, value)
+    for method, path, name, value in json.loads(os.environ.get("CENTRALITA_ST_SEEDS", "[]"))
 ]
 _TURN = itertools.count()
 
@@ -51,6 +52,11 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         case.headers = {**(case.headers or {}),
                         "X-Twilio-Signature": validator.compute_signature(url, form)}
     if case.path_parameters and next(_TURN) % 3:
-        for prefix, name, value in _SEEDS:
-            if path.startswith(prefix) and name in case.path_parameters:
+        done: set[str] = set()
+        for method, where, name, value in _SEEDS:
+            if method not in ("*", case.method.upper()) or name in done \
+                    or name not in case.path_parameters:
+                continue
+            if path == where or (where.endswith("/") and path.startswith(where)):
                 case.path_parameters[name] = value
+                done.add(name)

@@ -16,6 +16,8 @@ import os
 import socket
 import sqlite3
 import sys
+import time
+import wave
 from collections import Counter
 from pathlib import Path
 
@@ -32,7 +34,7 @@ from tests.helpers.twilio_standin import TwilioStandIn
 pytestmark = pytest.mark.slow
 
 # Cases per operation: ~100 operations x this stays within a few minutes on 2 loaded cores.
-MAX_EXAMPLES = int(os.environ.get("OPENAPI_FUZZ_EXAMPLES", "12"))
+MAX_EXAMPLES = int(os.environ.get("OPENAPI_FUZZ_EXAMPLES", "20"))
 CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance"
 ACCOUNT_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "schemathesis-twilio-token"
@@ -80,9 +82,9 @@ def server_options(workdir: Path, twilio: TwilioStandIn, relay: Relay) -> Server
     )
 
 
-async def _seed(server: ServerProcess) -> list[tuple[str, str, str]]:
+async def _seed(server: ServerProcess) -> list[tuple[str, str, str, str]]:
     """Things for the path parameters to name: a case (from a signed inbound SMS), its
-    interaction, a customer, a queue and an agent of the routing file."""
+    interaction, a customer, a queue and an agent of the routing file, recordings."""
     async with aiohttp.ClientSession(headers=server.auth_headers) as http:
         # Two customers: the second one's erasure (DELETE /api/customers/{id}) leaves the
         # first one's case for the case routes.
@@ -103,14 +105,43 @@ async def _seed(server: ServerProcess) -> list[tuple[str, str, str]]:
             "SELECT id, public_id, customer_id FROM cases ORDER BY id").fetchall()
         (interaction,), = db.execute(
             "SELECT id FROM interactions WHERE case_id = ?", (case_id,)).fetchall()
+        # Two finished recordings of that interaction, as the recorder leaves them (one
+        # for DELETE, so the others keep theirs).
+        recordings = [_recording(db, server.data_dir / "recordings", interaction, agent, n)
+                      for n in range(2)]
     return [
-        ("/api/cases/", "id", public_id),
-        ("/api/cases/", "iid", str(interaction)),
-        ("/api/review/interactions/", "iid", str(interaction)),
-        ("/api/customers/", "id", str(other_customer)),
-        ("/api/queues/", "name", queue),
-        ("/api/agents/", "id", agent),
+        ("*", "/api/cases/", "id", public_id),
+        ("*", "/api/cases/", "iid", str(interaction)),
+        ("*", "/api/review/interactions/", "iid", str(interaction)),
+        ("*", "/api/customers/", "id", str(other_customer)),
+        ("*", "/api/queues/", "name", queue),
+        ("*", "/api/agents/", "id", agent),
+        ("DELETE", "/api/recordings/{id}", "id", recordings[1]),
+        ("*", "/api/recordings/", "id", recordings[0]),
+        ("*", "/api/review/recordings/", "id", recordings[0]),
+        ("*", "/review/{id}", "id", recordings[0]),
     ]
+
+
+def _recording(db: sqlite3.Connection, root: Path, interaction: int, agent: str,
+               n: int) -> str:
+    """A one-second stereo 8 kHz WAV and its row, as `recordings` writes them."""
+    recording_id = f"{n:02x}" * 16
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"schemathesis-{n}.wav"
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(bytes(range(256)) * 125)
+    now = time.time()
+    db.execute(
+        "INSERT INTO recordings (id, call_id, interaction_id, location, channels, sample_rate,"
+        " started_wall, ended_wall, duration, paused_spans, status, codec, size_bytes, agent,"
+        " held) VALUES (?, ?, ?, ?, 2, 8000, ?, ?, 1.0, '[]', 'complete', 'wav', ?, ?, 0)",
+        (recording_id, f"schemathesis-call-{n}", interaction, path.name, now - 1, now,
+         path.stat().st_size, agent))
+    return recording_id
 
 
 def _scenarios(report: Path) -> dict[str, Counter[int]]:
@@ -156,7 +187,8 @@ async def _fuzz(server: ServerProcess, tmp_path: Path) -> None:
         server.http_base + "/api/openapi.json",
         "--header", f"Authorization: {server.auth_headers['Authorization']}",
         "--checks", CHECKS, "--mode", "all", "--phases", "examples,coverage,fuzzing",
-        "--max-examples", str(MAX_EXAMPLES), "--workers", "1", "--seed", "15",
+        "--max-examples", str(MAX_EXAMPLES), "--workers", "1",
+        "--seed", os.environ.get("OPENAPI_FUZZ_SEED", "15"),
         "--request-timeout", "20", "--no-color",
         "--report", "ndjson", "--report-dir", str(reports),
         cwd=tmp_path, env=env,
@@ -164,6 +196,7 @@ async def _fuzz(server: ServerProcess, tmp_path: Path) -> None:
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout=600)
     text = out.decode(errors="replace")
+    reports.mkdir(exist_ok=True)
     (reports / "output.txt").write_text(text)
     report, = reports.glob("*.ndjson")
     seen = _scenarios(report)
