@@ -133,7 +133,7 @@ class TranscribedCalls:
             direction=call.direction.value,
             dialed=call.dialed if outbound else (call.dialed or None),
             answered_at=answered_at, privacy=call,
-            stream_factory=(self.languages.bind(lambda: call.language)
+            stream_factory=(self.languages.bind(lambda: call.language, lambda: call.hints)
                             if self.languages is not None else None),
         )
         try:

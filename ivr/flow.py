@@ -30,6 +30,8 @@ class FlowDoc:
     # `en`, `es` or `auto` (detected on the caller's first utterance); None: not said (English
     # prompts and recognition, and routing asks for no language).
     language: str | None = None
+    # Phrases the call's live transcript should favour (`hints:` at the top of the flow).
+    hints: tuple[str, ...] = ()
 
     @property
     def dir(self) -> pathlib.Path:

@@ -50,6 +50,8 @@ class Session:
         self.vars: dict[str, Any] = {"caller": call.caller, "dialed": call.dialed}
         # `${language}`: the call's language (ivr.language), the flow's to begin with.
         set_language(self, flow.language)
+        # The flow's phrases for the whole call's transcript (voice.language_pools).
+        call.hints = tuple(dict.fromkeys((*call.hints, *flow.hints)))
         self.inputs: list[IvrInput] = []
         self.flow_dir: pathlib.Path = flow.dir
 

@@ -80,6 +80,7 @@ def parse_flow(raw: bytes, path: pathlib.Path, problems: Problems, *, file: str)
         max_steps=value.get("max_steps"),
         answer=bool(value.get("answer", True)),
         language=value.get("language"),
+        hints=tuple(dict.fromkeys(value.get("hints", []))),
     )
     for step in steps:
         if step.index not in broken:

@@ -193,6 +193,8 @@ class Acd:
     async def enqueue(self, call: Call, request: QueueRequest) -> QueueOutcome:
         """Hold `call` in the queue until an agent answers, it leaves, or it overflows."""
         queue = self._queue(request.queue)
+        if queue.hints:  # from here on the call's transcript favours the queue's phrases
+            call.hints = tuple(dict.fromkeys((*call.hints, *queue.hints)))
         repeat = None
         if self.repeat is not None:
             repeat = await self.repeat.of_case(await self._case_of(call), queue)

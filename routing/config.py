@@ -17,6 +17,7 @@ they serve, an overflow of kind `queue` names its target:
         response_targets: {chat: 60, email: 14400}      # text first-response targets (s)
         sticky_for: 3600              # a returning customer is offered to their last agent
         language: es                  # its callers' language: only agents speaking it
+        hints: [Centralita, Fibra 600]  # phrases its calls' transcripts favour (product names)
         repeat_boost: 0               # its own repeat-contact boost (default: the file's)
     csat: {channels: [voice, sms]}    # optional: a 1-5 survey after contacts an agent handled
     repeat_contacts:                  # optional: repeat contacts go ahead (routing.repeat)
@@ -79,13 +80,14 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 DTMF_KEYS = "0123456789*#"
 MAX_REASON = 100
+MAX_HINTS, MAX_HINT_LEN = 100, 100
 SKILL_LEVELS = range(1, 11)
 
 _QUEUE_KEYS = (
     "name", "strategy", "skills", "service_level", "max_wait", "overflow", "announce_every",
     "announce_position", "announce_wait", "moh", "offer_timeout", "wrapup", "callback_key",
     "deflect_key", "callback", "aging_per_s", "default_handle_time", "channels", "response_targets",
-    "sticky_for", "language", "repeat_boost",
+    "sticky_for", "language", "repeat_boost", "hints",
 )
 _AGENT_KEYS = ("id", "name", "skills", "max_concurrent", "contact", "queues", "capacity",
                "languages")
@@ -265,6 +267,18 @@ def _channels(value: object, path: Path_, where: _Where) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def _hints(value: object, path: Path_, where: _Where) -> tuple[str, ...]:
+    """Phrases (product names) the queue's calls' transcripts should favour."""
+    if not isinstance(value, list | tuple) or len(value) > MAX_HINTS:
+        raise where.error(f"must be a list of at most {MAX_HINTS} phrases, got {_show(value)}",
+                          path)
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip() or len(item) > MAX_HINT_LEN:
+            raise where.error(f"a phrase is text of 1-{MAX_HINT_LEN} characters, got "
+                              f"{_show(item)}", (*path, index))
+    return tuple(dict.fromkeys(item.strip() for item in value))
+
+
 def _response_targets(value: object, path: Path_, where: _Where) -> tuple[tuple[str, float], ...]:
     raw = _mapping(value, path, where, TEXT_CHANNELS)
     return tuple((channel, _seconds(raw[channel], (*path, channel), where))
@@ -402,6 +416,7 @@ def _queue(value: object, path: Path_, where: _Where) -> QueueConfig:
         sticky_for=_seconds(*get("sticky_for", d.sticky_for), where, zero_ok=True),
         language=_language(*get("language", d.language), where),
         repeat_boost=_repeat_boost(*get("repeat_boost", d.repeat_boost), where),
+        hints=_hints(*get("hints", list(d.hints)), where),
     )
     if cfg.overflow is not None and cfg.max_wait is None:
         # Overflow happens at the maximum wait; without one it would never happen.

@@ -137,6 +137,8 @@ class QueueConfig:
     # Priority points a repeat contact gets here (routing.repeat); None: the routing file's
     # `repeat_contacts.priority_boost`, 0: none in this queue.
     repeat_boost: int | None = None
+    # Phrases its calls' live transcripts should favour (product names; voice.language_pools).
+    hints: tuple[str, ...] = ()
 
     def response_target(self, channel: str) -> float:
         """The first-response target of `channel` in seconds (voice: `service_level`)."""

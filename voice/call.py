@@ -163,6 +163,9 @@ class Call:
         # The caller's language as the flow set it (`en`, `es`, `auto` until detected), or
         # None when no flow said: ivr.language sets it, the live transcript's streams read it.
         self.language: str | None = None
+        # Phrases the live transcript should favour, as the flow and the queue list them
+        # (`hints:`); the transcript's streams read them for each utterance.
+        self.hints: tuple[str, ...] = ()
         self._state = CallState.NEW
         self.end_cause: str | None = None
         self.digits: list[str] = []

@@ -115,11 +115,14 @@ class LanguagePools:
         """An English stream (the default language), as `UtterancePool.stream`."""
         return LanguageStream(self, sample_rate, _english, hints)
 
-    def bind(self, language: LanguageSource) -> Callable[..., LanguageStream]:
-        """A stream factory whose streams follow `language()` (a call's language)."""
+    def bind(self, language: LanguageSource,
+             call_hints: Callable[[], tuple[str, ...]] | None = None,
+             ) -> Callable[..., LanguageStream]:
+        """A stream factory whose streams follow `language()` (a call's language) and, for
+        a stream given no hints of its own, `call_hints()` (the call's `hints:`)."""
 
         def factory(sample_rate: int, *, hints: tuple[str, ...] = ()) -> LanguageStream:
-            return LanguageStream(self, sample_rate, language, hints)
+            return LanguageStream(self, sample_rate, language, hints, call_hints)
 
         return factory
 
@@ -137,7 +140,7 @@ class LanguageStream:
 
     def __init__(
         self, pools: LanguagePools, sample_rate: int, language: LanguageSource,
-        hints: tuple[str, ...] = (),
+        hints: tuple[str, ...] = (), call_hints: Callable[[], tuple[str, ...]] | None = None,
     ) -> None:
         if sample_rate not in (8000, 16000):
             raise ValueError(f"sample_rate must be 8000 or 16000, got {sample_rate}")
@@ -145,6 +148,7 @@ class LanguageStream:
         self.sample_rate = sample_rate
         self.language = language
         self.hints = hints
+        self._call_hints = call_hints
         self.detected: str | None = None
         self._loop = asyncio.get_running_loop()
         english = pools.english
@@ -215,7 +219,9 @@ class LanguageStream:
                 language = await self.pools.detect(utt, self.sample_rate)
                 self.detected = self.detected or language
             pool = self.pools.pool_for(language)
-            text, conf = await pool.submit(utt, self.sample_rate, priority, self.hints)
+            # A gather's phrases, else the call's (read now: a queue may have added some).
+            hints = self.hints or (self._call_hints() if self._call_hints else ())
+            text, conf = await pool.submit(utt, self.sample_rate, priority, hints)
         except asyncio.CancelledError:
             if not out.done():
                 out.cancel()

@@ -34,6 +34,10 @@ DOCUMENT: dict[str, Any] = {
         "max_steps": {"type": "integer", "minimum": 1, "maximum": 100000},
         # The callers' language (common.languages); `auto`: detected on the first utterance.
         "language": {"enum": ["en", "es", "auto"]},
+        # Phrases the whole call's transcript should favour (product names): whisper hears
+        # them as hot words (voice.language_pools); a gather's own phrases come first there.
+        "hints": {"type": "array", "maxItems": 100,
+                  "items": {"type": "string", "minLength": 1, "maxLength": 100}},
         "steps": {"type": "array", "minItems": 1},
     },
 }
