@@ -38,6 +38,7 @@ from typing import Any
 
 from cases.errors import CaseError
 from cases.store import CaseStore
+from cases.summary import short_text
 from centralita.desk_relay import DeskRelay
 from common.tasks import cancel
 from media.ticker import MediaTicker
@@ -233,7 +234,9 @@ class DeskHub:
             if self.relay is not None and self.relay.node_of(agent_id) is not None:
                 self._spawn(self._relay_push(agent_id, message))
             return
-        known = self._known_public(message)
+        # A text offer waits for its case's summary (`_with_summary`), in order like a look-up.
+        known = None if message.get("type") == "conversation_offer" \
+            else self._known_public(message)
         if known is not None and agent_id not in self._tails:
             self._spawn(link.send(known))
             return
@@ -255,7 +258,25 @@ class DeskHub:
     ) -> None:
         if after is not None:
             await asyncio.gather(after, return_exceptions=True)
-        await link.send(await self._with_public_id(message))
+        await link.send(await self._with_public_id(await self._with_summary(message)))
+
+    async def _with_summary(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A text offer with its case's latest summary (`summary`: the call before, what the
+        customer said and gave): the agent sees why they write before accepting."""
+        conversation = message.get("conversation")
+        if message.get("type") != "conversation_offer" or self.cases is None \
+                or not isinstance(conversation, dict) \
+                or not isinstance(conversation.get("case_id"), int):
+            return message
+        try:
+            timeline = await self.cases.timeline(conversation["case_id"])
+        except CaseError as exc:
+            log.warning("case %s: no summary for the offer: %s", conversation["case_id"], exc)
+            return message
+        summary = timeline.get("summary")
+        if not isinstance(summary, dict):
+            return message
+        return {**message, "summary": short_text(summary)}
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -321,7 +342,8 @@ class DeskHub:
         return {
             "conversations": [(await self._with_public_id({"conversation": c}))["conversation"]
                               for c in conversations],
-            "conversation_offers": [await self._with_public_id(o) for o in offers],
+            "conversation_offers": [await self._with_public_id(await self._with_summary(o))
+                                    for o in offers],
         }
 
     async def disconnect(self, link: DeskLink) -> None:
@@ -491,7 +513,8 @@ class DeskHub:
     async def _relay_push(self, agent_id: str, message: dict[str, Any]) -> None:
         """To the agent's desk on another node, with public case ids (its page sees no other)."""
         assert self.relay is not None
-        await self.relay.push(agent_id, await self._with_public_id(message))
+        await self.relay.push(agent_id,
+                              await self._with_public_id(await self._with_summary(message)))
 
     # -- desks on other nodes (centralita.desk_relay) ------------------------------------------
     async def deliver(self, agent_id: str, message: dict[str, Any]) -> None:

@@ -202,8 +202,13 @@ async def sms_reply(twilio: TwilioStandIn, body: str) -> None:
 
 
 async def take_on_the_case(desk: Desk, bob: AgentSocket, case_id: str, channel: str) -> None:
-    """The customer's new conversation is offered to Ana (never to Bob), she accepts it:
-    it is on `case_id`, and her screen pop shows the call's summary with the order number."""
+    """The customer's new conversation is offered to Ana (never to Bob) with the call's
+    summary (the order number) on the offer itself; she accepts it: it is on `case_id`, and
+    her screen pop shows the call's summary with the order number."""
+    offer = desk.page.locator(".conversation-offer").first
+    await offer.wait_for(timeout=30_000)
+    said = await offer.locator(".summary").text_content()
+    assert ORDER in (said or ""), said
     conversation = await desk.accept_offer(within=30.0)
     on = await desk.page.evaluate(
         f"[window.desk.state.conversations[{conversation}].case_id,"

@@ -304,3 +304,31 @@ async def test_messages_keep_their_order_while_a_public_id_is_looked_up(rig: Rig
     assert kinds == ["conversation_offer", "conversation_offer_withdrawn"]
     assert link.of("conversation_offer")[0]["conversation"]["case_id"] == \
         await rig.cases.public_id(ref.case_id)
+
+
+async def test_a_text_offer_carries_the_summary_of_the_call_before(rig: Rig) -> None:
+    # The customer called first (a statement with an order number) and writes now: the offer
+    # says why before the agent accepts; a customer with no summary gets none.
+    ref = await rig.cases.start_voice_interaction(caller=CUSTOMER, call_id="call-before")
+    await rig.cases.add_segment(ref.interaction_id, speaker="caller", start=0.5, end=4.0,
+                                text="my order four five six seven has not arrived",
+                                confidence=0.9, engine="test")
+    await rig.cases.end_interaction(ref.interaction_id, outcome="completed")
+    link = Link("a1")
+    await rig.hub.connect(link)
+    await rig.available("a1")
+    await rig.sms_in(CUSTOMER, "any news?", "SM" + "7" * 32)
+    offer = await link.next("conversation_offer")
+    assert "4567" in offer["summary"], offer
+    again = Link("a1")
+    await rig.hub.connect(again)  # a page opened now gets it in its hello too
+    [pending] = again.of("hello")[0]["conversation_offers"]
+    assert pending["summary"] == offer["summary"]
+    await rig.hub.command(link, ConversationAccept(offer["offer_id"]))
+    await rig.hub.service.set_agent_state("a1", AgentState.BREAK, None)  # a2 gets the next
+    await rig.sms_in(OTHER, "hello", "SM" + "8" * 32)
+    await rig.available("a2")
+    other = Link("a2")
+    await rig.hub.connect(other)
+    fresh = await other.next("conversation_offer")
+    assert "summary" not in fresh, fresh

@@ -127,6 +127,7 @@ export const en = {
   "inbox.mine": "Yours",
   "inbox.call": "Current call",
   "inbox.accept": "Accept",
+  "inbox.offer_summary": "So far: {text}",
   "inbox.decline": "Decline",
   "inbox.countdown": "{seconds} s to accept",
   "inbox.unread.one": "{count} unread message",

@@ -119,6 +119,7 @@ export const es = {
   "inbox.mine": "Suyas",
   "inbox.call": "Llamada actual",
   "inbox.accept": "Aceptar",
+  "inbox.offer_summary": "Hasta ahora: {text}",
   "inbox.decline": "Rechazar",
   "inbox.countdown": "{seconds} s para aceptar",
   "inbox.unread.one": "{count} mensaje sin leer",

@@ -74,6 +74,8 @@ export class Inbox {
         h("strong", {class: "customer"}, customerOf(conversation)),
         conversation.queue ? h("span", {class: "queue"}, ` · ${conversation.queue}`) : null),
       conversation.repeat ? h("p", {class: "repeat"}, repeatSentence(conversation.repeat)) : null,
+      offer.summary ? h("p", {class: "summary"}, t("inbox.offer_summary", {text: offer.summary}))
+        : null,
       h("p", {class: "countdown", dataset: {deadline: String(offer.deadline || 0)}}),
       h("p", {class: "controls"},
         this.button("accept answer", t("inbox.accept"), () => this.actions.accept(offer.offer_id)),
