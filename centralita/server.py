@@ -55,7 +55,8 @@ from centralita.routing_setup import CaseNotes, RoutingStack, start_routing
 from centralita.settings import Settings
 from centralita.speech import SpeechStack, TranscribedCalls, build_speech
 from centralita.tls import CertificateReloader, new_server_context, server_files
-from centralita.wallboard import add_wallboard
+from centralita.wallboard import AcdBoard, add_wallboard
+from centralita.wallboard_nodes import NodeCalls
 from channels.attachments import AttachmentStore
 from channels.chat import ChatService
 from channels.chat_call import ChatCalls
@@ -164,6 +165,7 @@ class Server:
         self.email: EmailStack | None = None
         self._redis_bus: RedisBus | None = None  # the event bus when nodes share Redis
         self._desk_relay: DeskRelay | None = None
+        self._node_calls: NodeCalls | None = None  # every node's calls on the wallboard
         # GDPR export and erasure (centralita.gdpr_setup: register new stores there).
         self.gdpr: Gdpr | None = None
         self._gdpr_close: Callable[[], Awaitable[None]] | None = None
@@ -406,7 +408,8 @@ class Server:
                 heard=parties_recorded(self.recordings) if self.recordings else None)
             add_monitor_routes(app, MonitorApi(self.monitors, MonitorError))
             # The supervisor's page: the live wallboard (deltas), calls, listen/whisper/barge.
-            add_wallboard(app, self.routing.acd, self.store, self.monitors)
+            add_wallboard(app, self.routing.acd, self.store, self.monitors,
+                          nodes=self._node_calls_for if self._redis_bus is not None else None)
         if self.recordings is not None:
             # Review: agents their own, supervisors their teams', admins all; all audited.
             recordings_api = RecordingsApi(
@@ -552,6 +555,15 @@ class Server:
             "sip": self.ua.metrics if self.ua is not None else {},
         })
 
+    def _node_calls_for(self, board: AcdBoard) -> NodeCalls:
+        """This node's calls shared with the other nodes' wallboards (wallboard_nodes)."""
+        assert self._redis_bus is not None
+        self._node_calls = NodeCalls(
+            self._redis_bus.redis, key_prefix=self.settings.routing.key_prefix,
+            node_id=self._redis_bus.node_id, local=board.local_calls)
+        self._node_calls.start()
+        return self._node_calls
+
     async def stop(self) -> None:
         if self.routing is not None:
             self.routing.desks.stopping()  # closing their sockets logs no agent out
@@ -605,6 +617,8 @@ class Server:
             await self.sessions.close()
         if self.store is not None:
             await self.store.close()
+        if self._node_calls is not None:
+            await self._node_calls.close()
         if self._desk_relay is not None:
             await self._desk_relay.close()
         if self._redis_bus is not None:

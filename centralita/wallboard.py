@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ from aiohttp import web
 
 from cases.errors import CaseError
 from cases.store import CaseStore
+from centralita.wallboard_nodes import NodeCalls
 from routing.acd import Acd
 from routing.conversations import TextRouter
 from routing.model import QueueEntry, QueueRecord
@@ -67,6 +69,8 @@ class AcdBoard:
         self._events = 0
         self._figures: dict[str, tuple[tuple[Any, ...], QueueFigures]] = {}
         self.figure_reads = 0  # days of records read (tests)
+        # Several nodes on one Redis: the others' calls (centralita.wallboard_nodes).
+        self.nodes: NodeCalls | None = None
 
     def attach(self, feed: WallboardFeed) -> None:
         """Poke `feed` on every routing event and agent state change."""
@@ -95,17 +99,12 @@ class AcdBoard:
             self._public[case_id] = known
         return known
 
-    async def board(self) -> Board:
-        acd = self.acd
-        statuses = await acd.store.statuses()
-        states = {a: (statuses.get(a) or await acd.store.agent_status(a)) for a in acd.agents}
-        router = acd.text_router if isinstance(acd.text_router, TextRouter) else None
+    async def local_calls(self) -> dict[str, dict[str, Any]]:
+        """This node's calls in progress, by the caller's call id."""
         calls: dict[str, dict[str, Any]] = {}
-        on_call: dict[str, str] = {}
-        for agent_id, session in list(acd.sessions.items()):
+        for agent_id, session in list(self.acd.sessions.items()):
             context = session.context
             call_id = session.caller.id
-            on_call[agent_id] = call_id
             calls[call_id] = {
                 "agent": agent_id, "queue": context.get("queue"),
                 "caller": context.get("caller"), "phase": session.phase.value,
@@ -113,6 +112,17 @@ class AcdBoard:
                 "since": self._wall(session.started), "muted": session.muted,
                 "supervisors": self.monitors.supervisors(call_id) if self.monitors else {},
             }
+        return calls
+
+    async def board(self) -> Board:
+        acd = self.acd
+        statuses = await acd.store.statuses()
+        states = {a: (statuses.get(a) or await acd.store.agent_status(a)) for a in acd.agents}
+        router = acd.text_router if isinstance(acd.text_router, TextRouter) else None
+        calls = await self.local_calls()
+        if self.nodes is not None:
+            calls = {**await self.nodes.others(), **calls}
+        on_call = {str(c["agent"]): call_id for call_id, c in calls.items()}
         agents: dict[str, dict[str, Any]] = {}
         for agent_id, cfg in acd.agents.items():
             status = states[agent_id]
@@ -155,7 +165,9 @@ class AcdBoard:
 
     async def _today(self, queue: str, today: float, threshold: float,
                      line: list[QueueEntry]) -> QueueFigures:
-        key = (today, threshold, self._events, frozenset(e.id for e in line))
+        key = (today, threshold, self._events, frozenset(e.id for e in line),
+               # Other nodes write records too: read the day again every 10 s at most.
+               int(self.acd.wall() // 10) if self.nodes is not None else 0)
         known = self._figures.get(queue)
         if known is not None and known[0] == key:
             return known[1]
@@ -210,9 +222,13 @@ def _finite(out: dict[str, Any]) -> dict[str, Any]:
 
 
 def add_wallboard(app: web.Application, acd: Acd, cases: CaseStore | None,
-                  monitors: SupervisorsOnCalls | None = None) -> WallboardFeed:
-    """The supervisor's page on `app`, its wallboard fed from `acd` (`web.supervisor.api`)."""
+                  monitors: SupervisorsOnCalls | None = None,
+                  nodes: Callable[[AcdBoard], NodeCalls] | None = None) -> WallboardFeed:
+    """The supervisor's page on `app`, its wallboard fed from `acd` (`web.supervisor.api`);
+    `nodes`: shares this node's calls with the others and shows theirs (several nodes)."""
     board = AcdBoard(acd, cases, monitors)
+    if nodes is not None:
+        board.nodes = nodes(board)
     feed = WallboardFeed(board.board, wall=acd.wall)
     board.attach(feed)
     add_supervisor_routes(app, feed, board.history)
