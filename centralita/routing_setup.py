@@ -148,7 +148,7 @@ async def start_routing(
             # A third of the lease: a dead node's callbacks are dialed from here within
             # about 1.3 lease TTLs of its death.
             takeover = asyncio.create_task(run_takeover(
-                store, acd, wall=time.time, interval=store.lease_ttl / 3), name="routing-takeover")
+                store, acd, interval=store.lease_ttl / 3), name="routing-takeover")
         if text is not None and cases is not None:
             if cases.bus is not None:  # subscribed before the restore: no message between
                 await text.follow(cases.bus)

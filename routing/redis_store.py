@@ -33,6 +33,12 @@ and records and API-made configs live only in the database. The first node to lo
 empty Redis brings the database's pending callbacks in and raises the counter above every
 stored place. Without persistence everything stays in Redis (tests, a throwaway cluster).
 
+Times: each node's engine counts on its own monotonic clock, which another machine does not
+share. What goes into Redis is on the wall clock (the node's monotonic time plus its offset,
+`time.time() - time.monotonic()` taken when the store is made) and what comes out is put back
+on this node's monotonic clock, so a wait, an agent's time in state and the line's aging read
+the same on every node (clocks kept in step by NTP, to the millisecond).
+
 Phone numbers are personal data: stored, never logged, never in error messages.
 """
 
@@ -43,6 +49,7 @@ import contextlib
 import inspect
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -104,37 +111,44 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _status(agent_id: str, flat: Sequence[Any]) -> AgentStatus:
-    return _status_of(agent_id, {_s(flat[i]): _s(flat[i + 1]) for i in range(0, len(flat), 2)})
+def _status(agent_id: str, flat: Sequence[Any], shift: float) -> AgentStatus:
+    return _status_of(agent_id, {_s(flat[i]): _s(flat[i + 1]) for i in range(0, len(flat), 2)},
+                      shift)
 
 
 _STATES = {state.value: state for state in AgentState}
 
 
-def _status_of(agent_id: str, fields: dict[str, str]) -> AgentStatus:
+def _mono(value: Any, shift: float) -> float:
+    """A stored wall time on this node's monotonic clock; 0.0 (never) stays 0.0."""
+    return float(value) - shift if value not in (None, "", b"") else 0.0
+
+
+def _status_of(agent_id: str, fields: dict[str, str], shift: float) -> AgentStatus:
     return AgentStatus(
         agent_id,
         state=_STATES[fields.get("state", "offline")],
         reason=fields.get("reason") or None,
-        since=float(fields.get("since", 0.0)),
-        idle_since=float(fields.get("idle_since", 0.0)),
+        since=_mono(fields.get("since"), shift),
+        idle_since=_mono(fields.get("idle_since"), shift),
         active=int(fields.get("active", 0)),
         reserved_for=fields.get("reserved_for") or None,
     )
 
 
-def _entry_json(e: QueueEntry) -> str:
+def _entry_json(e: QueueEntry, shift: float) -> str:
     # A list, not an object: a line of 1,000 parses faster (the scripts read [2], the queue).
-    return json.dumps([e.id, e.queue, e.seq, e.enqueued_mono, e.enqueued_wall, e.priority,
-                       list(e.skills), e.kind, e.call_id, e.callback_id])
+    return json.dumps([e.id, e.queue, e.seq, e.enqueued_mono + shift, e.enqueued_wall,
+                       e.priority, list(e.skills), e.kind, e.call_id, e.callback_id])
 
 
-def _entry(raw: Any) -> QueueEntry:
-    return _entry_of(json.loads(raw))
+def _entry(raw: Any, shift: float) -> QueueEntry:
+    return _entry_of(json.loads(raw), shift)
 
 
-def _entry_of(d: list[Any]) -> QueueEntry:
-    return QueueEntry(d[0], d[1], d[2], d[3], d[4], d[5], tuple(d[6]), d[7], d[8], d[9])
+def _entry_of(d: list[Any], shift: float) -> QueueEntry:
+    return QueueEntry(d[0], d[1], d[2], d[3] - shift, d[4], d[5], tuple(d[6]), d[7], d[8],
+                      d[9])
 
 
 def _callback_json(cb: Callback) -> str:
@@ -168,6 +182,8 @@ class RedisRoutingStore(ApiConfigs):
         self.prefix = prefix
         self.node_id = node_id or uuid.uuid4().hex[:12]
         self.lease_ttl = lease_ttl
+        # This node's monotonic clock -> the wall clock every node shares (module doc).
+        self.shift = time.time() - time.monotonic()
         self._db = persistence
         self._closed = False
         # Told of every agent state change this node makes (its agent desks).
@@ -285,10 +301,11 @@ class RedisRoutingStore(ApiConfigs):
         """Take `node`'s work if its lease ran out and no other node took it first (None
         if not); `force` skips those checks (a node resuming its own work)."""
         won, entries, callback_ids, agents = await self._call(self._take_over(
-            args=[self.prefix, node, self.node_id, repr(now), "1" if force else "0"]))
+            args=[self.prefix, node, self.node_id, repr(float(now) + self.shift),
+                  "1" if force else "0"]))
         if not won:
             return None
-        result = Takeover(node, [_entry(raw) for raw in entries],
+        result = Takeover(node, [_entry(raw, self.shift) for raw in entries],
                           agents=[_s(a) for a in agents])
         for cb_id in (_s(c) for c in callback_ids):
             cb = await self.callback(cb_id)
@@ -319,34 +336,35 @@ class RedisRoutingStore(ApiConfigs):
 
     async def add_entry(self, entry: QueueEntry) -> None:
         added = await self._call(self._add_entry(args=[
-            self.prefix, entry.id, entry.queue, entry_score(entry), _entry_json(entry),
+            self.prefix, entry.id, entry.queue, entry_score(entry),
+            _entry_json(entry, self.shift),
             self.node_id]))
         if not added:
             raise AlreadyStored("queue entry", entry.id)
 
     async def remove_entry(self, entry_id: str) -> QueueEntry | None:
         raw = await self._call(self._remove_entry(args=[self.prefix, entry_id]))
-        return None if raw is None else _entry(raw)
+        return None if raw is None else _entry(raw, self.shift)
 
     async def entry(self, entry_id: str) -> QueueEntry | None:
         raw = await self._call(self.redis.hget(self._k("entries"), entry_id))
-        return None if raw is None else _entry(raw)
+        return None if raw is None else _entry(raw, self.shift)
 
     async def entries(self, queue: str) -> list[QueueEntry]:
         found = json.loads(await self._call(self._entries(args=[self.prefix, queue])))
-        return [_entry_of(data) for data in found]
+        return [_entry_of(data, self.shift) for data in found]
 
     # -- agents' live status ---------------------------------------------------------------------
 
     async def agent_status(self, agent_id: str) -> AgentStatus:
         fields = await self._call(self.redis.hgetall(self._k(f"agent:{agent_id}")))
-        return _status(agent_id, [x for pair in fields.items() for x in pair])
+        return _status(agent_id, [x for pair in fields.items() for x in pair], self.shift)
 
     async def statuses(self) -> dict[str, AgentStatus]:
         found = json.loads(await self._call(self._statuses(args=[self.prefix])))
         return {v[0]: AgentStatus(v[0], _STATES[v[1] or "offline"], v[2] or None,
-                                  float(v[3] or 0.0), float(v[4] or 0.0), int(v[5] or 0),
-                                  v[6] or None) for v in found}
+                                  _mono(v[3], self.shift), _mono(v[4], self.shift),
+                                  int(v[5] or 0), v[6] or None) for v in found}
 
     async def reserve(
         self, pairs: Sequence[tuple[str, str]], *, now: float
@@ -354,7 +372,8 @@ class RedisRoutingStore(ApiConfigs):
         if not pairs:
             return []
         results = await self._call(self._reserve(args=[
-            self.prefix, repr(float(now)), self.node_id, *(x for pair in pairs for x in pair)]))
+            self.prefix, repr(float(now) + self.shift), self.node_id,
+            *(x for pair in pairs for x in pair)]))
         return [self._moved(agent_id, AgentState.RESERVED, result)
                 for (agent_id, _), result in zip(pairs, results, strict=True)]
 
@@ -373,7 +392,7 @@ class RedisRoutingStore(ApiConfigs):
         if (new is AgentState.RESERVED) != (reserved_for is not None):
             raise ValueError(f"agent {agent_id}: reserved_for goes with RESERVED, and only with it")
         result = await self._call(self._transition(args=[
-            self.prefix, agent_id, new.value, repr(float(now)), _expect_arg(expect),
+            self.prefix, agent_id, new.value, repr(float(now) + self.shift), _expect_arg(expect),
             reason or "", reserved_for or "", active_delta, self.node_id,
             "*" if expect_for is None else "=" + expect_for]))
         return self._moved(agent_id, new, result)
@@ -386,7 +405,7 @@ class RedisRoutingStore(ApiConfigs):
             raise ValueError(f"agent {agent_id}: active would drop below 0")
         if kind != "ok":
             return None
-        status = _status(agent_id, result[1])
+        status = _status(agent_id, result[1], self.shift)
         log.info("agent %s: -> %s", agent_id, status.state.value)
         self._tell(status)
         return status
@@ -399,18 +418,18 @@ class RedisRoutingStore(ApiConfigs):
                 log.exception("an agent state watcher failed")
 
     async def release_reservation(self, entry_id: str, *, now: float) -> list[AgentStatus]:
-        out = await self._call(self._release(args=[self.prefix, entry_id, repr(float(now)),
-                                                   self.node_id]))
+        out = await self._call(self._release(args=[
+            self.prefix, entry_id, repr(float(now) + self.shift), self.node_id]))
         released = []
         for i in range(0, len(out), 2):
-            status = _status(_s(out[i]), out[i + 1])
+            status = _status(_s(out[i]), out[i + 1], self.shift)
             self._tell(status)
             released.append(status)
         return released
 
     async def remove_agent(self, agent_id: str) -> AgentStatus | None:
         flat = await self._call(self._remove_agent(args=[self.prefix, agent_id]))
-        return _status(agent_id, flat) if flat else None
+        return _status(agent_id, flat, self.shift) if flat else None
 
     # -- callbacks -------------------------------------------------------------------------------
 

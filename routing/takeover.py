@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 from routing.acd import Acd
 from routing.model import QueueRecord
@@ -29,29 +28,28 @@ from routing.store import StoreError
 log = logging.getLogger(__name__)
 
 
-async def take_over_once(store: RedisRoutingStore, acd: Acd, *, now: float) -> list[Takeover]:
+async def take_over_once(store: RedisRoutingStore, acd: Acd) -> list[Takeover]:
     """One pass: take every dead node this node wins and put its work to use here."""
-    taken = await store.take_over_dead(now=now)
+    taken = await store.take_over_dead(now=acd.clock.now())
+    left = acd.wall()
     for result in taken:
         adopted = await acd.adopt_callbacks(result.callbacks)
         lost = [e for e in result.entries if e.kind != "callback"]
         for entry in lost:
             await store.update_record(QueueRecord(
                 id=entry.id, queue=entry.queue, kind=entry.kind,
-                enqueued_wall=entry.enqueued_wall, outcome="abandoned", left_wall=now))
+                enqueued_wall=entry.enqueued_wall, outcome="abandoned", left_wall=left))
         log.warning("took over dead node %s: %d callbacks now dialed from here, %d waiting "
                     "calls lost with it, %d agents freed", result.node, adopted, len(lost),
                     len(result.agents))
     return taken
 
 
-async def run_takeover(
-    store: RedisRoutingStore, acd: Acd, *, wall: Callable[[], float], interval: float,
-) -> None:
+async def run_takeover(store: RedisRoutingStore, acd: Acd, *, interval: float) -> None:
     """`take_over_once` every `interval` seconds until cancelled (a task the server owns)."""
     while True:
         await asyncio.sleep(interval)
         try:
-            await take_over_once(store, acd, now=wall())
+            await take_over_once(store, acd)
         except StoreError as exc:
             log.error("routing store: takeover pass failed: %s", exc)
