@@ -45,6 +45,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 for _path in (BENCH, BENCH.parent):  # bench/'s modules, and the repository's packages
@@ -275,6 +276,28 @@ def line(s: Sample) -> str:
             f"{s.p999_ms:>6.2f} {s.skipped:>4} {s.cpu_pct:>5.1f}")
 
 
+def slope(rows: list[Sample]) -> float:
+    """RSS MiB per minute, least squares (0 with fewer than two samples)."""
+    if len(rows) < 2 or len({r.minute for r in rows}) < 2:
+        return 0.0
+    return statistics.linear_regression([r.minute for r in rows],
+                                        [r.rss_mib for r in rows]).slope
+
+
+def read_samples(path: Path) -> list[Sample]:
+    """Samples back from an `--out` CSV."""
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for row in rows:
+        # With postponed annotations a field's type is its name as text.
+        values: dict[str, Any] = {
+            k.name: int(row[k.name]) if k.type == "int" else float(row[k.name])
+            for k in fields(Sample)}
+        out.append(Sample(**values))
+    return out
+
+
 def verdict(samples: list[Sample], warmup_min: float, window: int) -> list[str]:
     """Growth between the first samples after the warm-up and the last ones, against targets."""
     steady = [s for s in samples if s.minute >= warmup_min] or samples
@@ -290,6 +313,7 @@ def verdict(samples: list[Sample], warmup_min: float, window: int) -> list[str]:
     growth = 100.0 * (rss1 - rss0) / rss0 if rss0 else 0.0
     fd_change = fd1 - fd0
     fds_flat = abs(fd_change) <= max(5.0, 0.05 * fd0)
+    half = steady[len(steady) // 2:]
     span = f"minutes {first[0].minute:.1f}-{first[-1].minute:.1f} vs " \
            f"{last[0].minute:.1f}-{last[-1].minute:.1f} ({n} samples each)"
     return [
@@ -297,6 +321,9 @@ def verdict(samples: list[Sample], warmup_min: float, window: int) -> list[str]:
         f"({'ok' if growth < 5.0 else 'OVER'} target < 5%), {span}",
         f"fds {fd0:.0f} -> {fd1:.0f} ({fd_change:+.0f}): "
         f"{'flat' if fds_flat else 'NOT flat'} (target within 5%)",
+        f"RSS slope (least squares): {slope(steady):+.2f} MiB/min after the warm-up, "
+        f"{slope(half):+.2f} MiB/min over its second half (minutes {half[0].minute:.1f}-"
+        f"{half[-1].minute:.1f})",
         f"tasks {task0:.0f} -> {task1:.0f}; db {first[0].db_kib:.0f} -> {last[-1].db_kib:.0f} "
         f"KiB; p99 lateness max {max(s.p99_ms for s in steady):.2f} ms; skipped ticks "
         f"{sum(s.skipped for s in steady)}; calls completed {last[-1].completed}, "
@@ -385,6 +412,14 @@ async def drill(args: argparse.Namespace, workdir: Path, audio: Path) -> int:
 
 
 async def main(args: argparse.Namespace) -> int:
+    if args.report:
+        samples = read_samples(Path(args.report))
+        print(HEADER)
+        for sample in samples:
+            print(line(sample))
+        print()
+        print("\n".join(verdict(samples, args.warmup, args.window)))
+        return 0
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         workdir = Path(args.keep) if args.keep else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -408,6 +443,7 @@ def _parse() -> argparse.Namespace:
                         help="minutes before the first sample compared")
     parser.add_argument("--window", type=int, default=5, help="samples averaged at each end")
     parser.add_argument("--out", help="CSV of the samples")
+    parser.add_argument("--report", help="print the table and verdict of an --out CSV")
     parser.add_argument("--keep", help="work directory to keep (server and SIPp logs)")
     parser.add_argument("--drill", type=int, default=0,
                         help="kill/restart rounds instead of the soak (the last is SIGTERM)")
