@@ -33,6 +33,15 @@ users = Table(
     CheckConstraint(_ROLE_CHECK, name="role"),
 )
 
+# A user's own choices (web.auth.settings); apart from `users` so that choosing never changes
+# `updated_at`, which ends a user's sessions.
+user_settings = Table(
+    "user_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("language", String(8), nullable=True),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,
