@@ -101,7 +101,8 @@ class TwilioRest:
             raise SendFailed("Twilio answered without a message id")
         segments = created.num_segments
         return Created(str(created.sid), str(created.status or "queued"),
-                       int(segments) if segments and str(segments).isdigit() else None)
+                       int(segments) if segments and str(segments).isascii()
+                       and str(segments).isdigit() else None)
 
     async def close(self) -> None:
         await self.http.close()

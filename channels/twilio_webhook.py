@@ -198,7 +198,7 @@ def parse_inbound(form: Form, account_sid: str) -> InboundText:
     if "\x00" in body:
         raise BadInbound("contains a NUL character", "Body")
     count_text = _one(form, "NumMedia", required=False) or "0"
-    if not count_text.isdigit() or int(count_text) > MAX_MEDIA:
+    if not (count_text.isascii() and count_text.isdigit()) or int(count_text) > MAX_MEDIA:
         raise BadInbound(f"a number from 0 to {MAX_MEDIA}", "NumMedia")
     media = tuple(_media(form, i) for i in range(int(count_text)))
     if not body.strip() and not media:

@@ -53,7 +53,7 @@ _MAX_NUMBER = 16
 def dialable(number: str) -> bool:
     """Whether `number` can be called back (3 to 16 digits, an optional leading +)."""
     digits = number[1:] if number.startswith("+") else number
-    return 3 <= len(digits) <= _MAX_NUMBER and digits.isdigit()
+    return 3 <= len(digits) <= _MAX_NUMBER and digits.isascii() and digits.isdigit()
 
 
 class CallbackGate(Protocol):

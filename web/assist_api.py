@@ -33,7 +33,7 @@ async def search(request: web.Request) -> web.Response:
     if len(q) > MAX_QUERY:
         return error(400, "invalid_input", f"q is longer than {MAX_QUERY} characters", "q")
     raw = request.query.get("limit", "3")
-    if not raw.isdigit() or not 1 <= int(raw) <= 10:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 10:
         return error(400, "invalid_input", "limit must be a number 1-10", "limit")
     found = request.app[KNOWLEDGE_BASE].search(q, int(raw))
     return web.json_response({"suggestions": [s.view() for s in found]})

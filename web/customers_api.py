@@ -41,7 +41,8 @@ _MAX_ID = 2**63 - 1
 
 def _customer_id(request: web.Request) -> int | web.Response:
     raw = request.match_info["id"]
-    if not raw.isdigit() or not 0 < int(raw) <= _MAX_ID:
+    # ASCII only: str.isdigit() also takes "¹" and "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= _MAX_ID:
         return error(400, "invalid_input", "a customer id is a positive integer", "id")
     return int(raw)
 

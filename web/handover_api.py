@@ -94,7 +94,7 @@ async def get_draft(request: web.Request) -> web.Response:
     raw = request.query.get("interaction")
     interaction: int | None = None
     if raw is not None:
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             return error(400, "invalid_input", "an interaction id (an integer)", "interaction")
         interaction = int(raw)
     handover = request.app[HANDOVER]

@@ -108,7 +108,7 @@ class RecordingsApi:
         raw = request.query.get("interaction")
         interaction: int | None = None
         if raw is not None:
-            if not raw.isdigit() or len(raw) > 12:
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
                 await self.audit(who, "list", "invalid", 400)
                 return json_error(400, "invalid_query", "interaction must be a positive integer",
                                   where="query.interaction")

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def _interaction_id(request: web.Request) -> int | web.Response:
     raw = request.match_info["iid"]
-    if not raw.isdigit() or len(raw) > 10:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
         return error(400, "invalid_id", f"not an interaction id: {raw[:40]!r}", "iid")
     return int(raw)
 

@@ -110,7 +110,7 @@ class ReviewApi:
         if isinstance(row, web.Response):
             return row
         raw = request.query.get("n", str(DEFAULT_PEAKS))
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PEAKS:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PEAKS:
             await self.recordings.audit(who, "waveform", "invalid", 400, recording=row)
             return json_error(400, "invalid_query", f"n must be 1..{MAX_PEAKS}",
                               where="query.n")
