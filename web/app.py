@@ -16,6 +16,7 @@ from aiohttp import web
 
 from web.auth import AUTH, Auth, Role, add_auth_routes, allow_anonymous, auth_middleware, require
 from web.auth.http import security_headers
+from web.auth.page_language import page_language
 from web.openapi import add_openapi_route
 
 HealthCheck = Callable[[], dict[str, bool]]
@@ -45,7 +46,9 @@ async def debug_calls(request: web.Request) -> web.Response:
 
 def build_app(health: HealthCheck, calls: CallsView | None, auth: Auth) -> web.Application:
     """The aiohttp application behind login; `calls` is None unless the debug API was asked for."""
-    app = web.Application(client_max_size=1 << 20, middlewares=[auth_middleware])
+    # The user's own language goes on the pages they open (inside auth: it reads who it is).
+    app = web.Application(client_max_size=1 << 20,
+                          middlewares=[auth_middleware, page_language])
     app.on_response_prepare.append(_security_headers)
     app[HEALTH] = health
     app[AUTH] = auth

@@ -27,6 +27,7 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
+from common.languages import LANGUAGES
 from web.auth.access import allow_anonymous, require
 from web.auth.errors import AuthError, Conflict, InvalidInput, NotFound, StorageError
 from web.auth.http import SESSION_COOKIE, json_error
@@ -150,7 +151,27 @@ async def me(request: web.Request) -> web.Response:
     body: dict[str, Any] = {"user": who.name, "role": who.role.label, "via": who.via}
     if who.session is not None:
         body["csrf"] = who.session.csrf
+        body["language"] = await request.config_dict[AUTH].users.language(who.name)
     return web.json_response(body)
+
+
+async def set_my_language(request: web.Request) -> web.Response:
+    """{language: "en" | "es" | null}: the language of the signed-in user's pages (null:
+    their browser's), kept in their settings (web.auth.page_language)."""
+    who = principal(request)
+    if who.via != "session":
+        return json_error(400, "invalid_input", "a token has no pages: sign in as a user",
+                          where="language")
+    try:
+        body = await _json_object(request, {"language"})
+        language = body.get("language")
+        if language is not None and language not in LANGUAGES:
+            raise InvalidInput("language", "language must be one of "
+                               f"{', '.join(sorted(LANGUAGES))}, or null for the browser's")
+        await request.config_dict[AUTH].users.set_language(who.name, language)
+    except AuthError as exc:
+        return _from_auth_error(exc)
+    return web.json_response({"language": language})
 
 
 async def list_users(request: web.Request) -> web.Response:
@@ -264,6 +285,7 @@ def add_auth_routes(app: web.Application) -> None:
     allow_anonymous(app, router.add_get("/login.js", login_script))
     require(app, router.add_post("/api/logout", logout), Role.AGENT)
     require(app, router.add_get("/api/me", me), Role.AGENT)
+    require(app, router.add_put("/api/me/language", set_my_language), Role.AGENT)
     require(app, router.add_get("/api/users", list_users), Role.ADMIN)
     require(app, router.add_post("/api/users", add_user), Role.ADMIN)
     require(app, router.add_patch("/api/users/{name}", update_user), Role.ADMIN)

@@ -23,7 +23,7 @@ from cases.db import DbWorker
 from web.auth.errors import Conflict, InvalidInput, NotFound, StorageError
 from web.auth.passwords import PasswordHasher, WeakPassword, check_new_password
 from web.auth.roles import Role
-from web.auth.tables import api_tokens, users
+from web.auth.tables import api_tokens, user_settings, users
 from web.auth.tokens import bound_agent, bound_name, digest, new_bearer_token, own_principal
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,30 @@ class UserStore:
         with self._engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.name == name)).first()
         return None if row is None else _user(row)
+
+    # -- a user's own settings (the language of their pages) --------------------------------
+    async def language(self, name: str) -> str | None:
+        """The language `name` chose for their pages (`en`, `es`), None if none."""
+        return await self._db.run(self._language, name)
+
+    def _language(self, name: str) -> str | None:
+        with self._engine.connect() as conn:
+            found = conn.execute(select(user_settings.c.language)
+                                 .where(user_settings.c.name == name)).scalar()
+        return str(found) if found else None
+
+    async def set_language(self, name: str, language: str | None) -> None:
+        """Keep `language` (None: follow the browser) as `name`'s choice; `NotFound` for a
+        user that does not exist. Never touches the user's row (their sessions stay)."""
+        await self._db.run(self._set_language, name, language)
+
+    def _set_language(self, name: str, language: str | None) -> None:
+        with self._engine.begin() as conn:
+            if conn.execute(select(users.c.id).where(users.c.name == name)).first() is None:
+                raise NotFound(f"no user {name!r}")
+            conn.execute(delete(user_settings).where(user_settings.c.name == name))
+            if language is not None:
+                conn.execute(insert(user_settings).values(name=name, language=language))
 
     async def list_users(self) -> list[UserView]:
         """Every user, by name."""

@@ -16,8 +16,13 @@ async function token(fresh) {
 
 /** POST `body` as JSON to `path`; the Response (a stale token is fetched again, once). */
 export async function postJson(path, body) {
+  return sendJson("POST", path, body);
+}
+
+/** `method` (POST, PUT...) with `body` as JSON to `path`, as `postJson`. */
+export async function sendJson(method, path, body) {
   const send = async (fresh) => fetch(path, {
-    method: "POST", credentials: "same-origin",
+    method, credentials: "same-origin",
     headers: {"Content-Type": "application/json", "X-CSRF-Token": await token(fresh)},
     body: JSON.stringify(body),
   });

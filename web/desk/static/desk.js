@@ -12,6 +12,7 @@ import {Composer} from "./composer.js";
 import {HandoverPanel} from "./handover.js";
 import {AssistPanel} from "./assist.js";
 import {ConferencePanel} from "./conference.js";
+import {wireLanguage} from "./language.js";
 import {Inbox, customerOf, repeatSentence} from "./inbox.js";
 import {t, translatePage} from "./i18n.js";
 
@@ -700,6 +701,7 @@ function wire() {
   });
   $("wrapup").addEventListener("submit", saveWrapup);
   $("conversation-close").addEventListener("click", closeConversation);
+  wireLanguage();
   document.addEventListener("visibilitychange", () => markRead());
   translatePage();
   setInterval(tick, 250);

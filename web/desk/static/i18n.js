@@ -127,6 +127,8 @@ export const en = {
   "inbox.mine": "Yours",
   "inbox.call": "Current call",
   "inbox.accept": "Accept",
+  "language.mine": "Language of my pages",
+  "language.browser": "Browser's language",
   "inbox.offer_summary": "So far: {text}",
   "inbox.decline": "Decline",
   "inbox.countdown": "{seconds} s to accept",
@@ -219,6 +221,9 @@ export function pickLanguage(
   query = globalThis.location?.search ?? "",
   stored = globalThis.localStorage?.getItem("centralita.language"),
   browser = globalThis.navigator?.languages ?? [globalThis.navigator?.language ?? "en"],
+  // The signed-in user's own setting, which the server marks the page with
+  // (web/auth/page_language.py): it follows them to any computer.
+  profile = globalThis.document?.documentElement?.dataset?.userLanguage,
 ) {
   const primary = (tag) => String(tag || "").toLowerCase().split("-")[0];
   const asked = primary(new URLSearchParams(query).get("lang"));
@@ -226,6 +231,7 @@ export function pickLanguage(
     globalThis.localStorage?.setItem("centralita.language", asked);
     return asked;
   }
+  if (primary(profile) in CATALOGUES) return primary(profile);
   if (primary(stored) in CATALOGUES) return primary(stored);
   return browser.map(primary).find((code) => code in CATALOGUES) ?? "en";
 }

@@ -119,6 +119,8 @@ export const es = {
   "inbox.mine": "Suyas",
   "inbox.call": "Llamada actual",
   "inbox.accept": "Aceptar",
+  "language.mine": "Idioma de mis páginas",
+  "language.browser": "Idioma del navegador",
   "inbox.offer_summary": "Hasta ahora: {text}",
   "inbox.decline": "Rechazar",
   "inbox.countdown": "{seconds} s para aceptar",

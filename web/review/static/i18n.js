@@ -53,11 +53,15 @@ export const en = {
 
 const CATALOGUES = {en, es};
 
-/** The page's language: `?lang=`, then this browser's stored choice, then its languages. */
+/** The page's language: `?lang=`, then the user's setting, then this browser's stored choice,
+ * then its languages. */
 export function pickLanguage(
   query = globalThis.location?.search ?? "",
   stored = globalThis.localStorage?.getItem("centralita.language"),
   browser = globalThis.navigator?.languages ?? [globalThis.navigator?.language ?? "en"],
+  // The signed-in user's own setting, which the server marks the page with
+  // (web/auth/page_language.py): it follows them to any computer.
+  profile = globalThis.document?.documentElement?.dataset?.userLanguage,
 ) {
   const primary = (tag) => String(tag || "").toLowerCase().split("-")[0];
   const asked = primary(new URLSearchParams(query).get("lang"));
@@ -65,6 +69,7 @@ export function pickLanguage(
     globalThis.localStorage?.setItem("centralita.language", asked);
     return asked;
   }
+  if (primary(profile) in CATALOGUES) return primary(profile);
   if (primary(stored) in CATALOGUES) return primary(stored);
   return browser.map(primary).find((code) => code in CATALOGUES) ?? "en";
 }
