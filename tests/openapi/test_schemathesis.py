@@ -19,7 +19,9 @@ import sys
 import time
 import wave
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -31,7 +33,8 @@ from tests.conftest import ServerFactory
 from tests.helpers.server import LOOPBACK, REPO_ROOT, ServerOptions, ServerProcess, free_port
 from tests.helpers.twilio_standin import TwilioStandIn
 
-pytestmark = pytest.mark.slow
+# The run itself is bounded by MAX_EXAMPLES; the timeout only catches a hang.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 # Cases per operation: ~100 operations x this stays within a few minutes on 2 loaded cores.
 MAX_EXAMPLES = int(os.environ.get("OPENAPI_FUZZ_EXAMPLES", "20"))
@@ -144,21 +147,77 @@ def _recording(db: sqlite3.Connection, root: Path, interaction: int, agent: str,
     return recording_id
 
 
-def _scenarios(report: Path) -> dict[str, Counter[int]]:
-    """Per operation ("GET /path"), how many responses of each status it got."""
+@dataclass
+class Run:
+    """One schemathesis run: per operation, how many answers of each status; the answers
+    whose status the document does not list for their operation; its exit code and output."""
+
+    seen: dict[str, Counter[int]]
+    undocumented: list[str]
+    returncode: int | None
+    output: str
+
+
+def _read_report(report: Path, document: dict[str, Any]) -> tuple[dict[str, Counter[int]],
+                                                                   list[str]]:
     seen: dict[str, Counter[int]] = {}
+    undocumented: list[str] = []
     with report.open() as lines:
         for line in lines:
             event = json.loads(line).get("ScenarioFinished")
             if not event or not event.get("recorder"):
                 continue
             recorder = event["recorder"]
-            statuses = seen.setdefault(recorder["label"], Counter())
+            label = recorder["label"]
+            method, path = label.split(" ", 1)
+            listed = document["paths"][path][method.lower()]["responses"]
+            statuses = seen.setdefault(label, Counter())
             for interaction in recorder.get("interactions", {}).values():
                 response = interaction.get("response")
-                if response is not None:
-                    statuses[response["status_code"]] += 1
-    return seen
+                if response is None:
+                    continue
+                status = response["status_code"]
+                statuses[status] += 1
+                # The coverage phase also sends other methods to the path (405 is aiohttp's
+                # answer to those); only the operation's own method is held to its list.
+                if interaction["request"]["method"] == method and str(status) not in listed:
+                    undocumented.append(f"{label} -> {status}")
+    return seen, undocumented
+
+
+async def _run(server: ServerProcess, workdir: Path, token: str, seeds: list[Any],
+               document: dict[str, Any], examples: int) -> Run:
+    reports = workdir / "schemathesis"
+    reports.mkdir(parents=True)
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.openapi.st_hooks",
+           "PYTHONPATH": str(REPO_ROOT), "CENTRALITA_ST_SEEDS": json.dumps(seeds),
+           "CENTRALITA_ST_TWILIO_TOKEN": TWILIO_TOKEN, "CENTRALITA_ST_PUBLIC_URL": PUBLIC_URL,
+           "CENTRALITA_ST_ACCOUNT_SID": ACCOUNT_SID, "CENTRALITA_ST_NUMBER": SMS_NUMBER}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "schemathesis.cli", "run",
+        server.http_base + "/api/openapi.json",
+        "--header", f"Authorization: Bearer {token}",
+        "--checks", CHECKS, "--mode", "all", "--phases", "examples,coverage,fuzzing",
+        "--max-examples", str(examples), "--workers", "1",
+        "--seed", os.environ.get("OPENAPI_FUZZ_SEED", "15"),
+        "--request-timeout", "20", "--no-color",
+        "--report", "ndjson", "--report-dir", str(reports),
+        cwd=workdir, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=1500)
+    text = out.decode(errors="replace")
+    (reports / "output.txt").write_text(text)
+    report, = reports.glob("*.ndjson")
+    seen, undocumented = _read_report(report, document)
+    return Run(seen, undocumented, process.returncode, text)
+
+
+def _check(run: Run) -> None:
+    errors = {op: dict(c) for op, c in run.seen.items() if any(s >= 500 for s in c)}
+    assert errors == {}, run.output[-8000:]
+    assert run.undocumented == [], run.undocumented[:20]
+    assert run.returncode == 0, run.output[-8000:]
 
 
 async def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
@@ -170,46 +229,51 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
         await _fuzz(server, tmp_path)
 
 
+async def _agent_token(server: ServerProcess, agent: str) -> str:
+    """A bearer token acting for the agent `agent` (a user of that name is made first)."""
+    async with aiohttp.ClientSession(headers=server.auth_headers) as http:
+        async with http.post(server.http_base + "/api/users", json={
+                "name": agent, "password": "schemathesis agent 1", "role": "agent"}) as resp:
+            assert resp.status == 201, await resp.text()
+        async with http.post(server.http_base + "/api/tokens", json={
+                "name": "schemathesis-agent", "role": "agent", "agent": agent}) as resp:
+            assert resp.status == 201, await resp.text()
+            token: str = (await resp.json())["token"]
+    return token
+
+
 async def _fuzz(server: ServerProcess, tmp_path: Path) -> None:
     seeds = await _seed(server)
+    agent = next(value for _, path, name, value in seeds
+                 if path == "/api/agents/" and name == "id")
+    agent_token = await _agent_token(server, agent)
     async with (aiohttp.ClientSession(headers=server.auth_headers) as http,
                 http.get(server.http_base + "/api/openapi.json") as resp):
         document = await resp.json()
     documented = {f"{method.upper()} {path}" for path, ops in document["paths"].items()
                   for method in ops}
-    reports = tmp_path / "schemathesis"
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.openapi.st_hooks",
-           "PYTHONPATH": str(REPO_ROOT), "CENTRALITA_ST_SEEDS": json.dumps(seeds),
-           "CENTRALITA_ST_TWILIO_TOKEN": TWILIO_TOKEN, "CENTRALITA_ST_PUBLIC_URL": PUBLIC_URL,
-           "CENTRALITA_ST_ACCOUNT_SID": ACCOUNT_SID, "CENTRALITA_ST_NUMBER": SMS_NUMBER}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "schemathesis.cli", "run",
-        server.http_base + "/api/openapi.json",
-        "--header", f"Authorization: {server.auth_headers['Authorization']}",
-        "--checks", CHECKS, "--mode", "all", "--phases", "examples,coverage,fuzzing",
-        "--max-examples", str(MAX_EXAMPLES), "--workers", "1",
-        "--seed", os.environ.get("OPENAPI_FUZZ_SEED", "15"),
-        "--request-timeout", "20", "--no-color",
-        "--report", "ndjson", "--report-dir", str(reports),
-        cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), timeout=600)
-    text = out.decode(errors="replace")
-    reports.mkdir(exist_ok=True)
-    (reports / "output.txt").write_text(text)
-    report, = reports.glob("*.ndjson")
-    seen = _scenarios(report)
+    admin_token = server.auth_headers["Authorization"].removeprefix("Bearer ")
+
+    # As an admin: every handler is reached past its role.
+    admin = await _run(server, tmp_path / "admin", admin_token, seeds, document, MAX_EXAMPLES)
     # Every documented operation was exercised (the document's own route is how
     # schemathesis loaded it), and nothing else.
-    assert set(seen) == documented - {"GET /api/openapi.json"}, text[-4000:]
-    cases = sum(sum(c.values()) for c in seen.values())
-    errors = {op: dict(c) for op, c in seen.items() if any(s >= 500 and s not in (502, 503)
-                                                          for s in c)}
-    assert errors == {}, text[-8000:]
-    assert process.returncode == 0, text[-8000:]
+    assert set(admin.seen) == documented - {"GET /api/openapi.json"}, admin.output[-4000:]
+    _check(admin)
     # It reached past the doors: real cases were read, edited and refused for real reasons.
-    assert seen["GET /api/cases/{id}"][200] > 0, dict(seen["GET /api/cases/{id}"])
-    assert seen["POST /twilio/messaging"][200] > 0, dict(seen["POST /twilio/messaging"])
-    print(f"schemathesis: {len(seen)} operations, {cases} requests, statuses "
-          f"{dict(sum(seen.values(), Counter()))}")
+    assert admin.seen["GET /api/cases/{id}"][200] > 0, dict(admin.seen["GET /api/cases/{id}"])
+    assert admin.seen["POST /twilio/messaging"][200] > 0, admin.seen["POST /twilio/messaging"]
+    assert admin.seen["GET /api/recordings/{id}/audio"][200] > 0
+
+    # As an agent: the branches of "their own" (agent state, case access, recordings), and
+    # every route above the agent's role answering its documented 403.
+    agent_run = await _run(server, tmp_path / "agent", agent_token, seeds, document,
+                           max(4, MAX_EXAMPLES // 4))
+    _check(agent_run)
+    users = agent_run.seen["GET /api/users"]
+    assert users[403] > 0 and set(users) <= {403, 405}, users  # 405: other methods probed
+
+    for name, run in (("admin", admin), ("agent", agent_run)):
+        cases = sum(sum(c.values()) for c in run.seen.values())
+        print(f"schemathesis as {name}: {len(run.seen)} operations, {cases} requests, "
+              f"statuses {dict(sum(run.seen.values(), Counter()))}")

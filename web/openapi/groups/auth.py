@@ -6,6 +6,7 @@ from __future__ import annotations
 from web.openapi.model import (
     ANY_OBJ,
     BOOL,
+    ERROR_REF,
     HTML,
     INT,
     NO_CONTENT,
@@ -15,6 +16,7 @@ from web.openapi.model import (
     Reply,
     Schema,
     arr,
+    nullable,
     obj,
     ok,
 )
@@ -48,6 +50,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/me"): Op("Who the caller is", {
         200: ok("the principal", obj(("user", "role", "via"), user=STR, role=ROLE, via=STR,
                                      csrf=STR))}),
+    ("PUT", "/api/me/language"): Op(
+        "The language of the signed-in user's pages (null: their browser's)",
+        {200: ok("kept", obj(("language",), language=nullable(STR))),
+         400: "not a language we have, or a bearer token (a token has no pages)",
+         503: STORE_DOWN},
+        body=obj(("language",), extra=False, language=nullable({"enum": ["en", "es"]}))),
     ("GET", "/api/users"): Op("Every user (no password hashes)", {
         200: ok("the users", obj(("users",), users=arr(USER))), 503: STORE_DOWN}),
     ("POST", "/api/users"): Op("Create a user", {
@@ -73,8 +81,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         200: ok("the calls", arr(ANY_OBJ))}),
     ("POST", "/api/debug/dial"): Op("Dial a SIP URI and play the demo prompt (--debug-api)", {
         200: ok("the call", ANY_OBJ), 201: ok("the call", ANY_OBJ),
-        400: Reply("a bad field", DEBUG_ERROR), 403: Reply("refused by the dial plan",
-                                                           DEBUG_ERROR),
+        400: Reply("a bad field", DEBUG_ERROR),
+        403: Reply("refused by the dial plan (a plain string), or below the admin role",
+                   {"anyOf": [DEBUG_ERROR, ERROR_REF]}),
         502: Reply("the call could not be placed", DEBUG_ERROR),
         503: Reply("the call could not be placed", DEBUG_ERROR)},
         body={"type": "object", "required": ["uri"],

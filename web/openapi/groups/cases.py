@@ -51,6 +51,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/calls/{call_id}/case"): Op(
         "The case a call (SIP Call-ID or Twilio CallSid) landed on",
         {200: ok("its public id", obj(("case_id",), case_id=STR)),
+         400: "not a call id (`where`: call_id)",
          404: "no case for this call, or one the caller may not read",
          503: "the case store is unavailable"}),
     ("GET", "/api/cases/{id}/shares"): Op("Who the case is shared with", {

@@ -113,8 +113,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("DELETE", "/api/calls/{call_id}/monitor"): Op("Stop monitoring the call", {
         204: NO_CONTENT, **MONITOR_ERRORS}),
     ("POST", "/api/calls/{call_id}/parties"): Op(
-        "Add a party (an agent, or a number through the dial plan) to the call",
+        "Add a party (an agent, a number through the dial plan, or a queue) to the call",
         {201: ok("the party", obj(("party", "mode"), mode=STR)), **MONITOR_ERRORS},
         body={"oneOf": [obj(("agent",), extra=False, agent=STR),
-                        obj(("number",), extra=False, number=STR)]}),
+                        obj(("number",), extra=False, number=STR),
+                        obj(("queue",), extra=False, queue=STR)]}),
 }
