@@ -30,6 +30,8 @@ MAX_BYTES = 1 << 20
 
 # A whole string literal (escapes included; unterminated ones run to the end) or a bracket.
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
+# A \uXXXX escape of a UTF-16 surrogate: JSON allows it alone, Unicode does not.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 PairsHook = Callable[[list[tuple[str, Any]]], Any]
 ConstantHook = Callable[[str], Any]
@@ -91,7 +93,7 @@ def loads(
         log.warning("refused %s: %s", context, exc.message)
         raise
     try:
-        return json.loads(
+        value = json.loads(
             text, object_pairs_hook=object_pairs_hook, parse_constant=parse_constant
         )
     except json.JSONDecodeError as exc:
@@ -102,6 +104,35 @@ def loads(
         # Unreachable after check_depth unless the stack was nearly full already; a 400
         # either way, never a 500.
         raise JsonBodyError(f"JSON nested deeper than {max_depth} levels") from None
+    if _SURROGATE_ESCAPE.search(text):
+        check_unicode(value)
+    return value
+
+
+def check_unicode(value: Any) -> None:
+    """Refuse a decoded document holding a lone surrogate (`"\\ud800"` is valid JSON, but
+    no text: the password hasher, the database and the JSON encoder all fail on it, a 500
+    wherever it reached). `where` names the first such string (`password`, `items[0]`)."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            strings = [item]
+        elif isinstance(item, dict):
+            strings = [k for k in item if isinstance(k, str)]
+            stack.extend((f"{where}.{k}" if where else str(k), v) for k, v in item.items())
+        elif isinstance(item, list):
+            strings = []
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(item))
+        else:
+            continue
+        for text in strings:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise JsonBodyError(
+                    f"not valid Unicode (a lone surrogate at character {exc.start})",
+                    where=where or "body") from None
 
 
 async def read_body(request: web.Request, max_bytes: int = MAX_BYTES) -> str:

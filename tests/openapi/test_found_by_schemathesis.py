@@ -5,10 +5,18 @@ checked with it alone raised ValueError in `int()`: a 500 for `/api/customers/¹
 (seen), and the same check guarded interaction ids, `limit`, `n`, `interaction` and
 Twilio's `NumMedia`. Each now takes ASCII digits only and answers 400 naming the field.
 A handover's `interaction` also had no length bound (an integer too large for the
-database). The server is the full in-process one of `test_openapi_document`.
+database).
+
+Probing the same way by hand: a JSON string may escape a lone UTF-16 surrogate
+(`"\\ud800"`), which decodes to a `str` no encoder takes: the password hasher, the
+database and the JSON encoder raised UnicodeEncodeError, a 500 on login, adding a user,
+editing a summary and a QA review. The one JSON reader (`web.jsonbody.loads`) now refuses it
+with 400 naming the field. The server is the full in-process one of `test_openapi_document`.
 """
 
 from __future__ import annotations
+
+import json
 
 import aiohttp
 from aiohttp import web
@@ -63,3 +71,35 @@ async def test_unicode_digits_are_a_bad_field_not_a_server_error(
 def test_a_callback_number_is_ascii_digits() -> None:
     assert dialable("+34600000001")
     assert not dialable("+¹²³⁴⁵⁶")
+
+
+async def test_a_lone_surrogate_is_a_bad_field_not_a_server_error(
+    server: tuple[str, web.Application],  # noqa: F811
+) -> None:
+    base, app = server
+    lone = "\ud800" * 12
+    async with aiohttp.ClientSession(headers=bearer(Role.ADMIN)) as http:
+        async with http.post(base + "/twilio/messaging", data=SMS,
+                             headers=_signed(SMS, "/twilio/messaging")) as resp:
+            assert resp.status == 200, await resp.text()
+        case = await app[CASE_STORE].public_id(1)
+        asked = [
+            ("POST", "/api/login", {"username": "admin", "password": lone}, "password"),
+            ("POST", "/api/login", {"username": lone, "password": "x"}, "username"),
+            ("POST", "/api/users", {"name": "zoe", "password": lone, "role": "agent"},
+             "password"),
+            ("PUT", f"/api/cases/{case}/interactions/1/summary", {"text": lone}, "text"),
+            ("POST", "/api/review/interactions/1/qa", {"score": 5, "notes": lone}, "notes"),
+            ("PUT", "/api/agents/ana/state", {"state": "break", "reason": lone}, "reason"),
+        ]
+        for method, path, body, where in asked:
+            async with http.request(method, base + path, data=json.dumps(body),
+                                    headers={"Content-Type": "application/json"}) as resp:
+                assert resp.status == 400, (path, resp.status, await resp.text())
+                error = (await resp.json())["error"]
+                assert error["where"] == where and "lone surrogate" in error["message"], path
+        # A surrogate pair is a real character (an emoji), taken as it is.
+        async with http.put(base + f"/api/cases/{case}/interactions/1/summary",
+                            data=json.dumps({"text": "ok \U0001f600"}),
+                            headers={"Content-Type": "application/json"}) as resp:
+            assert resp.status != 400 and resp.status < 500, await resp.text()
