@@ -230,13 +230,16 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
 
 
 async def _agent_token(server: ServerProcess, agent: str) -> str:
-    """A bearer token acting for the agent `agent` (a user of that name is made first)."""
+    """A bearer token acting for `agent`: an agent of the ACD, a user of that name, and
+    the token, made afresh (whatever the admin's run changed before)."""
     async with aiohttp.ClientSession(headers=server.auth_headers) as http:
+        async with http.put(server.http_base + f"/api/agents/{agent}", json={}) as resp:
+            assert resp.status in (200, 201), await resp.text()
         async with http.post(server.http_base + "/api/users", json={
                 "name": agent, "password": "schemathesis agent 1", "role": "agent"}) as resp:
             assert resp.status == 201, await resp.text()
         async with http.post(server.http_base + "/api/tokens", json={
-                "name": "schemathesis-agent", "role": "agent", "agent": agent}) as resp:
+                "name": agent, "role": "agent", "agent": agent}) as resp:
             assert resp.status == 201, await resp.text()
             token: str = (await resp.json())["token"]
     return token
@@ -244,9 +247,6 @@ async def _agent_token(server: ServerProcess, agent: str) -> str:
 
 async def _fuzz(server: ServerProcess, tmp_path: Path) -> None:
     seeds = await _seed(server)
-    agent = next(value for _, path, name, value in seeds
-                 if path == "/api/agents/" and name == "id")
-    agent_token = await _agent_token(server, agent)
     async with (aiohttp.ClientSession(headers=server.auth_headers) as http,
                 http.get(server.http_base + "/api/openapi.json") as resp):
         document = await resp.json()
@@ -267,7 +267,10 @@ async def _fuzz(server: ServerProcess, tmp_path: Path) -> None:
 
     # As an agent: the branches of "their own" (agent state, case access, recordings), and
     # every route above the agent's role answering its documented 403.
-    agent_run = await _run(server, tmp_path / "agent", agent_token, seeds, document,
+    agent = "schemathesis-agent"
+    agent_token = await _agent_token(server, agent)
+    agent_seeds = [("*", "/api/agents/", "id", agent), *seeds]  # their own, first
+    agent_run = await _run(server, tmp_path / "agent", agent_token, agent_seeds, document,
                            max(4, MAX_EXAMPLES // 4))
     _check(agent_run)
     users = agent_run.seen["GET /api/users"]
