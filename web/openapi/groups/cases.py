@@ -27,6 +27,10 @@ CASE_ERRORS: dict[int, Reply | str] = {
     404: "no such case, or one the caller may not read",
     503: "the case store is unavailable",
 }
+TIMELINE = obj(("case", "customer", "identities", "interactions", "notes"),
+               case=obj(("id",), id=STR, status=STR), customer=ANY_OBJ,
+               identities=arr(ANY_OBJ), interactions=arr(ANY_OBJ), notes=arr(ANY_OBJ),
+               entries=arr(ANY_OBJ), facts=arr(ANY_OBJ))
 SHARE = obj(("user", "shared_by", "at"), user=STR, shared_by=STR)
 SUMMARY_EDIT = obj((), extra=False, text=STR, next_steps=STR, outcome=STR)
 CHANNEL: Schema = {"type": "string", "enum": ["sms", "whatsapp", "email", "chat", "voice"]}
@@ -43,7 +47,7 @@ WEBSOCKET = Reply("not a WebSocket handshake", None, "text/plain")
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/cases/{id}"): Op("The case timeline: customer, identities, interactions "
                                    "with their transcripts, messages, notes",
-                                   {200: ok("the timeline", ANY_OBJ), **CASE_ERRORS}),
+                                   {200: ok("the timeline", TIMELINE), **CASE_ERRORS}),
     ("GET", "/api/cases/{id}/live"): Op(
         "WebSocket: a snapshot of the timeline, then every event on the case",
         {101: Reply("switching to the WebSocket", None, None), **CASE_ERRORS,

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from web.openapi.model import (
     ANY_OBJ,
+    BOOL,
     HTML,
+    INT,
     NO_CONTENT,
+    NUM,
     STR,
     Op,
     Reply,
@@ -20,6 +23,10 @@ from web.openapi.model import (
 TAG = "recordings"
 
 RECORDING_ID: Schema = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+RECORDING = obj(("id", "call_id", "status", "channels", "sample_rate", "paused_spans",
+                 "held"), id=STR, call_id=STR, interaction_id=nullable(INT), status=STR,
+                channels=INT, sample_rate=INT, duration=nullable(NUM),
+                paused_spans=arr(ANY_OBJ), held=BOOL, agent=nullable(STR))
 SEEN: dict[int, Reply | str] = {
     400: "`invalid_id`: a recording id is 1-64 hex digits",
     403: "`forbidden`: not the caller's to see",
@@ -38,12 +45,12 @@ IID: Schema = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,20}$"}
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/recordings"): Op(
         "The recordings the caller may see, newest first (of one interaction if given)",
-        {200: ok("the recordings", obj(("recordings",), recordings=arr(ANY_OBJ))),
+        {200: ok("the recordings", obj(("recordings",), recordings=arr(RECORDING))),
          400: "`invalid_query`: interaction must be a positive integer",
          403: "`forbidden`: not the caller's to see"},
         query={"interaction": {"type": "string", "maxLength": 20}}),
     ("GET", "/api/recordings/{id}"): Op("One recording's metadata, paused spans included", {
-        200: ok("the recording", ANY_OBJ), **SEEN}, path={"id": RECORDING_ID}),
+        200: ok("the recording", RECORDING), **SEEN}, path={"id": RECORDING_ID}),
     ("GET", "/api/recordings/{id}/audio"): Op(
         "The recording's file (Range for seeking; download=1 as an attachment)",
         {200: Reply("the audio", None, "audio/wav"),
@@ -67,7 +74,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/review/static/{filename}"): Op("The review pages' files", STATIC),
     ("GET", "/api/review/recordings/{id}"): Op(
         "The recording, its interaction's transcript (times in recording seconds), its QA "
-        "reviews", {200: ok("the review view", ANY_OBJ), **SEEN}, path={"id": RECORDING_ID}),
+        "reviews", {200: ok("the review view", obj(
+            ("recording", "segments", "reviews"), recording=RECORDING, segments=arr(ANY_OBJ),
+            reviews=arr(ANY_OBJ), may_review=BOOL)), **SEEN}, path={"id": RECORDING_ID}),
     ("GET", "/api/review/recordings/{id}/peaks"): Op(
         "The waveform's peaks",
         {200: ok("the peaks", ANY_OBJ), **SEEN,

@@ -7,13 +7,16 @@ from __future__ import annotations
 from web.openapi.model import (
     ANY_OBJ,
     HTML,
+    INT,
     NO_CONTENT,
+    NUM,
     STR,
     TIME_PARAM,
     Op,
     Reply,
     Schema,
     arr,
+    nullable,
     obj,
     ok,
 )
@@ -21,8 +24,16 @@ from web.openapi.model import (
 TAG = "routing"
 
 # Queue and agent bodies are `routing.config`'s dicts: absent keys take the defaults.
-QUEUE = obj((), name=STR, channels=arr(STR))
+QUEUE = obj((), name=STR, channels=arr(STR), skills=arr(STR))
 AGENT = obj((), id=STR, skills=ANY_OBJ, languages=arr(STR))
+QUEUE_VIEW = obj(("name", "channels", "strategy", "skills"), name=STR, channels=arr(STR),
+                 strategy=STR, skills=arr(STR), language=nullable(STR))
+AGENT_VIEW = obj(("id", "name", "queues", "skills", "languages"), id=STR, name=STR,
+                 queues=arr(STR), skills=ANY_OBJ, languages=arr(STR))
+STATUS = obj(("agent", "state", "since"), agent=STR, state=STR, since=NUM, active=INT,
+             reason=nullable(STR))
+QUEUE_FIGURES = obj(("offered", "answered", "abandoned", "waiting", "service_level"),
+                    offered=INT, answered=INT, abandoned=INT, waiting=INT)
 FIGURES = {"since": TIME_PARAM, "until": TIME_PARAM}
 BAD_QUERY = "`invalid_parameter` (`where` like query.since)"
 BAD_CONFIG = "`invalid_body` or `invalid_config` (`where` like body.overflow.kind)"
@@ -43,44 +54,45 @@ STATE: Schema = {"enum": ["available", "break", "offline"]}
 
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/queues"): Op("Every queue", {
-        200: ok("the queues", obj(("queues",), queues=arr(ANY_OBJ)))}),
+        200: ok("the queues", obj(("queues",), queues=arr(QUEUE_VIEW)))}),
     ("POST", "/api/queues"): Op("Create a queue", {
-        201: ok("the queue", ANY_OBJ), 400: BAD_CONFIG, 409: "`exists`"}, body=QUEUE),
+        201: ok("the queue", QUEUE_VIEW), 400: BAD_CONFIG, 409: "`exists`"}, body=QUEUE),
     ("GET", "/api/queues/{name}"): Op("One queue", {
-        200: ok("the queue", ANY_OBJ), 404: "no such queue"}),
+        200: ok("the queue", QUEUE_VIEW), 404: "no such queue"}),
     ("PUT", "/api/queues/{name}"): Op("Create (201) or replace (200) a queue", {
-        200: ok("replaced", ANY_OBJ), 201: ok("created", ANY_OBJ), 400: BAD_CONFIG,
+        200: ok("replaced", QUEUE_VIEW), 201: ok("created", QUEUE_VIEW), 400: BAD_CONFIG,
         404: "not a name a queue can have",
         409: "`in_use` or `conflict`: the engine refuses it now"}, body=QUEUE),
     ("DELETE", "/api/queues/{name}"): Op("Delete a queue", {
         204: NO_CONTENT, 404: "no such queue",
         409: "`in_use` (others refer to it) or `conflict` (callers wait in it)"}),
     ("GET", "/api/queues/{name}/figures"): Op("A queue's service figures over a period", {
-        200: ok("the figures", ANY_OBJ), 400: BAD_QUERY, 404: "no such queue"},
+        200: ok("the figures", QUEUE_FIGURES), 400: BAD_QUERY, 404: "no such queue"},
         query=FIGURES),
     ("GET", "/api/agents"): Op("Every agent", {
-        200: ok("the agents", obj(("agents",), agents=arr(ANY_OBJ)))}),
+        200: ok("the agents", obj(("agents",), agents=arr(AGENT_VIEW)))}),
     ("POST", "/api/agents"): Op("Create an agent", {
-        201: ok("the agent", ANY_OBJ), 400: BAD_CONFIG, 409: "`exists`"}, body=AGENT),
+        201: ok("the agent", AGENT_VIEW), 400: BAD_CONFIG, 409: "`exists`"}, body=AGENT),
     ("GET", "/api/agents/{id}"): Op("One agent with its live status (an agent: only "
                                     "themselves)", {
-        200: ok("the agent", ANY_OBJ), 404: "no such agent"}),
+        200: ok("the agent and its live status (null before the engine knows it)",
+                AGENT_VIEW), 404: "no such agent"}),
     ("PUT", "/api/agents/{id}"): Op("Create (201) or replace (200) an agent", {
-        200: ok("replaced", ANY_OBJ), 201: ok("created", ANY_OBJ), 400: BAD_CONFIG,
+        200: ok("replaced", AGENT_VIEW), 201: ok("created", AGENT_VIEW), 400: BAD_CONFIG,
         404: "not an id an agent can have",
         409: "`conflict`: the engine refuses it now"}, body=AGENT),
     ("DELETE", "/api/agents/{id}"): Op("Delete an agent", {
         204: NO_CONTENT, 404: "no such agent", 409: "`conflict`: busy now"}),
     ("PUT", "/api/agents/{id}/state"): Op(
         "Set an agent's state (an agent: only their own)",
-        {200: ok("the status", ANY_OBJ), 404: "no such agent",
+        {200: ok("the status", STATUS), 404: "no such agent",
          409: "`illegal_state`: not a move the agent can make now"},
         body=obj(("state",), extra=False, state=STATE, reason=STR)),
     ("GET", "/api/agents/{id}/figures"): Op("An agent's figures over a period", {
         200: ok("the figures", ANY_OBJ), 400: BAD_QUERY, 404: "no such agent"},
         query=FIGURES),
     ("GET", "/api/routing/live"): Op("Queues and agents right now", {
-        200: ok("the live view", ANY_OBJ)}),
+        200: ok("the live view", obj(("queues", "agents"), queues=ANY_OBJ, agents=ANY_OBJ))}),
     ("GET", "/api/callbacks"): Op("Callbacks, by state (all if none given)", {
         200: ok("the callbacks", obj(("callbacks",), callbacks=arr(ANY_OBJ))),
         400: BAD_QUERY},
