@@ -159,11 +159,10 @@ async def set_my_language(request: web.Request) -> web.Response:
     """{language: "en" | "es" | null}: the language of the signed-in user's pages (null:
     their browser's), kept in their settings (web.auth.page_language)."""
     who = principal(request)
-    if who.via != "session":
-        return json_error(400, "invalid_input", "a token has no pages: sign in as a user",
-                          where="language")
     try:
-        body = await _json_object(request, {"language"})
+        body = await _json_object(request, {"language"})  # a bad body is named first
+        if who.via != "session":
+            raise InvalidInput("language", "a token has no pages: sign in as a user")
         language = body.get("language")
         if language is not None and language not in LANGUAGES:
             raise InvalidInput("language", "language must be one of "
