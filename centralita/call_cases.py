@@ -212,6 +212,10 @@ class CallInteractions:
             self._ended.discard(ref.interaction_id)
 
 
+def _nothing() -> None:
+    return None
+
+
 class _GapWatch:
     """Follows one call's privacy and notes each paused span when it ends (or the call does).
 
@@ -226,8 +230,8 @@ class _GapWatch:
         self.answered_at: float | None = None
         self._started: tuple[float, str] | None = None
         self._writes: set[asyncio.Task[None]] = set()
-        self._answer = asyncio.ensure_future(self._wait_answer())
-        self._unsubscribe = call.on_privacy(self._changed)
+        self._answer: asyncio.Future[None] | None = asyncio.ensure_future(self._wait_answer())
+        self._unsubscribe: Callable[[], None] = call.on_privacy(self._changed)
 
     async def _wait_answer(self) -> None:
         if await self.call.wait_answered():
@@ -254,10 +258,19 @@ class _GapWatch:
         task.add_done_callback(self._writes.discard)
 
     async def close(self) -> None:
-        self._unsubscribe()
+        # Let go of the watcher and the unsubscriber: the cancelled watcher's traceback holds
+        # this watch and the unsubscriber holds the call, a cycle only a full GC pass frees
+        # (rare: server.tune_gc), so every ended call stayed in memory until one ran
+        # (bench/soak.py's RSS climbed with it).
+        answer, self._answer = self._answer, None
+        unsubscribe, self._unsubscribe = self._unsubscribe, _nothing
+        unsubscribe()
         self._end("hangup")
-        self._answer.cancel()
-        await asyncio.gather(self._answer, *self._writes, return_exceptions=True)
+        waits: list[asyncio.Future[None]] = [*self._writes]
+        if answer is not None:
+            answer.cancel()
+            waits.append(answer)
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 class CaseCalls:
