@@ -115,3 +115,21 @@ async def _until(check: Any) -> None:
             return
         await asyncio.sleep(0.005)
     raise AssertionError("not reached")
+
+
+async def test_close_ends_the_feed_even_when_a_poke_lands_with_the_cancel() -> None:
+    # At a server's stop the desks closing poke the feed just before it is closed; on Python
+    # 3.11 wait_for then swallowed the cancel and the stop hung for ever.
+    async def board() -> Board:
+        return {"queues": {}}
+
+    loop = asyncio.get_running_loop()
+    for _ in range(20):
+        feed = WallboardFeed(board, refresh=60.0)
+        await feed.start()
+        await asyncio.sleep(0)  # the loop waits for a poke
+        feed.poke()
+        began = loop.time()
+        closing = asyncio.ensure_future(feed.close())
+        await asyncio.wait({closing}, timeout=5.0)  # a hang waits out the 60 s refresh
+        assert closing.done(), f"close() still waiting after {loop.time() - began:.1f} s"

@@ -87,6 +87,7 @@ class WallboardFeed:
         self._viewers: set[Viewer] = set()
         self._poked = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False  # `close` was called: the loop ends at its next turn
         self._lock = asyncio.Lock()
         self.builds = 0  # boards built (for tests and metrics)
 
@@ -99,9 +100,14 @@ class WallboardFeed:
             self._task = asyncio.create_task(self._run(), name="wallboard-feed")
 
     async def close(self) -> None:
+        # The flag, not only the cancel: on Python 3.11 `wait_for` swallows a cancel that
+        # lands as the event it waits on is set (a poke at shutdown), and the loop would
+        # wait on for ever (seen: a server's stop hung in its on_shutdown).
+        self._closing = True
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
+            self._poked.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -146,9 +152,11 @@ class WallboardFeed:
             viewer._offer(message)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poked.wait(), self._refresh)
+            if self._closing:
+                return
             if not self._viewers:
                 self._poked.clear()
                 self._board = None  # nobody watches: build afresh for the next one
