@@ -241,4 +241,7 @@ async def test_listen_whisper_barge_from_the_supervisor_page(
         assert stored[mode]["right"]["ana"] > HEARS, stored
         assert stored[mode]["left"]["sue"] < SILENT and stored[mode]["right"]["sue"] < SILENT, \
             stored
+    # Barging, everyone hears the supervisor: so does the recording, on the agent's side.
+    assert stored["barge"]["right"]["sue"] > HEARS and stored["barge"]["left"]["sue"] < SILENT, \
+        stored
 
