@@ -47,15 +47,20 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-for _path in (BENCH, BENCH.parent):  # bench/'s modules, and the repository's packages
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # the repository's packages, bench/ among them
+    sys.path.insert(0, str(REPO))
 
-import media_calls  # noqa: E402
-from _soak_drill import DrillRound, SmsPoster, run_drills, stored_sids, twilio_config  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
+from bench import media_calls  # noqa: E402
+from bench._soak_drill import (  # noqa: E402
+    DrillRound,
+    SmsPoster,
+    run_drills,
+    stored_sids,
+    twilio_config,
+)
 from tests.helpers.server import (  # noqa: E402
     ServerOptions,
     ServerProcess,
