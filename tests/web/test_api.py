@@ -29,7 +29,8 @@ async def test_login_sets_a_strict_httponly_cookie_and_returns_csrf(
     async with http.get(desk.url("/api/me")) as resp:
         assert resp.status == 200
         assert await resp.json() == {
-            "user": "sam", "role": "supervisor", "via": "session", "csrf": body["csrf"]
+            "user": "sam", "role": "supervisor", "via": "session", "csrf": body["csrf"],
+            "language": None,  # no language of her own chosen: her pages follow the browser
         }
 
 
