@@ -15,11 +15,11 @@ import asyncio
 import os
 import signal
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
+from tests.cluster.test_restart_presence import desk_hello
 from tests.conftest import ServerFactory
 from tests.e2e.acd import agent_status, queue, set_state, start_acd
 from tests.e2e.api import get_json, send_json
@@ -44,15 +44,6 @@ async def node(server_factory: ServerFactory, tmp_path: Path, name: str, prefix:
                         "lease_ttl": 3},
             "sessions": {"store": "redis", "redis_url": REDIS_URL,
                          "key_prefix": prefix + "sessions:"}})
-
-
-async def hello(http: aiohttp.ClientSession, server: ServerProcess) -> dict[str, Any]:
-    ws = await http.ws_connect(f"ws://127.0.0.1:{server.http_port}/api/desk/ws")
-    try:
-        first: dict[str, Any] = await ws.receive_json(timeout=10)
-    finally:
-        await ws.close()
-    return first
 
 
 async def test_a_killed_node_loses_no_login_no_state_and_no_acknowledged_case_data(
@@ -91,7 +82,7 @@ async def test_a_killed_node_loses_no_login_no_state_and_no_acknowledged_case_da
             # Through node B, the same browser: still logged in, the desk comes back on B.
             async with http.get(f"{b.http_base}/api/me") as resp:
                 assert resp.status == 200 and (await resp.json())["user"] == "ana"
-            again = await hello(http, b)  # (closing it afterwards sets her offline)
+            again = await desk_hello(b, http)  # (closing it afterwards sets her offline)
             assert again["type"] == "hello" and again["state"]["state"] == "break", again
             assert again["state"]["reason"] == "lunch"
         timeline = await get_json(b, f"/api/cases/{case}")
