@@ -4,8 +4,9 @@ The engine runs a pass on every change (a caller arrives or leaves, an agent fre
 event loop that also carries the 20 ms media clock, so a pass must stay short however long
 the line is. Each scenario builds one queue with AGENTS agents (2 skills each, some busy) and
 ENTRIES waiting entries, then times `assign()` (the matching; the engine's store reads are
-in-memory dict lookups around it). Prints milliseconds per pass (median of --repeat runs) and
-the pairs made. Ratios between rows and between runs on one machine are what to compare.
+in-memory dict lookups around it). Prints milliseconds per pass (median of --repeat runs, 15
+by default: of 3, one stray pause moved a median 2x) and the pairs made. Ratios between rows
+and between runs on one machine are what to compare.
 
 With `--store memory|redis|both` it times the whole pass as `routing.acd.Acd._dispatch` makes
 it against a real store instead: read every agent's status and the line, order the line,
@@ -79,7 +80,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--entries", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--store", choices=("memory", "redis", "both"), default=None,
                         help="time whole passes against a real store (see above)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")

@@ -61,10 +61,12 @@ from bench._soak_drill import (  # noqa: E402
     stored_sids,
     twilio_config,
 )
+from bench._soak_heap import read_last  # noqa: E402
 from tests.helpers.server import (  # noqa: E402
     ServerOptions,
     ServerProcess,
     ServerStartError,
+    free_media_port,
     free_port,
     http_get,
     random_rtp_block,
@@ -89,6 +91,34 @@ class Sample:
     p999_ms: float
     skipped: int  # ticks skipped since the previous sample
     cpu_pct: float  # server, % of one core since the previous sample
+    # The RSS split (/proc/PID/status): anonymous memory (heaps, Python's arenas, stacks) and
+    # pages of mapped files (libraries and modules' code, touched as code paths first run).
+    anon_mib: float = 0.0
+    file_mib: float = 0.0
+    # From inside the server (bench/_soak_heap.py; 0 with --no-heap or an old CSV): what
+    # glibc's malloc holds from the system, how much of that is free inside its arenas, and
+    # the blocks Python's object allocator has handed out (thousands).
+    heap_mib: float = 0.0
+    heap_free_mib: float = 0.0
+    py_kblocks: float = 0.0
+
+
+class HeapServer(ServerProcess):
+    """`centralita serve` through bench/_soak_heap.py: the same server, which also writes its
+    malloc and Python allocator figures to `heap.csv` in its work directory."""
+
+    heap_every = 60.0
+
+    @property
+    def heap_csv(self) -> Path:
+        return self.workdir / "heap.csv"
+
+    def _build_argv(self) -> list[str]:
+        argv = super()._build_argv()
+        if argv[1:3] != ["-m", "centralita"]:
+            raise RuntimeError(f"unexpected server command line: {argv[:4]}")
+        return [argv[0], "-m", "bench._soak_heap", str(self.heap_csv), f"{self.heap_every:g}",
+                *argv[3:]]
 
 
 def scenario_text(audio: Path, hold_s: tuple[float, float]) -> str:
@@ -123,7 +153,7 @@ async def start_sipp(workdir: Path, audio: Path, target: str, calls: int,
         per_period *= 2
     argv = [
         sipp_binary(), "-sf", str(scenario), target, "-i", "127.0.0.1", "-mi", "127.0.0.1",
-        "-p", str(free_port(also_tcp=False)), "-mp", str(free_port(also_tcp=False) & ~1),
+        "-p", str(free_port(also_tcp=False)), "-mp", str(free_media_port(calls)),
         "-l", str(calls), "-r", str(round(per_period)), "-rp", str(period_ms), "-nostdin",
         "-trace_stat", "-stf", str(workdir / "stats.csv"), "-fd", "5",
         "-trace_err", "-error_file", str(workdir / "errors.log"),
@@ -173,11 +203,18 @@ def sipp_counts(workdir: Path) -> dict[str, int]:
             "failed": number("FailedCall(C)")}
 
 
-def rss_mib(pid: int) -> float:
+def status_mib(pid: int, *keys: str) -> list[float]:
+    """Figures of /proc/PID/status in MiB (VmRSS, RssAnon, RssFile...), 0 when absent."""
+    found: dict[str, float] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+        key, _, value = line.partition(":")
+        if key in keys:
+            found[key] = int(value.split()[0]) / 1024
+    return [found.get(key, 0.0) for key in keys]
+
+
+def rss_mib(pid: int) -> float:
+    return status_mib(pid, "VmRSS")[0]
 
 
 def open_fds(pid: int) -> int:
@@ -267,18 +304,26 @@ class Sampler:
             skipped=int(skipped - self._skipped), cpu_pct=cpu_pct)
         counts = sipp_counts(self.workdir)
         sample.completed, sample.failed = counts["completed"], counts["failed"]
+        sample.anon_mib, sample.file_mib = status_mib(srv.pid, "RssAnon", "RssFile")
+        heap = read_last(srv.heap_csv) if isinstance(srv, HeapServer) else None
+        if heap is not None:
+            sample.heap_mib, sample.heap_free_mib = heap["heap_mib"], heap["heap_free_mib"]
+            sample.py_kblocks = heap["py_blocks"] / 1000
         self._cpu, self._at, self._skipped, self._buckets = cpu, now, skipped, buckets
         return sample
 
 
 HEADER = (f"{'min':>5} {'up':>4} {'legs':>4} {'done':>6} {'fail':>4} {'rss MiB':>8} {'fds':>5} "
-          f"{'tasks':>5} {'db KiB':>8} {'p99ms':>6} {'p999ms':>6} {'skip':>4} {'cpu%':>5}")
+          f"{'tasks':>5} {'db KiB':>8} {'p99ms':>6} {'p999ms':>6} {'skip':>4} {'cpu%':>5} "
+          f"{'anon':>6} {'file':>5} {'heap':>6} {'free':>5} {'pykblk':>6}")
 
 
 def line(s: Sample) -> str:
     return (f"{s.minute:>5.1f} {s.calls_up:>4} {s.legs:>4} {s.completed:>6} {s.failed:>4} "
             f"{s.rss_mib:>8.1f} {s.fds:>5} {s.tasks:>5} {s.db_kib:>8.0f} {s.p99_ms:>6.2f} "
-            f"{s.p999_ms:>6.2f} {s.skipped:>4} {s.cpu_pct:>5.1f}")
+            f"{s.p999_ms:>6.2f} {s.skipped:>4} {s.cpu_pct:>5.1f} {s.anon_mib:>6.1f} "
+            f"{s.file_mib:>5.1f} {s.heap_mib:>6.1f} "
+            f"{s.heap_free_mib:>5.1f} {s.py_kblocks:>6.0f}")
 
 
 def slope(rows: list[Sample]) -> float:
@@ -298,7 +343,7 @@ def read_samples(path: Path) -> list[Sample]:
         # With postponed annotations a field's type is its name as text.
         values: dict[str, Any] = {
             k.name: int(row[k.name]) if k.type == "int" else float(row[k.name])
-            for k in fields(Sample)}
+            for k in fields(Sample) if k.name in row}  # older CSVs lack the heap columns
         out.append(Sample(**values))
     return out
 
@@ -333,12 +378,20 @@ def verdict(samples: list[Sample], warmup_min: float, window: int) -> list[str]:
         f"KiB; p99 lateness max {max(s.p99_ms for s in steady):.2f} ms; skipped ticks "
         f"{sum(s.skipped for s in steady)}; calls completed {last[-1].completed}, "
         f"failed {last[-1].failed}",
+        f"of the RSS: anonymous {mean(first, 'anon_mib'):.1f} -> {mean(last, 'anon_mib'):.1f} "
+        f"MiB, file pages {mean(first, 'file_mib'):.1f} -> {mean(last, 'file_mib'):.1f} MiB; "
+        f"malloc heap {mean(first, 'heap_mib'):.1f} -> {mean(last, 'heap_mib'):.1f} MiB (free "
+        f"inside {mean(first, 'heap_free_mib'):.1f} -> {mean(last, 'heap_free_mib'):.1f}); "
+        f"Python blocks {mean(first, 'py_kblocks'):.0f}k -> {mean(last, 'py_kblocks'):.0f}k",
         f"soak verdict: {'PASS' if growth < 5.0 and fds_flat else 'FAIL'}",
     ]
 
 
 async def soak(args: argparse.Namespace, workdir: Path, audio: Path) -> int:
-    server = ServerProcess(workdir, server_options(twilio_config()))
+    options = server_options(twilio_config())
+    server = ServerProcess(workdir, options) if args.no_heap else HeapServer(workdir, options)
+    if isinstance(server, HeapServer):
+        server.heap_every = min(10.0, args.interval / 2)  # the row read is at most this old
     try:
         await server.start()
     except ServerStartError as exc:
@@ -449,6 +502,8 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=5, help="samples averaged at each end")
     parser.add_argument("--out", help="CSV of the samples")
     parser.add_argument("--report", help="print the table and verdict of an --out CSV")
+    parser.add_argument("--no-heap", action="store_true",
+                        help="run `centralita serve` itself, without bench/_soak_heap.py")
     parser.add_argument("--keep", help="work directory to keep (server and SIPp logs)")
     parser.add_argument("--drill", type=int, default=0,
                         help="kill/restart rounds instead of the soak (the last is SIGTERM)")

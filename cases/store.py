@@ -696,6 +696,19 @@ class CaseStore(TextChannels):
             ).first()
             return None if row is None else (row[0], row[1])
 
+    async def call_handled(self, call_id: str) -> tuple[str | None, str | None]:
+        """(agent, queue) of the interaction of `call_id`; (None, None) when there is none.
+        One row read: a repeat caller's case may hold hundreds of interactions."""
+        call_id = validate.text(call_id, "call_id", max_len=255)
+        return await self._db.run(self._call_handled, call_id)
+
+    def _call_handled(self, call_id: str) -> tuple[str | None, str | None]:
+        with self._session() as session:
+            row = session.execute(
+                select(Interaction.agent, Interaction.queue).where(Interaction.call_id == call_id)
+            ).first()
+            return (None, None) if row is None else (row[0], row[1])
+
     async def find_case_by_call(self, call_id: str) -> int | None:
         """The case holding the interaction of `call_id`, or None."""
         call_id = validate.text(call_id, "call_id", max_len=255)

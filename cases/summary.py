@@ -528,7 +528,7 @@ _SHORT_LABELS = {
 
 def short_text(summary: dict[str, Any], limit: int = 300) -> str:
     """The summary as an outgoing message may carry it (an SMS on handover): the agent's
-    edited text when there is one, else the customer's first statement, the unmasked facts
+    edited text when there is one, else the customer's opening statements, the unmasked facts
     and the next step, cut at a word boundary within `limit` characters. Masked facts are
     left out entirely: nothing sensitive, not even its last four digits, goes out."""
     edited = summary.get("edited")
@@ -537,9 +537,11 @@ def short_text(summary: dict[str, Any], limit: int = 300) -> str:
     said, ref, nxt = _SHORT_LABELS.get(str(summary.get("language") or "en"), _SHORT_LABELS["en"])
     parts: list[str] = []
     reason = summary.get("reason") or {}
-    statements = reason.get("statements") or []
+    # A statement with anything masked in it stays out whole, as masked facts do.
+    statements = [str(s) for s in reason.get("statements") or []
+                  if str(s).strip() and MASK not in str(s)]
     if statements:
-        parts.append(f"{said}: \u201c{str(statements[0]).rstrip('.!?')}\u201d")
+        parts.append(f"{said}: \u201c{_quoted(statements)}\u201d")
     facts = [f for f in summary.get("facts") or [] if not f.get("masked")
              and MASK not in str(f.get("value"))]
     if facts:
@@ -551,6 +553,19 @@ def short_text(summary: dict[str, Any], limit: int = 300) -> str:
     if steps:
         parts.append(f"{nxt}: {steps[0]}")
     return _cut(". ".join(p.rstrip(".") for p in parts) + ("." if parts else ""), limit)
+
+
+def _quoted(statements: list[str]) -> str:
+    """The customer's opening statements as one quote. A sentence the recogniser cut in two
+    (a pause mid-sentence ends an utterance, and each utterance comes back punctuated: "my
+    parcel." then "arrived damaged") is put back together where the next part starts in
+    lower case; the quote's own last full stop is left to the message around it."""
+    out = statements[0].strip()
+    for more in statements[1:]:
+        more = more.strip()
+        # A cut sentence goes on in lower case: its first half loses the stop put after it.
+        out = f"{out.rstrip('.') if more[:1].islower() else out} {more}"
+    return out.rstrip(".!?")
 
 
 def _cut(text: str, limit: int) -> str:

@@ -52,6 +52,10 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="model for the engine (vosk: a model directory; whisper: base)")
     serve.add_argument("--vad", choices=("webrtc", "silero"),
                        help="voice activity detector (silero for noisy lines)")
+    serve.add_argument("--realtime", action="store_true",
+                       help="run the media loop thread at realtime priority (SCHED_RR; config "
+                       "media.realtime_priority, default 10 here); needs CAP_SYS_NICE or "
+                       "RLIMIT_RTPRIO")
     serve.add_argument("--debug-api", action="store_true", default=None,
                        help="expose GET /api/debug/calls (decoded audio, digits, RTP stats)")
 
@@ -161,6 +165,12 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"centralita: {exc}", file=sys.stderr)
         return 2
+    if args.realtime and settings.media.realtime_priority is None:
+        from dataclasses import replace
+
+        from centralita.realtime import DEFAULT_PRIORITY
+
+        settings.media = replace(settings.media, realtime_priority=DEFAULT_PRIORITY)
     if args.log_format is None:
         apply_format(settings.log_format)
     try:

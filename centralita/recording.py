@@ -215,15 +215,10 @@ class CaseInteractions:
         self.store = store
 
     async def handled(self, call_id: str) -> tuple[str | None, str | None]:
-        """(agent, queue) of the interaction of `call_id`; (None, None) when there is none."""
-        case_id = await self.store.find_case_by_call(call_id)
-        if case_id is None:
-            return None, None
-        view = await self.store.timeline(case_id)
-        for item in view.get("interactions", []):
-            if item.get("call_id") == call_id:
-                return item.get("agent"), item.get("queue")
-        return None, None
+        """(agent, queue) of the interaction of `call_id`; (None, None) when there is none.
+        (It read the case's whole timeline for each recorded call: at 300 recorded calls of
+        one repeat caller that took the media loop's turns.)"""
+        return await self.store.call_handled(call_id)
 
     async def agent_of(self, row: RecordingRow) -> str | None:
         """The agent who handled the recording's call (the row's copy if the case says none)."""
@@ -285,12 +280,16 @@ class RecordedCalls:
     async def _record(self, call: Call) -> None:
         if not await call.wait_answered():
             return
+        # Taken before the file is made (thread hops): the recording starts at the answer,
+        # where the transcript's times start (centralita.speech).
+        tick_index = self.recordings.tick_index
+        origin = tick_index() if tick_index is not None else None
         media = call.media()
         if media is None or call.state is CallState.ENDED:
             return
         started = False
         try:
-            await self.recordings.start(call.id, call, media)
+            await self.recordings.start(call.id, call, media, origin_tick=origin)
             started = True
             if self.interactions is not None:
                 with contextlib.suppress(Exception):

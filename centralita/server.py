@@ -42,6 +42,7 @@ from centralita.metrics import ServerMetrics, Sources
 from centralita.metrics_http import add_metrics_route, serve_metrics_apart
 from centralita.postcall import open_post_call
 from centralita.preferred_channel import PreferredChannels
+from centralita.realtime import apply_media_scheduling
 from centralita.recording import (
     CaseInteractions,
     Consent,
@@ -262,6 +263,8 @@ class Server:
         if s.recordings.enabled:
             # Repairs recordings a killed process left open before any call is recorded.
             self.recordings = await open_recordings(s.data_dir, s.database_url, s.recordings)
+            ticker = self.ticker
+            self.recordings.tick_index = lambda: ticker.tick_index
             if s.post_call.enabled:
                 self.post_call = await open_post_call(
                     s.post_call, s.data_dir, s.database_url, self.store, self.recordings)
@@ -409,7 +412,8 @@ class Server:
             add_monitor_routes(app, MonitorApi(self.monitors, MonitorError))
             # The supervisor's page: the live wallboard (deltas), calls, listen/whisper/barge.
             add_wallboard(app, self.routing.acd, self.store, self.monitors,
-                          nodes=self._node_calls_for if self._redis_bus is not None else None)
+                          nodes=self._node_calls_for if self._redis_bus is not None else None,
+                          events=bus)
         if self.recordings is not None:
             # Review: agents their own, supervisors their teams', admins all; all audited.
             recordings_api = RecordingsApi(
@@ -552,6 +556,10 @@ class Server:
                 "p99": 1000 * t.lateness_percentile(0.99),
                 "max": 1000 * t.lateness_percentile(1.0),
             },
+            # With ?samples=1, the window the percentiles cover, oldest first: a bench takes
+            # the last (ticks now - ticks before) of them for percentiles over its interval.
+            "lateness_samples_ms": [round(1000 * x, 3) for x in t.lateness]
+            if request.query.get("samples") == "1" else None,
             "sip": self.ua.metrics if self.ua is not None else {},
         })
 
@@ -685,6 +693,8 @@ async def run_server(settings: Settings) -> None:
     try:
         await server.start()
         tune_gc()
+        # Last: threads started from here on leave the realtime policy (centralita.realtime).
+        apply_media_scheduling(settings.media)
         await stop.wait()
     finally:
         await server.stop()

@@ -14,6 +14,7 @@ import yaml
 
 from assist.config import AssistConfigError, AssistSettings, parse_assist
 from centralita.metrics_config import MetricsConfigError, MetricsSettings, parse_metrics
+from centralita.realtime import MediaConfigError, MediaSettings, parse_media
 from centralita.routing_store_config import (
     RoutingStoreConfigError,
     RoutingStoreSettings,
@@ -182,6 +183,8 @@ class Settings:
     assist: AssistSettings | None = None
     # Log lines as text (default) or one JSON object each (centralita.logs).
     log_format: Literal["text", "json"] = "text"
+    # Realtime scheduling for the media loop (centralita.realtime): off.
+    media: MediaSettings = field(default_factory=MediaSettings)
 
     @property
     def tls_listen(self) -> HostPort:
@@ -321,6 +324,11 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         try:
             return parse_metrics(value, f"{where}: metrics")
         except MetricsConfigError as exc:
+            raise ConfigError(str(exc)) from exc
+    if key == "media":
+        try:
+            return parse_media(value, f"{where}: media")
+        except MediaConfigError as exc:
             raise ConfigError(str(exc)) from exc
     if key == "routing":
         try:

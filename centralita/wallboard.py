@@ -3,7 +3,8 @@
 `AcdBoard.board()` is the whole board (`web.supervisor.board`): per queue its line and today's
 figures, per agent their state since when and what they are on, per queue and text channel the
 conversations' figures, and the calls in progress with their case's public id (the page opens
-the case's live socket for the transcript). `attach` pokes the feed on every routing event and
+the case's live socket for the transcript) and their sentiment so far
+(`centralita.wallboard_sentiment`, when the server gives the board its event bus). `attach` pokes the feed on every routing event and
 agent state change; the feed's own refresh catches the rest (a caller joining a line).
 
 Times on the board are wall seconds that stay put (when a state began, when the oldest caller
@@ -26,8 +27,10 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from cases.errors import CaseError
+from cases.events import EventBus
 from cases.store import CaseStore
 from centralita.wallboard_nodes import NodeCalls
+from centralita.wallboard_sentiment import CallSentiment
 from routing.acd import Acd
 from routing.conversations import TextRouter
 from routing.model import QueueEntry, QueueRecord
@@ -71,11 +74,15 @@ class AcdBoard:
         self.figure_reads = 0  # days of records read (tests)
         # Several nodes on one Redis: the others' calls (centralita.wallboard_nodes).
         self.nodes: NodeCalls | None = None
+        # Each call's sentiment, followed on its case's events (add_wallboard sets it).
+        self.sentiment: CallSentiment | None = None
 
     def attach(self, feed: WallboardFeed) -> None:
         """Poke `feed` on every routing event and agent state change."""
         def changed(*_: object) -> None:
             self._events += 1
+            if self.sentiment is not None:  # a call that ended is followed no more
+                self.sentiment.keep({s.caller.id for s in self.acd.sessions.values()})
             feed.poke()
 
         self.acd.listeners.append(changed)
@@ -102,9 +109,12 @@ class AcdBoard:
     async def local_calls(self) -> dict[str, dict[str, Any]]:
         """This node's calls in progress, by the caller's call id."""
         calls: dict[str, dict[str, Any]] = {}
+        cases: dict[str, int] = {}
         for agent_id, session in list(self.acd.sessions.items()):
             context = session.context
             call_id = session.caller.id
+            if isinstance(context.get("case_id"), int):
+                cases[call_id] = context["case_id"]
             calls[call_id] = {
                 "agent": agent_id, "queue": context.get("queue"),
                 "caller": context.get("caller"), "phase": session.phase.value,
@@ -112,6 +122,12 @@ class AcdBoard:
                 "since": self._wall(session.started), "muted": session.muted,
                 "supervisors": self.monitors.supervisors(call_id) if self.monitors else {},
             }
+        if self.sentiment is not None:
+            self.sentiment.follow(cases)
+            for call_id, row in calls.items():
+                view = self.sentiment.view(call_id)
+                if view is not None:
+                    row["sentiment"] = view
         return calls
 
     async def board(self) -> Board:
@@ -223,13 +239,22 @@ def _finite(out: dict[str, Any]) -> dict[str, Any]:
 
 def add_wallboard(app: web.Application, acd: Acd, cases: CaseStore | None,
                   monitors: SupervisorsOnCalls | None = None,
-                  nodes: Callable[[AcdBoard], NodeCalls] | None = None) -> WallboardFeed:
+                  nodes: Callable[[AcdBoard], NodeCalls] | None = None,
+                  events: EventBus | None = None) -> WallboardFeed:
     """The supervisor's page on `app`, its wallboard fed from `acd` (`web.supervisor.api`);
-    `nodes`: shares this node's calls with the others and shows theirs (several nodes)."""
+    `nodes`: shares this node's calls with the others and shows theirs (several nodes);
+    `events`: the case event bus, to show each call's sentiment as it goes."""
     board = AcdBoard(acd, cases, monitors)
     if nodes is not None:
         board.nodes = nodes(board)
     feed = WallboardFeed(board.board, wall=acd.wall)
+    if cases is not None and events is not None:
+        sentiment = board.sentiment = CallSentiment(cases, events, feed.poke)
+
+        async def stop_following(_: web.Application) -> None:
+            await sentiment.close()
+
+        app.on_shutdown.append(stop_following)
     board.attach(feed)
     add_supervisor_routes(app, feed, board.history)
     return feed

@@ -35,6 +35,7 @@ from cases.errors import CaseError, InvalidInput
 from channels.base import BadInbound
 from channels.email_config import ImapSettings
 from channels.email_in import EmailInbound
+from common.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -176,9 +177,9 @@ class ImapPoller:
             self._task = asyncio.create_task(self._run(), name="imap-poller")
 
     async def stop(self) -> None:
-        """Cancel the polling task and wait for it."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Cancel the polling task and wait for it (`common.tasks.cancel` repeats a cancel
+        that Python 3.11's `wait_for`, which aioimaplib times its commands with, can lose:
+        the loop polled on and a CI run's stop() waited 300 s)."""
+        task, self._task = self._task, None
+        if task is not None:
+            await cancel(task)

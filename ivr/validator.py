@@ -131,16 +131,19 @@ def _parse_step(
     params = item[verb_name]
     param_pos: dict[str, Pos] = {}
     shorthand = getattr(verb, "shorthand", None)
+    short = False  # `- goto: main` for `- goto: {label: main}`
     if params is None:
         params = {}
     elif shorthand and not isinstance(params, dict | list):
         params = {shorthand: params}
         param_pos[shorthand] = doc.at(base)
+        short = True
     if isinstance(params, dict):
         param_pos.update(_positions(doc, base))
     for err in validate(params, verb.schema):
         where = err.path if err.path else ()
-        if err.path and err.path[0] == shorthand and shorthand not in item[verb_name]:
+        # (Was `shorthand not in item[verb_name]`: TypeError on `- goto: 5`, found by tests/fuzz.)
+        if short and err.path and err.path[0] == shorthand:
             pos = doc.at(base)
         else:
             pos = doc.key_at((*base, *where)) if err.at_key else doc.at((*base, *where))

@@ -31,6 +31,7 @@ harmonics better than a tapered window of the same length.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,6 +44,7 @@ from media.pipeline import FrameProcessor
 from media.resample import Resampler
 
 _F = npt.NDArray[np.float64]
+_F32 = npt.NDArray[np.float32]
 
 RATE = 8000
 WINDOW = 160
@@ -257,8 +259,40 @@ class DtmfDetector:
 
 
 EventSink = Callable[[list[DtmfEvent]], None]
-_BASIS32 = _BASIS.astype(np.float32)
-_ROWS_PER_PRODUCT = 8
+# The bank screens windows on the tone bins only (nominal and ±1%, cosine then sine: 48
+# columns); the second harmonics are needed for the rare window that passes the screen.
+_SCREEN_COLS = [*range(3 * 8), *range(_NF, _NF + 3 * 8)]
+_SCREEN32 = np.ascontiguousarray(_BASIS[:, _SCREEN_COLS], dtype=np.float32)
+_SCREEN32.flags.writeable = False
+# Windows per product. Above ~1M multiply-adds (OpenBLAS 0.3.31 here; older builds went
+# parallel sooner) a product goes to OpenBLAS's worker threads, which then spin between
+# ticks: measured 12-20 ms of CPU per tick for one product of 800 windows, ~0.35 ms in
+# products of 32-128 windows. 32 x 160 x 48 = 245,760 stays below the 262,144 that
+# OpenBLAS's gemm documents as its smallest threaded size.
+_ROWS_PER_PRODUCT = 32
+_INITIAL_SLOTS = 64
+
+
+class _BankedDetector(DtmfDetector):
+    """A detector whose previous HOP samples live in a row of its bank's array, so the bank
+    gathers and stores them for all legs in one operation a tick instead of one per leg."""
+
+    def __init__(self, bank: InbandDtmfBank, slot: int) -> None:
+        self._bank = bank
+        self._slot = slot
+        super().__init__(bank.t)
+
+    @property  # type: ignore[override]
+    def _last_block(self) -> _F:
+        row: _F = self._bank._last[self._slot].astype(np.float64)
+        return row
+
+    @_last_block.setter
+    def _last_block(self, value: _F) -> None:
+        self._bank._last[self._slot] = value
+
+    def reset(self) -> None:
+        DtmfDetector.__init__(self, self.t)
 
 
 class InbandDtmfBank:
@@ -267,74 +301,97 @@ class InbandDtmfBank:
     Per leg and frame, `DtmfDetector.feed` costs ~5 µs quiet and ~13 µs loud, nearly all numpy
     call overhead on 160 samples; at 400 calls that was a third of the server's CPU. Legs
     `push()` their frame during the tick and the ticker calls `flush()` once after all legs:
-    one energy pass, one float32 projection of every loud window, the level and purity tests
-    as array operations, and only the rare window that passes them goes through the same
-    plain-Python tests as `feed`. Decisions equal `feed`'s on 20 ms frames (float32 changes
-    bin powers by ~1e-6 relative). A detector with other thresholds, a frame of another size or
-    a detector holding a partial block goes through `feed` directly.
+    one gather of every leg's previous block (kept in one array, a row per detector), one
+    energy pass, one float32 projection of every loud window on the tone bins, the level and
+    purity tests as array operations, and only the rare window that passes them is projected
+    again in float64 (harmonics included) and goes through the same tests as `feed`.
+    Decisions equal `feed`'s on 20 ms frames (the float32 screen changes bin powers by ~1e-6
+    relative). A detector the bank did not make, a frame of another size or a detector
+    holding a partial block goes through `feed` directly.
     """
 
     def __init__(self, thresholds: DtmfThresholds | None = None) -> None:
         self.t = thresholds or DtmfThresholds()
         self._limits = DtmfDetector(self.t)
-        self._pending: list[tuple[DtmfDetector, Pcm, EventSink]] = []
+        # float32 holds every int16 sample exactly; the float64 tests recompute from it.
+        self._last: _F32 = np.zeros((_INITIAL_SLOTS, HOP), np.float32)
+        self._free: list[int] = list(range(_INITIAL_SLOTS - 1, -1, -1))
+        self._dets: list[_BankedDetector] = []
+        self._slots: list[int] = []
+        self._pcms: list[Pcm] = []
+        self._sinks: list[EventSink] = []
 
     def detector(self) -> DtmfDetector:
-        """A detector this bank batches (it shares the bank's thresholds)."""
-        return DtmfDetector(self.t)
+        """A detector this bank batches (it shares the bank's thresholds); its row is given
+        back when the detector is garbage."""
+        if not self._free:
+            grown = len(self._last) * 2
+            last = np.zeros((grown, HOP), np.float32)
+            last[: len(self._last)] = self._last
+            self._free.extend(range(grown - 1, len(self._last) - 1, -1))
+            self._last = last
+        slot = self._free.pop()
+        det = _BankedDetector(self, slot)
+        weakref.finalize(det, self._free.append, slot).atexit = False
+        return det
 
     def push(self, detector: DtmfDetector, pcm: Pcm, sink: EventSink) -> None:
         """Queue one 20 ms frame; `sink(events)` runs in `flush()` when presses end."""
-        if detector.t is not self.t or len(pcm) != WINDOW or len(detector._pending):
+        if (type(detector) is not _BankedDetector or detector._bank is not self
+                or len(pcm) != WINDOW or len(detector._pending)):
             events = detector.feed(pcm)
             if events:
                 sink(events)
             return
-        self._pending.append((detector, pcm, sink))
+        self._dets.append(detector)
+        self._slots.append(detector._slot)
+        self._pcms.append(pcm)
+        self._sinks.append(sink)
 
     def flush(self) -> None:
         """Analyse every queued frame (two windows each) and step each detector."""
-        pending, self._pending = self._pending, []
-        n = len(pending)
+        dets, sinks = self._dets, self._sinks
+        n = len(dets)
         if n == 0:
             return
+        slots = np.array(self._slots)
+        pcm = np.concatenate(self._pcms)
+        self._dets, self._slots, self._pcms, self._sinks = [], [], [], []
         lim = self._limits
-        x = np.empty((n, HOP + WINDOW))
-        x[:, :HOP] = np.stack([d._last_block for d, _, _ in pending])
-        x[:, HOP:] = np.stack([pcm for _, pcm, _ in pending])
+        x = np.empty((n, HOP + WINDOW), np.float32)
+        x[:, :HOP] = self._last.take(slots, axis=0)
+        x[:, HOP:] = pcm.reshape(n, WINDOW)
+        self._last[slots] = x[:, WINDOW:]
         blocks = x.reshape(n, 3, HOP)
         energy = np.einsum("ijk,ijk->ij", blocks, blocks)
         totals = energy[:, :2] + energy[:, 1:]  # (n, 2): the frame's two windows
         keys: dict[int, list[str | None]] = {}
         loud = np.flatnonzero(totals.max(axis=1) >= lim._quiet)
         if len(loud):
-            xl = x[loud]
-            windows = np.stack((xl[:, :WINDOW], xl[:, HOP:]), axis=1).reshape(-1, WINDOW)
-            w32 = windows.astype(np.float32)
-            proj = np.empty((len(w32), 2 * _NF), np.float32)
-            # Small products on purpose: above ~64k multiply-adds OpenBLAS hands a product to
-            # its worker threads, which then spin between ticks; that doubled the server's
-            # CPU at 400 calls. Eight windows at a time stay on this thread (measured: same
-            # CPU as one big product's wall time, ~0.3 ms per 800 windows).
-            for i in range(0, len(w32), _ROWS_PER_PRODUCT):
-                np.matmul(
-                    w32[i : i + _ROWS_PER_PRODUCT], _BASIS32,
-                    out=proj[i : i + _ROWS_PER_PRODUCT],
-                )
-            power = proj[:, :_NF] ** 2 + proj[:, _NF:] ** 2
-            peaks = power[:, :24].reshape(-1, 3, 2, 4).max(axis=(1, 3))
+            xl = x[loud] if len(loud) < n else x
+            # (windows, 2, 48): each row's two windows, projected straight from the row.
+            pairs = np.empty((len(loud), 2, len(_SCREEN_COLS)), np.float32)
+            for i in range(0, len(loud), _ROWS_PER_PRODUCT):
+                rows = xl[i : i + _ROWS_PER_PRODUCT]
+                np.matmul(rows[:, :WINDOW], _SCREEN32, out=pairs[i : i + _ROWS_PER_PRODUCT, 0])
+                np.matmul(rows[:, HOP:], _SCREEN32, out=pairs[i : i + _ROWS_PER_PRODUCT, 1])
+            proj = pairs.reshape(-1, len(_SCREEN_COLS))
+            np.square(proj, out=proj)
+            power = proj[:, :24] + proj[:, 24:]  # nominal, -1%, +1% bins of the 8 tones
+            best = np.maximum(power[:, :8], power[:, 8:16])
+            np.maximum(best, power[:, 16:], out=best)
+            rp = np.maximum(np.maximum(best[:, 0], best[:, 1]), np.maximum(best[:, 2], best[:, 3]))
+            cp = np.maximum(np.maximum(best[:, 4], best[:, 5]), np.maximum(best[:, 6], best[:, 7]))
             tot = totals[loud].reshape(-1)
-            passed = (peaks.min(axis=1) >= lim._min_power) & (
-                peaks.sum(axis=1) * _ENERGY_SCALE >= self.t.min_tone_fraction * tot
+            passed = (np.minimum(rp, cp) >= lim._min_power) & (
+                (rp + cp) * _ENERGY_SCALE >= self.t.min_tone_fraction * tot
             )
             for k in np.flatnonzero(passed).tolist():
                 row, half = int(loud[k // 2]), k % 2
-                rp, cp = peaks[k].tolist()
-                key = lim._check(power[k].tolist(), rp, cp, x[row], half * HOP)
+                key = self._check(x[row].astype(np.float64), half * HOP)
                 keys.setdefault(row, [None, None])[half] = key
         idle = (None, None)
-        for i, (det, _, sink) in enumerate(pending):
-            det._last_block = x[i, WINDOW:]
+        for i, det in enumerate(dets):
             pair = keys.get(i, idle)
             if det._digit is None and det._candidate is None and pair is idle:
                 continue  # stepping None from idle changes nothing
@@ -344,7 +401,13 @@ class InbandDtmfBank:
                 if ev is not None:
                     events.append(ev)
             if events:
-                sink(events)
+                sinks[i](events)
+
+    def _check(self, x: _F, start: int) -> str | None:
+        """The window of x at `start` passed the float32 screen: every test again in float64,
+        by the detector's own `_classify` on that one window."""
+        window = x[start : start + WINDOW]
+        return self._limits._classify(window, (window @ _BASIS)[None, :], [float(window @ window)])[0]
 
 
 class InbandDtmfProcessor(FrameProcessor):

@@ -57,6 +57,12 @@ class MediaTicker:
     def __len__(self) -> int:
         return len(self._members)
 
+    @property
+    def tick_index(self) -> int:
+        """The schedule position of the latest tick: ticks run plus ticks skipped. A member
+        that keeps a timeline (a recording) sees from it how many ticks it missed."""
+        return self.ticks + self.skipped_ticks
+
     def member_kinds(self) -> dict[str, int]:
         """How many members of each class are on the clock (legs by kind, for metrics)."""
         out: dict[str, int] = {}

@@ -47,10 +47,14 @@ FRAME_SAMPLES = RATE // 50  # 20 ms at 8 kHz
 # what the disk thread had not written yet; at 1 s the file came out just over a second short
 # under load (tests/recordings/test_recorded_calls.py), against "within a second".
 FRAMES_PER_CHUNK = 25
+# Skipped ticks filled with silence at once, at most (a 10 s stall; a longer one is cut).
+MAX_SKIPPED_FILL = 500
 # A side may run up to 3 frames ahead of the caller's tick (ticker order, jitter); beyond
 # that its oldest frames are dropped and counted, so the channels stay within 60 ms.
 SIDE_FRAMES = 3
 _SILENCE = np.zeros(FRAME_SAMPLES, np.int16)
+_STEREO_FRAME = 2 * FRAME_SAMPLES  # samples of one interleaved 20 ms frame
+_PAUSED = Privacy.PAUSED
 
 
 class PrivacySource(Protocol):
@@ -121,8 +125,18 @@ class CallRecorder:
     def __init__(
         self, call_id: str, privacy: PrivacySource, stream: WavStream, writer: DiskWriter,
         *, on_spans: Callable[[list[PausedSpan]], None] | None = None,
+        tick_index: Callable[[], int] | None = None, origin_tick: int | None = None,
     ) -> None:
         self.call_id = call_id
+        # The media clock's schedule position (`MediaTicker.tick_index`): ticks the clock
+        # skipped (a stalled loop) go into the file as silence, so the recording stays on the
+        # call's clock, where the transcript's times and the paused spans are. `origin_tick`:
+        # the position at the call's answer, where the transcript's times start; the ticks
+        # from it to this recorder's first are silence too (the file is made in a thread
+        # first: under load that took long enough to move every segment off its audio).
+        self._tick_index = tick_index
+        self._last_tick: int | None = origin_tick if tick_index is not None else None
+        self.skipped_frames = 0
         self._privacy = privacy
         self.stream = stream
         self.writer = writer
@@ -197,14 +211,30 @@ class CallRecorder:
         self._right.push(frame)
 
     def _tick(self, heard: AudioFrame) -> None:
-        """One tick of the caller's leg: one stereo frame onto the timeline."""
+        """One tick of the caller's leg: one stereo frame onto the timeline (after silence
+        for the ticks the clock skipped since the last one). Runs 50 times a second per
+        recorded call on the media loop: kept to what each tick needs."""
+        tick_index = self._tick_index
+        if tick_index is not None:
+            index = tick_index()
+            last, self._last_tick = self._last_tick, index
+            if last is not None and index - last > 1:
+                missed = min(index - last - 1, MAX_SKIPPED_FILL)
+                for _ in range(missed):
+                    self.write_frame(_SILENCE, _SILENCE)
+                self.skipped_frames += missed
         left = self._left.take()
-        if self._agent is None:
-            self._right.push(heard)  # until an agent joins, the right is what the caller hears
-        right = self._right.take()
+        right_side = self._right
+        if self._agent is not None:
+            right = right_side.take()
+        elif not right_side.frames and heard.sample_rate == RATE:
+            right = heard.samples  # until an agent joins, the right is what the caller hears
+        else:
+            right_side.push(heard)
+            right = right_side.take()
         if self._parties:
             left, right = self._mix_parties(left, right)
-        if self._privacy.privacy is Privacy.PAUSED:
+        if self._privacy.privacy is _PAUSED:
             left = right = _SILENCE
         self.write_frame(left, right)
 
@@ -218,9 +248,10 @@ class CallRecorder:
 
     def write_frame(self, left: Pcm, right: Pcm) -> None:
         """Append one 20 ms stereo frame (also what tests drive directly)."""
-        at = self._in_chunk * 2 * FRAME_SAMPLES
-        self._chunk[at:at + 2 * FRAME_SAMPLES:2] = _fit(left)
-        self._chunk[at + 1:at + 2 * FRAME_SAMPLES:2] = _fit(right)
+        at = self._in_chunk * _STEREO_FRAME
+        chunk = self._chunk
+        chunk[at:at + _STEREO_FRAME:2] = left if len(left) == FRAME_SAMPLES else _fit(left)
+        chunk[at + 1:at + _STEREO_FRAME:2] = right if len(right) == FRAME_SAMPLES else _fit(right)
         self._in_chunk += 1
         self.frames += 1
         if self._in_chunk == FRAMES_PER_CHUNK:

@@ -97,6 +97,9 @@ class Recordings:
         self.compress = compress
         self.notify = notify
         self.active: dict[str, tuple[str, str, CallRecorder]] = {}  # call id -> (id, loc, rec)
+        # The media clock's schedule position (`MediaTicker.tick_index`), set by the server:
+        # recordings fill the ticks it skipped with silence (`CallRecorder`).
+        self.tick_index: Callable[[], int] | None = None
         self.repaired = 0
         self.settled_at_start = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -142,16 +145,19 @@ class Recordings:
 
     async def start(
         self, call_id: str, privacy: PrivacySource, caller: LegMedia, *,
-        interaction_id: int | None = None,
+        interaction_id: int | None = None, origin_tick: int | None = None,
     ) -> str:
         """Begin recording `call_id` from its caller's leg; returns the recording's id. The
-        taps go on first (no audio is lost to the database round trip), then the row."""
+        taps go on first (no audio is lost to the database round trip), then the row.
+        `origin_tick`: `tick_index()` at the call's answer, where the file starts (see
+        `CallRecorder`)."""
         rid = uuid.uuid4().hex
         started = self.wall()
         location, file = await asyncio.to_thread(self.storage.create, rid, started)
         stream = await asyncio.to_thread(WavStream, file)
         recorder = CallRecorder(call_id, privacy, stream, self.writer,
-                                on_spans=lambda spans: self._spans(rid, spans))
+                                on_spans=lambda spans: self._spans(rid, spans),
+                                tick_index=self.tick_index, origin_tick=origin_tick)
         recorder.attach_caller(caller)
         self.active[call_id] = (rid, location, recorder)
         await self.index.start(RecordingRow(

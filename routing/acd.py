@@ -759,5 +759,8 @@ class Acd:
                                                                              "missed-offer")
         await self.store.transition(agent.id, _A.BREAK, now=self.clock.now(),
                                     expect=frozenset({_A.RESERVED}), reason=reason)
-        log.info("agent %s did not take %s (%s): not ready", agent.id,
-                 f"entry {entry.id}" if entry is not None else "a direct offer", why.result)
+        # The reason names the failure (a SIP status, a socket error, a timeout), never the
+        # caller: what to look at when an agent's phone keeps refusing.
+        log.info("agent %s did not take %s (%s: %s): not ready", agent.id,
+                 f"entry {entry.id}" if entry is not None else "a direct offer", why.result,
+                 why.reason or "no reason given")

@@ -90,11 +90,12 @@ end
 return out
 """
 
-# ARGV: prefix. Every agent's status as one JSON text, a list of [id, state, reason,
-# since, idle_since, active, reserved_for] (values the strings stored, so numbers come back
-# exactly; false where unset), kept ready by every move in `<p>snap`: one reply to parse.
+# ARGV: prefix. Every agent's status, one JSON list per line: [id, state, reason, since,
+# idle_since, active, reserved_for] (values the strings stored, so numbers come back exactly;
+# false where unset), kept ready by every move in `<p>snap`. One reply, and a reader can
+# decode only the lines that changed since its last read (JSON text holds no raw newline).
 STATUSES = """
-return '[' .. table.concat(redis.call('HVALS', ARGV[1] .. 'snap'), ',') .. ']'
+return table.concat(redis.call('HVALS', ARGV[1] .. 'snap'), '\\n')
 """
 
 # ARGV: prefix, now, node id, then agent id and entry id pairs. Each agent AVAILABLE is
@@ -150,10 +151,10 @@ redis.call('HDEL', p .. 'owner', 'e:' .. id)
 return raw
 """
 
-# ARGV: prefix, queue. The queue's entries in line order (priority, then place), as one
-# JSON array (the sorted set's members are the entries' texts).
+# ARGV: prefix, queue. The queue's entries in line order (priority, then place), one JSON
+# text per line (the sorted set's members are the entries' texts).
 ENTRIES = """
-return '[' .. table.concat(redis.call('ZRANGE', ARGV[1] .. 'q:' .. ARGV[2], 0, -1), ',') .. ']'
+return table.concat(redis.call('ZRANGE', ARGV[1] .. 'q:' .. ARGV[2], 0, -1), '\\n')
 """
 
 # ARGV: prefix, callback id, callback JSON, node id. 0 if the id is stored already.

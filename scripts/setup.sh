@@ -18,6 +18,8 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 # Kamailio: the SIP edge of the cluster tests and scripts/run-cluster.sh; a Compose client
 # checks docker-compose.yml (tests/cluster).
 command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || need_apt+=(kamailio)
+# Its TLS module (a separate Debian package): the TLS edge of the trunk tests (tests/trunk).
+compgen -G "/usr/lib/*/kamailio/modules/tls.so" >/dev/null || need_apt+=(kamailio-tls-modules)
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 \
     || need_apt+=(docker-compose)
 if [ "${#need_apt[@]}" -gt 0 ]; then

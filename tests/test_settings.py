@@ -35,6 +35,14 @@ def test_defaults_then_file_then_flags(tmp_path: Path) -> None:
         ("a: [\n", ":2:1: not valid YAML"),
         ("- 1\n", "the top level must be a mapping"),
         ("demo_hangup_after: -1\n", "positive number of seconds"),
+        # media: realtime scheduling (centralita.realtime)
+        ("media: 10\n", "media must be a mapping"),
+        ("media: {realtime: 10}\n", "media: unknown key 'realtime'"),
+        ("media: {realtime_priority: 0}\n", "realtime_priority must be a whole number from 1 to 99"),
+        ("media: {realtime_priority: 100}\n", "from 1 to 99"),
+        ("media: {realtime_priority: true}\n", "from 1 to 99"),
+        ("media: {realtime_priority: '10'}\n", "from 1 to 99"),
+        ("media: {switch_interval_ms: 0}\n", "switch_interval_ms must be a number"),
     ],
 )
 def test_bad_config_names_file_and_problem(tmp_path: Path, text: str, message: str) -> None:

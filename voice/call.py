@@ -170,8 +170,9 @@ class Call:
         self.end_cause: str | None = None
         self.digits: list[str] = []
         self._sensitive_input = False
-        # Where in `digits` the last two IVR steps began (see `sensitive_input`).
-        self._step_starts = (0, 0)
+        # How many of `digits` the flow's verbs have read (ivr.media.events.CallInput keeps
+        # it): the rest are type-ahead a sensitive step may yet take (see `sensitive_input`).
+        self.digits_read = 0
         self.digit_sources: list[str] = []
         self._events: deque[CallEvent] = deque(maxlen=EVENT_QUEUE_SIZE)
         self._event_ready = asyncio.Event()
@@ -194,13 +195,12 @@ class Call:
 
     @sensitive_input.setter
     def sensitive_input(self, on: bool) -> None:
-        earlier, last = self._step_starts
         if on and not self._sensitive_input:
-            # Keys typed during the step before (over its prompt) are type-ahead the sensitive
-            # step may take: the call cannot tell which it will, so it keeps none of them.
-            for i in range(earlier, len(self.digits)):
+            # Keys typed ahead, that no step has read yet, are the sensitive step's to take:
+            # the call cannot tell which it will, so it keeps none of them. However many steps
+            # (a `set`, a `goto`) stand between the step they were typed over and this one.
+            for i in range(min(self.digits_read, len(self.digits)), len(self.digits)):
                 self.digits[i] = MASKED_KEY
-        self._step_starts = (last, len(self.digits))
         self._sensitive_input = on
 
     def shown_digits(self) -> str:

@@ -25,16 +25,13 @@ import contextlib
 import dataclasses
 import logging
 import threading
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from common.languages import AUTO, DEFAULT_LANGUAGE, LANGUAGES
 from media.asr.base import RecognitionError, TranscriptResult
-from media.frames import AudioFrame
-from media.vad import Utterance, UtteranceSegmenter, make_detector
-from voice.utterance_pool import MAX_PENDING_UTTERANCES, UtterancePool
+from media.vad import Utterance
+from voice.utterance_pool import UtterancePool, UtteranceStream
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +105,19 @@ class LanguagePools:
         """The language of `utt` among the served ones, off the event loop."""
         self.detections += 1
         engine = self.detector_pool().engine
-        return asyncio.wrap_future(self._detector.submit(
-            engine.detect_language, utt.samples, rate, tuple(LANGUAGES)))
+        return asyncio.wrap_future(
+            self._detector.submit(engine.detect_language, utt.samples, rate, tuple(LANGUAGES))
+        )
 
     def __call__(self, sample_rate: int, *, hints: tuple[str, ...] = ()) -> LanguageStream:
         """An English stream (the default language), as `UtterancePool.stream`."""
         return LanguageStream(self, sample_rate, _english, hints)
 
-    def bind(self, language: LanguageSource,
-             call_hints: Callable[[], tuple[str, ...]] | None = None,
-             ) -> Callable[..., LanguageStream]:
+    def bind(
+        self,
+        language: LanguageSource,
+        call_hints: Callable[[], tuple[str, ...]] | None = None,
+    ) -> Callable[..., LanguageStream]:
         """A stream factory whose streams follow `language()` (a call's language) and, for
         a stream given no hints of its own, `call_hints()` (the call's `hints:`)."""
 
@@ -134,34 +134,26 @@ class LanguagePools:
                 pool.close()
 
 
-class LanguageStream:
+class LanguageStream(UtteranceStream[tuple[str, float | None, str]]):
     """One party's stream in its call's language: VAD here, recognition in the pool of the
     language, finals in utterance order (`LanguageResult`)."""
 
     def __init__(
-        self, pools: LanguagePools, sample_rate: int, language: LanguageSource,
-        hints: tuple[str, ...] = (), call_hints: Callable[[], tuple[str, ...]] | None = None,
+        self,
+        pools: LanguagePools,
+        sample_rate: int,
+        language: LanguageSource,
+        hints: tuple[str, ...] = (),
+        call_hints: Callable[[], tuple[str, ...]] | None = None,
     ) -> None:
-        if sample_rate not in (8000, 16000):
-            raise ValueError(f"sample_rate must be 8000 or 16000, got {sample_rate}")
+        english = pools.english
+        super().__init__(sample_rate, english.vad, english.vad_config)
         self.pools = pools
-        self.sample_rate = sample_rate
         self.language = language
         self.hints = hints
         self._call_hints = call_hints
         self.detected: str | None = None
-        self._loop = asyncio.get_running_loop()
-        english = pools.english
-        self._segmenter = UtteranceSegmenter(make_detector(english.vad, sample_rate),
-                                             english.vad_config)
-        self._pending: deque[tuple[Utterance, asyncio.Future[tuple[str, float | None, str]]]] = (
-            deque())
         self._tasks: set[asyncio.Task[None]] = set()
-        self._changed = asyncio.Event()
-        self._ended = False
-        self._frame_len = max(1, sample_rate // 50)
-        self.dropped_finals = 0
-        self.dropped_frames = 0
         # A call already in another language (or detecting one) starts that pool now, so its
         # model loads while the prompt plays rather than on the caller's first utterance.
         wanted = self._wanted()
@@ -170,49 +162,36 @@ class LanguageStream:
         elif wanted != DEFAULT_LANGUAGE:
             pools.pool_for(wanted)
 
-    def push_frame(self, frame: AudioFrame) -> None:
-        if self._ended:
-            raise RuntimeError("push_frame() after end_input()")
-        self._submit(self._segmenter.push(frame.samples))
-
-    def flush(self) -> None:
-        if self._ended:
-            raise RuntimeError("flush() after end_input()")
-        self._submit(self._segmenter.flush())
-
-    def end_input(self) -> None:
-        if not self._ended:
-            self._submit(self._segmenter.flush())
-            self._ended = True
-            self._changed.set()
-
     def _wanted(self) -> str:
         code = self.language() or DEFAULT_LANGUAGE
         if code == AUTO:
             return self.detected or AUTO
         return code if code in LANGUAGES else DEFAULT_LANGUAGE
 
-    def _submit(self, events: list[Any]) -> None:
-        for ev in events:
-            if not isinstance(ev, Utterance):
-                continue
-            if len(self._pending) >= MAX_PENDING_UTTERANCES:
-                dropped, old = self._pending.popleft()
-                if not old.done():
-                    old.set_result(("", None, DEFAULT_LANGUAGE))
-                self.dropped_finals += 1
-                self.dropped_frames += -(-len(dropped.samples) // self._frame_len)
-            fut: asyncio.Future[tuple[str, float | None, str]] = self._loop.create_future()
-            task = asyncio.create_task(self._recognise(ev, self._wanted(), self._loop.time(), fut),
-                                       name="asr-language")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            self._pending.append((ev, fut))
-            self._changed.set()
+    def _recognise(self, utt: Utterance) -> asyncio.Future[tuple[str, float | None, str] | None]:
+        # The language is read now, when the utterance ends: a flow may switch mid-call.
+        fut: asyncio.Future[tuple[str, float | None, str] | None] = self._loop.create_future()
+        task = asyncio.create_task(
+            self._run(utt, self._wanted(), self._loop.time(), fut), name="asr-language"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return fut
 
-    async def _recognise(
-        self, utt: Utterance, language: str, priority: float,
-        out: asyncio.Future[tuple[str, float | None, str]],
+    def _final(
+        self, utt: Utterance, value: tuple[str, float | None, str]
+    ) -> TranscriptResult | None:
+        text, conf, language = value
+        if not text:
+            return None
+        return LanguageResult(text, True, utt.start, utt.end, conf, "whisper", language)
+
+    async def _run(
+        self,
+        utt: Utterance,
+        language: str,
+        priority: float,
+        out: asyncio.Future[tuple[str, float | None, str] | None],
     ) -> None:
         try:
             if language == AUTO:
@@ -221,7 +200,7 @@ class LanguageStream:
             pool = self.pools.pool_for(language)
             # A gather's phrases, else the call's (read now: a queue may have added some).
             hints = self.hints or (self._call_hints() if self._call_hints else ())
-            text, conf = await pool.submit(utt, self.sample_rate, priority, hints)
+            heard = await pool.submit(utt, self.sample_rate, priority, hints)
         except asyncio.CancelledError:
             if not out.done():
                 out.cancel()
@@ -231,41 +210,13 @@ class LanguageStream:
                 out.set_exception(exc)
             return
         if not out.done():
-            out.set_result((text, conf, language))
-
-    def __aiter__(self) -> AsyncIterator[TranscriptResult]:
-        return self._results()
-
-    async def _results(self) -> AsyncIterator[TranscriptResult]:
-        while True:
-            if self._pending:
-                utt, fut = self._pending[0]
-                try:
-                    text, conf, language = await fut
-                except Exception as exc:
-                    raise RecognitionError(f"whisper failed: {type(exc).__name__}") from exc
-                finally:
-                    if self._pending and self._pending[0][1] is fut:
-                        self._pending.popleft()
-                if text:
-                    yield LanguageResult(text, True, utt.start, utt.end, conf, "whisper",
-                                         language)
-                continue
-            if self._ended:
-                return
-            self._changed.clear()
-            await self._changed.wait()
+            out.set_result(None if heard is None else (*heard, language))
 
     async def aclose(self) -> None:
         """Drop utterances not yet recognised; cancel and await their tasks."""
-        self._ended = True
-        while self._pending:
-            _, fut = self._pending.popleft()
-            if not fut.done():
-                fut.set_result(("", None, DEFAULT_LANGUAGE))
+        await super().aclose()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._changed.set()

@@ -143,8 +143,10 @@ class SipLeg(TappedLeg):
                 if done is not None:
                     done()
         if self._taps_out.taps:
-            # Decoded back from what goes on the wire: only paid for while someone listens.
-            heard = codec.decode(payload or self._silence, self.frames_out * FRAME_SAMPLES)
+            # Decoded back from what goes on the wire: only paid for while someone listens,
+            # and once per process for a shared prompt's frames and silence.
+            heard = codec.decode_shared(payload or self._silence,
+                                        self.frames_out * FRAME_SAMPLES)
             self._taps_out.deliver(heard)
         if not self._sending or self.rtp.remote is None:
             return

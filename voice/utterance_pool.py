@@ -18,12 +18,31 @@ the five recorded utterances through 8 kHz PCMU):
 
 * **Short windows.** faster-whisper pads every utterance to whisper's 30 s window; the encoder
   cost is ~0.40 s of CPU of the ~0.45–0.55 s per utterance. CTranslate2 accepts a shorter
-  mel input, and the encoder cost falls with it (10 s: 0.04 s). Padding each utterance to at
-  least 10 s with ≥ 3 s of silence after the speech kept WER at 1.4% (same as 30 s) at
-  ~0.18 s CPU per utterance; padding only 1 s lost a little accuracy (2.8%).
+  mel input, and the encoder cost falls with it. Each utterance gets a window of its speech
+  plus ≥ 3 s of silence, 10 s at the least (media.asr.whisper: `MIN_WINDOW`, `TAIL_PAD`, and
+  the figures that chose them): 5 s windows cost ~25% less CPU per utterance, but whisper
+  repeated itself on them (decoding loops, each done again on 30 s).
 * **Batches.** A worker that finds several utterances waiting decodes up to `max_batch` of
-  them in one `generate` call (padded to the longest). Batching 30 s windows saved only
-  ~25% per utterance on CPU, so it matters less than the windows; it is there for bursts.
+  them in one `generate` call (padded to the longest). On CPU the decoder's steps are bound
+  by reading the weights, which a batch shares: 4 a batch halved the
+  decoder's CPU per utterance (0.095 -> 0.05 s) and left the encoder's as it was; 8 saved no
+  more decoding and padded more windows. Under load batches fill by themselves (a worker
+  takes what waited while it decoded); a lone utterance is decoded at once.
+  Measured again 2026-12-07 (CPU ms per utterance, encoder / decoder, 10 s windows, one
+  thread, CTranslate2 on AVX-512, a busy machine): 1 a batch 82 / 84, 2 85 / 68, 4 89 / 55,
+  8 115 / 46.
+  Past 4 the encoder costs more per utterance than the decoder saves, so `max_batch`
+  stays 4.
+
+Where the CPU of an utterance goes (2026-12-07, process CPU on the five recorded
+utterances, 4 a batch, and py-spy / perf on the bench's calls), before -> after this date's
+changes: mel spectrogram 27 -> 3 ms (numpy's OpenBLAS spun both cores for its one matrix
+product; media.asr.whisper.log_mel), encoder 89-97 ms (80-83 with CTranslate2's kernels on
+AVX-512, not kept: media.asr.whisper's window figures), decoder 51-57 ms (the int8
+vocabulary projection and cross-attention over the window's 500 positions, ~2.2 ms a
+token), resampling to 16 kHz 2.5 ms; this pool's Python under 1%.
+Each call's own work on the event loop (µ-law decode, VAD, the transcriber's ring buffer)
+is per 20 ms frame, not per utterance.
 
 The decoding itself (windows, one `generate` per batch, whisper's no-speech rule, junk text)
 is `media.asr.whisper.WhisperEngine.decode`, which the stock engine uses too: a file given to
@@ -41,7 +60,7 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from media.asr.base import RecognitionError, TranscriptResult
 from media.asr.whisper import WhisperEngine
@@ -49,6 +68,8 @@ from media.frames import AudioFrame
 from media.vad import Utterance, UtteranceSegmenter, VadConfig, make_detector
 
 log = logging.getLogger(__name__)
+
+V = TypeVar("V")
 
 # Per stream: finished utterances waiting for a worker. Past this the oldest waiting one is
 # dropped (counted): a line that talks faster than it can be recognised must not grow memory.
@@ -124,8 +145,9 @@ class UtterancePool:
             self.engine.load()
             self.engine.prompt()
         except Exception as exc:  # the first job fails the same way and says so to its reader
-            log.warning("whisper model %s did not load: %s", self.engine.model_name,
-                        type(exc).__name__)
+            log.warning(
+                "whisper model %s did not load: %s", self.engine.model_name, type(exc).__name__
+            )
 
     @property
     def queued(self) -> int:
@@ -147,9 +169,7 @@ class UtterancePool:
         with self._cond:
             if self._stopping:
                 raise RuntimeError("the utterance pool is closed")
-            heapq.heappush(
-                self._heap, _Job(priority, next(self._seq), utt, rate, hints, loop, fut)
-            )
+            heapq.heappush(self._heap, _Job(priority, next(self._seq), utt, rate, hints, loop, fut))
             self._cond.notify()
         return fut
 
@@ -180,8 +200,7 @@ class UtterancePool:
                 # One generate call takes one prompt shape (media.asr.whisper), so a batch
                 # holds utterances with the oldest one's hints; a bounded look past others.
                 others: list[_Job] = []
-                while (self._heap and len(batch) < self.max_batch
-                       and len(others) < BATCH_SCAN):
+                while self._heap and len(batch) < self.max_batch and len(others) < BATCH_SCAN:
                     job = heapq.heappop(self._heap)
                     (batch if job.hints == batch[0].hints else others).append(job)
                 for job in others:
@@ -224,20 +243,22 @@ def _resolve(job: _Job, value: tuple[str, float | None] | BaseException) -> None
         job.loop.call_soon_threadsafe(settle)
 
 
-class PooledStream:
-    """One party's stream: VAD here, recognition in the pool, finals in utterance order."""
+class UtteranceStream(Generic[V]):
+    """One party's stream: VAD here, on the caller's event loop; each finished utterance's
+    recognition started at once (`_recognise`, a subclass's); finals in utterance order
+    (`_final`). The backlog rule, backpressure and closing are shared by the pooled stream
+    below and voice.language_pools.LanguageStream.
 
-    def __init__(
-        self, pool: UtterancePool, sample_rate: int, hints: tuple[str, ...] = ()
-    ) -> None:
+    A dropped or abandoned utterance's future is settled with None: "nothing said" (a pool
+    worker skips a job whose future is done)."""
+
+    def __init__(self, sample_rate: int, vad: str, vad_config: VadConfig) -> None:
         if sample_rate not in (8000, 16000):
             raise ValueError(f"sample_rate must be 8000 or 16000, got {sample_rate}")
-        self.pool = pool
         self.sample_rate = sample_rate
-        self.hints = hints
         self._loop = asyncio.get_running_loop()
-        self._segmenter = UtteranceSegmenter(make_detector(pool.vad, sample_rate), pool.vad_config)
-        self._pending: deque[tuple[Utterance, asyncio.Future[Any]]] = deque()
+        self._segmenter = UtteranceSegmenter(make_detector(vad, sample_rate), vad_config)
+        self._pending: deque[tuple[Utterance, asyncio.Future[V | None]]] = deque()
         self._changed = asyncio.Event()
         self._room = asyncio.Event()  # set when the reader takes an utterance off `_pending`
         self._ended = False
@@ -246,6 +267,14 @@ class PooledStream:
         # (the transcriber adds these to its `dropped_frames`).
         self.dropped_finals = 0
         self.dropped_frames = 0
+
+    def _recognise(self, utt: Utterance) -> asyncio.Future[V | None]:
+        """Start recognising `utt` (it has just ended); its result, or None for nothing."""
+        raise NotImplementedError
+
+    def _final(self, utt: Utterance, value: V) -> TranscriptResult | None:
+        """The final for `utt` recognised as `value` (None: nothing was said)."""
+        raise NotImplementedError
 
     def push_frame(self, frame: AudioFrame) -> None:
         if self._ended:
@@ -278,12 +307,11 @@ class PooledStream:
                 continue
             if len(self._pending) >= MAX_PENDING_UTTERANCES:
                 dropped, old = self._pending.popleft()
-                if not old.done():  # the worker skips it; the reader sees "nothing said"
-                    old.set_result(("", None))
+                if not old.done():  # its job is skipped; the reader sees "nothing said"
+                    old.set_result(None)
                 self.dropped_finals += 1
                 self.dropped_frames += -(-len(dropped.samples) // self._frame_len)
-            fut = self.pool.submit(ev, self.sample_rate, self._loop.time(), self.hints)
-            self._pending.append((ev, fut))
+            self._pending.append((ev, self._recognise(ev)))
             self._changed.set()
 
     def __aiter__(self) -> AsyncIterator[TranscriptResult]:
@@ -294,7 +322,7 @@ class PooledStream:
             if self._pending:
                 utt, fut = self._pending[0]
                 try:
-                    text, conf = await fut
+                    value = await fut
                 except Exception as exc:
                     raise RecognitionError(f"whisper failed: {type(exc).__name__}") from exc
                 finally:
@@ -302,8 +330,9 @@ class PooledStream:
                     if self._pending and self._pending[0][1] is fut:
                         self._pending.popleft()
                     self._room.set()
-                if text:
-                    yield TranscriptResult(text, True, utt.start, utt.end, conf, "whisper")
+                result = None if value is None else self._final(utt, value)
+                if result is not None:
+                    yield result
                 continue
             if self._ended:
                 return
@@ -316,6 +345,22 @@ class PooledStream:
         while self._pending:
             _, fut = self._pending.popleft()
             if not fut.done():
-                fut.set_result(("", None))
+                fut.set_result(None)
         self._changed.set()
         self._room.set()
+
+
+class PooledStream(UtteranceStream[tuple[str, float | None]]):
+    """One party's stream: VAD here, recognition in the pool, finals in utterance order."""
+
+    def __init__(self, pool: UtterancePool, sample_rate: int, hints: tuple[str, ...] = ()) -> None:
+        super().__init__(sample_rate, pool.vad, pool.vad_config)
+        self.pool = pool
+        self.hints = hints
+
+    def _recognise(self, utt: Utterance) -> asyncio.Future[tuple[str, float | None] | None]:
+        return self.pool.submit(utt, self.sample_rate, self._loop.time(), self.hints)
+
+    def _final(self, utt: Utterance, value: tuple[str, float | None]) -> TranscriptResult | None:
+        text, conf = value
+        return TranscriptResult(text, True, utt.start, utt.end, conf, "whisper") if text else None

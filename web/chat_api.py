@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "chat" / "static"
 # "Call us" places its call with the agent desk's own WebRTC module: one file, two pages.
-SOFTPHONE_JS = Path(__file__).parent / "desk" / "static" / "softphone.js"
+SOFTPHONE_JS = Path(__file__).parent / "common" / "static" / "softphone.js"
 CHAT: web.AppKey[ChatService] = web.AppKey("chat_service", ChatService)
 # The widget reconnects on its own, so a socket that went quiet can be dropped quickly:
 # aiohttp pings every 25 s and closes a socket that does not answer within half of that.

@@ -60,16 +60,20 @@ class CallInput:
 
     def unread(self, item: Input) -> None:
         """Hand `item` back: the next `next()` returns it first."""
+        if isinstance(item, Digit):
+            self.call.digits_read -= 1  # typed ahead again, for whichever step reads it next
         self._pushed.appendleft(item)
 
     def clear_digits(self) -> None:
         """Forget key presses already waiting (type-ahead a fresh prompt must not see)."""
-        self._pushed = deque(i for i in self._pushed if not isinstance(i, Digit))
+        kept: deque[Input] = deque(i for i in self._pushed if not isinstance(i, Digit))
+        self.call.digits_read += len(self._pushed) - len(kept)  # gone: no step will read them
+        self._pushed = kept
 
     async def next(self, clock: Clock, within: float | None) -> Input | None:
         """The next key press or hang-up; None when `within` seconds (on `clock`) pass first."""
         if self._pushed:
-            return self._pushed.popleft()
+            return self._read(self._pushed.popleft())
         if self.call.state is CallState.ENDED:
             return HungUp()
         while True:
@@ -78,10 +82,15 @@ class CallInput:
                 return None
             item = _as_input(event)
             if item is not None:
-                return item
+                return self._read(item)
             # "played", holds and other events are not the caller's input; a timeout keeps
             # running from when we started waiting only approximately (events are rare).
 
+
+    def _read(self, item: Input) -> Input:
+        if isinstance(item, Digit):
+            self.call.digits_read += 1
+        return item
 
     async def _next_event(self, clock: Clock, within: float | None) -> CallEvent | None:
         if self._getter is None:

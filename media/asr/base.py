@@ -225,6 +225,7 @@ class AsrStream:
         self._done = False
         self._error: BaseException | None = None
         self._inflight: asyncio.Future[Any] | None = None
+        self._making: asyncio.Future[Recognizer] | None = None
         # Where audio was dropped, in the recogniser's input: at recogniser sample
         # `_skip_at[i]`, `_skip_total[i]` samples of the stream had been dropped in all.
         self._fed = 0
@@ -369,12 +370,16 @@ class AsrStream:
 
     # -- worker ------------------------------------------------------------------------------
 
-    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+    def _submit(self, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+        """`fn(*args)` on the engine's executor, as the call in flight."""
         fut = self._loop.run_in_executor(self.engine.executor, fn, *args)
         self._inflight = fut
+        return fut
+
+    async def _call(self, fn: Callable[..., T], *args: object) -> T:
         # Shielded: cancelling the worker must not mark the call done while its thread still
         # runs; `_close_recognizer` waits for it.
-        return await asyncio.shield(fut)
+        return await asyncio.shield(self._submit(fn, *args))
 
     async def _next_item(self) -> tuple[Pcm | _Marker, bool]:
         """The next input item, and whether the worker is behind (audio was waiting)."""
@@ -401,7 +406,9 @@ class AsrStream:
         try:
             # Hints only when there are some: an engine written before them takes the rate.
             args = (self.sample_rate, self.hints) if self.hints else (self.sample_rate,)
-            recognizer = await self._call(self.engine.make_recognizer, *args)
+            # Kept: a cancel while the engine is making it must still close what it makes.
+            self._making = self._submit(self.engine.make_recognizer, *args)
+            recognizer = await asyncio.shield(self._making)
             while True:
                 item, behind = await self._next_item()
                 if isinstance(item, _Marker):
@@ -433,6 +440,11 @@ class AsrStream:
         # before close() so the two never run at once.
         if self._inflight is not None and not self._inflight.done():
             await asyncio.wait([self._inflight])
+        making = self._making
+        if (recognizer is None and making is not None and making.done()
+                and not making.cancelled() and making.exception() is None):
+            # Cancelled while the engine was still making it: it was made all the same.
+            recognizer = making.result()
         if recognizer is not None:
             with contextlib.suppress(Exception):
                 closing = self._loop.run_in_executor(self.engine.executor, recognizer.close)

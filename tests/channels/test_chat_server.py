@@ -19,6 +19,7 @@ import web.chat_api
 from centralita.server import Server
 from centralita.settings import load_settings
 from channels.chat_tokens import KEY_FILE, user_hash
+from tests.helpers.databases import ServerDatabase
 from tests.helpers.server import loopback_config
 
 SITE_SECRET = "the-shops-secret-for-its-users-0123456789"
@@ -36,10 +37,11 @@ def config_file(tmp_path: Path) -> Path:
 
 
 async def test_serve_offers_the_widget_and_its_socket(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server_database: ServerDatabase
 ) -> None:
     monkeypatch.setattr(web.chat_api, "HELLO_TIMEOUT_S", 0.5)
     settings = load_settings(config_file(tmp_path), {})
+    settings.cases_url = server_database.config().get("cases_url")
     server = Server(settings)
     await server.start()
     base = f"http://{settings.http_listen}"

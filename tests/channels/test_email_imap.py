@@ -9,6 +9,7 @@ mailbox in clear on loopback (`tls: false`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import imaplib
 import socket
 import subprocess
@@ -25,9 +26,10 @@ from cases.events import InProcessBus
 from cases.store import CaseStore
 from channels.attachments import AttachmentStore
 from channels.email_config import ImapSettings
-from channels.email_imap import ImapError, ImapPoller
+from channels.email_imap import ImapError, ImapPoller, PollResult
 from channels.email_in import EmailInbound
 from channels.email_token import ReplyTokens, load_secret
+from common import tasks
 from tests.helpers.server import free_port
 
 USER, PASSWORD = "box", "box-password"
@@ -162,6 +164,29 @@ async def test_unreachable_server_is_an_imap_error(setup: Setup) -> None:
         timeout=2)
     with pytest.raises(ImapError):
         await setup.poller.poll_once()
+
+
+async def test_stop_ends_the_task_even_when_a_cancel_is_lost(
+        setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A poll that swallows the cancel (as 3.11's wait_for does when the IMAP command
+    completes at the same moment) must not make stop() wait forever."""
+    monkeypatch.setattr(tasks, "RECANCEL_S", 0.3)
+    polls = 0
+
+    async def swallowing_poll() -> PollResult:
+        nonlocal polls
+        polls += 1
+        if polls == 1:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(30)
+        else:
+            await asyncio.sleep(30)
+        return PollResult()
+    monkeypatch.setattr(setup.poller, "poll_once", swallowing_poll)
+    setup.poller.start()
+    await asyncio.sleep(0.1)
+    await asyncio.wait_for(setup.poller.stop(), 10)
+    assert polls == 2
 
 
 async def test_the_owned_task_polls_until_stopped(setup: Setup, mailbox: Mailbox) -> None:

@@ -27,6 +27,7 @@ from tests.channels.test_email_smtp import (
     REPLY_DOMAIN,
     Relay,
 )
+from tests.helpers.databases import ServerDatabase
 from tests.helpers.server import free_port, loopback_config
 
 # The provider's relay, as in the round-trip tests.
@@ -55,10 +56,13 @@ email:
     return config
 
 
-async def test_serve_takes_an_email_and_answers_it(tmp_path: Path, smtp_relay: Relay) -> None:
+async def test_serve_takes_an_email_and_answers_it(
+    tmp_path: Path, smtp_relay: Relay, server_database: ServerDatabase
+) -> None:
     relay = smtp_relay
     smtp_in = free_port(socket.SOCK_STREAM, also_tcp=False)
     settings = load_settings(config_file(tmp_path, relay, smtp_in), {})
+    settings.cases_url = server_database.config().get("cases_url")
     assert settings.email is not None and settings.email.password == RELAY_PASSWORD
     assert settings.email.from_address == FROM  # normalised
     server = Server(settings)

@@ -20,7 +20,7 @@ import pytest
 from tests.cluster.cluster import SCENARIO, Cluster, node_figures
 from tests.helpers.sipp import run_sipp
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 
 def _uac(calls: int, rate: int) -> list[str]:

@@ -56,6 +56,7 @@ from tests.channels.test_email_smtp import (
 from tests.e2e.acd import QUEUE_FLOW
 from tests.e2e.api import get_json, send_json
 from tests.helpers.chromium import CHROMIUM, chromium_context
+from tests.helpers.databases import ServerDatabase
 from tests.helpers.server import ServerOptions, ServerProcess, free_port
 from tests.helpers.twilio_standin import TwilioStandIn
 from tests.helpers.webapp import start_app
@@ -90,10 +91,11 @@ def tone_wav(path: Path, seconds: float = 2.0) -> Path:
     return path
 
 
-def server_options(tmp_path: Path, *, channels: list[str], config: dict[str, Any],
-                   capacity: dict[str, int] | None = None) -> ServerOptions:
+def server_options(tmp_path: Path, database: ServerDatabase, *, channels: list[str],
+                   config: dict[str, Any], capacity: dict[str, int] | None = None
+                   ) -> ServerOptions:
     """A server whose default flow queues callers in `support`, which serves `channels`;
-    one agent, ana, with `capacity` under max_concurrent 3."""
+    one agent, ana, with `capacity` under max_concurrent 3; its cases in `database`."""
     conf = tmp_path / "conf"
     flows = conf / "flows"
     flows.mkdir(parents=True)
@@ -108,7 +110,7 @@ def server_options(tmp_path: Path, *, channels: list[str], config: dict[str, Any
                     "callback_key": None, "wrapup": 0.5, "offer_timeout": 30,
                     "channels": channels}],
         "agents": [agent]}, sort_keys=False))
-    return ServerOptions(config=config, extra_args=[
+    return ServerOptions(config={**config, **database.config()}, extra_args=[
         "--flows", str(flows), "--routing", str(routing), "--transcription", "off"])
 
 
@@ -198,7 +200,7 @@ async def chat_line(ws: aiohttp.ClientWebSocketResponse, line_id: str, body: str
 
 
 async def test_a_visitor_chats_the_agent_answers_in_the_desk_and_the_visitor_reloads(
-    tmp_path: Path,
+    tmp_path: Path, server_database: ServerDatabase
 ) -> None:
     if shutil.which(CHROMIUM) is None:
         pytest.fail("chromium is installed by scripts/setup.sh")
@@ -213,7 +215,7 @@ async def test_a_visitor_chats_the_agent_answers_in_the_desk_and_the_visitor_rel
     shop.router.add_get("/", shop_page)
     shop_runner, shop_base = await start_app(shop)
     server = ServerProcess(tmp_path / "server", server_options(
-        tmp_path, channels=["voice", "chat"], capacity={"voice": 1, "chat": 2},
+        tmp_path, server_database, channels=["voice", "chat"], capacity={"voice": 1, "chat": 2},
         config={"chat": {"allowed_origins": [shop_base]}}))
     (tmp_path / "server").mkdir()
     chat["base"] = server.http_base
@@ -315,7 +317,9 @@ async def chat_waiting(server: ServerProcess) -> int:
     return int(board["queues"]["support"]["channels"]["chat"]["waiting"])
 
 
-async def test_two_chats_and_a_call_at_once_and_a_third_chat_waits(tmp_path: Path) -> None:
+async def test_two_chats_and_a_call_at_once_and_a_third_chat_waits(
+    tmp_path: Path, server_database: ServerDatabase
+) -> None:
     if shutil.which(CHROMIUM) is None:
         pytest.fail("chromium is installed by scripts/setup.sh")
     from playwright.async_api import async_playwright
@@ -323,7 +327,7 @@ async def test_two_chats_and_a_call_at_once_and_a_third_chat_waits(tmp_path: Pat
     from voice.pjsua.client import place_call
 
     server = ServerProcess(tmp_path / "server", server_options(
-        tmp_path, channels=["voice", "chat"], capacity={"voice": 1, "chat": 2},
+        tmp_path, server_database, channels=["voice", "chat"], capacity={"voice": 1, "chat": 2},
         config={"chat": {"allowed_origins": []}}))
     (tmp_path / "server").mkdir()
     caller_wav = tone_wav(tmp_path / "caller.wav", seconds=3)
@@ -382,7 +386,7 @@ async def test_two_chats_and_a_call_at_once_and_a_third_chat_waits(tmp_path: Pat
 
 
 async def test_sms_from_a_call_then_an_sms_conversation_and_an_opted_out_number(
-    tmp_path: Path,
+    tmp_path: Path, server_database: ServerDatabase
 ) -> None:
     if shutil.which(CHROMIUM) is None:
         pytest.fail("chromium is installed by scripts/setup.sh")
@@ -392,7 +396,7 @@ async def test_sms_from_a_call_then_an_sms_conversation_and_an_opted_out_number(
 
     async with TwilioStandIn(ACCOUNT, TWILIO_TOKEN) as twilio:
         server = ServerProcess(tmp_path / "server", server_options(
-            tmp_path, channels=["voice", "sms"], config={"twilio": {
+            tmp_path, server_database, channels=["voice", "sms"], config={"twilio": {
                 "account_sid": ACCOUNT, "auth_token": TWILIO_TOKEN, "public_url": PUBLIC,
                 "sms_number": OUR_SMS, "api_base_url": twilio.base_url}}))
         (tmp_path / "server").mkdir()
@@ -477,7 +481,7 @@ async def test_sms_from_a_call_then_an_sms_conversation_and_an_opted_out_number(
 
 
 async def test_an_email_reply_from_the_desk_quotes_and_threads(
-    tmp_path: Path, smtp_relay: Relay
+    tmp_path: Path, smtp_relay: Relay, server_database: ServerDatabase
 ) -> None:
     if shutil.which(CHROMIUM) is None:
         pytest.fail("chromium is installed by scripts/setup.sh")
@@ -487,7 +491,7 @@ async def test_an_email_reply_from_the_desk_quotes_and_threads(
     (tmp_path / "smtp-password").write_text(RELAY_PASSWORD + "\n")
     smtp_in = free_port(socket.SOCK_STREAM, also_tcp=False)
     server = ServerProcess(tmp_path / "server", server_options(
-        tmp_path, channels=["voice", "email"], config={"email": {
+        tmp_path, server_database, channels=["voice", "email"], config={"email": {
             "smtp_host": "127.0.0.1", "smtp_port": relay.port, "starttls": True,
             "ca_file": str(relay.cert), "username": RELAY_USER,
             "password_file": str(tmp_path / "smtp-password"), "from_address": FROM,

@@ -52,10 +52,13 @@ def assert_prompt_heard(heard: np.ndarray) -> None:
 
 
 def write_inband_digits(path: Path, digits: str, snr_db: float = 20.0) -> Path:
-    """8 kHz 16-bit WAV: each digit a 100 ms dual tone, 150 ms gaps, white noise throughout."""
+    """8 kHz 16-bit WAV: 1.5 s of noise (a caller listening to the greeting), then each digit
+    a 100 ms dual tone with 150 ms gaps, white noise throughout. (0.5 s before the digits was
+    too little on a loaded CI machine: a server stalled ~1 s at the call's start drops that
+    stale audio, and the first three digits with it.)"""
     rate = 8000
     rng = np.random.default_rng(7)
-    parts = [np.zeros(int(0.5 * rate))]
+    parts = [np.zeros(int(1.5 * rate))]
     t = np.arange(int(0.1 * rate)) / rate
     for digit in digits:
         low, high = DTMF_FREQS[digit]
@@ -101,7 +104,7 @@ async def test_server_detects_inband_digits_in_noisy_g711(
     server = await server_factory(ServerOptions(demo_hangup_after=15))
     digits = "4709*"
     wav = write_inband_digits(tmp_path / "digits.wav", digits)
-    result = await place_call(f"sip:100@{server.sip_target}", play=wav, duration=3.5)
+    result = await place_call(f"sip:100@{server.sip_target}", play=wav, duration=4.5)
     assert result.connected, result
     calls = await server.debug_calls()
     record_ = await wait_for_call(server, calls[0]["call_id"], ended=True)

@@ -12,6 +12,9 @@ holds), so who hears whom is unambiguous:
 * whisper - Ana hears Sue; the caller does not (pjsua's recording has none of it);
 * barge   - all three hear each other.
 
+Listening, Sue's browser sends nothing at all (its RTP sender's statistics: no packet in the
+whole listen phase; some hundreds in whisper and barge; none again once back to listen).
+
 Ana's desk says she is being listened to / coached / joined, and stops saying it when Sue
 leaves. The figures of each run are printed (pytest -s) for the README.
 """
@@ -45,7 +48,7 @@ from tests.helpers.chromium import CHROMIUM
 from tests.recordings.test_recorded_calls import channels, wait_row
 from voice.pjsua.client import place_call
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 CALLER_HZ, ANA_HZ, SUP_HZ = 440.0, 700.0, 1100.0
 PHASE_S = 5.0
@@ -132,6 +135,7 @@ async def test_listen_whisper_barge_from_the_supervisor_page(
 
             phases: dict[str, tuple[float, float]] = {}
             heard: dict[str, dict[str, npt.NDArray[np.int16]]] = {}
+            sent: dict[str, list[dict[str, Any]]] = {}  # Sue's outbound RTP, phase start/end
             for mode in ("listen", "whisper", "barge"):
                 if mode != "listen":
                     await sup.click(f"#mode-{mode}")
@@ -153,11 +157,21 @@ async def test_listen_whisper_barge_from_the_supervisor_page(
                     await wait_for(sue_hears, within=20, what="the call's audio at Sue")
                 await asyncio.sleep(1.5)  # the switch and the jitter buffers settle
                 start = time.monotonic()
+                before = await sup.evaluate("window.supervisor.outbound()")
                 ana_heard, sue_heard = await asyncio.gather(
                     record_remote(desk, PHASE_S), record_remote(sup, PHASE_S))
+                sent[mode] = [before, await sup.evaluate("window.supervisor.outbound()")]
                 phases[mode] = (start, time.monotonic())
                 heard[mode] = {"ana": ana_heard, "sue": sue_heard}
             barge_shown = str(await desk.text_content("#coached") or "")
+
+            # Back to listening: the microphone goes quiet again.
+            await sup.click("#mode-listen")
+            await wait_for(lambda: sue_in("listen"), within=20, what="sue listening again")
+            await asyncio.sleep(0.5)
+            quiet = await sup.evaluate("window.supervisor.outbound()")
+            await asyncio.sleep(2.0)
+            sent["listen_again"] = [quiet, await sup.evaluate("window.supervisor.outbound()")]
 
             await sup.click("#monitor-leave")
 
@@ -204,6 +218,14 @@ async def test_listen_whisper_barge_from_the_supervisor_page(
     report["after_leave"] = {"caller": levels(caller_heard(after_sup, after_sup + 2.0),
                                               ana=ANA_HZ, sue=SUP_HZ)}
     print("supervisor modes, tone amplitudes (int16) each party heard:", report)
+    packets = {mode: b["packets"] - a["packets"] for mode, (a, b) in sent.items()}
+    print("packets Sue's browser sent per phase:", packets, sent)
+    # Listening (from the join on) and listening again: not one packet; whisper and barge:
+    # the microphone sending (Chromium sent 430-511 packets in a 5 s phase).
+    assert sent["listen"][1]["packets"] == 0 and not sent["listen"][1]["sending"], sent
+    assert packets["listen_again"] == 0 and not sent["listen_again"][1]["sending"], sent
+    for mode in ("whisper", "barge"):
+        assert packets[mode] > 20 * PHASE_S and sent[mode][1]["sending"], sent
 
     for mode in ("listen", "whisper", "barge"):
         assert report[mode]["sue"]["caller"] > HEARS, report  # Sue hears both, always
@@ -222,7 +244,7 @@ async def test_listen_whisper_barge_from_the_supervisor_page(
     # The call's own stereo recording (caller left, agent right), on the same clock: Ana's
     # tone starts on the right channel when the desk connected. Listening and whispering
     # leave no trace of Sue in it, on either side.
-    stored_row = await wait_row(server.data_dir, "complete", within=30)
+    stored_row = await wait_row(server, "complete", within=30)
     left, right, _ = channels(server.data_dir / "recordings" / stored_row["location"])
     agent_at = next(i for i in range(0, len(right) - win, win)
                     if amplitude(right[i:i + win], ANA_HZ) > HEARS) / 8000

@@ -35,7 +35,7 @@ import yaml
 from tests.conftest import ServerFactory
 from tests.e2e.acd import agent, ended_calls, queue, set_state, wait_for
 from tests.e2e.api import ended_interaction, get_json
-from tests.helpers.server import ServerOptions, ServerProcess, free_port
+from tests.helpers.server import ServerOptions, ServerProcess, free_media_port, free_port
 from tests.helpers.sipp import SippBackground, run_sipp, sipp_binary
 from voice.pjsua.client import PjsuaListener
 
@@ -189,7 +189,7 @@ class Trunk:
         self.messages = self.run_dir / "messages.log"
         self.sipp = SippBackground(argv=[
             sipp_binary(), "-sf", str(scenario), "-i", TRUSTED_IP, "-p", str(self.port),
-            "-mi", TRUSTED_IP, "-mp", str(free_port()), "-nostdin",
+            "-mi", TRUSTED_IP, "-mp", str(free_media_port()), "-nostdin",
             "-trace_msg", "-message_file", str(self.messages),
             "-trace_err", "-error_file", str(self.run_dir / "errors.log"),
         ], run_dir=self.run_dir)
@@ -209,7 +209,7 @@ async def call_in(server: ServerProcess, workdir: Path, from_user: str, source_i
     scenario = workdir / f"{name}.xml"
     scenario.write_text(caller_uac(from_user))
     result = await run_sipp(
-        ["-m", "1", "-i", source_ip, "-mi", source_ip, "-mp", str(free_port()),
+        ["-m", "1", "-i", source_ip, "-mi", source_ip, "-mp", str(free_media_port()),
          "-timeout", "40s"],
         target=server.sip_target, workdir=workdir, scenario_file=scenario, name=name,
         kill_after=45.0)

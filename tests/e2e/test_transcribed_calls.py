@@ -1,6 +1,7 @@
 """Speech on every call, end to end: a real SIP caller (pjsua2) speaks real human English
 (Debian's pocketsphinx-testdata librivox clips) through 8 kHz µ-law; the server transcribes
-it onto the caller's shared case. Every test runs with cases on SQLite and on PostgreSQL.
+it onto the caller's shared case. Every test runs with cases on SQLite and on PostgreSQL
+(`server_database` in tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ import contextlib
 import signal
 import time
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import numpy as np
-import psycopg
 import pytest
 
 from media.asr.wer import wer as word_error_rate
@@ -23,7 +24,7 @@ from media.player import read_wav
 from media.resample import resample
 from tests.conftest import ServerFactory
 from tests.e2e.api import ended_interaction, get_json
-from tests.helpers.postgres import create_database, drop_database, url
+from tests.helpers.databases import ServerDatabase
 from tests.helpers.server import ServerOptions, ServerProcess
 from voice.pjsua.client import place_call
 
@@ -61,16 +62,15 @@ def speech_wav(path: Path, chosen: list[tuple[Path, str]], gap_s: float = 1.2) -
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def cases_config(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Server config for each case database (a fresh PostgreSQL database per test)."""
-    if request.param == "sqlite":
-        return {}
+def cases_config(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """Server config for each case database (a fresh PostgreSQL database per test), for the
+    modules that import it (tests/review/test_review_page.py); the tests here get theirs from
+    `server_factory` (`server_database` in tests/conftest.py)."""
+    database = ServerDatabase(request.param)
     try:
-        name = create_database("centralita_e2e")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}")
-    request.addfinalizer(lambda: drop_database(name))
-    return {"cases_url": url(name)}
+        yield database.config()
+    finally:
+        database.drop_all()
 
 
 async def case_of(server: ServerProcess, caller_hint: str, within: float = 15.0) -> str:
@@ -95,11 +95,11 @@ def segments(timeline: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def test_call_transcript_lands_on_case_with_low_wer(
-    server_factory: ServerFactory, cases_config: dict[str, Any], tmp_path: Path
+    server_factory: ServerFactory, tmp_path: Path
 ) -> None:
     chosen = clips()
     seconds = speech_wav(tmp_path / "speech.wav", chosen)
-    server = await server_factory(ServerOptions(demo_hangup_after=120, config=cases_config))
+    server = await server_factory(ServerOptions(demo_hangup_after=120))
     result = await place_call(
         f"sip:100@{server.sip_target}", play=tmp_path / "speech.wav",
         from_user="+15550001", duration=seconds + 1.5, answer_timeout=10,
@@ -119,11 +119,11 @@ async def test_call_transcript_lands_on_case_with_low_wer(
 
 
 async def test_second_call_from_same_number_joins_the_open_case(
-    server_factory: ServerFactory, cases_config: dict[str, Any], tmp_path: Path
+    server_factory: ServerFactory, tmp_path: Path
 ) -> None:
     chosen = clips()[:1]
     seconds = speech_wav(tmp_path / "speech.wav", chosen)
-    server = await server_factory(ServerOptions(demo_hangup_after=60, config=cases_config))
+    server = await server_factory(ServerOptions(demo_hangup_after=60))
     case_ids = []
     for _ in range(2):
         result = await place_call(
@@ -144,11 +144,11 @@ async def test_second_call_from_same_number_joins_the_open_case(
 
 
 async def test_kill_mid_call_keeps_every_acknowledged_segment(
-    server_factory: ServerFactory, cases_config: dict[str, Any], tmp_path: Path
+    server_factory: ServerFactory, tmp_path: Path
 ) -> None:
     chosen = clips()
     seconds = speech_wav(tmp_path / "speech.wav", chosen)
-    server = await server_factory(ServerOptions(demo_hangup_after=120, config=cases_config))
+    server = await server_factory(ServerOptions(demo_hangup_after=120))
     caller = asyncio.ensure_future(
         place_call(
             f"sip:100@{server.sip_target}", play=tmp_path / "speech.wav",

@@ -19,7 +19,11 @@ RUN = Path(__file__).with_name("run.py")
 def test_harness_runs_clean(target: str, tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(RUN), target, "--runs=2000", "-seed=1"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     tail = proc.stderr[-3000:]
     assert proc.returncode == 0, tail

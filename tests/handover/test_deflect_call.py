@@ -25,6 +25,7 @@ from centralita.settings import AuthSettings, ConfigTokenSettings, HostPort, Set
 from channels.chat_config import ChatSettings
 from channels.twilio_config import TwilioConfig
 from routing.conversations import TextRouter
+from tests.helpers.databases import ServerDatabase
 from tests.helpers.server import LOOPBACK, free_port, free_sip_port, random_rtp_block
 from tests.helpers.twilio_standin import TwilioStandIn
 from voice.pjsua.client import place_call
@@ -97,7 +98,10 @@ async def until(check: Callable[[], bool], what: str, within: float = 30.0) -> N
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def _live(tmp_path: Path, trusted: str | None, flow: str = FLOW) -> AsyncIterator[Live]:
+async def _live(tmp_path: Path, trusted: str | None, flow: str = FLOW,
+                database: ServerDatabase | None = None) -> AsyncIterator[Live]:
+    """A server trusting `trusted` sources, running `flow`; its cases in `database`
+    (default: its own SQLite file)."""
     (tmp_path / "routing.yaml").write_text(ROUTING)
     flows = tmp_path / "flows"
     flows.mkdir()
@@ -113,6 +117,7 @@ async def _live(tmp_path: Path, trusted: str | None, flow: str = FLOW) -> AsyncI
             http_listen=HostPort(LOOPBACK, free_port(socket.SOCK_STREAM, also_tcp=False)),
             data_dir=tmp_path / "data", rtp_port_min=low, rtp_port_max=high,
             transcription="off", routing_file=tmp_path / "routing.yaml", flows_dir=flows,
+            cases_url=database.config().get("cases_url") if database else None,
             auth=AuthSettings(tokens=(
                 ConfigTokenSettings("tests", "admin", digest(ADMIN_TOKEN)),)),
             twilio=TwilioConfig(account_sid=ACCOUNT, auth_token=TOKEN, public_url=PUBLIC,
@@ -128,8 +133,8 @@ async def _live(tmp_path: Path, trusted: str | None, flow: str = FLOW) -> AsyncI
 
 
 @pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[Live]:
-    async for one in _live(tmp_path, None):
+async def live(tmp_path: Path, server_database: ServerDatabase) -> AsyncIterator[Live]:
+    async for one in _live(tmp_path, None, database=server_database):
         yield one
 
 

@@ -19,15 +19,19 @@ from centralita.settings import load_settings
 from tests.channels import test_email_smtp
 from tests.channels.test_email_server import ADMIN_TOKEN, config_file
 from tests.channels.test_email_smtp import ANA, FROM, Relay
+from tests.helpers.databases import ServerDatabase
 from tests.helpers.server import free_port
 
 smtp_relay = test_email_smtp.relay
 
 
-async def test_continue_by_email(tmp_path: Path, smtp_relay: Relay) -> None:
+async def test_continue_by_email(
+    tmp_path: Path, smtp_relay: Relay, server_database: ServerDatabase
+) -> None:
     relay = smtp_relay
     smtp_in = free_port(socket.SOCK_STREAM, also_tcp=False)
     settings = load_settings(config_file(tmp_path, relay, smtp_in, "chat: {}\n"), {})
+    settings.cases_url = server_database.config().get("cases_url")
     server = Server(settings)
     await server.start()
     try:

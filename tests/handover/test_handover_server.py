@@ -25,6 +25,7 @@ from centralita.settings import AuthSettings, ConfigTokenSettings, HostPort, Set
 from channels.chat_config import ChatSettings
 from channels.twilio_config import TwilioConfig
 from routing.conversations import TextRouter
+from tests.helpers.databases import ServerDatabase
 from tests.helpers.server import LOOPBACK, free_port, free_sip_port, random_rtp_block
 from tests.helpers.twilio_standin import TwilioStandIn
 from web.auth.tokens import digest
@@ -94,7 +95,7 @@ async def until(check: Callable[[], bool], what: str) -> None:
 
 
 @pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[Live]:
+async def live(tmp_path: Path, server_database: ServerDatabase) -> AsyncIterator[Live]:
     (tmp_path / "routing.yaml").write_text(ROUTING)
     async with TwilioStandIn(ACCOUNT, TOKEN) as twilio, aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=30)) as http:
@@ -104,6 +105,7 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
             http_listen=HostPort(LOOPBACK, free_port(socket.SOCK_STREAM, also_tcp=False)),
             data_dir=tmp_path / "data", rtp_port_min=low, rtp_port_max=high,
             transcription="off", routing_file=tmp_path / "routing.yaml",
+            cases_url=server_database.config().get("cases_url"),
             auth=AuthSettings(tokens=(
                 ConfigTokenSettings("tests", "admin", digest(ADMIN_TOKEN)),)),
             twilio=TwilioConfig(account_sid=ACCOUNT, auth_token=TOKEN, public_url=PUBLIC,

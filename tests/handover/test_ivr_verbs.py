@@ -14,6 +14,7 @@ import pytest
 
 from ivr.validator import check_paths
 from tests.handover.test_deflect_call import LINK, NUMBER, Live, _live
+from tests.helpers.databases import ServerDatabase
 from voice.pjsua.client import place_call
 
 FLOW = """name: texts
@@ -49,8 +50,8 @@ def test_the_validator_names_bad_steps(tmp_path: pathlib.Path) -> None:
 
 
 @pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[Live]:
-    async for one in _live(tmp_path, None, FLOW):
+async def live(tmp_path: Path, server_database: ServerDatabase) -> AsyncIterator[Live]:
+    async for one in _live(tmp_path, None, FLOW, server_database):
         yield one
 
 

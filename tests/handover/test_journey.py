@@ -31,7 +31,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import yaml
 
@@ -40,12 +39,11 @@ from tests.e2e.api import ended_interaction, get_json, send_json
 from tests.e2e.test_desk_inbox import Desk
 from tests.handover.journey_peers import AgentSocket, silence, speech_after, transcribe
 from tests.helpers.chromium import CHROMIUM, chromium_context
-from tests.helpers.postgres import create_database, drop_database, url
 from tests.helpers.server import ServerOptions, ServerProcess
 from tests.helpers.twilio_standin import TwilioStandIn
 from voice.pjsua.client import place_call
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "journey-e2e"
 PASSWORD = "journey-test-password-1"
@@ -107,21 +105,8 @@ async def until(check: Callable[[], Awaitable[Any]], what: str, within: float = 
         await asyncio.sleep(0.2)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def cases_config(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The server's case database: its own SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return {}
-    try:
-        name = create_database("centralita_journey_e2e")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}")
-    request.addfinalizer(lambda: drop_database(name))
-    return {"cases_url": url(name)}
-
-
-async def start(server_factory: ServerFactory, tmp_path: Path, twilio: TwilioStandIn,
-                cases: dict[str, Any]) -> ServerProcess:
+async def start(server_factory: ServerFactory, tmp_path: Path, twilio: TwilioStandIn
+                ) -> ServerProcess:
     conf = tmp_path / "conf"
     (conf / "flows").mkdir(parents=True)
     (conf / "flows" / "journey.yaml").write_text(FLOW)
@@ -130,7 +115,7 @@ async def start(server_factory: ServerFactory, tmp_path: Path, twilio: TwilioSta
         config={"twilio": {"account_sid": ACCOUNT, "auth_token": TWILIO_TOKEN,
                            "public_url": PUBLIC, "sms_number": OUR_SMS,
                            "api_base_url": twilio.base_url},
-                "chat": {"allowed_origins": []}, **cases},
+                "chat": {"allowed_origins": []}},
         extra_args=["--flows", str(conf / "flows"), "--routing", str(conf / "routing.yaml"),
                     "--transcription", "whisper"],
         startup_timeout=60.0))
@@ -167,9 +152,14 @@ async def answer_and_hand_over(desk: Desk, twilio: TwilioStandIn) -> tuple[str, 
         await page.wait_for_function(
             "() => document.querySelector('#handover-text').value !== ''", timeout=20_000)
         draft = await page.input_value("#handover-text")
+        seen.append(draft)
         reason = "damage" in draft.lower() or "crack" in draft.lower()
         return draft if ORDER in draft and reason else None
-    await until(drafted, "the summary with the order number and the reason", within=60.0)
+    seen: list[str] = []
+    try:
+        await until(drafted, "the summary with the order number and the reason", within=60.0)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; the last draft: {seen[-1:]!r}") from None
     assert LINK.search(await page.text_content("#handover-link") or ""), "the link is shown"
     await shot(page, "handover-draft")
     before = len(twilio.requests)
@@ -242,7 +232,7 @@ async def chat_from_the_link(playwright: Any, server: ServerProcess,
 
 
 async def test_the_customer_says_it_once_across_call_sms_chat_and_a_second_call(
-    server_factory: ServerFactory, tmp_path: Path, cases_config: dict[str, Any],
+    server_factory: ServerFactory, tmp_path: Path,
 ) -> None:
     for tool in (CHROMIUM, "espeak-ng", "sox"):
         if shutil.which(tool) is None:
@@ -251,7 +241,7 @@ async def test_the_customer_says_it_once_across_call_sms_chat_and_a_second_call(
 
     caller_wav = speech_after(tmp_path / "caller.wav", SAID, at=SPEECH_AT, tail=20.0)
     async with TwilioStandIn(ACCOUNT, TWILIO_TOKEN) as twilio:
-        server = await start(server_factory, tmp_path, twilio, cases_config)
+        server = await start(server_factory, tmp_path, twilio)
         async with contextlib.AsyncExitStack() as stack:
             bob = AgentSocket(server, "bob", PASSWORD)
             stack.push_async_callback(bob.close)

@@ -39,37 +39,97 @@ class ServerStartError(RuntimeError):
     """The server exited or did not report healthy in time; the message holds its stderr."""
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# Below the RTP blocks (random_rtp_block) when the kernel leaves too little above its range.
+FALLBACK_PORTS = (10000, 11999)
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for the ports it picks itself (connect, bind to port 0)."""
+    try:
+        low, high = (int(x) for x in EPHEMERAL_RANGE.read_text().split()[:2])
+    except (OSError, ValueError):
+        return 32768, 60999
+    return low, high
+
+
+def _port_slice() -> range:
+    """The ports this process picks from: above the kernel's ephemeral range, so no client
+    socket (ours, SIPp's, a database driver's) can be handed one of them between the pick and
+    the server's bind; cut into one slice per xdist worker, so two workers never pick the same
+    port. Seen twice in one CI run, with ports the kernel picked: a server that could not bind
+    its SIP port, and a test whose requests reached another worker's server on its HTTP port."""
+    ephemeral_high = _ephemeral_range()[1]
+    low, high = (ephemeral_high + 1, 65534) if 65534 - ephemeral_high >= 1000 else FALLBACK_PORTS
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    size = (high - low) // max(workers, 1)
+    start = low + (worker % max(workers, 1)) * size
+    return range(start, start + size)
+
+
+_PORTS = _port_slice()
+# Round-robin from a random place: a port comes back only after the whole slice went by.
+_next_port = random.randrange(len(_PORTS))
+
+
+def _take(count: int) -> int:
+    """The next port of the slice, round-robin; `count` ports are passed over (2: a pair)."""
+    global _next_port
+    port = _PORTS[_next_port % len(_PORTS)]
+    _next_port += count
+    return port
+
+
+def _bindable(port: int, kinds: tuple[int, ...]) -> bool:
+    for kind in kinds:
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                return False
+    return True
+
+
 def free_port(kind: int = socket.SOCK_DGRAM, *, also_tcp: bool = True) -> int:
-    """A loopback port free for UDP (and TCP when `also_tcp`) at the time of the call."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, kind) as first:
-            first.bind((LOOPBACK, 0))
-            port: int = first.getsockname()[1]
-            if not also_tcp:
-                return port
-            other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
-            with socket.socket(socket.AF_INET, other) as second:
-                try:
-                    second.bind((LOOPBACK, port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free loopback port found")
+    """A loopback port free for `kind` (and for the other of UDP/TCP when `also_tcp`) at the
+    time of the call, from this process's slice (`_port_slice`)."""
+    other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
+    kinds = (kind, other) if also_tcp else (kind,)
+    for _ in range(len(_PORTS)):
+        port = _take(1)
+        if _bindable(port, kinds):
+            return port
+    raise RuntimeError(f"no free loopback port in {_PORTS.start}-{_PORTS.stop - 1}")
 
 
 def free_sip_port() -> int:
     """A port P with P free for UDP and TCP and P+1 free for TCP (SIP TLS listens there)."""
-    for _ in range(200):
-        port = free_port()
-        if port >= 65535:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tls:
-            try:
-                tls.bind((LOOPBACK, port + 1))
-            except OSError:
-                continue
-        return port
+    for _ in range(len(_PORTS)):
+        port = _take(2)
+        if (
+            port + 1 < _PORTS.stop
+            and _bindable(port, (socket.SOCK_DGRAM, socket.SOCK_STREAM))
+            and _bindable(port + 1, (socket.SOCK_STREAM,))
+        ):
+            return port
     raise RuntimeError("no free SIP port pair found")
+
+
+def free_media_port(calls: int = 1) -> int:
+    """An even port P for SIPp's `-mp`: SIPp binds its calls' RTP ports from P upwards (up to
+    4 a call), a block `free_port` cannot give (it hands out single ports from a small slice,
+    one after another, so a block there would run into the next test's server). Picked inside
+    the kernel's ephemeral range instead, below its top by the block's size: clear of the
+    `free_port` slices above it and of the servers' RTP blocks (`random_rtp_block`) below it;
+    only client sockets compete there, for a port at a time."""
+    low, high = _ephemeral_range()
+    span = 4 * max(calls, 1) + 4
+    for _ in range(200):
+        port = random.randrange(low, high - span, 2)
+        if _bindable(port, (socket.SOCK_DGRAM,)) and _bindable(port + 1, (socket.SOCK_DGRAM,)):
+            return port
+    raise RuntimeError("no free media port found")
 
 
 def make_self_signed_cert(directory: Path, host: str = LOOPBACK) -> tuple[Path, Path]:
@@ -91,7 +151,9 @@ class ServerOptions:
     debug_api: bool = True
     tls: bool = True
     extra_args: list[str] = field(default_factory=list)
-    startup_timeout: float = 20.0
+    # Seen: 6-9 s to /healthz on a 2-core machine, over 20 s with three xdist workers and
+    # other loads on it (13 of 47 e2e tests failed so); a healthy start returns at once.
+    startup_timeout: float = 60.0
     # None: a random block of 2,000 ports outside the default 20000-30000, so servers that
     # other suites or a developer run at the same time do not take each other's RTP ports
     # (seen: 503 "no media ports" when two loaded servers walked the same range in step).
@@ -120,6 +182,15 @@ class ServerProcess:
     def auth_headers(self) -> dict[str, str]:
         """`Authorization: Bearer` with this server's admin token (from its config file)."""
         return {"Authorization": f"Bearer {self.api_token}"}
+
+    @property
+    def database_url(self) -> str:
+        """Where this server keeps its cases: `cases_url` from its config, else its SQLite
+        file (read it with `tests.helpers.databases.rows`)."""
+        configured = self.options.config.get("cases_url")
+        if configured:
+            return str(configured)
+        return f"sqlite:///{self.data_dir.resolve() / 'cases.db'}"
 
     @property
     def sip_target(self) -> str:

@@ -25,7 +25,7 @@ from tests.helpers.server import ServerOptions, ServerProcess
 from tests.speech.audio import read_wav
 from voice.pjsua.client import PjsuaListener, place_call
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 SPANISH_FLOW = """\
 name: es

@@ -205,3 +205,50 @@ def test_bank_batches_many_streams_like_feed() -> None:
     assert "".join(e.digit for e in got[0]) == "1234567890*#ABCD"
     assert [e.digit for e in got[1]] == ["5"]
     assert got[3] == [] and got[4] == []
+
+
+def test_bank_rows_grow_skip_and_are_reused() -> None:
+    """150 legs (past the bank's first 64 rows), legs that miss ticks, legs that end while
+    pressing and new legs taking their rows: each still reports what its own `feed` on the
+    frames it pushed reports, and a reused row starts from silence."""
+    import gc
+
+    from media.dtmf_inband import DtmfEvent, InbandDtmfBank
+
+    rng = np.random.default_rng(11)
+    bank = InbandDtmfBank()
+    digits = "1234567890*#ABCD"
+    streams = [channel(dial(digits[i % 16] + digits[(i * 7) % 16], rng), 20, rng)
+               for i in range(150)]
+    frames = max(len(s) for s in streams) // 160 + 5
+    streams = [np.concatenate((s, np.zeros(frames * 160 - len(s), np.int16))) for s in streams]
+    dets = [bank.detector() for _ in streams]
+    got: list[list[DtmfEvent]] = [[] for _ in streams]
+    pushed: list[list[int]] = [[] for _ in streams]
+    for f in range(frames):
+        for i, s in enumerate(streams):
+            if i % 5 == 1 and f % 3 == 0:
+                continue  # this leg got no packet this tick
+            bank.push(dets[i], s[f * 160 : (f + 1) * 160], got[i].extend)
+            pushed[i].append(f)
+        bank.flush()
+    for i, s in enumerate(streams):
+        ref = DtmfDetector()
+        want = [ev for f in pushed[i] for ev in ref.feed(s[f * 160 : (f + 1) * 160])]
+        assert got[i] == want, i
+    assert "".join(e.digit for e in got[0]) == "11"
+    assert "".join(e.digit for e in got[1]) == "28"
+    # Legs end in the middle of a press; their rows go back to the bank with a loud block.
+    half = len(streams[0]) // 320
+    for det in dets[:100]:
+        bank.push(det, streams[0][half * 160 : (half + 1) * 160], lambda _: None)
+    bank.flush()
+    del dets
+    gc.collect()
+    fresh = [bank.detector() for _ in range(100)]
+    assert all(not det._last_block.any() for det in fresh)
+    heard: list[DtmfEvent] = []
+    for f in range(len(streams[5]) // 160):
+        bank.push(fresh[0], streams[5][f * 160 : (f + 1) * 160], heard.extend)
+        bank.flush()
+    assert "".join(e.digit for e in heard) == "6" + digits[35 % 16]

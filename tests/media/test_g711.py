@@ -10,9 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from media.codecs import g711
 from media.codecs.g711 import (
     PCMA,
     PCMU,
+    G711Codec,
     alaw_decode,
     alaw_encode,
     ulaw_decode,
@@ -169,3 +171,21 @@ def test_cross_check_with_audioop() -> None:
     assert not differ[ALL >= 0].any()
     assert differ.sum() == 508
     assert np.all(np.abs(ours[differ].astype(int) - theirs[differ].astype(int)) == 1)
+
+
+@pytest.mark.parametrize("codec", [PCMU, PCMA], ids=["PCMU", "PCMA"])
+def test_decode_shared_is_decode_from_a_bounded_read_only_cache(
+    codec: G711Codec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(g711, "SHARED_DECODED_MAX", 3)
+    payloads = [bytes([i] * 160) for i in range(5)]
+    for payload in payloads:
+        shared = codec.decode_shared(payload, 480)
+        assert shared == codec.decode(payload, 480)
+        assert not shared.samples.flags.writeable  # every leg's frame shares these samples
+        with pytest.raises(ValueError):
+            shared.samples[0] = 1
+    again = codec.decode_shared(payloads[4], 0)
+    assert again.samples is codec.decode_shared(payloads[4], 160).samples
+    cache = g711._SHARED_ULAW if codec is PCMU else g711._SHARED_ALAW
+    assert len(cache) <= 3

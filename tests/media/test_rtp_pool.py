@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from media.clock import FakeClock
-from media.rtp.pool import RtpSocketPool
+from media.rtp.pool import MIN_IDLE, TRIM_WINDOW_S, RtpSocketPool, bind_pair
 from media.rtp.ports import PortAllocator, PortsExhaustedError
 from media.rtp.session import RtpSession
 from tests.media.test_rtp_session import HOST, free_range, until
@@ -109,3 +109,66 @@ async def test_pool_cap_closes_extras_and_gives_their_ports_back() -> None:
     assert ports.available == 3
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind((HOST, opened[0]))
+
+
+def test_a_long_run_of_ports_held_elsewhere_is_stepped_over() -> None:
+    """Another process holding the first 40 pairs of our range in a row (a second server, a
+    load generator) does not refuse the call: the pair after them is bound."""
+    start, end = free_range(60)
+    held: list[socket.socket] = []
+    try:
+        for port in range(start, start + 80, 2):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                s.bind((HOST, port))
+            except OSError:  # already someone else's: held all the same
+                s.close()
+                continue
+            held.append(s)
+        port, rtp, rtcp = bind_pair(PortAllocator(start, end), HOST)
+        rtp.close()
+        rtcp.close()
+        assert start + 80 <= port < end
+    finally:
+        for s in held:
+            s.close()
+
+
+async def test_pairs_a_peak_left_idle_are_closed_once_it_has_passed() -> None:
+    """100 calls end at once: their pairs wait for reuse; with ~5 calls coming and going
+    after, all but MIN_IDLE of the unused ones are closed and their ports given back.
+    A pool in full use keeps its pairs."""
+    clock = FakeClock(100.0)
+    ports = PortAllocator(*free_range(120))
+    pool = RtpSocketPool(ports, clock, quarantine=2.0)
+    peak = [_session(clock, pool) for _ in range(100)]
+    for s in peak:
+        await s.open()
+    for s in peak:
+        s.close()
+    assert pool.idle == 100
+    # Within two windows (the one the peak was in saw no idle pair at its low).
+    for _ in range(2 * int(TRIM_WINDOW_S / 10) + 1):  # a few calls now and then
+        clock.advance(10.0)
+        few = [_session(clock, pool) for _ in range(5)]
+        for s in few:
+            await s.open()
+        for s in few:
+            s.close()
+    assert pool.idle <= MIN_IDLE + 5, pool.idle
+    assert ports.available >= 120 - MIN_IDLE - 5
+    # Busy throughout: every idle pair is taken again within the window, none is closed.
+    busy = [_session(clock, pool) for _ in range(pool.idle)]
+    for s in busy:
+        await s.open()
+    kept, held = len(busy), 120 - ports.available
+    for s in busy:
+        s.close()
+    clock.advance(TRIM_WINDOW_S + 1)
+    again = [_session(clock, pool) for _ in range(kept)]
+    for s in again:
+        await s.open()
+    assert 120 - ports.available == held  # nothing closed
+    for s in again:
+        s.close()
+    pool.close()

@@ -45,7 +45,7 @@ from tests.helpers.server import ServerProcess
 from tests.helpers.webrtc_peer import SEND_RATE, ClientPeer
 from voice.pjsua.client import place_call
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 PASSWORD = "mixer-test-password-1"
 CALLER_HZ, ANA_HZ, SUP_HZ, BOB_HZ = 440.0, 700.0, 1100.0, 1500.0

@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import socket
-import sqlite3
 import sys
 import time
 import wave
@@ -25,11 +24,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import Connection, text
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from tests.channels import test_email_smtp
 from tests.channels.test_email_smtp import RELAY_PASSWORD, RELAY_USER, Relay
 from tests.conftest import ServerFactory
+from tests.helpers.databases import connected
 from tests.helpers.server import LOOPBACK, REPO_ROOT, ServerOptions, ServerProcess, free_port
 from tests.helpers.twilio_standin import TwilioStandIn
 
@@ -103,11 +104,11 @@ async def _seed(server: ServerProcess) -> list[tuple[str, str, str, str]]:
             queue = (await resp.json())["queues"][0]["name"]
         async with http.get(server.http_base + "/api/agents") as resp:
             agent = (await resp.json())["agents"][0]["id"]
-    with sqlite3.connect(server.data_dir / "cases.db") as db:
-        (case_id, public_id, _), (_, _, other_customer) = db.execute(
-            "SELECT id, public_id, customer_id FROM cases ORDER BY id").fetchall()
-        (interaction,), = db.execute(
-            "SELECT id FROM interactions WHERE case_id = ?", (case_id,)).fetchall()
+    with connected(server.database_url) as db:
+        (case_id, public_id, _), (_, _, other_customer) = db.execute(text(
+            "SELECT id, public_id, customer_id FROM cases ORDER BY id")).all()
+        (interaction,), = db.execute(text(
+            "SELECT id FROM interactions WHERE case_id = :case"), {"case": case_id}).all()
         # Two finished recordings of that interaction, as the recorder leaves them (one
         # for DELETE, so the others keep theirs).
         recordings = [_recording(db, server.data_dir / "recordings", interaction, agent, n)
@@ -126,8 +127,7 @@ async def _seed(server: ServerProcess) -> list[tuple[str, str, str, str]]:
     ]
 
 
-def _recording(db: sqlite3.Connection, root: Path, interaction: int, agent: str,
-               n: int) -> str:
+def _recording(db: Connection, root: Path, interaction: int, agent: str, n: int) -> str:
     """A one-second stereo 8 kHz WAV and its row, as `recordings` writes them."""
     recording_id = f"{n:02x}" * 16
     root.mkdir(parents=True, exist_ok=True)
@@ -138,12 +138,14 @@ def _recording(db: sqlite3.Connection, root: Path, interaction: int, agent: str,
         wav.setframerate(8000)
         wav.writeframes(bytes(range(256)) * 125)
     now = time.time()
-    db.execute(
+    db.execute(text(
         "INSERT INTO recordings (id, call_id, interaction_id, location, channels, sample_rate,"
         " started_wall, ended_wall, duration, paused_spans, status, codec, size_bytes, agent,"
-        " held) VALUES (?, ?, ?, ?, 2, 8000, ?, ?, 1.0, '[]', 'complete', 'wav', ?, ?, 0)",
-        (recording_id, f"schemathesis-call-{n}", interaction, path.name, now - 1, now,
-         path.stat().st_size, agent))
+        " held) VALUES (:id, :call, :interaction, :location, 2, 8000, :started, :ended, 1.0,"
+        " '[]', 'complete', 'wav', :size, :agent, :held)"),
+        {"id": recording_id, "call": f"schemathesis-call-{n}", "interaction": interaction,
+         "location": path.name, "started": now - 1, "ended": now,
+         "size": path.stat().st_size, "agent": agent, "held": False})
     return recording_id
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from media.asr.wer import wer as word_error_rate
 from tests.conftest import ServerFactory
 from tests.e2e.api import ended_interaction, get_json
 from tests.e2e.test_transcribed_calls import clips, speech_wav
+from tests.helpers.databases import ServerDatabase, query_rows
 from tests.helpers.server import ServerOptions, ServerProcess
 from voice.pjsua.client import place_call
 
@@ -32,22 +32,20 @@ def config(**post: Any) -> dict[str, Any]:
             "post_call": {"enabled": True, "priority": "idle", **post}}
 
 
-def jobs(data_dir: Path) -> list[dict[str, Any]]:
-    with sqlite3.connect(data_dir / "cases.db") as db:
-        db.row_factory = sqlite3.Row
-        return [dict(r) for r in db.execute("SELECT * FROM postcall_jobs")]
+def jobs(server: ServerProcess) -> list[dict[str, Any]]:
+    return query_rows(server.database_url, "SELECT * FROM postcall_jobs")
 
 
-async def wait_job(data_dir: Path, status: str, within: float, poll: float = 0.05
+async def wait_job(server: ServerProcess, status: str, within: float, poll: float = 0.05
                    ) -> dict[str, Any]:
     deadline = time.monotonic() + within
     while True:
-        found = [j for j in jobs(data_dir) if j["status"] == status]
+        found = [j for j in jobs(server) if j["status"] == status]
         if found:
             return found[0]
         if time.monotonic() > deadline:
             raise AssertionError(f"no post-call job {status!r} after {within}s: "
-                                 f"{jobs(data_dir)}")
+                                 f"{jobs(server)}")
         await asyncio.sleep(poll)
 
 
@@ -93,7 +91,7 @@ async def test_the_case_shows_the_post_call_transcript(
     # One clock, seconds from the answer: post segments start where the live ones do.
     assert abs(post[0]["start"] - min(s["start"] for s in live)) < 1.0
     assert max(s["end"] for s in post) <= max(s["end"] for s in live) + 1.5
-    [job] = jobs(server.data_dir)
+    [job] = jobs(server)
     assert (job["status"], job["attempts"], job["model"], job["language"]) == (
         "done", 1, "tiny.en", "en")
     # The caller only: an IVR-only call has no agent, its right channel is prompts.
@@ -104,14 +102,17 @@ async def test_the_case_shows_the_post_call_transcript(
     assert job["wall_s"] > 0 and job["cpu_s"] > 0
 
 
-async def test_a_killed_server_resumes_the_pass_at_its_next_start(tmp_path: Path) -> None:
+async def test_a_killed_server_resumes_the_pass_at_its_next_start(
+    tmp_path: Path, server_database: ServerDatabase
+) -> None:
     chosen = clips()
     seconds = speech_wav(tmp_path / "speech.wav", chosen)
     workdir = tmp_path / "server"
     workdir.mkdir()
     # Base for English here: slower, so the kill lands while its worker runs.
     options = ServerOptions(demo_hangup_after=120, startup_timeout=60,
-                            config=config(models={"en": "base"}, lease=6))
+                            config={**config(models={"en": "base"}, lease=6),
+                                    **server_database.config()})
     server = ServerProcess(workdir, options)
     await server.start()
     try:
@@ -120,19 +121,20 @@ async def test_a_killed_server_resumes_the_pass_at_its_next_start(tmp_path: Path
             from_user="+15550302", duration=seconds + 1.5, answer_timeout=10)
         assert result.connected, result
         ended = await ended_interaction(server, within=60.0)
-        running = await wait_job(server.data_dir, "running", within=60.0)
+        running = await wait_job(server, "running", within=60.0)
         os.killpg(server.pid, signal.SIGKILL)
     finally:
         await server.stop()
-    left = jobs(server.data_dir)
+    left = jobs(server)
     assert [(j["status"], j["attempts"]) for j in left] == [("running", 1)], left
-    timeline_segments = _segments(server.data_dir)
-    assert timeline_segments and {s for s, in timeline_segments} == {"live"}
+    timeline_segments = query_rows(server.database_url,
+                                   "SELECT source FROM transcript_segments")
+    assert timeline_segments and {s["source"] for s in timeline_segments} == {"live"}
 
     again = ServerProcess(workdir, options)
     await again.start()
     try:
-        done = await wait_job(again.data_dir, "done", within=120.0, poll=0.3)
+        done = await wait_job(again, "done", within=120.0, poll=0.3)
         interaction = await post_interaction(again, str(ended["case_id"]), within=20.0)
     finally:
         await again.stop()
@@ -147,7 +149,3 @@ async def test_a_killed_server_resumes_the_pass_at_its_next_start(tmp_path: Path
     texts = [s["text"] for s in post]
     assert len(texts) == len(set(texts)), texts
 
-
-def _segments(data_dir: Path) -> list[tuple[str]]:
-    with sqlite3.connect(data_dir / "cases.db") as db:
-        return list(db.execute("SELECT source FROM transcript_segments"))

@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from aiohttp import web
 
 from recordings.compress import decoded_duration
 from tests.conftest import ServerFactory
+from tests.helpers.databases import query_rows
 from tests.helpers.server import ServerOptions
 from tests.helpers.webapp import start_app
 from tests.recordings.test_recorded_calls import caller_signal, wait_row
@@ -67,7 +67,7 @@ async def test_call_is_compressed_notified_and_served_by_role(
         await asyncio.wait_for(arrived.wait(), 30)
     finally:
         await runner.cleanup()
-    row = await wait_row(server.data_dir, "complete")
+    row = await wait_row(server, "complete")
     event = received[0]
     assert event["event"] == "recording.saved" and event["recording_id"] == row["id"]
     assert event["status"] == "complete" and event["codec"] == "opus"
@@ -91,9 +91,10 @@ async def test_call_is_compressed_notified_and_served_by_role(
                                                      "Range": "bytes=0-999"}) as resp:
             assert resp.status == 206 and resp.headers["Content-Type"] == "audio/ogg"
             assert await resp.read() == opus.read_bytes()[:1000]
-    with sqlite3.connect(server.data_dir / "cases.db") as db:
-        audit = db.execute("SELECT actor, role, action, result, status FROM recording_audit "
-                           "WHERE recording_id = ? ORDER BY id", (row["id"],)).fetchall()
-    assert audit == [("token:ana", "agent", "read", "forbidden", 403),
-                     ("token:ana", "agent", "play", "forbidden", 403),
-                     ("token:tests", "admin", "play", "ok", 206)]
+    audit = query_rows(server.database_url,
+                       "SELECT actor, role, action, result, status FROM recording_audit "
+                       "WHERE recording_id = :id ORDER BY id", id=row["id"])
+    assert [tuple(a.values()) for a in audit] == [
+        ("token:ana", "agent", "read", "forbidden", 403),
+        ("token:ana", "agent", "play", "forbidden", 403),
+        ("token:tests", "admin", "play", "ok", 206)]

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import signal
-import sqlite3
 import time
 import wave
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ServerFactory
+from tests.helpers.databases import ServerDatabase, query_rows
 from tests.helpers.server import ServerOptions, ServerProcess
 from tests.pjsua.audio import aligned_correlation
 from voice.pjsua.client import place_call
@@ -49,20 +49,19 @@ def caller_signal(path: Path, seconds: float) -> np.ndarray[Any, np.dtype[np.flo
     return chirp
 
 
-def rows(data_dir: Path) -> list[dict[str, Any]]:
-    with sqlite3.connect(data_dir / "cases.db") as db:
-        db.row_factory = sqlite3.Row
-        return [dict(r) for r in db.execute("SELECT * FROM recordings ORDER BY started_wall")]
+def rows(server: ServerProcess) -> list[dict[str, Any]]:
+    """The server's recordings index, oldest first (SQLite or PostgreSQL)."""
+    return query_rows(server.database_url, "SELECT * FROM recordings ORDER BY started_wall")
 
 
-async def wait_row(data_dir: Path, status: str, within: float = 20.0) -> dict[str, Any]:
+async def wait_row(server: ServerProcess, status: str, within: float = 20.0) -> dict[str, Any]:
     deadline = time.monotonic() + within
     while True:
-        found = [r for r in rows(data_dir) if r["status"] == status]
+        found = [r for r in rows(server) if r["status"] == status]
         if found:
             return found[-1]
         if time.monotonic() > deadline:
-            raise AssertionError(f"no recording row {status!r} after {within}s: {rows(data_dir)}")
+            raise AssertionError(f"no recording row {status!r} after {within}s: {rows(server)}")
         await asyncio.sleep(0.1)
 
 
@@ -81,7 +80,7 @@ async def test_call_recording_has_the_caller_left_and_a_completed_row(
     result = await place_call(f"sip:100@{server.sip_target}", play=tmp_path / "caller.wav",
                               from_user="+15550101", duration=6.0, answer_timeout=10)
     assert result.connected, result
-    row = await wait_row(server.data_dir, "complete")
+    row = await wait_row(server, "complete")
     path = server.data_dir / "recordings" / row["location"]
     assert row["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert (row["channels"], row["sample_rate"]) == (2, RATE)
@@ -96,18 +95,21 @@ async def test_call_recording_has_the_caller_left_and_a_completed_row(
     assert elsewhere < 0.3, elsewhere
 
 
-async def test_kill_9_leaves_a_playable_file_and_an_interrupted_row(tmp_path: Path) -> None:
+async def test_kill_9_leaves_a_playable_file_and_an_interrupted_row(
+    tmp_path: Path, server_database: ServerDatabase
+) -> None:
     chirp = caller_signal(tmp_path / "caller.wav", 30.0)
     workdir = tmp_path / "server"
     workdir.mkdir()
-    options = ServerOptions(demo_hangup_after=60, config=CONFIG)
+    # The same options (data directory and database) for the process after the kill.
+    options = ServerOptions(demo_hangup_after=60, config={**CONFIG, **server_database.config()})
     server = ServerProcess(workdir, options)
     await server.start()
     try:
         call = asyncio.ensure_future(place_call(
             f"sip:100@{server.sip_target}", play=tmp_path / "caller.wav",
             from_user="+15550102", duration=12.0, answer_timeout=10))
-        row = await wait_row(server.data_dir, "recording")
+        row = await wait_row(server, "recording")
         await asyncio.sleep(6.3)
         killed_at = time.time()
         os.killpg(server.pid, signal.SIGKILL)
@@ -127,7 +129,7 @@ async def test_kill_9_leaves_a_playable_file_and_an_interrupted_row(tmp_path: Pa
     again = ServerProcess(workdir, options)
     await again.start()
     try:
-        repaired = await wait_row(again.data_dir, "interrupted")
+        repaired = await wait_row(again, "interrupted")
     finally:
         await again.stop()
     assert repaired["id"] == row["id"]
@@ -167,7 +169,7 @@ async def test_sensitive_step_is_silence_on_both_channels_and_an_indexed_span(
                               from_user="+15550103", dtmf_at=((5.0, "4111111111111111#"),),
                               duration=14.0, answer_timeout=10)
     assert result.connected, result
-    row = await wait_row(server.data_dir, "complete")
+    row = await wait_row(server, "complete")
     spans = json_spans(row)
     assert len(spans) == 1, spans
     start, end = spans[0]["start"], spans[0]["end"]

@@ -88,6 +88,33 @@ async def test_one_frame_per_tick_silence_for_a_side_that_sent_nothing(tmp_path:
     assert not caller.taps_out and not agent.taps_in  # all detached at close
 
 
+async def test_ticks_the_clock_skipped_are_silence_in_the_file(tmp_path: Path) -> None:
+    """A stalled loop skips ticks (stale audio is dropped): the file gets their silence, so
+    what was said at call time T is at T in the recording, as in the transcript."""
+    caller = HandMedia()
+    writer = DiskWriter()
+    writer.start()
+    path = tmp_path / "r.wav"
+    schedule = iter([1, 2, 3, 10, 11, 12])  # ticks 4-9 skipped by the clock
+    position = 0
+
+    def tick_index() -> int:
+        return position
+
+    rec = CallRecorder("c1", new_call(caller), WavStream(path.open("w+b")), writer,
+                       tick_index=tick_index)
+    rec.attach_caller(caller)
+    for position in schedule:
+        caller.send(frame(position), heard=frame(7))
+    result = await rec.close()
+    writer.stop()
+    left, _right, n = read(path)
+    per_tick = [int(v) for v in left.reshape(-1, 160)[:, 0]]
+    assert per_tick == [1, 2, 3, 0, 0, 0, 0, 0, 0, 10, 11, 12], per_tick
+    assert n == 12 * 160 and result.duration == pytest.approx(0.24)
+    assert rec.skipped_frames == 6
+
+
 async def test_16k_leg_is_resampled_to_8k(tmp_path: Path) -> None:
     caller, agent = HandMedia(), HandMedia()
     writer = DiskWriter()
@@ -232,3 +259,28 @@ async def test_a_loud_party_saturates_instead_of_wrapping_around(tmp_path: Path)
     writer.stop()
     _, right, _ = read(path)
     assert int(right.reshape(5, 160)[-1, 0]) == 32767  # not 60000 wrapped to -5536
+
+
+async def test_the_file_starts_at_the_answer_even_when_the_recorder_attaches_later(
+    tmp_path: Path,
+) -> None:
+    """The answer was at tick 20 (the transcript's origin); making the file took until tick
+    24: ticks 21-23 are silence, so the caller's words are at their call time in the file."""
+    caller = HandMedia()
+    writer = DiskWriter()
+    writer.start()
+    path = tmp_path / "r.wav"
+    position = 0
+
+    def tick_index() -> int:
+        return position
+
+    rec = CallRecorder("c1", new_call(caller), WavStream(path.open("w+b")), writer,
+                       tick_index=tick_index, origin_tick=20)
+    rec.attach_caller(caller)
+    for position in (24, 25):
+        caller.send(frame(position), heard=frame(7))
+    await rec.close()
+    writer.stop()
+    left, _right, _n = read(path)
+    assert [int(v) for v in left.reshape(-1, 160)[:, 0]] == [0, 0, 0, 24, 25]

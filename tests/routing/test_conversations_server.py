@@ -23,6 +23,7 @@ from centralita.settings import AuthSettings, ConfigTokenSettings, HostPort, Set
 from channels.chat_config import ChatSettings
 from channels.twilio_config import TwilioConfig
 from routing.conversations import TextRouter
+from tests.helpers.databases import ServerDatabase
 from tests.helpers.server import LOOPBACK, free_port, free_sip_port, random_rtp_block
 from tests.helpers.twilio_standin import TwilioStandIn
 from web.auth.tokens import digest
@@ -80,7 +81,9 @@ async def until(check: Callable[[], bool], what: str) -> None:
 
 
 @pytest.fixture
-async def start(tmp_path: Path) -> AsyncIterator[Callable[[], Any]]:
+async def start(
+    tmp_path: Path, server_database: ServerDatabase
+) -> AsyncIterator[Callable[[], Any]]:
     """Starts (and at the end stops) servers sharing one data dir and database."""
     (tmp_path / "routing.yaml").write_text(ROUTING)
     running: list[Server] = []
@@ -88,6 +91,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Callable[[], Any]]:
             timeout=aiohttp.ClientTimeout(total=30)) as http:
         low, high = random_rtp_block()
         port = free_port(socket.SOCK_STREAM, also_tcp=False)
+        cases_url = server_database.config().get("cases_url")
 
         async def make() -> tuple[Live, TwilioStandIn]:
             settings = Settings(
@@ -95,6 +99,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Callable[[], Any]]:
                 http_listen=HostPort(LOOPBACK, port),
                 data_dir=tmp_path / "data", rtp_port_min=low, rtp_port_max=high,
                 transcription="off", routing_file=tmp_path / "routing.yaml",
+                cases_url=cases_url,
                 auth=AuthSettings(tokens=(
                     ConfigTokenSettings("tests", "admin", digest(ADMIN_TOKEN)),)),
                 twilio=TwilioConfig(account_sid=ACCOUNT, auth_token=TOKEN, public_url=PUBLIC,

@@ -82,6 +82,31 @@ async def test_returned_values_are_copies(store: RoutingStore) -> None:
     assert (await store.agent_status("ann")).state is A.AVAILABLE
 
 
+async def test_reads_again_see_each_change_and_not_the_last_readers_edits(
+    store: RoutingStore,
+) -> None:
+    # The Redis store keeps what it decoded from one read to the next (only changed texts
+    # are decoded again): a read must still show every change, and only the store's values.
+    await store.transition("ann", A.AVAILABLE, now=5.0)
+    await store.transition("bob", A.AVAILABLE, now=5.0)
+    await store.add_entry(entry("e1", seq=1))
+    await store.add_entry(entry("e2", seq=2))
+    first, line = await store.statuses(), await store.entries("sales")
+    first["ann"].active = 3
+    line[0].priority = 5
+    await store.transition("bob", A.BREAK, now=6.0, reason="lunch")
+    await store.remove_entry("e1")
+    await store.add_entry(entry("e3", seq=3))
+    again = await store.statuses()
+    assert (again["ann"].state, again["ann"].active, again["ann"].since) == (A.AVAILABLE, 0, 5.0)
+    assert (again["bob"].state, again["bob"].reason, again["bob"].since) == (A.BREAK, "lunch", 6.0)
+    assert sorted((e.id, e.priority) for e in await store.entries("sales")) == [
+        ("e2", 0), ("e3", 0)]
+    await store.remove_entry("e2")
+    await store.remove_entry("e3")
+    assert await store.entries("sales") == []
+
+
 async def test_unknown_agent_is_offline_and_logs_in(store: RoutingStore) -> None:
     assert (await store.agent_status("ann")).state is A.OFFLINE
     assert await store.statuses() == {}

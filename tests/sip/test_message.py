@@ -115,3 +115,48 @@ def test_quoted_text_is_data_not_syntax() -> None:
     assert header_param('<sip:a@b>;foo="a;tag=evil";tag=real', "tag") == "real"
     assert header_param('"x;tag=no" <sip:a@b;tag=uri>;tag=yes', "tag") == "yes"
     assert header_param("sip:a@b;tag=plain", "tag") == "plain"
+
+
+@pytest.mark.parametrize(("value", "allowed"), [
+    ('"a\\\x00b" <sip:a@b>', True),  # a quoted-pair inside a quoted string
+    ('"a\\\\\\\x00b" <sip:a@b>', True),  # "\\" then "\<NUL>"
+    ('"a\\\\\x00b" <sip:a@b>', False),  # "\\" then a bare NUL, still quoted
+    ('"a\x00b" <sip:a@b>', False),
+    ('a\\\x00b <sip:a@b>', False),  # a backslash outside quotes escapes nothing
+    ('"a" \x00 <sip:a@b>', False),  # after the string closed
+    ('"open\r\nX-B: \\\x00', False),  # a line's end closes an unclosed string
+    ('"\\"\\\x00" <sip:a@b>', True),  # an escaped quote does not close it
+])
+def test_a_nul_is_allowed_only_as_a_quoted_pair(value: str, allowed: bool) -> None:
+    head = f"OPTIONS sip:a@b SIP/2.0\r\nTo: {value}\r\n"
+    data = (head + "From: <sip:c@d>;tag=1\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n"
+            "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n").encode()
+    if allowed:
+        assert parse_message(data).call_id == "x"
+    else:
+        with pytest.raises(SipParseError, match="NUL"):
+            parse_message(data)
+
+
+VIA = b"\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c\r\n\r\n"
+
+
+@pytest.mark.parametrize(("start", "answered"), [
+    (b"INVITE  sip:a@b   SIP/2.0", True),  # extra spaces: refused by the parser, answered
+    (b"OPTIONS sip:a@b SIP/7.0", True),
+    (b"INVITE sip:a@b" + b" " * 60_000 + b"SIP/2.0", True),  # held the loop seconds before
+    (b"INVITE x" + b" " * 60_000 + b"y", False),  # no version: not a request line
+    (b"ACK sip:a@b SIP/2.0", False),  # never answered
+    (b"INVITE SIP/2.0", False),  # no URI
+    (b"IN<VITE sip:a@b SIP/2.0", False),
+    (b"INVITE \tsip:a@b SIP/2.0", False),  # the URI must start with a visible character
+])
+def test_a_refused_request_is_answered_only_when_its_start_line_is_one(
+    start: bytes, answered: bool
+) -> None:
+    from voice.sip.builder import salvage_response
+
+    reply = salvage_response(start + VIA, "bad request line")
+    assert (reply is not None) == answered
+    if reply is not None:
+        assert reply.startswith(b"SIP/2.0 400 bad request line\r\nVia: SIP/2.0/UDP h;")

@@ -10,6 +10,7 @@ from tests.sipp.conftest import Sipp
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 async def test_uac_udp_1000_calls(server: ServerProcess, sipp: Sipp) -> None:
     result = await sipp.run(
         ["-m", "1000", "-r", "400", "-l", "400", "-d", "0", "-timeout", "40s",
@@ -42,6 +43,7 @@ async def test_uac_tls_100_calls(server: ServerProcess, sipp: Sipp) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 async def test_uac_udp_1000_calls_with_5_percent_loss(server: ServerProcess, sipp: Sipp) -> None:
     """`-lost 5`: SIPp throws away 5% of the messages it sends *and* 5% of those it receives
     (retransmissions included; UDP only), so both sides' retransmission timers are exercised:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers.server import ServerProcess, free_port
+from tests.helpers.server import ServerProcess, free_media_port
 from tests.sipp.conftest import Sipp, SpeechAudio
 from tests.sipp.debug_api import (
     assert_exact_audio_in_order,
@@ -63,7 +63,7 @@ async def test_prompt_reaches_the_caller_rtp_echo(server: ServerProcess, sipp: S
     checked by the pjsua2 tests, which record it.) The call lasts 8 s: the shipped welcome
     prompt is 5.7 s long, and the last half second must be silence after it.
     """
-    media_port = free_port(also_tcp=False)
+    media_port = free_media_port()
     scenario_file = sipp.render("uac_rtp_echo", LISTEN_MS="8000")
     result = await sipp.run(
         ["-m", "1", "-rtp_echo", "-mp", str(media_port), "-timeout", "30s",
@@ -88,7 +88,7 @@ async def test_prompt_reaches_the_caller_rtp_echo(server: ServerProcess, sipp: S
 @pytest.mark.skipif(os.geteuid() != 0, reason="SIPp plays pcap audio only as root")
 async def test_rfc4733_digits_from_pcap(server: ServerProcess, sipp: Sipp) -> None:
     result = await sipp.run(
-        ["-m", "1", "-mp", str(free_port(also_tcp=False)), "-timeout", "30s",
+        ["-m", "1", "-mp", str(free_media_port()), "-timeout", "30s",
          "-recv_timeout", "8000", "-cid_str", "dtmf-%u-%p@%s"],
         target=server.sip_target, scenario_name="uac_dtmf_rfc4733", kill_after=45,
     )

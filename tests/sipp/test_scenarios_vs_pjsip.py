@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.helpers.server import free_port
+from tests.helpers.server import free_media_port
 from tests.helpers.sipp import SippResult
 from tests.sipp.conftest import Sipp, SpeechAudio
 from tests.sipp.debug_api import assert_exact_audio_in_order, frame_rms, read_wav_mono
@@ -63,7 +63,7 @@ async def test_hold_unhold(sipp: Sipp, transport: str) -> None:
 
 async def test_rfc4733_pcap_digits(sipp: Sipp) -> None:
     result, ended = await _against_pjsip(
-        sipp, {}, ["-mp", str(free_port(also_tcp=False))], scenario_name="uac_dtmf_rfc4733"
+        sipp, {}, ["-mp", str(free_media_port())], scenario_name="uac_dtmf_rfc4733"
     )
     result.assert_calls(successful=1)
     assert ended.dtmf == "123#"
@@ -102,7 +102,7 @@ async def test_rtp_echo_returns_the_callee_prompt(sipp: Sipp, tmp_path: Path) ->
     scenario_file = sipp.render("uac_rtp_echo", LISTEN_MS="3500")
     result, _ = await _against_pjsip(
         sipp, {"play": str(prompt), "record": str(heard)},
-        ["-rtp_echo", "-mp", str(free_port(also_tcp=False))], scenario_file=scenario_file,
+        ["-rtp_echo", "-mp", str(free_media_port())], scenario_file=scenario_file,
     )
     result.assert_calls(successful=1)
     levels = frame_rms(read_wav_mono(heard)[0])

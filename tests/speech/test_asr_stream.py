@@ -161,6 +161,26 @@ async def test_aclose_cancels_and_waits_for_the_busy_call() -> None:
     engine.close()
 
 
+class SlowToMake(FakeEngine):
+    """An engine whose recogniser takes a while to make (a model loading)."""
+
+    def make_recognizer(self, sample_rate: int) -> Recognizer:
+        time.sleep(0.3)
+        return super().make_recognizer(sample_rate)
+
+
+async def test_aclose_while_the_recognizer_is_being_made_still_closes_it() -> None:
+    # Found by a loaded CI run of the test above: a cancel that came before make_recognizer
+    # returned left the recogniser it made open for good.
+    engine = SlowToMake()
+    async with engine.stream(RATE) as stream:
+        stream.push_frame(frame(0))
+        await asyncio.sleep(0.05)
+        assert not engine.made  # still being made when the stream closes
+    assert stream.finished and len(engine.made) == 1 and engine.made[0].closed
+    engine.close()
+
+
 async def test_rate_mismatch_is_refused() -> None:
     engine = FakeEngine()
     stream = engine.stream(16000)

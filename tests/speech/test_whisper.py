@@ -57,7 +57,9 @@ async def test_wer_on_recorded_speech(engine: WhisperEngine, rate: int) -> None:
         hyps.append(" ".join(r.text for r in results))
     assert len(refs) == 5
     error = wer(refs, hyps)
-    print(f"whisper tiny.en {rate} Hz WER {error:.1%} over {sum(len(r.split()) for r in refs)} words")
+    print(
+        f"whisper tiny.en {rate} Hz WER {error:.1%} over {sum(len(r.split()) for r in refs)} words"
+    )
     assert error <= 0.10
 
 
@@ -74,6 +76,16 @@ def test_missing_model_directory_is_a_clear_error(tmp_path: Path) -> None:
     eng.close()
 
 
+def test_whisper_small_says_why_it_cannot_load(tmp_path: Path) -> None:
+    """Its PyPI wheels hold a truncated model.bin: the error says so, not 'no directory'."""
+    from media.asr.base import ModelNotFoundError
+
+    eng = WhisperEngine("small", cache_dir=tmp_path, language="es")
+    with pytest.raises(ModelNotFoundError, match="third part was never published"):
+        eng.load()
+    eng.close()
+
+
 def test_a_decoding_loop_is_recognised() -> None:
     looped = [940, 286, 9784] * 4 + [940]  # "10 of clubs" four times over, then "10"
     assert repeats_in_a_loop(looped)
@@ -82,9 +94,7 @@ def test_a_decoding_loop_is_recognised() -> None:
     assert not repeats_in_a_loop(list(range(40)))
 
 
-def test_short_window_decode_never_stores_a_loop(
-    engine: WhisperEngine, tmp_path: Path
-) -> None:
+def test_short_window_decode_never_stores_a_loop(engine: WhisperEngine, tmp_path: Path) -> None:
     """The passage at 16 kHz, converted to 44.1 kHz stereo and back: greedy short-window
     decoding looped on two of its utterances ("10 of clubs" x4, "5" x18); they are decoded
     again by faster-whisper's loop, so every text is free of repeats and says its sentence."""
@@ -95,8 +105,11 @@ def test_short_window_decode_never_stores_a_loop(
     p = passage(16000)
     mono = write_wav(tmp_path / "mono.wav", p.pcm, 16000)
     stereo = tmp_path / "stereo.wav"
-    subprocess.run(["sox", str(mono), "-r", "44100", "-c", "2", "-b", "24", str(stereo)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["sox", str(mono), "-r", "44100", "-c", "2", "-b", "24", str(stereo)],
+        check=True,
+        capture_output=True,
+    )
     pcm, rate = read_audio(stereo)
     seg = UtteranceSegmenter(make_detector("webrtc", rate), VadConfig(hangover_ms=300))
     utts = [e for e in seg.push(pcm) + seg.flush() if isinstance(e, Utterance)]

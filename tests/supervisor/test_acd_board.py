@@ -2,11 +2,17 @@
 rig's fake clock): a caller waiting, then answered, then gone; the board stays the same while
 nothing happens (the times on it are when things began, not seconds that tick), today's
 figures are read again only after something changed, and the history has the call per queue,
-agent and hour."""
+agent and hour. A call's sentiment arrives on its row as a change of that field alone, and
+its case is let go when the call ends."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+from cases.events import InProcessBus
 from centralita.wallboard import AcdBoard
+from centralita.wallboard_sentiment import CallSentiment
 from tests.routing.acd_rig import WALL0, Factory, agent, make_rig, queue
 from web.supervisor.board import diff
 from web.supervisor.feed import WallboardFeed
@@ -108,3 +114,65 @@ async def test_text_channels_show_per_queue_and_an_agents_conversations(
         assert taken["agents"]["ana"]["conversations"] == 1
     finally:
         await text.close()
+
+
+class Cases:
+    """The case store as the sentiment follower reads it: call c1 is interaction 11."""
+
+    async def find_interaction_by_call(self, call_id: str) -> tuple[int, None] | None:
+        return (11, None) if call_id == "c1" else None
+
+    async def timeline(self, case_id: int) -> dict[str, Any]:
+        return {"interactions": [{"id": 11, "segments": []}]}
+
+
+async def test_a_calls_sentiment_comes_on_its_row_and_is_dropped_when_it_ends(
+    make_rig: Factory,
+) -> None:
+    rig = await make_rig([queue("help", wrapup=5.0)], [agent("a1", "help")],
+                         answer={"a1": 0}, step=0.5)
+    rig.cases.case_for["c1"] = 7
+    bus = InProcessBus()
+    board = AcdBoard(rig.acd, None)
+    feed = WallboardFeed(board.board)
+    pokes: list[int] = []
+    board.sentiment = CallSentiment(Cases(), bus, lambda: pokes.append(1))
+    board.attach(feed)
+    try:
+        await rig.at(1)
+        await rig.login("a1")
+        await rig.arrive("c1", "help", talk=30)
+        await rig.at(3)
+        talking = await board.board()
+        assert "sentiment" not in talking["calls"]["c1"]
+        for _ in range(50):  # the follower subscribes (a task of its own)
+            if bus.subscriber_count("case:7"):
+                break
+            await asyncio.sleep(0.01)
+        assert bus.subscriber_count("case:7") == 1
+
+        await bus.publish("case:7", {"type": "segment", "case_id": 7, "segment": {
+            "id": 1, "interaction_id": 11, "speaker": "caller", "start": 2.5,
+            "sentiment": -0.6, "topics": ["delivery"]}})
+        await bus.publish("case:7", {"type": "segment", "case_id": 7, "segment": {
+            "id": 2, "interaction_id": 99, "speaker": "caller", "start": 2.6,  # another call
+            "sentiment": 0.9, "topics": []}})
+        for _ in range(50):
+            if pokes:
+                break
+            await asyncio.sleep(0.01)
+        assert pokes
+        angry = await board.board()
+        assert diff(talking, angry).changed == {"calls": {"c1": {"sentiment": {
+            "label": "negative", "score": -0.6, "count": 1, "topics": ["delivery"],
+            "trend": [{"speaker": "caller", "start": 2.5, "sentiment": -0.6}]}}}}
+
+        await rig.at(45)  # the call ended: routing's event lets the case go
+        for _ in range(50):
+            if not bus.subscriber_count("case:7"):
+                break
+            await asyncio.sleep(0.01)
+        assert bus.subscriber_count("case:7") == 0
+        assert "c1" not in (await board.board())["calls"]
+    finally:
+        await board.sentiment.close()

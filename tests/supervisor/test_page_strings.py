@@ -29,12 +29,16 @@ def test_every_string_the_page_names_is_in_both_catalogues() -> None:
                                                                    "email"),
         "speaker": ("caller", "agent"), "link": ("open", "down"),
         "figure": ("service_level", "asa", "aht", "abandonment_rate"),
+        "sentiment": ("positive", "negative", "neutral"),
+        "topic": ("billing", "refund", "delivery", "cancellation", "technical", "account",
+                  "complaint"),
     }.items():
         named |= {f"{prefix}.{v}" for v in values}
     plural = {k.rsplit(".", 1)[0] for k in en if k.endswith((".one", ".other"))}
     missing = sorted(k for k in named if k not in en and k not in plural)
     assert not missing, missing
-    assert {"queues.waiting", "monitor.failed", "agents.conversations"} <= named
+    assert {"queues.waiting", "monitor.failed", "agents.conversations", "calls.sentiment",
+            "nav.review.supervisor"} <= named
 
 
 def test_no_inline_script_or_handler_in_the_page() -> None:

@@ -35,6 +35,7 @@ class StoredSegment:
     confidence: float | None
     engine: str
     stored_at: float  # loop time when add_segment ran
+    language: str | None = None  # as a multilingual stream said (voice.language_pools)
 
 
 @dataclass
@@ -65,14 +66,15 @@ class MemoryStore:
 
     async def add_segment(
         self, interaction_id: int, *, speaker: str, start: float, end: float, text: str,
-        confidence: float | None, engine: str,
+        confidence: float | None, engine: str, language: str | None = None,
     ) -> int:
         if self.fail_segments:
             self.fail_segments -= 1
             raise ConnectionError("database unavailable")
         now = asyncio.get_running_loop().time()
         self.interactions[interaction_id].segments.append(
-            StoredSegment(interaction_id, speaker, start, end, text, confidence, engine, now)
+            StoredSegment(interaction_id, speaker, start, end, text, confidence, engine, now,
+                          language)
         )
         return next(self._seg_ids)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from media.clock import FakeClock
-from media.frames import Pcm
+from media.frames import AudioFrame, Pcm
 from tests.transcription.fakes import (
     LOUD,
     QUIET,
@@ -64,9 +64,7 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-def make(
-    engine: FakeEngine, store: MemoryStore, clock: FakeClock, **kw: object
-) -> CallTranscriber:
+def make(engine: FakeEngine, store: MemoryStore, clock: FakeClock, **kw: object) -> CallTranscriber:
     return CallTranscriber("call-1", 7, store, engine.stream, clock, clock.now(), **kw)  # type: ignore[arg-type]
 
 
@@ -178,6 +176,50 @@ async def test_packet_loss_keeps_later_segments_at_their_call_time(store: Memory
     segs = store.interactions[7].segments
     assert segs[0].start == pytest.approx(0.0) and segs[0].end == pytest.approx(0.2)
     assert segs[1].start == pytest.approx(0.7) and segs[1].end == pytest.approx(0.9)
+    await tx.close()
+
+
+class Recording(FakeStream):
+    """A FakeStream that keeps every sample it is given."""
+
+    def __init__(self, rate: int) -> None:
+        super().__init__(rate)
+        self.pcm: list[Pcm] = []
+
+    def push_frame(self, frame: AudioFrame) -> None:
+        self.pcm.append(frame.samples.copy())
+        super().push_frame(frame)
+
+
+async def test_missing_audio_is_filled_with_silence_up_to_half_a_second(
+    store: MemoryStore,
+) -> None:
+    """The recogniser hears the stream at its own pace: 3 lost packets inside speech come
+    back as 60 ms of silence where they were (before: the speech either side was spliced, and
+    the passage's words around such a hole came out wrong), and a 2 s hole as 0.5 s, which
+    ends the utterance there (more than the VAD's hangover) without decoding 2 s of nothing.
+    """
+    clock = FakeClock()
+    engine = FakeEngine(lambda rate, n: Recording(rate))
+    leg = FakeLeg()
+    tx = make(engine, store, clock)
+    tx.attach(leg, "caller")
+    feed = Feeder(clock, leg, stamped=True)
+    await feed.play(LOUD, 5)
+    feed.lose(3)
+    await feed.play(LOUD, 5)
+    feed.lose(100)
+    await feed.play(LOUD, 5)
+    await feed.play(QUIET, 1)
+    await settle()
+    stream = engine.streams[0]
+    assert isinstance(stream, Recording)
+    loud = [bool(np.abs(p).max()) for p in stream.pcm]
+    assert loud == [True] * 5 + [False] * 3 + [True] * 5 + [False] * 25 + [True] * 5 + [False]
+    assert tx.filled_frames == 28 and tx.dropped_frames == 0
+    # Times stay the call's: the third stretch was said 2.26 s after the first began.
+    segs = store.interactions[7].segments
+    assert segs[-1].start == pytest.approx(2.26) and segs[-1].end == pytest.approx(2.36)
     await tx.close()
 
 
@@ -319,9 +361,7 @@ async def test_both_parties_each_with_their_own_stream(store: MemoryStore) -> No
             await asyncio.sleep(0)
     await tx.close()
     segs = store.interactions[7].segments
-    assert sorted((s.speaker, round(s.start, 2)) for s in segs) == [
-        ("agent", 0.2), ("caller", 0.0)
-    ]
+    assert sorted((s.speaker, round(s.start, 2)) for s in segs) == [("agent", 0.2), ("caller", 0.0)]
     assert len(engine.streams) == 2
 
 

@@ -24,6 +24,7 @@ from centralita.settings import AuthSettings, ConfigTokenSettings, HostPort, Set
 from channels.twilio_config import TwilioConfig
 from media.frames import Pcm
 from recordings.config import RecordingConfig
+from tests.helpers.databases import ServerDatabase
 from tests.helpers.media_streams_client import MediaStreamsClient, twiml_stream
 from tests.helpers.server import LOOPBACK, free_port, free_sip_port, random_rtp_block
 from tests.helpers.twilio_standin import TwilioStandIn
@@ -202,9 +203,12 @@ def new_call_sid() -> str:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
-    """The server; `@pytest.mark.parametrize("rig", ["recorded"], indirect=True)` records its
-    calls (uncompressed WAV)."""
+async def rig(
+    tmp_path: Path, request: pytest.FixtureRequest, server_database: ServerDatabase
+) -> AsyncIterator[Rig]:
+    """The server, its cases on SQLite and on PostgreSQL (`server_database`);
+    `@pytest.mark.parametrize("rig", ["recorded"], indirect=True)` records its calls
+    (uncompressed WAV)."""
     recorded = getattr(request, "param", None) == "recorded"
     acd = getattr(request, "param", None) in ("acd", "acd-transcribed")
     transcribed = getattr(request, "param", None) in ("transcribed", "acd-transcribed")
@@ -226,7 +230,7 @@ async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[R
             sip_listen=HostPort(LOOPBACK, free_sip_port()),
             http_listen=HostPort(LOOPBACK, free_port(socket.SOCK_STREAM, also_tcp=False)),
             data_dir=tmp_path / "data", rtp_port_min=low, rtp_port_max=high,
-            debug_api=True, transcription="whisper" if transcribed else "off",
+            cases_url=server_database.config().get("cases_url"), debug_api=True, transcription="whisper" if transcribed else "off",
             flows_dir=flows,
             recordings=RecordingConfig(enabled=recorded, compress=False),
             routing_file=routing,

@@ -18,6 +18,7 @@ from tests.web.conftest import PASSWORD, USERS, bearer
 from tests.web.desk_fake import DeskApp, FakeDeskService, desk_app
 from web.auth.roles import Role
 from web.auth.store import UserStore
+from web.common import STATIC_DIR as COMMON_DIR
 from web.desk import DeskError, parse_command
 from web.desk.api import STATIC_DIR
 from web.desk.link import REFUSED, REPLACED, SLOW
@@ -110,10 +111,14 @@ async def test_the_page_and_its_modules_are_served_to_an_agent(
         assert resp.headers["X-Frame-Options"] == "DENY"
         page = await resp.text()
     assert '<script type="module" src="/desk/static/desk.js">' in page
-    for module in ("desk.js", "dom.js", "ring.js", "softphone.js", "socket.js", "casepanel.js"):
-        async with http.get(app.url(f"/desk/static/{module}")) as resp:
+    for module in ("desk/static/desk.js", "desk/static/ring.js", "common/static/softphone.js",
+                   "desk/static/casepanel.js", "common/static/dom.js", "common/static/socket.js",
+                   "common/static/i18n.js", "common/static/api.js"):
+        async with http.get(app.url(f"/{module}")) as resp:
             assert resp.status == 200, module
             assert resp.content_type in ("text/javascript", "application/javascript")
+    async with http.get(app.url("/common/static/common.css")) as resp:
+        assert resp.status == 200 and resp.content_type == "text/css"
     async with http.get(app.url("/desk/static/desk.css")) as resp:
         assert resp.status == 200 and resp.content_type == "text/css"
     async with http.get(app.url("/desk/static/../api.py")) as resp:
@@ -360,7 +365,7 @@ def test_the_page_scripts_never_write_markup() -> None:
     # All data goes in as text (dom.js `h`/`text`); markup sinks would let a caller name or
     # a transcript inject script.
     sinks = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function")
-    for script in sorted(STATIC_DIR.glob("*.js")):
+    for script in sorted([*STATIC_DIR.glob("*.js"), *COMMON_DIR.glob("*.js")]):
         assert not sinks.search(script.read_text()), script.name
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ivr.media.events import CallInput, Digit, HungUp
 from tests.conftest import ServerFactory
 from tests.e2e.api import ended_interaction, get_json
 from tests.helpers.server import ServerOptions
@@ -61,18 +62,49 @@ async def test_the_debug_api_masks_a_sensitive_steps_digits(
     assert debug["digits"] == "***", debug["digits"]
 
 
-def test_a_sensitive_step_masks_its_keys_and_the_type_ahead_before_it() -> None:
+async def test_a_sensitive_step_masks_the_keys_no_step_has_read_however_far_back() -> None:
+    from media.clock import LoopClock
     from tests.voice.test_call import FakeLeg
     from voice.call import MASKED_KEY, Call, Direction
 
     call = Call("c1", Direction.INBOUND, FakeLeg())
-    steps = [(False, "2"), (False, ""), (False, "43"), (True, "21#"), (False, "*9")]
-    for sensitive, keys in steps:  # as the interpreter runs a flow: set at start, clear at end
-        call.sensitive_input = sensitive
+    reader = CallInput.of(call)
+    clock = LoopClock()
+
+    def type_keys(keys: str) -> None:
         for key in keys:
             call.digit(key, 100, "rfc4733")
-        call.sensitive_input = False
-    # The menu's "2" two steps back stays; "43", typed over the step just before the
-    # sensitive one (which may take them), is masked with it; "*" stays the star key.
-    assert call.digits == ["2", *[MASKED_KEY] * 5, "*", "9"]
-    assert call.shown_digits() == "2****9"
+
+    # As the interpreter runs a flow: sensitive_input set at each step's start, cleared at
+    # its end. A menu reads its "2"; "4321#" comes while it still runs (type-ahead).
+    call.sensitive_input = False
+    type_keys("24321#")
+    assert await reader.next(clock, 0.1) == Digit("2")
+    call.sensitive_input = False
+    for _step in ("set", "goto", "say"):  # steps that read no key (the bug: two steps back)
+        call.sensitive_input = False  # its start
+        call.sensitive_input = False  # its end
+    call.sensitive_input = True  # the PIN's gather: what nobody read yet is its to take
+    taken = [await reader.next(clock, 0.1) for _ in range(5)]
+    assert taken == [Digit(k) for k in "4321#"]  # the verb still gets the real keys
+    type_keys("9")  # typed during the sensitive step
+    call.sensitive_input = False
+    type_keys("*")  # after it: kept, the star key
+    assert call.digits == ["2", *[MASKED_KEY] * 6, "*"]
+    assert call.shown_digits() == "2" + MASKED_KEY + "*"
+
+
+async def test_a_key_handed_back_is_type_ahead_again() -> None:
+    from media.clock import LoopClock
+    from tests.voice.test_call import FakeLeg
+    from voice.call import MASKED_KEY, Call, Direction
+
+    call = Call("c2", Direction.INBOUND, FakeLeg())
+    reader = CallInput.of(call)
+    clock = LoopClock()
+    call.digit("7", 100, "rfc4733")
+    # A prompt cut short by the key hands it back for the gather after it.
+    reader.unread(await reader.next(clock, 0.1) or HungUp())
+    call.sensitive_input = True
+    assert call.digits == [MASKED_KEY]
+    assert await reader.next(clock, 0.1) == Digit("7")

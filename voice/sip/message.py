@@ -454,7 +454,10 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipMessage:
     msg: SipMessage
     m = _STATUS_RE.match(start)
     if m:
-        msg = SipResponse(headers=headers, status=int(m.group(1)), reason=m.group(2).strip())
+        # "SIP/2.0 200" without the SP before an empty reason phrase is read as an empty
+        # reason (found by tests/fuzz: it raised AttributeError).
+        reason = (m.group(2) or "").strip()
+        msg = SipResponse(headers=headers, status=int(m.group(1)), reason=reason)
     else:
         m = _REQUEST_RE.match(start)
         if not m:
@@ -523,21 +526,18 @@ def _validate(msg: SipMessage) -> None:
         _check_address(h.get(name) or "", name)
 
 
+# A head whose every NUL is a quoted-pair inside a quoted string: runs outside quotes, and
+# quoted strings of plain runs and quoted-pairs that end at a quote, a line's end or the end.
+# Possessive (no backtracking): linear in the head, which a hostile peer makes 64 KiB long.
+_NUL_ONLY_QUOTED_RE = re.compile(
+    r'(?:[^"\x00]*+"(?:[^"\\\n\x00]++|\\[\s\S])*+(?:["\n]|\\?\Z))*+[^"\x00]*+'
+)
+
+
 def _nul_only_quoted(head: str) -> bool:
-    """Whether every NUL in `head` is a quoted-pair inside a quoted string."""
-    quoted = escaped = False
-    for ch in head:
-        if escaped:
-            escaped = False
-        elif ch == "\x00":
-            return False
-        elif ch == "\\" and quoted:
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif ch == "\n":
-            quoted = False
-    return True
+    """Whether every NUL in `head` is a quoted-pair inside a quoted string (a regex: a walk
+    one character at a time took 4 ms for a 60 KB head, and most of a fuzzer's time)."""
+    return _NUL_ONLY_QUOTED_RE.fullmatch(head) is not None
 
 
 # An unquoted display name is tokens: refuse the separators that make it ambiguous

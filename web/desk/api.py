@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import WSCloseCode, web
 
 from web.auth import Role, principal, require, require_page
+from web.common import add_common_static
 from web.desk.link import REFUSED, REPLACED, SEND_QUEUE, DeskConnection, close_quietly
 from web.desk.protocol import DeskError, DeskService
 from web.socket_login import RECHECK_S, login_check
@@ -172,5 +173,6 @@ def add_desk_routes(
     app[DESK_RECHECK] = recheck
     require_page(app, app.router.add_get("/desk", desk_page), Role.AGENT)
     require(app, app.router.add_static("/desk/static", STATIC_DIR), Role.AGENT)
+    add_common_static(app)  # /common/static: the modules every page shares
     require(app, app.router.add_get("/api/desk/ws", desk_socket), Role.AGENT)
     app.on_shutdown.append(_close_desks)

@@ -40,6 +40,7 @@ from recordings.storage import RecordingRow
 from web.auth import Role, principal, require, require_page
 from web.auth.http import json_error
 from web.auth.service import Principal
+from web.common import add_common_static
 from web.jsonbody import JsonBodyError, read_json_object
 from web.recordings_api import RecordingsApi
 
@@ -222,6 +223,7 @@ def add_review_routes(app: web.Application, api: ReviewApi) -> None:
     require_page(app, r.add_get("/review", review_page), Role.AGENT)
     require_page(app, r.add_get("/review/{id:[0-9a-f]{1,64}}", review_page), Role.AGENT)
     require(app, r.add_static("/review/static", STATIC_DIR), Role.AGENT)
+    add_common_static(app)  # /common/static: the modules every page shares
     require(app, r.add_get("/api/review/recordings/{id}", api.recording), Role.AGENT)
     require(app, r.add_get("/api/review/recordings/{id}/peaks", api.waveform), Role.AGENT)
     require(app, r.add_get("/api/review/search", api.search), Role.AGENT)

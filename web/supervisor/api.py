@@ -30,6 +30,7 @@ from aiohttp import WSMsgType, web
 from web.auth import Role, principal, require, require_page
 from web.auth.http import json_error
 from web.case_http import OpenSockets
+from web.common import add_common_static
 from web.desk.api import PAGE_HEADERS
 from web.socket_login import LOGGED_OUT, RECHECK_S, login_check, watch_login
 from web.supervisor.feed import WallboardFeed
@@ -178,6 +179,7 @@ def add_supervisor_routes(app: web.Application, feed: WallboardFeed, figures: Hi
     app[RECHECK] = recheck
     require_page(app, app.router.add_get("/supervisor", page), Role.SUPERVISOR)
     require(app, app.router.add_static("/supervisor/static", STATIC_DIR), Role.SUPERVISOR)
+    add_common_static(app)  # /common/static: the modules every page shares
     require(app, app.router.add_get("/api/supervisor/ws", wallboard_socket), Role.SUPERVISOR)
     require(app, app.router.add_get("/api/supervisor/history", history), Role.SUPERVISOR)
     app.on_startup.append(_start)

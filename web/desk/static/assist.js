@@ -4,7 +4,7 @@
 // with the caller's words that matched, and "Send link" puts the article's link into the
 // composer (SMS, WhatsApp, email or chat: whichever the agent has chosen there).
 
-import {$, h, show} from "./dom.js";
+import {$, h, show} from "/common/static/dom.js";
 import {t} from "./i18n.js";
 
 /** An article's link as the customer can open it (a path is made absolute on this host). */

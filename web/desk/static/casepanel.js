@@ -7,7 +7,8 @@
 // (`conversationId`: the timeline only); `onTimeline(timeline)` hears each new state of the
 // timeline (the composer quotes the last email from it).
 
-import {$, h, text, show, clock} from "./dom.js";
+import {$, h, text, show, clock} from "/common/static/dom.js";
+import {sentimentLevel, trendMarks} from "/common/static/sentiment.js";
 import {t} from "./i18n.js";
 
 const TYPING_MS = 8000;  // a visitor's typing indicator without news goes away after this
@@ -44,12 +45,6 @@ function later(a, b) {
   return (STATUS_RANK[b] ?? -1) > (STATUS_RANK[a] ?? -1) ? b : a;
 }
 
-function sentimentLevel(score) {
-  if (score >= 0.05) return "positive";
-  if (score <= -0.05) return "negative";
-  return "neutral";
-}
-
 // The call's sentiment (its label, and one mark per segment in time order, coloured by
 // level) and its topics, in words.
 function insightsItem(insights) {
@@ -57,15 +52,9 @@ function insightsItem(insights) {
   const topics = (insights.topics || []).map((x) => t(`topic.${x.topic}`)).join(", ");
   return h("div", {class: "insights"},
     h("p", {}, t("insights.sentiment", {label: t(`insights.label.${insights.label}`)}), " ",
-      h("span", {class: "trend", role: "img",
-                 "aria-label": t("insights.trend", {count: trend.length})},
-        trend.map((p) => {
-          const level = sentimentLevel(p.sentiment);
-          return h("span", {class: "point", dataset: {level},
-            title: t("insights.point", {speaker: speakerLabel(p.speaker),
-                                        second: Math.round(p.start),
-                                        label: t(`insights.label.${level}`)})});
-        }))),
+      trendMarks(trend, t("insights.trend", {count: trend.length}), (p, level) =>
+        t("insights.point", {speaker: speakerLabel(p.speaker), second: Math.round(p.start),
+                             label: t(`insights.label.${level}`)}))),
     topics ? h("p", {class: "topics"}, t("insights.topics", {topics})) : null);
 }
 

@@ -10,10 +10,10 @@
 //   email      POST /api/cases/{id}/emails {subject, body, in_reply_to_message?}: subject
 //              "Re: <last subject>" and the last customer email quoted, both editable
 
-import {$, h, text, show, clock} from "./dom.js";
+import {$, h, text, show, clock} from "/common/static/dom.js";
 import {t} from "./i18n.js";
 import {countSegments} from "./sms_segments.js";
-import {postJson} from "./api.js";
+import {postJson} from "/common/static/api.js";
 
 const TYPING_IDLE_MS = 3000;  // no key for this long: the agent stopped typing
 

@@ -3,8 +3,8 @@
 // hears everyone; the server rings the party and answers once they joined, or says why not,
 // and the page shows that in words.
 
-import {$, h, text} from "./dom.js";
-import {postJson} from "./api.js";
+import {$, h, text} from "/common/static/dom.js";
+import {postJson} from "/common/static/api.js";
 import {t} from "./i18n.js";
 
 export class ConferencePanel {

@@ -3,10 +3,11 @@
 // The server's messages are the truth: a button sends a command and the page changes when
 // the server says the call or the conversation changed (web/desk/protocol.py lists them).
 
-import {$, h, text, show, duration} from "./dom.js";
+import {$, h, text, show, duration} from "/common/static/dom.js";
 import {Ringer} from "./ring.js";
-import {Softphone} from "./softphone.js";
-import {DeskSocket} from "./socket.js";
+import {Softphone} from "/common/static/softphone.js";
+import {LiveSocket} from "/common/static/socket.js";
+import {wordReviewLink} from "/common/static/nav.js";
 import {CasePanel} from "./casepanel.js";
 import {Composer} from "./composer.js";
 import {HandoverPanel} from "./handover.js";
@@ -67,7 +68,7 @@ const handover = new HandoverPanel();
 const conference = new ConferencePanel();
 const inbox = new Inbox({accept: acceptConversation, decline: declineConversation,
                          select: focusOn});
-const socket = new DeskSocket("/api/desk/ws", receive, linkChanged);
+const socket = new LiveSocket("/api/desk/ws", receive, linkChanged);
 // Agent assist: suggested articles in the case panel; "Send link" writes into the composer.
 const assist = new AssistPanel((title, url) => composer.insertLink(title, url));
 pop.onAssist = (msg, interactionId) => assist.show(msg, interactionId);
@@ -704,6 +705,10 @@ function wire() {
   wireLanguage();
   document.addEventListener("visibilitychange", () => markRead());
   translatePage();
+  // Agents find their own recordings there, supervisors their teams' (web/review/api.py).
+  wordReviewLink($("review-link"), {agent: t("nav.review.agent"),
+                                    supervisor: t("nav.review.supervisor"),
+                                    admin: t("nav.review.admin")});
   setInterval(tick, 250);
   renderDirectory();
   render();

@@ -8,9 +8,9 @@
 // The customer's preferred channel (GET /api/cases/{id}/preferred_channel: chosen by them,
 // or inferred from how they contact us) comes first and is marked as theirs.
 
-import {$, h, text, show} from "./dom.js";
+import {$, h, text, show} from "/common/static/dom.js";
 import {t} from "./i18n.js";
-import {postJson} from "./api.js";
+import {postJson} from "/common/static/api.js";
 
 const CHANNELS = ["sms", "whatsapp", "email", "chat"];
 const WORDS = {

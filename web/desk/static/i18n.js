@@ -1,12 +1,7 @@
-// The desk's words, in one catalogue per language (STYLE.md §16): scripts ask `t(key)`,
-// markup names its key in `data-i18n` (text), `data-i18n-placeholder`,
-// `data-i18n-aria-label` or `data-i18n-title`, and `translatePage()` fills them in. The page
-// speaks the language of <html lang> when there is a catalogue for it, else English; that is
-// set when this module loads, from the user's choice or the browser's (`pickLanguage`).
-//
-// Placeholders are `{name}`: t("inbox.unread", {count: 3}). Keys ending in `.one` / `.other`
-// are plural forms picked by `count`.
+// The desk's words, one catalogue per language (STYLE.md §16); the language the page speaks,
+// `t(key)` and `translatePage()` come from /common/static/i18n.js (`catalogues`).
 
+import {catalogues} from "/common/static/i18n.js";
 import {es} from "./i18n_es.js";
 
 export const en = {
@@ -127,6 +122,11 @@ export const en = {
   "inbox.mine": "Yours",
   "inbox.call": "Current call",
   "inbox.accept": "Accept",
+  // the link to the review page, worded for the user's role (common/static/nav.js)
+  "nav.review": "Recordings",
+  "nav.review.agent": "My recordings",
+  "nav.review.supervisor": "My teams' recordings",
+  "nav.review.admin": "All recordings",
   "language.mine": "Language of my pages",
   "language.browser": "Browser's language",
   "inbox.offer_summary": "So far: {text}",
@@ -213,56 +213,4 @@ export const en = {
   "status.received": "received",
 };
 
-const CATALOGUES = {en, es};
-
-/** The desk's language: the user's choice (`?lang=es`, kept in this browser's storage),
- * else the first of the browser's languages we have a catalogue for, else English. */
-export function pickLanguage(
-  query = globalThis.location?.search ?? "",
-  stored = globalThis.localStorage?.getItem("centralita.language"),
-  browser = globalThis.navigator?.languages ?? [globalThis.navigator?.language ?? "en"],
-  // The signed-in user's own setting, which the server marks the page with
-  // (web/auth/page_language.py): it follows them to any computer.
-  profile = globalThis.document?.documentElement?.dataset?.userLanguage,
-) {
-  const primary = (tag) => String(tag || "").toLowerCase().split("-")[0];
-  const asked = primary(new URLSearchParams(query).get("lang"));
-  if (asked in CATALOGUES) {
-    globalThis.localStorage?.setItem("centralita.language", asked);
-    return asked;
-  }
-  if (primary(profile) in CATALOGUES) return primary(profile);
-  if (primary(stored) in CATALOGUES) return primary(stored);
-  return browser.map(primary).find((code) => code in CATALOGUES) ?? "en";
-}
-
-// <html lang> says the page's language to the browser and to `catalogue()` below.
-if (globalThis.document) document.documentElement.lang = pickLanguage();
-
-function catalogue() {
-  const lang = (document.documentElement.lang || "en").toLowerCase().split("-")[0];
-  return CATALOGUES[lang] || en;
-}
-
-/** The text for `key` with `{name}` placeholders filled from `params` (the key itself when
- * no catalogue has it: a missing word shows, it does not break the page). */
-export function t(key, params = {}) {
-  let template;
-  if ("count" in params) {
-    const form = Number(params.count) === 1 ? "one" : "other";
-    template = catalogue()[`${key}.${form}`] ?? en[`${key}.${form}`];
-  }
-  template = template ?? catalogue()[key] ?? en[key] ?? key;
-  return template.replace(/\{(\w+)\}/g, (whole, name) =>
-    name in params ? String(params[name]) : whole);
-}
-
-/** Fill in every `data-i18n*` element under `root`. */
-export function translatePage(root = document) {
-  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-  for (const [data, attr] of [["i18nPlaceholder", "placeholder"], ["i18nAriaLabel", "aria-label"],
-                               ["i18nTitle", "title"]]) {
-    const selector = `[data-${data.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}]`;
-    for (const node of root.querySelectorAll(selector)) node.setAttribute(attr, t(node.dataset[data]));
-  }
-}
+export const {t, translatePage, locale} = catalogues({en, es});

@@ -119,6 +119,11 @@ export const es = {
   "inbox.mine": "Suyas",
   "inbox.call": "Llamada actual",
   "inbox.accept": "Aceptar",
+  // el enlace a la página de revisión, según el rol del usuario (common/static/nav.js)
+  "nav.review": "Grabaciones",
+  "nav.review.agent": "Mis grabaciones",
+  "nav.review.supervisor": "Grabaciones de mis equipos",
+  "nav.review.admin": "Todas las grabaciones",
   "language.mine": "Idioma de mis páginas",
   "language.browser": "Idioma del navegador",
   "inbox.offer_summary": "Hasta ahora: {text}",

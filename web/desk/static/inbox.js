@@ -3,7 +3,7 @@
 // waited for an answer), and the call they are on, as rows to pick what the screen shows.
 // Routing's messages are the truth (web/desk/protocol.py): the inbox only draws them.
 
-import {$, h, text, show, duration} from "./dom.js";
+import {$, h, text, show, duration} from "/common/static/dom.js";
 import {t} from "./i18n.js";
 
 // Glyphs every system font has (emoji fonts are not everywhere): a sign, not the label.

@@ -2,8 +2,8 @@
 // them to any computer, and every page they open speaks it: web/auth/page_language.py).
 // Changing it reloads the page in the new language; "Browser's language" clears it.
 
-import {$} from "./dom.js";
-import {sendJson} from "./api.js";
+import {$} from "/common/static/dom.js";
+import {sendJson} from "/common/static/api.js";
 
 export function wireLanguage() {
   const select = $("my-language");

@@ -102,6 +102,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         409: "`illegal_state`: being dialed or done"}),
     ("GET", "/desk"): Op("The agent desk page", {200: HTML}),
     ("GET", "/desk/static/{filename}"): Op("The desk's modules and style sheet", STATIC),
+    ("GET", "/common/static/{filename}"): Op(
+        "The modules and style sheet the desk, supervisor and review pages share (web.common)",
+        STATIC),
     ("GET", "/api/desk/ws"): Op("The desk's WebSocket (web.desk.protocol)", {
         101: UPGRADE, 400: PLAIN}),
     ("GET", "/supervisor"): Op("The supervisor's page", {200: HTML}),

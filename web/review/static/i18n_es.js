@@ -4,6 +4,8 @@ export const es = {
   "review.title": "Centralita: revisión",
   "review.heading": "Revisión de llamadas",
   "review.load_failed": "No se pudo cargar la página: {error}",
+  "nav.desk": "Escritorio",
+  "nav.supervisor": "Supervisión",
   "search.placeholder": "Buscar en las transcripciones",
   "search.button": "Buscar",
   "search.results": "Resultados",

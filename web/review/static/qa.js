@@ -1,7 +1,8 @@
 // QA reviews of the recording's interaction: the list for everyone who may see the call,
 // the form (score 0-100 and notes) for supervisors and admins.
 
-import {$, getJson, h, postJson, when} from "./dom.js";
+import {answer, getJson, postJson} from "/common/static/api.js";
+import {$, h, when} from "/common/static/dom.js";
 import {t} from "./i18n.js";
 
 export function showReviews(reviews) {
@@ -22,8 +23,8 @@ export function setUpForm(interactionId, mayReview) {
     const raw = $("qa-score").value.trim();
     const status = $("qa-status");
     try {
-      await postJson(`/api/review/interactions/${interactionId}/qa`, {
-        score: raw === "" ? null : Number(raw), notes: $("qa-notes").value});
+      await answer(await postJson(`/api/review/interactions/${interactionId}/qa`, {
+        score: raw === "" ? null : Number(raw), notes: $("qa-notes").value}));
       status.textContent = t("qa.saved");
       form.reset();
       const body = await getJson(`/api/review/interactions/${interactionId}/qa`);

@@ -2,7 +2,9 @@
 // plays one recording with its waveform, paused spans, synced transcript and QA reviews.
 // `#t=SECONDS` in the address starts the recording there (search results link so).
 
-import {$, duration, getJson, h, when} from "./dom.js";
+import {getJson} from "/common/static/api.js";
+import {$, duration, h, when} from "/common/static/dom.js";
+import {showForRole} from "/common/static/nav.js";
 import {t, translatePage} from "./i18n.js";
 import {Player} from "./player.js";
 import {setUpForm, showReviews} from "./qa.js";
@@ -80,6 +82,8 @@ async function showList() {
 
 async function main() {
   translatePage();
+  // Back to the desk (every role may open it), or to the supervisor's page.
+  showForRole({agent: $("desk-link"), supervisor: $("supervisor-link")});
   $("search-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const words = $("search-q").value.trim();

@@ -1,7 +1,8 @@
 // Transcript search: the header's form, results linking to the second in the recording
 // (`/review/{id}#t=SECONDS`), and the list of recent recordings.
 
-import {$, duration, getJson, h, when} from "./dom.js";
+import {getJson} from "/common/static/api.js";
+import {$, duration, h, when} from "/common/static/dom.js";
 import {t} from "./i18n.js";
 
 export async function search(words) {

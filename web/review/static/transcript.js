@@ -1,7 +1,7 @@
 // The transcript beside the player: one line per segment (time, who, what), the line being
 // played highlighted as the audio plays, a click (or Enter) on a line seeks to its start.
 
-import {duration, h} from "./dom.js";
+import {duration, h} from "/common/static/dom.js";
 import {t} from "./i18n.js";
 
 export class Transcript {

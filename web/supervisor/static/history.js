@@ -1,7 +1,7 @@
 // Historical figures (GET /api/supervisor/history): one figure at a time as horizontal bars in
 // plain SVG, per queue, per agent and per queue and hour; the same period as CSV.
 
-import {$, text} from "/desk/static/dom.js";
+import {$, text} from "/common/static/dom.js";
 import {locale, t} from "./i18n.js";
 
 const SVG = "http://www.w3.org/2000/svg";

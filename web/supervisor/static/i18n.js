@@ -1,8 +1,7 @@
-// The supervisor page's words, one catalogue per language (STYLE.md §16): scripts ask
-// `t(key)`, markup names its key in `data-i18n` (text) or `data-i18n-aria-label`, and
-// `translatePage()` fills them in. The language is the user's choice (`?lang=es`, kept in this
-// browser) or the browser's, else English; `{name}` placeholders, `.one`/`.other` plurals.
+// The supervisor page's words, one catalogue per language (STYLE.md §16); the language the
+// page speaks, `t(key)` and `translatePage()` come from /common/static/i18n.js (`catalogues`).
 
+import {catalogues} from "/common/static/i18n.js";
 import {es} from "./i18n_es.js";
 
 export const en = {
@@ -69,6 +68,25 @@ export const en = {
   "monitor.now.barge": "You are in the call: the caller and the agent hear you.",
   "monitor.failed": "Could not join the call: {error}",
   "monitor.ended": "The call ended.",
+  // a call's sentiment and topics so far (centralita/wallboard_sentiment.py)
+  "calls.sentiment": "Sentiment: {label}",
+  "calls.trend": "Sentiment over the call, the last {count} points",
+  "calls.point": "{speaker} at {second} s: {label}",
+  "calls.topics": "Topics: {topics}",
+  "sentiment.positive": "positive",
+  "sentiment.negative": "negative",
+  "sentiment.neutral": "neutral",
+  "topic.billing": "billing",
+  "topic.refund": "refund",
+  "topic.delivery": "delivery",
+  "topic.cancellation": "cancellation",
+  "topic.technical": "technical problem",
+  "topic.account": "account",
+  "topic.complaint": "complaint",
+  // the link to the review page, worded for the user's role (common/static/nav.js)
+  "nav.review": "Recordings",
+  "nav.review.supervisor": "My teams' recordings",
+  "nav.review.admin": "All recordings",
   "speaker.caller": "Caller",
   "speaker.agent": "Agent",
   "speaker.supervisor": "Supervisor",
@@ -93,53 +111,4 @@ export const en = {
   "figure.none": "no figure",
 };
 
-const CATALOGUES = {en, es};
-
-export function pickLanguage(
-  query = globalThis.location?.search ?? "",
-  stored = globalThis.localStorage?.getItem("centralita.language"),
-  browser = globalThis.navigator?.languages ?? [globalThis.navigator?.language ?? "en"],
-  // The signed-in user's own setting, which the server marks the page with
-  // (web/auth/page_language.py): it follows them to any computer.
-  profile = globalThis.document?.documentElement?.dataset?.userLanguage,
-) {
-  const primary = (tag) => String(tag || "").toLowerCase().split("-")[0];
-  const asked = primary(new URLSearchParams(query).get("lang"));
-  if (asked in CATALOGUES) {
-    globalThis.localStorage?.setItem("centralita.language", asked);
-    return asked;
-  }
-  if (primary(profile) in CATALOGUES) return primary(profile);
-  if (primary(stored) in CATALOGUES) return primary(stored);
-  return browser.map(primary).find((code) => code in CATALOGUES) ?? "en";
-}
-
-if (globalThis.document) document.documentElement.lang = pickLanguage();
-
-function catalogue() {
-  const lang = (document.documentElement.lang || "en").toLowerCase().split("-")[0];
-  return CATALOGUES[lang] || en;
-}
-
-export function t(key, params = {}) {
-  let template;
-  if ("count" in params) {
-    const form = Number(params.count) === 1 ? "one" : "other";
-    template = catalogue()[`${key}.${form}`] ?? en[`${key}.${form}`];
-  }
-  template = template ?? catalogue()[key] ?? en[key] ?? key;
-  return template.replace(/\{(\w+)\}/g, (whole, name) =>
-    name in params ? String(params[name]) : whole);
-}
-
-/** The page's language tag, for numbers and times. */
-export function locale() {
-  return document.documentElement.lang || "en";
-}
-
-export function translatePage(root = document) {
-  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-  for (const node of root.querySelectorAll("[data-i18n-aria-label]")) {
-    node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel));
-  }
-}
+export const {t, translatePage, locale} = catalogues({en, es});

@@ -2,9 +2,12 @@
 // in the mode chosen (listen: hear both; whisper: the agent alone hears you; barge: all three
 // talk), the mode switches during the call, Leave ends it. The peer connection is the desk's
 // softphone (non-trickle offer, no STUN server, the remote audio in <audio id="remote">).
+// Listening, the browser sends no audio at all (the mixer would drop it, but the supervisor's
+// room is nobody's business): the microphone is open, its track off the sender until a
+// whisper or a barge puts it back.
 
-import {Softphone} from "/desk/static/softphone.js";
-import {request, reason} from "./api.js";
+import {Softphone} from "/common/static/softphone.js";
+import {request, reason} from "/common/static/api.js";
 
 export const MODES = ["listen", "whisper", "barge"];
 
@@ -49,12 +52,18 @@ export class Monitor {
     return this.run(async () => {
       if (this.callId !== null && this.callId !== callId) await this.leaveNow();
       if (this.callId === callId) {
+        // Silent before the server hears of listening; speaking only once it knows the mode.
+        if (mode === "listen") await this.phone.setSending(false);
         const resp = await request("PATCH", this.path(callId), {mode});
-        if (!resp.ok) throw new Error(await reason(resp));
+        if (!resp.ok) {
+          await this.phone.setSending(this.mode !== "listen");
+          throw new Error(await reason(resp));
+        }
         this.mode = mode;
+        await this.phone.setSending(mode !== "listen");
         return;
       }
-      const sdp = await this.phone.start();
+      const sdp = await this.phone.start({send: mode !== "listen"});
       let resp = await request("POST", this.path(callId), {mode, sdp});
       if (resp.status === 409 && await code(resp) === "already_monitoring") {
         // Our leg from before a reload is still on the call: take it off, join again.

@@ -1,15 +1,20 @@
 // The supervisor's page: the live wallboard (a snapshot, then deltas, web/supervisor/feed.py),
 // the calls in progress with listen / whisper / barge and the live transcript, the history.
 
-import {$, h, show, text} from "/desk/static/dom.js";
+import {$, h, show, text} from "/common/static/dom.js";
 import {Board} from "./board.js";
 import {History} from "./history.js";
 import {locale, t, translatePage} from "./i18n.js";
 import {MODES, Monitor} from "./monitor.js";
-import {BoardSocket} from "./socket.js";
+import {wordReviewLink} from "/common/static/nav.js";
+import {trendMarks} from "/common/static/sentiment.js";
+import {LiveSocket} from "/common/static/socket.js";
 import {Transcript} from "./transcript.js";
 
 translatePage();
+// A supervisor reviews their teams' recordings there, an admin all (web/review/api.py).
+wordReviewLink($("review-link"), {supervisor: t("nav.review.supervisor"),
+                                  admin: t("nav.review.admin")});
 
 const board = new Board();
 let skew = 0;  // ms: the server's wall clock minus ours (the board's times are the server's)
@@ -18,7 +23,7 @@ const transcript = new Transcript($("transcript"));
 const monitor = new Monitor($("remote"), renderMonitor);
 const percent = new Intl.NumberFormat(locale(), {style: "percent", maximumFractionDigits: 0});
 
-const socket = new BoardSocket("/api/supervisor/ws", (msg) => {
+const socket = new LiveSocket("/api/supervisor/ws", (msg) => {
   if (msg.type === "snapshot" || msg.type === "delta") {
     received[msg.type] += 1;
     if (msg.type === "snapshot" && typeof msg.now === "number") skew = msg.now * 1000 - Date.now();
@@ -114,6 +119,25 @@ function agentName(id) {
   return a ? a.name || id : id;
 }
 
+function speakerLabel(speaker) {
+  const label = t(`speaker.${speaker}`);
+  return label === `speaker.${speaker}` ? String(speaker) : label;
+}
+
+// A call's sentiment so far, pushed with the board (centralita/wallboard_sentiment.py): its
+// label, one mark per segment (the latest ones) coloured by level, its topics.
+function sentimentOf(sentiment) {
+  if (!sentiment) return null;
+  const trend = sentiment.trend || [];
+  const topics = (sentiment.topics || []).map((topic) => t(`topic.${topic}`)).join(", ");
+  return h("span", {class: "sentiment", dataset: {level: sentiment.label}},
+    t("calls.sentiment", {label: t(`sentiment.${sentiment.label}`)}), " ",
+    trendMarks(trend, t("calls.trend", {count: trend.length}), (p, level) =>
+      t("calls.point", {speaker: speakerLabel(p.speaker), second: Math.round(p.start),
+                        label: t(`sentiment.${level}`)})),
+    topics ? ` · ${t("calls.topics", {topics})}` : null);
+}
+
 function renderCalls() {
   const calls = sorted(board.data.calls);
   show($("calls-empty"), calls.length === 0);
@@ -128,8 +152,8 @@ function renderCalls() {
     const watchers = Object.entries(c.supervisors || {}).map(([who, mode]) =>
       h("span", {class: "badge watcher", dataset: {mode, supervisor: who}},
         t("calls.supervisor", {who, mode: t(`monitor.${mode}`)})));
-    return h("li", {dataset: {call: id}}, h("span", {class: "line"}, line), " ", watchers,
-             " ", buttons);
+    return h("li", {dataset: {call: id}}, h("span", {class: "line"}, line), " ",
+             sentimentOf(c.sentiment), " ", watchers, " ", buttons);
   }));
   if (monitor.callId !== null && !(monitor.callId in board.data.calls)) {
     monitor.ended();
@@ -197,6 +221,7 @@ window.supervisor = {
   monitor: () => ({call: monitor.callId, mode: monitor.mode, busy: monitor.busy,
                    error: monitor.error}),
   inbound: () => monitor.phone.inbound(),
+  outbound: () => monitor.phone.outbound(),
   history,
 };
 

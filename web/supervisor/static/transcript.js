@@ -1,7 +1,8 @@
 // A call's live transcript: the case's live socket (/api/cases/{id}/live), the segments of the
 // interaction of that call, each line as a speaker and what they said.
 
-import {h, text} from "/desk/static/dom.js";
+import {h, text} from "/common/static/dom.js";
+import {sentimentLevel} from "/common/static/sentiment.js";
 import {t} from "./i18n.js";
 
 export class Transcript {
@@ -53,7 +54,10 @@ export class Transcript {
     if (this.seen.has(key)) return;
     this.seen.add(key);
     const who = t(`speaker.${seg.speaker}`);
-    const item = h("li", {class: "segment", dataset: {speaker: seg.speaker}},
+    // Each line carries its sentiment's level (a coloured edge, common.css).
+    const level = typeof seg.sentiment === "number" ? sentimentLevel(seg.sentiment) : "";
+    const item = h("li", {class: "segment", dataset: {speaker: seg.speaker, level},
+                          title: level ? t(`sentiment.${level}`) : null},
       h("span", {class: "speaker"}, who), " ");
     const said = h("span", {class: "said"});
     text(said, seg.text);

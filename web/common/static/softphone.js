@@ -22,16 +22,20 @@ export class Softphone {
     this.remote = remote;
     this.pc = null;
     this.mic = null;
+    this.sender = null;
   }
 
-  /** Open the microphone and a peer connection; the offer SDP once ICE gathering is done. */
-  async start() {
+  /** Open the microphone and a peer connection; the offer SDP once ICE gathering is done.
+   * `send: false` opens the microphone but sends nothing yet (see `setSending`). */
+  async start({send = true} = {}) {
     this.close();
     const pc = new RTCPeerConnection({iceServers: []});
     this.pc = pc;
     try {
       this.mic = await navigator.mediaDevices.getUserMedia({audio: true});
-      for (const track of this.mic.getAudioTracks()) pc.addTrack(track, this.mic);
+      const track = this.mic.getAudioTracks()[0];
+      this.sender = pc.addTrack(track, this.mic);
+      if (!send) await this.sender.replaceTrack(null);
       pc.addEventListener("track", (event) => {
         this.remote.srcObject = event.streams[0] || new MediaStream([event.track]);
         this.remote.muted = false;
@@ -59,6 +63,15 @@ export class Softphone {
     for (const track of this.mic.getAudioTracks()) track.enabled = !muted;
   }
 
+  /** Send our microphone, or nothing at all (`on` false: no audio packet leaves the browser,
+   * as while a supervisor only listens); the microphone stays open, so sending resumes at once
+   * and the peer connection is not negotiated again. */
+  async setSending(on) {
+    if (this.sender === null || this.mic === null) return;
+    const track = on ? this.mic.getAudioTracks()[0] ?? null : null;
+    if (this.sender.track !== track) await this.sender.replaceTrack(track);
+  }
+
   get active() {
     return this.pc !== null;
   }
@@ -67,6 +80,7 @@ export class Softphone {
     if (this.pc !== null) {
       this.pc.close();
       this.pc = null;
+      this.sender = null;
     }
     if (this.mic !== null) {
       for (const track of this.mic.getTracks()) track.stop();
@@ -84,6 +98,19 @@ export class Softphone {
         out.energy = s.totalAudioEnergy || 0;
         out.level = s.audioLevel || 0;
         out.packets = s.packetsReceived || 0;
+      }
+    }
+    return out;
+  }
+
+  /** Outbound audio figures from getStats: what this browser sent (tests and diagnostics). */
+  async outbound() {
+    const out = {packets: 0, bytes: 0, sending: this.sender !== null && this.sender.track !== null};
+    if (this.pc === null) return out;
+    for (const s of (await this.pc.getStats()).values()) {
+      if (s.type === "outbound-rtp" && s.kind === "audio") {
+        out.packets = s.packetsSent || 0;
+        out.bytes = s.bytesSent || 0;
       }
     }
     return out;

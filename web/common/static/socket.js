@@ -1,10 +1,12 @@
-// The desk's WebSocket: JSON messages in and out, reconnects with backoff, an application
-// ping so a dead connection is noticed even when the browser does not say so.
+// A page's WebSocket (the desk's, the wallboard's): JSON messages in and out, reconnects with
+// backoff, and an application ping the server answers with a pong, so a dead connection is
+// noticed even when the browser does not say so. Logged out (the session expired, or ended
+// elsewhere): off to the login page, back to this page after.
 
 const PING_MS = 25000;
-const REPLACED = 4000;  // the agent opened the desk elsewhere
+const REPLACED = 4000;  // the desk was opened in another window (web/desk/link.py)
 
-export class DeskSocket {
+export class LiveSocket {
   /** `onMessage(msg)` for each message, `onLink(status)` for "open" / "down" / "replaced". */
   constructor(path, onMessage, onLink) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -40,6 +42,11 @@ export class DeskSocket {
     ws.addEventListener("close", (event) => this.closed(ws, event));
   }
 
+  /** Start again (the wallboard: a delta went missing, a snapshot comes on reconnecting). */
+  restart() {
+    if (this.ws !== null) this.ws.close();
+  }
+
   ping() {
     if (Date.now() - this.lastPong > 2 * PING_MS + 5000) {
       this.ws.close();  // no pong for two rounds: start over
@@ -59,11 +66,10 @@ export class DeskSocket {
     }
     this.onLink("down");
     if (this.stopped) return;
-    // Logged out (session expired, logged in elsewhere)? Then go to the login page.
     try {
       const me = await fetch("/api/me", {credentials: "same-origin"});
       if (me.status === 401) {
-        location.assign("/login?next=" + encodeURIComponent("/desk"));
+        location.assign("/login?next=" + encodeURIComponent(location.pathname));
         return;
       }
     } catch (err) { /* the server is down: keep trying */ }
@@ -71,7 +77,7 @@ export class DeskSocket {
     this.backoff = Math.min(this.backoff * 2, 10000);
   }
 
-  /** Send a command; false when the socket is not open (the caller tells the agent). */
+  /** Send a message; false when the socket is not open (the caller tells the user). */
   send(message) {
     if (this.ws === null || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(message));

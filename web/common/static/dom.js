@@ -1,4 +1,4 @@
-// DOM helpers: every piece of data reaches the page as text, never as markup.
+// DOM helpers of every page: each piece of data reaches the page as text, never as markup.
 
 /** The element with `id` (throws if the page lacks it: a typo should fail loudly). */
 export function $(id) {
@@ -9,7 +9,7 @@ export function $(id) {
 
 /**
  * A new element: `h("li", {class: "seg", dataset: {speaker: "caller"}}, "text", child)`.
- * Strings become text nodes; null/undefined/false children are skipped.
+ * Strings become text nodes; null/undefined/false props and children are skipped.
  */
 export function h(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -36,16 +36,24 @@ export function show(node, visible) {
   node.hidden = !visible;
 }
 
-/** "hh:mm" of an ISO time, in the agent's time zone. */
+/** A short date and time of an ISO time, in the reader's time zone. */
 export function clock(iso) {
   if (!iso) return "";
-  const when = new Date(iso);
-  if (Number.isNaN(when.getTime())) return "";
-  return when.toLocaleString([], {dateStyle: "short", timeStyle: "short"});
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  return date.toLocaleString([], {dateStyle: "short", timeStyle: "short"});
+}
+
+/** A date and time in the page's locale and the reader's zone (UNIX seconds or ISO text). */
+export function when(value) {
+  const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
+  if (Number.isNaN(date.getTime())) return "";
+  return date.toLocaleString(document.documentElement.lang || undefined,
+                             {dateStyle: "medium", timeStyle: "short"});
 }
 
 /** "m:ss" of a number of seconds. */
 export function duration(seconds) {
-  const s = Math.max(0, Math.floor(seconds));
+  const s = Math.max(0, Math.floor(Number(seconds) || 0));
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
