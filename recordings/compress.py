@@ -1,9 +1,10 @@
 """After the call: the stereo WAV becomes Opus in Ogg, verified before the WAV goes.
 
 Why Opus in Ogg through PyAV: PyAV (FFmpeg's libopus) is already installed with aiortc, so no
-new native dependency; Opus at 8 kHz stereo in VoIP mode holds 24 kbit/s against the WAV's
-256 kbit/s (a tenth of the disk), and Ogg Opus plays in every browser's <audio> and
-in FFmpeg. Ogg is written page by page, so a killed encoder leaves a file that is simply
+new native dependency; Opus at 8 kHz in VoIP mode holds 24 kbit/s for both sides against the
+WAV's 256 kbit/s (a tenth of the disk), and Ogg Opus plays in every browser's <audio> and
+in FFmpeg. The two sides are coded as independent mono streams (mapping family 255, which
+Chromium and FFmpeg decode), so neither side is ever heard on the other's channel. Ogg is written page by page, so a killed encoder leaves a file that is simply
 short: the WAV is only removed after `compress()` decoded the new file back to within
 `TOLERANCE_S` of the WAV's duration.
 
@@ -59,8 +60,13 @@ def encode(wav: Path, out: Path, bitrate: int = BITRATE) -> None:
             with av.open(str(out), "w", format="ogg") as container:
                 # voip: tuned for speech, and the only mode that holds the bit rate on it
                 # (the default 'audio' mode spent 42 kbit/s on speech asked for 24).
-                stream = container.add_stream(
-                    "libopus", rate=rate, options={"application": "voip", "vbr": "constrained"})
+                options = {"application": "voip", "vbr": "constrained"}
+                if channels == 2:
+                    # Each side its own mono Opus stream (channel mapping family 255): coupled
+                    # stereo leaked ~100 ms of one side's onset into the other at up to -18 dB
+                    # (the agent's greeting heard on the caller's silent channel).
+                    options["mapping_family"] = "255"
+                stream = container.add_stream("libopus", rate=rate, options=options)
                 stream.codec_context.layout = layout
                 stream.codec_context.format = "s16"
                 stream.codec_context.bit_rate = bitrate

@@ -58,6 +58,11 @@ steps:
 """
 
 CARD = "four one one one, two two two two, three three three three"
+# The card's digit groups as written digits (not inside a longer number or after a colon: the
+# log names host:port pairs, and a test port can be 62222) and as spoken words.
+CARD_NEEDLES = [re.compile(r"(?<![\d:])" + group) for group in ("4111", "2222", "3333")] + [
+    re.compile(words) for words in ("four one", "one one one")
+]
 AFTER = "I would like to check my balance please"
 # The card is said after the prompt (~2 s); the second sentence long after the sensitive
 # gather has ended (VAD end + a whisper decode, slower under load) and the next prompt.
@@ -148,5 +153,5 @@ async def test_a_sensitive_spoken_card_number_is_never_transcribed_and_the_case_
     # The digits are nowhere: not in the case, not in the server's log.
     assert not DIGIT_WORDS.search(json.dumps([s["text"] for s in segments]))
     log_text = server.stderr_path.read_text(errors="replace")
-    for needle in ("4111", "2222", "3333", "four one", "one one one"):
-        assert needle not in log_text and needle not in json.dumps(timeline), needle
+    for needle in CARD_NEEDLES:
+        assert not needle.search(log_text) and not needle.search(json.dumps(timeline)), needle

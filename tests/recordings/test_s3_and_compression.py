@@ -111,6 +111,29 @@ def test_compression_is_verified_by_decoding(tmp_path: Path) -> None:
         compress(tmp_path / "bad.wav", tmp_path / "bad.opus")
 
 
+def test_one_sides_onset_is_never_heard_on_the_other_channel(tmp_path: Path) -> None:
+    """Caller silent, agent speaking in bursts (noise from silence, the hardest onset): the
+    compressed caller channel stays silent. Coupled stereo Opus put ~100 ms of each onset on
+    the silent side at up to 0.13 of full scale."""
+    from recordings.compress import compress
+    from recordings.peaks import peaks
+
+    rate, seconds = 8000, 3.0
+    t = np.arange(int(rate * seconds)) / rate
+    bursts = ((t >= 0.02) & (t < 0.6)) | ((t >= 1.1) & (t < 1.5)) | (t >= 2.3)
+    agent = (np.random.default_rng(7).normal(0, 6000, t.size) * bursts).astype(np.int16)
+    stereo = np.stack([np.zeros_like(agent), agent], axis=1)
+    with wave.open(str(tmp_path / "call.wav"), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(stereo.astype("<i2").tobytes())
+    done = compress(tmp_path / "call.wav", tmp_path / "call.opus")
+    caller, agent_peaks = peaks(done.path.read_bytes(), 30).channels
+    assert max(caller) <= 0.002, caller
+    assert min(agent_peaks[1:5]) > 0.1 and min(agent_peaks[24:]) > 0.1, agent_peaks
+
+
 async def test_kill_9_mid_compression_leaves_the_wav_and_start_up_settles_it(
     tmp_path: Path, db_url: str
 ) -> None:
