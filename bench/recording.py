@@ -74,6 +74,26 @@ disk thread writes in batches, heard frames decoded once per prompt frame, a lea
 
     400 recorded calls with all calls up: wp99 5.29, 2.06 ms (normal priority), 4.49, 1.11 ms
     (realtime); the whole-run p99 (14-18 ms) is the ramp of 400 calls starting.
+
+Three more runs on the quiet machine at 193f433 (2026-12-07 11:00-11:13 UTC; the two sides of
+a recording now independent Opus streams, 125 kB/min instead of 159):
+
+    run          mode       legs  cpu%   wp99 ms  wmax ms  p99 run  skipped
+    193f433 #1   plain       400  42.8     2.16     2.29     3.33        0
+    193f433 #1   rec         400  57.2     2.56     3.40    17.57        0
+    193f433 #1   plain+rt    400  39.5     2.12     2.17     2.41        0
+    193f433 #1   rec+rt      400  58.9     1.96     2.21    16.94        0
+    193f433 #2   plain       400  46.5     1.32     2.72     2.46        0
+    193f433 #2   rec         400  57.8     1.32     2.21    17.08        0
+    193f433 #2   plain+rt    400  42.7     1.96     6.05     2.30        0
+    193f433 #2   rec+rt      400  61.1     3.18     8.47    16.56        0
+    193f433 #3   plain       400  42.9     2.06     4.69     2.38        0
+    193f433 #3   rec         400  54.8     2.14     2.39    15.92        0
+    193f433 #3   plain+rt    400  41.3     2.12     2.52     2.12        0
+    193f433 #3   rec+rt      400  63.8     2.12     4.13    16.96        0
+
+    Recorded at realtime priority, all five runs of the day under 5 ms (4.49, 1.11, 1.96, 3.18,
+    2.12); at normal priority four of five (5.29, 2.06, 2.56, 1.32, 2.14).
 """
 
 from __future__ import annotations
