@@ -2,11 +2,12 @@
 
 Why Opus in Ogg through PyAV: PyAV (FFmpeg's libopus) is already installed with aiortc, so no
 new native dependency; Opus at 8 kHz in VoIP mode holds at most 24 kbit/s for both sides (~17
-measured) against the WAV's 256 kbit/s (a fifteenth of the disk), and Ogg Opus plays in every browser's <audio> and
-in FFmpeg. The two sides are coded as independent mono streams (mapping family 255, which
-Chromium and FFmpeg decode), so neither side is ever heard on the other's channel. Ogg is written page by page, so a killed encoder leaves a file that is simply
-short: the WAV is only removed after `compress()` decoded the new file back to within
-`TOLERANCE_S` of the WAV's duration.
+measured) against the WAV's 256 kbit/s (a fifteenth of the disk), and Ogg Opus plays in every
+browser's <audio> and in FFmpeg. The two sides are coded as independent mono streams (mapping
+family 255, which Chromium and FFmpeg decode), so neither side is ever heard on the other's
+channel. Ogg is written page by page, so a killed encoder leaves a file that is simply short:
+the WAV is only removed after `compress()` decoded the new file back to within `TOLERANCE_S`
+of the WAV's duration.
 
     result = compress(wav_path, opus_path)    # blocking: run in a thread
 """
