@@ -3,8 +3,9 @@
 - Calls are spread over both nodes and each BYE reaches the node that answered its INVITE
   (record-route): SIPp's calls all succeed and neither node sends a 481.
 - `kill -9` of one node under load: the calls caught in the detection window fail over to the
-  other node (Kamailio's failure route), so none fails; once the health checks took the dead
-  node out, new calls go straight to the survivor (no more failovers in Kamailio's log).
+  other node (Kamailio's failure route), so no new call fails (only a call already answered by
+  the dead node can lose its BYE); once the health checks took the dead node out, new calls go
+  straight to the survivor (no more failovers in Kamailio's log).
 The 500 calls/s figure is measured by bench/cluster_cps.py; these runs are kept modest.
 """
 
@@ -28,6 +29,22 @@ def _uac(calls: int, rate: int) -> list[str]:
         "-m", str(calls), "-r", str(rate), "-l", "200", "-d", "0", "-s", "100",
         "-timeout", "60s", "-max_recv_loops", "10000",
     ]
+
+
+def _byes_timed_out(run_dir: Path) -> int:
+    """How many calls SIPp aborted because their BYE was answered 408, from its errors.log.
+
+    Fails the test on any other aborted call (an INVITE that failed, a BYE answered 481).
+    """
+    log = run_dir / "errors.log"
+    text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    aborts = text.split("Aborting call on unexpected message")[1:]
+    for abort in aborts:
+        head = abort.split("Dead call", 1)[0]
+        assert "received 'SIP/2.0 408" in head and "CSeq: 2 BYE" in head, (
+            "a call failed other than by its BYE timing out:\n" + head[:2000]
+        )
+    return len(aborts)
 
 
 async def test_calls_spread_over_both_nodes_and_byes_reach_their_node(tmp_path: Path) -> None:
@@ -71,7 +88,13 @@ async def test_kill_one_node_new_calls_go_to_the_survivor(tmp_path: Path) -> Non
             scenario_file=SCENARIO, kill_after=60, name="kill-under-load",
         )
         await killer
-        under_load.assert_calls(successful=300)
+        # A call answered by the victim whose BYE was on its way when the node died cannot end
+        # with a 200: nobody is left to answer it, and Kamailio answers 408 (which ends the
+        # dialog for the caller, RFC 3261 15.1.1). At 50 calls/s of zero length this is rare but
+        # possible; every other failure, and any failed INVITE, is a defect.
+        orphaned = _byes_timed_out(under_load.run_dir)
+        assert orphaned <= 3, f"{orphaned} BYEs to the dead node\n{under_load.report()}"
+        under_load.assert_calls(successful=300 - orphaned, failed=orphaned)
         log = cluster.kamailio.log_tail(200_000)
         assert "failover from a node" in log, "no call needed a failover?\n" + log[-3000:]
 
