@@ -66,8 +66,6 @@ from media.vad import Utterance, UtteranceSegmenter, VadConfig, make_detector
 WHISPER_RATE = 16000
 HOP = 160  # whisper's mel hop at 16 kHz: 100 frames a second
 N_FFT = 400  # whisper's STFT frame: 25 ms, Hann-windowed
-# log_mel computes at least this many frames: OpenBLAS rounds narrower products differently.
-MEL_MIN_FRAMES = 32
 FULL_WINDOW = 3000  # 30 s: what the model was trained on, and the most it takes
 # The window: the speech, then at least TAIL_PAD of silence, MIN_WINDOW at the least. The
 # encoder's cost is about linear in the window, but shorter windows make whisper repeat itself.
@@ -79,13 +77,15 @@ FULL_WINDOW = 3000  # 30 s: what the model was trained on, and the most it takes
 #   7 s / 3 s 4.2%, 1; 6 s / 2.5 s 5.2%, 1; 5 s / 3 s 4.2%, 2; 5 s / 2 s 14.6%, 1 ("4 queen
 #   of clothes." three times over, under LOOP_REPEATS).
 # Earlier, a 1 s tail lost words at utterance ends (2.8% against 1.4% on the librivox five).
-# 2026-12-07, 10 s / 3 s kept; per utterance (4 a batch, CPU ms): mel 27 -> 3 (`log_mel`,
-# the same features bit for bit). Tried and not kept: CTranslate2's own kernels on AVX-512
-# (CT2_FORCE_CPU_ISA=AVX512; it picks AVX2 by default): encoder 80-83 against 89-97, the
-# bench's CPU per segment -6% (bench/transcribe.py --flat-out, 24 calls: 148-159 ms against
-# 166-167), the passage 3.1% both, the same text on the five clips alone, but on the bench's
-# VAD cuts in batches 4 words changed for the worse and 1 for the better ("ill-disposed" ->
-# "able to suppose", "old-sposed"): WER 4.8% against 4.5%. Operators may still set it.
+# 2026-12-07, 10 s / 3 s kept; per utterance (4 a batch, CPU ms): mel 27 -> 3 (`log_mel`, the
+# same features bit for bit; since numpy 2.4's OpenBLAS only with the mel product at the
+# extractor's width: 3 s of speech 2.2 -> 2.9 ms, 20 s 12.1 -> 12.6). Tried and not kept:
+# CTranslate2's own kernels on AVX-512 (CT2_FORCE_CPU_ISA=AVX512; it picks AVX2 by default):
+# encoder 80-83 against 89-97, the bench's CPU per segment -6% (bench/transcribe.py --flat-out,
+# 24 calls: 148-159 ms against 166-167), the passage 3.1% both, the same text on the five clips
+# alone, but on the bench's VAD cuts in batches 4 words changed for the worse and 1 for the
+# better ("ill-disposed" -> "able to suppose", "old-sposed"): WER 4.8% against 4.5%. Operators
+# may still set it.
 MIN_WINDOW = 1000
 TAIL_PAD = 300
 # Whisper's own rule for "this window held no speech": both must hold.
@@ -119,25 +119,30 @@ def log_mel(extractor: Any, audio: Pcm, window: int) -> Any:
     per 10 ms of silence.
 
     The extractor's STFT frames (N_FFT samples centred every HOP, the signal reflected at
-    its ends) past the speech hold only zeros, so their mel energy is 0 and their log is
-    clipped to the floor (the loudest column - 8), the same value in every one. Computed here:
-    the frames that touch the speech and one all-silent frame after them, whose column is
-    repeated to the window's end. Same float32 operations and matrix layouts as the
-    extractor; at least MEL_MIN_FRAMES frames, because OpenBLAS multiplies narrower
-    matrices with another kernel whose rounding differs (by 1 ulp)."""
+    its ends) past the speech hold only zeros, so their power spectrum is exactly 0. Computed
+    here: the FFT of the frames that touch the speech, their power put into an all-zero
+    matrix of the extractor's own shape and memory layout (the window's frames and the one
+    after), then the extractor's float32 operations on it. The mel product must be that
+    shape: OpenBLAS picks kernels and blocking by a product's width, and a narrower product
+    rounds some sums differently (by 1 ulp; seen with numpy 2.4's OpenBLAS 0.3.31 on 590 of
+    695 cut lengths when only the speech's frames were multiplied)."""
     total = window * HOP
     n = min(len(audio), total)
     half = N_FFT // 2
-    # Frames whose span [k*HOP - half, k*HOP + half) reaches a speech sample, then one silent.
-    count = max(MEL_MIN_FRAMES, (n + half - 1) // HOP + 2)
-    if count > window or n + half > total:
-        # The speech reaches the window's end (a 30 s cap): no silent frame to repeat.
+    # Frames whose span [k*HOP - half, k*HOP + half) reaches a speech sample.
+    count = (n + half - 1) // HOP + 1
+    # The extractor's frames: `total` samples, its 160 of padding, reflected by `half` at
+    # each end, framed every HOP; it drops the last, so `window + 1` reach the product.
+    width = (total + 160) // HOP
+    if n + half > total:
+        # The speech reaches the window's end (a 30 s cap): the reflection at the end holds
+        # speech too, so the extractor runs as it is.
         padded = np.zeros(total, np.float32)
         padded[:n] = audio[:n].astype(np.float32) / 32768.0
         one_blas_thread()
         full: Any = extractor(padded)[:, :window]
         return full
-    signal = np.zeros((count - 1) * HOP + N_FFT, np.float32)
+    signal = np.zeros(max(count - 1, 0) * HOP + N_FFT, np.float32)
     speech = audio[:n].astype(np.float32) / 32768.0
     signal[half : half + n] = speech
     edge = speech[1 : half + 1]  # numpy's "reflect" padding at the start: x[half] .. x[1]
@@ -146,16 +151,15 @@ def log_mel(extractor: Any, audio: Pcm, window: int) -> Any:
         signal, (count, N_FFT), (HOP * signal.itemsize, signal.itemsize), writeable=False
     )
     spectrum = np.fft.rfft(frames * _hann(), n=N_FFT, axis=-1).astype(np.complex64)
-    magnitudes = np.abs(spectrum.T) ** 2
+    # (bins, frames) with the frames' bins contiguous, as the extractor's transposed STFT.
+    magnitudes = np.zeros((width, N_FFT // 2 + 1), np.float32).T
+    magnitudes[:, :count] = np.abs(spectrum.T) ** 2
     one_blas_thread()
     mel = extractor.mel_filters @ magnitudes
     log = np.log10(np.clip(mel, a_min=1e-10, a_max=None))
     log = np.maximum(log, log.max() - 8.0)
     log = (log + 4.0) / 4.0
-    out = np.empty((log.shape[0], window), np.float32)
-    out[:, :count] = log
-    out[:, count:] = log[:, -1:]
-    return out
+    return log[:, :window]
 
 
 @functools.cache

@@ -1,7 +1,8 @@
 """The live pool's decode windows (media.asr.whisper.WhisperEngine.features): the speech plus
 at least TAIL_PAD of silence, MIN_WINDOW at the least, FULL_WINDOW at the most; the mel
 spectrogram computed over the speech and one silent frame (media.asr.whisper.log_mel) equals
-the fully padded window's bit for bit."""
+the fully padded window's bit for bit, with OpenBLAS on one thread (as the engine runs it)
+and on its default threads."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from media.asr.whisper import FULL_WINDOW, HOP, MIN_WINDOW, TAIL_PAD, WhisperEngine
+from media.asr.whisper import (
+    FULL_WINDOW,
+    HOP,
+    MIN_WINDOW,
+    TAIL_PAD,
+    WhisperEngine,
+    one_blas_thread,
+)
 from tests.speech.audio import LIBRIVOX, librivox_recordings, read_wav
 
 pytestmark = pytest.mark.skipif(
@@ -67,10 +75,19 @@ def cuts() -> list[np.ndarray]:
 
 def test_the_spectrogram_over_the_speech_is_the_padded_windows(model: SimpleNamespace) -> None:
     audios = cuts()
-    # The extractor as faster-whisper runs it: on a fresh thread, OpenBLAS's default threads.
+
+    def on_one_blas_thread(audio: np.ndarray) -> np.ndarray:
+        one_blas_thread()
+        return padded_window(model, audio, window_of(audio))
+
+    # The extractor as our engine runs it (transcribe_loop): OpenBLAS on the calling thread.
     with ThreadPoolExecutor(1) as pool:
-        expected = list(pool.map(lambda a: padded_window(model, a, window_of(a)), audios))
-    for audio, want in zip(audios, expected, strict=True):
+        expected = list(pool.map(on_one_blas_thread, audios))
+    # And as faster-whisper alone would: a fresh thread, OpenBLAS's default threads.
+    with ThreadPoolExecutor(1) as pool:
+        threaded = list(pool.map(lambda a: padded_window(model, a, window_of(a)), audios))
+    for audio, want, spread in zip(audios, expected, threaded, strict=True):
         got = WhisperEngine.features(model, audio)
         assert got.shape == want.shape, len(audio)
         assert np.array_equal(got, want), (len(audio), float(np.abs(got - want).max()))
+        assert np.array_equal(got, spread), (len(audio), float(np.abs(got - spread).max()))
