@@ -5,6 +5,7 @@ agent."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -94,8 +95,11 @@ async def test_a_twilio_caller_is_answered_on_the_desk(rig: Rig, tmp_path: Path)
     interaction = await ended_interaction(rig, client.call_sid, within=30)
     assert interaction["agent"] == "ana", interaction
     said = await transcript(rig, client.call_sid)
-    # The caller's words reached the case, on their side. Not "invoice": tiny.en hears this
-    # machine's espeak-ng "check my invoice" at 8 kHz as "care if i didn't voice" (at 6d1831c
-    # too), and the subject here is the transcript's path, not its accuracy.
-    assert any(w in said["caller"] for w in ("invoice", "would like", "please")), said
+    # The caller's words reached the case, on their side: at least 3 of the sentence's 8 words
+    # (the agent's sentence shares only "i"). Not exact: tiny.en hears this machine's espeak-ng
+    # at 8 kHz as "i would like to care if i didn't voice please" or "i will like to care if i
+    # didn't voice the leaves", and the subject here is the transcript's path, not accuracy.
+    sentence = {"i", "would", "like", "to", "check", "my", "invoice", "please"}
+    heard = set(re.findall(r"[a-z]+", said["caller"].lower()))
+    assert len(sentence & heard) >= 3, said
     assert any(w in said["agent"] for w in ("help", "ana", "hello")), said
