@@ -81,6 +81,10 @@ GAP_S = 0.5
 # Frames with timestamps: audio may arrive late (the media path fell behind), but never later
 # than the jitter buffer and this ring can hold it; beyond this a timestamp is not believed.
 MAX_LATE_S = 10.0
+# Frames with timestamps: lateness beyond LATE_S for LATE_FRAMES frames in a row (1 s) is the
+# sender's clock having fallen behind, not jitter (the playout delay is 60 ms): followed.
+LATE_S = 0.2
+LATE_FRAMES = 50
 # Audio missing between two frames is filled with silence up to this much (see the module
 # docstring): more than the VAD's hangover (300 ms), so a longer hole ends an utterance, and
 # no more, since silence costs the recogniser as much as audio and a hold may last minutes.
@@ -231,6 +235,13 @@ class _FrameClock:
     * when a timestamp cannot be right: audio more than `GAP_S` in the future of its arrival,
       or more than `MAX_LATE_S` behind it, or going backwards (a new RTP source).
 
+    A lateness that lasts is followed: when every frame for `LATE_FRAMES` frames arrives more
+    than `LATE_S` after its timestamp's time, the sender's clock is behind the call's (it
+    stalled and went on without catching up: seen with a CPU-starved pjsua caller), and the
+    frames are timed that much (the least of them) later from then on. The recording, written
+    as the call plays, has them there too; without this a 0.6 s stall of the caller left every
+    later segment 0.6 s before its words in the recording.
+
     Call time never goes backwards.
     """
 
@@ -239,11 +250,27 @@ class _FrameClock:
         self._ts: int | None = None
         self._t = 0.0  # call time of the last frame's first sample
         self._end = 0.0  # call time just after the last frame
+        self._late = 0  # consecutive frames arriving more than LATE_S after their time
+        self._least_late = 0.0  # the least lateness among them
 
     def reset(self) -> None:
         """Forget the stream's timing (a privacy pause: re-anchor on arrival), but not
         where its audio ended: nothing after the pause is timed back inside it."""
         self._ts = None
+        self._late = 0
+
+    def _behind(self, late: float) -> float:
+        """How much later to time this frame and the next: the least lateness of the last
+        LATE_FRAMES frames once all of them were more than LATE_S late, else 0."""
+        if late <= LATE_S:
+            self._late = 0
+            return 0.0
+        self._least_late = late if self._late == 0 else min(self._least_late, late)
+        self._late += 1
+        if self._late < LATE_FRAMES:
+            return 0.0
+        self._late = 0
+        return self._least_late
 
     def time_of(self, timestamp: int, samples: int, arrived: float) -> float:
         """Call time of the first sample of a frame of `samples` stamped `timestamp`, whose
@@ -266,6 +293,8 @@ class _FrameClock:
                 t = self._t + step / self.rate
                 if t - observed > GAP_S or observed - t > MAX_LATE_S:
                     t = max(observed, self._end)
+                else:
+                    t += self._behind(observed - t)
         t = max(t, self._end)
         self._ts = timestamp
         self._t = t

@@ -101,7 +101,11 @@ async def test_transcript_lines_seek_the_player_and_search_finds_a_spoken_phrase
     assert max(caller[:4]) < 0.05, caller[:10]  # the clip's half second of silence first
     for segment in segments:
         at = int(segment["start"] * 10)
-        assert max(caller[max(0, at - 3):at + 5]) > 0.05, (segment, caller[at - 3:at + 5])
+        assert max(caller[max(0, at - 3):at + 5]) > 0.05, (
+            f"no speech at {segment['start']:.2f}-{segment['end']:.2f} s ({segment['text']!r});"
+            f" caller peaks from {max(0, at - 20) / 10:.1f} s: {caller[max(0, at - 20):at + 30]};"
+            f" segments {[(s['start'], s['end']) for s in segments]}"
+        )
 
     reference = " ".join(ref for _, ref in chosen)
     phrase, holder = spoken_phrase(segments, reference)

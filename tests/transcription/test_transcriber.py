@@ -179,6 +179,50 @@ async def test_packet_loss_keeps_later_segments_at_their_call_time(store: Memory
     await tx.close()
 
 
+async def test_a_sender_that_fell_behind_is_followed_after_a_second(store: MemoryStore) -> None:
+    """The caller's sender stalls 0.6 s and goes on without catching up: its timestamps run
+    on as if nothing happened, every frame now arrives 0.6 s after its timestamp's time (and
+    is heard, and recorded, there). After a second of that, segments are timed where the
+    audio arrived, not where the sender's clock says."""
+    clock = FakeClock()
+    engine, leg = FakeEngine(), FakeLeg()
+    tx = make(engine, store, clock)
+    tx.attach(leg, "caller")
+    feed = Feeder(clock, leg, stamped=True)
+    await feed.play(LOUD, 10)
+    await feed.play(QUIET, 5)
+    clock.advance(0.6)  # the sender stalls; its timestamps do not jump
+    await feed.play(QUIET, 60)  # 1.2 s of silence, 0.6 s late all along
+    await feed.play(LOUD, 10)
+    await feed.play(QUIET, 1)
+    await settle()
+    segs = store.interactions[7].segments
+    assert segs[0].start == pytest.approx(0.0) and segs[0].end == pytest.approx(0.2)
+    # Sent at 1.5 s by the sender's clock, arrived (and heard) at 2.1 s.
+    assert segs[1].start == pytest.approx(2.1) and segs[1].end == pytest.approx(2.3)
+    await tx.close()
+
+
+async def test_jitter_below_the_lateness_threshold_keeps_the_senders_times(
+    store: MemoryStore,
+) -> None:
+    clock = FakeClock()
+    engine, leg = FakeEngine(), FakeLeg()
+    tx = make(engine, store, clock)
+    tx.attach(leg, "caller")
+    feed = Feeder(clock, leg, stamped=True)
+    await feed.play(LOUD, 10)
+    await feed.play(QUIET, 5)
+    clock.advance(0.15)  # late by less than LATE_S, for the rest of the call
+    await feed.play(QUIET, 60)
+    await feed.play(LOUD, 10)
+    await feed.play(QUIET, 1)
+    await settle()
+    segs = store.interactions[7].segments
+    assert segs[1].start == pytest.approx(1.5) and segs[1].end == pytest.approx(1.7)
+    await tx.close()
+
+
 class Recording(FakeStream):
     """A FakeStream that keeps every sample it is given."""
 
