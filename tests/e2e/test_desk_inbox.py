@@ -412,7 +412,15 @@ async def test_sms_from_a_call_then_an_sms_conversation_and_an_opted_out_number(
         async def delivered(text: str) -> None:
             outbound = desk.page.locator(
                 "#timeline .message[data-direction='outbound']", has_text=text)
-            await outbound.locator(".delivery", has_text="delivered").wait_for()
+            from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+            try:
+                await outbound.locator(".delivery", has_text="delivered").wait_for()
+            except PlaywrightTimeout:
+                shown = await outbound.locator(".delivery").all_text_contents()
+                raise AssertionError(
+                    f"not shown delivered: the desk shows {shown}; the stand-in's status"
+                    f" callbacks (sid, status, our answer): {twilio.callbacks}") from None
 
         async with server:
             await add_ana(server)
