@@ -66,6 +66,7 @@ from media.vad import Utterance, UtteranceSegmenter, VadConfig, make_detector
 WHISPER_RATE = 16000
 HOP = 160  # whisper's mel hop at 16 kHz: 100 frames a second
 N_FFT = 400  # whisper's STFT frame: 25 ms, Hann-windowed
+EXTRACTOR_PADDING = 160  # samples faster-whisper's FeatureExtractor appends (`padding`)
 FULL_WINDOW = 3000  # 30 s: what the model was trained on, and the most it takes
 # The window: the speech, then at least TAIL_PAD of silence, MIN_WINDOW at the least. The
 # encoder's cost is about linear in the window, but shorter windows make whisper repeat itself.
@@ -131,9 +132,9 @@ def log_mel(extractor: Any, audio: Pcm, window: int) -> Any:
     half = N_FFT // 2
     # Frames whose span [k*HOP - half, k*HOP + half) reaches a speech sample.
     count = (n + half - 1) // HOP + 1
-    # The extractor's frames: `total` samples, its 160 of padding, reflected by `half` at
-    # each end, framed every HOP; it drops the last, so `window + 1` reach the product.
-    width = (total + 160) // HOP
+    # The extractor's frames: `total` samples and its padding, reflected by `half` at each
+    # end, framed every HOP; it drops the last, so `window + 1` reach the product.
+    width = (total + EXTRACTOR_PADDING) // HOP
     if n + half > total:
         # The speech reaches the window's end (a 30 s cap): the reflection at the end holds
         # speech too, so the extractor runs as it is.
